@@ -1,0 +1,90 @@
+# postie's build. Every program named in TARGETS is built from the .c files in
+# programs/<name>/, linked with programs/lib/ (one archive) and skalibs/s6.
+#
+#   make                 build everything into build/bin
+#   make test            install test dependencies, build, run every test
+#   make test SAN=1      the same under AddressSanitizer + UBSan (build-san/)
+#   make run             install what is missing, build, run a demo instance
+#   make bench           benchmarks against Postfix and OpenSMTPD
+#   make install DESTDIR=... PREFIX=...
+#   make clean
+
+PREFIX ?= /usr/local
+DESTDIR ?=
+HOMEDIR ?= /etc/postie
+SAN ?=
+
+ifeq ($(SAN),1)
+BUILD := build-san
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+else
+BUILD := build
+SANFLAGS :=
+endif
+
+CCLINE := $(shell head -n 1 conf-cc) $(SANFLAGS) -DPOSTIE_HOME_DEFAULT='"$(HOMEDIR)"'
+LDLINE := $(shell head -n 1 conf-ld) $(SANFLAGS)
+LIBS := -ls6 -lskarnet
+
+PROGS := $(shell sed -e 's/\#.*//' TARGETS)
+LIBSRC := $(wildcard programs/lib/*.c)
+LIBOBJ := $(patsubst programs/lib/%.c,$(BUILD)/obj/lib/%.o,$(LIBSRC))
+LIBHDR := $(wildcard programs/lib/*.h)
+UNITSRC := $(wildcard tests/unit/*.c)
+UNITBIN := $(patsubst tests/unit/%.c,$(BUILD)/test/%,$(UNITSRC))
+BINS := $(addprefix $(BUILD)/bin/,$(PROGS))
+
+.PHONY: all test unit run bench install clean deps
+.SECONDARY:
+
+all: $(BINS) $(UNITBIN)
+
+$(BUILD)/obj/lib/%.o: programs/lib/%.c $(LIBHDR) conf-cc
+	@mkdir -p $(@D)
+	$(CCLINE) -c -o $@ $<
+
+$(BUILD)/libpostie.a: $(LIBOBJ)
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $(LIBOBJ)
+
+$(BUILD)/obj/%.o: programs/%.c $(LIBHDR) conf-cc
+	@mkdir -p $(@D)
+	$(CCLINE) -c -o $@ $<
+
+# One rule per program, generated from TARGETS: its objects are every .c file
+# in its own folder; extra libraries come from programs/<prog>/libs.
+define prog_rule
+$(BUILD)/bin/$(1): $(patsubst programs/%.c,$(BUILD)/obj/%.o,$(wildcard programs/$(1)/*.c)) $(BUILD)/libpostie.a conf-ld
+	@mkdir -p $$(@D)
+	$(LDLINE) -o $$@ $$(filter %.o,$$^) $(BUILD)/libpostie.a $$(shell cat programs/$(1)/libs 2>/dev/null) $(LIBS)
+endef
+$(foreach p,$(PROGS),$(eval $(call prog_rule,$(p))))
+
+$(BUILD)/test/%: tests/unit/%.c $(BUILD)/libpostie.a $(LIBHDR) conf-cc conf-ld
+	@mkdir -p $(@D)
+	$(CCLINE) -c -o $@.o $<
+	$(LDLINE) -o $@ $@.o $(BUILD)/libpostie.a -lcrypt $(LIBS)
+
+deps:
+	sh package/deps
+
+test:
+	sh package/deps --test
+	$(MAKE) all
+	sh tests/run $(BUILD)
+
+run:
+	sh package/deps
+	$(MAKE) all
+	sh package/run $(BUILD)
+
+bench:
+	sh package/deps --test --bench
+	$(MAKE) all
+	sh tests/bench/run $(BUILD)
+
+install: all
+	sh package/install "$(BUILD)" "$(DESTDIR)" "$(PREFIX)"
+
+clean:
+	rm -rf build build-san

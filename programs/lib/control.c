@@ -1,0 +1,99 @@
+/* control.c: one setting per file under control/. */
+#include <errno.h>
+#include <sys/stat.h>
+#include <skalibs/allreadwrite.h>
+#include <string.h>
+#include <skalibs/djbunix.h>
+#include <skalibs/stralloc.h>
+#include <skalibs/types.h>
+#include "postie.h"
+
+#define CONTROL_FILE_MAX (1 << 24)
+
+static int readfile (stralloc *sa, char const *name, size_t max)
+{
+  char path[12 + 256] ;
+  size_t n = strlen(name) ;
+  struct stat st ;
+  int fd ;
+  if (n > 255 || strchr(name, '/')) return (errno = EINVAL, -1) ;
+  memcpy(path, "control/", 8) ;
+  memcpy(path + 8, name, n + 1) ;
+  fd = openb_read(path) ;
+  if (fd < 0) return errno == ENOENT ? 0 : -1 ;
+  if (fstat(fd, &st) < 0) goto err ;
+  if ((size_t)st.st_size > max) { errno = ERANGE ; goto err ; }
+  sa->len = 0 ;
+  if (!stralloc_ready(sa, (size_t)st.st_size + 1)) goto err ;
+  for (;;)
+  {
+    ssize_t r ;
+    if (sa->len >= max) { errno = ERANGE ; goto err ; }
+    if (!stralloc_readyplus(sa, 4096)) goto err ;
+    r = fd_read(fd, sa->s + sa->len, 4096 < max - sa->len ? 4096 : max - sa->len) ;
+    if (r < 0) goto err ;
+    if (!r) break ;
+    sa->len += r ;
+  }
+  fd_close(fd) ;
+  return 1 ;
+ err:
+  fd_close(fd) ;
+  return -1 ;
+}
+
+int control_readline (stralloc *sa, char const *name, char const *def, size_t max)
+{
+  int r = readfile(sa, name, max + 1 < CONTROL_FILE_MAX ? CONTROL_FILE_MAX : max + 1) ;
+  if (r < 0) return -1 ;
+  if (!r)
+  {
+    sa->len = 0 ;
+    if (def && !stralloc_cats(sa, def)) return -1 ;
+    return stralloc_0(sa) ? 0 : -1 ;
+  }
+  {
+    char *nl = memchr(sa->s, '\n', sa->len) ;
+    if (nl) sa->len = nl - sa->s ;
+  }
+  while (sa->len && (sa->s[sa->len-1] == ' ' || sa->s[sa->len-1] == '\t' || sa->s[sa->len-1] == '\r')) sa->len-- ;
+  if (sa->len > max) return (errno = ERANGE, -1) ;
+  return stralloc_0(sa) ? 1 : -1 ;
+}
+
+int control_readulong (unsigned long *u, char const *name, unsigned long def)
+{
+  stralloc sa = STRALLOC_ZERO ;
+  int r = control_readline(&sa, name, 0, 64) ;
+  if (r <= 0) { stralloc_free(&sa) ; if (!r) *u = def ; return r ; }
+  {
+    uint64_t v ;
+    size_t n = uint64_scan(sa.s, &v) ;
+    if (!n || n != sa.len - 1) { stralloc_free(&sa) ; return (errno = EINVAL, -1) ; }
+    *u = v ;
+  }
+  stralloc_free(&sa) ;
+  return 1 ;
+}
+
+int control_readlines (stralloc *sa, char const *name, size_t max)
+{
+  stralloc raw = STRALLOC_ZERO ;
+  size_t i = 0 ;
+  int r = readfile(&raw, name, max) ;
+  sa->len = 0 ;
+  if (r <= 0) { stralloc_free(&raw) ; return r ; }
+  while (i < raw.len)
+  {
+    size_t j = i, end ;
+    while (j < raw.len && raw.s[j] != '\n') j++ ;
+    end = j ;
+    while (end > i && (raw.s[end-1] == ' ' || raw.s[end-1] == '\t' || raw.s[end-1] == '\r')) end-- ;
+    while (i < end && (raw.s[i] == ' ' || raw.s[i] == '\t')) i++ ;
+    if (end > i && raw.s[i] != '#')
+      if (!stralloc_catb(sa, raw.s + i, end - i) || !stralloc_0(sa)) { stralloc_free(&raw) ; return -1 ; }
+    i = j + 1 ;
+  }
+  stralloc_free(&raw) ;
+  return 1 ;
+}

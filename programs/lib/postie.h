@@ -1,0 +1,36 @@
+/* postie.h: what every postie program shares: finding the instance,
+   reading control files. */
+#ifndef POSTIE_H
+#define POSTIE_H
+
+#include <stddef.h>
+#include <skalibs/stralloc.h>
+
+#ifndef POSTIE_HOME_DEFAULT
+#define POSTIE_HOME_DEFAULT "/etc/postie"
+#endif
+
+/* The instance directory: POSTIE_HOME from the environment, unless the
+   program runs with raised privileges (set-uid or set-gid), else the
+   directory compiled in. */
+extern char const *postie_home (void) ;
+
+/* control_readline: the first line of control/<name> (relative to the
+   current directory, which is the instance), without its newline and
+   trailing blanks, into sa (replacing its contents, NUL-terminated).
+   Returns 1 when read, 0 when the file does not exist (sa then holds def,
+   which may be 0 for the empty string), -1 on error (errno set).
+   A line longer than max bytes is an error (ERANGE). */
+extern int control_readline (stralloc *sa, char const *name, char const *def, size_t max) ;
+
+/* control_readulong: the first line of control/<name> as a decimal number.
+   Missing file: *u = def, returns 0. Returns 1 when read, -1 on error:
+   unreadable (errno set) or not a number (errno = EINVAL). */
+extern int control_readulong (unsigned long *u, char const *name, unsigned long def) ;
+
+/* control_readlines: every non-empty, non-comment line of control/<name>,
+   each NUL-terminated, concatenated into sa. Returns 1, 0 (missing: sa
+   empty), or -1. The file may be at most max bytes (ERANGE). */
+extern int control_readlines (stralloc *sa, char const *name, size_t max) ;
+
+#endif

@@ -1,0 +1,54 @@
+/* queue.h: the queue's on-disk contract (doc/queue.md), shared by
+   postie-queue, which writes new messages, and the programs that read them. */
+#ifndef QUEUE_H
+#define QUEUE_H
+
+#include <stdint.h>
+#include <stddef.h>
+
+/* Directories under queue/ are split into QUEUE_SPLIT buckets named
+   0 .. QUEUE_SPLIT-1; a message's bucket is its inode number modulo this. */
+#define QUEUE_SPLIT 64
+
+/* A new queue file (queue/todo/<bucket>/<id>) is the message, then the
+   envelope exactly as postie-queue received it (F..\0 T..\0 ... \0), then a
+   trailer of QUEUE_TRAILER_LEN bytes: "postie-queue-1 " + 16 lowercase hex
+   digits of the message's length + "\n". */
+#define QUEUE_TRAILER_MAGIC "postie-queue-1 "
+#define QUEUE_TRAILER_LEN 32
+
+/* Longest queue id: 20 digits . 6 digits . 20 digits, plus NUL. */
+#define QUEUE_ID_MAX 50
+
+/* Longest address in an envelope, without its F/T and NUL. */
+#define QUEUE_ADDR_MAX 1000
+
+/* postie-queue's exit codes: qmail-queue's. */
+#define QQ_OK 0
+#define QQ_ADDR_TOO_LONG 11
+#define QQ_PERM_REFUSED 31  /* also: message larger than control/databytes */
+#define QQ_NOMEM 51
+#define QQ_TIMEOUT 52
+#define QQ_WRITE 53
+#define QQ_READ 54
+#define QQ_CONFIG 55
+#define QQ_HOME 61
+#define QQ_QUEUEDIR 62
+#define QQ_PIDDIR 63
+#define QQ_TRIGGER 64
+#define QQ_TEMP_REFUSED 71
+#define QQ_BUG 81
+#define QQ_ENVELOPE 91
+
+extern void queue_trailer_fmt (char *s, uint64_t msglen) ;
+/* Returns 1 and sets *msglen if s (QUEUE_TRAILER_LEN bytes) is a trailer. */
+extern int queue_trailer_scan (char const *s, uint64_t *msglen) ;
+/* The bucket of a queue id (its last dot-separated field is the inode). */
+extern unsigned int queue_bucket (char const *id) ;
+/* Formats the id for a file with inode ino created at time sec.usec into s
+   (QUEUE_ID_MAX bytes); returns its length. */
+extern size_t queue_id_fmt (char *s, uint64_t sec, uint32_t usec, uint64_t ino) ;
+/* A short text for a qmail-queue exit code, for log lines and replies. */
+extern char const *queue_exit_str (int code) ;
+
+#endif

@@ -1,0 +1,164 @@
+"""Helpers shared by postie's end-to-end tests (python3 standard library only).
+
+A test prints one line per check: PASS name / FAIL name: why / SKIP name: why,
+and exits 1 if any check failed (tests/run counts the lines)."""
+
+import os, socket, subprocess, sys, time
+
+TOP = os.environ.get("POSTIE_TOP") or os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+BUILD = os.environ.get("POSTIE_BUILD") or os.path.join(TOP, "build")
+BIN = os.path.join(BUILD, "bin")
+SAN = os.environ.get("POSTIE_SAN") == "1"
+QUEUE_SPLIT = 64
+TRAILER_MAGIC = b"postie-queue-1 "
+TRAILER_LEN = 32
+
+_failed = 0
+
+
+def check(name, cond, why=""):
+    global _failed
+    if cond:
+        print("PASS", name, flush=True)
+    else:
+        _failed += 1
+        print("FAIL %s: %s" % (name, why or "check failed"), flush=True)
+    return cond
+
+
+def skip(name, why):
+    print("SKIP %s: %s" % (name, why), flush=True)
+
+
+def done():
+    sys.exit(1 if _failed else 0)
+
+
+def prog(name):
+    return os.path.join(BIN, name)
+
+
+def env_for(home, **extra):
+    e = dict(os.environ)
+    e["POSTIE_HOME"] = home
+    e["PATH"] = BIN + ":" + e.get("PATH", "/usr/bin:/bin")
+    e.update({k: str(v) for k, v in extra.items()})
+    return e
+
+
+def mkinstance(home, control=None):
+    """The smallest instance postie-queue needs: control/, queue/tmp,
+    queue/todo/0..63, the trigger fifo."""
+    os.makedirs(os.path.join(home, "control"), exist_ok=True)
+    q = os.path.join(home, "queue")
+    os.makedirs(os.path.join(q, "tmp"), exist_ok=True)
+    for i in range(QUEUE_SPLIT):
+        os.makedirs(os.path.join(q, "todo", str(i)), exist_ok=True)
+    t = os.path.join(q, "trigger")
+    if not os.path.exists(t):
+        os.mkfifo(t, 0o622)
+    for k, v in (control or {}).items():
+        with open(os.path.join(home, "control", k), "w") as f:
+            f.write(v if v.endswith("\n") else v + "\n")
+    return home
+
+
+def envelope(sender, rcpts):
+    b = b"F" + sender.encode() + b"\0"
+    for r in rcpts:
+        b += b"T" + r.encode() + b"\0"
+    return b + b"\0"
+
+
+def queue_inject(home, message, env_bytes, extra_env=None, timeout=30):
+    """Run postie-queue with message on fd 0 and env_bytes on fd 1.
+    Returns (exit code, stderr)."""
+    mr, mw = os.pipe()
+    er, ew = os.pipe()
+    p = subprocess.Popen([prog("postie-queue")], stdin=mr, stdout=er, stderr=subprocess.PIPE,
+                         env=env_for(home, **(extra_env or {})), close_fds=True)
+    os.close(mr)
+    os.close(er)
+    try:
+        try:
+            os.write(mw, message) if len(message) < 60000 else writeall(mw, message)
+        except BrokenPipeError:
+            pass
+        os.close(mw)
+        try:
+            writeall(ew, env_bytes)
+        except BrokenPipeError:
+            pass
+        os.close(ew)
+    except Exception:
+        p.kill()
+        raise
+    err = p.stderr.read()
+    return p.wait(timeout=timeout), err
+
+
+def writeall(fd, b):
+    mv = memoryview(b)
+    while len(mv):
+        n = os.write(fd, mv)
+        mv = mv[n:]
+
+
+def queue_files(home, sub="todo"):
+    """Every file under queue/<sub>/<bucket>/ as (id, path)."""
+    out = []
+    base = os.path.join(home, "queue", sub)
+    for b in sorted(os.listdir(base)) if os.path.isdir(base) else []:
+        d = os.path.join(base, b)
+        if os.path.isdir(d):
+            for n in os.listdir(d):
+                out.append((n, os.path.join(d, n)))
+    return out
+
+
+def parse_queue_file(data):
+    """(message, sender, [recipients]) from a queue/todo file, or raise."""
+    if len(data) < TRAILER_LEN:
+        raise ValueError("short file")
+    tr = data[-TRAILER_LEN:]
+    if not tr.startswith(TRAILER_MAGIC) or not tr.endswith(b"\n"):
+        raise ValueError("bad trailer")
+    mlen = int(tr[15:31], 16)
+    msg = data[:mlen]
+    env = data[mlen:-TRAILER_LEN]
+    if not env.startswith(b"F") or not env.endswith(b"\0\0"):
+        raise ValueError("bad envelope")
+    parts = env[:-1].split(b"\0")[:-1]
+    sender = parts[0][1:].decode("utf-8", "surrogateescape")
+    rcpts = []
+    for p in parts[1:]:
+        if not p.startswith(b"T"):
+            raise ValueError("bad recipient")
+        rcpts.append(p[1:].decode("utf-8", "surrogateescape"))
+    return msg, sender, rcpts
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def wait_port(port, host="127.0.0.1", timeout=10):
+    end = time.time() + timeout
+    while time.time() < end:
+        try:
+            socket.create_connection((host, port), 0.5).close()
+            return True
+        except OSError:
+            time.sleep(0.02)
+    return False
+
+
+def tmpdir(name):
+    base = os.environ.get("POSTIE_TESTTMP") or "/tmp"
+    d = os.path.join(base, "t-%s-%d" % (name, os.getpid()))
+    os.makedirs(d, exist_ok=True)
+    return d
