@@ -1,0 +1,51 @@
+/* usersdb.c: look a user up in users/users.cdb. */
+#include <errno.h>
+#include <string.h>
+#include <skalibs/cdb.h>
+#include <skalibs/types.h>
+#include "usersdb.h"
+
+int usersdb_parse (char const *data, size_t len, usersdb_entry *e)
+{
+  char const *f[5] ;
+  size_t i = 0, n = 0 ;
+  uint32_t u, g ;
+  while (n < 5 && i < len)
+  {
+    char const *z = memchr(data + i, 0, len - i) ;
+    if (!z) return 0 ;
+    f[n++] = data + i ;
+    i = z - data + 1 ;
+  }
+  if (n != 5 || i != len) return 0 ;
+  if (!*f[1] || uint32_scan(f[1], &u) != strlen(f[1])) return 0 ;
+  if (!*f[2] || uint32_scan(f[2], &g) != strlen(f[2])) return 0 ;
+  if (f[3][0] != '/') return 0 ;
+  e->hash = f[0] ; e->uid = u ; e->gid = g ; e->home = f[3] ; e->maildir = f[4] ;
+  return 1 ;
+}
+
+int usersdb_find (char const *name, size_t namelen, usersdb_entry *e, stralloc *sa)
+{
+  cdb c = CDB_ZERO ;
+  cdb_data d ;
+  char key[USERSDB_NAME_MAX] ;
+  size_t i ;
+  int r ;
+  if (!namelen || namelen > USERSDB_NAME_MAX) return 0 ;
+  for (i = 0 ; i < namelen ; i++)
+  {
+    char ch = name[i] ;
+    key[i] = ch >= 'A' && ch <= 'Z' ? ch + 32 : ch ;
+  }
+  if (!cdb_init(&c, USERSDB_FILE)) return errno == ENOENT ? 0 : -1 ;
+  r = cdb_find(&c, &d, key, namelen) ;
+  if (r <= 0) { cdb_free(&c) ; if (r < 0) errno = EINVAL ; return r ; }
+  sa->len = 0 ;
+  if (!stralloc_catb(sa, key, namelen) || !stralloc_0(sa)
+   || !stralloc_catb(sa, d.s, d.len)) { cdb_free(&c) ; return -1 ; }
+  cdb_free(&c) ;
+  if (!usersdb_parse(sa->s + namelen + 1, d.len, e)) return (errno = EINVAL, -1) ;
+  e->name = sa->s ;
+  return 1 ;
+}

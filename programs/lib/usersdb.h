@@ -1,0 +1,35 @@
+/* usersdb.h: the users database (users/users.cdb in the instance), built by
+   postie-users from users/users (format: doc/users.md). One database serves
+   local delivery, the SMTP RCPT check and authentication. */
+#ifndef USERSDB_H
+#define USERSDB_H
+
+#include <sys/types.h>
+#include <skalibs/stralloc.h>
+
+#define USERSDB_FILE "users/users.cdb"
+#define USERSDB_NAME_MAX 255
+
+/* A cdb record: key = the user name, lowercased; data = the fields
+   "hash\0uid\0gid\0home\0maildir\0" (uid and gid in decimal). */
+typedef struct usersdb_entry_s usersdb_entry ;
+struct usersdb_entry_s
+{
+  char const *name ;     /* lowercased, NUL-terminated */
+  char const *hash ;     /* crypt(3) hash; "" or "!..." or "*..." = no login */
+  uid_t uid ;
+  gid_t gid ;
+  char const *home ;     /* absolute */
+  char const *maildir ;  /* absolute, or relative to home; ends with '/' */
+} ;
+
+/* Look name (namelen bytes, any case) up in USERSDB_FILE relative to the
+   current directory (the instance). The strings of *e point into sa.
+   Returns 1 found, 0 not found (or no database), -1 error (errno). */
+extern int usersdb_find (char const *name, size_t namelen, usersdb_entry *e, stralloc *sa) ;
+
+/* Parse a record's data (len bytes) into *e (strings point into data,
+   except name). Returns 1 if well formed, 0 if not. */
+extern int usersdb_parse (char const *data, size_t len, usersdb_entry *e) ;
+
+#endif
