@@ -620,14 +620,23 @@ class Postie(Server):
         self.p = subprocess.Popen(self.cg.wrap(["s6-setsid", "--", "s6-setuidgid", USER,
                                                 "s6-svscan", "--", svc]),
                                   stdin=subprocess.DEVNULL, stdout=self.logf, stderr=self.logf)
+        # s6-svok, not supervise/control: that one stays from the last run.
         end = time.time() + 20
         for s in ("smtpd", "pop3d", "send"):
-            while not os.path.exists(os.path.join(svc, s, "supervise", "control")):
+            while subprocess.run(["s6-svok", os.path.join(svc, s)]).returncode != 0:
                 if time.time() > end or self.p.poll() is not None:
                     raise RuntimeError("postie: service %s never came under supervision" % s)
                 time.sleep(0.05)
         for s, flag in (("smtpd", "-U"), ("pop3d", "-U"), ("send", "-u")):
-            sh(["s6-svwait", flag, "-t", "20000", os.path.join(svc, s)])
+            r = sh(["s6-svwait", flag, "-t", "20000", os.path.join(svc, s)], check=False)
+            if r.returncode != 0:
+                try:
+                    with open(os.path.join(self.home, "log", s, "current")) as f:
+                        tail = f.read()[-1500:]
+                except OSError:
+                    tail = "(no log)"
+                raise RuntimeError("postie: service %s not ready after 20 s: %s\nits log ends with:\n%s"
+                                   % (s, r.stdout.strip(), tail))
         wait_port(self.port)
 
     def stop_server(self):
@@ -1171,8 +1180,8 @@ def report(versions, mach, started_at, elapsed):
         mach.get("cpu", "?"), mach.get("cores"), mach.get("ram_gib"), mach.get("kernel"),
         (", " + mach["virt"]) if mach.get("virt") else "", mach.get("fs", "?")))
     w("Servers: %s." % "; ".join(versions))
-    w("Settings: N=%d, %d round(s), messages of %d bytes, scenarios %s%s; took %d min." % (
-        N, ROUNDS, SIZE, " ".join(SCENARIOS), "" if FULL else " (not the full defaults)", (elapsed + 59) // 60))
+    w("Settings: N=%d, %d round(s), messages of %d bytes, scenarios %s%s; took %d s." % (
+        N, ROUNDS, SIZE, " ".join(SCENARIOS), "" if FULL else " (not the full defaults)", elapsed))
     w("Medians over the rounds; postie/X is postie's median over X's "
       "(above 1 is better for msg/s, below 1 is better for CPU, memory, latency, size).")
     w("")
