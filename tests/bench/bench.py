@@ -627,15 +627,23 @@ class Postie(Server):
                 if time.time() > end or self.p.poll() is not None:
                     raise RuntimeError("postie: service %s never came under supervision" % s)
                 time.sleep(0.05)
-        for s, flag in (("smtpd", "-U"), ("pop3d", "-U"), ("send", "-u")):
-            r = sh(["s6-svwait", flag, "-t", "20000", os.path.join(svc, s)], check=False)
-            if r.returncode != 0:
+        # Polled rather than s6-svwait, which sometimes missed the event here.
+        for s, want in (("smtpd", "true true"), ("pop3d", "true true"), ("send", "true")):
+            fields = "up,ready" if want == "true true" else "up"
+            while True:
+                r = sh(["s6-svstat", "-o", fields, os.path.join(svc, s)], check=False)
+                if r.returncode == 0 and r.stdout.strip() == want:
+                    break
+                if time.time() > end + 20:
+                    break
+                time.sleep(0.05)
+            if r.stdout.strip() != want:
                 try:
                     with open(os.path.join(self.home, "log", s, "current")) as f:
                         tail = f.read()[-1500:]
                 except OSError:
                     tail = "(no log)"
-                raise RuntimeError("postie: service %s not ready after 20 s: %s\nits log ends with:\n%s"
+                raise RuntimeError("postie: service %s not ready after 40 s: %s\nits log ends with:\n%s"
                                    % (s, r.stdout.strip(), tail))
         wait_port(self.port)
 
