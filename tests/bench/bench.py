@@ -1301,13 +1301,20 @@ def report(versions, mach, started_at, elapsed):
     if fills:
         w("## Scenario 4: deep queue (%d messages deferred for an unreachable domain)" % DEEP)
         w("")
-        w("| server | fill msg/s | in the queue | settle s | scheduler | its RSS empty MiB | its RSS deep MiB | bytes/deferred msg | server PSS deep MiB |")
-        w("|---|---|---|---|---|---|---|---|---|")
+        w("| server | fill msg/s | smtp-source exit | in the queue | settle s | scheduler | its RSS empty MiB | its RSS deep MiB | bytes/deferred msg | server PSS deep MiB |")
+        w("|---|---|---|---|---|---|---|---|---|---|")
         for r in fills:
-            w("| %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
-                r["server"], fmt(r["fill_mps"]), fmt(r["queued"]), fmt(r["settle_s"], 1), r["sched_comm"],
+            w("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                r["server"], fmt(r["fill_mps"]), "%d%s" % (r["smtp_source_rc"], "" if r["ok"] else " (failed: "
+                + " ".join(r["smtp_source_out"].split())[-80:].replace("|", "/") + ")"),
+                fmt(r["queued"]), fmt(r["settle_s"], 1), r["sched_comm"],
                 fmt(r["sched_rss_empty_kb"] / 1024, 1), fmt(r["sched_rss_deep_kb"] / 1024, 1),
                 fmt(r["sched_bytes_per_msg"], 1), fmt(r["total_pss_deep_kb"] / 1024, 1)))
+        short = [r["server"] for r in fills if r["queued"] is not None and r["queued"] < DEEP]
+        if short:
+            w("")
+            w("Not every message was queued for: %s; their deep-queue figures below are for a "
+              "shallower queue." % ", ".join(short))
         w("")
         w("Then scenario 1 with %d sessions against the deep queue:" % DEEP_SESSIONS)
         w("")
