@@ -1477,6 +1477,10 @@ def main():
     if sys.argv[1:] != ["--inside"]:
         print("usage: bench.py --inside | --cleanup (run tests/bench/run)", file=sys.stderr)
         return 100
+    def stop(sig, frame):
+        raise SystemExit(128 + sig)     # through every finally: servers stopped
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, stop)
     enter_namespace()
     resdir = os.path.join(HERE, "results")
     os.makedirs(resdir, exist_ok=True)
