@@ -1423,6 +1423,8 @@ def update_readme(table, stamp):
     a, b = "<!-- latest results: begin -->", "<!-- latest results: end -->"
     if a not in text or b not in text:
         return
+    # One level down: the table sits under the README's own headings.
+    table = re.sub(r"(?m)^(#+) ", lambda m: "#" * min(6, len(m.group(1)) + 2) + " ", table)
     body = "%s\n\nFrom results/%s.md (raw numbers: results/%s.jsonl).\n\n%s%s" % (a, stamp, stamp, table, b)
     text = text[:text.index(a)] + body + text[text.index(b) + len(b):]
     with open(path + ".tmp", "w") as f:
