@@ -1153,13 +1153,13 @@ def scenario_footprint(smtp_servers):
             record(r)
 
 
-def scenario_disk():
-    log("disk: write+fsync+rename+directory fsync, %g s per test" % FSYNC_SECS)
+def scenario_disk(when):
+    log("disk (%s): write+fsync+rename+directory fsync, %g s per test" % (when, FSYNC_SECS))
     r = sh([os.path.join(SCRATCH, "tools", "fsyncbench"), os.path.join(SCRATCH, "fsync"), str(FSYNC_SECS)])
     for line in r.stdout.splitlines():
         f = line.split()
         if len(f) == 7:
-            record({"scenario": "disk", "test": f[0], "ops": int(f[1]), "ops_s": float(f[3]),
+            record({"scenario": "disk", "when": when, "test": f[0], "ops": int(f[1]), "ops_s": float(f[3]),
                     "p50_us": float(f[4]), "p99_us": float(f[5]), "max_us": float(f[6])})
 
 
@@ -1224,12 +1224,20 @@ def report(versions, mach, started_at, elapsed):
     w("")
     disk = by("disk")
     if disk:
-        w("## The disk's own limit (one writer)")
+        w("## The disk's own limit (one writer), at the start and at the end of the run")
         w("")
-        w("| test | ops/s | p50 µs | p99 µs |")
-        w("|---|---|---|---|")
-        for r in disk:
-            w("| %s | %s | %s | %s |" % (r["test"], fmt(r["ops_s"]), fmt(r["p50_us"]), fmt(r["p99_us"])))
+        w("| test | ops/s start | ops/s end | p50 µs start | p99 µs start | p50 µs end | p99 µs end |")
+        w("|---|---|---|---|---|---|---|")
+        for t in ("overwrite", "newfile", "rename", "enqueue"):
+            a = ([r for r in disk if r["test"] == t and r.get("when", "start") == "start"] or [None])[0]
+            b = ([r for r in disk if r["test"] == t and r.get("when") == "end"] or [None])[0]
+            g = lambda r, k: fmt(r[k]) if r else "-"
+            if a or b:
+                w("| %s | %s | %s | %s | %s | %s | %s |" % (t, g(a, "ops_s"), g(b, "ops_s"), g(a, "p50_us"),
+                                                          g(a, "p99_us"), g(b, "p50_us"), g(b, "p99_us")))
+        w("")
+        w("A large difference between start and end means the machine was busy with something "
+          "else: read the whole report with care.")
         w("")
         w("enqueue = create, write 4 KiB, fsync, rename into another directory, fsync both "
           "directories: what one Maildir delivery or one queue insertion costs at least.")
@@ -1508,7 +1516,7 @@ def main():
     record({"scenario": "versions", "versions": versions})
     try:
         if "disk" in SCENARIOS:
-            scenario_disk()
+            scenario_disk("start")
         if "1" in SCENARIOS or "2" in SCENARIOS:
             scenario_smtp(smtp)
         if "3" in SCENARIOS:
@@ -1522,6 +1530,8 @@ def main():
             scenario_pop3(next((s for s in smtp if s.name == "postie"), None), dove)
         if "6" in SCENARIOS:
             scenario_footprint(smtp)
+        if "disk" in SCENARIOS:
+            scenario_disk("end")
     finally:
         for s in smtp + ([dove] if dove else []):
             s.cg.kill_all(wait=5)
