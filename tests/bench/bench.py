@@ -946,36 +946,45 @@ def started(srv):
     time.sleep(1)
 
 
+def attempt(scen, srv, fn, start=started, **extra):
+    """Start srv, measure with fn(), stop srv, record the result. A failure
+    (a server that does not start, a client error) is recorded as a failed
+    measurement and the run goes on."""
+    try:
+        if start:
+            start(srv)
+        r = fn()
+    except Exception as e:
+        log("%s: %s failed: %s" % (scen, srv.label, e))
+        r = {"server": srv.name, "ok": False, "error": str(e)[-1000:]}
+    finally:
+        srv.stop()
+    r.update(scenario=scen, **extra)
+    record(r)
+    return r
+
+
+def fresh(srv):
+    fresh_maildir(srv.maildir())
+    os.sync()
+
+
 def scenario_smtp(servers):
     """Scenarios 1 and 2: one smtp-source run gives both times."""
     for sess in SESSIONS:
         for rnd in range(1, ROUNDS + 1):
             for srv in servers:
                 log("scenario 1/2: %s, %d sessions, N=%d, round %d" % (srv.name, sess, N, rnd))
-                fresh_maildir(srv.maildir())
-                os.sync()
-                started(srv)
-                try:
-                    r = smtp_run(srv, sess, N)
-                finally:
-                    srv.stop()
-                r.update(scenario="smtp", round=rnd)
-                record(r)
+                fresh(srv)
+                attempt("smtp", srv, lambda: smtp_run(srv, sess, N), round=rnd, sessions=sess)
 
 
 def scenario_latency(servers):
     for rnd in range(1, ROUNDS + 1):
         for srv in servers:
             log("scenario 3: %s, %d single messages, round %d" % (srv.name, LAT_N, rnd))
-            fresh_maildir(srv.maildir())
-            os.sync()
-            started(srv)
-            try:
-                r = latency_run(srv, LAT_N)
-            finally:
-                srv.stop()
-            r.update(scenario="latency", round=rnd)
-            record(r)
+            fresh(srv)
+            attempt("latency", srv, lambda: latency_run(srv, LAT_N), round=rnd)
 
 
 def send_rss(srv):
@@ -985,54 +994,53 @@ def send_rss(srv):
     return comm or "(all)", group_mem(srv.cg, comm)[0]
 
 
+def deep_fill(srv):
+    comm, rss0 = send_rss(srv)
+    tot0 = group_mem(srv.cg)[1]
+    u0 = sum(srv.cg.cpu())
+    t0 = time.monotonic()
+    p = subprocess.run(["smtp-source", "-s", "50", "-l", str(SIZE), "-m", str(DEEP), "-f", SENDER,
+                        "-t", "nobody@" + FAR, "127.0.0.1:%d" % srv.port],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=TIMEOUT)
+    fill = time.monotonic() - t0
+    settle = wait_idle(srv.cg, max(120, DEEP / 100))
+    _, rss1 = send_rss(srv)
+    tot1 = group_mem(srv.cg)[1]
+    queued = srv.queued()
+    return {"server": srv.name, "deep": DEEP, "queued": queued,
+            "ok": p.returncode == 0 and (queued is None or queued >= DEEP),
+            "smtp_source_rc": p.returncode, "smtp_source_out": p.stdout[-300:],
+            "fill_s": round(fill, 2), "fill_mps": round(DEEP / fill, 1), "settle_s": round(settle, 2),
+            "cpu_s": round(sum(srv.cg.cpu()) - u0, 2), "sched_comm": comm,
+            "sched_rss_empty_kb": rss0, "sched_rss_deep_kb": rss1,
+            "sched_bytes_per_msg": round((rss1 - rss0) * 1024 / DEEP, 1),
+            "total_pss_empty_kb": tot0, "total_pss_deep_kb": tot1}
+
+
+def deep_round(srv):
+    t0 = time.monotonic()
+    srv.start()
+    settle = wait_idle(srv.cg, max(120, DEEP / 100))
+    comm, rss = send_rss(srv)
+    r = smtp_run(srv, DEEP_SESSIONS, N)
+    _, rss_after = send_rss(srv)
+    r.update(deep=DEEP, startup_s=round(time.monotonic() - t0, 2), settle_s=round(settle, 2),
+             sched_comm=comm, sched_rss_kb=rss, sched_rss_after_kb=rss_after)
+    return r
+
+
 def scenario_deep(servers):
     """Scenario 4: DEEP messages deferred for an unreachable domain, then
     scenario 1 (DEEP_SESSIONS sessions) against the deep queue."""
     for srv in servers:
         log("scenario 4: %s: filling the queue with %d messages for %s" % (srv.name, DEEP, FAR))
-        fresh_maildir(srv.maildir())
-        started(srv)
-        try:
-            comm, rss0 = send_rss(srv)
-            tot0 = group_mem(srv.cg)[1]
-            u0 = sum(srv.cg.cpu())
-            t0 = time.monotonic()
-            p = subprocess.run(["smtp-source", "-s", "50", "-l", str(SIZE), "-m", str(DEEP), "-f", SENDER,
-                                "-t", "nobody@" + FAR, "127.0.0.1:%d" % srv.port],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=TIMEOUT)
-            fill = time.monotonic() - t0
-            settle = wait_idle(srv.cg, max(120, DEEP / 100))
-            _, rss1 = send_rss(srv)
-            tot1 = group_mem(srv.cg)[1]
-            queued = srv.queued()
-            r = {"scenario": "deep-fill", "server": srv.name, "deep": DEEP, "queued": queued,
-                 "ok": p.returncode == 0 and (queued is None or queued >= DEEP),
-                 "smtp_source_rc": p.returncode, "smtp_source_out": p.stdout[-300:],
-                 "fill_s": round(fill, 2), "fill_mps": round(DEEP / fill, 1), "settle_s": round(settle, 2),
-                 "cpu_s": round(sum(srv.cg.cpu()) - u0, 2), "sched_comm": comm,
-                 "sched_rss_empty_kb": rss0, "sched_rss_deep_kb": rss1,
-                 "sched_bytes_per_msg": round((rss1 - rss0) * 1024 / DEEP, 1),
-                 "total_pss_empty_kb": tot0, "total_pss_deep_kb": tot1}
-        finally:
-            srv.stop()
-        record(r)
+        fresh(srv)
+        attempt("deep-fill", srv, lambda: deep_fill(srv))
     for rnd in range(1, ROUNDS + 1):
         for srv in servers:
             log("scenario 4: %s, deep queue, %d sessions, N=%d, round %d" % (srv.name, DEEP_SESSIONS, N, rnd))
-            fresh_maildir(srv.maildir())
-            os.sync()
-            t0 = time.monotonic()
-            srv.start()
-            try:
-                settle = wait_idle(srv.cg, max(120, DEEP / 100))
-                comm, rss = send_rss(srv)
-                r = smtp_run(srv, DEEP_SESSIONS, N)
-                _, rss_after = send_rss(srv)
-            finally:
-                srv.stop()
-            r.update(scenario="deep", round=rnd, deep=DEEP, startup_s=round(time.monotonic() - t0 - 0, 2),
-                     settle_s=round(settle, 2), sched_comm=comm, sched_rss_kb=rss, sched_rss_after_kb=rss_after)
-            record(r)
+            fresh(srv)
+            attempt("deep", srv, lambda: deep_round(srv), start=None, round=rnd)
 
 
 def scenario_pop3(postie, dovecot):
@@ -1043,13 +1051,7 @@ def scenario_pop3(postie, dovecot):
             fresh_maildir(srv.maildir())
             fill_maildir(srv.maildir(), POP_N)
             os.sync()
-            started(srv)
-            try:
-                r = pop3_run(srv, port, POP_N)
-            finally:
-                srv.stop()
-            r.update(scenario="pop3", round=rnd)
-            record(r)
+            attempt("pop3", srv, lambda: pop3_run(srv, port, POP_N), round=rnd)
 
 
 def elf_sizes(paths):
@@ -1143,14 +1145,11 @@ def scenario_footprint(smtp_servers):
             if not srv.session_comm:
                 continue
             log("scenario 6: %s, one idle SMTP session, round %d" % (srv.name, rnd))
-            started(srv)
-            try:
+            def one():
                 r = idle_session(srv)
                 r["server_total_pss_kb"] = group_mem(srv.cg)[1]
-            finally:
-                srv.stop()
-            r.update(scenario="session", round=rnd)
-            record(r)
+                return r
+            attempt("session", srv, one, round=rnd)
 
 
 def scenario_disk(when):
@@ -1293,15 +1292,18 @@ def report(versions, mach, started_at, elapsed):
         w("")
         w("| server | runs | p50 ms | p99 ms | max ms | lost | there before the 250 | postie/server p50 | postie/server p99 |")
         w("|---|---|---|---|---|---|---|---|---|")
-        pm = median([r["p50_ms"] for r in by("latency", server="postie")])
-        p9 = median([r["p99_ms"] for r in by("latency", server="postie")])
+        measured = lambda n: [r for r in by("latency", server=n) if r.get("p50_ms") is not None]
+        pm = median([r["p50_ms"] for r in measured("postie")])
+        p9 = median([r["p99_ms"] for r in measured("postie")])
         for name in names:
-            rs = by("latency", server=name)
-            if not rs:
+            all_ = by("latency", server=name)
+            rs = measured(name)
+            if not all_:
                 continue
             m50, m99 = median([r["p50_ms"] for r in rs]), median([r["p99_ms"] for r in rs])
-            w("| %s | %d | %s | %s | %s | %d | %d | %s | %s |" % (
-                name, len(rs), fmt(m50, 2), fmt(m99, 2), fmt(max(r["max_ms"] or 0 for r in rs), 2),
+            w("| %s | %d%s | %s | %s | %s | %d | %d | %s | %s |" % (
+                name, len(all_), "" if len(rs) == len(all_) else " (%d failed)" % (len(all_) - len(rs)),
+                fmt(m50, 2), fmt(m99, 2), fmt(max([r["max_ms"] or 0 for r in rs] or [0]), 2),
                 sum(r["lost"] for r in rs), sum(r["before_250"] for r in rs), "" if name == "postie" else ratio(pm, m50),
                 "" if name == "postie" else ratio(p9, m99)))
         w("")
@@ -1312,13 +1314,16 @@ def report(versions, mach, started_at, elapsed):
         w("| server | fill msg/s | smtp-source exit | in the queue | settle s | scheduler | its RSS empty MiB | its RSS deep MiB | bytes/deferred msg | server PSS deep MiB |")
         w("|---|---|---|---|---|---|---|---|---|---|")
         for r in fills:
+            if "fill_mps" not in r:
+                w("| %s | failed: %s |" % (r["server"], " ".join(r.get("error", "?").split())[-120:].replace("|", "/")))
+                continue
             w("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
                 r["server"], fmt(r["fill_mps"]), "%d%s" % (r["smtp_source_rc"], "" if r["ok"] else " (failed: "
                 + " ".join(r["smtp_source_out"].split())[-80:].replace("|", "/") + ")"),
                 fmt(r["queued"]), fmt(r["settle_s"], 1), r["sched_comm"],
                 fmt(r["sched_rss_empty_kb"] / 1024, 1), fmt(r["sched_rss_deep_kb"] / 1024, 1),
                 fmt(r["sched_bytes_per_msg"], 1), fmt(r["total_pss_deep_kb"] / 1024, 1)))
-        short = [r["server"] for r in fills if r["queued"] is not None and r["queued"] < DEEP]
+        short = [r["server"] for r in fills if r.get("queued") is not None and r["queued"] < DEEP]
         if short:
             w("")
             w("Not every message was queued for: %s; their deep-queue figures below are for a "
@@ -1337,7 +1342,7 @@ def report(versions, mach, started_at, elapsed):
             d = median([r["e2e_mps"] for r in good])
             e = median([r["e2e_mps"] for r in by("smtp", server=name, sessions=DEEP_SESSIONS) if r["ok"]])
             w("| %s | %d | %s | %s | %s | %s | %s | %s |" % (
-                name, len(rs), fmt(d), fmt(e), ratio(d, e), fmt(median([r["settle_s"] for r in rs]), 1),
+                name, len(rs), fmt(d), fmt(e), ratio(d, e), fmt(median([r["settle_s"] for r in good]), 1),
                 fmt(median([r["cpu_s"] for r in good]), 2), "" if name == "postie" else ratio(pdeep, d)))
         pd = median([r["e2e_mps"] for r in by("deep", server="postie") if r["ok"]])
         pe = median([r["e2e_mps"] for r in by("smtp", server="postie", sessions=DEEP_SESSIONS) if r["ok"]])

@@ -49,10 +49,13 @@ for srv, t in (("postie", 50000), ("postfix", 2000000)):
     add(scenario="installed", server=srv, bytes=t * 2, deps_bytes=1000)
 for srv in ("postfix", "postie"):
     add(scenario="session", server=srv, ok=True, comm="smtpd", rss_kb=2000, pss_kb=300, private_kb=200)
+# Failed measurements (a server that did not start) are counted, not fatal.
+for scen in ("smtp", "latency", "deep-fill", "deep", "pop3", "session"):
+    add(scenario=scen, server="postie", ok=False, error="did not start", sessions=10)
 t = bench.report(["a", "b"], {"cpu": "test"}, "now", 10)
 for want in ("## Scenario 1", "## Scenario 2", "## Scenario 3", "## Scenario 4", "## Scenario 5",
              "## Scenario 6", "| 10 | postfix | 1 | 300 |", "0.50", "deep/empty >= 0.90: met (0.95)",
-             "| postie-setup | (sh script", "| enqueue | 1000 | - |"):
+             "| postie-setup | (sh script", "| enqueue | 1000 | - |", "| postie | failed: did not start |", "(1 failed)"):
     assert want in t, (want, t)
 print("ok")
 PY
