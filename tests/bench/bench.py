@@ -934,8 +934,8 @@ def servers_smtp(deep=False):
             s.append(Postfix(deep))
         elif p == "opensmtpd":
             s.append(OpenSMTPD(deep))
-        elif p != "dovecot":
-            raise SystemExit("bench: unknown peer %s (postfix, opensmtpd)" % p)
+        elif p not in ("dovecot", "none"):
+            raise SystemExit("bench: unknown peer %s (postfix, opensmtpd, none)" % p)
     if E.get("BENCH_NO_POSTIE") != "1":
         s.append(Postie(deep))
     return s
@@ -1242,7 +1242,7 @@ def report(versions, mach, started_at, elapsed):
           "directories: what one Maildir delivery or one queue insertion costs at least.")
         w("")
     smtp = by("smtp")
-    names = [s for s in PEERS if s != "dovecot"] + ["postie"]
+    names = [s for s in PEERS if s not in ("dovecot", "none")] + ["postie"]
     for scen, key, title in (("1", "e2e_mps", "Scenario 1: end to end (SMTP to Maildir new/), msg/s"),
                              ("2", "accept_mps", "Scenario 2: acceptance (until smtp-source exits), msg/s")):
         if scen not in SCENARIOS or not smtp:
