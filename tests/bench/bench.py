@@ -39,6 +39,7 @@ LAT_N = int(E.get("BENCH_LAT_N") or 200)
 LAT_GAP = float(E.get("BENCH_LAT_GAP") or 0.05)
 DEEP = int(E.get("BENCH_DEEP") or 100000)
 DEEP_SESSIONS = int(E.get("BENCH_DEEP_SESSIONS") or 10)
+DEEP_FILL_SESSIONS = int(E.get("BENCH_DEEP_FILL_SESSIONS") or 10)
 POP_N = int(E.get("BENCH_POP_N") or N)
 TIMEOUT = float(E.get("BENCH_TIMEOUT") or 3600)
 STALL = float(E.get("BENCH_STALL") or 60)
@@ -999,7 +1000,7 @@ def deep_fill(srv):
     tot0 = group_mem(srv.cg)[1]
     u0 = sum(srv.cg.cpu())
     t0 = time.monotonic()
-    p = subprocess.run(["smtp-source", "-s", "50", "-l", str(SIZE), "-m", str(DEEP), "-f", SENDER,
+    p = subprocess.run(["smtp-source", "-s", str(DEEP_FILL_SESSIONS), "-l", str(SIZE), "-m", str(DEEP), "-f", SENDER,
                         "-t", "nobody@" + FAR, "127.0.0.1:%d" % srv.port],
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=TIMEOUT)
     fill = time.monotonic() - t0
@@ -1506,7 +1507,8 @@ def main():
     mach = machine()
     record({"scenario": "machine", **mach, "settings": {
         "N": N, "rounds": ROUNDS, "scenarios": SCENARIOS, "sessions": SESSIONS, "size": SIZE,
-        "peers": PEERS, "lat_n": LAT_N, "deep": DEEP, "deep_sessions": DEEP_SESSIONS, "pop_n": POP_N}})
+        "peers": PEERS, "lat_n": LAT_N, "deep": DEEP, "deep_sessions": DEEP_SESSIONS,
+        "deep_fill_sessions": DEEP_FILL_SESSIONS, "pop_n": POP_N}})
 
     smtp = servers_smtp()
     for s in smtp:
