@@ -46,8 +46,9 @@ STALL = float(E.get("BENCH_STALL") or 60)
 FSYNC_SECS = float(E.get("BENCH_FSYNC_SECS") or 3)
 OS_BACKLOG = E.get("BENCH_OPENSMTPD_BACKLOG", "128")
 MAXCONN = E.get("BENCH_POSTIE_MAXCONN") or "100"
-FULL = (N, ROUNDS, SIZE) == (10000, 3, 2048) and ROUNDS >= 3 and not E.get("BENCH_SCENARIOS") \
-    and not E.get("BENCH_SESSIONS") and DEEP == 100000
+# The full suite (or more rounds): only such a run updates the README by itself.
+FULL = N == 10000 and ROUNDS >= 3 and SIZE == 2048 and DEEP == 100000 and LAT_N >= 200 \
+    and not E.get("BENCH_SCENARIOS") and not E.get("BENCH_SESSIONS") and not E.get("BENCH_PEERS")
 
 CG_V1 = "/sys/fs/cgroup/cpuacct"
 CG_NAME = "postie-bench"
