@@ -133,7 +133,12 @@ static void session_end (char const *why)
   tain d ;
   tain_now_g() ;
   tain_addsec_g(&d, 10) ;
-  io_flush(&d) ;
+  if (io_flush(&d) && strcmp(why, "eof"))
+  {
+    tain_now_g() ;
+    tain_addsec_g(&d, 2) ;
+    io_shutdown(&d) ;
+  }
   logstart("session") ;
   logstr(" ip=") ; logstr(remoteip) ;
   logstr(" port=") ; logstr(remoteport) ;

@@ -29,6 +29,7 @@ extern int io_getline (char *line, size_t max, size_t *len, int *toolong, tain c
 extern void io_put (char const *s, size_t n) ;
 extern void io_puts (char const *s) ;
 extern int io_flush (tain const *deadline) ;  /* 1 ok, 0 error or ETIMEDOUT */
+extern void io_shutdown (tain const *deadline) ;  /* FIN, then drain the input */
 
 /* --- smtpd_addr.c: RFC 5321 paths and ESMTP parameters. */
 #define ADDR_NULLOK 1     /* "<>" is allowed (MAIL) */
