@@ -1174,6 +1174,12 @@ int main (int argc, char const *const *argv)
   /* A client that talks before the greeting is not an SMTP client. */
   if (io_pending())
   {
+    char const *s ;
+    size_t n ;
+    tain now ;
+    tain_now_g() ;
+    now = STAMP ;
+    if (!io_peek(&s, &n, &now)) { errno = 0 ; die_read() ; }  /* a port probe */
     out("554 5.5.0 ") ; out(me.s) ; out(" SMTP protocol violation: talked before the greeting\r\n") ;
     session_end("pregreet") ;
   }
