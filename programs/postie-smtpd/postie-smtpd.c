@@ -1114,6 +1114,7 @@ static void settings (void)
   if (timeoutdatatotal < 1) timeoutdatatotal = 1 ;
   if (timeoutdatatotal > 86400) timeoutdatatotal = 86400 ;
   if (datalinemax < 3) datalinemax = 3 ;
+  io_setwtimeout(timeoutsmtpd) ;
 }
 
 static void environment (void)

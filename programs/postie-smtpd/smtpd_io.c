@@ -18,6 +18,12 @@ static size_t inpos = 0, inlen = 0 ;
 static char outbuf[8192] ;
 static size_t outlen = 0 ;
 static int outbroken = 0 ;
+static unsigned int wtimeout = 300 ;
+
+void io_setwtimeout (unsigned int secs)
+{
+  wtimeout = secs ;
+}
 
 void io_setfds (int in, int out)
 {
@@ -78,7 +84,7 @@ void io_put (char const *s, size_t n)
     {
       tain d ;
       tain_now_g() ;
-      tain_addsec_g(&d, 300) ;
+      tain_addsec_g(&d, wtimeout) ;
       if (!io_flush(&d)) outlen = 0 ;  /* the next read finds the broken peer */
     }
     k = sizeof outbuf - outlen < n ? sizeof outbuf - outlen : n ;
