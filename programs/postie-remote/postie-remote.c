@@ -3,6 +3,7 @@
    and one for the message, on stdout. The contract: doc/postie-remote.md
    and doc/remote-results.md. */
 
+#define _GNU_SOURCE  /* EAI_NODATA, EAI_ADDRFAMILY */
 #include <errno.h>
 #include <netdb.h>
 #include <signal.h>
