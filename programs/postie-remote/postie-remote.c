@@ -875,6 +875,13 @@ int main (int argc, char const *const *argv)
     }
   }
 
+  for (i = 0 ; i < nrcpt && rstat[i] ; i++) ;
+  if (i == nrcpt)
+  {
+    cat(&mtext, "no valid recipient: the message was not sent") ;
+    finish('K') ;
+  }
+
   msgstart = lseek(0, 0, SEEK_CUR) ;
   if (msgstart < 0 || fstat(0, &st) < 0 || !S_ISREG(st.st_mode))
     fail('Z', "the message on fd 0 is not a regular file", 0, 0) ;
