@@ -392,7 +392,7 @@ static void session_quit (void)
   close_conn() ;
 }
 
-/* text = label + ": " + s + (the reply) */
+/* text = the host label, then s, then the reply when withreply */
 static void said (stralloc *sa, char const *s, int withreply)
 {
   sa->len = 0 ;
