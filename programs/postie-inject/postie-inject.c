@@ -559,8 +559,8 @@ static int body (char const *s, size_t n)
 
 static void body_end (void)
 {
-  if (bstate == B_DOT) oput(".", 1) ;
-  else if (bstate == B_DOTCR) oput(".\r", 2) ;
+  /* a last line "." with no LF ends the message like ".\n" */
+  if (bstate == B_DOTCR) oput(".\r", 2) ;
   else if (bstate == B_CR) oput("\r", 1) ;
 }
 

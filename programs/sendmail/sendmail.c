@@ -75,7 +75,7 @@ int main (int argc, char const *const *argv)
     argc -= l.ind ; argv += l.ind ;
   }
   {
-    char const *nargv[8 + (size_t)argc] ;
+    char const *nargv[9 + (size_t)argc] ;  /* postie-inject -t -i -f s -F n -- ... NULL */
     size_t n = 0 ;
     nargv[n++] = "postie-inject" ;
     if (tflag) nargv[n++] = "-t" ;
