@@ -320,7 +320,11 @@ static void parseheader (void)
     if (r < 0)
     {
       char fmt[SIZE_FMT] ;
+      char lim[ULONG_FMT] ;
       fmt[size_fmt(fmt, lineno(e.pos))] = 0 ;
+      lim[ulong_fmt(lim, linemax)] = 0 ;
+      if (!strcmp(e.what, "header line too long"))
+        strerr_dief(EX_DATAERR, "invalid header: line ", fmt, " is longer than ", lim, " bytes (control/injectlinemax)") ;
       strerr_dief(EX_DATAERR, "invalid header: line ", fmt, ": ", e.what) ;
     }
     if (!r) break ;

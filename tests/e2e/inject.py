@@ -73,6 +73,12 @@ check("cron-cronie-flags", rc == 0 and len(q) == 1 and q[0][1] == "root@example.
 if q:
     check("cron-cronie-from-kept", q[0][0].count(b"From:") == 1 and b"From: root (Cron Daemon)\n" in q[0][0], repr(q[0][0]))
 
+# mutt, git send-email, mail(1).
+for name, flags in (("mutt", ["-oem", "-oi", "--"]), ("git-send-email", ["-i"]), ("mailx", ["-i", "--"])):
+    rc, err, q = run(flags + ["x@example.net", "y@example.net"], b"From: a@b.c\nTo: x@example.net\nSubject: s\n\n.\nb\n")
+    check("mua-" + name, rc == 0 and len(q) == 1 and q[0][2] == ["x@example.net", "y@example.net"]
+          and body_of(q[0][0]) == b".\nb\n", "rc=%d %s %r" % (rc, err, q))
+
 # The same through postie-inject directly.
 rc, err, q = run(["someone@example.net"], b"Subject: x\n\ny\n", prog="postie-inject")
 check("postie-inject-direct", rc == 0 and len(q) == 1 and q[0][2] == ["someone@example.net"], "rc=%d %s" % (rc, err))
