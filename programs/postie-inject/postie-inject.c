@@ -251,6 +251,7 @@ static int isdotline (char const *s, size_t len)
 static void readheader (void)
 {
   char fmt[ULONG_FMT] ;
+  size_t fromline = 0 ;
   for (;;)
   {
     size_t start = hdr.len, len, clen ;
@@ -258,11 +259,24 @@ static void readheader (void)
     int r = getline_bounded(&hdr, linemax + 2) ;
     line = hdr.s + start ;
     len = hdr.len - start ;
-    if (!len) { hlen = bodystart = start ; return ; }
-    if (!iflag && r != 2 && isdotline(line, len)) { hdr.len = hlen = bodystart = start ; ended = 1 ; return ; }
     clen = len ;
     if (r == 1) { clen-- ; if (clen && line[clen-1] == '\r') clen-- ; }
+    if (fromline)
+    {
+      /* The line after a first line "From ...": a field makes that line
+         an mbox separator, dropped as sendmail does; anything else makes
+         it the body's first line. */
+      fromline = 0 ;
+      if (!rfc5322_field_start(line, clen)) { hlen = bodystart = 0 ; return ; }
+      memmove(hdr.s, line, len) ;
+      hdr.len = len ;
+      start = 0 ;
+      line = hdr.s ;
+    }
+    if (!len) { hlen = bodystart = start ; return ; }
+    if (!iflag && r != 2 && isdotline(line, len)) { hdr.len = hlen = bodystart = start ; ended = 1 ; return ; }
     if (r == 1 && !clen) { hlen = start ; bodystart = hdr.len ; return ; }  /* the blank line */
+    if (!start && r == 1 && len > 5 && !memcmp(line, "From ", 5) && !rfc5322_field_start(line, clen)) { fromline = 1 ; continue ; }
     if (!rfc5322_field_start(line, clen) && !(start && (line[0] == ' ' || line[0] == '\t')))
     {
       hlen = bodystart = start ;
