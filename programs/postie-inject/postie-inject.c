@@ -34,6 +34,7 @@
 #define LINEMAX_DEFAULT 998UL
 #define HEADERMAX_DEFAULT 1048576UL
 #define NAME_MAX_LEN 1000
+#define SETTING_MAX (1UL << 30)  /* no header of a gigabyte */
 
 char const *PROG = "postie-inject" ;
 
@@ -106,7 +107,9 @@ static void readcontrols (void)
   if (control_readulong(&linemax, "injectlinemax", LINEMAX_DEFAULT) < 0) die_control("injectlinemax") ;
   if (control_readulong(&headermax, "injectheadermax", HEADERMAX_DEFAULT) < 0) die_control("injectheadermax") ;
   if (linemax < 78) linemax = 78 ;
+  if (linemax > SETTING_MAX) linemax = SETTING_MAX ;
   if (headermax < linemax) headermax = linemax ;
+  if (headermax > SETTING_MAX) headermax = SETTING_MAX ;
 
   s = getenv("POSTIE_DEFAULTDOMAIN") ;
   if (s && *s) { if (!stralloc_copys(&defaultdomain, s) || !stralloc_0(&defaultdomain)) die_nomem() ; }
@@ -188,6 +191,11 @@ static void records_to_addrs (char const *recs, size_t n, stralloc *out, char co
     local = recs + i ; i += strlen(local) + 1 ;
     domain = recs + i ; i += strlen(domain) + 1 ;
     if (!*local) strerr_dief(code, where, "empty local part in address @", domain) ;
+    {
+      char const *c ;
+      for (c = local ; *c ; c++)
+        if (*c == '\t') strerr_dief(code, where, "tab in the local part of an address") ;
+    }
     if (!stralloc_cats(out, local) || !stralloc_catb(out, "@", 1)
      || !stralloc_cats(out, *domain ? domain : defaultdomain.s)) die_nomem() ;
     if (out->len - start > QUEUE_ADDR_MAX) strerr_dief(code, where, "address longer than 1000 bytes") ;

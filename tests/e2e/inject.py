@@ -280,6 +280,7 @@ bad = [
     ("nested-group", b"To: a: b: c@d.e;;\n\nx\n", "group inside a group"),
     ("empty-angle", b"To: <>\n\nx\n", "empty address"),
     ("control-char", b"To: \"a\x01\"@b.c\n\nx\n", "control character"),
+    ("tab-in-local-part", b"To: \"a\tb\"@example.net\n\nx\n", "tab in the local part"),
     ("long-address", b"To: " + b"a" * 900 + b"\n @" + b"b" * 200 + b".c\n\nx\n", "longer than 1000"),
 ]
 for name, m, why in bad:
