@@ -170,11 +170,20 @@ static void defaultaddr (stralloc *sa)
 /* Addresses: parsed mailbox records (group, display, local, domain) to
    envelope addresses local@domain, the default domain for a bare name. */
 
-static void addrerror (char const *where, char const *what, rfc5322_error const *e, int code)
+static size_t lineno (size_t pos) ;
+
+/* hdroff: where s starts in the header, or NOTHEADER for an argument. */
+#define NOTHEADER ((size_t)-1)
+static void addrerror (char const *where, rfc5322_error const *e, size_t hdroff, int code)
 {
   char fmt[SIZE_FMT] ;
-  fmt[size_fmt(fmt, e->pos + 1)] = 0 ;
-  strerr_dief(code, where, what, e->what, " (at byte ", fmt, ")") ;
+  if (hdroff == NOTHEADER)
+  {
+    fmt[size_fmt(fmt, e->pos + 1)] = 0 ;
+    strerr_dief(code, where, e->what, " (at byte ", fmt, ")") ;
+  }
+  fmt[size_fmt(fmt, lineno(hdroff + e->pos))] = 0 ;
+  strerr_dief(code, where, e->what, " (line ", fmt, " of the header)") ;
 }
 
 /* Appends each mailbox of the n records in recs as local@domain\0 to
@@ -204,14 +213,14 @@ static void records_to_addrs (char const *recs, size_t n, stralloc *out, char co
 }
 
 /* Parses an address list s[0, len) and appends its addresses to out. */
-static void addrlist (char const *s, size_t len, stralloc *out, char const *where, int code)
+static void addrlist (char const *s, size_t len, stralloc *out, char const *where, size_t hdroff, int code)
 {
   stralloc recs = STRALLOC_ZERO ;
   size_t n = 0 ;
   rfc5322_error e = RFC5322_ERROR_ZERO ;
   int r = rfc5322_addrlist(s, len, RFC5322_BARE, &recs, &n, &e) ;
   if (r < 0) die_nomem() ;
-  if (!r) addrerror(where, "", &e, code) ;
+  if (!r) addrerror(where, &e, hdroff, code) ;
   records_to_addrs(recs.s, n, out, where, code) ;
   stralloc_free(&recs) ;
 }
@@ -226,7 +235,7 @@ static void setsender (char const *s)
   if (!*s || !strcmp(s, "<>")) { if (!stralloc_0(&sender)) die_nomem() ; return ; }
   r = rfc5322_addrlist(s, strlen(s), RFC5322_BARE, &recs, &n, &e) ;
   if (r < 0) die_nomem() ;
-  if (!r) addrerror("invalid sender address: ", "", &e, EX_USAGE) ;
+  if (!r) addrerror("invalid sender address: ", &e, NOTHEADER, EX_USAGE) ;
   if (n != 1 || *recs.s) strerr_dief(EX_USAGE, "invalid sender address: it must be one address: ", s) ;
   records_to_addrs(recs.s, 1, &sender, "invalid sender address: ", EX_USAGE) ;
   stralloc_free(&recs) ;
@@ -382,7 +391,7 @@ static void parseheader (void)
         memcpy(where + 8 + n, " header field: ", 16) ;
         if (!strcmp(*p, "To") || !strcmp(*p, "Cc") || !strcmp(*p, "Bcc")) dst = &rcpt_plain ;
         else if (!strcmp(*p, "Resent-To") || !strcmp(*p, "Resent-Cc") || !strcmp(*p, "Resent-Bcc")) dst = &rcpt_resent ;
-        addrlist(hdr.s + f.body, f.end - f.body, dst ? dst : &junk, where, EX_DATAERR) ;
+        addrlist(hdr.s + f.body, f.end - f.body, dst ? dst : &junk, where, f.body, EX_DATAERR) ;
         stralloc_free(&junk) ;
         if (!strcmp(*p, "Bcc") || !strcmp(*p, "Resent-Bcc")) fields[nfields].flags |= F_DROP ;
       }
@@ -661,7 +670,7 @@ int main (int argc, char const *const *argv)
   else if (!stralloc_copy(&sender, &fromaddr)) die_nomem() ;
 
   /* Recipients from the arguments. */
-  for (; *argv ; argv++) addrlist(*argv, strlen(*argv), &rcpts, "invalid recipient: ", EX_USAGE) ;
+  for (; *argv ; argv++) addrlist(*argv, strlen(*argv), &rcpts, "invalid recipient: ", NOTHEADER, EX_USAGE) ;
 
   readheader() ;
   parseheader() ;

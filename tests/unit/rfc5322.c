@@ -448,6 +448,7 @@ static void header_fields (void)
   expect_fields("fields-leading-blank-not-a-field", " From: a@b\n", 998, "END@0") ;
   expect_fields("fields-name-with-space", "Foo Bar: x\n", 998, "END@0") ;
   expect_fields("fields-empty-name", ": x\n", 998, "END@0") ;
+  expect_fields("fields-no-limit", "From: a@b\nTo: c@d\n\n", (size_t)-1, "From= a@b | To= c@d | END@18") ;
   expect_fields("fields-line-at-limit", "S: 12345\n", 8, "S= 12345 | END@9") ;
   expect_fields("fields-line-over-limit", "S: 123456\n", 8, "ERROR header line too long") ;
   expect_fields("fields-bare-cr", "Subject: a\rb\n", 998, "ERROR CR not followed by LF in the header") ;
