@@ -221,9 +221,9 @@ static int lookup (stralloc *sa, stralloc *name)
 
 /* The whole file is checked before anything is delivered: a mistake on
    line 9 must not leave lines 1 to 8 done. Each instruction goes into
-   instr as a type byte (M maildir, B mbox, P program) and its text, NUL-
-   terminated; the forward addresses into fwd, NUL-terminated. */
-static void parse (char const *file, stralloc *sa, stralloc *instr, stralloc *fwd, unsigned long *nfwd)
+   instr as a type byte (M maildir, B mbox, P program, F forward) and its
+   text, NUL-terminated; a forward address without '@' gets @DOMAIN. */
+static void parse (char const *file, stralloc *sa, stralloc *instr, unsigned long *nfwd)
 {
   size_t i = 0 ;
   unsigned int lineno = 0 ;
@@ -274,11 +274,11 @@ static void parse (char const *file, stralloc *sa, stralloc *instr, stralloc *fw
           mfmt[ulong_fmt(mfmt, forwardmax)] = 0 ;
           temp(file, ": more than ", mfmt, " forwards (control/localforwardmax)") ;
         }
-        k = fwd->len ;
-        if (!stralloc_catb(fwd, sa->s + start, end - start)) die_nomem() ;
-        if (!at && (!stralloc_catb(fwd, "@", 1) || !stralloc_cats(fwd, ctx.domain))) die_nomem() ;
-        if (fwd->len - k > QUEUE_ADDR_MAX) temp(file, " line ", fmt, ": a forward address longer than 1000 bytes") ;
-        if (!stralloc_0(fwd)) die_nomem() ;
+        k = instr->len ;
+        if (!stralloc_catb(instr, "F", 1) || !stralloc_catb(instr, sa->s + start, end - start)) die_nomem() ;
+        if (!at && (!stralloc_catb(instr, "@", 1) || !stralloc_cats(instr, ctx.domain))) die_nomem() ;
+        if (instr->len - k - 1 > QUEUE_ADDR_MAX) temp(file, " line ", fmt, ": a forward address longer than 1000 bytes") ;
+        if (!stralloc_0(instr)) die_nomem() ;
         break ;
       }
     }
@@ -341,10 +341,10 @@ int main (int argc, char const *const *argv)
   scanheader(st.st_size) ;
   makelines() ;
 
-  if (lookup(&file, &name)) parse(name.s, &file, &instr, &fwd, &nfwd) ;
+  if (lookup(&file, &name)) parse(name.s, &file, &instr, &nfwd) ;
   stralloc_free(&file) ;
 
-  if (!instr.len && !fwd.len)
+  if (!instr.len)
   {
     /* no file, or one without instructions: the default delivery, which
        may create its Maildir */
@@ -363,6 +363,12 @@ int main (int argc, char const *const *argv)
       i += strlen(instr.s + i) + 1 ;
       if (type == 'M') deliver_maildir(s, 0) ;
       else if (type == 'B') deliver_mbox(s) ;
+      else if (type == 'F')
+      {
+        /* collected, and sent last in one message: only if every other
+           instruction succeeded, and only those before a program's 99 */
+        if (!stralloc_catb(&fwd, s, strlen(s) + 1)) die_nomem() ;
+      }
       else if (deliver_program(s) == 99) break ;
     }
   }
