@@ -158,6 +158,37 @@ check("mbox-rollback-content", read(mbox) == old, "size %d" % len(read(mbox)))
 rc, out, _ = run_local(inst, h, MSG, dd="./mbox")
 check("mbox-after-rollback", rc == 0 and read(mbox).startswith(old + b"From alice@example.com "))
 
+# a full disk (a 64 KiB tmpfs in a private mount namespace): the same
+h = newhome()
+old_path = put(base, "old-mbox", old, 0o600)
+msgf = put(base, "big-msg", big)
+script = r"""
+set -e
+mount -t tmpfs -o size=64k,uid=%(uid)d,gid=%(uid)d,mode=0755 tmpfs "$1"
+cp "$2" "$1/mbox"; chown %(uid)d:%(uid)d "$1/mbox"
+cd "$1"
+set +e
+setpriv --reuid %(uid)d --regid %(uid)d --clear-groups "$3" bob "$1" bob "" example.org a@b ./mbox < "$4" > "$5.out"
+echo $? > "$5.rc"
+cp "$1/mbox" "$5.mbox"
+setpriv --reuid %(uid)d --regid %(uid)d --clear-groups "$3" bob "$1" bob "" example.org a@b ./Maildir/ < "$4" > "$5.mdout"
+echo $? > "$5.mdrc"
+ls -A "$1/Maildir/tmp" "$1/Maildir/new" > "$5.ls"
+""" % {"uid": UID}
+res = os.path.join(base, "full")
+p = subprocess.run(["unshare", "--mount", "sh", "-c", script, "sh", h, old_path, prog("postie-local"), msgf, res],
+                   env=env_for(inst), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+if not os.path.exists(res + ".rc"):
+    skip("mbox-disk-full", "cannot mount a tmpfs here: %r" % p.stderr[-200:])
+else:
+    out = read(res + ".out").decode()
+    check("mbox-disk-full-111", read(res + ".rc").strip() == b"111" and "No space left" in out
+          and "truncated back" in out, out)
+    check("mbox-disk-full-content", read(res + ".mbox") == old, "size %d" % len(read(res + ".mbox")))
+    check("maildir-disk-full-111", read(res + ".mdrc").strip() == b"111", read(res + ".mdout").decode())
+    entries = [l for l in read(res + ".ls").split(b"\n") if l and not l.endswith(b":")]
+    check("maildir-disk-full-clean", entries == [], repr(read(res + ".ls")))
+
 # the same for a Maildir: nothing left in tmp/ or new/
 h = newhome()
 rc, out, _ = run_local(inst, h, big, prefix=["prlimit", "--fsize=5000"])
