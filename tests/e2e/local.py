@@ -110,6 +110,19 @@ check("mbox-ends-blank-line", mb2.endswith(b"hello\n\n"))
 rc, out, _ = run_local(inst, h, MSG, dd="./mbox", sender="we ird@example.com")
 check("mbox-sender-blank", rc == 0 and b"\nFrom we_ird@example.com " in read(os.path.join(h, "mbox")))
 
+# quoting across the 64 KiB read boundary, and a very long run of '>'
+h = newhome()
+for off in range(65530, 65538):
+    pad = b"Subject: edge\n\n"
+    pad += b"x" * (off - len(pad) - 1) + b"\n"
+    assert len(pad) == off
+    edge = pad + b"From edge\n" + b">" * 100000 + b"From deep\n" + b">" * 70000 + b"Frox\n"
+    rc, out, _ = run_local(inst, h, edge, dd="./m%d" % off)
+    got = read(os.path.join(h, "m%d" % off))
+    want_body = pad + b">From edge\n" + b">" * 100001 + b"From deep\n" + b">" * 70000 + b"Frox\n\n"
+    check("mbox-quoting-boundary-%d" % off, rc == 0 and got.endswith(b"Delivered-To: bob@example.org\n" + want_body),
+          "rc=%d %r" % (rc, out))
+
 # concurrent deliveries to one mbox: each message whole, none interleaved
 h = newhome()
 big = b"Subject: big\n\n" + b"".join(b"line %06d of a long message\n" % i for i in range(20000))
@@ -286,6 +299,7 @@ check("ext-longest-first", ext_to("a-b") == (0, "delivered to mbox ./ab\n"))
 check("ext-prefix-default", ext_to("a-b-c") == (0, "delivered to mbox ./a-default\n"))
 check("ext-prefix-default-2", ext_to("a-x") == (0, "delivered to mbox ./a-default\n"))
 check("ext-catch-all", ext_to("zzz") == (0, "delivered to mbox ./default\n"))
+check("ext-long-catch-all", ext_to("y" * 300 + "-z" * 200) == (0, "delivered to mbox ./default\n"))
 check("no-ext-plain", ext_to("", local="bob") == (0, "delivered to mbox ./plain\n"))
 dt = read(os.path.join(h, "lists")).split(b"\n")[2]
 check("ext-delivered-to-is-local", dt == b"Delivered-To: bob-lists@example.org", repr(dt))
