@@ -332,6 +332,7 @@ static void readcontrols (void)
     if (control_readulong(&timeout, "pop3timeout", timeout) < 0) strerr_warnwu("read control/pop3timeout") ;
     if (control_readulong(&maxbad, "pop3maxbad", maxbad) < 0) strerr_warnwu("read control/pop3maxbad") ;
   }
+  else strerr_warnwusys("chdir to ", postie_home(), " to read control/: using the defaults") ;
   if (fchdir(here) < 0) die_temp("return to the current directory") ;
   close(here) ;
 }

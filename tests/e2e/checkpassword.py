@@ -32,15 +32,19 @@ def run(inp, argv=None, fd3=True, env=None):
     r, w = os.pipe()
     os.write(w, inp)
     os.close(w)
-    if r != 3:
-        os.dup2(r, 3)
-        os.close(r)
     def child():
-        if not fd3:
-            os.close(3)
+        # Python's own descriptors are close-on-exec: only fd 3 (a dup2
+        # copy, inheritable) goes through.
+        if fd3:
+            os.dup2(r, 3) if r != 3 else os.set_inheritable(3, True)
+        else:
+            try:
+                os.close(3)
+            except OSError:
+                pass
     p = subprocess.run([prog("postie-checkpassword")] + argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                       env=env or env_for(home), timeout=30, pass_fds=(3,), preexec_fn=child)
-    os.close(3)
+                       env=env or env_for(home), timeout=30, close_fds=False, preexec_fn=child)
+    os.close(r)
     return p.returncode, p.stdout.decode(), p.stderr.decode()
 
 
