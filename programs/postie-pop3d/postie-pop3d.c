@@ -377,7 +377,7 @@ int main (int argc, char const *const *argv)
   scan("new") ;
   m = genalloc_s(msg, &msgs) ;
   nmsgs = genalloc_len(msg, &msgs) ;
-  qsort(m, nmsgs, sizeof(msg), &cmpmsg) ;
+  if (nmsgs) qsort(m, nmsgs, sizeof(msg), &cmpmsg) ;
   for (i = 0 ; i < nmsgs ; i++) total += m[i].size ;
   if (ndelay_on(0) < 0 || ndelay_on(1) < 0) die_temp("set non-blocking mode") ;
 
