@@ -17,6 +17,15 @@ from poptest import *
 # The instance and the homes are in a directory every uid can traverse:
 # postie-pop3d reads control/ as the user.
 pub = public_tmp("pop3")
+# Under sanitizers, postie-pop3d runs as the test user, which cannot write
+# into the runner's private report directory: collect its reports here.
+sandir = os.path.join(pub, "san")
+if SAN:
+    os.makedirs(sandir)
+    os.chmod(sandir, 0o1777)
+    for var, name in (("ASAN_OPTIONS", "asan"), ("UBSAN_OPTIONS", "ubsan")):
+        opts = [o for o in os.environ.get(var, "").split(":") if o and not o.startswith("log_path=")]
+        os.environ[var] = ":".join(opts + ["log_path=" + os.path.join(sandir, name)])
 home = os.path.join(pub, "instance")
 os.makedirs(os.path.join(home, "users"))
 os.makedirs(os.path.join(home, "control"))
@@ -309,6 +318,10 @@ try:
         check("big-maildir-memory", hwm and per < 300, "%.0f bytes per message" % per)
     odd = [l for l in srv.stderr().splitlines() if ("fatal" in l and "chdir to the Maildir" not in l) or "crash" in l or ("warning" in l and "exited 111" not in l)]
     check("server-stderr-clean", not odd, "\n".join(odd[-20:]))
+    if SAN:
+        reports = sorted(os.listdir(sandir))
+        text = "".join(open(os.path.join(sandir, r), errors="replace").read()[:2000] for r in reports)
+        check("no-sanitizer-reports", not reports, text)
 finally:
     srv.stop()
     shutil.rmtree(pub, ignore_errors=True)
