@@ -309,6 +309,16 @@ try:
     dt, hwm, g, s = session("Big/")
     print("10,000-message Maildir: session start %.3f s (empty: %.3f s), pop3d peak RSS %d kB (empty: %d kB)" % (dt, dt0, hwm, hwm0))
     check("big-maildir-stat", s.startswith(b"+OK 10000 "), repr((g, s)))
+    # the same, all in new/: the first session moves them to cur/
+    bign = make_maildir(os.path.join(uhome, "BigNew"))
+    for i in range(10000):
+        with open(os.path.join(bign, "new", "%d.M%dP%d.test" % (t + i, i, i)), "wb") as f:
+            f.write(body)
+    chown_r(bign, uid, gid)
+    dtn, hwmn, gn, sn = session("BigNew/")
+    print("10,000 messages in new/: first session start %.3f s (moves to cur/)" % dtn)
+    check("big-new-maildir-stat", sn.startswith(b"+OK 10000 ") and len(os.listdir(os.path.join(bign, "cur"))) == 10000, repr((gn, sn)))
+    check("big-new-maildir-start-under-5s", dtn < 5, "%.3f s" % dtn)
     check("big-maildir-start-under-5s", dt < 5, "%.3f s" % dt)
     if SAN:
         skip("big-maildir-memory", "memory measurements are meaningless under sanitizers")
