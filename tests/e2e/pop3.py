@@ -8,7 +8,8 @@ byte-stuffing, hostile input before and after login, timeouts.
 
 Mail is put into the Maildir by writing files directly (tmp/ then new/, as
 a delivery agent does): postie-send is not on main yet, so a message
-injected with postie-queue would not reach the Maildir."""
+injected with postie-queue would not reach the Maildir. One message is
+delivered by postie-local itself (run as the user) when it is built."""
 import os, poplib, shutil, socket, subprocess, sys, time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from postietest import *
@@ -127,6 +128,38 @@ try:
     c = login()
     check("dropped-session-next-sees-all", c.stat()[0] == 2)
     c.quit()
+
+    # --- A message delivered by postie-local (when it is built) is served
+    if os.path.exists(prog("postie-local")):
+        mf = os.path.join(pub, "local-msg")
+        with open(mf, "wb") as f:
+            f.write(b"Subject: via postie-local\n\n.leading dot\n")
+        c = login()
+        before = set(l.split()[1] for l in c.uidl()[1])
+        c.quit()
+        def asuser():
+            if root:
+                os.setgroups([gid])
+                os.setgid(gid)
+                os.setuid(uid)
+        with open(mf, "rb") as f:
+            p = subprocess.run([prog("postie-local"), "alice", uhome, "alice", "", "example.org", "s@example.net", ""],
+                               stdin=f, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env_for(home),
+                               preexec_fn=asuser, timeout=30)
+        check("postie-local-delivers", p.returncode == 0, p.stdout + p.stderr)
+        c = login()
+        newu = [l.split() for l in c.uidl()[1] if l.split()[1] not in before]
+        check("postie-local-one-new", len(newu) == 1, repr(newu))
+        n = int(newu[0][0]) if newu else 1
+        lines = c.retr(n)[1]
+        c.quit()
+        check("postie-local-message-served", b"Subject: via postie-local" in lines and b".leading dot" in lines, repr(lines))
+        c = login()
+        check("postie-local-message-uidl-stable", newu and c.uidl(n).split()[2] == newu[0][1])
+        c.dele(n)
+        c.quit()
+    else:
+        skip("postie-local-delivers", "postie-local not built")
 
     # --- AUTH PLAIN (RFC 5034) through the same chain
     import base64
