@@ -62,6 +62,15 @@ rc, out, err = run(b"bob\0bob's pw\0")
 check("good-maildir-env", rc == 0 and out.split()[-1] == "/var/mail/bob/", out + err)
 rc, out, err = run(b"alice\0correct horse\0", argv=["true"])
 check("exec-args", rc == 0, err)
+rc, out, err = run(b"gone\0gonepw\0", argv=["-a", "sh", "-c", REPORT])
+f = out.split()
+check("authonly", rc == 0 and f[0] == str(os.geteuid()) and f[-5:] == [os.getcwd(), "gone", "/nonexistent/home", "/bin/sh", "Maildir/"], out + err)
+rc, out, err = run(b"gone\0wrong\0", argv=["-a", "true"])
+check("authonly-bad", rc == 1, err)
+rc, out, err = run(b"rootish\0rootpw\0", argv=["-a", "true"])
+check("authonly-uid0-refused", rc == 1, err)
+rc, out, err = run(b"gone\0gonepw\0", argv=["-x", "true"])
+check("misuse-bad-option", rc == 2, err)
 
 for name, inp in [("wrong-password", b"alice\0correct horsE\0"),
                   ("empty-password", b"alice\0\0"),
