@@ -194,6 +194,14 @@ try:
     check("pass-before-user", r.cmd(b"PASS x").startswith(b"-ERR"))
     check("overlong-user", r.cmd(b"USER " + b"a" * 1000) == b"-ERR line too long")
     check("overlong-pass", r.cmd(b"USER alice") == b"+OK" and r.cmd(b"PASS " + b"p" * 5000) == b"-ERR line too long")
+    try:
+        r.send(b"X" * 1000000)  # more than pop3maxbad x 64 KiB: the server stops reading
+    except OSError:
+        pass
+    check("endless-line-bounded", r.line() == b"-ERR line too long" and r.closed(20), "")
+    r.close()
+    r = Raw(PORT)
+    r.line()
     check("garbage-bytes", r.cmd(bytes(range(1, 10)) + b"\xff\xfe\x80junk").startswith(b"-ERR"))
     check("nul-in-command", r.cmd(b"US\0ER alice").startswith(b"-ERR"))
     check("unknown-command", r.cmd(b"HELO there") == b"-ERR unknown command")
