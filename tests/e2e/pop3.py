@@ -236,6 +236,24 @@ try:
     check("eof-mid-line", r.line().startswith(b"+OK") and r.line() == b"+OK" and r.closed())
     r.close()
 
+    # --- The delay after a failed login (control/pop3faildelay)
+    with open(os.path.join(home, "control", "pop3faildelay"), "w") as f:
+        f.write("1\n")
+    r = Raw(PORT)
+    r.line()
+    r.cmd(b"USER alice")
+    t0 = time.time()
+    resp = r.cmd(b"PASS wrong")
+    dt = time.time() - t0
+    check("fail-delay", resp.startswith(b"-ERR [AUTH]") and dt >= 0.9, "%.2f s" % dt)
+    t0 = time.time()
+    r.cmd(b"USER alice")
+    resp = r.cmd(b"PASS alice pw")
+    check("no-delay-on-success", resp.startswith(b"+OK") and time.time() - t0 < 0.9 + (5 if SAN else 0.5), "")
+    r.close()
+    with open(os.path.join(home, "control", "pop3faildelay"), "w") as f:
+        f.write("0\n")
+
     # --- Hostile input after login (with room for more bad commands)
     with open(os.path.join(home, "control", "pop3maxbad"), "w") as f:
         f.write("50\n")
