@@ -327,6 +327,20 @@ try:
     p = fetchmail()
     check("fetchmail-nothing-left", p.returncode == 1, "rc=%d" % p.returncode)  # 1 = no mail
 
+    # --- The same chain behind postie-tcpserver
+    if os.path.exists(prog("postie-tcpserver")):
+        srv2 = Pop3Server(home, server=[prog("postie-tcpserver")])
+        try:
+            c = poplib.POP3("127.0.0.1", srv2.port, timeout=20)
+            c.user("alice")
+            ok = c.pass_("alice pw").startswith(b"+OK") and c.stat()[0] >= 0
+            c.quit()
+            check("behind-postie-tcpserver", ok)
+        finally:
+            srv2.stop()
+    else:
+        skip("behind-postie-tcpserver", "postie-tcpserver not built")
+
     # --- 10,000 messages: start-up time and memory
     big = make_maildir(os.path.join(uhome, "Big"))
     body = b"Subject: x\n\nsmall\n"
