@@ -2,7 +2,7 @@
 """postie-checkpassword: good, bad and unknown logins, the uid drop and the
 environment, misuse exits, temporary errors, and timing of an unknown user
 against a wrong password (loose: the dummy hash must make them comparable)."""
-import os, shutil, subprocess, sys, time
+import atexit, os, shutil, subprocess, sys, time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from postietest import *
 from poptest import users, public_tmp
@@ -10,6 +10,7 @@ from poptest import users, public_tmp
 home = tmpdir("checkpassword")
 os.makedirs(os.path.join(home, "users"), exist_ok=True)
 pub = public_tmp("checkpassword")
+atexit.register(shutil.rmtree, pub, True)
 root = os.geteuid() == 0
 uid = 4242 if root else os.getuid()
 gid = 4243 if root else os.getgid()
@@ -137,5 +138,4 @@ if SAN:
     skip("timing-comparable", "timings under sanitizers are meaningless")
 else:
     check("timing-comparable", tw / 3 < tu < tw * 3 and tw / 3 < tn < tw * 3, "%.4f %.4f %.4f" % (tw, tu, tn))
-shutil.rmtree(pub)
 done()
