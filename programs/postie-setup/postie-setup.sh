@@ -279,6 +279,20 @@ if [ -f "$TEMPLATES/queue-dirs" ] ; then
   done <"$TEMPLATES/queue-dirs"
 fi
 
+# In system mode postie-queue runs set-gid to the queue group, so that any
+# injector (postie-smtpd as postied, sendmail as any user) can write the
+# queue while nobody else can.
+if [ "$mode" = system ] ; then
+  pq=$BINDIR/postie-queue
+  [ -f "$pq" ] || die 111 "$pq not found"
+  if [ "$(stat -c %G:%a "$pq")" != "$G_QUEUE:2755" ] ; then
+    say "set-gid $G_QUEUE on $pq"
+    if [ $dry = 0 ] ; then
+      chown root:$G_QUEUE "$pq" && chmod 2755 "$pq" || die 111 "unable to make $pq set-gid $G_QUEUE"
+    fi
+  fi
+fi
+
 # ---------------------------------------------------------------------------
 # users/ (doc/users.md): the text source and its cdb, readable by the group
 # of the programs that look users up.
