@@ -318,13 +318,13 @@ rules () {
   mkd "$r/ip4" 0755 "$ROOT"
   mkd "$r/ip6" 0755 "$ROOT"
   for spec in "$@" ; do
-    # spec: ip4/0.0.0.0_0 or ip4/0.0.0.0_0:VAR=value (value "" = empty)
-    key=${spec%%:*}
+    # spec: ip4/0.0.0.0_0 or ip4/0.0.0.0_0,VAR=value (value "" = empty)
+    key=${spec%%,*}
     mkd "$r/$key" 0755 "$ROOT"
     : | put "$r/$key/allow" 0644 "$ROOT"
     case $spec in
-      *:*)
-        var=${spec#*:} ; val=${var#*=} ; var=${var%%=*}
+      *,*)
+        var=${spec#*,} ; val=${var#*=} ; var=${var%%=*}
         mkd "$r/$key/env" 0755 "$ROOT"
         # An empty env file unsets the variable: a lone newline sets it empty.
         printf '%s\n' "$val" | put "$r/$key/env/$var" 0644 "$ROOT"
@@ -338,11 +338,11 @@ rules () {
 }
 if [ "$mode" = system ] ; then
   # Documented default: programs on this host may relay through port 25.
-  rules smtpd ip4/0.0.0.0_0 ip6/::_0 "ip4/127.0.0.0_8:RELAYCLIENT=" "ip6/::1_128:RELAYCLIENT="
+  rules smtpd ip4/0.0.0.0_0 ip6/::_0 "ip4/127.0.0.0_8,RELAYCLIENT=" "ip6/::1_128,RELAYCLIENT="
 else
   rules smtpd ip4/0.0.0.0_0 ip6/::_0
 fi
-rules submission ip4/0.0.0.0_0:SMTPAUTH=required ip6/::_0:SMTPAUTH=required
+rules submission ip4/0.0.0.0_0,SMTPAUTH=required ip6/::_0,SMTPAUTH=required
 
 # ---------------------------------------------------------------------------
 # service/: one s6 service directory per daemon, each with a logger writing
