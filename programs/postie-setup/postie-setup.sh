@@ -9,11 +9,12 @@
 # reported on stdout as "add WHAT"; with -n nothing is changed and the lines
 # read "would add WHAT".
 #
-# The build (Makefile) fills in the three lines below; make install rewrites
-# the last two for the installed copy.
+# The build (Makefile) fills in the four lines below; make install rewrites
+# BINDIR and TEMPLATES for the installed copy.
 HOMEDIR='@HOMEDIR@'
 BINDIR='@BINDIR@'
 TEMPLATES='@TEMPLATES@'
+MEMLIMIT='@MEMLIMIT@'
 
 PROG=postie-setup
 USAGE="postie-setup [ -n ] [ -u | -s ] [ -d dir ] [ -i ip ] [ -p smtpport,submissionport,pop3port ] [ -m hostname ] [ -S spooldir ] [ -L logdir ]"
@@ -242,8 +243,8 @@ logs=$dir/log
 mkd "$dir/control" 0755 "$ROOT"
 ctl () { echo "$2" | put "$dir/control/$1" 0644 "$ROOT" ; }
 ctl me "$me"
-printf '%s\n' "$me" localhost | put "$dir/control/locals" 0644 "$ROOT"
-printf '%s\n' "$me" localhost | put "$dir/control/rcpthosts" 0644 "$ROOT"
+printf '%s\n' "$me" localhost | uniq | put "$dir/control/locals" 0644 "$ROOT"
+printf '%s\n' "$me" localhost | uniq | put "$dir/control/rcpthosts" 0644 "$ROOT"
 ctl databytes 20000000
 ctl concurrencylocal 10
 ctl concurrencyremote 20
@@ -362,7 +363,7 @@ service () {
     echo "$port" | put "$s/env/PORT" 0644 "$ROOT"
     echo 40 | put "$s/env/MAXCONN" 0644 "$ROOT"
     echo 10 | put "$s/env/MAXCONNIP" 0644 "$ROOT"
-    echo 64000000 | put "$s/env/MEMLIMIT" 0644 "$ROOT"
+    echo "$MEMLIMIT" | put "$s/env/MEMLIMIT" 0644 "$ROOT"
   fi
   tpl "service/$tplname/run" | put "$s/run" 0755 "$ROOT"
   for f in notification-fd ; do

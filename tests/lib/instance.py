@@ -63,16 +63,6 @@ def write(path, text, mode=0o644):
         os.chown(path, RUN_UID, RUN_GID)
 
 
-def tune_for_tests(home):
-    """Under the sanitizers, memory limits make no sense (ASan reserves
-    terabytes of address space)."""
-    if SAN:
-        for s in os.listdir(os.path.join(home, "service")):
-            p = os.path.join(home, "service", s, "env", "MEMLIMIT")
-            if os.path.exists(p):
-                write(p, "=\n")
-
-
 def add_user(home, name, password):
     """A virtual user whose mailbox is home/mail/NAME/Maildir/."""
     h = os.path.join(home, "mail", name)
