@@ -91,6 +91,20 @@ for t in s6-envdir s6-log s6-accessrules-cdb-from-fs execlineb ; do
   command -v $t >/dev/null 2>&1 || die 111 "$t not found in PATH: install s6 and execline"
 done
 EXECLINEB=$(command -v execlineb)
+# The run scripts set PATH from env/PATH: it must reach execline's commands,
+# which Debian keeps in /usr/lib/execline/bin (its execlineb adds that to
+# PATH, which env/PATH then replaces).
+if command -v fdmove >/dev/null 2>&1 ; then
+  xdir=$(dirname "$(command -v fdmove)")
+elif [ -x /usr/lib/execline/bin/fdmove ] ; then
+  xdir=/usr/lib/execline/bin
+else
+  die 111 "execline's fdmove not found: install execline"
+fi
+RUNPATH=$BINDIR
+for d in /usr/local/bin /usr/bin /bin "$xdir" ; do
+  case :$RUNPATH: in *:$d:*) ;; *) RUNPATH=$RUNPATH:$d ;; esac
+done
 
 # The system mode's accounts (doc/postie-setup.md, "Users and groups").
 U_SMTPD=postied U_QUEUE=postieq U_SEND=posties U_REMOTE=postier U_LOG=postiel U_MAIL=postiev
@@ -357,7 +371,7 @@ service () {
   mkd "$s" 0755 "$ROOT"
   mkd "$s/env" 0755 "$ROOT"
   echo "$dir" | put "$s/env/POSTIE_HOME" 0644 "$ROOT"
-  echo "$BINDIR:/usr/local/bin:/usr/bin:/bin" | put "$s/env/PATH" 0644 "$ROOT"
+  echo "$RUNPATH" | put "$s/env/PATH" 0644 "$ROOT"
   if [ -n "$port" ] ; then
     echo "$ip" | put "$s/env/IP" 0644 "$ROOT"
     echo "$port" | put "$s/env/PORT" 0644 "$ROOT"
