@@ -104,7 +104,7 @@ for home in (A, B):
               text and all(l.startswith("@") for l in text.splitlines()), repr(text[:200]))
 # One queue id finds the whole story: the first message A took over SMTP
 # (alice's) is in the smtpd log and in the send log, delivered.
-smtpd_ids = [m.group(0) for m in ID.finditer(logs(A, "smtpd").encode())]
+smtpd_ids = [m.group(1) for m in re.finditer(rb"qid=(\d+\.\d+\.\d+)", logs(A, "smtpd").encode())]
 send_log = logs(A, "send").encode()
 if smtpd_ids:
     qid = smtpd_ids[0]
