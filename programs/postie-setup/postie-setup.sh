@@ -170,7 +170,7 @@ tpl () {
   if [ "$mode" = system ] ; then keep=system drop=unpriv ; else keep=unpriv drop=system ; fi
   sed -e "/^@$drop@/d" -e "s/^@$keep@//" \
       -e "s|@EXECLINEB@|$EXECLINEB|g" \
-      -e "s|@HOME@|$dir|g" \
+      -e "s|@HOME@|$dir|g" -e "s|@PROGDIR@|$BINDIR|g" \
       -e "s|@LOGDIR@|$logs|g" \
       -e "s|@ME@|$me|g" \
       -e "s|@U_SMTPD@|$U_SMTPD|g" -e "s|@U_SEND@|$U_SEND|g" -e "s|@U_REMOTE@|$U_REMOTE|g" \
@@ -371,7 +371,16 @@ service () {
   mkd "$s" 0755 "$ROOT"
   mkd "$s/env" 0755 "$ROOT"
   echo "$dir" | put "$s/env/POSTIE_HOME" 0644 "$ROOT"
-  echo "$RUNPATH" | put "$s/env/PATH" 0644 "$ROOT"
+  if [ "$mode" = system ] && [ -d "$TEMPLATES/service/$tplname/bin" ] ; then
+    # Wrappers that postie-send finds before the programs (system mode).
+    mkd "$s/bin" 0755 "$ROOT"
+    for w in $(cd "$TEMPLATES/service/$tplname/bin" && ls) ; do
+      tpl "service/$tplname/bin/$w" | put "$s/bin/$w" 0755 "$ROOT"
+    done
+    echo "$s/bin:$RUNPATH" | put "$s/env/PATH" 0644 "$ROOT"
+  else
+    echo "$RUNPATH" | put "$s/env/PATH" 0644 "$ROOT"
+  fi
   if [ -n "$port" ] ; then
     echo "$ip" | put "$s/env/IP" 0644 "$ROOT"
     echo "$port" | put "$s/env/PORT" 0644 "$ROOT"
