@@ -229,6 +229,9 @@ fi
 # The instance directory, and where the queue, the logs and the mailboxes
 # live (under it, or behind symbolic links to -S and -L).
 
+# mail/: in system mode, postie-smtpd's uid must be able to enter a user's
+# home (the checkpassword step of SMTP AUTH chdirs there), not to read it.
+mmode=0750 ; [ "$mode" = system ] && mmode=0711
 parent=$(dirname "$dir")
 [ -d "$parent" ] || [ $dry = 1 ] || mkdir -p "$parent" || die 111 "unable to create $parent"
 mkd "$dir" 0755 "$ROOT"
@@ -236,11 +239,11 @@ if [ -n "$spool" ] ; then
   mkd "$spool" 0755 "$ROOT"
   mkd "$spool/queue" 0750 "$O_QUEUE"
   link "$dir/queue" "$spool/queue"
-  mkd "$spool/mail" 0750 "$O_MAIL"
+  mkd "$spool/mail" $mmode "$O_MAIL"
   link "$dir/mail" "$spool/mail"
 else
   mkd "$dir/queue" 0750 "$O_QUEUE"
-  mkd "$dir/mail" 0750 "$O_MAIL"
+  mkd "$dir/mail" $mmode "$O_MAIL"
 fi
 if [ -n "$logdir" ] ; then
   mkd "$logdir" 0755 "$ROOT"
@@ -298,6 +301,7 @@ fi
 # injector (postie-smtpd as postied, sendmail as any user) can write the
 # queue while nobody else can.
 if [ "$mode" = system ] ; then
+  [ "$dir" = "$HOMEDIR" ] || warn "the set-gid postie-queue ignores POSTIE_HOME and uses $HOMEDIR: for a system instance in $dir, build with make HOMEDIR=$dir"
   pq=$BINDIR/postie-queue
   [ -f "$pq" ] || die 111 "$pq not found"
   if [ "$(stat -c %G:%a "$pq")" != "$G_QUEUE:2755" ] ; then
@@ -348,7 +352,10 @@ rules () {
   done
   if [ ! -e "$r.cdb" ] ; then
     say "file $r.cdb (s6-accessrules-cdb-from-fs)"
-    [ $dry = 1 ] || s6-accessrules-cdb-from-fs "$r.cdb" "$r" || die 111 "unable to build $r.cdb"
+    if [ $dry = 0 ] ; then
+      s6-accessrules-cdb-from-fs "$r.cdb" "$r" || die 111 "unable to build $r.cdb"
+      own "$r.cdb" "$ROOT" 0644
+    fi
   fi
 }
 if [ "$mode" = system ] ; then
