@@ -25,13 +25,8 @@ sv = Supervised(home)
 
 
 def restarted(name, old):
-    def ok():
-        p = sv.pid(name)
-        if p <= 0 or p == old:
-            return False
-        flag = "-U" if os.path.exists(os.path.join(sv.svc(name), "notification-fd")) else "-u"
-        return subprocess.run(["s6-svwait", flag, "-t", "100", sv.svc(name)], capture_output=True).returncode == 0 and p
-    return wait_for(ok, 15)
+    """The service runs again, under a new pid, and is ready."""
+    return wait_for(lambda: sv.pid(name) not in (-1, old) and sv.is_ready(name), 15)
 
 
 def subjects():
@@ -69,7 +64,7 @@ try:
     # the middle of the work: after s6 restarts it, all N are delivered.
     N = 40
     sv.ctl("send", "-d")
-    subprocess.run(["s6-svwait", "-D", "-t", "10000", sv.svc("send")], capture_output=True)
+    wait_for(lambda: sv.state("send") and not sv.state("send")[0], 10)
     with smtplib.SMTP("127.0.0.1", ports[0], timeout=20) as c:
         for i in range(N):
             c.sendmail("x@example.org", ["alice@a.example"], "Subject: m%d\r\n\r\nmessage %d\r\n" % (i, i))

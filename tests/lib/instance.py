@@ -98,23 +98,36 @@ class Supervised:
                 time.sleep(0.05)
         return True
 
+    def state(self, name):
+        """(up, ready, pid) from s6-svstat, or None while unknown."""
+        r = subprocess.run(["s6-svstat", "-o", "up,ready,pid", self.svc(name)], capture_output=True, text=True)
+        f = r.stdout.split()
+        if r.returncode != 0 or len(f) != 3:
+            return None
+        return f[0] == "true", f[1] == "true", int(f[2])
+
+    def is_ready(self, name):
+        st = self.state(name)
+        if not st:
+            return False
+        needready = os.path.exists(os.path.join(self.svc(name), "notification-fd"))
+        return st[0] and (st[1] or not needready) and st[2]
+
     def wait_ready(self, names=("smtpd", "submission", "pop3d", "send"), timeout=15):
+        """Every service up, and ready when it notifies readiness."""
         if not self.wait_supervised(names, timeout):
             return False
+        end = time.time() + timeout
         for n in names:
-            flag = "-U" if os.path.exists(os.path.join(self.svc(n), "notification-fd")) else "-u"
-            r = subprocess.run(["s6-svwait", flag, "-t", str(int(timeout * 1000)), self.svc(n)],
-                               capture_output=True)
-            if r.returncode != 0:
-                return False
+            while not self.is_ready(n):
+                if time.time() > end or self.p.poll() is not None:
+                    return False
+                time.sleep(0.05)
         return True
 
     def pid(self, name):
-        r = subprocess.run(["s6-svstat", "-p", self.svc(name)], capture_output=True, text=True)
-        try:
-            return int(r.stdout.strip())
-        except ValueError:
-            return -1
+        st = self.state(name)
+        return st[2] if st and st[0] else -1
 
     def ctl(self, name, *flags):
         return subprocess.run(["s6-svc"] + list(flags) + [self.svc(name)], capture_output=True).returncode
