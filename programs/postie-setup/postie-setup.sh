@@ -108,7 +108,7 @@ done
 
 # The system mode's accounts (doc/postie-setup.md, "Users and groups").
 U_SMTPD=postied U_QUEUE=postieq U_SEND=posties U_REMOTE=postier U_LOG=postiel U_MAIL=postiev
-G_QUEUE=postieq G_USERS=postie
+G_QUEUE=postieq G_USERS=postieu
 
 # ---------------------------------------------------------------------------
 # The primitives. Each adds one thing if it is missing, and says so.

@@ -57,7 +57,7 @@ def finish(p, sig, name):
 p, out = start()
 m = re.search(r"password: (\S+)", out)
 check("makerun-banner", m and ("127.0.0.1:%d" % ports[0]) in out and ("127.0.0.1:%d" % ports[2]) in out
-      and "no route" in out, out)
+      and "retried" in out, out)
 pw = m.group(1) if m else ""
 try:
     with smtplib.SMTP("127.0.0.1", ports[0], timeout=20) as s:
