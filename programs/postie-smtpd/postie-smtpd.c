@@ -133,7 +133,12 @@ static void session_end (char const *why)
   tain d ;
   tain_now_g() ;
   tain_addsec_g(&d, 10) ;
-  io_flush(&d) ;
+  if (io_flush(&d) && strcmp(why, "eof"))
+  {
+    tain_now_g() ;
+    tain_addsec_g(&d, 2) ;
+    io_shutdown(&d) ;
+  }
   logstart("session") ;
   logstr(" ip=") ; logstr(remoteip) ;
   logstr(" port=") ; logstr(remoteport) ;
@@ -703,19 +708,21 @@ static void smtp_data (char const *arg)
           if (c == '\n') goto end ;
           bare = 1 ;
           if (++linelen > linemax) toolong = 1 ;
-          bytes++ ; qput('\r') ;
+          bytes++ ;
           break ;
         case S_CR :
           if (c == '\n')
           {
-            bytes++ ; qput('\n') ;
+            bytes++ ;
+            if (databytes && bytes > databytes) toobig = 1 ;
+            if (!(bare | toolong | toobig)) qput('\n') ;
             if (!linelen) inheader = 0 ;
             st = S_BOL ;
             continue ;
           }
           bare = 1 ;
           if (++linelen > linemax) toolong = 1 ;
-          bytes++ ; qput('\r') ;
+          bytes++ ;
           break ;
         default : break ;
       }
@@ -815,48 +822,6 @@ static void smtp_data (char const *arg)
 }
 
 /* ---------- AUTH (RFC 4954) through a checkpassword program */
-
-static int b64val (char c)
-{
-  if (c >= 'A' && c <= 'Z') return c - 'A' ;
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26 ;
-  if (c >= '0' && c <= '9') return c - '0' + 52 ;
-  if (c == '+') return 62 ;
-  if (c == '/') return 63 ;
-  return -1 ;
-}
-
-/* Strict base64: length a multiple of 4, '=' only as the last one or two
-   characters. Returns the decoded length, or -1. */
-static ssize_t b64dec (char const *s, size_t n, char *o, size_t omax)
-{
-  size_t i, k = 0 ;
-  if (n % 4) return -1 ;
-  for (i = 0 ; i < n ; i += 4)
-  {
-    int v[4], pad = 0 ;
-    for (int j = 0 ; j < 4 ; j++)
-    {
-      if (s[i+j] == '=')
-      {
-        if (i + 4 != n || j < 2) return -1 ;
-        pad++ ;
-        v[j] = 0 ;
-      }
-      else
-      {
-        if (pad) return -1 ;
-        v[j] = b64val(s[i+j]) ;
-        if (v[j] < 0) return -1 ;
-      }
-    }
-    if (k + 3 - pad > omax) return -1 ;
-    o[k++] = (v[0] << 2) | (v[1] >> 4) ;
-    if (pad < 2) o[k++] = ((v[1] & 15) << 4) | (v[2] >> 2) ;
-    if (pad < 1) o[k++] = ((v[2] & 3) << 6) | v[3] ;
-  }
-  return k ;
-}
 
 static void wipe (char *s, size_t n)
 {
@@ -1109,6 +1074,7 @@ static void settings (void)
   if (timeoutdatatotal < 1) timeoutdatatotal = 1 ;
   if (timeoutdatatotal > 86400) timeoutdatatotal = 86400 ;
   if (datalinemax < 3) datalinemax = 3 ;
+  io_setwtimeout(timeoutsmtpd) ;
 }
 
 static void environment (void)
@@ -1169,6 +1135,12 @@ int main (int argc, char const *const *argv)
   /* A client that talks before the greeting is not an SMTP client. */
   if (io_pending())
   {
+    char const *s ;
+    size_t n ;
+    tain now ;
+    tain_now_g() ;
+    now = STAMP ;
+    if (!io_peek(&s, &n, &now)) { errno = 0 ; die_read() ; }  /* a port probe */
     out("554 5.5.0 ") ; out(me.s) ; out(" SMTP protocol violation: talked before the greeting\r\n") ;
     session_end("pregreet") ;
   }

@@ -5,6 +5,7 @@
 #define SMTPD_H
 
 #include <stddef.h>
+#include <sys/types.h>
 #include <skalibs/stralloc.h>
 #include <skalibs/tai.h>
 
@@ -16,6 +17,7 @@
    through UCSPI-TLS later. Reads and writes never block past a deadline. */
 extern void io_setfds (int infd, int outfd) ;
 extern void io_discard (void) ;
+extern void io_setwtimeout (unsigned int secs) ;  /* for flushes io_put makes itself */
 extern int io_pending (void) ;  /* input buffered or readable right now */
 /* The buffered input: io_peek gives what is there (filling the buffer when
    empty; 1, 0 on EOF, -1 on error or ETIMEDOUT), io_skip consumes n bytes. */
@@ -29,6 +31,7 @@ extern int io_getline (char *line, size_t max, size_t *len, int *toolong, tain c
 extern void io_put (char const *s, size_t n) ;
 extern void io_puts (char const *s) ;
 extern int io_flush (tain const *deadline) ;  /* 1 ok, 0 error or ETIMEDOUT */
+extern void io_shutdown (tain const *deadline) ;  /* FIN, then drain the input */
 
 /* --- smtpd_addr.c: RFC 5321 paths and ESMTP parameters. */
 #define ADDR_NULLOK 1     /* "<>" is allowed (MAIL) */
@@ -41,6 +44,11 @@ extern int io_flush (tain const *deadline) ;  /* 1 ok, 0 error or ETIMEDOUT */
    address is non-ASCII and ADDR_UTF8 is not given, -1 out of memory. */
 extern int addr_parse (char const *s, size_t len, unsigned int flags, stralloc *out, size_t *used, size_t *at) ;
 extern int utf8_valid (char const *s, size_t len) ;
+
+/* --- smtpd_base64.c: strict base64 (length a multiple of 4, '=' only as
+   the last one or two characters). The decoded length, or -1 when s is not
+   base64 or does not fit in omax bytes. */
+extern ssize_t b64dec (char const *s, size_t n, char *o, size_t omax) ;
 
 /* --- smtpd_rcpt.c: may we accept mail for this domain, and does this
    local recipient exist. */

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/socket.h>
 #include <skalibs/iopause.h>
 #include <skalibs/tai.h>
 #include "smtpd.h"
@@ -17,6 +18,12 @@ static size_t inpos = 0, inlen = 0 ;
 static char outbuf[8192] ;
 static size_t outlen = 0 ;
 static int outbroken = 0 ;
+static unsigned int wtimeout = 300 ;
+
+void io_setwtimeout (unsigned int secs)
+{
+  wtimeout = secs ;
+}
 
 void io_setfds (int in, int out)
 {
@@ -77,7 +84,7 @@ void io_put (char const *s, size_t n)
     {
       tain d ;
       tain_now_g() ;
-      tain_addsec_g(&d, 300) ;
+      tain_addsec_g(&d, wtimeout) ;
       if (!io_flush(&d)) outlen = 0 ;  /* the next read finds the broken peer */
     }
     k = sizeof outbuf - outlen < n ? sizeof outbuf - outlen : n ;
@@ -155,5 +162,24 @@ int io_getline (char *line, size_t max, size_t *len, int *toolong, tain const *d
       else *toolong = 1 ;
     }
     io_skip(avail) ;
+  }
+}
+
+/* The end of a session: our side of the connection is shut down (so the
+   last reply is followed by a FIN), then what the client still sends is
+   read and dropped for a moment, so that closing a socket with unread
+   data does not reset the connection and destroy that last reply. */
+void io_shutdown (tain const *deadline)
+{
+  size_t total = 0 ;
+  if (shutdown(outfd, SHUT_WR) < 0) return ;  /* not a socket: nothing to do */
+  while (total < 1048576)
+  {
+    ssize_t r = read(infd, inbuf, sizeof inbuf) ;
+    if (!r) return ;
+    if (r > 0) { total += r ; continue ; }
+    if (errno == EINTR) continue ;
+    if (errno != EAGAIN && errno != EWOULDBLOCK) return ;
+    if (waitfd(infd, IOPAUSE_READ, deadline) <= 0) return ;
   }
 }

@@ -29,7 +29,7 @@ class Launcher:
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(64)
         self.port = self.sock.getsockname()[1]
-        self.log = os.path.join(home, "smtpd.log")
+        self.log = os.path.join(home, "smtpd-%d.log" % self.port)
         self.results = []
         self.pids = []
         self.lock = threading.Lock()
@@ -142,3 +142,46 @@ def queued(home):
 def clear_queue(home):
     for _, p in queue_files(home):
         os.unlink(p)
+
+
+def cdb_write(path, items):
+    """A cdb (D. J. Bernstein's format, what skalibs reads) of (key, value)
+    byte pairs."""
+    import struct
+
+    def h(k):
+        x = 5381
+        for c in k:
+            x = ((x << 5) + x) & 0xffffffff
+            x ^= c
+        return x
+    tables = [[] for _ in range(256)]
+    body = b""
+    pos = 2048
+    for k, v in items:
+        rec = struct.pack("<II", len(k), len(v)) + k + v
+        hv = h(k)
+        tables[hv & 255].append((hv, pos))
+        body += rec
+        pos += len(rec)
+    header = b""
+    tail = b""
+    for t in tables:
+        n = len(t) * 2
+        slots = [(0, 0)] * n
+        for hv, p in t:
+            i = (hv >> 8) % n
+            while slots[i][1]:
+                i = (i + 1) % n
+            slots[i] = (hv, p)
+        header += struct.pack("<II", pos + len(tail), n)
+        tail += b"".join(struct.pack("<II", a, b) for a, b in slots)
+    with open(path, "wb") as f:
+        f.write(header + body + tail)
+
+
+def users_cdb(home, names):
+    """users/users.cdb with these users (usersdb.h's record format)."""
+    os.makedirs(os.path.join(home, "users"), exist_ok=True)
+    cdb_write(os.path.join(home, "users", "users.cdb"),
+              [(n.lower().encode(), b"x\0" + b"1000\0" + b"1000\0" + b"/home/" + n.encode() + b"\0Maildir/\0") for n in names])
