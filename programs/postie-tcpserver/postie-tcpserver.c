@@ -86,7 +86,7 @@ static size_t scan_gidlist (char const *s, gid_t *tab, char const *what)
   }
 }
 
-static int ip_is_all_digits_zero (char const *s)
+static int is_any_zero (char const *s)
 {
   return s[0] == '0' && !s[1] ;
 }
@@ -96,7 +96,7 @@ static int ip_is_all_digits_zero (char const *s)
 static void scan_ip (char const *s, ip46 *ip, int fam)
 {
   size_t n ;
-  if (ip_is_all_digits_zero(s))
+  if (is_any_zero(s))
   {
     if (fam == 6) { ip46_from_ip6(ip, IP6_ANY) ; return ; }
     ip46_from_ip4(ip, IP4_ANY) ;
