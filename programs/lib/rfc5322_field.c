@@ -56,7 +56,7 @@ int rfc5322_field_next (char const *s, size_t len, size_t *pos, size_t linemax, 
   if (i >= len) return 0 ;
   {
     /* The name is bounded by the line: look no further than linemax + 1. */
-    size_t lim = len - i < linemax + 1 ? len - i : linemax + 1 ;
+    size_t lim = linemax >= len - i ? len - i : linemax + 1 ;
     char const *nl = memchr(s + i, '\n', lim) ;
     namelen = rfc5322_field_start(s + i, nl ? (size_t)(nl - (s + i)) : lim) ;
   }

@@ -34,6 +34,7 @@
 #define LINEMAX_DEFAULT 998UL
 #define HEADERMAX_DEFAULT 1048576UL
 #define NAME_MAX_LEN 1000
+#define SETTING_MAX (1UL << 30)  /* no header of a gigabyte */
 
 char const *PROG = "postie-inject" ;
 
@@ -106,7 +107,9 @@ static void readcontrols (void)
   if (control_readulong(&linemax, "injectlinemax", LINEMAX_DEFAULT) < 0) die_control("injectlinemax") ;
   if (control_readulong(&headermax, "injectheadermax", HEADERMAX_DEFAULT) < 0) die_control("injectheadermax") ;
   if (linemax < 78) linemax = 78 ;
+  if (linemax > SETTING_MAX) linemax = SETTING_MAX ;
   if (headermax < linemax) headermax = linemax ;
+  if (headermax > SETTING_MAX) headermax = SETTING_MAX ;
 
   s = getenv("POSTIE_DEFAULTDOMAIN") ;
   if (s && *s) { if (!stralloc_copys(&defaultdomain, s) || !stralloc_0(&defaultdomain)) die_nomem() ; }
@@ -167,11 +170,20 @@ static void defaultaddr (stralloc *sa)
 /* Addresses: parsed mailbox records (group, display, local, domain) to
    envelope addresses local@domain, the default domain for a bare name. */
 
-static void addrerror (char const *where, char const *what, rfc5322_error const *e, int code)
+static size_t lineno (size_t pos) ;
+
+/* hdroff: where s starts in the header, or NOTHEADER for an argument. */
+#define NOTHEADER ((size_t)-1)
+static void addrerror (char const *where, rfc5322_error const *e, size_t hdroff, int code)
 {
   char fmt[SIZE_FMT] ;
-  fmt[size_fmt(fmt, e->pos + 1)] = 0 ;
-  strerr_dief(code, where, what, e->what, " (at byte ", fmt, ")") ;
+  if (hdroff == NOTHEADER)
+  {
+    fmt[size_fmt(fmt, e->pos + 1)] = 0 ;
+    strerr_dief(code, where, e->what, " (at byte ", fmt, ")") ;
+  }
+  fmt[size_fmt(fmt, lineno(hdroff + e->pos))] = 0 ;
+  strerr_dief(code, where, e->what, " (line ", fmt, " of the header)") ;
 }
 
 /* Appends each mailbox of the n records in recs as local@domain\0 to
@@ -188,6 +200,11 @@ static void records_to_addrs (char const *recs, size_t n, stralloc *out, char co
     local = recs + i ; i += strlen(local) + 1 ;
     domain = recs + i ; i += strlen(domain) + 1 ;
     if (!*local) strerr_dief(code, where, "empty local part in address @", domain) ;
+    {
+      char const *c ;
+      for (c = local ; *c ; c++)
+        if (*c == '\t') strerr_dief(code, where, "tab in the local part of an address") ;
+    }
     if (!stralloc_cats(out, local) || !stralloc_catb(out, "@", 1)
      || !stralloc_cats(out, *domain ? domain : defaultdomain.s)) die_nomem() ;
     if (out->len - start > QUEUE_ADDR_MAX) strerr_dief(code, where, "address longer than 1000 bytes") ;
@@ -196,14 +213,14 @@ static void records_to_addrs (char const *recs, size_t n, stralloc *out, char co
 }
 
 /* Parses an address list s[0, len) and appends its addresses to out. */
-static void addrlist (char const *s, size_t len, stralloc *out, char const *where, int code)
+static void addrlist (char const *s, size_t len, stralloc *out, char const *where, size_t hdroff, int code)
 {
   stralloc recs = STRALLOC_ZERO ;
   size_t n = 0 ;
   rfc5322_error e = RFC5322_ERROR_ZERO ;
   int r = rfc5322_addrlist(s, len, RFC5322_BARE, &recs, &n, &e) ;
   if (r < 0) die_nomem() ;
-  if (!r) addrerror(where, "", &e, code) ;
+  if (!r) addrerror(where, &e, hdroff, code) ;
   records_to_addrs(recs.s, n, out, where, code) ;
   stralloc_free(&recs) ;
 }
@@ -218,7 +235,7 @@ static void setsender (char const *s)
   if (!*s || !strcmp(s, "<>")) { if (!stralloc_0(&sender)) die_nomem() ; return ; }
   r = rfc5322_addrlist(s, strlen(s), RFC5322_BARE, &recs, &n, &e) ;
   if (r < 0) die_nomem() ;
-  if (!r) addrerror("invalid sender address: ", "", &e, EX_USAGE) ;
+  if (!r) addrerror("invalid sender address: ", &e, NOTHEADER, EX_USAGE) ;
   if (n != 1 || *recs.s) strerr_dief(EX_USAGE, "invalid sender address: it must be one address: ", s) ;
   records_to_addrs(recs.s, 1, &sender, "invalid sender address: ", EX_USAGE) ;
   stralloc_free(&recs) ;
@@ -251,6 +268,7 @@ static int isdotline (char const *s, size_t len)
 static void readheader (void)
 {
   char fmt[ULONG_FMT] ;
+  size_t fromline = 0 ;
   for (;;)
   {
     size_t start = hdr.len, len, clen ;
@@ -258,11 +276,24 @@ static void readheader (void)
     int r = getline_bounded(&hdr, linemax + 2) ;
     line = hdr.s + start ;
     len = hdr.len - start ;
-    if (!len) { hlen = bodystart = start ; return ; }
-    if (!iflag && r != 2 && isdotline(line, len)) { hdr.len = hlen = bodystart = start ; ended = 1 ; return ; }
     clen = len ;
     if (r == 1) { clen-- ; if (clen && line[clen-1] == '\r') clen-- ; }
+    if (fromline)
+    {
+      /* The line after a first line "From ...": a field makes that line
+         an mbox separator, dropped as sendmail does; anything else makes
+         it the body's first line. */
+      fromline = 0 ;
+      if (!rfc5322_field_start(line, clen)) { hlen = bodystart = 0 ; return ; }
+      memmove(hdr.s, line, len) ;
+      hdr.len = len ;
+      start = 0 ;
+      line = hdr.s ;
+    }
+    if (!len) { hlen = bodystart = start ; return ; }
+    if (!iflag && r != 2 && isdotline(line, len)) { hdr.len = hlen = bodystart = start ; ended = 1 ; return ; }
     if (r == 1 && !clen) { hlen = start ; bodystart = hdr.len ; return ; }  /* the blank line */
+    if (!start && r == 1 && len > 5 && !memcmp(line, "From ", 5) && !rfc5322_field_start(line, clen)) { fromline = 1 ; continue ; }
     if (!rfc5322_field_start(line, clen) && !(start && (line[0] == ' ' || line[0] == '\t')))
     {
       hlen = bodystart = start ;
@@ -320,7 +351,11 @@ static void parseheader (void)
     if (r < 0)
     {
       char fmt[SIZE_FMT] ;
+      char lim[ULONG_FMT] ;
       fmt[size_fmt(fmt, lineno(e.pos))] = 0 ;
+      lim[ulong_fmt(lim, linemax)] = 0 ;
+      if (!strcmp(e.what, "header line too long"))
+        strerr_dief(EX_DATAERR, "invalid header: line ", fmt, " is longer than ", lim, " bytes (control/injectlinemax)") ;
       strerr_dief(EX_DATAERR, "invalid header: line ", fmt, ": ", e.what) ;
     }
     if (!r) break ;
@@ -356,7 +391,7 @@ static void parseheader (void)
         memcpy(where + 8 + n, " header field: ", 16) ;
         if (!strcmp(*p, "To") || !strcmp(*p, "Cc") || !strcmp(*p, "Bcc")) dst = &rcpt_plain ;
         else if (!strcmp(*p, "Resent-To") || !strcmp(*p, "Resent-Cc") || !strcmp(*p, "Resent-Bcc")) dst = &rcpt_resent ;
-        addrlist(hdr.s + f.body, f.end - f.body, dst ? dst : &junk, where, EX_DATAERR) ;
+        addrlist(hdr.s + f.body, f.end - f.body, dst ? dst : &junk, where, f.body, EX_DATAERR) ;
         stralloc_free(&junk) ;
         if (!strcmp(*p, "Bcc") || !strcmp(*p, "Resent-Bcc")) fields[nfields].flags |= F_DROP ;
       }
@@ -635,7 +670,7 @@ int main (int argc, char const *const *argv)
   else if (!stralloc_copy(&sender, &fromaddr)) die_nomem() ;
 
   /* Recipients from the arguments. */
-  for (; *argv ; argv++) addrlist(*argv, strlen(*argv), &rcpts, "invalid recipient: ", EX_USAGE) ;
+  for (; *argv ; argv++) addrlist(*argv, strlen(*argv), &rcpts, "invalid recipient: ", NOTHEADER, EX_USAGE) ;
 
   readheader() ;
   parseheader() ;

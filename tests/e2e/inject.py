@@ -73,6 +73,12 @@ check("cron-cronie-flags", rc == 0 and len(q) == 1 and q[0][1] == "root@example.
 if q:
     check("cron-cronie-from-kept", q[0][0].count(b"From:") == 1 and b"From: root (Cron Daemon)\n" in q[0][0], repr(q[0][0]))
 
+# mutt, git send-email, mail(1).
+for name, flags in (("mutt", ["-oem", "-oi", "--"]), ("git-send-email", ["-i"]), ("mailx", ["-i", "--"])):
+    rc, err, q = run(flags + ["x@example.net", "y@example.net"], b"From: a@b.c\nTo: x@example.net\nSubject: s\n\n.\nb\n")
+    check("mua-" + name, rc == 0 and len(q) == 1 and q[0][2] == ["x@example.net", "y@example.net"]
+          and body_of(q[0][0]) == b".\nb\n", "rc=%d %s %r" % (rc, err, q))
+
 # The same through postie-inject directly.
 rc, err, q = run(["someone@example.net"], b"Subject: x\n\ny\n", prog="postie-inject")
 check("postie-inject-direct", rc == 0 and len(q) == 1 and q[0][2] == ["someone@example.net"], "rc=%d %s" % (rc, err))
@@ -228,6 +234,21 @@ check("no-header", rc == 0 and q and body_of(q[0][0]) == b"hello world\nFrom: no
       and header_of(q[0][0]).count(b"\n") == 3, repr(q))
 rc, err, q = run(["x@example.net"], b"Subject: a\nnot a field\nmore\n")
 check("header-ends-at-non-field", rc == 0 and q and q[0][0].startswith(b"Subject: a\n") and body_of(q[0][0]) == b"not a field\nmore\n", repr(q))
+rc, err, q = run(["-t"], b"From alice@example.com Thu Nov 26 17:04:16 2026\nTo: x@example.net\n\nFrom me\n")
+check("mbox-from-line-dropped", rc == 0 and q and q[0][0].startswith(b"To: x@example.net\n") and body_of(q[0][0]) == b"From me\n", repr(q))
+rc, err, q = run(["x@example.net"], b"From me to you\nwith love\n")
+check("from-line-kept-before-body", rc == 0 and q and body_of(q[0][0]) == b"From me to you\nwith love\n", repr(q))
+rc, err, q = run(["x@example.net"], b"From me to you\n\nbody\n")
+check("from-line-kept-before-blank", rc == 0 and q and body_of(q[0][0]) == b"From me to you\n\nbody\n", repr(q))
+rc, err, q = run(["x@example.net"], b"From me to you")
+check("from-line-kept-alone", rc == 0 and q and body_of(q[0][0]) == b"From me to you", repr(q))
+rc, err, q = run(["x@example.net"], b"From me to you\n.\nmore\n")
+check("from-line-kept-before-dot", rc == 0 and q and body_of(q[0][0]) == b"From me to you\n", repr(q))
+rc, err, q = run(["-t"], b"From a@b Thu Nov 26 17:04:16 2026\r\nTo: x@example.net\r\n")
+check("mbox-from-line-then-header-only", rc == 0 and q and q[0][0].startswith(b"To: x@example.net\n") and body_of(q[0][0]) == b"", repr(q))
+rc, err, q = run(["-t"], b"From  : John Doe <jdoe@machine(comment).  example>\nTo    : Mary Smith\n  \n          <mary@example.net>\n\nx\n")
+check("obsolete-from-field-first", rc == 0 and q and q[0][2] == ["mary@example.net"] and q[0][0].startswith(b"From  : John Doe")
+      and q[0][0].count(b"From") == 1, repr(q))
 rc, err, q = run(["x@example.net"], b"Subject: no newline at all")
 check("header-without-lf", rc == 0 and q and q[0][0].startswith(b"Subject: no newline at all\n") and body_of(q[0][0]) == b"", repr(q))
 rc, err, q = run(["x@example.net"], b"")
@@ -259,6 +280,7 @@ bad = [
     ("nested-group", b"To: a: b: c@d.e;;\n\nx\n", "group inside a group"),
     ("empty-angle", b"To: <>\n\nx\n", "empty address"),
     ("control-char", b"To: \"a\x01\"@b.c\n\nx\n", "control character"),
+    ("tab-in-local-part", b"To: \"a\tb\"@example.net\n\nx\n", "tab in the local part"),
     ("long-address", b"To: " + b"a" * 900 + b"\n @" + b"b" * 200 + b".c\n\nx\n", "longer than 1000"),
 ]
 for name, m, why in bad:
