@@ -94,10 +94,15 @@ void deliver_forward (char const *addrs, size_t len)
     if (out_flush(&out) < 0) werr = errno ;
   }
   close(e[1]) ;
+  if (local_timedout) kill(pid, SIGKILL) ;
   for (;;)
   {
     ssize_t r = read(id[0], idbuf + idlen, sizeof idbuf - 1 - idlen) ;
-    if (r < 0 && errno == EINTR && !local_timedout) continue ;
+    if (r < 0 && errno == EINTR)
+    {
+      if (!local_timedout) continue ;
+      kill(pid, SIGKILL) ;
+    }
     if (r <= 0) break ;
     idlen += r ;
     if (idlen >= sizeof idbuf - 1) break ;
@@ -109,7 +114,7 @@ void deliver_forward (char const *addrs, size_t len)
     if (local_timedout) kill(pid, SIGKILL) ;
   }
   local_alarm(0) ;
-  if (local_timedout) temp("timed out forwarding the message") ;
+  if (local_timedout) temp("timed out forwarding the message (control/localprogtimeout)") ;
   if (WIFSIGNALED(wstat)) temp("the queue program was killed by a signal while forwarding") ;
   {
     int code = WEXITSTATUS(wstat) ;

@@ -1,10 +1,12 @@
 /* local_io.c: writing with a remembered error, reading the message, and
    the one timer (SIGALRM, installed without SA_RESTART, so that a blocked
-   read, write or lock wait returns EINTR when it rings). */
+   read, write, wait or lock wait returns EINTR when it rings).
+   local_alarm(0) disarms it and keeps local_timedout as it was. */
 
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/time.h>
 #include <unistd.h>
 #include "local.h"
 
@@ -19,6 +21,7 @@ static void onalrm (int sig)
 void local_alarm (unsigned long secs)
 {
   static int installed = 0 ;
+  struct itimerval it ;
   if (!installed)
   {
     struct sigaction sa ;
@@ -29,8 +32,16 @@ void local_alarm (unsigned long secs)
     sigaction(SIGALRM, &sa, 0) ;
     installed = 1 ;
   }
-  local_timedout = 0 ;
-  alarm(secs > 86400UL * 365 ? 86400U * 365 : (unsigned int)secs) ;
+  /* After the deadline the timer keeps ringing every second: a blocking
+     call entered just after the flag was set is interrupted too. */
+  memset(&it, 0, sizeof it) ;
+  if (secs)
+  {
+    local_timedout = 0 ;
+    it.it_value.tv_sec = secs > 86400UL * 365 ? 86400L * 365 : (long)secs ;
+    it.it_interval.tv_sec = 1 ;
+  }
+  setitimer(ITIMER_REAL, &it, 0) ;
 }
 
 void local_printable (char *s, size_t n)

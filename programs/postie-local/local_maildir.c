@@ -4,7 +4,8 @@
       unique: one process per pid at a time, the counter n per delivery in
       this process, the microseconds against a quick reuse of the pid.
    2. write Return-Path, Delivered-To, the message; fsync; close.
-   3. link to DIR/new/NAME (never overwrites), unlink the tmp name.
+   3. link to DIR/new/NAME (never overwrites), unlink the tmp name (or
+      rename, where the filesystem has no hard links).
    4. fsync DIR/new: only now does the message exist after a power loss.
    Any failure removes the tmp file and fails temporarily. A crash between
    3 and 4 may lose the new name, but nothing was reported delivered yet;
@@ -12,6 +13,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>  /* rename */
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -21,6 +23,14 @@
 #include "local.h"
 
 static unsigned int counter = 0 ;
+
+/* remove a file on the way to a failure, keeping the failure's errno */
+static void undo (char const *path)
+{
+  int e = errno ;
+  unlink(path) ;
+  errno = e ;
+}
 
 static int fsyncdir (char const *path)
 {
@@ -114,24 +124,27 @@ void deliver_maildir (char const *dir, int create_it)
     out_init(o, fd) ;
     out_put(o, ctx.rpline.s, ctx.rpline.len) ;
     out_put(o, ctx.dtline.s, ctx.dtline.len) ;
-    if (msg_rewind() < 0) { unlink(tmp.s) ; tempsys("unable to rewind the message") ; }
+    if (msg_rewind() < 0) { undo(tmp.s) ; tempsys("unable to rewind the message") ; }
     for (;;)
     {
       ssize_t r = msg_read(buf, sizeof buf) ;
-      if (r < 0) { unlink(tmp.s) ; tempsys("unable to read the message") ; }
+      if (r < 0) { undo(tmp.s) ; tempsys("unable to read the message") ; }
       if (!r) break ;
       out_put(o, buf, r) ;
     }
-    if (out_flush(o) < 0) { unlink(tmp.s) ; tempsys("unable to write ", tmp.s) ; }
+    if (out_flush(o) < 0) { undo(tmp.s) ; tempsys("unable to write ", tmp.s) ; }
   }
-  if (fsync(fd) < 0) { unlink(tmp.s) ; tempsys("unable to sync ", tmp.s) ; }
-  if (close(fd) < 0) { unlink(tmp.s) ; tempsys("unable to close ", tmp.s) ; }
+  if (fsync(fd) < 0) { undo(tmp.s) ; tempsys("unable to sync ", tmp.s) ; }
+  if (close(fd) < 0) { undo(tmp.s) ; tempsys("unable to close ", tmp.s) ; }
   if (link(tmp.s, new.s) < 0)
   {
-    int e = errno ;
-    unlink(tmp.s) ;
-    errno = e ;
-    tempsys("unable to link ", tmp.s, " to ", new.s) ;
+    /* a filesystem without hard links: rename, which may overwrite, but
+       the name is unique */
+    if ((errno != EPERM && errno != ENOSYS && errno != EOPNOTSUPP) || rename(tmp.s, new.s) < 0)
+    {
+      undo(tmp.s) ;
+      tempsys("unable to move ", tmp.s, " to ", new.s) ;
+    }
   }
   unlink(tmp.s) ;
   {
@@ -142,10 +155,8 @@ void deliver_maildir (char const *dir, int create_it)
     {
       /* The name may or may not survive a crash: take it back, so that
          what is reported as not delivered does not show up later. */
-      int e = errno ;
       new.s[newdirlen] = c ;
-      unlink(new.s) ;
-      errno = e ;
+      undo(new.s) ;
       tempsys("unable to sync ", dir, "new/") ;
     }
   }

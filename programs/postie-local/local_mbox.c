@@ -139,9 +139,11 @@ void deliver_mbox (char const *path)
   local_alarm(ctx.locktimeout) ;
   while (fcntl(fd, F_SETLKW, &fl) < 0)
   {
-    if (errno == EINTR && !local_timedout) continue ;
+    int e = errno ;
+    if (e == EINTR && !local_timedout) continue ;
     local_alarm(0) ;
-    if (errno == EINTR) temp("timed out waiting for the lock on mbox ", path) ;
+    if (e == EINTR) temp("timed out waiting for the lock on mbox ", path, " (control/locallocktimeout)") ;
+    errno = e ;
     tempsys("unable to lock mbox ", path) ;
   }
   local_alarm(0) ;

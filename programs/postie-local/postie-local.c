@@ -164,7 +164,7 @@ static int readinstr (char const *name, stralloc *sa)
   int fd = open(name, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC) ;
   if (fd < 0)
   {
-    if (errno == ENOENT) return 0 ;
+    if (errno == ENOENT || errno == ENAMETOOLONG) return 0 ;  /* a long EXT has no file */
     tempsys("unable to open ", name) ;
   }
   fmt[ulong_fmt(fmt, filemax)] = 0 ;

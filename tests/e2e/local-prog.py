@@ -177,4 +177,12 @@ p = put(qdir, "qlazy", "#!/bin/sh\nexit 0\n", 0o755)
 rc, out, _ = run_local(inst, h, b"Subject: big\n\n" + b"x" * 1000000, env={"POSTIE_QUEUE": p})
 check("queue-lazy-111", rc == 111, "rc=%d %r" % (rc, out))
 
+# a queue program that hangs, before or after reading the message
+for name, script in (("qhang", "#!/bin/sh\nexec sleep 30\n"), ("qslow", "#!/bin/sh\ncat > /dev/null; exec sleep 30\n")):
+    p = put(qdir, name, script, 0o755)
+    t0 = time.time()
+    rc, out, _ = run_local(inst2, h, b"Subject: big\n\n" + b"x" * 1000000, env={"POSTIE_QUEUE": p})
+    check("queue-timeout-" + name, rc == 111 and "timed out" in out and time.time() - t0 < 10,
+          "rc=%d %r %.1fs" % (rc, out, time.time() - t0))
+
 done()

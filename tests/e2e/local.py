@@ -110,6 +110,19 @@ check("mbox-ends-blank-line", mb2.endswith(b"hello\n\n"))
 rc, out, _ = run_local(inst, h, MSG, dd="./mbox", sender="we ird@example.com")
 check("mbox-sender-blank", rc == 0 and b"\nFrom we_ird@example.com " in read(os.path.join(h, "mbox")))
 
+# quoting across the 64 KiB read boundary, and a very long run of '>'
+h = newhome()
+for off in range(65530, 65538):
+    pad = b"Subject: edge\n\n"
+    pad += b"x" * (off - len(pad) - 1) + b"\n"
+    assert len(pad) == off
+    edge = pad + b"From edge\n" + b">" * 100000 + b"From deep\n" + b">" * 70000 + b"Frox\n"
+    rc, out, _ = run_local(inst, h, edge, dd="./m%d" % off)
+    got = read(os.path.join(h, "m%d" % off))
+    want_body = pad + b">From edge\n" + b">" * 100001 + b"From deep\n" + b">" * 70000 + b"Frox\n\n"
+    check("mbox-quoting-boundary-%d" % off, rc == 0 and got.endswith(b"Delivered-To: bob@example.org\n" + want_body),
+          "rc=%d %r" % (rc, out))
+
 # concurrent deliveries to one mbox: each message whole, none interleaved
 h = newhome()
 big = b"Subject: big\n\n" + b"".join(b"line %06d of a long message\n" % i for i in range(20000))
@@ -157,6 +170,37 @@ check("mbox-rollback-exit-111", rc == 111 and "truncated back" in out, "rc=%d %r
 check("mbox-rollback-content", read(mbox) == old, "size %d" % len(read(mbox)))
 rc, out, _ = run_local(inst, h, MSG, dd="./mbox")
 check("mbox-after-rollback", rc == 0 and read(mbox).startswith(old + b"From alice@example.com "))
+
+# a full disk (a 64 KiB tmpfs in a private mount namespace): the same
+h = newhome()
+old_path = put(base, "old-mbox", old, 0o600)
+msgf = put(base, "big-msg", big)
+script = r"""
+set -e
+mount -t tmpfs -o size=64k,uid=%(uid)d,gid=%(uid)d,mode=0755 tmpfs "$1"
+cp "$2" "$1/mbox"; chown %(uid)d:%(uid)d "$1/mbox"
+cd "$1"
+set +e
+setpriv --reuid %(uid)d --regid %(uid)d --clear-groups "$3" bob "$1" bob "" example.org a@b ./mbox < "$4" > "$5.out"
+echo $? > "$5.rc"
+cp "$1/mbox" "$5.mbox"
+setpriv --reuid %(uid)d --regid %(uid)d --clear-groups "$3" bob "$1" bob "" example.org a@b ./Maildir/ < "$4" > "$5.mdout"
+echo $? > "$5.mdrc"
+ls -A "$1/Maildir/tmp" "$1/Maildir/new" > "$5.ls"
+""" % {"uid": UID}
+res = os.path.join(base, "full")
+p = subprocess.run(["unshare", "--mount", "sh", "-c", script, "sh", h, old_path, prog("postie-local"), msgf, res],
+                   env=env_for(inst), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+if not os.path.exists(res + ".rc"):
+    skip("mbox-disk-full", "cannot mount a tmpfs here: %r" % p.stderr[-200:])
+else:
+    out = read(res + ".out").decode()
+    check("mbox-disk-full-111", read(res + ".rc").strip() == b"111" and "No space left" in out
+          and "truncated back" in out, out)
+    check("mbox-disk-full-content", read(res + ".mbox") == old, "size %d" % len(read(res + ".mbox")))
+    check("maildir-disk-full-111", read(res + ".mdrc").strip() == b"111", read(res + ".mdout").decode())
+    entries = [l for l in read(res + ".ls").split(b"\n") if l and not l.endswith(b":")]
+    check("maildir-disk-full-clean", entries == [], repr(read(res + ".ls")))
 
 # the same for a Maildir: nothing left in tmp/ or new/
 h = newhome()
@@ -255,6 +299,7 @@ check("ext-longest-first", ext_to("a-b") == (0, "delivered to mbox ./ab\n"))
 check("ext-prefix-default", ext_to("a-b-c") == (0, "delivered to mbox ./a-default\n"))
 check("ext-prefix-default-2", ext_to("a-x") == (0, "delivered to mbox ./a-default\n"))
 check("ext-catch-all", ext_to("zzz") == (0, "delivered to mbox ./default\n"))
+check("ext-long-catch-all", ext_to("y" * 300 + "-z" * 200) == (0, "delivered to mbox ./default\n"))
 check("no-ext-plain", ext_to("", local="bob") == (0, "delivered to mbox ./plain\n"))
 dt = read(os.path.join(h, "lists")).split(b"\n")[2]
 check("ext-delivered-to-is-local", dt == b"Delivered-To: bob-lists@example.org", repr(dt))
