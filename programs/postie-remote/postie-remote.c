@@ -392,7 +392,7 @@ static void session_quit (void)
   close_conn() ;
 }
 
-/* text = label + ": " + s + (the reply) */
+/* text = the host label, then s, then the reply when withreply */
 static void said (stralloc *sa, char const *s, int withreply)
 {
   sa->len = 0 ;
@@ -873,6 +873,13 @@ int main (int argc, char const *const *argv)
       rstat[i] = 'D' ;
       cat(&rtext[i], "invalid recipient address (empty, control characters, angle brackets or too long)") ;
     }
+  }
+
+  for (i = 0 ; i < nrcpt && rstat[i] ; i++) ;
+  if (i == nrcpt)
+  {
+    cat(&mtext, "no valid recipient: the message was not sent") ;
+    finish('K') ;
   }
 
   msgstart = lseek(0, 0, SEEK_CUR) ;

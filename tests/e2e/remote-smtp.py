@@ -271,6 +271,9 @@ check("many-recipients-batched", len(set(sess["recvs"][1:252])) >= 3, repr(sorte
 rc, lines, _, _ = run_remote(home, "example.com", "x@y", ["a@example.com", "b\r\nRSET@example.com", "c<x>@example.com", ""], MSG)
 sess = s.wait_sessions(2)[1]
 check("bad-recipients", letters(lines) == "KDDDK" and not any(b"RSET" in c for c in sess["commands"]), repr(lines))
+n0 = len(s.sessions)
+rc, lines, _, _ = run_remote(home, "example.com", "x@y", ["b\r\nRSET@example.com", "c<x>@example.com"], MSG)
+check("only-bad-recipients", letters(lines) == "DDK" and "no valid recipient" in lines[-1] and len(s.sessions) == n0, repr(lines))
 rc, lines, _, _ = run_remote(home, "example.com", "x\n@y", ["a@example.com"], MSG)
 check("bad-sender", rc == 0 and letters(lines) == "DD", repr(lines))
 rc, lines, _, _ = run_remote(home, "example.com", "", ["a@example.com"], MSG)
