@@ -332,6 +332,7 @@ static void readcontrols (void)
     if (control_readulong(&timeout, "pop3timeout", timeout) < 0) strerr_warnwu("read control/pop3timeout") ;
     if (control_readulong(&maxbad, "pop3maxbad", maxbad) < 0) strerr_warnwu("read control/pop3maxbad") ;
   }
+  else strerr_warnwusys("chdir to ", postie_home(), " to read control/: using the defaults") ;
   if (fchdir(here) < 0) die_temp("return to the current directory") ;
   close(here) ;
 }
@@ -376,7 +377,7 @@ int main (int argc, char const *const *argv)
   scan("new") ;
   m = genalloc_s(msg, &msgs) ;
   nmsgs = genalloc_len(msg, &msgs) ;
-  qsort(m, nmsgs, sizeof(msg), &cmpmsg) ;
+  if (nmsgs) qsort(m, nmsgs, sizeof(msg), &cmpmsg) ;
   for (i = 0 ; i < nmsgs ; i++) total += m[i].size ;
   if (ndelay_on(0) < 0 || ndelay_on(1) < 0) die_temp("set non-blocking mode") ;
 
