@@ -3,7 +3,7 @@
 (byte for byte), -n changes nothing, the admin's changes are kept, bad
 arguments are refused; make install into a DESTDIR, and the installed
 postie-setup creates an instance."""
-import os, stat, subprocess, sys
+import os, re, stat, subprocess, sys
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from postietest import *
 from instance import *
@@ -125,4 +125,13 @@ check("install-setup-works", r.returncode == 0 and os.path.exists(os.path.join(i
       and os.path.exists(os.path.join(ihome, "service/send/run")), r.stderr.decode())
 path = open(os.path.join(ihome, "service/smtpd/env/PATH")).read() if r.returncode == 0 else ""
 check("install-setup-uses-installed", path.startswith(os.path.join(prefix, "bin") + ":"), path)
+
+# doc/index.md lists every page of doc/.
+docdir = os.path.join(TOP, "doc")
+index = open(os.path.join(docdir, "index.md")).read()
+linked = set(re.findall(r"\]\(([A-Za-z0-9_.-]+\.md)\)", index))
+pages = {n for n in os.listdir(docdir) if n.endswith(".md") and n != "index.md"}
+check("doc-index-lists-every-page", pages <= linked, "not in doc/index.md: %r" % sorted(pages - linked))
+for n in sorted(linked - pages):
+    skip("doc-index-" + n, "doc/index.md links %s, which does not exist (yet)" % n)
 done()
