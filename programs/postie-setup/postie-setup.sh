@@ -113,9 +113,13 @@ G_QUEUE=postieq G_USERS=postieu
 # ---------------------------------------------------------------------------
 # The primitives. Each adds one thing if it is missing, and says so.
 
-added=0
+# say runs in subshells too (put is the end of pipelines): it counts in a
+# file.
+tally=$(mktemp "${TMPDIR:-/tmp}/postie-setup.XXXXXX") || die 111 "unable to create a temporary file"
+trap 'rm -f "$tally"' EXIT
+trap 'exit 111' HUP INT TERM
 say () {
-  added=$((added + 1))
+  echo >>"$tally"
   if [ $dry = 1 ] ; then echo "would add $*" ; else echo "add $*" ; fi
 }
 
@@ -212,7 +216,7 @@ if [ "$mode" = system ] ; then
   user $U_QUEUE $G_QUEUE "$dir"
   user $U_SMTPD $U_SMTPD "$dir" $G_USERS
   user $U_SEND $U_SEND "$dir" $G_QUEUE
-  user $U_REMOTE $U_REMOTE "$dir"
+  user $U_REMOTE $U_REMOTE "$dir" $G_QUEUE
   user $U_LOG $U_LOG "$dir"
   user $U_MAIL $U_MAIL "${spool:-$dir}/mail" $G_USERS
   ROOT=root:root
@@ -275,7 +279,11 @@ done
 # set-gid to it, postie-send runs with it.
 
 q=$dir/queue
-qmode=0750 ; [ "$mode" = system ] && qmode=0770
+# System mode: the directories that hold messages are 2770: the queue
+# group writes them (postie-queue set-gid, postie-send), and the set-gid
+# bit gives every file in them that group, so postie-rspawn (postier, in
+# the group) can read the message it delivers.
+qmode=0750 ; [ "$mode" = system ] && qmode=2770
 mkd "$q/tmp" $qmode "$O_QUEUE"
 mkd "$q/todo" 0750 "$O_QUEUE"
 i=0
@@ -283,16 +291,21 @@ while [ $i -lt 64 ] ; do
   mkd "$q/todo/$i" $qmode "$O_QUEUE"
   i=$((i + 1))
 done
+# The trigger: anyone may wake postie-send. The lock: one postie-send at a
+# time.
 fifo "$q/trigger" 0622 "$O_QUEUE"
+: | put "$q/lock" 0640 "$O_QUEUE"
 # postie-send's own directories (doc/postie-send.md): listed in the
 # template queue-dirs, one "NAME SPLIT" a line (SPLIT 1: split in 64).
 if [ -f "$TEMPLATES/queue-dirs" ] ; then
   while read -r name split ; do
     case $name in ""|"#"*) continue ;; esac
-    mkd "$q/$name" 0750 "$O_QUEUE"
     if [ "$split" = 1 ] ; then
+      mkd "$q/$name" 0750 "$O_QUEUE"
       i=0
-      while [ $i -lt 64 ] ; do mkd "$q/$name/$i" 0750 "$O_QUEUE" ; i=$((i + 1)) ; done
+      while [ $i -lt 64 ] ; do mkd "$q/$name/$i" $qmode "$O_QUEUE" ; i=$((i + 1)) ; done
+    else
+      mkd "$q/$name" $qmode "$O_QUEUE"
     fi
   done <"$TEMPLATES/queue-dirs"
 fi
@@ -409,11 +422,13 @@ service submission "$subport" submission
 service pop3d "$pop3port" pop3d
 service send "" send
 
+added=$(wc -l <"$tally")
+added=$((added + 0))
 if [ $added = 0 ] ; then
   echo "$PROG: $dir is complete: nothing to add"
 elif [ $dry = 1 ] ; then
-  echo "$PROG: $added things to add to $dir (dry run: nothing changed)"
+  echo "$PROG: $dir: $added to add (dry run: nothing changed)"
 else
-  echo "$PROG: $dir: added $added things"
+  echo "$PROG: $dir: $added added"
 fi
 exit 0
