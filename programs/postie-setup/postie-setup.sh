@@ -409,9 +409,9 @@ service () {
     echo "$MEMLIMIT" | put "$s/env/MEMLIMIT" 0644 "$ROOT"
   fi
   tpl "service/$tplname/run" | put "$s/run" 0755 "$ROOT"
-  for f in notification-fd ; do
-    [ -f "$TEMPLATES/service/$tplname/$f" ] && tpl "service/$tplname/$f" | put "$s/$f" 0644 "$ROOT"
-  done
+  if [ -f "$TEMPLATES/service/$tplname/notification-fd" ] ; then
+    tpl "service/$tplname/notification-fd" | put "$s/notification-fd" 0644 "$ROOT"
+  fi
   mkd "$s/log" 0755 "$ROOT"
   tpl service/log/run | sed -e "s|@NAME@|$name|g" | put "$s/log/run" 0755 "$ROOT"
   tpl service/log/notification-fd | put "$s/log/notification-fd" 0644 "$ROOT"
