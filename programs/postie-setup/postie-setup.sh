@@ -79,10 +79,8 @@ for p in "$smtpport" "$subport" "$pop3port" ; do
   case $p in ""|*[!0-9]*) die 100 "invalid port list: $ports (three numbers: smtp,submission,pop3)" ;; esac
   [ "$p" -ge 1 ] && [ "$p" -le 65535 ] || die 100 "invalid port: $p"
 done
-if [ -z "$me" ] ; then
-  me=$(hostname -f 2>/dev/null) || me=
-  case $me in *.*) ;; *) me=$(uname -n) ;; esac
-fi
+# The host name from the kernel (uname -n), never from the DNS.
+[ -n "$me" ] || me=$(uname -n)
 case $me in ""|*[!A-Za-z0-9.-]*) die 100 "invalid host name: $me (give one with -m)" ;; esac
 me=$(echo "$me" | tr A-Z a-z)
 
