@@ -80,8 +80,14 @@ for p in "$smtpport" "$subport" "$pop3port" ; do
   [ "$p" -ge 1 ] && [ "$p" -le 65535 ] || die 100 "invalid port: $p"
 done
 # The host name from the kernel (uname -n), never from the DNS.
-[ -n "$me" ] || me=$(uname -n)
-case $me in ""|*[!A-Za-z0-9.-]*) die 100 "invalid host name: $me (give one with -m)" ;; esac
+if [ -z "$me" ] ; then
+  me=$(uname -n)
+  case $me in ""|*[!A-Za-z0-9.-]*|.*|*.)
+    warn "the host name \"$me\" is not a mail domain: using localhost (give one with -m)"
+    me=localhost ;;
+  esac
+fi
+case $me in ""|*[!A-Za-z0-9.-]*|.*|*.|*..*) die 100 "invalid host name: $me (give one with -m)" ;; esac
 me=$(echo "$me" | tr A-Z a-z)
 
 [ -d "$TEMPLATES" ] || die 111 "templates not found in $TEMPLATES (a broken installation?)"
