@@ -191,9 +191,10 @@ static int readinstr (char const *name, stralloc *sa)
 /* The lookup (doc/dot-postie.md): without EXT, .postie. With EXT (say
    a-b-c): .postie-a-b-c, .postie-a-b-default, .postie-a-default,
    .postie-default; the first that exists wins, and DEFAULT is the part of
-   EXT its "default" stands for. Returns 1 (found, *name set), 0 (no file:
-   the default delivery); without any file for an EXT, the address does
-   not exist. */
+   EXT its "default" stands for. Without any file for an EXT, the user's own
+   .postie applies, as for the bare address (plus-addressing works with no
+   setup; a user who wants to refuse extensions writes a .postie-default).
+   Returns 1 (found, *name set), 0 (no file: the default delivery). */
 static int lookup (stralloc *sa, stralloc *name)
 {
   size_t extlen = strlen(ctx.ext) ;
@@ -216,7 +217,8 @@ static int lookup (stralloc *sa, stralloc *name)
   }
   if (!stralloc_copys(name, ".postie-default") || !stralloc_0(name)) die_nomem() ;
   if (readinstr(name->s, sa)) { ctx.deflt = ctx.ext ; return 1 ; }
-  perm("no such address: ", ctx.recipient, " (no .postie-", ctx.ext, " and no -default file)") ;
+  if (!stralloc_copys(name, ".postie") || !stralloc_0(name)) die_nomem() ;
+  return readinstr(name->s, sa) ;
 }
 
 /* The whole file is checked before anything is delivered: a mistake on

@@ -28,6 +28,7 @@
 #include <skalibs/tai.h>
 #include <skalibs/types.h>
 #include "postie.h"
+#include "rfc5322.h"
 #include "dns_mx.h"
 #include "smtproutes.h"
 
@@ -401,6 +402,20 @@ static void said (stralloc *sa, char const *s, int withreply)
   if (withreply) catb(sa, reply.s, reply.len) ;
 }
 
+/* An envelope address as an SMTP path. The queue holds local parts
+   unquoted (doc/envelope.md), so one that is not a dot-atom ("john doe",
+   "a@b") is quoted again here. */
+static void catpath (stralloc *sa, char const *a)
+{
+  char const *at = strrchr(a, '@') ;
+  stralloc local = STRALLOC_ZERO ;
+  if (!*a) return ;
+  if (!at) { if (!rfc5322_cat_addr(sa, a, "")) die_nomem() ; return ; }
+  if (!stralloc_catb(&local, a, at - a) || !stralloc_0(&local)
+   || !rfc5322_cat_addr(sa, local.s, at + 1)) die_nomem() ;
+  stralloc_free(&local) ;
+}
+
 /* ---- one SMTP session ---- */
 
 static int ext_pipelining, ext_8bitmime, ext_smtputf8, ext_size ;
@@ -475,12 +490,12 @@ static void transaction (void)
         c.len = 0 ;
         if (which == nrcpt)
         {
-          cat(&c, "MAIL FROM:<") ; cat(&c, sender) ; cat(&c, ">") ;
+          cat(&c, "MAIL FROM:<") ; catpath(&c, sender) ; cat(&c, ">") ;
           if (ext_size) { cat(&c, " SIZE=") ; catu(&c, wiresize) ; }
           if (msg8bit && ext_8bitmime) cat(&c, " BODY=8BITMIME") ;
           if (addr8bit) cat(&c, " SMTPUTF8") ;
         }
-        else if (which < nrcpt) { cat(&c, "RCPT TO:<") ; cat(&c, rcpt[which]) ; cat(&c, ">") ; }
+        else if (which < nrcpt) { cat(&c, "RCPT TO:<") ; catpath(&c, rcpt[which]) ; cat(&c, ">") ; }
         else
         {
           /* without pipelining, DATA only when someone is waiting for it */

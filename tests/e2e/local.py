@@ -304,8 +304,12 @@ check("no-ext-plain", ext_to("", local="bob") == (0, "delivered to mbox ./plain\
 dt = read(os.path.join(h, "lists")).split(b"\n")[2]
 check("ext-delivered-to-is-local", dt == b"Delivered-To: bob-lists@example.org", repr(dt))
 os.unlink(os.path.join(h, ".postie-default"))
+check("ext-without-file-uses-dot-postie", ext_to("zzz") == (0, "delivered to mbox ./plain\n"))
+with open(os.path.join(h, ".postie-default"), "w") as f:
+    f.write("|exit 100\n")
 rc, out = ext_to("zzz")
-check("ext-no-such-address-100", rc == 100 and "no such address" in out, out)
+check("ext-refused-by-default-file", rc == 100, out)
+os.unlink(os.path.join(h, ".postie-default"))
 for bad in ("a/b", ".hidden", "../x"):
     rc, out = ext_to(bad)
     check("ext-refused-" + bad, rc == 100 and "no such address" in out and "'/'" in out, out)

@@ -281,6 +281,18 @@ sess = s.wait_sessions(3)[2] if len(s.wait_sessions(3)) > 2 else {"commands": [b
 check("null-sender", letters(lines) == "KK" and sess["commands"][1].startswith(b"MAIL FROM:<> "), repr(sess["commands"][:2]))
 s.stop()
 
+# 14b. Local parts are unquoted in the queue (doc/envelope.md): one that is
+# not a dot-atom is quoted again on the wire.
+s = FakeSMTP()
+route_to(s)
+rc, lines, _, _ = run_remote(home, "example.com", "john doe@example.org", ['a"b@example.com', "plain.name@example.com"], MSG)
+sess = s.wait_sessions()[0]
+check("quoted-local-parts", letters(lines) == "KKK"
+      and sess["commands"][1].startswith(b'MAIL FROM:<"john doe"@example.org>')
+      and sess["commands"][2] == b'RCPT TO:<"a\\"b"@example.com>'
+      and sess["commands"][3] == b"RCPT TO:<plain.name@example.com>", repr(sess["commands"][:4]))
+s.stop()
+
 # 15. SMTPUTF8: non-ASCII addresses need it.
 s = FakeSMTP(ehlo=["PIPELINING", "8BITMIME", "SMTPUTF8"])
 route_to(s)

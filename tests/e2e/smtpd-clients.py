@@ -349,6 +349,34 @@ for rcpt, want in (("a@cdb.example", 250), ("a@CDB.example", 250), ("a@x.cdb.exa
 c.close()
 L8.close()
 
+# --- TCPREMOTEIP in the Received: line: IPv6, and junk is ignored
+for ip, want in (("::1", b"([IPv6:::1])"), ("2001:db8::7", b"([IPv6:2001:db8::7])"),
+                 ("1.2.3.4\nX-Injected: yes", b"(unknown)"), ("", b"(unknown)"), ("a" * 100, b"(unknown)")):
+    clear_queue(home)
+    Li = Launcher(home, remoteip=ip)
+    c = Raw(Li.port)
+    c.cmd("EHLO [198.51.100.1]")
+    c.cmd("MAIL FROM:<a@client.example>"); c.cmd("RCPT TO:<b@local.example>"); c.cmd("DATA")
+    c.send(b"Subject: ip\r\n\r\nx\r\n.\r\n")
+    r = c.reply()
+    c.close()
+    q = queued(home)
+    check("received-ip-" + repr(ip)[:20], r[0] == 250 and q and q[0][1].startswith(b"Received: from [198.51.100.1] " + want + b"\n")
+          and b"X-Injected" not in q[0][1], repr(q[0][1][:80]) if q else repr(r))
+    Li.close()
+# A hostile HELO name is neutralized in the header.
+clear_queue(home)
+c = Raw(L.port)
+nsessions += 1
+c.cmd("EHLO evil(name);<x>\"y\"")
+c.cmd("MAIL FROM:<a@client.example>"); c.cmd("RCPT TO:<b@local.example>"); c.cmd("DATA")
+c.send(b"Subject: helo\r\n\r\nx\r\n.\r\n")
+c.reply()
+c.cmd("QUIT")
+c.close()
+q = queued(home)
+check("received-helo-sanitized", q and q[0][1].startswith(b"Received: from evil?name???x??y? ([127.0.0.1])\n"), repr(q[0][1][:80]) if q else "")
+
 # --- one log line per session
 L.close()
 res = L.wait_sessions(nsessions)

@@ -55,8 +55,36 @@ q = queued(home)
 check("tcpserver-relayclient", r == {} and len(q) == 1 and q[0][3] == ["c@remote.example"], repr(q))
 p.send_signal(signal.SIGTERM)
 p.wait(10)
+
+# postie's own chain: postie-tcpserver -> postie-tcpaccess -> postie-smtpd,
+# with a rule that sets RELAYCLIENT (one newline: set and empty) and one
+# that sets SMTPAUTH=no.
+chain = os.path.exists(prog("postie-tcpserver")) and os.path.exists(prog("postie-tcpaccess"))
+if chain:
+    clear_queue(home)
+    rd = os.path.join(home, "rules")
+    os.makedirs(os.path.join(rd, "ip4", "127.0.0.1_32", "env"))
+    open(os.path.join(rd, "ip4", "127.0.0.1_32", "allow"), "w").close()
+    with open(os.path.join(rd, "ip4", "127.0.0.1_32", "env", "RELAYCLIENT"), "w") as f:
+        f.write("\n")
+    with open(os.path.join(rd, "ip4", "127.0.0.1_32", "env", "SMTPAUTH"), "w") as f:
+        f.write("no\n")
+    p = subprocess.Popen([prog("postie-tcpserver"), "-1", "127.0.0.1", "0", prog("postie-tcpaccess"), "-v", "0", "-i", rd,
+                          prog("postie-smtpd"), CHECKPASSWORD], env=env_for(home), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log)
+    port = int(p.stdout.readline())
+    s = smtplib.SMTP("127.0.0.1", port, local_hostname="chain.example", timeout=20)
+    s.ehlo()
+    check("postie-chain-smtpauth-no", "auth" not in s.esmtp_features, repr(s.esmtp_features))
+    r = s.sendmail("a@chain.example", ["far@remote.example"], b"Subject: chain\r\n\r\nx\r\n")
+    s.quit()
+    q = queued(home)
+    check("postie-chain-relayclient", r == {} and len(q) == 1 and q[0][1].startswith(b"Received: from chain.example ([127.0.0.1])\n"), repr(q))
+    p.send_signal(signal.SIGTERM)
+    p.wait(10)
+else:
+    skip("postie-chain", "postie-tcpserver or postie-tcpaccess not built")
 log.close()
 text = open(os.path.join(home, "tcpserver.log"), "rb").read().decode("utf-8", "replace")
 sess = [l for l in text.splitlines() if " session ip=127.0.0.1 " in l]
-check("tcpserver-session-logs", len([l for l in sess if l.endswith(" end=quit")]) == 3 and all(l.endswith((" end=quit", " end=eof")) for l in sess), text)
+check("tcpserver-session-logs", len([l for l in sess if l.endswith(" end=quit")]) == (4 if chain else 3) and all(l.endswith((" end=quit", " end=eof")) for l in sess), text)
 done()

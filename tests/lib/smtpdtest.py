@@ -20,8 +20,9 @@ class Launcher:
     self.results collects (rc, maxrss_kb) of finished sessions; self.log
     is the path of the sessions' stderr."""
 
-    def __init__(self, home, args=(), env=None):
+    def __init__(self, home, args=(), env=None, remoteip=None):
         self.home = home
+        self.remoteip = remoteip
         self.args = list(args)
         self.env = env_for(home, TCPLOCALIP="127.0.0.1", TCPLOCALPORT="25", PROTO="TCP", **(env or {}))
         self.sock = socket.socket()
@@ -44,7 +45,7 @@ class Launcher:
             except OSError:
                 return
             env = dict(self.env)
-            env["TCPREMOTEIP"] = a[0]
+            env["TCPREMOTEIP"] = self.remoteip if self.remoteip is not None else a[0]
             env["TCPREMOTEPORT"] = str(a[1])
             logf = open(self.log, "ab")
             pid = os.fork()
