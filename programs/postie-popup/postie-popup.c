@@ -55,6 +55,7 @@ static int haveuser = 0 ;
 static void out (char const *s)
 {
   tain deadline ;
+  tain_now_g() ;
   tain_addsec_g(&deadline, timeout) ;
   if (!timed_writeall(1, s, strlen(s), &deadline)) _exit(0) ;
 }
@@ -79,6 +80,7 @@ static void control (unsigned long *u, char const *name)
 static void pause_for (unsigned long secs)
 {
   tain deadline ;
+  tain_now_g() ;
   tain_addsec_g(&deadline, secs) ;
   deepsleepuntil_g(&deadline) ;
 }
@@ -190,6 +192,7 @@ static ssize_t readcmd (char *line, size_t max)
   tain deadline ;
   size_t len ;
   int r ;
+  tain_now_g() ;
   tain_addsec_g(&deadline, timeout) ;
   r = timedin_getline(&in, line, max, &len, &deadline) ;
   if (r == -2) { bad("-ERR line too long\r\n") ; return -1 ; }

@@ -242,7 +242,9 @@ static void compile (void)
 
 static void lock (void)
 {
-  int fd = open(LOCKFILE, O_RDWR | O_CREAT | O_CLOEXEC, 0600) ;
+  int fd ;
+  if (mkdir("users", 0700) < 0 && errno != EEXIST) strerr_diefusys(111, "mkdir users") ;
+  fd = open(LOCKFILE, O_RDWR | O_CREAT | O_CLOEXEC, 0600) ;
   if (fd < 0) strerr_diefusys(111, "open ", LOCKFILE) ;
   if (fd_lock(fd, 1, 0) < 1) strerr_diefusys(111, "lock ", LOCKFILE) ;
   /* held until exit */
