@@ -21,6 +21,8 @@ ports = (free_port(), free_port(), free_port())
 r = setup(home, ports, me="a.example")
 check("setup", r.returncode == 0, r.stderr.decode())
 add_user(home, "alice", "alice-pw")
+# One delivery at a time, so that the kill below lands in the middle.
+write(os.path.join(home, "control", "concurrencylocal"), "1\n")
 sv = Supervised(home)
 
 
@@ -62,7 +64,7 @@ try:
 
     # Queue N messages while postie-send is down, start it, kill -9 it in
     # the middle of the work: after s6 restarts it, all N are delivered.
-    N = 40
+    N = 60
     sv.ctl("send", "-d")
     wait_for(lambda: sv.state("send") and not sv.state("send")[0], 10)
     with smtplib.SMTP("127.0.0.1", ports[0], timeout=20) as c:
@@ -81,6 +83,7 @@ try:
         pass
     new = restarted("send", old)
     check("send-restarted", new, "pid still %d" % sv.pid("send"))
+    check("send-killed-mid-work", before < N, "all %d delivered before the kill" % N)
     want = {"m%d" % i for i in range(N)}
     got = wait_for(lambda: want <= subjects() and subjects(), 40)
     check("send-delivers-all", want <= subjects(), "missing %r (killed after %d)" % (sorted(want - subjects())[:10], before))
