@@ -92,6 +92,19 @@ for name, args in (("bad-port", ["-p", "25,x,110"]), ("bad-port-count", ["-p", "
 if not ROOT:
     r = run_as([prog("postie-setup"), "-s", "-d", os.path.join(base, "sys")])
     check("setup-system-needs-root", r.returncode == 100)
+else:
+    # The system mode, as a dry run only (a real one adds accounts to the
+    # machine): what it would lay out, and that it touches nothing.
+    sysd = os.path.join(base, "sys")
+    r = subprocess.run([prog("postie-setup"), "-s", "-n", "-d", sysd, "-S", sysd + "-spool", "-L", sysd + "-log",
+                        "-m", "sys.example"], capture_output=True, text=True, env=env_for("/nonexistent"))
+    o = r.stdout
+    check("setup-system-dry-run", r.returncode == 0 and not os.path.exists(sysd)
+          and not os.path.exists(sysd + "-spool") and not os.path.exists(sysd + "-log")
+          and "would add symbolic link %s/queue -> %s-spool/queue" % (sysd, sysd) in o
+          and "would add symbolic link %s/log -> %s-log" % (sysd, sysd) in o
+          and "would add file %s/service/send/bin/postie-rspawn" % sysd in o
+          and "would add file %s/rules/smtpd/ip4/127.0.0.0_8/env/RELAYCLIENT" % sysd in o, r.stderr + o[-800:])
 
 # make install, into a DESTDIR (a package's staging area) ...
 stage = os.path.join(base, "stage")
