@@ -1,0 +1,477 @@
+/* postie-tcpserver: the UCSPI-TCP super-server.
+   Binds ip:port (IPv4 or IPv6), drops privileges, then for each client
+   forks prog... with the connection on fd 0 and fd 1 and the UCSPI
+   environment (PROTO, TCPLOCALIP, TCPLOCALPORT, TCPREMOTEIP,
+   TCPREMOTEPORT, TCPCONNNUM). Command line compatible with s6-tcpserver
+   and ucspi-tcp's tcpserver where they overlap. Never looks anything up
+   in the DNS. Interface, log lines, exit codes: doc/postie-tcpserver.md.
+
+   The loop is selfpipe + iopause: one fd for signals (SIGCHLD, SIGTERM,
+   SIGHUP, SIGQUIT, SIGABRT), one for the listening socket. A connection
+   over a limit (all connections, or connections from its IP) is accepted,
+   logged and closed at once, so that one busy client never stalls the
+   others in the kernel's backlog. */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <skalibs/gccattributes.h>
+#include <skalibs/types.h>
+#include <skalibs/allreadwrite.h>
+#include <skalibs/bytestr.h>
+#include <skalibs/strerr.h>
+#include <skalibs/sgetopt.h>
+#include <skalibs/sig.h>
+#include <skalibs/selfpipe.h>
+#include <skalibs/iopause.h>
+#include <skalibs/djbunix.h>
+#include <skalibs/socket.h>
+#include <skalibs/ip46.h>
+#include <skalibs/env.h>
+#include <skalibs/exec.h>
+#include <skalibs/stralloc.h>
+
+#define USAGE "postie-tcpserver [ -q | -Q | -v ] [ -4 | -6 ] [ -1 ] [ -c maxconn ] [ -C localmaxconn ] [ -b backlog ] [ -G gidlist ] [ -g gid ] [ -u uid ] [ -U ] [ -D ] [ -l localname ] ip port prog..."
+#define dieusage() strerr_dieusage(100, USAGE)
+
+#define MAXCONN_MAX 16384
+#define GIDLIST_MAX 64
+#define ACCEPT_BURST 64
+
+typedef struct conn_s conn, *conn_ref ;
+struct conn_s
+{
+  pid_t pid ;
+  ip46 ip ;
+  uint16_t port ;
+} ;
+
+static conn conns[MAXCONN_MAX] ;
+static unsigned int nconns = 0 ;
+static unsigned int maxconn = 40 ;
+static unsigned int localmaxconn = 40 ;
+static unsigned int verbosity = 1 ;
+static int flagnodelay = 0 ;
+static char const *localname = 0 ;
+
+static unsigned int scan_uint (char const *s, char const *what, unsigned int max)
+{
+  unsigned int u ;
+  size_t n = uint0_scan(s, &u) ;
+  if (!n || s[n] || u > max) strerr_dief(100, "invalid ", what, ": ", s) ;
+  return u ;
+}
+
+/* A comma-separated list of numeric gids. */
+static size_t scan_gidlist (char const *s, gid_t *tab, char const *what)
+{
+  size_t n = 0 ;
+  if (!*s) return 0 ;
+  for (;;)
+  {
+    unsigned int u ;
+    size_t len = uint_scan(s, &u) ;
+    if (!len || n >= GIDLIST_MAX || (s[len] && s[len] != ',')) strerr_dief(100, "invalid ", what) ;
+    tab[n++] = u ;
+    s += len ;
+    if (!*s) return n ;
+    s++ ;
+  }
+}
+
+static int is_any_zero (char const *s)
+{
+  return s[0] == '0' && !s[1] ;
+}
+
+/* The listening address: a numeric IPv4 or IPv6 literal, or "0" for
+   0.0.0.0 as tcpserver takes it. Never a name: no DNS here. */
+static void scan_ip (char const *s, ip46 *ip, int fam)
+{
+  size_t n ;
+  if (is_any_zero(s))
+  {
+    if (fam == 6) { ip46_from_ip6(ip, IP6_ANY) ; return ; }
+    ip46_from_ip4(ip, IP4_ANY) ;
+    return ;
+  }
+  if (fam != 4 && strchr(s, ':'))
+  {
+    char ip6[16] ;
+    n = ip6_scan(s, ip6) ;
+    if (n && !s[n]) { ip46_from_ip6(ip, ip6) ; return ; }
+  }
+  else if (fam != 6)
+  {
+    char ip4[4] ;
+    unsigned int dots = 0 ;
+    char const *p = s ;
+    /* ip4_scan takes 256.1.1.1: check each part ourselves. */
+    for (;;)
+    {
+      unsigned int u ;
+      size_t len = uint_scan(p, &u) ;
+      if (!len || len > 3 || u > 255) break ;
+      p += len ;
+      if (!*p) { if (dots == 3) { n = ip4_scan(s, ip4) ; if (n == (size_t)(p - s)) { ip46_from_ip4(ip, ip4) ; return ; } } break ; }
+      if (*p++ != '.' || ++dots > 3) break ;
+    }
+  }
+  strerr_dief(100, "invalid ip address (numeric only, no DNS lookups): ", s) ;
+}
+
+static unsigned int count_ip (ip46 const *ip)
+{
+  unsigned int n = 0 ;
+  for (unsigned int i = 0 ; i < nconns ; i++)
+    if (conns[i].ip.is6 == ip->is6 && !memcmp(conns[i].ip.ip, ip->ip, ip->is6 ? 16 : 4)) n++ ;
+  return n ;
+}
+
+static void killall (int sig)
+{
+  for (unsigned int i = 0 ; i < nconns ; i++) kill(conns[i].pid, sig) ;
+}
+
+static void fmt_conn (char *ipfmt, char *portfmt, ip46 const *ip, uint16_t port)
+{
+  ipfmt[ip46_fmt(ipfmt, ip)] = 0 ;
+  portfmt[uint16_fmt(portfmt, port)] = 0 ;
+}
+
+static void reap (void)
+{
+  for (;;)
+  {
+    int wstat ;
+    unsigned int i ;
+    pid_t pid = wait_nohang(&wstat) ;
+    if (pid < 0 && errno != ECHILD) strerr_diefusys(111, "wait for children") ;
+    if (pid <= 0) return ;
+    for (i = 0 ; i < nconns ; i++) if (conns[i].pid == pid) break ;
+    if (i == nconns) continue ;  /* not one of ours (inherited) */
+    if (verbosity >= 2)
+    {
+      char fpid[PID_FMT] ;
+      char fip[IP46_FMT] ;
+      char fport[UINT16_FMT] ;
+      char fcode[UINT_FMT] ;
+      char fn[UINT_FMT] ;
+      char fmax[UINT_FMT] ;
+      fpid[pid_fmt(fpid, pid)] = 0 ;
+      fmt_conn(fip, fport, &conns[i].ip, conns[i].port) ;
+      fcode[uint_fmt(fcode, WIFSIGNALED(wstat) ? WTERMSIG(wstat) : WEXITSTATUS(wstat))] = 0 ;
+      fn[uint_fmt(fn, nconns - 1)] = 0 ;
+      fmax[uint_fmt(fmax, maxconn)] = 0 ;
+      strerr_warni("end pid ", fpid, " ip ", fip, " port ", fport,
+        WIFSIGNALED(wstat) ? " signal " : " exit ", fcode, " conn ", fn, "/", fmax) ;
+    }
+    conns[i] = conns[--nconns] ;
+  }
+}
+
+static void refuse (int fd, ip46 const *ip, uint16_t port, char const *why, unsigned int limit)
+{
+  fd_close(fd) ;
+  if (verbosity >= 1)
+  {
+    char fip[IP46_FMT] ;
+    char fport[UINT16_FMT] ;
+    char flim[UINT_FMT] ;
+    fmt_conn(fip, fport, ip, port) ;
+    flim[uint_fmt(flim, limit)] = 0 ;
+    strerr_warnw("refused ip ", fip, " port ", fport, ": ", why, " (", flim, ")") ;
+  }
+}
+
+/* In the child: the connection on fd 0 and fd 1, the UCSPI environment,
+   signals back to normal, then exec. */
+static void run_child (int fd, ip46 const *ip, uint16_t port, unsigned int num, char const *const *argv) gccattr_noreturn ;
+static void run_child (int fd, ip46 const *ip, uint16_t port, unsigned int num, char const *const *argv)
+{
+  stralloc modifs = STRALLOC_ZERO ;
+  ip46 lip ;
+  uint16_t lport ;
+  char fip[IP46_FMT] ;
+  char fport[UINT16_FMT] ;
+  char fnum[UINT_FMT] ;
+
+  selfpipe_finish() ;
+  sig_blocknone() ;
+  if (socket_local46(fd, &lip, &lport) < 0) strerr_diefusys(111, "getsockname") ;
+  if (flagnodelay && socket_tcpnodelay(fd) < 0) strerr_diefusys(111, "set TCP_NODELAY") ;
+  if (fd_move(0, fd) < 0 || fd_copy(1, 0) < 0) strerr_diefusys(111, "move the connection to fd 0 and 1") ;
+
+  fmt_conn(fip, fport, &lip, lport) ;
+  fnum[uint_fmt(fnum, num)] = 0 ;
+  if (!env_addmodif(&modifs, "PROTO", "TCP")
+   || !env_addmodif(&modifs, "TCPLOCALIP", fip)
+   || !env_addmodif(&modifs, "TCPLOCALPORT", fport)
+   || !env_addmodif(&modifs, "TCPCONNNUM", fnum)
+   || !env_addmodif(&modifs, "TCPLOCALHOST", localname)
+   || !env_addmodif(&modifs, "TCPREMOTEHOST", 0)
+   || !env_addmodif(&modifs, "TCPREMOTEINFO", 0))
+    strerr_diefu(111, "make the environment: out of memory") ;
+  fmt_conn(fip, fport, ip, port) ;
+  if (!env_addmodif(&modifs, "TCPREMOTEIP", fip)
+   || !env_addmodif(&modifs, "TCPREMOTEPORT", fport))
+    strerr_diefu(111, "make the environment: out of memory") ;
+  xmexec_m(argv, modifs.s, modifs.len) ;
+}
+
+static void new_connection (int fd, ip46 const *ip, uint16_t port, char const *const *argv)
+{
+  unsigned int n ;
+  pid_t pid ;
+  if (nconns >= maxconn) { refuse(fd, ip, port, "too many connections", maxconn) ; return ; }
+  n = count_ip(ip) ;
+  if (n >= localmaxconn) { refuse(fd, ip, port, "too many connections from this ip", localmaxconn) ; return ; }
+  pid = fork() ;
+  if (pid < 0)
+  {
+    fd_close(fd) ;
+    strerr_warnwusys("fork") ;
+    return ;
+  }
+  if (!pid) run_child(fd, ip, port, n + 1, argv) ;
+  fd_close(fd) ;
+  conns[nconns].pid = pid ;
+  conns[nconns].ip = *ip ;
+  conns[nconns].port = port ;
+  nconns++ ;
+  if (verbosity >= 2)
+  {
+    char fpid[PID_FMT] ;
+    char fip[IP46_FMT] ;
+    char fport[UINT16_FMT] ;
+    char fn[UINT_FMT] ;
+    char fmax[UINT_FMT] ;
+    char fln[UINT_FMT] ;
+    char flmax[UINT_FMT] ;
+    fpid[pid_fmt(fpid, pid)] = 0 ;
+    fmt_conn(fip, fport, ip, port) ;
+    fn[uint_fmt(fn, nconns)] = 0 ;
+    fmax[uint_fmt(fmax, maxconn)] = 0 ;
+    fln[uint_fmt(fln, n + 1)] = 0 ;
+    flmax[uint_fmt(flmax, localmaxconn)] = 0 ;
+    strerr_warni("start pid ", fpid, " ip ", fip, " port ", fport,
+      " conn ", fn, "/", fmax, " ipconn ", fln, "/", flmax) ;
+  }
+}
+
+static void accept_some (int s, int is6, char const *const *argv)
+{
+  for (unsigned int i = 0 ; i < ACCEPT_BURST ; i++)
+  {
+    ip46 ip = IP46_ZERO ;
+    uint16_t port ;
+    int fd = is6 ? socket_accept6_internal(s, ip.ip, &port, O_CLOEXEC)
+                 : socket_accept4_internal(s, ip.ip, &port, O_CLOEXEC) ;
+    if (fd < 0)
+    {
+      if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return ;
+      if (errno == ECONNABORTED || errno == EPROTO) continue ;
+      strerr_warnwusys("accept") ;
+      return ;
+    }
+    ip.is6 = !!is6 ;
+    new_connection(fd, &ip, port, argv) ;
+  }
+}
+
+static void notify_port (uint16_t port)
+{
+  char fmt[UINT16_FMT + 1] ;
+  size_t n = uint16_fmt(fmt, port) ;
+  fmt[n++] = '\n' ;
+  if (allwrite(1, fmt, n) < n) strerr_diefusys(111, "write the port to stdout") ;
+}
+
+/* 0, 1 and 2 always exist, so that no socket lands on them. */
+static void std_fds (void)
+{
+  for (int fd = 0 ; fd < 3 ; fd++)
+    if (fcntl(fd, F_GETFD) < 0)
+    {
+      int n = open("/dev/null", O_RDWR) ;
+      if (n < 0) strerr_diefusys(111, "open /dev/null") ;
+      if (n != fd) strerr_dief(111, "unable to reopen fds 0 to 2 on /dev/null") ;
+    }
+}
+
+/* stdin and stdout are not used past the readiness line: /dev/null. */
+static void close_std (void)
+{
+  int fd = open("/dev/null", O_RDWR | O_CLOEXEC) ;
+  if (fd < 0) strerr_diefusys(111, "open /dev/null") ;
+  if (fd_copy(0, fd) < 0 || fd_copy(1, fd) < 0) strerr_diefusys(111, "redirect stdin and stdout to /dev/null") ;
+  fd_close(fd) ;
+}
+
+int main (int argc, char const *const *argv)
+{
+  int fam = 0 ;
+  int flag1 = 0, flagU = 0 ;
+  unsigned int backlog = 64 ;
+  int hasuid = 0, hasgid = 0, hasgidlist = 0 ;
+  uid_t uid = 0 ;
+  gid_t gid = 0 ;
+  gid_t gidlist[GIDLIST_MAX] ;
+  size_t gidn = 0 ;
+  ip46 ip ;
+  uint16_t port ;
+  int s, sfd ;
+  PROG = "postie-tcpserver" ;
+  {
+    subgetopt l = SUBGETOPT_ZERO ;
+    for (;;)
+    {
+      int opt = subgetopt_r(argc, argv, "qQv461c:C:b:G:g:u:UDdl:HRPOot:hpr", &l) ;
+      if (opt == -1) break ;
+      switch (opt)
+      {
+        case 'q' : verbosity = 0 ; break ;
+        case 'Q' : verbosity = 1 ; break ;
+        case 'v' : verbosity = 2 ; break ;
+        case '4' : fam = 4 ; break ;
+        case '6' : fam = 6 ; break ;
+        case '1' : flag1 = 1 ; break ;
+        case 'c' : maxconn = scan_uint(l.arg, "maxconn", MAXCONN_MAX) ; break ;
+        case 'C' : localmaxconn = scan_uint(l.arg, "localmaxconn", MAXCONN_MAX) ; break ;
+        case 'b' : backlog = scan_uint(l.arg, "backlog", 65535) ; break ;
+        case 'G' : gidn = scan_gidlist(l.arg, gidlist, "gidlist") ; hasgidlist = 1 ; break ;
+        case 'g' : gid = scan_uint(l.arg, "gid", (unsigned int)-1 - 1) ; hasgid = 1 ; break ;
+        case 'u' : uid = scan_uint(l.arg, "uid", (unsigned int)-1 - 1) ; hasuid = 1 ; break ;
+        case 'U' : flagU = 1 ; break ;
+        case 'D' : flagnodelay = 1 ; break ;
+        case 'd' : flagnodelay = 0 ; break ;
+        case 'l' : localname = l.arg ; break ;
+        /* tcpserver options that ask for what postie-tcpserver always
+           does (no DNS, no IDENT, IP options killed): accepted. */
+        case 'H' : case 'R' : case 'P' : case 'O' : case 't' : break ;
+        case 'o' : strerr_dief(100, "-o (keep IP options) is not supported") ;
+        case 'h' : case 'p' : strerr_dief(100, "-h and -p need DNS lookups, which postie-tcpserver never does: use -H") ;
+        case 'r' : strerr_dief(100, "-r needs IDENT lookups, which postie-tcpserver never does: use -R") ;
+        default : dieusage() ;
+      }
+    }
+    argc -= l.ind ; argv += l.ind ;
+  }
+  if (argc < 3) dieusage() ;
+  if (!maxconn) strerr_dief(100, "maxconn must be at least 1") ;
+  if (!localmaxconn) strerr_dief(100, "localmaxconn must be at least 1") ;
+  if (localmaxconn > maxconn) localmaxconn = maxconn ;
+  if (!backlog) backlog = 1 ;
+  scan_ip(argv[0], &ip, fam) ;
+  port = scan_uint(argv[1], "port", 65535) ;
+
+  if (flagU)
+  {
+    char const *x = getenv("UID") ;
+    if (!x) strerr_dienotset(100, "UID") ;
+    if (!hasuid) { uid = scan_uint(x, "$UID", (unsigned int)-1 - 1) ; hasuid = 1 ; }
+    x = getenv("GID") ;
+    if (!x) strerr_dienotset(100, "GID") ;
+    if (!hasgid) { gid = scan_uint(x, "$GID", (unsigned int)-1 - 1) ; hasgid = 1 ; }
+    x = getenv("GIDLIST") ;
+    if (x && !hasgidlist) { gidn = scan_gidlist(x, gidlist, "$GIDLIST") ; hasgidlist = 1 ; }
+  }
+
+  std_fds() ;
+  s = socket_tcp46_internal(ip.is6, O_NONBLOCK | O_CLOEXEC) ;
+  if (s < 0) strerr_diefusys(111, "create socket") ;
+  if (socket_bind46_reuse(s, &ip, port) < 0)
+  {
+    char fip[IP46_FMT] ;
+    char fport[UINT16_FMT] ;
+    fmt_conn(fip, fport, &ip, port) ;
+    strerr_diefusys(111, "bind to ip ", fip, " port ", fport) ;
+  }
+  if (socket_listen(s, backlog) < 0) strerr_diefusys(111, "listen") ;
+  {
+    ip46 lip ;
+    if (socket_local46(s, &lip, &port) < 0) strerr_diefusys(111, "getsockname") ;
+  }
+
+  /* Privileges go right after the bind, before anything else happens. */
+  if (hasgidlist || hasgid)
+  {
+    if (!hasgidlist && hasgid) { gidlist[0] = gid ; gidn = 1 ; }
+    if (setgroups(gidn, gidlist) < 0) strerr_diefusys(111, "setgroups") ;
+  }
+  if (hasgid && setgid(gid) < 0) strerr_diefusys(111, "setgid") ;
+  if (hasuid && setuid(uid) < 0) strerr_diefusys(111, "setuid") ;
+
+  sfd = selfpipe_init() ;
+  if (sfd < 0) strerr_diefusys(111, "init selfpipe") ;
+  {
+    sigset_t set ;
+    sigemptyset(&set) ;
+    sigaddset(&set, SIGCHLD) ;
+    sigaddset(&set, SIGTERM) ;
+    sigaddset(&set, SIGHUP) ;
+    sigaddset(&set, SIGQUIT) ;
+    sigaddset(&set, SIGABRT) ;
+    if (selfpipe_trapset(&set) < 0) strerr_diefusys(111, "trap signals") ;
+  }
+
+  if (verbosity >= 2)
+  {
+    char fip[IP46_FMT] ;
+    char fport[UINT16_FMT] ;
+    char fmax[UINT_FMT] ;
+    char flmax[UINT_FMT] ;
+    fmt_conn(fip, fport, &ip, port) ;
+    fmax[uint_fmt(fmax, maxconn)] = 0 ;
+    flmax[uint_fmt(flmax, localmaxconn)] = 0 ;
+    strerr_warni("listening on ip ", fip, " port ", fport, " maxconn ", fmax, " localmaxconn ", flmax) ;
+  }
+  if (flag1) notify_port(port) ;
+  close_std() ;
+
+  for (;;)
+  {
+    iopause_fd x[2] = { { .fd = sfd, .events = IOPAUSE_READ }, { .fd = s, .events = IOPAUSE_READ } } ;
+    int r = iopause(x, 2, 0, 0) ;
+    if (r < 0)
+    {
+      if (errno == EINTR) continue ;
+      strerr_diefusys(111, "iopause") ;
+    }
+    if (x[0].revents & (IOPAUSE_READ | IOPAUSE_EXCEPT))
+    {
+      for (;;)
+      {
+        int sig = selfpipe_read() ;
+        if (sig < 0) strerr_diefusys(111, "read selfpipe") ;
+        if (!sig) break ;
+        switch (sig)
+        {
+          case SIGCHLD : reap() ; break ;
+          case SIGHUP : killall(SIGTERM) ; killall(SIGCONT) ; break ;
+          case SIGQUIT : killall(SIGTERM) ; killall(SIGCONT) ; goto end ;
+          case SIGABRT : killall(SIGKILL) ; goto end ;
+          case SIGTERM : goto end ;
+          default : break ;
+        }
+      }
+    }
+    if (x[1].revents & (IOPAUSE_READ | IOPAUSE_EXCEPT)) accept_some(s, ip.is6, argv + 2) ;
+  }
+
+ end:
+  if (verbosity >= 2)
+  {
+    char fn[UINT_FMT] ;
+    fn[uint_fmt(fn, nconns)] = 0 ;
+    strerr_warni("exiting, ", fn, " connections left to finish") ;
+  }
+  return 0 ;
+}
