@@ -33,7 +33,7 @@ static ssize_t fill (timedin *in, tain const *deadline)
 
 int timedin_getline (timedin *in, char *line, size_t max, size_t *len, tain const *deadline)
 {
-  size_t n = 0 ;
+  size_t n = 0, discarded = 0 ;
   int toolong = 0 ;
   for (;;)
   {
@@ -47,13 +47,12 @@ int timedin_getline (timedin *in, char *line, size_t max, size_t *len, tain cons
     }
     nl = memchr(in->buf + in->pos, '\n', in->len - in->pos) ;
     take = nl ? (size_t)(nl - (in->buf + in->pos)) + 1 : in->len - in->pos ;
-    if (!toolong)
-    {
-      if (n + take > max) toolong = 1 ;
-      else { memcpy(line + n, in->buf + in->pos, take) ; n += take ; }
-    }
+    if (!toolong && n + take > max) { toolong = 1 ; discarded = n ; }
+    if (!toolong) { memcpy(line + n, in->buf + in->pos, take) ; n += take ; }
+    else discarded += take ;
     in->pos += take ;
     if (nl) break ;
+    if (toolong && discarded > TIMEDIN_DISCARD_MAX) break ;
   }
   if (toolong) return -2 ;
   *len = n ;

@@ -6,23 +6,28 @@
    gid when run as root, chdirs to HOME and execs the rest of its argv.
    Exit 1 bad login, 2 misuse, 111 temporary error.
 
+   -a (authentication only, e.g. for SMTP AUTH): set the environment and
+   exec prog, but change neither the uid nor the directory.
+
    An unknown user, a user without a password and a uid 0 user cost one
    crypt(3) of a dummy hash made with the same method, so that the time
    taken does not tell which names exist. */
 
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <crypt.h>
 #include <skalibs/allreadwrite.h>
+#include <skalibs/sgetopt.h>
 #include <skalibs/stralloc.h>
 #include <skalibs/strerr.h>
 #include "postie.h"
 #include "usersdb.h"
 
-#define USAGE "postie-checkpassword prog..."
+#define USAGE "postie-checkpassword [ -a ] prog..."
 #define INPUT_MAX 512
 
 static char up[INPUT_MAX + 1] ;
@@ -83,8 +88,24 @@ int main (int argc, char const *const *argv)
   size_t len = 0, ulen ;
   char const *name, *pw, *h ;
   int r ;
+  int authonly = 0 ;
+  int here = -1 ;
   PROG = "postie-checkpassword" ;
-  if (argc < 2) die_usage() ;
+  {
+    subgetopt l = SUBGETOPT_ZERO ;
+    for (;;)
+    {
+      int opt = subgetopt_r(argc, argv, "a", &l) ;
+      if (opt == -1) break ;
+      switch (opt)
+      {
+        case 'a' : authonly = 1 ; break ;
+        default : die_usage() ;
+      }
+    }
+    argc -= l.ind ; argv += l.ind ;
+  }
+  if (argc < 1) die_usage() ;
 
   for (;;)
   {
@@ -104,6 +125,11 @@ int main (int argc, char const *const *argv)
     if (!memchr(pw, 0, len - ulen - 1)) die_usage() ;
   }
 
+  if (authonly)
+  {
+    here = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC) ;
+    if (here < 0) die_temp("open the current directory") ;
+  }
   if (chdir(postie_home()) < 0) die_temp("chdir to the instance") ;
   r = ulen ? usersdb_find(name, ulen, &e, &sa) : 0 ;
   if (r < 0) die_temp("read " USERSDB_FILE) ;
@@ -120,6 +146,11 @@ int main (int argc, char const *const *argv)
   if (setenv("USER", e.name, 1) < 0 || setenv("HOME", e.home, 1) < 0
    || setenv("SHELL", "/bin/sh", 1) < 0 || setenv("MAILDIR", e.maildir, 1) < 0)
     die_temp("set the environment") ;
+  if (authonly)
+  {
+    if (fchdir(here) < 0) die_temp("return to the current directory") ;
+    goto exec ;
+  }
   if (geteuid() == 0)
   {
     gid_t g = e.gid ;
@@ -127,6 +158,7 @@ int main (int argc, char const *const *argv)
     if (setuid(e.uid) < 0) die_temp("set the uid") ;
   }
   if (chdir(e.home) < 0) die_temp("chdir to the home directory") ;
-  execvp(argv[1], (char *const *)argv + 1) ;
-  strerr_diefusys(111, "exec ", argv[1]) ;
+ exec:
+  execvp(argv[0], (char *const *)argv) ;
+  strerr_diefusys(111, "exec ", argv[0]) ;
 }

@@ -2,7 +2,7 @@
 """postie-checkpassword: good, bad and unknown logins, the uid drop and the
 environment, misuse exits, temporary errors, and timing of an unknown user
 against a wrong password (loose: the dummy hash must make them comparable)."""
-import os, shutil, subprocess, sys, time
+import atexit, os, shutil, subprocess, sys, time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from postietest import *
 from poptest import users, public_tmp
@@ -10,6 +10,7 @@ from poptest import users, public_tmp
 home = tmpdir("checkpassword")
 os.makedirs(os.path.join(home, "users"), exist_ok=True)
 pub = public_tmp("checkpassword")
+atexit.register(shutil.rmtree, pub, True)
 root = os.geteuid() == 0
 uid = 4242 if root else os.getuid()
 gid = 4243 if root else os.getgid()
@@ -62,6 +63,15 @@ rc, out, err = run(b"bob\0bob's pw\0")
 check("good-maildir-env", rc == 0 and out.split()[-1] == "/var/mail/bob/", out + err)
 rc, out, err = run(b"alice\0correct horse\0", argv=["true"])
 check("exec-args", rc == 0, err)
+rc, out, err = run(b"gone\0gonepw\0", argv=["-a", "sh", "-c", REPORT])
+f = out.split()
+check("authonly", rc == 0 and f[0] == str(os.geteuid()) and f[-5:] == [os.getcwd(), "gone", "/nonexistent/home", "/bin/sh", "Maildir/"], out + err)
+rc, out, err = run(b"gone\0wrong\0", argv=["-a", "true"])
+check("authonly-bad", rc == 1, err)
+rc, out, err = run(b"rootish\0rootpw\0", argv=["-a", "true"])
+check("authonly-uid0-refused", rc == 1, err)
+rc, out, err = run(b"gone\0gonepw\0", argv=["-x", "true"])
+check("misuse-bad-option", rc == 2, err)
 
 for name, inp in [("wrong-password", b"alice\0correct horsE\0"),
                   ("empty-password", b"alice\0\0"),
@@ -128,5 +138,4 @@ if SAN:
     skip("timing-comparable", "timings under sanitizers are meaningless")
 else:
     check("timing-comparable", tw / 3 < tu < tw * 3 and tw / 3 < tn < tw * 3, "%.4f %.4f %.4f" % (tw, tu, tn))
-shutil.rmtree(pub)
 done()

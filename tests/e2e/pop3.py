@@ -194,6 +194,14 @@ try:
     check("pass-before-user", r.cmd(b"PASS x").startswith(b"-ERR"))
     check("overlong-user", r.cmd(b"USER " + b"a" * 1000) == b"-ERR line too long")
     check("overlong-pass", r.cmd(b"USER alice") == b"+OK" and r.cmd(b"PASS " + b"p" * 5000) == b"-ERR line too long")
+    try:
+        r.send(b"X" * 1000000)  # more than pop3maxbad x 64 KiB: the server stops reading
+    except OSError:
+        pass
+    check("endless-line-bounded", r.line() == b"-ERR line too long" and r.closed(20), "")
+    r.close()
+    r = Raw(PORT)
+    r.line()
     check("garbage-bytes", r.cmd(bytes(range(1, 10)) + b"\xff\xfe\x80junk").startswith(b"-ERR"))
     check("nul-in-command", r.cmd(b"US\0ER alice").startswith(b"-ERR"))
     check("unknown-command", r.cmd(b"HELO there") == b"-ERR unknown command")
@@ -227,6 +235,24 @@ try:
     r.s.shutdown(socket.SHUT_WR)
     check("eof-mid-line", r.line().startswith(b"+OK") and r.line() == b"+OK" and r.closed())
     r.close()
+
+    # --- The delay after a failed login (control/pop3faildelay)
+    with open(os.path.join(home, "control", "pop3faildelay"), "w") as f:
+        f.write("1\n")
+    r = Raw(PORT)
+    r.line()
+    r.cmd(b"USER alice")
+    t0 = time.time()
+    resp = r.cmd(b"PASS wrong")
+    dt = time.time() - t0
+    check("fail-delay", resp.startswith(b"-ERR [AUTH]") and dt >= 0.9, "%.2f s" % dt)
+    t0 = time.time()
+    r.cmd(b"USER alice")
+    resp = r.cmd(b"PASS alice pw")
+    check("no-delay-on-success", resp.startswith(b"+OK") and time.time() - t0 < 0.9 + (5 if SAN else 0.5), "")
+    r.close()
+    with open(os.path.join(home, "control", "pop3faildelay"), "w") as f:
+        f.write("0\n")
 
     # --- Hostile input after login (with room for more bad commands)
     with open(os.path.join(home, "control", "pop3maxbad"), "w") as f:
@@ -300,6 +326,20 @@ try:
           and files("cur") == [] and files("new") == [], p.stdout.decode(errors="replace")[-2000:])
     p = fetchmail()
     check("fetchmail-nothing-left", p.returncode == 1, "rc=%d" % p.returncode)  # 1 = no mail
+
+    # --- The same chain behind postie-tcpserver
+    if os.path.exists(prog("postie-tcpserver")):
+        srv2 = Pop3Server(home, server=[prog("postie-tcpserver")])
+        try:
+            c = poplib.POP3("127.0.0.1", srv2.port, timeout=20)
+            c.user("alice")
+            ok = c.pass_("alice pw").startswith(b"+OK") and c.stat()[0] >= 0
+            c.quit()
+            check("behind-postie-tcpserver", ok)
+        finally:
+            srv2.stop()
+    else:
+        skip("behind-postie-tcpserver", "postie-tcpserver not built")
 
     # --- 10,000 messages: start-up time and memory
     big = make_maildir(os.path.join(uhome, "Big"))

@@ -113,10 +113,11 @@ class Pop3Server:
     """postie-popup HOSTNAME postie-checkpassword postie-pop3d behind
     ucspi-tcp's tcpserver on 127.0.0.1 (no DNS: -R -H -l 0)."""
 
-    def __init__(self, home, extra=None):
+    def __init__(self, home, extra=None, server=None):
         self.port = free_port()
         self.errf = open(os.path.join(home, "pop3-stderr.%d" % self.port), "w+b")
-        cmd = ["tcpserver", "-R", "-H", "-l", "0", "127.0.0.1", str(self.port),
+        front = server or ["tcpserver", "-R", "-H", "-l", "0"]
+        cmd = front + ["127.0.0.1", str(self.port),
                prog("postie-popup"), "pop.test", prog("postie-checkpassword"), prog("postie-pop3d")] + (extra or [])
         self.p = subprocess.Popen(cmd, env=env_for(home), stdout=subprocess.DEVNULL, stderr=self.errf)
         if not wait_port(self.port):
