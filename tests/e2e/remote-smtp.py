@@ -85,6 +85,11 @@ cases = [
     ("empty", b""),
     ("cr-at-end", b"A: b\n\nx\r"),
     ("crcrlf", b"x\r\r\ny\n"),
+    # the line end and the dot on either side of the 64 KiB read boundary
+    ("boundary-lf-dot", b"x" * 65535 + b"\n.dot\n"),
+    ("boundary-crlf-dot", b"x" * 65535 + b"\r\n.dot\n"),
+    ("boundary-cr-dot", b"x" * 65535 + b"\r.dot\n"),
+    ("boundary-dot-first", b"x" * 65534 + b"\n.dot\n"),
 ]
 for name, m in cases:
     n0 = len(s.sessions)
