@@ -1,0 +1,110 @@
+/* dns_mx.c: MX records out of a DNS answer. Every offset is checked against
+   the packet's length; names are expanded by dn_expand, which checks
+   compression pointers and lengths. */
+#include <string.h>
+#include <netinet/in.h>
+#include <arpa/nameser.h>
+#include <resolv.h>
+#include <skalibs/random.h>
+#include "dns_mx.h"
+
+static unsigned int get16 (unsigned char const *p)
+{
+  return ((unsigned int)p[0] << 8) | p[1] ;
+}
+
+static int skipname (unsigned char const *pkt, size_t len, size_t *pos)
+{
+  int n = dn_skipname(pkt + *pos, pkt + len) ;
+  if (n < 0 || (size_t)n > len - *pos) return 0 ;
+  *pos += n ;
+  return 1 ;
+}
+
+static void clean (char *name)
+{
+  size_t n = strlen(name), i ;
+  for (i = 0 ; i < n ; i++)
+  {
+    char c = name[i] ;
+    if (c >= 'A' && c <= 'Z') name[i] = c + 32 ;
+    else if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.'))
+    {
+      memcpy(name, "?", 2) ;
+      return ;
+    }
+  }
+  if (n && name[n-1] == '.') name[n-1] = 0 ;
+}
+
+int dns_mx_parse (unsigned char const *pkt, size_t len, dns_mx *out, unsigned int max, unsigned int *total)
+{
+  size_t pos = 12 ;
+  unsigned int qd, an, i ;
+  int stored = 0 ;
+  *total = 0 ;
+  if (len < 12 || len > 65535) return -1 ;
+  qd = get16(pkt + 4) ;
+  an = get16(pkt + 6) ;
+  for (i = 0 ; i < qd ; i++)
+  {
+    if (!skipname(pkt, len, &pos)) return -1 ;
+    if (len - pos < 4) return -1 ;
+    pos += 4 ;
+  }
+  for (i = 0 ; i < an ; i++)
+  {
+    unsigned int type, class, rdlen ;
+    if (!skipname(pkt, len, &pos)) return -1 ;
+    if (len - pos < 10) return -1 ;
+    type = get16(pkt + pos) ;
+    class = get16(pkt + pos + 2) ;
+    rdlen = get16(pkt + pos + 8) ;
+    pos += 10 ;
+    if (len - pos < rdlen) return -1 ;
+    if (type == ns_t_mx && class == ns_c_in)
+    {
+      char name[DNS_NAME_MAX] ;
+      int n ;
+      if (rdlen < 3) return -1 ;
+      n = dn_expand(pkt, pkt + len, pkt + pos + 2, name, sizeof name) ;
+      if (n < 0 || (size_t)n + 2 != rdlen) return -1 ;
+      (*total)++ ;
+      if ((unsigned int)stored < max)
+      {
+        out[stored].pref = get16(pkt + pos) ;
+        clean(name) ;
+        memcpy(out[stored].name, name, strlen(name) + 1) ;
+        stored++ ;
+      }
+    }
+    pos += rdlen ;
+  }
+  return stored ;
+}
+
+void dns_mx_sort (dns_mx *mx, unsigned int n)
+{
+  unsigned int i, j ;
+  dns_mx tmp ;
+  /* insertion sort on preference: n is small */
+  for (i = 1 ; i < n ; i++)
+  {
+    for (j = i ; j && mx[j-1].pref > mx[j].pref ; j--)
+    {
+      tmp = mx[j] ; mx[j] = mx[j-1] ; mx[j-1] = tmp ;
+    }
+  }
+  /* Fisher-Yates within each run of equal preferences */
+  for (i = 0 ; i < n ; )
+  {
+    unsigned int e = i + 1 ;
+    while (e < n && mx[e].pref == mx[i].pref) e++ ;
+    for (j = e - 1 ; j > i ; j--)
+    {
+      unsigned int k = i + random_uint32(j - i + 1) ;
+      if (k != j) { tmp = mx[j] ; mx[j] = mx[k] ; mx[k] = tmp ; }
+    }
+    i = e ;
+  }
+}

@@ -1,0 +1,166 @@
+/* local_maildir.c: delivery into a Maildir (https://cr.yp.to/proto/maildir.html).
+
+   1. open DIR/tmp/NAME with O_EXCL; NAME = SECONDS.MmicrosPpidQn.HOST,
+      unique: one process per pid at a time, the counter n per delivery in
+      this process, the microseconds against a quick reuse of the pid.
+   2. write Return-Path, Delivered-To, the message; fsync; close.
+   3. link to DIR/new/NAME (never overwrites), unlink the tmp name (or
+      rename, where the filesystem has no hard links).
+   4. fsync DIR/new: only now does the message exist after a power loss.
+   Any failure removes the tmp file and fails temporarily. A crash between
+   3 and 4 may lose the new name, but nothing was reported delivered yet;
+   one after 4 leaves at worst a stale file in tmp/, which readers ignore. */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>  /* rename */
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <skalibs/stralloc.h>
+#include <skalibs/types.h>
+#include "local.h"
+
+static unsigned int counter = 0 ;
+
+/* remove a file on the way to a failure, keeping the failure's errno */
+static void undo (char const *path)
+{
+  int e = errno ;
+  unlink(path) ;
+  errno = e ;
+}
+
+static int fsyncdir (char const *path)
+{
+  int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC) ;
+  int e ;
+  if (fd < 0) return -1 ;
+  if (fsync(fd) < 0 && errno != EINVAL) { e = errno ; close(fd) ; errno = e ; return -1 ; }
+  close(fd) ;
+  return 0 ;
+}
+
+/* The default delivery may create its Maildir (not its parents): mode 0700,
+   tmp, new, cur, each directory fsync'ed with its parent. */
+static void create (char const *dir, size_t dirlen)
+{
+  static char const *const sub[3] = { "tmp", "new", "cur" } ;
+  stralloc sa = STRALLOC_ZERO ;
+  unsigned int i ;
+  int made = 0 ;
+  if (!stralloc_catb(&sa, dir, dirlen) || !stralloc_0(&sa)) die_nomem() ;
+  if (mkdir(sa.s, 0700) == 0) made = 1 ;
+  else if (errno != EEXIST) tempsys("unable to create the maildir ", sa.s) ;
+  for (i = 0 ; i < 3 ; i++)
+  {
+    sa.len = dirlen ;
+    if (!stralloc_cats(&sa, sub[i]) || !stralloc_0(&sa)) die_nomem() ;
+    if (mkdir(sa.s, 0700) == 0) made = 1 ;
+    else if (errno != EEXIST) tempsys("unable to create ", sa.s) ;
+  }
+  if (made)
+  {
+    sa.len = dirlen ;
+    if (!stralloc_0(&sa)) die_nomem() ;
+    if (fsyncdir(sa.s) < 0) tempsys("unable to sync ", sa.s) ;
+    /* and the entry of the maildir in its parent */
+    sa.len = dirlen ;
+    while (sa.len && sa.s[sa.len - 1] == '/') sa.len-- ;
+    while (sa.len && sa.s[sa.len - 1] != '/') sa.len-- ;
+    if (!sa.len && !stralloc_cats(&sa, ".")) die_nomem() ;
+    if (!stralloc_0(&sa)) die_nomem() ;
+    if (fsyncdir(sa.s) < 0) tempsys("unable to sync ", sa.s) ;
+  }
+  stralloc_free(&sa) ;
+}
+
+static void name (stralloc *sa)
+{
+  struct timespec now ;
+  char fmt[UINT64_FMT] ;
+  if (clock_gettime(CLOCK_REALTIME, &now) < 0) tempsys("unable to read the clock") ;
+  if (!stralloc_catb(sa, fmt, uint64_fmt(fmt, (uint64_t)now.tv_sec))
+   || !stralloc_cats(sa, ".M")
+   || !stralloc_catb(sa, fmt, uint64_fmt(fmt, (uint64_t)(now.tv_nsec / 1000)))
+   || !stralloc_cats(sa, "P")
+   || !stralloc_catb(sa, fmt, uint64_fmt(fmt, (uint64_t)getpid()))
+   || !stralloc_cats(sa, "Q")
+   || !stralloc_catb(sa, fmt, uint_fmt(fmt, ++counter))
+   || !stralloc_cats(sa, ".")
+   || !stralloc_cats(sa, ctx.me)) die_nomem() ;
+}
+
+void deliver_maildir (char const *dir, int create_it)
+{
+  size_t dirlen = strlen(dir) ;
+  stralloc tmp = STRALLOC_ZERO ;
+  stralloc new = STRALLOC_ZERO ;
+  size_t namepos ;
+  local_out *o ;
+  int fd ;
+
+  if (!dirlen || dir[dirlen - 1] != '/') temp("bug: maildir path without its final slash") ;
+  if (create_it) create(dir, dirlen) ;
+
+  if (!stralloc_catb(&tmp, dir, dirlen) || !stralloc_cats(&tmp, "tmp/")) die_nomem() ;
+  namepos = tmp.len ;
+  name(&tmp) ;
+  if (!stralloc_0(&tmp)) die_nomem() ;
+  if (!stralloc_catb(&new, dir, dirlen) || !stralloc_cats(&new, "new/")
+   || !stralloc_cats(&new, tmp.s + namepos) || !stralloc_0(&new)) die_nomem() ;
+
+  fd = open(tmp.s, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600) ;
+  if (fd < 0)
+  {
+    if (errno == ENOENT) temp("maildir ", dir, " does not exist (no ", dir, "tmp/)") ;
+    tempsys("unable to create ", tmp.s) ;
+  }
+  {
+    static local_out out ;
+    char buf[65536] ;
+    o = &out ;
+    out_init(o, fd) ;
+    out_put(o, ctx.rpline.s, ctx.rpline.len) ;
+    out_put(o, ctx.dtline.s, ctx.dtline.len) ;
+    if (msg_rewind() < 0) { undo(tmp.s) ; tempsys("unable to rewind the message") ; }
+    for (;;)
+    {
+      ssize_t r = msg_read(buf, sizeof buf) ;
+      if (r < 0) { undo(tmp.s) ; tempsys("unable to read the message") ; }
+      if (!r) break ;
+      out_put(o, buf, r) ;
+    }
+    if (out_flush(o) < 0) { undo(tmp.s) ; tempsys("unable to write ", tmp.s) ; }
+  }
+  if (fsync(fd) < 0) { undo(tmp.s) ; tempsys("unable to sync ", tmp.s) ; }
+  if (close(fd) < 0) { undo(tmp.s) ; tempsys("unable to close ", tmp.s) ; }
+  if (link(tmp.s, new.s) < 0)
+  {
+    /* a filesystem without hard links: rename, which may overwrite, but
+       the name is unique */
+    if ((errno != EPERM && errno != ENOSYS && errno != EOPNOTSUPP) || rename(tmp.s, new.s) < 0)
+    {
+      undo(tmp.s) ;
+      tempsys("unable to move ", tmp.s, " to ", new.s) ;
+    }
+  }
+  unlink(tmp.s) ;
+  {
+    size_t newdirlen = dirlen + 4 ;  /* DIR/new/ */
+    char c = new.s[newdirlen] ;
+    new.s[newdirlen] = 0 ;
+    if (fsyncdir(new.s) < 0)
+    {
+      /* The name may or may not survive a crash: take it back, so that
+         what is reported as not delivered does not show up later. */
+      new.s[newdirlen] = c ;
+      undo(new.s) ;
+      tempsys("unable to sync ", dir, "new/") ;
+    }
+  }
+  did("maildir ", dir, "new/", tmp.s + namepos) ;
+  stralloc_free(&tmp) ;
+  stralloc_free(&new) ;
+}

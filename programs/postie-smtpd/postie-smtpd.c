@@ -1,0 +1,1189 @@
+/* postie-smtpd: an SMTP server (RFC 5321) on fd 0 (input) and fd 1
+   (output), run by a UCSPI-TCP server (postie-tcpserver, s6-tcpserver,
+   tcpserver). Each accepted message goes to the queue program
+   (POSTIE_QUEUE, default postie-queue) with one Received: line in front.
+
+   Everything the network can make this program do is in this file: the
+   commands, their replies, the DATA state machine, AUTH, and the limits.
+   Every reply and setting is listed in doc/postie-smtpd.md. */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/wait.h>
+#include <skalibs/allreadwrite.h>
+#include <skalibs/djbunix.h>
+#include <skalibs/gccattributes.h>
+#include <skalibs/sig.h>
+#include <skalibs/stralloc.h>
+#include <skalibs/strerr.h>
+#include <skalibs/tai.h>
+#include <skalibs/types.h>
+#include "postie.h"
+#include "queue.h"
+#include "smtpd.h"
+
+#define USAGE "postie-smtpd [ checkpassword-program [ args... ] ]"
+
+/* What a checkpassword program runs after a good login: nothing. */
+#define CHECKPASSWORD_NEXT "/bin/true"
+
+/* ---------- settings (control files; doc/postie-smtpd.md) */
+
+static stralloc me = STRALLOC_ZERO ;       /* control/me: our host name */
+static stralloc greeting = STRALLOC_ZERO ; /* control/smtpgreeting */
+static unsigned long databytes = 26214400 ;
+static unsigned long maxrcpt = 100 ;
+static unsigned long timeoutsmtpd = 300 ;
+static unsigned long timeoutdata = 180 ;
+static unsigned long timeoutdatatotal = 3600 ;
+static unsigned long maxbadcmds = 20 ;
+static unsigned long maxhops = 100 ;
+static unsigned long datalinemax = 1000 ;
+static unsigned long authfaildelay = 2 ;
+static unsigned long maxauthfail = 3 ;
+
+/* ---------- the session */
+
+static char sessionid[64] ;
+static char remoteip[72] = "unknown" ;
+static char remoteport[8] = "" ;
+static char helo[256] ;
+static int helostate = 0 ;   /* 0 none, 1 HELO, 2 EHLO */
+static int relayclient = 0 ;
+static int authoffer = 0 ;   /* AUTH offered (a checkpassword program given) */
+static int authrequired = 0 ;  /* SMTPAUTH=required: AUTH before MAIL */
+static char const *const *cpw = 0 ;  /* checkpassword argv */
+static unsigned int cpwn = 0 ;
+static char authuser[256] ;
+static int authed = 0 ;
+static unsigned long nbad = 0, nmessages = 0, nrefused = 0, nauthfail = 0 ;
+
+/* ---------- the transaction */
+
+static int havemail = 0 ;
+static int smtputf8 = 0 ;
+static stralloc sender = STRALLOC_ZERO ;
+static stralloc rcpts = STRALLOC_ZERO ;   /* "T" addr "\0", each */
+static unsigned long nrcpt = 0 ;
+static stralloc addr = STRALLOC_ZERO ;
+
+static void reset (void)
+{
+  havemail = 0 ;
+  smtputf8 = 0 ;
+  sender.len = 0 ;
+  rcpts.len = 0 ;
+  nrcpt = 0 ;
+}
+
+/* ---------- logging: one line per event on stderr */
+
+static stralloc logsa = STRALLOC_ZERO ;
+
+static void logbytes (char const *s, size_t n)
+{
+  size_t i ;
+  for (i = 0 ; i < n ; i++)
+  {
+    char c = (unsigned char)s[i] < 32 || s[i] == 127 ? '?' : s[i] ;
+    if (!stralloc_catb(&logsa, &c, 1)) return ;
+  }
+}
+
+static void logstr (char const *s)
+{
+  logbytes(s, strlen(s)) ;
+}
+
+static void lognum (unsigned long u)
+{
+  char fmt[ULONG_FMT] ;
+  logbytes(fmt, ulong_fmt(fmt, u)) ;
+}
+
+static void logstart (char const *what)
+{
+  logsa.len = 0 ;
+  logstr("postie-smtpd: ") ;
+  logstr(sessionid) ;
+  logstr(" ") ;
+  logstr(what) ;
+}
+
+static void logend (void)
+{
+  if (stralloc_catb(&logsa, "\n", 1)) allwrite(2, logsa.s, logsa.len) ;
+  logsa.len = 0 ;
+}
+
+/* ---------- replies and the end of a session */
+
+static void out (char const *s)
+{
+  io_puts(s) ;
+}
+
+static void session_end (char const *why) gccattr_noreturn ;
+static void session_end (char const *why)
+{
+  tain d ;
+  tain_now_g() ;
+  tain_addsec_g(&d, 10) ;
+  if (io_flush(&d) && strcmp(why, "eof"))
+  {
+    tain_now_g() ;
+    tain_addsec_g(&d, 2) ;
+    io_shutdown(&d) ;
+  }
+  logstart("session") ;
+  logstr(" ip=") ; logstr(remoteip) ;
+  logstr(" port=") ; logstr(remoteport) ;
+  logstr(" helo=") ; logstr(helostate ? helo : "-") ;
+  logstr(" auth=") ; logstr(authed ? authuser : "-") ;
+  logstr(" messages=") ; lognum(nmessages) ;
+  logstr(" refused=") ; lognum(nrefused) ;
+  logstr(" bad=") ; lognum(nbad) ;
+  logstr(" end=") ; logstr(why) ;
+  logend() ;
+  _exit(0) ;
+}
+
+static void die_timeout (void) gccattr_noreturn ;
+static void die_timeout (void)
+{
+  out("421 4.4.2 ") ; out(me.s) ; out(" timeout, closing connection\r\n") ;
+  session_end("timeout") ;
+}
+
+static void die_nomem (void) gccattr_noreturn ;
+static void die_nomem (void)
+{
+  out("421 4.3.0 out of memory, closing connection\r\n") ;
+  session_end("nomem") ;
+}
+
+static void die_read (void) gccattr_noreturn ;
+static void die_read (void)
+{
+  if (errno == ETIMEDOUT) die_timeout() ;
+  session_end(errno ? "readerror" : "eof") ;
+}
+
+static void die_control (char const *name) gccattr_noreturn ;
+static void die_control (char const *name)
+{
+  strerr_warnwu3sys("read control/", name, "") ;
+  out("421 4.3.0 unable to read the configuration, try again later\r\n") ;
+  session_end("config") ;
+}
+
+/* A 5xx reply to a bad command: counted, and after control/maxbadcmds of
+   them the session ends. */
+static void err (char const *s)
+{
+  out(s) ;
+  if (++nbad >= maxbadcmds)
+  {
+    out("421 4.7.0 ") ; out(me.s) ; out(" too many errors, closing connection\r\n") ;
+    session_end("toomanyerrors") ;
+  }
+}
+
+static void deadline_cmd (tain *d)
+{
+  tain_now_g() ;
+  tain_addsec_g(d, timeoutsmtpd) ;
+}
+
+/* ---------- helpers */
+
+static int isarg (char const *arg)
+{
+  return arg && *arg ;
+}
+
+/* The argument after a keyword like "FROM:", spaces allowed after the
+   colon (not RFC, but common). Returns the rest or 0. */
+static char const *afterkey (char const *arg, char const *key)
+{
+  size_t n = strlen(key) ;
+  if (!arg || strncasecmp(arg, key, n)) return 0 ;
+  arg += n ;
+  while (*arg == ' ') arg++ ;
+  return arg ;
+}
+
+static char const *safehelo (void)
+{
+  static char h[256] ;
+  size_t i ;
+  for (i = 0 ; helo[i] && i < sizeof h - 1 ; i++)
+  {
+    char c = helo[i] ;
+    h[i] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+      || c == '.' || c == '-' || c == '_' || c == ':' || c == '[' || c == ']' ? c : '?' ;
+  }
+  h[i] = 0 ;
+  return h ;
+}
+
+/* ---------- HELO, EHLO and the simple commands */
+
+static void sethelo (char const *arg)
+{
+  size_t n = 0 ;
+  while (arg[n] && arg[n] != ' ') n++ ;
+  memcpy(helo, arg, n) ;
+  helo[n] = 0 ;
+}
+
+static int heloarg (char const *arg)
+{
+  size_t n = 0 ;
+  if (!isarg(arg) || *arg == ' ') return 0 ;
+  while (arg[n] && arg[n] != ' ') n++ ;
+  return n < sizeof helo ;
+}
+
+static void smtp_helo (char const *arg)
+{
+  if (!heloarg(arg)) { err("501 5.5.4 Syntax: HELO hostname\r\n") ; return ; }
+  sethelo(arg) ;
+  helostate = 1 ;
+  reset() ;
+  out("250 ") ; out(me.s) ; out("\r\n") ;
+}
+
+static void smtp_ehlo (char const *arg)
+{
+  char fmt[ULONG_FMT] ;
+  if (!heloarg(arg)) { err("501 5.5.4 Syntax: EHLO hostname\r\n") ; return ; }
+  sethelo(arg) ;
+  helostate = 2 ;
+  reset() ;
+  out("250-") ; out(me.s) ; out("\r\n") ;
+  out("250-PIPELINING\r\n") ;
+  out("250-8BITMIME\r\n") ;
+  if (databytes)
+  {
+    fmt[ulong_fmt(fmt, databytes)] = 0 ;
+    out("250-SIZE ") ; out(fmt) ; out("\r\n") ;
+  }
+  else out("250-SIZE\r\n") ;
+  out("250-ENHANCEDSTATUSCODES\r\n") ;
+  if (authoffer) out("250-AUTH PLAIN LOGIN\r\n") ;
+  out("250 SMTPUTF8\r\n") ;
+}
+
+static void smtp_rset (char const *arg)
+{
+  if (isarg(arg)) { err("501 5.5.4 Syntax: RSET\r\n") ; return ; }
+  reset() ;
+  out("250 2.0.0 Ok\r\n") ;
+}
+
+static void smtp_noop (char const *arg)
+{
+  (void)arg ;
+  out("250 2.0.0 Ok\r\n") ;
+}
+
+static void smtp_vrfy (char const *arg)
+{
+  (void)arg ;
+  out("252 2.5.0 Cannot VRFY user, but will accept message and attempt delivery\r\n") ;
+}
+
+static void smtp_help (char const *arg)
+{
+  (void)arg ;
+  out("214 2.0.0 Commands: HELO EHLO MAIL RCPT DATA RSET NOOP QUIT VRFY HELP AUTH; see RFC 5321\r\n") ;
+}
+
+static void smtp_quit (char const *arg)
+{
+  if (isarg(arg)) { err("501 5.5.4 Syntax: QUIT\r\n") ; return ; }
+  out("221 2.0.0 ") ; out(me.s) ; out(" closing connection\r\n") ;
+  session_end("quit") ;
+}
+
+static void smtp_notimpl (char const *arg)
+{
+  (void)arg ;
+  err("502 5.5.1 Command not implemented\r\n") ;
+}
+
+/* ---------- MAIL and RCPT */
+
+/* One ESMTP parameter "keyword[=value]" (n bytes at s): keyword and value
+   split, keyword syntax checked (RFC 5321 4.1.2 esmtp-keyword/value). */
+static int param_split (char const *s, size_t n, size_t *klen, char const **v, size_t *vlen)
+{
+  size_t i = 0 ;
+  if (!n) return 0 ;
+  while (i < n && s[i] != '=')
+  {
+    char c = s[i] ;
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || (c == '-' && i))) return 0 ;
+    i++ ;
+  }
+  if (!i) return 0 ;
+  *klen = i ;
+  if (i == n) { *v = 0 ; *vlen = 0 ; return 1 ; }
+  *v = s + i + 1 ;
+  *vlen = n - i - 1 ;
+  return *vlen > 0 && !memchr(*v, '=', *vlen) ;
+}
+
+static int keyis (char const *s, size_t n, char const *key)
+{
+  return n == strlen(key) && !strncasecmp(s, key, n) ;
+}
+
+static void smtp_mail (char const *arg)
+{
+  char const *p = afterkey(arg, "FROM:") ;
+  size_t used, at, plen ;
+  int r, seensize = 0, seenbody = 0, seenutf8 = 0, seenauth = 0 ;
+  if (!helostate) { err("503 5.5.1 Send EHLO first\r\n") ; return ; }
+  if (authrequired && !authed) { err("530 5.7.0 Authentication required\r\n") ; return ; }
+  if (havemail) { err("503 5.5.1 Nested MAIL command\r\n") ; return ; }
+  if (!p) { err("501 5.5.4 Syntax: MAIL FROM:<address>\r\n") ; return ; }
+  plen = strlen(p) ;
+  r = addr_parse(p, plen, ADDR_NULLOK | ADDR_UTF8, &addr, &used, &at) ;
+  if (r < 0) die_nomem() ;
+  if (!r) { err("501 5.1.7 Bad sender address syntax\r\n") ; return ; }
+  /* The parameters, each checked before any is believed. */
+  p += used ;
+  plen -= used ;
+  if (plen && *p != ' ') { err("501 5.1.7 Bad sender address syntax\r\n") ; return ; }
+  while (plen)
+  {
+    size_t n = 0, klen, vlen ;
+    char const *v ;
+    while (plen && *p == ' ') { p++ ; plen-- ; }
+    while (n < plen && p[n] != ' ') n++ ;
+    if (!n) break ;
+    if (helostate != 2) { err("555 5.5.4 Parameters need EHLO\r\n") ; return ; }
+    if (!param_split(p, n, &klen, &v, &vlen)) { err("501 5.5.4 Bad parameter syntax\r\n") ; return ; }
+    if (keyis(p, klen, "SIZE"))
+    {
+      uint64_t size = 0 ;
+      size_t i ;
+      if (seensize++) { err("501 5.5.4 Duplicate SIZE parameter\r\n") ; return ; }
+      if (!v) { err("501 5.5.4 Bad SIZE value\r\n") ; return ; }
+      for (i = 0 ; i < vlen ; i++)
+      {
+        if (v[i] < '0' || v[i] > '9') { err("501 5.5.4 Bad SIZE value\r\n") ; return ; }
+        if (size > (UINT64_MAX - 9) / 10) size = UINT64_MAX ;
+        else size = size * 10 + (v[i] - '0') ;
+      }
+      if (vlen > 20) size = UINT64_MAX ;
+      if (databytes && size > databytes)
+      {
+        err("552 5.3.4 Message size exceeds fixed maximum message size\r\n") ;
+        return ;
+      }
+    }
+    else if (keyis(p, klen, "BODY"))
+    {
+      if (seenbody++) { err("501 5.5.4 Duplicate BODY parameter\r\n") ; return ; }
+      if (!v || !(keyis(v, vlen, "7BIT") || keyis(v, vlen, "8BITMIME")))
+      { err("501 5.5.4 Bad BODY value (7BIT or 8BITMIME)\r\n") ; return ; }
+    }
+    else if (keyis(p, klen, "SMTPUTF8"))
+    {
+      if (seenutf8++) { err("501 5.5.4 Duplicate SMTPUTF8 parameter\r\n") ; return ; }
+      if (v) { err("501 5.5.4 SMTPUTF8 takes no value\r\n") ; return ; }
+    }
+    else if (keyis(p, klen, "AUTH") && authoffer)
+    {
+      /* RFC 4954 5: we do not trust the client's claim; accepted and
+         ignored, as AUTH=<> would be. */
+      if (seenauth++) { err("501 5.5.4 Duplicate AUTH parameter\r\n") ; return ; }
+      if (!v) { err("501 5.5.4 Bad AUTH value\r\n") ; return ; }
+    }
+    else { err("555 5.5.4 Unsupported parameter\r\n") ; return ; }
+    p += n ;
+    plen -= n ;
+  }
+  if (addr.len && !seenutf8)
+  {
+    size_t i ;
+    for (i = 0 ; i < addr.len ; i++) if ((unsigned char)addr.s[i] >= 0x80) break ;
+    if (i < addr.len) { err("553 5.6.7 Non-ASCII address needs SMTPUTF8\r\n") ; return ; }
+  }
+  if (!stralloc_copyb(&sender, addr.s, addr.len) || !stralloc_0(&sender)) die_nomem() ;
+  sender.len-- ;
+  smtputf8 = seenutf8 ;
+  havemail = 1 ;
+  rcpts.len = 0 ;
+  nrcpt = 0 ;
+  out("250 2.1.0 Ok\r\n") ;
+}
+
+static void smtp_rcpt (char const *arg)
+{
+  char const *p = afterkey(arg, "TO:") ;
+  size_t used, at, plen ;
+  int r ;
+  if (!havemail) { err("503 5.5.1 Need MAIL before RCPT\r\n") ; return ; }
+  if (!p) { err("501 5.5.4 Syntax: RCPT TO:<address>\r\n") ; return ; }
+  if (nrcpt >= maxrcpt) { out("452 4.5.3 Too many recipients\r\n") ; return ; }
+  plen = strlen(p) ;
+  r = addr_parse(p, plen, ADDR_POSTMASTER | (smtputf8 ? ADDR_UTF8 : 0), &addr, &used, &at) ;
+  if (r < 0) die_nomem() ;
+  if (r == 2) { err("553 5.6.7 Non-ASCII address needs SMTPUTF8\r\n") ; return ; }
+  if (!r) { err("501 5.1.3 Bad recipient address syntax\r\n") ; return ; }
+  p += used ;
+  while (*p == ' ') p++ ;
+  if (*p) { err("555 5.5.4 Unsupported parameter\r\n") ; return ; }
+  if (at == addr.len)
+  {
+    /* <postmaster> (RFC 5321 4.5.1): always accepted, for us. */
+    if (!stralloc_cats(&addr, "@") || !stralloc_cats(&addr, me.s) || !stralloc_0(&addr)) die_nomem() ;
+    addr.len-- ;
+  }
+  else
+  {
+    int ours ;
+    /* The percent hack and bang paths route mail in some MTAs: they never
+       reach ours, whoever asks. */
+    if (memchr(addr.s, '%', at) || memchr(addr.s, '!', at))
+    { err("553 5.7.1 Routing in the local part (% or !) is not accepted\r\n") ; return ; }
+    ours = rcpt_hosts(addr.s + at + 1, addr.len - at - 1) ;
+    if (ours < 0) { out("451 4.3.0 Unable to read control/rcpthosts.cdb\r\n") ; return ; }
+    if (!ours && !relayclient && !authed)
+    {
+      err("554 5.7.1 Relaying denied\r\n") ;
+      return ;
+    }
+    if (ours)
+    {
+      r = rcpt_check(addr.s, addr.len, at) ;
+      if (r < 0) { out("451 4.3.0 Unable to check the recipient, try again later\r\n") ; return ; }
+      if (!r) { err("550 5.1.1 No such user here\r\n") ; return ; }
+    }
+  }
+  if (!stralloc_catb(&rcpts, "T", 1) || !stralloc_catb(&rcpts, addr.s, addr.len + 1)) die_nomem() ;
+  nrcpt++ ;
+  out("250 2.1.5 Ok\r\n") ;
+}
+
+/* ---------- the queue program */
+
+static pid_t qpid = 0 ;
+static int qmfd = -1, qefd = -1, qifd = -1 ;
+static char qbuf[65536] ;
+static size_t qlen = 0 ;
+static int qdead = 0 ;
+
+static int queue_start (void)
+{
+  int m[2], e[2], id[2] ;
+  char const *prog = getenv("POSTIE_QUEUE") ;
+  if (!prog || !*prog) prog = "postie-queue" ;
+  if (pipecoe(m) < 0) return 0 ;
+  if (pipecoe(e) < 0) { fd_close(m[0]) ; fd_close(m[1]) ; return 0 ; }
+  if (pipecoe(id) < 0) { fd_close(m[0]) ; fd_close(m[1]) ; fd_close(e[0]) ; fd_close(e[1]) ; return 0 ; }
+  qpid = fork() ;
+  if (qpid < 0)
+  {
+    fd_close(m[0]) ; fd_close(m[1]) ; fd_close(e[0]) ; fd_close(e[1]) ; fd_close(id[0]) ; fd_close(id[1]) ;
+    return 0 ;
+  }
+  if (!qpid)
+  {
+    char const *argv[2] = { prog, 0 } ;
+    if (dup2(m[0], 0) < 0 || dup2(e[0], 1) < 0) _exit(QQ_BUG) ;
+    if (id[1] == 3) { if (uncoe(3) < 0) _exit(QQ_BUG) ; }
+    else if (dup2(id[1], 3) < 0) _exit(QQ_BUG) ;
+    if (setenv("POSTIE_QUEUE_IDFD", "3", 1) < 0) _exit(QQ_NOMEM) ;
+    sig_restore(SIGPIPE) ;
+    sig_blocknone() ;
+    execvp(prog, (char *const *)argv) ;
+    strerr_warnwu2sys("exec ", prog) ;
+    _exit(QQ_TEMP_REFUSED) ;
+  }
+  fd_close(m[0]) ; fd_close(e[0]) ; fd_close(id[1]) ;
+  qmfd = m[1] ; qefd = e[1] ; qifd = id[0] ;
+  qlen = 0 ;
+  qdead = 0 ;
+  return 1 ;
+}
+
+static void qflush (void)
+{
+  if (!qdead && qlen && allwrite(qmfd, qbuf, qlen) < qlen) qdead = 1 ;
+  qlen = 0 ;
+}
+
+static inline void qput (char c)
+{
+  if (qlen == sizeof qbuf) qflush() ;
+  qbuf[qlen++] = c ;
+}
+
+static void qputs (char const *s)
+{
+  while (*s) qput(*s++) ;
+}
+
+/* Waits for the queue program; its exit code, or QQ_BUG+100 if it died of
+   a signal (temporary). */
+static int queue_wait (void)
+{
+  int wstat ;
+  while (waitpid(qpid, &wstat, 0) < 0)
+    if (errno != EINTR) return QQ_BUG ;
+  qpid = 0 ;
+  if (WIFEXITED(wstat)) return WEXITSTATUS(wstat) ;
+  return QQ_BUG ;
+}
+
+/* Nothing is queued: the message and envelope pipes are closed with no
+   envelope, which a queue program refuses (postie-queue exits 91 and
+   removes its work file). */
+static void queue_abort (void)
+{
+  if (!qpid) return ;
+  fd_close(qmfd) ; fd_close(qefd) ;
+  queue_wait() ;
+  fd_close(qifd) ;
+}
+
+/* The message is complete: the envelope, then the queue program's verdict
+   and its id. */
+static int queue_finish (char *id, size_t idmax)
+{
+  int code ;
+  qflush() ;
+  fd_close(qmfd) ;
+  if (!qdead)
+  {
+    if (allwrite(qefd, "F", 1) < 1
+     || allwrite(qefd, sender.s, sender.len + 1) < sender.len + 1
+     || allwrite(qefd, rcpts.s, rcpts.len) < rcpts.len
+     || allwrite(qefd, "", 1) < 1) { /* the exit code tells */ }
+  }
+  fd_close(qefd) ;
+  code = queue_wait() ;
+  id[0] = 0 ;
+  if (!code)
+  {
+    size_t n = 0 ;
+    ndelay_on(qifd) ;
+    for (;;)
+    {
+      ssize_t r = read(qifd, id + n, idmax - 1 - n) ;
+      if (r <= 0) break ;
+      n += r ;
+      if (n == idmax - 1) break ;
+    }
+    while (n && (id[n-1] == '\n')) n-- ;
+    id[n] = 0 ;
+    for (size_t i = 0 ; i < n ; i++) if ((unsigned char)id[i] <= 32 || id[i] == 127) { id[0] = 0 ; break ; }
+  }
+  fd_close(qifd) ;
+  return code ;
+}
+
+/* ---------- DATA */
+
+static void date822 (char *s, time_t t)
+{
+  static char const *const days[7] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" } ;
+  static char const *const months[12] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" } ;
+  struct tm tm ;
+  size_t n = 0 ;
+  if (!gmtime_r(&t, &tm)) { memcpy(s, "Thu, 1 Jan 1970 00:00:00 +0000", 31) ; return ; }
+  memcpy(s + n, days[tm.tm_wday], 3) ; n += 3 ;
+  s[n++] = ',' ; s[n++] = ' ' ;
+  n += uint_fmt(s + n, tm.tm_mday) ;
+  s[n++] = ' ' ;
+  memcpy(s + n, months[tm.tm_mon], 3) ; n += 3 ;
+  s[n++] = ' ' ;
+  n += uint_fmt(s + n, tm.tm_year + 1900) ;
+  s[n++] = ' ' ;
+  n += uint0_fmt(s + n, tm.tm_hour, 2) ; s[n++] = ':' ;
+  n += uint0_fmt(s + n, tm.tm_min, 2) ; s[n++] = ':' ;
+  n += uint0_fmt(s + n, tm.tm_sec, 2) ;
+  memcpy(s + n, " +0000", 7) ;
+}
+
+static char const *protocol (void)
+{
+  if (smtputf8) return authed ? "UTF8SMTPA" : "UTF8SMTP" ;
+  if (helostate == 2) return authed ? "ESMTPA" : "ESMTP" ;
+  return authed ? "SMTPA" : "SMTP" ;
+}
+
+static void received (char const *msgid)
+{
+  char date[64] ;
+  date822(date, time(0)) ;
+  qputs("Received: from ") ; qputs(safehelo()) ;
+  qputs(" (") ;
+  if (strchr(remoteip, ':')) { qputs("[IPv6:") ; qputs(remoteip) ; qputs("]") ; }
+  else if (strcmp(remoteip, "unknown")) { qputs("[") ; qputs(remoteip) ; qputs("]") ; }
+  else qputs("unknown") ;
+  qputs(")\n\tby ") ; qputs(me.s) ;
+  qputs(" (postie-smtpd) with ") ; qputs(protocol()) ;
+  qputs(" id ") ; qputs(msgid) ;
+  if (nrcpt == 1) { qputs("\n\tfor <") ; qputs(rcpts.s + 1) ; qputs(">") ; }
+  qputs(";\n\t") ; qputs(date) ; qputs("\n") ;
+}
+
+enum { S_BOL, S_MID, S_CR, S_DOT, S_DOTCR } ;
+
+static void smtp_data (char const *arg)
+{
+  static char const received_key[] = "received:" ;
+  char msgid[96] ;
+  char id[QUEUE_ID_MAX + 2] ;
+  tain total, d ;
+  uint64_t bytes = 0 ;
+  unsigned long hops = 0 ;
+  size_t linelen = 0, linemax = datalinemax > 2 ? datalinemax - 2 : 0 ;
+  int st = S_BOL, inheader = 1, hm = 0 ;
+  int bare = 0, toolong = 0, toobig = 0 ;
+  int code ;
+
+  if (isarg(arg)) { err("501 5.5.4 Syntax: DATA\r\n") ; return ; }
+  if (!havemail) { err("503 5.5.1 Need MAIL before DATA\r\n") ; goto refusedpipe ; }
+  if (!nrcpt) { err("554 5.5.1 No valid recipients\r\n") ; goto refusedpipe ; }
+  if (!queue_start())
+  {
+    out("451 4.3.0 Unable to start the queue program, try again later\r\n") ;
+    goto refusedpipe ;
+  }
+  nmessages++ ;
+  {
+    size_t n = strlen(sessionid) ;
+    memcpy(msgid, sessionid, n) ;
+    msgid[n++] = '-' ;
+    msgid[n + ulong_fmt(msgid + n, nmessages)] = 0 ;
+  }
+  out("354 End data with <CR><LF>.<CR><LF>\r\n") ;
+  received(msgid) ;
+  bytes = qlen ;
+
+  tain_now_g() ;
+  tain_addsec_g(&total, timeoutdatatotal) ;
+  for (;;)
+  {
+    char const *s ;
+    size_t n, i ;
+    int r ;
+    tain_now_g() ;
+    tain_addsec_g(&d, timeoutdata) ;
+    if (tain_less(&total, &d)) d = total ;
+    r = io_peek(&s, &n, &d) ;
+    if (r <= 0)
+    {
+      int e = errno ;
+      queue_abort() ;
+      errno = r ? e : 0 ;
+      nrefused++ ;
+      die_read() ;
+    }
+    for (i = 0 ; i < n ; i++)
+    {
+      char c = s[i] ;
+      switch (st)
+      {
+        case S_BOL :
+          linelen = 0 ;
+          hm = 0 ;
+          if (c == '.') { st = S_DOT ; linelen = 1 ; continue ; }
+          break ;
+        case S_DOT :
+          if (c == '\r') { st = S_DOTCR ; continue ; }
+          break ;  /* a stuffed dot: dropped (RFC 5321 4.5.2) */
+        case S_DOTCR :
+          if (c == '\n') goto end ;
+          bare = 1 ;
+          if (++linelen > linemax) toolong = 1 ;
+          bytes++ ;
+          break ;
+        case S_CR :
+          if (c == '\n')
+          {
+            bytes++ ;
+            if (databytes && bytes > databytes) toobig = 1 ;
+            if (!(bare | toolong | toobig)) qput('\n') ;
+            if (!linelen) inheader = 0 ;
+            st = S_BOL ;
+            continue ;
+          }
+          bare = 1 ;
+          if (++linelen > linemax) toolong = 1 ;
+          bytes++ ;
+          break ;
+        default : break ;
+      }
+      /* S_MID: an ordinary byte of a line. */
+      st = S_MID ;
+      if (c == '\r') { st = S_CR ; continue ; }
+      if (c == '\n') bare = 1 ;
+      if (++linelen > linemax) toolong = 1 ;
+      if (inheader && hm >= 0)
+      {
+        char lc = c >= 'A' && c <= 'Z' ? c + 32 : c ;
+        if (lc == received_key[hm]) { if (!received_key[++hm]) { hops++ ; hm = -1 ; } }
+        else hm = -1 ;
+      }
+      bytes++ ;
+      if (databytes && bytes > databytes) toobig = 1 ;
+      /* Once the message is refused, nothing more goes to the queue. */
+      if (!(bare | toolong | toobig)) qput(c) ;
+    }
+    io_skip(n) ;
+    continue ;
+   end:
+    io_skip(i + 1) ;
+    break ;
+  }
+
+  /* The verdict: the first reason found refuses the message. */
+  {
+    char const *why = 0 ;
+    char const *rep = 0 ;
+    if (bare) { why = "bare CR or LF" ; rep = "554 5.6.0 Message refused: bare CR or LF in the message (RFC 5321 2.3.8)\r\n" ; }
+    else if (toolong) { why = "line too long" ; rep = "500 5.5.2 Line too long (RFC 5321 4.5.3.1.6)\r\n" ; }
+    else if (toobig) { why = "too big" ; rep = "552 5.3.4 Message size exceeds fixed maximum message size\r\n" ; }
+    else if (hops > maxhops) { why = "too many hops" ; rep = "554 5.4.6 Too many hops (Received: lines), mail loop?\r\n" ; }
+    if (rep)
+    {
+      queue_abort() ;
+      nrefused++ ;
+      logstart("refused") ;
+      logstr(" msg=") ; logstr(msgid) ;
+      logstr(" ip=") ; logstr(remoteip) ;
+      logstr(" reason=") ; logstr(why) ;
+      logend() ;
+      out(rep) ;
+      reset() ;
+      return ;
+    }
+  }
+  code = queue_finish(id, sizeof id) ;
+  if (code)
+  {
+    char fmt[UINT_FMT] ;
+    nrefused++ ;
+    fmt[uint_fmt(fmt, code)] = 0 ;
+    logstart("refused") ;
+    logstr(" msg=") ; logstr(msgid) ;
+    logstr(" ip=") ; logstr(remoteip) ;
+    logstr(" reason=queue exit ") ; logstr(fmt) ; logstr(": ") ; logstr(queue_exit_str(code)) ;
+    logend() ;
+    if (code >= 11 && code <= 40) out("554 5.3.0 ") ;
+    else out("451 4.3.0 ") ;
+    out(queue_exit_str(code)) ; out("\r\n") ;
+    reset() ;
+    return ;
+  }
+  logstart("accepted") ;
+  logstr(" msg=") ; logstr(msgid) ;
+  logstr(" qid=") ; logstr(id[0] ? id : "-") ;
+  logstr(" ip=") ; logstr(remoteip) ;
+  logstr(" auth=") ; logstr(authed ? authuser : "-") ;
+  logstr(" size=") ; lognum(bytes) ;
+  logstr(" from=<") ; logbytes(sender.s, sender.len) ; logstr(">") ;
+  logstr(" nrcpt=") ; lognum(nrcpt) ;
+  {
+    size_t i = 0 ;
+    while (i < rcpts.len)
+    {
+      size_t k = strlen(rcpts.s + i) ;
+      logstr(" to=<") ; logbytes(rcpts.s + i + 1, k - 1) ; logstr(">") ;
+      i += k + 1 ;
+    }
+  }
+  logend() ;
+  out("250 2.0.0 Ok: queued as ") ;
+  out(id[0] ? id : msgid) ; out("\r\n") ;
+  reset() ;
+  return ;
+
+ refusedpipe:
+  /* RFC 2920 3.1: DATA ends a group; a client that sent the message
+     without waiting for 354 would have its text read as commands. End. */
+  if (io_pending())
+  {
+    out("421 4.5.0 ") ; out(me.s) ; out(" pipelining violation after a refused DATA, closing connection\r\n") ;
+    session_end("pipelining") ;
+  }
+}
+
+/* ---------- AUTH (RFC 4954) through a checkpassword program */
+
+static void wipe (char *s, size_t n)
+{
+  volatile char *p = s ;
+  while (n--) *p++ = 0 ;
+}
+
+static volatile sig_atomic_t alarmed = 0 ;
+static void onalarm (int sig)
+{
+  (void)sig ;
+  alarmed = 1 ;
+}
+
+/* Runs "checkpassword args... /bin/true" with "user\0password\0timestamp\0"
+   on its fd 3, /dev/null on fds 0 and 1. 1 good, 0 bad, -1 temporary. */
+static int checkpassword (char const *user, size_t ulen, char const *pass, size_t plen)
+{
+  char buf[512] ;
+  char const *argv[cpwn + 2] ;
+  size_t n = 0, slen = strlen(sessionid) ;
+  int p[2], wstat, r ;
+  pid_t pid ;
+  struct sigaction sa, old ;
+  if (ulen + plen + slen + me.len + 6 > sizeof buf) return 0 ;
+  memcpy(buf, user, ulen) ; n = ulen ; buf[n++] = 0 ;
+  memcpy(buf + n, pass, plen) ; n += plen ; buf[n++] = 0 ;
+  buf[n++] = '<' ;
+  memcpy(buf + n, sessionid, slen) ; n += slen ;
+  buf[n++] = '@' ;
+  memcpy(buf + n, me.s, me.len) ; n += me.len ;
+  buf[n++] = '>' ; buf[n++] = 0 ;
+  for (unsigned int i = 0 ; i < cpwn ; i++) argv[i] = cpw[i] ;
+  argv[cpwn] = CHECKPASSWORD_NEXT ;
+  argv[cpwn + 1] = 0 ;
+  if (pipecoe(p) < 0) { wipe(buf, sizeof buf) ; return -1 ; }
+  pid = fork() ;
+  if (pid < 0) { wipe(buf, sizeof buf) ; fd_close(p[0]) ; fd_close(p[1]) ; return -1 ; }
+  if (!pid)
+  {
+    int nul = open("/dev/null", O_RDWR) ;
+    wipe(buf, sizeof buf) ;
+    if (nul < 0 || dup2(nul, 0) < 0 || dup2(nul, 1) < 0) _exit(111) ;
+    if (p[0] == 3) { if (uncoe(3) < 0) _exit(111) ; }
+    else if (dup2(p[0], 3) < 0) _exit(111) ;
+    sig_restore(SIGPIPE) ;
+    sig_blocknone() ;
+    execvp(argv[0], (char *const *)argv) ;
+    strerr_warnwu2sys("exec ", argv[0]) ;
+    _exit(111) ;
+  }
+  fd_close(p[0]) ;
+  r = allwrite(p[1], buf, n) < n ;
+  wipe(buf, sizeof buf) ;
+  fd_close(p[1]) ;
+  (void)r ;  /* a checkpassword that does not read fails by itself */
+  memset(&sa, 0, sizeof sa) ;
+  sa.sa_handler = &onalarm ;
+  sigemptyset(&sa.sa_mask) ;
+  sa.sa_flags = 0 ;  /* no SA_RESTART: waitpid must be interrupted */
+  sigaction(SIGALRM, &sa, &old) ;
+  alarmed = 0 ;
+  alarm(timeoutsmtpd) ;
+  for (;;)
+  {
+    if (waitpid(pid, &wstat, 0) == pid) break ;
+    if (errno != EINTR) { wstat = -1 ; break ; }
+    if (alarmed) { kill(pid, SIGKILL) ; }
+  }
+  alarm(0) ;
+  sigaction(SIGALRM, &old, 0) ;
+  if (wstat == -1 || alarmed) return -1 ;
+  if (!WIFEXITED(wstat)) return -1 ;
+  switch (WEXITSTATUS(wstat))
+  {
+    case 0 : return 1 ;
+    case 1 : return 0 ;
+    default : return -1 ;  /* 2 misuse, 111 temporary, anything else */
+  }
+}
+
+/* Reads one AUTH response line into line (decoded into o); 1 ok, 0 the
+   reply is sent (cancelled or bad). */
+static int authread (char *o, size_t omax, size_t *olen)
+{
+  char line[SMTPD_CMDMAX] ;
+  size_t len ;
+  int toolong, r ;
+  ssize_t k ;
+  tain d ;
+  deadline_cmd(&d) ;
+  r = io_getline(line, SMTPD_CMDMAX - 2, &len, &toolong, &d) ;
+  if (r <= 0) { if (!r) errno = 0 ; die_read() ; }
+  if (toolong) { err("500 5.5.2 Line too long\r\n") ; return 0 ; }
+  if (len == 1 && line[0] == '*') { err("501 5.0.0 Authentication cancelled\r\n") ; return 0 ; }
+  k = b64dec(line, len, o, omax) ;
+  wipe(line, sizeof line) ;
+  if (k < 0) { err("501 5.5.2 Cannot decode the response (base64)\r\n") ; return 0 ; }
+  *olen = k ;
+  return 1 ;
+}
+
+static int decodearg (char const *s, char *o, size_t omax, size_t *olen)
+{
+  ssize_t k ;
+  if (!strcmp(s, "=")) { *olen = 0 ; return 1 ; }
+  k = b64dec(s, strlen(s), o, omax) ;
+  if (k < 0) { err("501 5.5.2 Cannot decode the response (base64)\r\n") ; return 0 ; }
+  *olen = k ;
+  return 1 ;
+}
+
+static int userok (char const *u, size_t n)
+{
+  if (!n || n >= sizeof authuser) return 0 ;
+  for (size_t i = 0 ; i < n ; i++) if ((unsigned char)u[i] < 32 || u[i] == 127) return 0 ;
+  return 1 ;
+}
+
+static void smtp_auth (char const *arg)
+{
+  char mech[16] ;
+  char const *resp = 0 ;
+  char user[SMTPD_CMDMAX], pass[SMTPD_CMDMAX], tmp[SMTPD_CMDMAX] ;
+  size_t ulen = 0, plen = 0, n = 0, tlen ;
+  int r ;
+  if (!authoffer) { err("502 5.5.1 AUTH not available\r\n") ; return ; }
+  if (helostate != 2) { err("503 5.5.1 Send EHLO first\r\n") ; return ; }
+  if (authed) { err("503 5.5.1 Already authenticated\r\n") ; return ; }
+  if (havemail) { err("503 5.5.1 AUTH not allowed during a mail transaction\r\n") ; return ; }
+  if (!isarg(arg)) { err("501 5.5.4 Syntax: AUTH mechanism [initial-response]\r\n") ; return ; }
+  while (arg[n] && arg[n] != ' ') n++ ;
+  if (n >= sizeof mech) { err("504 5.5.4 Unrecognized authentication type\r\n") ; return ; }
+  memcpy(mech, arg, n) ; mech[n] = 0 ;
+  if (arg[n]) resp = arg + n + 1 ;
+  if (resp && (!*resp || strchr(resp, ' '))) { err("501 5.5.4 Syntax: AUTH mechanism [initial-response]\r\n") ; return ; }
+
+  if (!strcasecmp(mech, "PLAIN"))
+  {
+    char const *z1, *z2 ;
+    if (resp) { if (!decodearg(resp, tmp, sizeof tmp, &tlen)) return ; }
+    else
+    {
+      out("334 \r\n") ;
+      if (!authread(tmp, sizeof tmp, &tlen)) return ;
+    }
+    /* authzid \0 authcid \0 password */
+    z1 = memchr(tmp, 0, tlen) ;
+    z2 = z1 ? memchr(z1 + 1, 0, tlen - (z1 + 1 - tmp)) : 0 ;
+    if (!z1 || !z2 || memchr(z2 + 1, 0, tlen - (z2 + 1 - tmp)))
+    { wipe(tmp, sizeof tmp) ; err("501 5.5.2 Bad PLAIN response\r\n") ; return ; }
+    ulen = z2 - (z1 + 1) ;
+    memcpy(user, z1 + 1, ulen) ;
+    plen = tlen - (z2 + 1 - tmp) ;
+    memcpy(pass, z2 + 1, plen) ;
+    if (z1 != tmp && ((size_t)(z1 - tmp) != ulen || memcmp(tmp, user, ulen)))
+    {
+      wipe(tmp, sizeof tmp) ; wipe(pass, sizeof pass) ;
+      err("535 5.7.8 Authentication credentials invalid (authorization identity refused)\r\n") ;
+      return ;
+    }
+    wipe(tmp, sizeof tmp) ;
+  }
+  else if (!strcasecmp(mech, "LOGIN"))
+  {
+    if (resp) { if (!decodearg(resp, user, sizeof user, &ulen)) return ; }
+    else
+    {
+      out("334 VXNlcm5hbWU6\r\n") ;
+      if (!authread(user, sizeof user, &ulen)) return ;
+    }
+    out("334 UGFzc3dvcmQ6\r\n") ;
+    if (!authread(pass, sizeof pass, &plen)) return ;
+    if (memchr(pass, 0, plen)) { wipe(pass, sizeof pass) ; err("535 5.7.8 Authentication credentials invalid\r\n") ; return ; }
+  }
+  else { err("504 5.5.4 Unrecognized authentication type\r\n") ; return ; }
+
+  if (!userok(user, ulen))
+  {
+    wipe(pass, sizeof pass) ;
+    err("535 5.7.8 Authentication credentials invalid\r\n") ;
+    return ;
+  }
+  r = checkpassword(user, ulen, pass, plen) ;
+  wipe(pass, sizeof pass) ;
+  logstart("auth") ;
+  logstr(" ip=") ; logstr(remoteip) ;
+  logstr(" mech=") ; logstr(mech[0] == 'p' || mech[0] == 'P' ? "PLAIN" : "LOGIN") ;
+  logstr(" user=") ; logbytes(user, ulen) ;
+  logstr(r > 0 ? " ok" : r ? " tempfail" : " failed") ;
+  logend() ;
+  if (r < 0) { out("454 4.7.0 Temporary authentication failure\r\n") ; return ; }
+  if (!r)
+  {
+    /* A password guesser pays control/authfaildelay seconds per try and
+       gets control/maxauthfail tries per connection. */
+    if (authfaildelay) sleep(authfaildelay > 60 ? 60 : (unsigned int)authfaildelay) ;
+    if (++nauthfail >= maxauthfail)
+    {
+      out("421 4.7.0 ") ; out(me.s) ; out(" too many failed authentications, closing connection\r\n") ;
+      session_end("toomanyauthfailures") ;
+    }
+    err("535 5.7.8 Authentication credentials invalid\r\n") ;
+    return ;
+  }
+  memcpy(authuser, user, ulen) ;
+  authuser[ulen] = 0 ;
+  authed = 1 ;
+  out("235 2.7.0 Authentication successful\r\n") ;
+}
+
+/* ---------- the command loop */
+
+typedef struct cmd_s cmd ;
+struct cmd_s
+{
+  char const *name ;
+  void (*f) (char const *) ;
+} ;
+
+static cmd const commands[] =
+{
+  { "helo", &smtp_helo },
+  { "ehlo", &smtp_ehlo },
+  { "mail", &smtp_mail },
+  { "rcpt", &smtp_rcpt },
+  { "data", &smtp_data },
+  { "rset", &smtp_rset },
+  { "noop", &smtp_noop },
+  { "quit", &smtp_quit },
+  { "vrfy", &smtp_vrfy },
+  { "help", &smtp_help },
+  { "auth", &smtp_auth },
+  { "expn", &smtp_notimpl },
+  { "turn", &smtp_notimpl },
+  { "starttls", &smtp_notimpl },
+  { 0, 0 }
+} ;
+
+static void settings (void)
+{
+  if (control_readline(&me, "me", "localhost", 255) < 0) die_control("me") ;
+  if (!me.s[0]) { me.len = 0 ; if (!stralloc_cats(&me, "localhost") || !stralloc_0(&me)) die_nomem() ; }
+  me.len = strlen(me.s) ;
+  if (control_readline(&greeting, "smtpgreeting", 0, 400) < 0) die_control("smtpgreeting") ;
+  if (control_readulong(&databytes, "databytes", databytes) < 0) die_control("databytes") ;
+  if (control_readulong(&maxrcpt, "maxrcpt", maxrcpt) < 0) die_control("maxrcpt") ;
+  if (control_readulong(&timeoutsmtpd, "timeoutsmtpd", timeoutsmtpd) < 0) die_control("timeoutsmtpd") ;
+  if (control_readulong(&timeoutdata, "timeoutdata", timeoutdata) < 0) die_control("timeoutdata") ;
+  if (control_readulong(&timeoutdatatotal, "timeoutdatatotal", timeoutdatatotal) < 0) die_control("timeoutdatatotal") ;
+  if (control_readulong(&maxbadcmds, "maxbadcmds", maxbadcmds) < 0) die_control("maxbadcmds") ;
+  if (control_readulong(&authfaildelay, "authfaildelay", authfaildelay) < 0) die_control("authfaildelay") ;
+  if (control_readulong(&maxauthfail, "maxauthfail", maxauthfail) < 0) die_control("maxauthfail") ;
+  if (!maxauthfail) maxauthfail = 1 ;
+  if (control_readulong(&maxhops, "maxhops", maxhops) < 0) die_control("maxhops") ;
+  if (control_readulong(&datalinemax, "datalinemax", datalinemax) < 0) die_control("datalinemax") ;
+  if (!rcpt_init()) die_control("rcpthosts, locals, aliases or extsep") ;
+  /* Sane bounds, whatever the files say. */
+  if (!maxrcpt) maxrcpt = 1 ;
+  if (!maxbadcmds) maxbadcmds = 1 ;
+  if (timeoutsmtpd < 1) timeoutsmtpd = 1 ;
+  if (timeoutsmtpd > 86400) timeoutsmtpd = 86400 ;
+  if (timeoutdata < 1) timeoutdata = 1 ;
+  if (timeoutdata > 86400) timeoutdata = 86400 ;
+  if (timeoutdatatotal < 1) timeoutdatatotal = 1 ;
+  if (timeoutdatatotal > 86400) timeoutdatatotal = 86400 ;
+  if (datalinemax < 3) datalinemax = 3 ;
+  io_setwtimeout(timeoutsmtpd) ;
+}
+
+static void environment (void)
+{
+  char const *x = getenv("TCPREMOTEIP") ;
+  size_t i ;
+  if (x && *x && strlen(x) < sizeof remoteip)
+  {
+    for (i = 0 ; x[i] ; i++)
+      if (!((x[i] >= '0' && x[i] <= '9') || (x[i] >= 'a' && x[i] <= 'f') || (x[i] >= 'A' && x[i] <= 'F') || x[i] == '.' || x[i] == ':')) break ;
+    if (!x[i]) memcpy(remoteip, x, i + 1) ;
+  }
+  x = getenv("TCPREMOTEPORT") ;
+  if (x && *x && strlen(x) < sizeof remoteport)
+  {
+    for (i = 0 ; x[i] ; i++) if (x[i] < '0' || x[i] > '9') break ;
+    if (!x[i]) memcpy(remoteport, x, i + 1) ;
+  }
+  relayclient = !!getenv("RELAYCLIENT") ;
+  x = getenv("SMTPAUTH") ;
+  authrequired = x && !strcmp(x, "required") ;
+  authoffer = cpwn && !(x && !strcmp(x, "no")) ;
+}
+
+int main (int argc, char const *const *argv)
+{
+  char line[SMTPD_CMDMAX] ;
+  PROG = "postie-smtpd" ;
+  if (argc > 1) { cpw = argv + 1 ; cpwn = argc - 1 ; }
+
+  {
+    struct timespec ts ;
+    size_t n = 0 ;
+    clock_gettime(CLOCK_REALTIME, &ts) ;
+    sessionid[n++] = 'S' ;
+    n += uint64_fmt(sessionid + n, (uint64_t)ts.tv_sec) ;
+    sessionid[n++] = '.' ;
+    n += uint0_fmt(sessionid + n, (unsigned int)(ts.tv_nsec / 1000), 6) ;
+    sessionid[n++] = '.' ;
+    n += uint64_fmt(sessionid + n, (uint64_t)getpid()) ;
+    sessionid[n] = 0 ;
+  }
+  sig_ignore(SIGPIPE) ;
+  tain_now_set_stopwatch_g() ;
+  if (ndelay_on(0) < 0 || ndelay_on(1) < 0) strerr_diefu1sys(111, "set fds 0 and 1 non-blocking") ;
+  io_setfds(0, 1) ;
+  environment() ;
+  if (!stralloc_cats(&me, "localhost") || !stralloc_0(&me)) die_nomem() ;
+  if (chdir(postie_home()) < 0)
+  {
+    strerr_warnwu2sys("chdir to ", postie_home()) ;
+    out("421 4.3.0 unable to find the configuration, try again later\r\n") ;
+    session_end("config") ;
+  }
+  settings() ;
+  if (authrequired && !cpwn) strerr_warnw1x("SMTPAUTH=required but no checkpassword program: nobody can send") ;
+
+  /* A client that talks before the greeting is not an SMTP client. */
+  if (io_pending())
+  {
+    char const *s ;
+    size_t n ;
+    tain now ;
+    tain_now_g() ;
+    now = STAMP ;
+    if (!io_peek(&s, &n, &now)) { errno = 0 ; die_read() ; }  /* a port probe */
+    out("554 5.5.0 ") ; out(me.s) ; out(" SMTP protocol violation: talked before the greeting\r\n") ;
+    session_end("pregreet") ;
+  }
+  out("220 ") ;
+  if (greeting.s && greeting.s[0]) out(greeting.s) ;
+  else { out(me.s) ; out(" ESMTP postie") ; }
+  out("\r\n") ;
+
+  for (;;)
+  {
+    size_t len, i ;
+    int toolong, r ;
+    tain d ;
+    cmd const *c ;
+    char *arg ;
+    deadline_cmd(&d) ;
+    r = io_getline(line, sizeof line - 2, &len, &toolong, &d) ;
+    if (r <= 0) { if (!r) errno = 0 ; die_read() ; }
+    if (toolong) { err("500 5.5.2 Line too long\r\n") ; continue ; }
+    for (i = 0 ; i < len ; i++) if ((unsigned char)line[i] < 32 || line[i] == 127) break ;
+    if (i < len) { err("500 5.5.2 Syntax error: control character (bare CR, LF, NUL...) in the command\r\n") ; continue ; }
+    for (i = 0 ; i < len && line[i] != ' ' ; i++) ;
+    arg = line + i ;
+    if (*arg) *arg++ = 0 ;
+    for (c = commands ; c->name ; c++) if (!strcasecmp(c->name, line)) break ;
+    if (!c->name) { err("500 5.5.1 Unrecognized command\r\n") ; continue ; }
+    (*c->f)(arg) ;
+  }
+}

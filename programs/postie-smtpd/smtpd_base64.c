@@ -1,0 +1,45 @@
+/* smtpd_base64.c: strict base64 decoding for AUTH responses (RFC 4648 4,
+   as RFC 4954 requires): no line breaks, no spaces, no missing padding. */
+
+#include <sys/types.h>
+#include "smtpd.h"
+
+static int b64val (char c)
+{
+  if (c >= 'A' && c <= 'Z') return c - 'A' ;
+  if (c >= 'a' && c <= 'z') return c - 'a' + 26 ;
+  if (c >= '0' && c <= '9') return c - '0' + 52 ;
+  if (c == '+') return 62 ;
+  if (c == '/') return 63 ;
+  return -1 ;
+}
+
+ssize_t b64dec (char const *s, size_t n, char *o, size_t omax)
+{
+  size_t i, k = 0 ;
+  if (n % 4) return -1 ;
+  for (i = 0 ; i < n ; i += 4)
+  {
+    int v[4], pad = 0 ;
+    for (int j = 0 ; j < 4 ; j++)
+    {
+      if (s[i+j] == '=')
+      {
+        if (i + 4 != n || j < 2) return -1 ;
+        pad++ ;
+        v[j] = 0 ;
+      }
+      else
+      {
+        if (pad) return -1 ;
+        v[j] = b64val(s[i+j]) ;
+        if (v[j] < 0) return -1 ;
+      }
+    }
+    if (k + 3 - pad > omax) return -1 ;
+    o[k++] = (v[0] << 2) | (v[1] >> 4) ;
+    if (pad < 2) o[k++] = ((v[1] & 15) << 4) | (v[2] >> 2) ;
+    if (pad < 1) o[k++] = ((v[2] & 3) << 6) | v[3] ;
+  }
+  return k ;
+}

@@ -1,0 +1,76 @@
+"""Helpers for the postie-local tests: scratch homes owned by an unprivileged
+uid, and running postie-local as that uid (setpriv from util-linux), with
+the message on fd 0 as a regular file, as postie-lspawn gives it."""
+
+import os, subprocess, tempfile
+from postietest import *
+
+UID = GID = 65534
+
+
+def open_path(d):
+    """Let the unprivileged uid traverse every directory from the test's
+    scratch area down to d (mktemp -d makes the top one 0700)."""
+    top = os.environ.get("POSTIE_TESTTMP") or "/tmp"
+    d = os.path.abspath(d)
+    while True:
+        st = os.stat(d)
+        if not st.st_mode & 0o001:
+            os.chmod(d, (st.st_mode & 0o7777) | 0o011)
+        if d == os.path.abspath(top) or d == "/":
+            break
+        d = os.path.dirname(d)
+    if SAN:
+        san = os.path.join(top, "san")
+        if os.path.isdir(san):
+            os.chmod(san, 0o1777)  # so that a report of the uid's process lands
+
+
+def chown_tree(d):
+    for root, dirs, files in os.walk(d):
+        os.lchown(root, UID, GID)
+        for n in dirs + files:
+            os.lchown(os.path.join(root, n), UID, GID)
+
+
+def mkhome(base, name, mode=0o755):
+    h = os.path.join(base, name)
+    os.makedirs(h, exist_ok=True)
+    os.chown(h, UID, GID)
+    os.chmod(h, mode)
+    open_path(base)
+    return h
+
+
+def put(home, name, content, mode=0o644):
+    p = os.path.join(home, name)
+    with open(p, "wb") as f:
+        f.write(content if isinstance(content, bytes) else content.encode())
+    os.chown(p, UID, GID)
+    os.chmod(p, mode)
+    return p
+
+
+def run_local(inst, home, message, local="bob", ext="", domain="example.org", sender="alice@example.com",
+              dd="./Maildir/", user="bob", env=None, prefix=None, asroot=False, timeout=60):
+    """Runs postie-local; returns (exit code, stdout line, stderr)."""
+    cmd = list(prefix or [])
+    if not asroot:
+        cmd += ["setpriv", "--reuid", str(UID), "--regid", str(GID), "--clear-groups"]
+    cmd += [prog("postie-local"), user, home, local, ext, domain, sender, dd]
+    with tempfile.TemporaryFile(dir=os.path.dirname(home)) as f:
+        f.write(message)
+        f.seek(0)
+        p = subprocess.run(cmd, stdin=f, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=home,
+                           env=env_for(inst, **(env or {})), timeout=timeout)
+    return p.returncode, p.stdout.decode("utf-8", "replace"), p.stderr.decode("utf-8", "replace")
+
+
+def maildir_files(md, sub="new"):
+    d = os.path.join(md, sub)
+    return sorted(os.path.join(d, n) for n in os.listdir(d)) if os.path.isdir(d) else []
+
+
+def read(p):
+    with open(p, "rb") as f:
+        return f.read()
