@@ -1501,7 +1501,7 @@ def main():
     enter_namespace()
     resdir = os.path.join(HERE, "results")
     os.makedirs(resdir, exist_ok=True)
-    stamp = time.strftime("%Y-%m-%dT%H%MZ", time.gmtime())
+    stamp = time.strftime("%Y-%m-%dT%H%M%SZ", time.gmtime())
     started_at = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     t_start = time.time()
     RAW = open(os.path.join(resdir, stamp + ".jsonl"), "w")
