@@ -89,10 +89,15 @@ def pct(xs, p):
 # ---------------------------------------------------------------- cgroups
 
 def cg_base():
-    if os.path.exists(os.path.join(CG_V1, "cgroup.procs")):
+    """Where the bench's cgroups go, and the cgroup version: v1's cpuacct
+    hierarchy, else a v2 hierarchy (unified, or hybrid's unified/).
+    BENCH_CGROUP=v1|v2 chooses when both exist."""
+    want = E.get("BENCH_CGROUP", "")
+    if want != "v2" and os.path.exists(os.path.join(CG_V1, "cgroup.procs")):
         return os.path.join(CG_V1, CG_NAME), 1
-    if os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
-        return os.path.join("/sys/fs/cgroup", CG_NAME), 2
+    for root in ("/sys/fs/cgroup", "/sys/fs/cgroup/unified"):
+        if want != "v1" and os.path.exists(os.path.join(root, "cgroup.controllers")):
+            return os.path.join(root, CG_NAME), 2
     return None, 0
 
 
