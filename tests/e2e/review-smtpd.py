@@ -1,0 +1,49 @@
+#!/usr/bin/python3
+"""postie-smtpd under attack (review): limits that must hold even against a
+client that never pauses, and a queue program that misbehaves."""
+import os, signal, socket, sys, time
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+from smtpdtest import *
+
+
+def frozen(L, c, first, rest, seconds):
+    """Send first, let postie-smtpd read it, stop it for seconds (past a
+    deadline), send rest, let it go on: it then finds input waiting, as it
+    does when a client sends faster than it reads. Returns its reply."""
+    c.send(first)
+    time.sleep(0.5)
+    pid = L.pids[-1]
+    os.kill(pid, signal.SIGSTOP)
+    time.sleep(seconds)
+    c.send(rest)
+    time.sleep(0.2)
+    os.kill(pid, signal.SIGCONT)
+    return c.reply()
+
+
+# --- the deadlines hold even when input is always there: a client that
+# never lets the server wait (it sends faster than the server reads, or the
+# server is slow) cannot stretch a command line past timeoutsmtpd or DATA
+# past timeoutdatatotal.
+home = smtpd_instance("review-smtpd-stream", {"timeoutdatatotal": "1", "timeoutdata": "60",
+                                               "timeoutsmtpd": "1"})
+L = Launcher(home)
+c = Raw(L.port)
+c.cmd("EHLO x.example")
+r = frozen(L, c, b"NOOP " + b"a" * 100, b"\r\nNOOP\r\n", 1.6)
+check("cmdline-deadline-with-input-waiting", r[0] == 421 and "timeout" in r[1][0], repr(r))
+c.close()
+c = Raw(L.port)
+c.cmd("EHLO x.example")
+c.cmd("MAIL FROM:<a@x.example>")
+c.cmd("RCPT TO:<u@local.example>")
+c.cmd("DATA")
+r = frozen(L, c, b"Subject: slow\r\n\r\n" + b"x" * 100, b"\r\n.\r\n", 1.6)
+check("data-deadline-with-input-waiting", r[0] == 421 and "timeout" in r[1][0], repr(r))
+check("data-deadline-nothing-queued", not queue_files(home))
+c.close()
+L.wait_sessions(2, 10)
+check("deadline-logged", L.logtext().count("end=timeout") == 2, L.logtext()[-400:])
+L.close()
+
+done()
