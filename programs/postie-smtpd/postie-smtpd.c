@@ -568,10 +568,14 @@ static int queue_finish (char *id, size_t idmax)
     if (allwrite(qefd, "F", 1) < 1
      || allwrite(qefd, sender.s, sender.len + 1) < sender.len + 1
      || allwrite(qefd, rcpts.s, rcpts.len) < rcpts.len
-     || allwrite(qefd, "", 1) < 1) { /* the exit code tells */ }
+     || allwrite(qefd, "", 1) < 1) qdead = 1 ;
   }
   fd_close(qefd) ;
   code = queue_wait() ;
+  /* It did not read everything we sent, yet says it queued the message:
+     what it queued is not what we were given (qmail-smtpd: "qq internal
+     bug"). Never "250" for it. */
+  if (!code && qdead) code = QQ_BUG ;
   id[0] = 0 ;
   if (!code)
   {

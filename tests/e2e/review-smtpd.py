@@ -46,4 +46,26 @@ L.wait_sessions(2, 10)
 check("deadline-logged", L.logtext().count("end=timeout") == 2, L.logtext()[-400:])
 L.close()
 
+# --- a queue program that stops reading and still exits 0 has not queued
+# the message: a temporary failure (as qmail-smtpd does), never "250".
+home = smtpd_instance("review-smtpd-shortq")
+shortq = os.path.join(home, "shortq")
+with open(shortq, "w") as f:
+    f.write("#!/bin/sh\nhead -c 10 >/dev/null\nexit 0\n")
+os.chmod(shortq, 0o755)
+L = Launcher(home, env={"POSTIE_QUEUE": shortq})
+c = Raw(L.port)
+c.cmd("EHLO x.example")
+c.cmd("MAIL FROM:<a@x.example>")
+c.cmd("RCPT TO:<u@local.example>")
+c.cmd("DATA")
+c.send(b"Subject: big\r\n\r\n" + (b"z" * 500 + b"\r\n") * 1000 + b".\r\n")
+r = c.reply()
+check("queue-exit0-after-broken-pipe-is-451", r[0] == 451, repr(r))
+r = c.cmd("QUIT")
+c.close()
+L.wait_sessions(1, 10)
+check("queue-exit0-after-broken-pipe-logged", " refused " in L.logtext() and " accepted " not in L.logtext(), L.logtext()[-300:])
+L.close()
+
 done()
