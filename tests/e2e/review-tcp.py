@@ -38,4 +38,31 @@ c.close()
 check("emfile-server-alive", S.p.poll() is None)
 S.stop()
 
+# --- postie-tcpaccess: an IPv4 client seen through a dual-stack IPv6
+# socket (another UCSPI server, inetd, systemd) arrives as ::ffff:a.b.c.d.
+# It is an IPv4 client: its ip4/ rules apply (a deny must not be bypassed
+# by the ip6/ catch-all, and it must not be refused as malformed).
+rd = os.path.join(T, "rules")
+for d, env in (("ip4/192.0.2.0_24", None), ("ip4/0.0.0.0_0", "v4"), ("ip6/::_0", "v6")):
+    os.makedirs(os.path.join(rd, d, "env"), exist_ok=True)
+    open(os.path.join(rd, d, "deny" if env is None else "allow"), "w").close()
+    if env:
+        with open(os.path.join(rd, d, "env", "WHICH"), "w") as f:
+            f.write(env + "\n")
+
+
+def access(ip):
+    e = dict(os.environ, PROTO="TCP", TCPREMOTEIP=ip, TCPREMOTEPORT="1")
+    e.pop("WHICH", None)
+    r = subprocess.run([prog("postie-tcpaccess"), "-v", "0", "-i", rd, "sh", "-c", 'echo "$WHICH"'],
+                       env=e, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=10)
+    return r.returncode, r.stdout.decode().strip()
+
+
+for ip, want in (("192.0.2.1", (1, "")), ("::ffff:192.0.2.1", (1, "")), ("::FFFF:192.0.2.1", (1, "")),
+                 ("::ffff:c000:201", (1, "")), ("::ffff:198.51.100.1", (0, "v4")),
+                 ("2001:db8::1", (0, "v6")), ("::ffff:256.0.0.1", (100, "")), ("::ffff:1.2.3", (100, ""))):
+    got = access(ip)
+    check("tcpaccess-mapped-" + ip, got == want, "%r: got %r, want %r" % (ip, got, want))
+
 done()
