@@ -866,7 +866,7 @@ static int checkpassword (char const *user, size_t ulen, char const *pass, size_
   if (pid < 0) { wipe(buf, sizeof buf) ; fd_close(p[0]) ; fd_close(p[1]) ; return -1 ; }
   if (!pid)
   {
-    int nul = open("/dev/null", O_RDWR) ;
+    int nul = open("/dev/null", O_RDWR | O_CLOEXEC) ;  /* only its copies on 0 and 1 stay */
     wipe(buf, sizeof buf) ;
     if (nul < 0 || dup2(nul, 0) < 0 || dup2(nul, 1) < 0) _exit(111) ;
     if (p[0] == 3) { if (uncoe(3) < 0) _exit(111) ; }

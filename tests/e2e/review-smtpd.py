@@ -68,4 +68,52 @@ L.wait_sessions(1, 10)
 check("queue-exit0-after-broken-pipe-logged", " refused " in L.logtext() and " accepted " not in L.logtext(), L.logtext()[-300:])
 L.close()
 
+# --- descriptors: the queue program and the checkpassword program get
+# fds 0 to 3 and nothing else of postie-smtpd's (what this test itself
+# passes down to postie-smtpd is left aside).
+home = smtpd_instance("review-smtpd-fds")
+inherited = set()
+for f in os.listdir("/proc/self/fd"):
+    try:
+        if int(f) > 2 and os.get_inheritable(int(f)):
+            inherited.add(int(f))
+    except OSError:
+        pass
+lister = os.path.join(home, "lister")
+with open(lister, "w") as f:
+    f.write("""#!/usr/bin/python3
+import os, sys
+fds = sorted(int(x) for x in os.listdir('/proc/self/fd'))
+fds = [f for f in fds if os.path.exists('/proc/self/fd/%d' % f)]
+with open(os.environ['LISTER_OUT'], 'a') as o:
+    o.write(os.path.basename(sys.argv[0]) + ' ' + ' '.join(map(str, fds)) + '\\n')
+if len(sys.argv) > 1:
+    os.read(3, 1000)
+    sys.exit(1)
+while os.read(0, 65536): pass
+while True:
+    b = os.read(1, 65536)
+    if not b or b.endswith(b'\\0\\0'): break
+os.write(3, b'1\\n')
+""")
+os.chmod(lister, 0o755)
+out = os.path.join(home, "fds.out")
+L = Launcher(home, [lister], env={"POSTIE_QUEUE": lister, "LISTER_OUT": out})
+c = Raw(L.port)
+c.cmd("EHLO x.example")
+import base64
+c.cmd("AUTH PLAIN " + base64.b64encode(b"\0u\0p").decode())
+c.cmd("MAIL FROM:<a@x.example>")
+c.cmd("RCPT TO:<u@local.example>")
+c.cmd("DATA")
+r = c.cmd("Subject: fds\r\n\r\nx\r\n.")
+c.cmd("QUIT")
+c.close()
+L.wait_sessions(1, 10)
+lines = open(out).read().split("\n") if os.path.exists(out) else []
+want = {0, 1, 2, 3} | inherited
+extra = [l for l in lines if l and set(map(int, l.split()[1:])) - want]
+check("fds-children-get-only-0-to-3", len([l for l in lines if l]) == 2 and not extra, "%r (inherited %r)" % (lines, inherited))
+L.close()
+
 done()
