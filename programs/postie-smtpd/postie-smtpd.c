@@ -26,6 +26,7 @@
 #include <skalibs/types.h>
 #include "postie.h"
 #include "queue.h"
+#include "rfc5322.h"
 #include "smtpd.h"
 
 #define USAGE "postie-smtpd [ checkpassword-program [ args... ] ]"
@@ -638,7 +639,19 @@ static void received (char const *msgid)
   qputs(")\n\tby ") ; qputs(me.s) ;
   qputs(" (postie-smtpd) with ") ; qputs(protocol()) ;
   qputs(" id ") ; qputs(msgid) ;
-  if (nrcpt == 1) { qputs("\n\tfor <") ; qputs(rcpts.s + 1) ; qputs(">") ; }
+  if (nrcpt == 1)
+  {
+    /* A path, as RFC 5321 4.4 wants it: the local part is stored unquoted,
+       so one that needs quotes gets them again, and cannot close the
+       clause to forge trace text ("v>; by ...") in our own header. */
+    static stralloc path = STRALLOC_ZERO ;
+    char *at = strrchr(rcpts.s + 1, '@') ;
+    path.len = 0 ;
+    if (at) *at = 0 ;
+    if (!rfc5322_cat_addr(&path, rcpts.s + 1, at ? at + 1 : "") || !stralloc_0(&path)) die_nomem() ;
+    if (at) *at = '@' ;
+    qputs("\n\tfor <") ; qputs(path.s) ; qputs(">") ;
+  }
   qputs(";\n\t") ; qputs(date) ; qputs("\n") ;
 }
 

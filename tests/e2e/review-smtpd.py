@@ -116,4 +116,23 @@ extra = [l for l in lines if l and set(map(int, l.split()[1:])) - want]
 check("fds-children-get-only-0-to-3", len([l for l in lines if l]) == 2 and not extra, "%r (inherited %r)" % (lines, inherited))
 L.close()
 
+# --- our Received: line's "for <...>" is a valid path: a quoted local
+# part (stored unquoted) is quoted again, so it cannot end the clause and
+# forge trace text ("; by ..." , a date) inside our own header.
+home = smtpd_instance("review-smtpd-received")
+L = Launcher(home)
+c = Raw(L.port)
+c.cmd("EHLO x.example")
+c.cmd("MAIL FROM:<a@x.example>")
+r1 = c.cmd('RCPT TO:<"v>; by forged.example with ESMTP; Thu, 1 Jan 1970 00:00:00 +0000 \\"x"@local.example>')
+c.cmd("DATA")
+r = c.cmd("Subject: q\r\n\r\nx\r\n.")
+c.cmd("QUIT")
+c.close()
+q = queued(home)
+hdr = q[0][1].split(b"\n\n")[0].decode() if q else ""
+check("received-for-quoted", r1[0] == 250 and r[0] == 250 and
+      '\tfor <"v>; by forged.example with ESMTP; Thu, 1 Jan 1970 00:00:00 +0000 \\"x"@local.example>;\n' in hdr, repr(hdr))
+L.close()
+
 done()
