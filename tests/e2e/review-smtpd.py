@@ -135,4 +135,32 @@ check("received-for-quoted", r1[0] == 250 and r[0] == 250 and
       '\tfor <"v>; by forged.example with ESMTP; Thu, 1 Jan 1970 00:00:00 +0000 \\"x"@local.example>;\n' in hdr, repr(hdr))
 L.close()
 
+# --- a queue program that writes garbage as its id: nothing of it that
+# could split or forge a reply reaches the client or the log.
+home = smtpd_instance("review-smtpd-garbageid")
+g = os.path.join(home, "gq")
+with open(g, "w") as f:
+    f.write("#!/usr/bin/python3\n"
+            "import os\n"
+            "while os.read(0, 65536): pass\n"
+            "while os.read(1, 65536): pass\n"
+            "os.write(3, bytes.fromhex(os.environ['GQ_ID']))\n")
+os.chmod(g, 0o755)
+for name, idbytes in (("ctl", b"\x1b[31m1\r\n250 forged\n"), ("long", b"9" * 5000 + b"\n"), ("none", b"")):
+    L = Launcher(home, env={"POSTIE_QUEUE": g, "GQ_ID": idbytes.hex()})
+    c = Raw(L.port)
+    c.cmd("EHLO x.example")
+    c.cmd("MAIL FROM:<a@x.example>")
+    c.cmd("RCPT TO:<u@local.example>")
+    c.cmd("DATA")
+    c.send(b"Subject: id\r\n\r\nx\r\n.\r\nNOOP\r\n")
+    r = c.reply()
+    r2 = c.reply()
+    c.close()
+    L.wait_sessions(1, 10)
+    qid = r[1][0].split("queued as ", 1)[-1] if r[1] else ""
+    check("garbage-id-" + name, r[0] == 250 and r2[0] == 250 and r2[1] == ["2.0.0 Ok"] and
+          all(32 < ord(ch) < 127 for ch in qid) and len(qid) <= 64 and "\x1b" not in L.logtext(), repr((r, r2)))
+    L.close()
+
 done()
