@@ -1,0 +1,57 @@
+/* spawn.h: the protocol between postie-send and its delivery spawners
+   (postie-lspawn, postie-rspawn), and the spawners' shared event loop.
+   Format: doc/spawn-protocol.md.
+
+   Every record either way is a netstring "LEN:PAYLOAD," whose payload is
+   a sequence of NUL-terminated fields. A request's first field is the
+   delivery number (decimal), the second the message file (relative to the
+   instance), then the spawner's own fields. A report's first field is the
+   delivery number, then one result line per recipient of the request,
+   each "K text", "D text" or "Z text" (accepted, permanent failure,
+   temporary failure). */
+#ifndef SPAWN_H
+#define SPAWN_H
+
+#include <stddef.h>
+#include <sys/types.h>
+#include <skalibs/stralloc.h>
+
+#define SPAWN_RECORD_MAX (16 << 20)   /* largest request or report */
+#define SPAWN_FIELDS_MAX 10000        /* most fields in a request */
+#define SPAWN_LINE_MAX 1000           /* a result line is cut there */
+
+/* Appends the netstring of n fields to out. 1 ok, 0 out of memory. */
+extern int spawn_put (stralloc *out, char const *const *fields, unsigned int n) ;
+
+/* Looks for one complete netstring at the start of buf (len bytes).
+   Returns its total length and sets *start, *plen to its payload; 0 when
+   incomplete; -1 when malformed or larger than max. */
+extern ssize_t spawn_get (char const *buf, size_t len, size_t max, size_t *start, size_t *plen) ;
+
+/* Splits a payload into at most max NUL-terminated fields. Returns their
+   number, or -1 if the payload does not end with a NUL or has too many. */
+extern int spawn_split (char const *p, size_t len, char const **fields, unsigned int max) ;
+
+/* Appends one result line (kind K/D/Z, then text cleaned: control
+   characters become '?', at most SPAWN_LINE_MAX bytes) and its NUL. */
+extern int spawn_result (stralloc *out, char kind, char const *text, size_t len) ;
+
+/* The spawner's loop: reads requests on fd 0, runs one child per request
+   (up to maxchildren at once, more wait), reports on fd 1, exits 0 when
+   fd 0 ends and every child has been reported.
+   child(): runs in the forked child with its stdout on the output pipe and
+   the message file open on fd 0; fields are the request's fields after
+   the message file; it execs or _exits.
+   report(): appends to out the result lines for a finished child, from
+   what it wrote on its stdout and its wait status.
+   outmax(): how many bytes of a child's output to keep. */
+typedef struct spawn_ops_s spawn_ops ;
+struct spawn_ops_s
+{
+  void (*child) (char const *const *fields, unsigned int n) ;
+  int (*report) (stralloc *out, char const *const *fields, unsigned int n, char const *output, size_t outlen, int wstat) ;
+  size_t (*outmax) (unsigned int n) ;
+} ;
+extern void spawn_loop (spawn_ops const *ops, unsigned int maxchildren) ;
+
+#endif

@@ -1,0 +1,164 @@
+/* postie-checkpassword: the checkpassword interface on the users database.
+
+   Reads "user\0password\0..." (at most 512 bytes) from fd 3, looks the user
+   up in users/users.cdb, compares crypt(3) hashes in constant time, and on
+   success sets USER, HOME, SHELL and MAILDIR, drops to the user's uid and
+   gid when run as root, chdirs to HOME and execs the rest of its argv.
+   Exit 1 bad login, 2 misuse, 111 temporary error.
+
+   -a (authentication only, e.g. for SMTP AUTH): set the environment and
+   exec prog, but change neither the uid nor the directory.
+
+   An unknown user, a user without a password and a uid 0 user cost one
+   crypt(3) of a dummy hash made with the same method, so that the time
+   taken does not tell which names exist. */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <crypt.h>
+#include <skalibs/allreadwrite.h>
+#include <skalibs/sgetopt.h>
+#include <skalibs/stralloc.h>
+#include <skalibs/strerr.h>
+#include "postie.h"
+#include "usersdb.h"
+
+#define USAGE "postie-checkpassword [ -a ] prog..."
+#define INPUT_MAX 512
+
+static char up[INPUT_MAX + 1] ;
+static struct crypt_data cd ;
+
+static void wipe (void)
+{
+  memset(up, 0, sizeof up) ;
+  memset(&cd, 0, sizeof cd) ;
+}
+
+static void die_usage (void) { wipe() ; strerr_dieusage(2, USAGE) ; }
+static void die_temp (char const *what) { wipe() ; strerr_diefusys(111, what) ; }
+
+/* The name as it may appear in a log line: printable ASCII, at most 64
+   bytes. */
+static void logname (char *out, char const *name)
+{
+  size_t i = 0 ;
+  for (; name[i] && i < 64 ; i++)
+    out[i] = (unsigned char)name[i] > 32 && (unsigned char)name[i] < 127 ? name[i] : '?' ;
+  out[i] = 0 ;
+}
+
+static void die_bad (char const *name, char const *why)
+{
+  char n[65] ;
+  char const *ip = getenv("TCPREMOTEIP") ;
+  logname(n, name) ;
+  wipe() ;
+  strerr_warni("login failed for ", n, ip ? " from " : "", ip ? ip : "", ": ", why) ;
+  _exit(1) ;
+}
+
+/* 1 if the NUL-terminated strings are equal; the time taken depends only
+   on the length of want. */
+static int ctequal (char const *got, char const *want)
+{
+  size_t glen = strlen(got), wlen = strlen(want), i = 0 ;
+  unsigned char d = glen != wlen ;
+  for (; i < wlen ; i++) d |= (unsigned char)want[i] ^ (unsigned char)(i < glen ? got[i] : 0) ;
+  return !d ;
+}
+
+/* The work an unknown user costs: one crypt(3) with the preferred method,
+   as postie-users uses for new hashes. */
+static void dummyhash (char const *pw)
+{
+  char salt[CRYPT_GENSALT_OUTPUT_SIZE] ;
+  if (!crypt_gensalt_rn(0, 0, 0, 0, salt, sizeof salt)) die_temp("make a salt") ;
+  crypt_rn(pw, salt, &cd, sizeof cd) ;
+}
+
+int main (int argc, char const *const *argv)
+{
+  usersdb_entry e ;
+  stralloc sa = STRALLOC_ZERO ;
+  size_t len = 0, ulen ;
+  char const *name, *pw, *h ;
+  int r ;
+  int authonly = 0 ;
+  int here = -1 ;
+  PROG = "postie-checkpassword" ;
+  {
+    subgetopt l = SUBGETOPT_ZERO ;
+    for (;;)
+    {
+      int opt = subgetopt_r(argc, argv, "a", &l) ;
+      if (opt == -1) break ;
+      switch (opt)
+      {
+        case 'a' : authonly = 1 ; break ;
+        default : die_usage() ;
+      }
+    }
+    argc -= l.ind ; argv += l.ind ;
+  }
+  if (argc < 1) die_usage() ;
+
+  for (;;)
+  {
+    ssize_t n = fd_read(3, up + len, INPUT_MAX - len) ;
+    if (n < 0) { if (errno == EBADF) die_usage() ; die_temp("read fd 3") ; }
+    if (!n) break ;
+    len += n ;
+    if (len == INPUT_MAX) break ;
+  }
+  close(3) ;
+  name = up ;
+  {
+    char const *z = memchr(up, 0, len) ;
+    if (!z) die_usage() ;
+    ulen = z - up ;
+    pw = z + 1 ;
+    if (!memchr(pw, 0, len - ulen - 1)) die_usage() ;
+  }
+
+  if (authonly)
+  {
+    here = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC) ;
+    if (here < 0) die_temp("open the current directory") ;
+  }
+  if (chdir(postie_home()) < 0) die_temp("chdir to the instance") ;
+  r = ulen ? usersdb_find(name, ulen, &e, &sa) : 0 ;
+  if (r < 0) die_temp("read " USERSDB_FILE) ;
+  if (!r || !e.hash[0] || e.hash[0] == '!' || e.hash[0] == '*')
+  {
+    dummyhash(pw) ;
+    die_bad(name, r ? "no password set" : "unknown user") ;
+  }
+  h = crypt_rn(pw, e.hash, &cd, sizeof cd) ;
+  if (!h || !ctequal(h, e.hash)) die_bad(name, h ? "wrong password" : "unusable hash") ;
+  if (!e.uid) die_bad(name, "uid 0 may not log in") ;
+  wipe() ;
+
+  if (setenv("USER", e.name, 1) < 0 || setenv("HOME", e.home, 1) < 0
+   || setenv("SHELL", "/bin/sh", 1) < 0 || setenv("MAILDIR", e.maildir, 1) < 0)
+    die_temp("set the environment") ;
+  if (authonly)
+  {
+    if (fchdir(here) < 0) die_temp("return to the current directory") ;
+    goto exec ;
+  }
+  if (geteuid() == 0)
+  {
+    gid_t g = e.gid ;
+    if (setgroups(1, &g) < 0 || setgid(e.gid) < 0) die_temp("set the gid") ;
+    if (setuid(e.uid) < 0) die_temp("set the uid") ;
+  }
+  if (chdir(e.home) < 0) die_temp("chdir to the home directory") ;
+ exec:
+  execvp(argv[0], (char *const *)argv) ;
+  strerr_diefusys(111, "exec ", argv[0]) ;
+}

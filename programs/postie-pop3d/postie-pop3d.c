@@ -1,0 +1,497 @@
+/* postie-pop3d: the POP3 TRANSACTION and UPDATE states (RFC 1939) on one
+   Maildir, for a client on fd 0 and fd 1, after a checkpassword program
+   has logged the user in:
+
+     postie-pop3d [ -t timeout ] [ maildir ]
+
+   The maildir is the argument, else $MAILDIR (from postie-checkpassword),
+   else Maildir/; relative to the current directory (HOME).
+
+   At start: every file in new/ moves to cur/ with ":2," (as qmail-pop3d
+   does), then the session works on a snapshot of cur/: messages arriving
+   later are for the next session. DELE and the seen flag (S, for RETR)
+   take effect only at QUIT (the UPDATE state); a dropped connection, a
+   timeout or too many bad commands change nothing. UIDL is the unique
+   part of the file name (before ':'), so it survives the new/ -> cur/
+   move and flag changes. Memory: one small record and the name per
+   message. */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>  /* rename */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <dirent.h>
+#include <unistd.h>
+#include <skalibs/djbunix.h>
+#include <skalibs/genalloc.h>
+#include <skalibs/sgetopt.h>
+#include <skalibs/sha1.h>
+#include <skalibs/stralloc.h>
+#include <skalibs/strerr.h>
+#include <skalibs/tai.h>
+#include <skalibs/types.h>
+#include "postie.h"
+#include "timedline.h"
+
+#define USAGE "postie-pop3d [ -t timeout ] [ maildir ]"
+
+#define LINE_MAX 255   /* RFC 2449: a command line, CRLF included */
+#define UIDL_MAX 70    /* RFC 1939 */
+
+#define F_DELETED 1
+#define F_RETRIEVED 2
+#define F_NEW 4        /* still in new/ (could not move it) */
+
+typedef struct msg_s msg ;
+struct msg_s
+{
+  uint64_t size ;
+  uint32_t name ;   /* offset in names: "cur/NAME\0" or "new/NAME\0" */
+  unsigned char flags ;
+} ;
+
+static stralloc names = STRALLOC_ZERO ;
+static genalloc msgs = GENALLOC_ZERO ;  /* msg */
+static msg *m ;
+static size_t nmsgs = 0 ;
+
+static unsigned long timeout = 600 ;
+static unsigned long maxbad = 10 ;
+static unsigned long nbad = 0 ;
+
+static char inbuf[4096] ;
+static timedin in = TIMEDIN_INIT(0, inbuf, sizeof inbuf) ;
+static char outbuf[16384] ;
+static size_t outlen = 0 ;
+
+/* Output. Any write failure or write timeout ends the session with no
+   update; exit 0 because the session had started (see doc). */
+
+static void flush (void)
+{
+  tain deadline ;
+  tain_now_g() ;
+  tain_addsec_g(&deadline, timeout) ;
+  if (outlen && !timed_writeall(1, outbuf, outlen, &deadline)) _exit(0) ;
+  outlen = 0 ;
+}
+
+static void put (char const *s, size_t n)
+{
+  while (n)
+  {
+    size_t k = sizeof outbuf - outlen ;
+    if (!k) { flush() ; continue ; }
+    if (k > n) k = n ;
+    memcpy(outbuf + outlen, s, k) ;
+    outlen += k ; s += k ; n -= k ;
+  }
+}
+
+static void puts_ (char const *s) { put(s, strlen(s)) ; }
+static void putnum (uint64_t u) { char f[UINT64_FMT] ; put(f, uint64_fmt(f, u)) ; }
+
+static void err (char const *s) { puts_("-ERR ") ; puts_(s) ; puts_("\r\n") ; flush() ; }
+static void bad (char const *s)
+{
+  err(s) ;
+  if (++nbad >= maxbad) { err("too many bad commands") ; _exit(0) ; }
+}
+static void die_temp (char const *what)
+{
+  strerr_diefusys(111, what) ;  /* before the greeting: say nothing */
+}
+
+/* Starting the session: the snapshot of the Maildir. */
+
+static int cmpmsg (void const *a, void const *b)
+{
+  char const *x = names.s + ((msg const *)a)->name + 4 ;
+  char const *y = names.s + ((msg const *)b)->name + 4 ;
+  return strcmp(x, y) ;
+}
+
+static void add (char const *dir, char const *name, uint64_t size, unsigned char flags)
+{
+  msg x = { .size = size, .name = names.len, .flags = flags } ;
+  if (names.len > UINT32_MAX - 4096) strerr_dief(111, "too many messages") ;
+  if (!stralloc_cats(&names, dir) || !stralloc_catb(&names, "/", 1)
+   || !stralloc_cats(&names, name) || !stralloc_0(&names)
+   || !genalloc_append(msg, &msgs, &x)) die_temp("allocate memory") ;
+}
+
+static void scan (char const *dir)
+{
+  DIR *d = opendir(dir) ;
+  stralloc path = STRALLOC_ZERO ;
+  if (!d) die_temp(dir[0] == 'n' ? "open new/" : "open cur/") ;
+  for (;;)
+  {
+    struct dirent *de ;
+    struct stat st ;
+    size_t base ;
+    errno = 0 ;
+    de = readdir(d) ;
+    if (!de) break ;
+    if (de->d_name[0] == '.') continue ;
+    path.len = 0 ;
+    if (!stralloc_cats(&path, dir) || !stralloc_catb(&path, "/", 1)) die_temp("allocate memory") ;
+    base = path.len ;
+    if (!stralloc_cats(&path, de->d_name) || !stralloc_0(&path)) die_temp("allocate memory") ;
+    if (lstat(path.s, &st) < 0) { if (errno == ENOENT) continue ; die_temp("stat a message") ; }
+    if (!S_ISREG(st.st_mode)) continue ;
+    if (dir[0] == 'n')
+    {
+      /* new/NAME -> cur/NAME:2, (a name that has an info part already
+         keeps it) */
+      stralloc to = STRALLOC_ZERO ;
+      int hasinfo = !!strchr(de->d_name, ':') ;
+      if (!stralloc_cats(&to, "cur/") || !stralloc_cats(&to, de->d_name)
+       || (!hasinfo && !stralloc_cats(&to, ":2,")) || !stralloc_0(&to)) die_temp("allocate memory") ;
+      if (rename(path.s, to.s) == 0) add("cur", to.s + 4, st.st_size, 0) ;
+      else if (errno != ENOENT) add("new", path.s + base, st.st_size, F_NEW) ;
+      stralloc_free(&to) ;
+    }
+    else add("cur", path.s + base, st.st_size, 0) ;
+  }
+  if (errno) die_temp("read a Maildir directory") ;
+  closedir(d) ;
+  stralloc_free(&path) ;
+}
+
+static void syncdir (char const *dir)
+{
+  int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) ;
+  if (fd < 0) return ;
+  fsync(fd) ;
+  close(fd) ;
+}
+
+/* Message numbers */
+
+static size_t msgnum (char const *s, int *ok)
+{
+  size_t n ;
+  size_t len = strlen(s) ;
+  *ok = 0 ;
+  if (!len || len > 10 || size_scan(s, &n) != len) { bad("syntax: a message number") ; return 0 ; }
+  if (!n || n > nmsgs) { err("no such message") ; return 0 ; }
+  if (m[n-1].flags & F_DELETED) { err("message deleted") ; return 0 ; }
+  *ok = 1 ;
+  return n - 1 ;
+}
+
+/* The UIDL of message i: the unique part of its name if it is 1 to 70
+   printable characters, else the hex SHA-1 of it. */
+static void putuidl (size_t i)
+{
+  char const *name = names.s + m[i].name + 4 ;
+  size_t len = strcspn(name, ":"), j = 0 ;
+  int ok = len && len <= UIDL_MAX ;
+  for (; ok && j < len ; j++) if ((unsigned char)name[j] < 0x21 || (unsigned char)name[j] > 0x7e) ok = 0 ;
+  if (ok) put(name, len) ;
+  else
+  {
+    SHA1Schedule ctx ;
+    char digest[20] ;
+    char hex[40] ;
+    sha1_init(&ctx) ;
+    sha1_update(&ctx, name, len) ;
+    sha1_final(&ctx, digest) ;
+    for (j = 0 ; j < 20 ; j++)
+    {
+      hex[2*j] = "0123456789abcdef"[(unsigned char)digest[j] >> 4] ;
+      hex[2*j+1] = "0123456789abcdef"[digest[j] & 15] ;
+    }
+    put(hex, 40) ;
+  }
+}
+
+/* Send message i: CRLF line ends whatever the file has, byte-stuffing,
+   then ".". With top >= 0, only the header, the blank line and top lines
+   of the body. */
+static int sendmsg_ (size_t i, long top)
+{
+  char buf[65536] ;
+  int fd = open(names.s + m[i].name, O_RDONLY | O_CLOEXEC) ;
+  int linestart = 1, prevcr = 0, inheader = 1, linecontent = 0 ;
+  long bodylines = 0 ;
+  if (fd < 0) return 0 ;
+  puts_("+OK ") ;
+  if (top < 0) { putnum(m[i].size) ; puts_(" octets") ; }
+  else puts_("top of message follows") ;
+  puts_("\r\n") ;
+  for (;;)
+  {
+    ssize_t r = read(fd, buf, sizeof buf) ;
+    ssize_t j ;
+    if (r < 0) { if (errno == EINTR) continue ; close(fd) ; _exit(0) ; }
+    if (!r) break ;
+    for (j = 0 ; j < r ; j++)
+    {
+      char c = buf[j] ;
+      if (top >= 0 && !inheader && bodylines >= top) goto done ;
+      if (linestart && c == '.') put(".", 1) ;
+      if (c == '\n')
+      {
+        if (!prevcr) put("\r", 1) ;
+        put("\n", 1) ;
+        linestart = 1 ;
+        if (inheader) { if (!linecontent) inheader = 0 ; }
+        else bodylines++ ;
+        linecontent = 0 ;
+      }
+      else
+      {
+        if (outlen < sizeof outbuf) outbuf[outlen++] = c ; else put(&c, 1) ;
+        linestart = 0 ;
+        if (c != '\r') linecontent = 1 ;
+      }
+      prevcr = c == '\r' ;
+    }
+  }
+  if (!linestart) put(prevcr ? "\n" : "\r\n", prevcr ? 1 : 2) ;
+ done:
+  close(fd) ;
+  put(".\r\n", 3) ;
+  flush() ;
+  return 1 ;
+}
+
+/* The UPDATE state. Returns 1 if every change was made. */
+static int update (void)
+{
+  size_t i = 0 ;
+  int ok = 1, touchednew = 0, touchedcur = 0 ;
+  stralloc to = STRALLOC_ZERO ;
+  for (; i < nmsgs ; i++)
+  {
+    char const *path = names.s + m[i].name ;
+    if (m[i].flags & F_DELETED)
+    {
+      if (unlink(path) < 0 && errno != ENOENT) { strerr_warnwusys("unlink ", path) ; ok = 0 ; }
+      if (m[i].flags & F_NEW) touchednew = 1 ; else touchedcur = 1 ;
+    }
+    else if (m[i].flags & F_RETRIEVED)
+    {
+      /* add the S flag: cur/NAME:2,FLAGS with FLAGS kept in ASCII order */
+      char const *info = strchr(path + 4, ':') ;
+      size_t pos ;
+      to.len = 0 ;
+      if (!info)
+      {
+        if (!stralloc_cats(&to, "cur/") || !stralloc_cats(&to, path + 4) || !stralloc_cats(&to, ":2,S")) goto nomem ;
+      }
+      else if (!strncmp(info, ":2,", 3))
+      {
+        char const *fl = info + 3 ;
+        if (strchr(fl, 'S')) continue ;
+        pos = fl - path ;
+        while (path[pos] && (unsigned char)path[pos] < 'S') pos++ ;
+        if (!stralloc_cats(&to, "cur/") || !stralloc_catb(&to, path + 4, pos - 4)
+         || !stralloc_catb(&to, "S", 1) || !stralloc_cats(&to, path + pos)) goto nomem ;
+      }
+      else continue ;
+      if (!stralloc_0(&to)) goto nomem ;
+      if (rename(path, to.s) < 0 && errno != ENOENT) strerr_warnwusys("mark as seen ", path) ;
+      if (m[i].flags & F_NEW) touchednew = 1 ;
+      touchedcur = 1 ;
+    }
+  }
+  stralloc_free(&to) ;
+  if (touchednew) syncdir("new") ;
+  if (touchedcur) syncdir("cur") ;
+  return ok ;
+ nomem:
+  stralloc_free(&to) ;
+  return 0 ;
+}
+
+static int cmdis (char const *line, size_t cmdlen, char const *cmd)
+{
+  size_t i = 0 ;
+  if (strlen(cmd) != cmdlen) return 0 ;
+  for (; i < cmdlen ; i++)
+  {
+    char c = line[i] ;
+    if (c >= 'a' && c <= 'z') c -= 32 ;
+    if (c != cmd[i]) return 0 ;
+  }
+  return 1 ;
+}
+
+static void readcontrols (void)
+{
+  int here = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC) ;
+  if (here < 0) die_temp("open the current directory") ;
+  if (chdir(postie_home()) == 0)
+  {
+    if (control_readulong(&timeout, "pop3timeout", timeout) < 0) strerr_warnwu("read control/pop3timeout") ;
+    if (control_readulong(&maxbad, "pop3maxbad", maxbad) < 0) strerr_warnwu("read control/pop3maxbad") ;
+  }
+  else strerr_warnwusys("chdir to ", postie_home(), " to read control/: using the defaults") ;
+  if (fchdir(here) < 0) die_temp("return to the current directory") ;
+  close(here) ;
+}
+
+int main (int argc, char const *const *argv)
+{
+  char line[LINE_MAX + 1] ;
+  char const *maildir ;
+  unsigned long opt_timeout = 0 ;
+  uint64_t total = 0 ;
+  size_t i, live ;
+  PROG = "postie-pop3d" ;
+  {
+    subgetopt l = SUBGETOPT_ZERO ;
+    for (;;)
+    {
+      int opt = subgetopt_r(argc, argv, "t:", &l) ;
+      if (opt == -1) break ;
+      switch (opt)
+      {
+        case 't' : if (!ulong0_scan(l.arg, &opt_timeout) || !opt_timeout) strerr_dieusage(100, USAGE) ; break ;
+        default : strerr_dieusage(100, USAGE) ;
+      }
+    }
+    argc -= l.ind ; argv += l.ind ;
+  }
+  if (argc > 1) strerr_dieusage(100, USAGE) ;
+  maildir = argc ? argv[0] : getenv("MAILDIR") ;
+  if (!maildir || !*maildir) maildir = "Maildir/" ;
+
+  signal(SIGPIPE, SIG_IGN) ;
+  tain_now_set_stopwatch_g() ;
+  tain_now_g() ;
+  readcontrols() ;
+  if (opt_timeout) timeout = opt_timeout ;
+  if (timeout > 86400) timeout = 86400 ;
+  if (!maxbad) maxbad = 1 ;
+
+  if (chdir(maildir) < 0) die_temp("chdir to the Maildir") ;
+  umask(077) ;
+  scan("cur") ;  /* first: what scan("new") moves to cur/ is added by it */
+  scan("new") ;
+  m = genalloc_s(msg, &msgs) ;
+  nmsgs = genalloc_len(msg, &msgs) ;
+  if (nmsgs) qsort(m, nmsgs, sizeof(msg), &cmpmsg) ;
+  for (i = 0 ; i < nmsgs ; i++) total += m[i].size ;
+  if (ndelay_on(0) < 0 || ndelay_on(1) < 0) die_temp("set non-blocking mode") ;
+
+  puts_("+OK ") ; putnum(nmsgs) ; puts_(" messages (") ; putnum(total) ; puts_(" octets)\r\n") ;
+  flush() ;
+
+  for (;;)
+  {
+    tain deadline ;
+    size_t len, cmdlen ;
+    char *arg ;
+    int r ;
+    tain_now_g() ;
+    tain_addsec_g(&deadline, timeout) ;
+    r = timedin_getline(&in, line, LINE_MAX, &len, &deadline) ;
+    if (r == -2) { bad("line too long") ; continue ; }
+    if (r == -1 && errno == ETIMEDOUT) { err("autologout: idle for too long, no changes made") ; return 0 ; }
+    if (r <= 0) return 0 ;  /* dropped connection: no UPDATE */
+    len-- ;
+    if (len && line[len-1] == '\r') len-- ;
+    line[len] = 0 ;
+    if (strlen(line) != len) { bad("NUL byte in command") ; continue ; }
+    cmdlen = strcspn(line, " ") ;
+    arg = line[cmdlen] ? line + cmdlen + 1 : 0 ;
+
+    if (cmdis(line, cmdlen, "QUIT"))
+    {
+      if (arg) { bad("syntax: QUIT") ; continue ; }
+      if (update()) puts_("+OK bye\r\n") ;
+      else puts_("-ERR [SYS/TEMP] some deleted messages were not removed\r\n") ;
+      flush() ;
+      return 0 ;
+    }
+    else if (cmdis(line, cmdlen, "STAT"))
+    {
+      uint64_t t = 0 ;
+      if (arg) { bad("syntax: STAT") ; continue ; }
+      for (i = 0, live = 0 ; i < nmsgs ; i++)
+        if (!(m[i].flags & F_DELETED)) { live++ ; t += m[i].size ; }
+      puts_("+OK ") ; putnum(live) ; puts_(" ") ; putnum(t) ; puts_("\r\n") ;
+    }
+    else if (cmdis(line, cmdlen, "LIST") || cmdis(line, cmdlen, "UIDL"))
+    {
+      int uidl = line[0] == 'U' || line[0] == 'u' ;
+      if (arg)
+      {
+        int ok ;
+        size_t k = msgnum(arg, &ok) ;
+        if (!ok) continue ;
+        puts_("+OK ") ; putnum(k + 1) ; puts_(" ") ;
+        if (uidl) putuidl(k) ; else putnum(m[k].size) ;
+        puts_("\r\n") ;
+      }
+      else
+      {
+        puts_("+OK\r\n") ;
+        for (i = 0 ; i < nmsgs ; i++)
+        {
+          if (m[i].flags & F_DELETED) continue ;
+          putnum(i + 1) ; put(" ", 1) ;
+          if (uidl) putuidl(i) ; else putnum(m[i].size) ;
+          put("\r\n", 2) ;
+        }
+        puts_(".\r\n") ;
+      }
+    }
+    else if (cmdis(line, cmdlen, "RETR"))
+    {
+      int ok ;
+      size_t k ;
+      if (!arg) { bad("syntax: RETR n") ; continue ; }
+      k = msgnum(arg, &ok) ;
+      if (!ok) continue ;
+      if (!sendmsg_(k, -1)) { err("[SYS/TEMP] cannot open the message") ; continue ; }
+      m[k].flags |= F_RETRIEVED ;
+    }
+    else if (cmdis(line, cmdlen, "TOP"))
+    {
+      char *sp = arg ? strchr(arg, ' ') : 0 ;
+      unsigned long n ;
+      size_t k ;
+      int ok ;
+      if (!sp || !sp[1] || strlen(sp + 1) > 9 || ulong_scan(sp + 1, &n) != strlen(sp + 1)) { bad("syntax: TOP n lines") ; continue ; }
+      *sp = 0 ;
+      k = msgnum(arg, &ok) ;
+      if (!ok) continue ;
+      if (!sendmsg_(k, n)) err("[SYS/TEMP] cannot open the message") ;
+    }
+    else if (cmdis(line, cmdlen, "DELE"))
+    {
+      int ok ;
+      size_t k ;
+      if (!arg) { bad("syntax: DELE n") ; continue ; }
+      k = msgnum(arg, &ok) ;
+      if (!ok) continue ;
+      m[k].flags |= F_DELETED ;
+      puts_("+OK message ") ; putnum(k + 1) ; puts_(" deleted\r\n") ;
+    }
+    else if (cmdis(line, cmdlen, "RSET"))
+    {
+      if (arg) { bad("syntax: RSET") ; continue ; }
+      for (i = 0 ; i < nmsgs ; i++) m[i].flags &= ~F_DELETED ;
+      puts_("+OK\r\n") ;
+    }
+    else if (cmdis(line, cmdlen, "NOOP"))
+    {
+      if (arg) { bad("syntax: NOOP") ; continue ; }
+      puts_("+OK\r\n") ;
+    }
+    else if (cmdis(line, cmdlen, "CAPA"))
+      puts_("+OK capability list follows\r\nTOP\r\nUIDL\r\nRESP-CODES\r\nIMPLEMENTATION postie\r\n.\r\n") ;
+    else if (cmdis(line, cmdlen, "USER") || cmdis(line, cmdlen, "PASS") || cmdis(line, cmdlen, "AUTH"))
+      bad("already logged in") ;
+    else bad("unknown command") ;
+    flush() ;
+  }
+}

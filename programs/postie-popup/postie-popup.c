@@ -1,0 +1,338 @@
+/* postie-popup: the POP3 AUTHORIZATION state (RFC 1939, CAPA RFC 2449,
+   AUTH PLAIN RFC 5034, response codes RFC 3206), in the manner of
+   qmail-popup:
+
+     postie-popup hostname checkpassword [args...]
+
+   e.g. postie-popup mail.example.org postie-checkpassword postie-pop3d
+
+   The client is on fd 0 and fd 1. For each USER/PASS or AUTH PLAIN it
+   runs checkpassword with "user\0password\0timestamp\0" on fd 3 and the
+   client still on fd 0 and fd 1. A checkpassword that accepts execs the
+   rest of its argv (postie-pop3d), which answers +OK and serves the
+   session; postie-popup then exits 0 when it does. Exit 1 means a bad
+   login: postie-popup waits pop3faildelay seconds and says -ERR [AUTH].
+
+   Input is read one byte at a time, so nothing the client sent after the
+   PASS line (pipelined commands) is lost when the child takes over. */
+
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <skalibs/allreadwrite.h>
+#include <skalibs/djbunix.h>
+#include <skalibs/iopause.h>
+#include <skalibs/strerr.h>
+#include <skalibs/tai.h>
+#include <skalibs/types.h>
+#include "postie.h"
+#include "timedline.h"
+
+#define USAGE "postie-popup hostname checkpassword [args...]"
+
+#define LINE_MAX 255        /* RFC 2449: a command line, CRLF included */
+#define SASL_LINE_MAX 1024  /* an AUTH PLAIN response: base64 of 3 x 255 */
+#define USER_MAX 255
+#define CP_INPUT_MAX 512    /* what a checkpassword reads from fd 3 */
+
+static unsigned long timeout = 600 ;
+static unsigned long faildelay = 2 ;
+static unsigned long maxbad = 10 ;
+static unsigned long maxfail = 3 ;
+static unsigned long nbad = 0 ;
+static unsigned long nfail = 0 ;
+
+static char const *hostname ;
+static char const *const *cpargv ;
+static char inbyte ;
+static timedin in = TIMEDIN_INIT(0, &inbyte, 1) ;
+static char user[USER_MAX + 1] ;
+static int haveuser = 0 ;
+
+static void out (char const *s)
+{
+  tain deadline ;
+  tain_now_g() ;
+  tain_addsec_g(&deadline, timeout) ;
+  if (!timed_writeall(1, s, strlen(s), &deadline)) _exit(0) ;
+}
+
+static void die_temp (void) { out("-ERR [SYS/TEMP] temporary failure\r\n") ; _exit(111) ; }
+
+static void bad (char const *msg)
+{
+  out(msg) ;
+  if (++nbad >= maxbad) { out("-ERR too many bad commands\r\n") ; _exit(0) ; }
+}
+
+static void control (unsigned long *u, char const *name)
+{
+  if (control_readulong(u, name, *u) < 0)
+  {
+    strerr_warnwu("read control/", name) ;
+    die_temp() ;
+  }
+}
+
+static void pause_for (unsigned long secs)
+{
+  tain deadline ;
+  tain_now_g() ;
+  tain_addsec_g(&deadline, secs) ;
+  deepsleepuntil_g(&deadline) ;
+}
+
+/* Run the checkpassword chain. Returns only after a bad login. */
+static void login (char const *name, size_t namelen, char const *pw, size_t pwlen)
+{
+  char buf[CP_INPUT_MAX] ;
+  char fmt[PID_FMT + UINT64_FMT + 4] ;
+  size_t fmtlen = 0, hlen = strlen(hostname), n = 0 ;
+  int p[2] ;
+  int wstat ;
+  pid_t pid ;
+
+  fmt[fmtlen++] = '<' ;
+  fmtlen += pid_fmt(fmt + fmtlen, getpid()) ;
+  fmt[fmtlen++] = '.' ;
+  fmtlen += uint64_fmt(fmt + fmtlen, (uint64_t)time(0)) ;
+  fmt[fmtlen++] = '@' ;
+  if (hlen > 255) hlen = 255 ;
+  if (namelen + pwlen + fmtlen + hlen + 4 > sizeof buf) goto fail ;
+  memcpy(buf, name, namelen) ; n = namelen ; buf[n++] = 0 ;
+  memcpy(buf + n, pw, pwlen) ; n += pwlen ; buf[n++] = 0 ;
+  memcpy(buf + n, fmt, fmtlen) ; n += fmtlen ;
+  memcpy(buf + n, hostname, hlen) ; n += hlen ;
+  buf[n++] = '>' ; buf[n++] = 0 ;
+
+  if (pipe(p) < 0) { strerr_warnwusys("pipe") ; die_temp() ; }
+  pid = fork() ;
+  if (pid < 0) { strerr_warnwusys("fork") ; die_temp() ; }
+  if (!pid)
+  {
+    memset(buf, 0, sizeof buf) ;
+    close(p[1]) ;
+    if (p[0] != 3 && fd_move(3, p[0]) < 0) _exit(111) ;
+    ndelay_off(0) ; ndelay_off(1) ;
+    signal(SIGPIPE, SIG_DFL) ;
+    execvp(cpargv[0], (char *const *)cpargv) ;
+    strerr_warnwusys("exec ", cpargv[0]) ;
+    _exit(111) ;
+  }
+  close(p[0]) ;
+  if (allwrite(p[1], buf, n) < n && errno != EPIPE) { /* the child decides */ }
+  close(p[1]) ;
+  memset(buf, 0, sizeof buf) ;
+  if (waitpid_nointr(pid, &wstat, 0) != pid) { strerr_warnwusys("waitpid") ; die_temp() ; }
+  tain_now_g() ;
+  if (WIFEXITED(wstat) && WEXITSTATUS(wstat) == 0) _exit(0) ;
+  if (!WIFEXITED(wstat) || WEXITSTATUS(wstat) != 1)
+  {
+    char s[UINT_FMT] ;
+    s[uint_fmt(s, WIFEXITED(wstat) ? WEXITSTATUS(wstat) : WTERMSIG(wstat))] = 0 ;
+    strerr_warnw(cpargv[0], WIFEXITED(wstat) ? " exited " : " crashed with signal ", s) ;
+    out("-ERR [SYS/TEMP] temporary failure\r\n") ;
+    _exit(111) ;
+  }
+ fail:
+  pause_for(faildelay) ;
+  if (++nfail >= maxfail) { out("-ERR [AUTH] authentication failed, too many failures\r\n") ; _exit(0) ; }
+  out("-ERR [AUTH] authentication failed\r\n") ;
+}
+
+static int b64val (unsigned char c)
+{
+  if (c >= 'A' && c <= 'Z') return c - 'A' ;
+  if (c >= 'a' && c <= 'z') return c - 'a' + 26 ;
+  if (c >= '0' && c <= '9') return c - '0' + 52 ;
+  if (c == '+') return 62 ;
+  if (c == '/') return 63 ;
+  return -1 ;
+}
+
+/* Strict base64 (RFC 4648, padding required). Returns the decoded length,
+   or -1. out must hold len/4*3 bytes. */
+static ssize_t b64decode (char const *s, size_t len, char *outb)
+{
+  size_t i = 0, n = 0 ;
+  if (len % 4) return -1 ;
+  for (; i < len ; i += 4)
+  {
+    int a = b64val(s[i]), b = b64val(s[i+1]), c, d ;
+    int last = i + 4 == len ;
+    if (a < 0 || b < 0) return -1 ;
+    outb[n++] = (a << 2) | (b >> 4) ;
+    if (last && s[i+2] == '=')
+    {
+      if (s[i+3] != '=' || (b & 15)) return -1 ;
+      break ;
+    }
+    c = b64val(s[i+2]) ;
+    if (c < 0) return -1 ;
+    outb[n++] = ((b & 15) << 4) | (c >> 2) ;
+    if (last && s[i+3] == '=')
+    {
+      if (c & 3) return -1 ;
+      break ;
+    }
+    d = b64val(s[i+3]) ;
+    if (d < 0) return -1 ;
+    outb[n++] = ((c & 3) << 6) | d ;
+  }
+  return n ;
+}
+
+/* Read a line, strip its CRLF (or LF). Returns its length, or -1 for an
+   overlong one (already answered). Exits at end of input or timeout. */
+static ssize_t readcmd (char *line, size_t max)
+{
+  tain deadline ;
+  size_t len ;
+  int r ;
+  tain_now_g() ;
+  tain_addsec_g(&deadline, timeout) ;
+  r = timedin_getline(&in, line, max, &len, &deadline) ;
+  if (r == -2) { bad("-ERR line too long\r\n") ; return -1 ; }
+  if (r == -1 && errno == ETIMEDOUT) { out("-ERR autologout: idle for too long\r\n") ; _exit(0) ; }
+  if (r <= 0) _exit(0) ;
+  len-- ;
+  if (len && line[len-1] == '\r') len-- ;
+  line[len] = 0 ;
+  return len ;
+}
+
+static void auth_plain (char const *ir)
+{
+  char line[SASL_LINE_MAX + 1] ;
+  char dec[SASL_LINE_MAX] ;
+  char const *resp = ir ;
+  char const *z1, *z2 ;
+  ssize_t n ;
+  size_t rlen ;
+  if (!resp)
+  {
+    ssize_t l ;
+    out("+ \r\n") ;
+    l = readcmd(line, SASL_LINE_MAX) ;
+    if (l < 0) return ;
+    resp = line ;
+  }
+  if (!strcmp(resp, "*")) { out("-ERR authentication cancelled\r\n") ; return ; }
+  rlen = strlen(resp) ;
+  if (!strcmp(resp, "=")) rlen = 0, resp = "" ;
+  n = b64decode(resp, rlen, dec) ;
+  if (n < 0) { bad("-ERR invalid base64\r\n") ; return ; }
+  z1 = memchr(dec, 0, n) ;
+  z2 = z1 ? memchr(z1 + 1, 0, n - (z1 + 1 - dec)) : 0 ;
+  if (!z2 || memchr(z2 + 1, 0, n - (z2 + 1 - dec)))
+  {
+    memset(dec, 0, sizeof dec) ;
+    bad("-ERR malformed PLAIN response\r\n") ;
+    return ;
+  }
+  if (z1 != dec && (z2 - z1 - 1 != z1 - dec || memcmp(dec, z1 + 1, z1 - dec)))
+  {
+    memset(dec, 0, sizeof dec) ;
+    pause_for(faildelay) ;
+    out("-ERR [AUTH] authorization identity not allowed\r\n") ;
+    return ;
+  }
+  if (z2 == z1 + 1 || z2 - z1 - 1 > USER_MAX)
+  {
+    memset(dec, 0, sizeof dec) ;
+    bad("-ERR bad user name\r\n") ;
+    return ;
+  }
+  login(z1 + 1, z2 - z1 - 1, z2 + 1, dec + n - z2 - 1) ;
+  memset(dec, 0, sizeof dec) ;
+  memset(line, 0, sizeof line) ;
+}
+
+static int cmdis (char const *line, size_t cmdlen, char const *cmd)
+{
+  size_t i = 0 ;
+  if (strlen(cmd) != cmdlen) return 0 ;
+  for (; i < cmdlen ; i++)
+  {
+    char c = line[i] ;
+    if (c >= 'a' && c <= 'z') c -= 32 ;
+    if (c != cmd[i]) return 0 ;
+  }
+  return 1 ;
+}
+
+int main (int argc, char const *const *argv)
+{
+  char line[LINE_MAX + 1] ;
+  PROG = "postie-popup" ;
+  if (argc < 3) strerr_dieusage(100, USAGE) ;
+  hostname = argv[1] ;
+  cpargv = argv + 2 ;
+  signal(SIGPIPE, SIG_IGN) ;
+  tain_now_set_stopwatch_g() ;
+  tain_now_g() ;
+  if (ndelay_on(0) < 0 || ndelay_on(1) < 0) strerr_diefusys(111, "set non-blocking mode") ;
+  if (chdir(postie_home()) < 0) { strerr_warnwusys("chdir to ", postie_home()) ; die_temp() ; }
+  control(&timeout, "pop3timeout") ;
+  control(&faildelay, "pop3faildelay") ;
+  control(&maxbad, "pop3maxbad") ;
+  control(&maxfail, "pop3maxfail") ;
+  if (!timeout) timeout = 1 ;
+  if (timeout > 86400) timeout = 86400 ;
+  if (faildelay > 60) faildelay = 60 ;
+  if (!maxbad) maxbad = 1 ;
+  if (!maxfail) maxfail = 1 ;
+
+  out("+OK ") ; out(hostname) ; out(" POP3 server ready\r\n") ;
+  for (;;)
+  {
+    ssize_t len = readcmd(line, LINE_MAX) ;
+    char *arg ;
+    size_t cmdlen ;
+    if (len < 0) continue ;
+    if ((size_t)len != strlen(line)) { bad("-ERR NUL byte in command\r\n") ; continue ; }
+    cmdlen = strcspn(line, " ") ;
+    arg = line[cmdlen] ? line + cmdlen + 1 : 0 ;
+
+    if (cmdis(line, cmdlen, "QUIT"))
+    {
+      out("+OK bye\r\n") ;
+      return 0 ;
+    }
+    else if (cmdis(line, cmdlen, "CAPA"))
+      out("+OK capability list follows\r\nTOP\r\nUSER\r\nUIDL\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\nSASL PLAIN\r\nIMPLEMENTATION postie\r\n.\r\n") ;
+    else if (cmdis(line, cmdlen, "USER"))
+    {
+      size_t n = arg ? strlen(arg) : 0 ;
+      if (!n || n > USER_MAX || strchr(arg, ' ')) { bad("-ERR syntax: USER name\r\n") ; continue ; }
+      memcpy(user, arg, n + 1) ;
+      haveuser = 1 ;
+      out("+OK\r\n") ;
+    }
+    else if (cmdis(line, cmdlen, "PASS"))
+    {
+      if (!haveuser) { bad("-ERR USER first\r\n") ; continue ; }
+      haveuser = 0 ;
+      login(user, strlen(user), arg ? arg : "", arg ? strlen(arg) : 0) ;
+      memset(line, 0, sizeof line) ;
+    }
+    else if (cmdis(line, cmdlen, "AUTH"))
+    {
+      size_t mlen ;
+      haveuser = 0 ;
+      if (!arg) { out("+OK\r\nPLAIN\r\n.\r\n") ; continue ; }
+      mlen = strcspn(arg, " ") ;
+      if (!cmdis(arg, mlen, "PLAIN")) { bad("-ERR unsupported mechanism\r\n") ; continue ; }
+      auth_plain(arg[mlen] ? arg + mlen + 1 : 0) ;
+      memset(line, 0, sizeof line) ;
+    }
+    else if (cmdis(line, cmdlen, "STAT") || cmdis(line, cmdlen, "LIST") || cmdis(line, cmdlen, "RETR")
+          || cmdis(line, cmdlen, "DELE") || cmdis(line, cmdlen, "RSET") || cmdis(line, cmdlen, "NOOP")
+          || cmdis(line, cmdlen, "UIDL") || cmdis(line, cmdlen, "TOP") || cmdis(line, cmdlen, "LAST"))
+      bad("-ERR authorization first\r\n") ;
+    else bad("-ERR unknown command\r\n") ;
+  }
+}

@@ -1,0 +1,159 @@
+/* postie-qread: one line per queued message: id, age, size, sender, next
+   retry, and each recipient with its state. Reads the queue without
+   locking it; works while postie-send runs. Format: doc/postie-qread.md. */
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <skalibs/buffer.h>
+#include <skalibs/djbunix.h>
+#include <skalibs/stralloc.h>
+#include <skalibs/strerr.h>
+#include <skalibs/types.h>
+#include "postie.h"
+#include "queue.h"
+#include "queue_info.h"
+
+#define USAGE "postie-qread"
+#define ENVELOPE_MAX (64UL << 20)
+
+static int64_t now ;
+
+static void put (char const *s)
+{
+  if (buffer_puts(buffer_1, s) < 0) strerr_diefusys(111, "write to stdout") ;
+}
+
+static void putnum (int64_t x)
+{
+  char fmt[UINT64_FMT + 1] ;
+  size_t n = 0 ;
+  if (x < 0) { fmt[n++] = '-' ; x = -x ; }
+  n += uint64_fmt(fmt + n, (uint64_t)x) ;
+  fmt[n] = 0 ;
+  put(fmt) ;
+}
+
+static void head (char const *id, uint64_t size, char const *sender)
+{
+  uint64_t sec = 0 ;
+  uint64_scan(id, &sec) ;
+  put(id) ;
+  put(" age ") ; putnum(now - (int64_t)sec) ; put("s") ;
+  put(" size ") ; putnum((int64_t)size) ;
+  put(" from <") ; put(sender) ; put(">") ;
+}
+
+static void info (char const *path, char const *id, stralloc *sa)
+{
+  queue_info qi ;
+  size_t pos ;
+  char st, kind ;
+  char const *addr ;
+  int pending = 0, first = 1 ;
+  int r = queue_info_load(path, sa, &qi) ;
+  if (r < 0) { strerr_warnwusys("read ", path) ; return ; }
+  if (!r) return ;
+  head(id, qi.msglen, qi.sender) ;
+  pos = qi.first ;
+  while (queue_info_next(sa, &pos, &st, &kind, &addr)) if (st == 'P') pending = 1 ;
+  if (pending)
+  {
+    put(" next-retry ") ;
+    if (qi.mtime <= now) put("now") ;
+    else { put("+") ; putnum(qi.mtime - now) ; put("s") ; }
+  }
+  put(":") ;
+  pos = qi.first ;
+  while (queue_info_next(sa, &pos, &st, &kind, &addr))
+  {
+    put(first ? " " : "; ") ;
+    first = 0 ;
+    put(st == 'P' ? "pending " : st == 'D' ? "done " : "failed ") ;
+    put(kind == 'R' ? "remote <" : "local <") ;
+    put(addr) ;
+    put(">") ;
+  }
+  put("\n") ;
+}
+
+static void todo (char const *path, char const *id, stralloc *sa)
+{
+  struct stat st ;
+  char tr[QUEUE_TRAILER_LEN] ;
+  uint64_t msglen, envlen ;
+  size_t i ;
+  int first = 1 ;
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW) ;
+  if (fd < 0) return ;  /* picked up meanwhile */
+  if (fstat(fd, &st) < 0 || st.st_size < QUEUE_TRAILER_LEN
+   || pread(fd, tr, QUEUE_TRAILER_LEN, st.st_size - QUEUE_TRAILER_LEN) != QUEUE_TRAILER_LEN
+   || !queue_trailer_scan(tr, &msglen) || msglen > (uint64_t)st.st_size - QUEUE_TRAILER_LEN
+   || (envlen = (uint64_t)st.st_size - QUEUE_TRAILER_LEN - msglen) > ENVELOPE_MAX || envlen < 4
+   || !stralloc_ready(sa, envlen + 1)
+   || pread(fd, sa->s, envlen, (off_t)msglen) != (ssize_t)envlen)
+  {
+    fd_close(fd) ;
+    return ;
+  }
+  fd_close(fd) ;
+  sa->len = envlen ;
+  sa->s[envlen] = 0 ;
+  if (sa->s[0] != 'F' || sa->s[envlen - 1]) return ;
+  head(id, msglen, sa->s + 1) ;
+  put(" not-yet-picked-up:") ;
+  for (i = strlen(sa->s) + 1 ; i < envlen && sa->s[i] == 'T' ; i += strlen(sa->s + i) + 1)
+  {
+    put(first ? " " : "; ") ;
+    first = 0 ;
+    put("pending <") ; put(sa->s + i + 1) ; put(">") ;
+  }
+  put("\n") ;
+}
+
+int main (int argc, char const *const *argv)
+{
+  stralloc sa = STRALLOC_ZERO ;
+  unsigned int b ;
+  int pass ;
+  PROG = "postie-qread" ;
+  (void)argv ;
+  if (argc > 1) strerr_dieusage(100, USAGE) ;
+  if (chdir(postie_home()) < 0) strerr_diefusys(111, "enter the instance directory") ;
+  {
+    struct timespec ts ;
+    clock_gettime(CLOCK_REALTIME, &ts) ;
+    now = (int64_t)ts.tv_sec ;
+  }
+  for (pass = 0 ; pass < 2 ; pass++)
+    for (b = 0 ; b < QUEUE_SPLIT ; b++)
+    {
+      char path[32 + 2 * QUEUE_ID_MAX] ;
+      size_t n ;
+      DIR *dir ;
+      memcpy(path, pass ? "queue/todo/" : "queue/info/", 11) ;
+      n = 11 + uint_fmt(path + 11, b) ;
+      path[n] = 0 ;
+      dir = opendir(path) ;
+      if (!dir) strerr_diefusys(111, "open ", path) ;
+      path[n++] = '/' ;
+      for (;;)
+      {
+        struct dirent *e ;
+        errno = 0 ;
+        e = readdir(dir) ;
+        if (!e) { if (errno) strerr_diefusys(111, "read ", path) ; break ; }
+        if (e->d_name[0] < '0' || e->d_name[0] > '9' || strlen(e->d_name) >= QUEUE_ID_MAX) continue ;
+        memcpy(path + n, e->d_name, strlen(e->d_name) + 1) ;
+        if (pass) todo(path, e->d_name, &sa) ;
+        else info(path, e->d_name, &sa) ;
+      }
+      closedir(dir) ;
+    }
+  if (!buffer_flush(buffer_1)) strerr_diefusys(111, "write to stdout") ;
+  return 0 ;
+}

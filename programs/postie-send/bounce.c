@@ -1,0 +1,307 @@
+/* bounce.c: postie-send's delivery status notifications (RFC 3464),
+   injected through the queue program. Format: doc/bounce.md. */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <skalibs/allreadwrite.h>
+#include <skalibs/djbunix.h>
+#include <skalibs/selfpipe.h>
+#include <skalibs/stralloc.h>
+#include <skalibs/types.h>
+#include "queue.h"
+#include "send.h"
+
+#define BOUNCE_FILE_MAX (16UL << 20)
+#define DOUBLEBOUNCE_SENDER "#@[]"
+
+static void date822 (char *buf, int64_t t)
+{
+  static char const days[] = "SunMonTueWedThuFriSat" ;
+  static char const months[] = "JanFebMarAprMayJunJulAugSepOctNovDec" ;
+  struct tm tm ;
+  time_t tt = (time_t)t ;
+  size_t n = 0 ;
+  gmtime_r(&tt, &tm) ;
+  memcpy(buf, days + 3 * tm.tm_wday, 3) ; n = 3 ;
+  buf[n++] = ',' ; buf[n++] = ' ' ;
+  n += uint_fmt(buf + n, (unsigned int)tm.tm_mday) ;
+  buf[n++] = ' ' ;
+  memcpy(buf + n, months + 3 * tm.tm_mon, 3) ; n += 3 ;
+  buf[n++] = ' ' ;
+  n += uint_fmt(buf + n, (unsigned int)tm.tm_year + 1900) ;
+  buf[n++] = ' ' ;
+  buf[n++] = '0' + tm.tm_hour / 10 ; buf[n++] = '0' + tm.tm_hour % 10 ; buf[n++] = ':' ;
+  buf[n++] = '0' + tm.tm_min / 10 ; buf[n++] = '0' + tm.tm_min % 10 ; buf[n++] = ':' ;
+  buf[n++] = '0' + tm.tm_sec / 10 ; buf[n++] = '0' + tm.tm_sec % 10 ;
+  memcpy(buf + n, " +0000", 7) ;
+}
+
+static int readfile (stralloc *sa, char const *path, size_t max, int cut_at_header_end)
+{
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW) ;
+  sa->len = 0 ;
+  if (fd < 0) return -1 ;
+  for (;;)
+  {
+    ssize_t r ;
+    size_t want = max - sa->len < 65536 ? max - sa->len : 65536 ;
+    if (!want) break ;
+    if (!stralloc_readyplus(sa, want)) { fd_close(fd) ; return -1 ; }
+    r = fd_read(fd, sa->s + sa->len, want) ;
+    if (r < 0) { fd_close(fd) ; return -1 ; }
+    if (!r) break ;
+    sa->len += (size_t)r ;
+    if (cut_at_header_end)
+    {
+      size_t i ;
+      for (i = 0 ; i + 1 < sa->len ; i++)
+        if (sa->s[i] == '\n' && (sa->s[i+1] == '\n' || (sa->s[i+1] == '\r' && i + 2 < sa->len && sa->s[i+2] == '\n')))
+        {
+          sa->len = i + 1 ;
+          fd_close(fd) ;
+          return 0 ;
+        }
+    }
+  }
+  fd_close(fd) ;
+  if (cut_at_header_end && sa->len == max)
+  {
+    /* too long a header: whole lines only */
+    while (sa->len && sa->s[sa->len - 1] != '\n') sa->len-- ;
+  }
+  return 0 ;
+}
+
+static int cats (stralloc *sa, char const *s)
+{
+  return stralloc_cats(sa, s) ;
+}
+
+/* The lines of the bounce file, the last one for each address kept. */
+static int wanted (stralloc const *b, size_t at)
+{
+  char const *addr = b->s + at ;
+  size_t alen = strchr(addr, '\t') - addr ;
+  size_t i = strchr(addr, '\n') - b->s + 1 ;
+  while (i < b->len)
+  {
+    char const *s = b->s + i ;
+    char const *tab = strchr(s, '\t') ;
+    if (tab && (size_t)(tab - s) == alen && !memcmp(s, addr, alen)) return 0 ;
+    i = strchr(s, '\n') - b->s + 1 ;
+  }
+  return 1 ;
+}
+
+int bounce_send (char const *id, unsigned int bucket, char const *sender, int64_t birth)
+{
+  stralloc b = STRALLOC_ZERO, m = STRALLOC_ZERO, h = STRALLOC_ZERO ;
+  char path[32 + QUEUE_ID_MAX] ;
+  char date[40], adate[40] ;
+  char const *to, *envsender ;
+  int doublebounce = 0 ;
+  size_t i ;
+  int ret = -1 ;
+  struct timespec ts ;
+  clock_gettime(CLOCK_REALTIME, &ts) ;
+
+  if (!strcmp(sender, DOUBLEBOUNCE_SENDER))
+  {
+    LOG("bounce ", id, ": a double bounce failed: dropping it") ;
+    return 0 ;
+  }
+  if (!*sender)
+  {
+    if (set.doublebounceto.len <= 1)
+    {
+      LOG("bounce ", id, ": no bounce for the null sender, and no control/doublebounceto: dropping it") ;
+      return 0 ;
+    }
+    to = set.doublebounceto.s ;
+    envsender = DOUBLEBOUNCE_SENDER ;
+    doublebounce = 1 ;
+  }
+  else { to = sender ; envsender = "" ; }
+
+  {
+    size_t n = 13 ;
+    memcpy(path, "queue/bounce/", 13) ;
+    n += uint_fmt(path + n, bucket) ;
+    path[n++] = '/' ;
+    memcpy(path + n, id, strlen(id) + 1) ;
+  }
+  if (readfile(&b, path, BOUNCE_FILE_MAX, 0) < 0)
+  {
+    if (errno == ENOENT) return 0 ;
+    LOG("warning: ", id, ": unable to read the bounce file: ", strerror(errno)) ;
+    return -1 ;
+  }
+  if (!stralloc_0(&b)) goto nomem ;
+  b.len-- ;
+  while (b.len && b.s[b.len - 1] != '\n') b.len-- ;  /* a torn last line */
+  b.s[b.len] = 0 ;
+  if (!b.len) { stralloc_free(&b) ; return 0 ; }
+  {
+    size_t n = 11 ;
+    memcpy(path, "queue/mess/", 11) ;
+    n += uint_fmt(path + n, bucket) ;
+    path[n++] = '/' ;
+    memcpy(path + n, id, strlen(id) + 1) ;
+  }
+  if (readfile(&h, path, set.bounceheaderbytes ? set.bounceheaderbytes : 1, 1) < 0) h.len = 0 ;
+
+  date822(date, ts.tv_sec) ;
+  date822(adate, birth) ;
+  {
+    char boundary[QUEUE_ID_MAX + 32] ;
+    char tfmt[UINT64_FMT] ;
+    size_t bn = 0 ;
+    memcpy(boundary, "postie-dsn-", 11) ; bn = 11 ;
+    memcpy(boundary + bn, id, strlen(id)) ; bn += strlen(id) ;
+    boundary[bn] = 0 ;
+    tfmt[uint64_fmt(tfmt, (uint64_t)ts.tv_sec)] = 0 ;
+    if (!cats(&m, "From: Mail Delivery System <MAILER-DAEMON@") || !cats(&m, set.me.s) || !cats(&m, ">\n")
+     || !cats(&m, "To: <") || !cats(&m, to) || !cats(&m, ">\n")
+     || !cats(&m, doublebounce ? "Subject: Undelivered Mail: double bounce\n" : "Subject: Undelivered Mail Returned to Sender\n")
+     || !cats(&m, "Date: ") || !cats(&m, date) || !cats(&m, "\n")
+     || !cats(&m, "Message-ID: <") || !cats(&m, id) || !cats(&m, ".") || !cats(&m, tfmt) || !cats(&m, ".dsn@") || !cats(&m, set.me.s) || !cats(&m, ">\n")
+     || !cats(&m, "Auto-Submitted: auto-replied\n")
+     || !cats(&m, "MIME-Version: 1.0\n")
+     || !cats(&m, "Content-Type: multipart/report; report-type=delivery-status;\n\tboundary=\"") || !cats(&m, boundary) || !cats(&m, "\"\n\n")
+     || !cats(&m, "This is a MIME-encapsulated message.\n\n--") || !cats(&m, boundary) || !cats(&m, "\n")
+     || !cats(&m, "Content-Description: Notification\nContent-Type: text/plain; charset=us-ascii\n\n")
+     || !cats(&m, "This is the mail system at ") || !cats(&m, set.me.s) || !cats(&m, ".\n\n")
+     || !cats(&m, doublebounce ? "A delivery status notification could not be delivered to its\nrecipient (the sender of the original message, whose address is below).\n\n"
+                               : "I am sorry to have to tell you that your message could not be delivered\nto one or more recipients. The reasons are below.\n\n"))
+      goto nomem ;
+    for (i = 0 ; i < b.len ; i = strchr(b.s + i, '\n') - b.s + 1)
+    {
+      char const *f[4] ;
+      size_t fl[4], j = i ;
+      unsigned int k ;
+      if (!wanted(&b, i)) continue ;
+      for (k = 0 ; k < 4 ; k++)
+      {
+        size_t e = j ;
+        while (b.s[e] != '\n' && (k == 3 || b.s[e] != '\t')) e++ ;
+        f[k] = b.s + j ; fl[k] = e - j ;
+        j = e + 1 ;
+        if (b.s[e] == '\n' && k < 3) break ;
+      }
+      if (k < 4) continue ;
+      if (!cats(&m, "<") || !stralloc_catb(&m, f[0], fl[0]) || !cats(&m, ">: ")
+       || !stralloc_catb(&m, f[3], fl[3]) || !cats(&m, "\n")) goto nomem ;
+    }
+    if (!cats(&m, "\n--") || !cats(&m, boundary) || !cats(&m, "\n")
+     || !cats(&m, "Content-Description: Delivery report\nContent-Type: message/delivery-status\n\n")
+     || !cats(&m, "Reporting-MTA: dns; ") || !cats(&m, set.me.s) || !cats(&m, "\n")
+     || !cats(&m, "X-Postie-Queue-ID: ") || !cats(&m, id) || !cats(&m, "\n")
+     || !cats(&m, "Arrival-Date: ") || !cats(&m, adate) || !cats(&m, "\n"))
+      goto nomem ;
+    for (i = 0 ; i < b.len ; i = strchr(b.s + i, '\n') - b.s + 1)
+    {
+      char const *f[4] ;
+      size_t fl[4], j = i ;
+      unsigned int k ;
+      if (!wanted(&b, i)) continue ;
+      for (k = 0 ; k < 4 ; k++)
+      {
+        size_t e = j ;
+        while (b.s[e] != '\n' && (k == 3 || b.s[e] != '\t')) e++ ;
+        f[k] = b.s + j ; fl[k] = e - j ;
+        j = e + 1 ;
+        if (b.s[e] == '\n' && k < 3) break ;
+      }
+      if (k < 4) continue ;
+      if (!cats(&m, "\nFinal-Recipient: rfc822; ") || !stralloc_catb(&m, f[0], fl[0]) || !cats(&m, "\n")) goto nomem ;
+      if ((fl[1] != fl[0] || memcmp(f[0], f[1], fl[0]))
+       && (!cats(&m, "Original-Recipient: rfc822; ") || !stralloc_catb(&m, f[1], fl[1]) || !cats(&m, "\n"))) goto nomem ;
+      if (!cats(&m, "Action: failed\nStatus: ") || !stralloc_catb(&m, f[2], fl[2])
+       || !cats(&m, "\nDiagnostic-Code: ") || !stralloc_catb(&m, f[3], fl[3]) || !cats(&m, "\n")) goto nomem ;
+    }
+    if (!cats(&m, "\n--") || !cats(&m, boundary) || !cats(&m, "\n")
+     || !cats(&m, "Content-Description: Undelivered Message Headers\nContent-Type: text/rfc822-headers\n\n")
+     || !stralloc_catb(&m, h.s, h.len)
+     || !cats(&m, "\n--") || !cats(&m, boundary) || !cats(&m, "--\n"))
+      goto nomem ;
+  }
+
+  /* the queue program: message from a file, envelope through a pipe,
+     the new id through another */
+  {
+    int mfd, ep[2], ip[2] ;
+    pid_t pid ;
+    int wstat ;
+    char env[2 + QUEUE_ADDR_MAX + 8 + 1100] ;
+    size_t en = 0 ;
+    char newid[QUEUE_ID_MAX + 2] ;
+    ssize_t idlen = 0 ;
+    char const *qprog = getenv("POSTIE_QUEUE") ;
+    if (!qprog || !*qprog) qprog = "postie-queue" ;
+    if (strlen(to) > 1000) { LOG("warning: ", id, ": bounce recipient too long: dropping the bounce") ; ret = 0 ; goto end ; }
+    env[en++] = 'F' ;
+    memcpy(env + en, envsender, strlen(envsender) + 1) ; en += strlen(envsender) + 1 ;
+    env[en++] = 'T' ;
+    memcpy(env + en, to, strlen(to) + 1) ; en += strlen(to) + 1 ;
+    env[en++] = 0 ;
+    mfd = open("queue/work/bounce", O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0640) ;
+    if (mfd < 0) { LOG("warning: ", id, ": unable to create queue/work/bounce: ", strerror(errno)) ; goto end ; }
+    if (allwrite(mfd, m.s, m.len) < m.len || lseek(mfd, 0, SEEK_SET) < 0)
+    {
+      LOG("warning: ", id, ": unable to write queue/work/bounce: ", strerror(errno)) ;
+      fd_close(mfd) ;
+      goto end ;
+    }
+    if (pipecoe(ep) < 0) { fd_close(mfd) ; goto end ; }
+    if (pipecoe(ip) < 0) { fd_close(mfd) ; fd_close(ep[0]) ; fd_close(ep[1]) ; goto end ; }
+    if (allwrite(ep[1], env, en) < en) { LOG("warning: ", id, ": unable to write the bounce envelope") ; }
+    fd_close(ep[1]) ;
+    pid = fork() ;
+    if (pid < 0) { fd_close(mfd) ; fd_close(ep[0]) ; fd_close(ip[0]) ; fd_close(ip[1]) ; LOG("warning: ", id, ": unable to fork for the bounce: ", strerror(errno)) ; goto end ; }
+    if (!pid)
+    {
+      char const *argv[2] = { qprog, 0 } ;
+      selfpipe_finish() ;
+      if (fd_move(0, mfd) < 0 || fd_move(1, ep[0]) < 0 || fd_move(3, ip[1]) < 0) _exit(111) ;
+      if (setenv("POSTIE_QUEUE_IDFD", "3", 1) < 0) _exit(111) ;
+      execvp(argv[0], (char *const *)argv) ;
+      _exit(120) ;
+    }
+    fd_close(mfd) ; fd_close(ep[0]) ; fd_close(ip[1]) ;
+    while (idlen < (ssize_t)sizeof newid - 1)
+    {
+      ssize_t r = fd_read(ip[0], newid + idlen, sizeof newid - 1 - idlen) ;
+      if (r <= 0) break ;
+      idlen += r ;
+    }
+    fd_close(ip[0]) ;
+    while (idlen && (newid[idlen - 1] == '\n')) idlen-- ;
+    newid[idlen] = 0 ;
+    if (waitpid(pid, &wstat, 0) < 0) { LOG("warning: ", id, ": unable to wait for the queue program: ", strerror(errno)) ; goto end ; }
+    unlink("queue/work/bounce") ;
+    if (WIFEXITED(wstat) && !WEXITSTATUS(wstat))
+    {
+      LOG("bounce ", id, ": ", doublebounce ? "double bounce to <" : "to <", to, "> queued as ", idlen ? newid : "?") ;
+      ret = 0 ;
+    }
+    else
+    {
+      char fmt[UINT_FMT] ;
+      int code = WIFEXITED(wstat) ? WEXITSTATUS(wstat) : 81 ;
+      fmt[uint_fmt(fmt, (unsigned int)code)] = 0 ;
+      LOG("warning: ", id, ": unable to queue the bounce: ", qprog, " exited ", fmt, ": ", queue_exit_str(code)) ;
+    }
+  }
+ end:
+  stralloc_free(&b) ; stralloc_free(&m) ; stralloc_free(&h) ;
+  return ret ;
+ nomem:
+  LOG("warning: ", id, ": out of memory writing the bounce") ;
+  goto end ;
+}

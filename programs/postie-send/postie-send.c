@@ -1,0 +1,1258 @@
+/* postie-send: the scheduler. Picks up new messages from queue/todo,
+   records who gets each one (local or remote) in queue/info, runs the
+   deliveries through postie-lspawn and postie-rspawn, marks each recipient
+   done the moment its result is known, retries temporary failures on a
+   growing schedule, bounces permanent failures and expired messages, and
+   removes finished messages. Layout and safety argument: doc/queue.md and
+   doc/postie-send.md; the spawners' protocol: doc/spawn-protocol.md. */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>  /* rename */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <dirent.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <skalibs/allreadwrite.h>
+#include <skalibs/alloc.h>
+#include <skalibs/djbunix.h>
+#include <skalibs/iopause.h>
+#include <skalibs/selfpipe.h>
+#include <skalibs/sig.h>
+#include <skalibs/stralloc.h>
+#include <skalibs/strerr.h>
+#include <skalibs/tai.h>
+#include <skalibs/types.h>
+#include "postie.h"
+#include "queue.h"
+#include "local_resolve.h"
+#include "spawn.h"
+#include "send.h"
+
+#define USAGE "postie-send"
+#define CONC_MAX 1000
+#define INFO_MAX (256UL << 20)
+#define ENVELOPE_MAX (64UL << 20)
+#define INFO_MAGIC "postie-info-1\n"
+
+settings set = { .me = STRALLOC_ZERO, .doublebounceto = STRALLOC_ZERO } ;
+static local_resolver resolver = LOCAL_RESOLVER_ZERO ;
+
+/* ---------- logging ---------- */
+
+void logv (char const *const *s, unsigned int n)
+{
+  char buf[4096] ;
+  size_t len = 13 ;
+  unsigned int i ;
+  memcpy(buf, "postie-send: ", 13) ;
+  for (i = 0 ; i < n ; i++)
+  {
+    size_t m = strlen(s[i]) ;
+    if (m > sizeof buf - 1 - len) m = sizeof buf - 1 - len ;
+    memcpy(buf + len, s[i], m) ;
+    len += m ;
+  }
+  buf[len++] = '\n' ;
+  if (allwrite(2, buf, len) < len) { }
+}
+
+static void die_nomem (void)
+{
+  strerr_dief(111, "out of memory") ;
+}
+
+/* ---------- time ---------- */
+
+static int64_t now (void)
+{
+  struct timespec ts ;
+  clock_gettime(CLOCK_REALTIME, &ts) ;
+  return (int64_t)ts.tv_sec ;
+}
+
+/* ---------- queue ids ---------- */
+
+typedef struct qid_s qid ;
+struct qid_s
+{
+  uint64_t sec ;
+  uint64_t ino ;
+  uint32_t usec ;
+} ;
+
+/* Only names postie-queue makes are queue files: parse and reformat. */
+static int qid_scan (char const *s, qid *q)
+{
+  char buf[QUEUE_ID_MAX] ;
+  size_t n = uint64_scan(s, &q->sec), m ;
+  uint32_t u = 0 ;
+  unsigned int i ;
+  if (!n || s[n] != '.') return 0 ;
+  for (i = 1 ; i <= 6 ; i++)
+  {
+    if (s[n + i] < '0' || s[n + i] > '9') return 0 ;
+    u = u * 10 + (uint32_t)(s[n + i] - '0') ;
+  }
+  q->usec = u ;
+  if (s[n + 7] != '.') return 0 ;
+  m = uint64_scan(s + n + 8, &q->ino) ;
+  if (!m || s[n + 8 + m]) return 0 ;
+  queue_id_fmt(buf, q->sec, q->usec, q->ino) ;
+  return !strcmp(buf, s) ;
+}
+
+static unsigned int qid_bucket (qid const *q)
+{
+  return (unsigned int)(q->ino % QUEUE_SPLIT) ;
+}
+
+/* "queue/DIR/B/ID" into path (at least 32 + QUEUE_ID_MAX bytes). */
+static void qpath (char *path, char const *dir, qid const *q)
+{
+  size_t n = 6 ;
+  memcpy(path, "queue/", 6) ;
+  memcpy(path + n, dir, strlen(dir)) ; n += strlen(dir) ;
+  path[n++] = '/' ;
+  n += uint_fmt(path + n, qid_bucket(q)) ;
+  path[n++] = '/' ;
+  queue_id_fmt(path + n, q->sec, q->usec, q->ino) ;
+}
+
+static void qdir (char *path, char const *dir, unsigned int b)
+{
+  size_t n = 6 ;
+  memcpy(path, "queue/", 6) ;
+  memcpy(path + n, dir, strlen(dir)) ; n += strlen(dir) ;
+  path[n++] = '/' ;
+  n += uint_fmt(path + n, b) ;
+  path[n] = 0 ;
+}
+
+static int fsync_dir (char const *dir)
+{
+  int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) ;
+  int r ;
+  if (fd < 0) return -1 ;
+  r = fsync(fd) ;
+  fd_close(fd) ;
+  return r ;
+}
+
+static int fsync_parent (char const *path)
+{
+  char dir[64 + QUEUE_ID_MAX] ;
+  char const *slash = strrchr(path, '/') ;
+  size_t n = slash - path ;
+  memcpy(dir, path, n) ;
+  dir[n] = 0 ;
+  return fsync_dir(dir) ;
+}
+
+/* ---------- the schedule: a binary heap ordered by next retry ---------- */
+
+typedef struct sched_s sched ;
+struct sched_s
+{
+  int64_t next ;
+  qid id ;
+} ;
+
+static sched *heap = 0 ;
+static size_t heaplen = 0, heapcap = 0 ;
+
+static void heap_push (int64_t next, qid const *q)
+{
+  size_t i ;
+  if (heaplen == heapcap)
+  {
+    size_t nc = heapcap ? heapcap * 2 : 1024 ;
+    sched *h = realloc(heap, nc * sizeof(sched)) ;
+    if (!h) die_nomem() ;
+    heap = h ; heapcap = nc ;
+  }
+  i = heaplen++ ;
+  while (i)
+  {
+    size_t p = (i - 1) / 2 ;
+    if (heap[p].next <= next) break ;
+    heap[i] = heap[p] ;
+    i = p ;
+  }
+  heap[i].next = next ;
+  heap[i].id = *q ;
+}
+
+static void heap_pop (qid *q)
+{
+  sched last ;
+  size_t i = 0 ;
+  *q = heap[0].id ;
+  last = heap[--heaplen] ;
+  for (;;)
+  {
+    size_t c = 2 * i + 1 ;
+    if (c >= heaplen) break ;
+    if (c + 1 < heaplen && heap[c + 1].next < heap[c].next) c++ ;
+    if (last.next <= heap[c].next) break ;
+    heap[i] = heap[c] ;
+    i = c ;
+  }
+  if (heaplen) heap[i] = last ;
+}
+
+/* New messages go first, ahead of any number of due retries. */
+static qid *newq = 0 ;
+static size_t newhead = 0, newlen = 0, newcap = 0 ;
+
+static void newq_push (qid const *q)
+{
+  if (newhead && newhead == newlen) newhead = newlen = 0 ;
+  if (newlen == newcap)
+  {
+    if (newhead)
+    {
+      memmove(newq, newq + newhead, (newlen - newhead) * sizeof(qid)) ;
+      newlen -= newhead ; newhead = 0 ;
+    }
+    else
+    {
+      size_t nc = newcap ? newcap * 2 : 256 ;
+      qid *p = realloc(newq, nc * sizeof(qid)) ;
+      if (!p) die_nomem() ;
+      newq = p ; newcap = nc ;
+    }
+  }
+  newq[newlen++] = *q ;
+}
+
+/* ---------- messages being worked on ---------- */
+
+typedef struct rcpt_s rcpt ;
+struct rcpt_s
+{
+  uint32_t off ;     /* offset of the state byte in the info file */
+  uint32_t addr, orig, user, local, ext, domain, reason ;  /* into text */
+  char kind ;        /* L R X */
+  char state ;       /* P D F */
+  char pass ;        /* 0 to start, 1 running, 2 finished this pass */
+} ;
+
+typedef struct active_s active ;
+struct active_s
+{
+  active *prev, *next ;
+  qid id ;
+  char idstr[QUEUE_ID_MAX] ;
+  char mess[32 + QUEUE_ID_MAX] ;
+  int fd ;
+  stralloc text ;
+  uint32_t sender ;
+  uint64_t msglen ;
+  rcpt *r ;
+  uint32_t n ;
+  uint32_t running ;
+  uint32_t unstarted[2] ;   /* local, remote */
+  uint32_t cur[2] ;
+  int hasbounce ;
+} ;
+
+static active *ahead = 0, *atail = 0 ;
+static unsigned int nactive = 0 ;
+static uint32_t unstarted_total[2] = { 0, 0 } ;
+
+typedef struct delivery_s delivery ;
+struct delivery_s
+{
+  active *a ;
+  uint32_t *rc ;
+  uint32_t nrc, cap ;
+  int used ;
+} ;
+
+typedef struct chan_s chan ;
+struct chan_s
+{
+  char const *prog ;
+  char kindch ;
+  pid_t pid ;
+  int to, from ;
+  stralloc w ;
+  size_t wpos ;
+  stralloc r ;
+  unsigned int running ;
+  delivery d[CONC_MAX] ;
+} ;
+
+static chan chans[2] = { { .prog = "postie-lspawn", .kindch = 'L' }, { .prog = "postie-rspawn", .kindch = 'R' } } ;
+
+static unsigned long conc (int k)
+{
+  unsigned long c = k ? set.concremote : set.conclocal ;
+  return c > CONC_MAX ? CONC_MAX : c ? c : 1 ;
+}
+
+/* ---------- settings ---------- */
+
+static int readsettings (void)
+{
+  struct { unsigned long *u ; char const *name ; unsigned long def ; } const t[] =
+  {
+    { &set.conclocal, "concurrencylocal", 10 },
+    { &set.concremote, "concurrencyremote", 20 },
+    { &set.lifetime, "queuelifetime", 604800 },
+    { &set.retrymin, "retrymin", 300 },
+    { &set.retrymax, "retrymax", 7200 },
+    { &set.tmpstale, "tmpstale", 3600 },
+    { &set.scaninterval, "scaninterval", 60 },
+    { &set.termwait, "termwait", 60 },
+    { &set.remotercptmax, "remotercptmax", 100 },
+    { &set.bounceheaderbytes, "bounceheaderbytes", 65536 },
+  } ;
+  unsigned int i ;
+  for (i = 0 ; i < sizeof t / sizeof *t ; i++)
+    if (control_readulong(t[i].u, t[i].name, t[i].def) < 0)
+    {
+      strerr_warnwusys("read control/", t[i].name) ;
+      return 0 ;
+    }
+  if (!set.retrymin) set.retrymin = 1 ;
+  if (set.retrymax < set.retrymin) set.retrymax = set.retrymin ;
+  if (!set.scaninterval) set.scaninterval = 1 ;
+  if (!set.remotercptmax) set.remotercptmax = 1 ;
+  if (set.remotercptmax > SPAWN_FIELDS_MAX - 10) set.remotercptmax = SPAWN_FIELDS_MAX - 10 ;
+  if (control_readline(&set.me, "me", "localhost", 255) < 0
+   || control_readline(&set.doublebounceto, "doublebounceto", "postmaster", 1000) < 0)
+  {
+    strerr_warnwusys("read control/me or control/doublebounceto") ;
+    return 0 ;
+  }
+  if (local_resolve_init(&resolver) < 0)
+  {
+    strerr_warnwusys("read control/locals, virtualdomains, aliases or extsep") ;
+    return 0 ;
+  }
+  return 1 ;
+}
+
+/* ---------- start-up housekeeping ---------- */
+
+static void mkdirs (void)
+{
+  static char const *const dirs[] = { "info", "mess", "bounce" } ;
+  unsigned int d, b ;
+  char path[64] ;
+  if (mkdir("queue/work", 0750) < 0 && errno != EEXIST) strerr_diefusys(111, "mkdir queue/work") ;
+  for (d = 0 ; d < 3 ; d++)
+  {
+    memcpy(path, "queue/", 6) ;
+    memcpy(path + 6, dirs[d], strlen(dirs[d]) + 1) ;
+    if (mkdir(path, 0750) < 0 && errno != EEXIST) strerr_diefusys(111, "mkdir ", path) ;
+    for (b = 0 ; b < QUEUE_SPLIT ; b++)
+    {
+      qdir(path, dirs[d], b) ;
+      if (mkdir(path, 0750) < 0 && errno != EEXIST) strerr_diefusys(111, "mkdir ", path) ;
+    }
+  }
+}
+
+/* postie-queue's work files: remove those nobody holds locked and that
+   are older than control/tmpstale. */
+static void clean_tmp (void)
+{
+  DIR *dir = opendir("queue/tmp") ;
+  int64_t t = now() ;
+  if (!dir) { strerr_warnwusys("open queue/tmp") ; return ; }
+  for (;;)
+  {
+    struct dirent *e ;
+    char path[16 + 256] ;
+    struct stat st ;
+    int fd ;
+    errno = 0 ;
+    e = readdir(dir) ;
+    if (!e) break ;
+    if (e->d_name[0] == '.' || strlen(e->d_name) > 255) continue ;
+    memcpy(path, "queue/tmp/", 10) ;
+    memcpy(path + 10, e->d_name, strlen(e->d_name) + 1) ;
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW) ;
+    if (fd < 0) continue ;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && t - (int64_t)st.st_mtime > (int64_t)set.tmpstale
+     && flock(fd, LOCK_EX | LOCK_NB) == 0)
+    {
+      if (unlink(path) == 0) LOG("removed stale queue/tmp/", e->d_name) ;
+    }
+    fd_close(fd) ;
+  }
+  closedir(dir) ;
+}
+
+static void clean_work (void)
+{
+  DIR *dir = opendir("queue/work") ;
+  if (!dir) return ;
+  for (;;)
+  {
+    struct dirent *e = readdir(dir) ;
+    char path[16 + 256] ;
+    if (!e) break ;
+    if (e->d_name[0] == '.' || strlen(e->d_name) > 255) continue ;
+    memcpy(path, "queue/work/", 11) ;
+    memcpy(path + 11, e->d_name, strlen(e->d_name) + 1) ;
+    unlink(path) ;
+  }
+  closedir(dir) ;
+}
+
+/* ---------- pickup: todo -> info + mess ---------- */
+
+static int catfield (stralloc *sa, char const *s, char sep)
+{
+  return stralloc_cats(sa, s) && stralloc_catb(sa, &sep, 1) ;
+}
+
+/* Returns 1 picked up, 0 left in todo (logged). */
+static int pickup (qid const *q)
+{
+  char todo[32 + QUEUE_ID_MAX], mess[32 + QUEUE_ID_MAX], info[32 + QUEUE_ID_MAX] ;
+  char id[QUEUE_ID_MAX] ;
+  char trailer[QUEUE_TRAILER_LEN] ;
+  struct stat st ;
+  uint64_t msglen, envlen ;
+  stralloc env = STRALLOC_ZERO, out = STRALLOC_ZERO, res = STRALLOC_ZERO ;
+  unsigned int nrcpt = 0 ;
+  int fd ;
+  size_t i ;
+  queue_id_fmt(id, q->sec, q->usec, q->ino) ;
+  qpath(todo, "todo", q) ;
+  qpath(mess, "mess", q) ;
+  qpath(info, "info", q) ;
+  if (stat(mess, &st) == 0)
+  {
+    /* already picked up: a name the directory kept after a crash */
+    unlink(todo) ;
+    return 0 ;
+  }
+  fd = open(todo, O_RDWR | O_CLOEXEC | O_NOFOLLOW) ;
+  if (fd < 0) { if (errno != ENOENT) LOG("warning: ", id, ": unable to open the queue file: ", strerror(errno)) ; return 0 ; }
+  if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size < QUEUE_TRAILER_LEN
+   || pread(fd, trailer, QUEUE_TRAILER_LEN, st.st_size - QUEUE_TRAILER_LEN) != QUEUE_TRAILER_LEN
+   || !queue_trailer_scan(trailer, &msglen) || msglen > (uint64_t)st.st_size - QUEUE_TRAILER_LEN)
+  {
+    LOG("warning: ", id, ": not a complete queue file, left in queue/todo") ;
+    goto fail ;
+  }
+  envlen = (uint64_t)st.st_size - QUEUE_TRAILER_LEN - msglen ;
+  if (envlen > ENVELOPE_MAX) { LOG("warning: ", id, ": envelope too large, left in queue/todo") ; goto fail ; }
+  if (!stralloc_ready(&env, envlen + 1)) die_nomem() ;
+  if (pread(fd, env.s, envlen, (off_t)msglen) != (ssize_t)envlen) { LOG("warning: ", id, ": unable to read the envelope: ", strerror(errno)) ; goto fail ; }
+  env.len = envlen ;
+  /* F sender \0 (T rcpt \0)+ \0, as postie-queue wrote it */
+  if (envlen < 4 || env.s[0] != 'F' || env.s[envlen - 1] || env.s[envlen - 2]) { LOG("warning: ", id, ": malformed envelope, left in queue/todo") ; goto fail ; }
+  if (!stralloc_cats(&out, INFO_MAGIC)) die_nomem() ;
+  {
+    char fmt[UINT64_FMT] ;
+    if (!stralloc_catb(&out, fmt, uint64_fmt(fmt, msglen)) || !stralloc_catb(&out, "\n", 1)) die_nomem() ;
+  }
+  i = 1 ;
+  {
+    size_t n = strlen(env.s + 1) ;
+    if (memchr(env.s + 1, '\n', n) || memchr(env.s + 1, '\t', n)) { LOG("warning: ", id, ": malformed envelope, left in queue/todo") ; goto fail ; }
+    if (!stralloc_catb(&out, env.s + 1, n) || !stralloc_catb(&out, "\n", 1)) die_nomem() ;
+    i += n + 1 ;
+  }
+  while (i < envlen - 1)
+  {
+    char const *addr = env.s + i + 1 ;
+    size_t n = strlen(addr), j = 0 ;
+    if (env.s[i] != 'T' || !n || memchr(addr, '\n', n) || memchr(addr, '\t', n)) { LOG("warning: ", id, ": malformed envelope, left in queue/todo") ; goto fail ; }
+    res.len = 0 ;
+    if (local_resolve(&resolver, addr, n, &res) < 0)
+    {
+      LOG("warning: ", id, ": unable to resolve ", addr, ": ", strerror(errno), ": left in queue/todo") ;
+      goto fail ;
+    }
+    while (j < res.len)
+    {
+      char kind = res.s[j++] ;
+      char const *f[6] ;
+      unsigned int k ;
+      for (k = 0 ; k < 6 ; k++) { f[k] = res.s + j ; j += strlen(res.s + j) + 1 ; }
+      if (!stralloc_catb(&out, "P", 1) || !stralloc_catb(&out, &kind, 1) || !stralloc_catb(&out, "\t", 1)
+       || !catfield(&out, f[0], '\t') || !catfield(&out, addr, '\t') || !catfield(&out, f[1], '\t')
+       || !catfield(&out, f[2], '\t') || !catfield(&out, f[3], '\t') || !catfield(&out, f[4], '\t')
+       || !catfield(&out, f[5], '\n'))
+        die_nomem() ;
+      nrcpt++ ;
+    }
+    i += n + 2 ;
+  }
+  if (!nrcpt) { LOG("warning: ", id, ": no recipients, left in queue/todo") ; goto fail ; }
+
+  /* 1. the info file, complete and on disk, before anything else */
+  {
+    int ifd = open("queue/work/info", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640) ;
+    if (ifd < 0) { LOG("warning: ", id, ": unable to create queue/work/info: ", strerror(errno)) ; goto fail ; }
+    if (allwrite(ifd, out.s, out.len) < out.len || fsync(ifd) < 0)
+    {
+      LOG("warning: ", id, ": unable to write queue/work/info: ", strerror(errno)) ;
+      fd_close(ifd) ;
+      goto fail ;
+    }
+    fd_close(ifd) ;
+    if (rename("queue/work/info", info) < 0 || fsync_parent(info) < 0)
+    {
+      LOG("warning: ", id, ": unable to move the info file into place: ", strerror(errno)) ;
+      goto fail ;
+    }
+  }
+  /* 2. the queue file becomes the message file */
+  if (rename(todo, mess) < 0 || fsync_parent(mess) < 0)
+  {
+    LOG("warning: ", id, ": unable to move the message into queue/mess: ", strerror(errno)) ;
+    goto fail ;
+  }
+  /* 3. only the message: the envelope is in the info file now */
+  if (ftruncate(fd, (off_t)msglen) < 0) strerr_diefusys(111, "truncate ", mess) ;
+  fd_close(fd) ;
+  {
+    char fmt[UINT64_FMT], fmt2[UINT_FMT] ;
+    char const *sender = out.s + sizeof(INFO_MAGIC) - 1 ;
+    sender = strchr(sender, '\n') + 1 ;
+    fmt[uint64_fmt(fmt, msglen)] = 0 ;
+    fmt2[uint_fmt(fmt2, nrcpt)] = 0 ;
+    {
+      char const *nl = strchr(sender, '\n') ;
+      char sbuf[QUEUE_ADDR_MAX + 1] ;
+      size_t sn = nl - sender ;
+      memcpy(sbuf, sender, sn) ; sbuf[sn] = 0 ;
+      LOG("new msg ", id, ": from <", sbuf, "> size ", fmt, " recipients ", fmt2) ;
+    }
+  }
+  stralloc_free(&env) ; stralloc_free(&out) ; stralloc_free(&res) ;
+  return 1 ;
+ fail:
+  fd_close(fd) ;
+  stralloc_free(&env) ; stralloc_free(&out) ; stralloc_free(&res) ;
+  return 0 ;
+}
+
+/* Every file in queue/todo: picked up, then (if addnew) scheduled now. */
+static void scan_todo (int addnew)
+{
+  unsigned int b ;
+  for (b = 0 ; b < QUEUE_SPLIT ; b++)
+  {
+    char path[64] ;
+    DIR *dir ;
+    qdir(path, "todo", b) ;
+    dir = opendir(path) ;
+    if (!dir) { strerr_warnwusys("open ", path) ; continue ; }
+    for (;;)
+    {
+      struct dirent *e = readdir(dir) ;
+      qid q ;
+      if (!e) break ;
+      if (e->d_name[0] == '.') continue ;
+      if (!qid_scan(e->d_name, &q) || qid_bucket(&q) != b) { LOG("warning: ignoring queue/todo/", path + 11, "/", e->d_name, ": not a queue id") ; continue ; }
+      if (pickup(&q) && addnew) newq_push(&q) ;
+    }
+    closedir(dir) ;
+  }
+}
+
+/* At start-up: every message in queue/info, scheduled at its info file's
+   mtime (the next retry time; in the past means now). */
+static void scan_info (void)
+{
+  unsigned int b ;
+  for (b = 0 ; b < QUEUE_SPLIT ; b++)
+  {
+    char path[64] ;
+    DIR *dir ;
+    int dfd ;
+    qdir(path, "info", b) ;
+    dir = opendir(path) ;
+    if (!dir) strerr_diefusys(111, "open ", path) ;
+    dfd = dirfd(dir) ;
+    for (;;)
+    {
+      struct dirent *e = readdir(dir) ;
+      struct stat st ;
+      qid q ;
+      if (!e) break ;
+      if (e->d_name[0] == '.') continue ;
+      if (!qid_scan(e->d_name, &q) || qid_bucket(&q) != b) continue ;
+      if (fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) continue ;
+      heap_push((int64_t)st.st_mtime, &q) ;
+    }
+    closedir(dir) ;
+  }
+}
+
+/* ---------- per-recipient state on disk ---------- */
+
+static char const *T (active const *a, uint32_t off)
+{
+  return a->text.s + off ;
+}
+
+static void info_mark (active *a, rcpt *r, char state)
+{
+  if (pwrite(a->fd, &state, 1, r->off) != 1) strerr_diefusys(111, "update the info file of ", a->idstr) ;
+  r->state = state ;
+}
+
+static void info_sync (active *a)
+{
+  if (fdatasync(a->fd) < 0) strerr_diefusys(111, "sync the info file of ", a->idstr) ;
+}
+
+/* The DSN's status: the first x.y.z in the text whose class matches. */
+static void status_of (char const *text, char cls, char *st)
+{
+  size_t i, n = strlen(text) ;
+  for (i = 0 ; i + 5 <= n ; i++)
+  {
+    size_t j = i + 1, k ;
+    if (text[i] != cls || text[j] != '.' || (i && text[i-1] >= '0' && text[i-1] <= '9')) continue ;
+    j++ ;
+    k = j ;
+    while (j < n && j - k < 3 && text[j] >= '0' && text[j] <= '9') j++ ;
+    if (j == k || j >= n || text[j] != '.') continue ;
+    j++ ;
+    k = j ;
+    while (j < n && j - k < 3 && text[j] >= '0' && text[j] <= '9') j++ ;
+    if (j == k || (j < n && text[j] >= '0' && text[j] <= '9')) continue ;
+    memcpy(st, text + i, j - i) ;
+    st[j - i] = 0 ;
+    return ;
+  }
+  st[0] = cls ; memcpy(st + 1, ".0.0", 5) ;
+}
+
+/* Appends a record to the message's bounce file: address, original
+   recipient, status, diagnostic. Not synced: bounce_sync does that. */
+static stralloc bbuf = STRALLOC_ZERO ;
+
+static void bounce_add (active *a, rcpt const *r, char const *status, char const *dtype, char const *text, char const *prefix)
+{
+  if (!stralloc_cats(&bbuf, T(a, r->addr)) || !stralloc_catb(&bbuf, "\t", 1)
+   || !stralloc_cats(&bbuf, T(a, r->orig)) || !stralloc_catb(&bbuf, "\t", 1)
+   || !stralloc_cats(&bbuf, status) || !stralloc_catb(&bbuf, "\t", 1)
+   || !stralloc_cats(&bbuf, dtype) || !stralloc_catb(&bbuf, "; ", 2)
+   || !stralloc_cats(&bbuf, prefix) || !stralloc_cats(&bbuf, text) || !stralloc_catb(&bbuf, "\n", 1))
+    die_nomem() ;
+}
+
+/* The records reach the disk before any recipient is marked failed. */
+static void bounce_sync (active *a)
+{
+  char path[32 + QUEUE_ID_MAX] ;
+  int fd, created = 0 ;
+  if (!bbuf.len) return ;
+  qpath(path, "bounce", &a->id) ;
+  fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC) ;
+  if (fd < 0 && errno == ENOENT)
+  {
+    fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640) ;
+    created = 1 ;
+  }
+  if (fd < 0) strerr_diefusys(111, "open ", path) ;
+  if (allwrite(fd, bbuf.s, bbuf.len) < bbuf.len || fsync(fd) < 0) strerr_diefusys(111, "write ", path) ;
+  fd_close(fd) ;
+  if (created && fsync_parent(path) < 0) strerr_diefusys(111, "sync the directory of ", path) ;
+  bbuf.len = 0 ;
+  a->hasbounce = 1 ;
+}
+
+/* ---------- activation and passes ---------- */
+
+static int64_t next_retry (active const *a, int64_t t)
+{
+  int64_t birth = (int64_t)a->id.sec ;
+  int64_t age = t - birth ;
+  int64_t delay = age < (int64_t)set.retrymin ? (int64_t)set.retrymin : age > (int64_t)set.retrymax ? (int64_t)set.retrymax : age ;
+  int64_t next = t + delay ;
+  int64_t expiry = birth + (int64_t)set.lifetime ;
+  if (next > expiry && expiry > t) next = expiry ;
+  return next ;
+}
+
+static void active_free (active *a)
+{
+  if (a->prev) a->prev->next = a->next ; else ahead = a->next ;
+  if (a->next) a->next->prev = a->prev ; else atail = a->prev ;
+  nactive-- ;
+  if (a->fd >= 0) fd_close(a->fd) ;
+  stralloc_free(&a->text) ;
+  alloc_free(a->r) ;
+  alloc_free(a) ;
+}
+
+static void pass_end (active *a)
+{
+  char path[32 + QUEUE_ID_MAX] ;
+  uint32_t i, pending = 0 ;
+  int64_t t = now() ;
+  int64_t next ;
+  if (a->hasbounce)
+  {
+    if (bounce_send(a->idstr, qid_bucket(&a->id), T(a, a->sender), (int64_t)a->id.sec) == 0)
+    {
+      qpath(path, "bounce", &a->id) ;
+      if (unlink(path) < 0 && errno != ENOENT) strerr_diefusys(111, "unlink ", path) ;
+      fsync_parent(path) ;
+      a->hasbounce = 0 ;
+    }
+  }
+  for (i = 0 ; i < a->n ; i++) if (a->r[i].state == 'P') pending++ ;
+  if (!pending && !a->hasbounce)
+  {
+    /* finished: the message first, then the info file, so that a crash
+       in between leaves an info file without a message, which the next
+       activation recognizes and removes */
+    qpath(path, "mess", &a->id) ;
+    if (unlink(path) < 0 && errno != ENOENT) strerr_diefusys(111, "unlink ", path) ;
+    qpath(path, "info", &a->id) ;
+    if (unlink(path) < 0 && errno != ENOENT) strerr_diefusys(111, "unlink ", path) ;
+    LOG("end msg ", a->idstr) ;
+    active_free(a) ;
+    return ;
+  }
+  next = a->hasbounce ? t + (int64_t)set.retrymin : next_retry(a, t) ;
+  {
+    struct timespec ts[2] = { { .tv_sec = t, .tv_nsec = 0 }, { .tv_sec = next, .tv_nsec = 0 } } ;
+    if (futimens(a->fd, ts) < 0) LOG("warning: ", a->idstr, ": unable to record the next retry time: ", strerror(errno)) ;
+  }
+  heap_push(next, &a->id) ;
+  active_free(a) ;
+}
+
+static int parse_info (active *a)
+{
+  char *s = a->text.s ;
+  size_t len = a->text.len, i, nl ;
+  uint32_t nr = 0, k ;
+  if (len < sizeof(INFO_MAGIC) - 1 || memcmp(s, INFO_MAGIC, sizeof(INFO_MAGIC) - 1) || s[len - 1] != '\n') return 0 ;
+  i = sizeof(INFO_MAGIC) - 1 ;
+  {
+    size_t m = uint64_scan(s + i, &a->msglen) ;
+    if (!m || s[i + m] != '\n') return 0 ;
+    i += m + 1 ;
+  }
+  a->sender = i ;
+  nl = (char *)memchr(s + i, '\n', len - i) - s ;
+  s[nl] = 0 ;
+  i = nl + 1 ;
+  for (k = i ; k < len ; k++) if (s[k] == '\n') nr++ ;
+  if (!nr) return 0 ;
+  a->r = alloc(sizeof(rcpt) * nr) ;
+  if (!a->r) die_nomem() ;
+  a->n = 0 ;
+  while (i < len)
+  {
+    rcpt *r = a->r + a->n ;
+    uint32_t *f[7] = { &r->addr, &r->orig, &r->user, &r->local, &r->ext, &r->domain, &r->reason } ;
+    unsigned int j ;
+    nl = (char *)memchr(s + i, '\n', len - i) - s ;
+    if (nl - i < 3 || s[i + 2] != '\t') return 0 ;
+    r->off = i ;
+    r->state = s[i] ;
+    r->kind = s[i + 1] ;
+    r->pass = 0 ;
+    if ((r->state != 'P' && r->state != 'D' && r->state != 'F') || (r->kind != 'L' && r->kind != 'R' && r->kind != 'X')) return 0 ;
+    i += 3 ;
+    for (j = 0 ; j < 7 ; j++)
+    {
+      size_t e = i ;
+      while (e < nl && s[e] != '\t') e++ ;
+      if ((e == nl) != (j == 6)) return 0 ;
+      *f[j] = i ;
+      s[e] = 0 ;
+      i = e + 1 ;
+    }
+    a->n++ ;
+  }
+  return 1 ;
+}
+
+static void activate (qid const *q)
+{
+  char info[32 + QUEUE_ID_MAX], path[32 + QUEUE_ID_MAX] ;
+  struct stat st ;
+  active *a = alloc(sizeof(active)) ;
+  uint32_t i ;
+  if (!a) die_nomem() ;
+  memset(a, 0, sizeof *a) ;
+  a->id = *q ;
+  a->fd = -1 ;
+  a->text = stralloc_zero ;
+  queue_id_fmt(a->idstr, q->sec, q->usec, q->ino) ;
+  qpath(a->mess, "mess", q) ;
+  qpath(info, "info", q) ;
+  a->fd = open(info, O_RDWR | O_CLOEXEC | O_NOFOLLOW) ;
+  if (a->fd < 0)
+  {
+    if (errno != ENOENT) { LOG("warning: ", a->idstr, ": unable to open the info file: ", strerror(errno)) ; heap_push(now() + (int64_t)set.retrymin, q) ; }
+    goto drop ;
+  }
+  if (fstat(a->fd, &st) < 0 || (uint64_t)st.st_size > INFO_MAX
+   || !stralloc_ready(&a->text, (size_t)st.st_size + 1)
+   || pread(a->fd, a->text.s, (size_t)st.st_size, 0) != (ssize_t)st.st_size)
+  {
+    LOG("warning: ", a->idstr, ": unable to read the info file: ", strerror(errno)) ;
+    heap_push(now() + (int64_t)set.retrymin, q) ;
+    goto drop ;
+  }
+  a->text.len = (size_t)st.st_size ;
+  if (!parse_info(a))
+  {
+    LOG("warning: ", a->idstr, ": malformed info file, message left alone") ;
+    goto drop ;
+  }
+  if (stat(a->mess, &st) < 0)
+  {
+    if (errno != ENOENT) { LOG("warning: ", a->idstr, ": unable to stat the message: ", strerror(errno)) ; heap_push(now() + (int64_t)set.retrymin, q) ; goto drop ; }
+    qpath(path, "todo", q) ;
+    if (access(path, F_OK) == 0) goto drop ;  /* pickup was interrupted: it comes back from todo */
+    /* the message was finished and its info file not yet removed */
+    qpath(path, "bounce", q) ;
+    unlink(path) ;
+    unlink(info) ;
+    LOG("end msg ", a->idstr, " (after a crash)") ;
+    goto drop ;
+  }
+  if ((uint64_t)st.st_size > a->msglen)
+  {
+    /* pickup was interrupted before the truncation */
+    int fd = open(a->mess, O_WRONLY | O_CLOEXEC) ;
+    if (fd < 0 || ftruncate(fd, (off_t)a->msglen) < 0 || fsync(fd) < 0) strerr_diefusys(111, "truncate ", a->mess) ;
+    fd_close(fd) ;
+  }
+  qpath(path, "bounce", q) ;
+  a->hasbounce = access(path, F_OK) == 0 ;
+  a->prev = atail ; a->next = 0 ;
+  if (atail) atail->next = a ; else ahead = a ;
+  atail = a ;
+  nactive++ ;
+  /* unknown local users fail now, without a delivery */
+  {
+    int xs = 0 ;
+    for (i = 0 ; i < a->n ; i++)
+    {
+      rcpt *r = a->r + i ;
+      if (r->state != 'P') continue ;
+      if (r->kind == 'X')
+      {
+        LOG("delivery ", a->idstr, ": <", T(a, r->addr), ">: failure: ", T(a, r->reason), " (#5.1.1)") ;
+        bounce_add(a, r, "5.1.1", "x-postie", T(a, r->reason), "") ;
+        xs = 1 ;
+      }
+      else a->unstarted[r->kind == 'R']++ ;
+    }
+    if (xs)
+    {
+      bounce_sync(a) ;
+      for (i = 0 ; i < a->n ; i++) if (a->r[i].state == 'P' && a->r[i].kind == 'X') info_mark(a, a->r + i, 'F') ;
+      info_sync(a) ;
+    }
+  }
+  unstarted_total[0] += a->unstarted[0] ;
+  unstarted_total[1] += a->unstarted[1] ;
+  if (!a->unstarted[0] && !a->unstarted[1]) pass_end(a) ;
+  return ;
+ drop:
+  if (a->fd >= 0) fd_close(a->fd) ;
+  stralloc_free(&a->text) ;
+  alloc_free(a->r) ;
+  alloc_free(a) ;
+}
+
+/* ---------- deliveries ---------- */
+
+static int same_domain (char const *a, char const *b)
+{
+  for (;; a++, b++)
+  {
+    char x = *a >= 'A' && *a <= 'Z' ? *a + 32 : *a ;
+    char y = *b >= 'A' && *b <= 'Z' ? *b + 32 : *b ;
+    if (x != y) return 0 ;
+    if (!x) return 1 ;
+  }
+}
+
+static void slot_add (delivery *d, uint32_t i)
+{
+  if (d->nrc == d->cap)
+  {
+    uint32_t nc = d->cap ? d->cap * 2 : 4 ;
+    uint32_t *p = realloc(d->rc, nc * sizeof(uint32_t)) ;
+    if (!p) die_nomem() ;
+    d->rc = p ; d->cap = nc ;
+  }
+  d->rc[d->nrc++] = i ;
+}
+
+static void start (int k, active *a)
+{
+  chan *c = chans + k ;
+  char const **f ;
+  char dn[UINT_FMT] ;
+  unsigned int slot, nf = 0 ;
+  uint32_t i ;
+  delivery *d ;
+  for (slot = 0 ; slot < CONC_MAX ; slot++) if (!c->d[slot].used) break ;
+  d = c->d + slot ;
+  d->used = 1 ; d->a = a ; d->nrc = 0 ;
+  for (i = a->cur[k] ; i < a->n ; i++)
+  {
+    rcpt *r = a->r + i ;
+    if (r->state == 'P' && r->pass == 0 && r->kind == c->kindch) break ;
+  }
+  a->cur[k] = i + 1 ;
+  slot_add(d, i) ;
+  if (k)
+  {
+    uint32_t j ;
+    for (j = i + 1 ; j < a->n && d->nrc < set.remotercptmax ; j++)
+    {
+      rcpt *r = a->r + j ;
+      if (r->state == 'P' && r->pass == 0 && r->kind == 'R' && same_domain(T(a, r->domain), T(a, a->r[i].domain)))
+        slot_add(d, j) ;
+    }
+  }
+  f = alloc(sizeof(char const *) * (d->nrc + 8)) ;
+  if (!f) die_nomem() ;
+  dn[uint_fmt(dn, slot)] = 0 ;
+  f[nf++] = dn ;
+  f[nf++] = a->mess ;
+  if (!k)
+  {
+    rcpt *r = a->r + i ;
+    f[nf++] = T(a, r->user) ; f[nf++] = T(a, r->local) ; f[nf++] = T(a, r->ext) ;
+    f[nf++] = T(a, r->domain) ; f[nf++] = T(a, a->sender) ;
+  }
+  else
+  {
+    f[nf++] = T(a, a->r[i].domain) ;
+    f[nf++] = T(a, a->sender) ;
+    for (i = 0 ; i < d->nrc ; i++) f[nf++] = T(a, a->r[d->rc[i]].addr) ;
+  }
+  if (!spawn_put(&c->w, f, nf)) die_nomem() ;
+  alloc_free(f) ;
+  for (i = 0 ; i < d->nrc ; i++)
+  {
+    rcpt *r = a->r + d->rc[i] ;
+    r->pass = 1 ;
+    LOG("starting delivery ", a->idstr, " ", k ? "R" : "L", dn, ": ", k ? "remote <" : "local <", T(a, r->addr), ">") ;
+  }
+  a->unstarted[k] -= d->nrc ;
+  unstarted_total[k] -= d->nrc ;
+  a->running++ ;
+  c->running++ ;
+}
+
+static void result (int k, unsigned int slot, char const *const *lines, unsigned int nlines)
+{
+  chan *c = chans + k ;
+  delivery *d = c->d + slot ;
+  active *a = d->a ;
+  int64_t t = now() ;
+  int expired = t >= (int64_t)a->id.sec + (int64_t)set.lifetime ;
+  uint32_t i ;
+  char dn[UINT_FMT] ;
+  int failed = 0 ;
+  dn[uint_fmt(dn, slot)] = 0 ;
+  for (i = 0 ; i < d->nrc ; i++)
+  {
+    rcpt *r = a->r + d->rc[i] ;
+    char const *line = i < nlines ? lines[i] : "Zno result for this recipient" ;
+    char kind = line[0] ;
+    char const *text = line + 1 ;
+    char st[16] ;
+    if (kind != 'K' && kind != 'D') kind = 'Z' ;
+    if (kind == 'K') LOG("delivery ", a->idstr, " ", k ? "R" : "L", dn, ": <", T(a, r->addr), ">: success: ", text) ;
+    else if (kind == 'D')
+    {
+      LOG("delivery ", a->idstr, " ", k ? "R" : "L", dn, ": <", T(a, r->addr), ">: failure: ", text) ;
+      status_of(text, '5', st) ;
+      bounce_add(a, r, st, k ? "smtp" : "x-postie", text, "") ;
+      failed = 1 ;
+    }
+    else
+    {
+      LOG("delivery ", a->idstr, " ", k ? "R" : "L", dn, ": <", T(a, r->addr), ">: deferral: ", text) ;
+      if (expired)
+      {
+        LOG("delivery ", a->idstr, ": <", T(a, r->addr), ">: failure: message has been in the queue longer than control/queuelifetime") ;
+        bounce_add(a, r, "4.4.7", k ? "smtp" : "x-postie", text, "message expired in the queue; last error: ") ;
+        failed = 1 ;
+      }
+    }
+  }
+  if (failed) bounce_sync(a) ;
+  for (i = 0 ; i < d->nrc ; i++)
+  {
+    rcpt *r = a->r + d->rc[i] ;
+    char kind = i < nlines ? lines[i][0] : 'Z' ;
+    r->pass = 2 ;
+    if (kind == 'K') info_mark(a, r, 'D') ;
+    else if (kind == 'D' || expired) info_mark(a, r, 'F') ;
+  }
+  info_sync(a) ;
+  d->used = 0 ;
+  a->running-- ;
+  c->running-- ;
+  if (!a->running && !a->unstarted[0] && !a->unstarted[1]) pass_end(a) ;
+}
+
+/* ---------- the spawners ---------- */
+
+static void chan_start (int k)
+{
+  chan *c = chans + k ;
+  int p1[2], p2[2] ;
+  char max[UINT_FMT] ;
+  max[uint_fmt(max, CONC_MAX)] = 0 ;
+  if (pipecoe(p1) < 0 || pipecoe(p2) < 0) strerr_diefusys(111, "create pipes") ;
+  c->pid = fork() ;
+  if (c->pid < 0) strerr_diefusys(111, "fork") ;
+  if (!c->pid)
+  {
+    char const *argv[3] = { c->prog, max, 0 } ;
+    if (fd_move(0, p1[0]) < 0 || fd_move(1, p2[1]) < 0) _exit(111) ;
+    execvp(argv[0], (char *const *)argv) ;
+    strerr_dieexec(111, c->prog) ;
+  }
+  fd_close(p1[0]) ; fd_close(p2[1]) ;
+  c->to = p1[1] ; c->from = p2[0] ;
+  ndelay_on(c->to) ; ndelay_on(c->from) ;
+}
+
+static void chan_write (int k)
+{
+  chan *c = chans + k ;
+  while (c->wpos < c->w.len)
+  {
+    ssize_t r = write(c->to, c->w.s + c->wpos, c->w.len - c->wpos) ;
+    if (r < 0)
+    {
+      if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return ;
+      strerr_diefusys(111, "write to ", c->prog) ;
+    }
+    c->wpos += (size_t)r ;
+  }
+  c->w.len = c->wpos = 0 ;
+}
+
+static char const *rfields[SPAWN_FIELDS_MAX] ;
+
+static void chan_read (int k)
+{
+  chan *c = chans + k ;
+  for (;;)
+  {
+    ssize_t r ;
+    if (!stralloc_readyplus(&c->r, 65536)) die_nomem() ;
+    r = read(c->from, c->r.s + c->r.len, 65536) ;
+    if (r < 0)
+    {
+      if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) break ;
+      strerr_diefusys(111, "read from ", c->prog) ;
+    }
+    if (!r) strerr_dief(111, c->prog, " exited") ;
+    c->r.len += (size_t)r ;
+  }
+  for (;;)
+  {
+    size_t st, pl ;
+    unsigned int slot ;
+    int n ;
+    ssize_t r = spawn_get(c->r.s, c->r.len, SPAWN_RECORD_MAX, &st, &pl) ;
+    if (r < 0) strerr_dief(111, "malformed report from ", c->prog) ;
+    if (!r) break ;
+    n = spawn_split(c->r.s + st, pl, rfields, SPAWN_FIELDS_MAX) ;
+    if (n < 1 || !uint0_scan(rfields[0], &slot) || slot >= CONC_MAX || !c->d[slot].used)
+      strerr_dief(111, "malformed report from ", c->prog) ;
+    result(k, slot, rfields + 1, (unsigned int)n - 1) ;
+    memmove(c->r.s, c->r.s + r, c->r.len - (size_t)r) ;
+    c->r.len -= (size_t)r ;
+  }
+}
+
+/* ---------- the scheduler ---------- */
+
+static int stopping = 0 ;
+
+static int want_more (void)
+{
+  unsigned long base = set.conclocal + set.concremote ;
+  if (nactive >= 4 * base + 100) return 0 ;
+  if (nactive < base) return 1 ;
+  return (chans[0].running < conc(0) && !unstarted_total[0])
+      || (chans[1].running < conc(1) && !unstarted_total[1]) ;
+}
+
+static void dispatch (void)
+{
+  int64_t t = now() ;
+  int progress = 1 ;
+  if (stopping) return ;
+  while (progress)
+  {
+    int k ;
+    progress = 0 ;
+    while (want_more())
+    {
+      qid q ;
+      if (newhead < newlen) q = newq[newhead++] ;
+      else if (heaplen && heap[0].next <= t) heap_pop(&q) ;
+      else break ;
+      activate(&q) ;
+      progress = 1 ;
+    }
+    for (k = 0 ; k < 2 ; k++)
+      while (chans[k].running < conc(k) && unstarted_total[k])
+      {
+        active *a ;
+        for (a = ahead ; a ; a = a->next) if (a->unstarted[k]) break ;
+        if (!a) break ;
+        start(k, a) ;
+        progress = 1 ;
+      }
+  }
+}
+
+int main (int argc, char const *const *argv)
+{
+  int sfd, trig, trigw, lockfd ;
+  tain deadline ;
+  int64_t nextscan, stopat = 0 ;
+  PROG = "postie-send" ;
+  (void)argv ;
+  if (argc > 1) strerr_dieusage(100, USAGE) ;
+  umask(027) ;
+  if (chdir(postie_home()) < 0) strerr_diefusys(111, "enter the instance directory") ;
+  if (!readsettings()) strerr_dief(111, "unable to read the settings") ;
+  lockfd = open("queue/lock", O_RDWR | O_CREAT | O_CLOEXEC, 0640) ;
+  if (lockfd < 0) strerr_diefusys(111, "open queue/lock") ;
+  if (flock(lockfd, LOCK_EX | LOCK_NB) < 0) strerr_diefusys(111, "lock queue/lock (is another postie-send running?)") ;
+  mkdirs() ;
+  clean_tmp() ;
+  clean_work() ;
+  trig = open("queue/trigger", O_RDONLY | O_NONBLOCK | O_CLOEXEC) ;
+  if (trig < 0) strerr_diefusys(111, "open queue/trigger") ;
+  trigw = open("queue/trigger", O_WRONLY | O_NONBLOCK | O_CLOEXEC) ;
+  if (trigw < 0) strerr_diefusys(111, "open queue/trigger for writing") ;
+  sig_ignore(SIGPIPE) ;
+  chan_start(0) ;
+  chan_start(1) ;
+  sfd = selfpipe_init() ;
+  if (sfd < 0) strerr_diefusys(111, "selfpipe_init") ;
+  {
+    sigset_t ss ;
+    sigemptyset(&ss) ;
+    sigaddset(&ss, SIGTERM) ; sigaddset(&ss, SIGHUP) ; sigaddset(&ss, SIGALRM) ; sigaddset(&ss, SIGCHLD) ;
+    if (!selfpipe_trapset(&ss)) strerr_diefusys(111, "trap signals") ;
+  }
+  LOG("status: starting") ;
+  scan_todo(0) ;
+  scan_info() ;
+  nextscan = now() + (int64_t)set.scaninterval ;
+  tain_now_g() ;
+
+  for (;;)
+  {
+    iopause_fd x[6] ;
+    unsigned int n = 0, k ;
+    int ito[2] = { -1, -1 } ;
+    int64_t t, wake ;
+    dispatch() ;
+    for (k = 0 ; k < 2 ; k++) if (chans[k].w.len) chan_write(k) ;
+    t = now() ;
+    if (stopping && ((!chans[0].running && !chans[1].running) || t >= stopat)) break ;
+    wake = nextscan ;
+    if (!stopping && newhead == newlen && heaplen && heap[0].next < wake) wake = heap[0].next ;
+    if (stopping && stopat < wake) wake = stopat ;
+    if (wake < t) wake = t ;
+    /* the heap's top may be due while every slot is busy: then a result
+       wakes us, not the clock */
+    if (!stopping && !want_more() && wake == t) wake = nextscan ;
+    tain_addsec_g(&deadline, (int)(wake - t > 86400 ? 86400 : wake - t)) ;
+    if (wake == t) deadline = STAMP ;
+    x[n].fd = sfd ; x[n++].events = IOPAUSE_READ ;
+    x[n].fd = trig ; x[n++].events = IOPAUSE_READ ;
+    x[n].fd = chans[0].from ; x[n++].events = IOPAUSE_READ ;
+    x[n].fd = chans[1].from ; x[n++].events = IOPAUSE_READ ;
+    for (k = 0 ; k < 2 ; k++)
+      if (chans[k].w.len) { ito[k] = n ; x[n].fd = chans[k].to ; x[n++].events = IOPAUSE_WRITE ; }
+    if (iopause_g(x, n, &deadline) < 0) strerr_diefusys(111, "iopause") ;
+    for (k = 0 ; k < 2 ; k++)
+      if (ito[k] >= 0 && x[ito[k]].revents & (IOPAUSE_WRITE | IOPAUSE_EXCEPT)) chan_write(k) ;
+    if (x[2].revents & (IOPAUSE_READ | IOPAUSE_EXCEPT)) chan_read(0) ;
+    if (x[3].revents & (IOPAUSE_READ | IOPAUSE_EXCEPT)) chan_read(1) ;
+    if (x[0].revents & IOPAUSE_READ)
+    {
+      int sig ;
+      while ((sig = selfpipe_read()) > 0)
+      {
+        switch (sig)
+        {
+          case SIGTERM :
+            if (!stopping)
+            {
+              char fmt[UINT_FMT] ;
+              fmt[uint_fmt(fmt, chans[0].running + chans[1].running)] = 0 ;
+              LOG("status: exiting after ", fmt, " running deliveries") ;
+              stopping = 1 ;
+              stopat = now() + (int64_t)set.termwait ;
+            }
+            break ;
+          case SIGHUP :
+            if (readsettings()) LOG("status: settings read again") ;
+            else LOG("warning: keeping part of the old settings") ;
+            break ;
+          case SIGALRM :
+          {
+            size_t i ;
+            for (i = 0 ; i < heaplen ; i++) heap[i].next = 0 ;
+            LOG("status: retrying everything now") ;
+            break ;
+          }
+          case SIGCHLD :
+            for (;;)
+            {
+              int w ;
+              pid_t pid = waitpid(-1, &w, WNOHANG) ;
+              if (pid <= 0) break ;
+              for (k = 0 ; k < 2 ; k++) if (pid == chans[k].pid) strerr_dief(111, chans[k].prog, " died") ;
+            }
+            break ;
+        }
+      }
+      if (sig < 0) strerr_diefusys(111, "selfpipe_read") ;
+    }
+    if (x[1].revents & IOPAUSE_READ)
+    {
+      char buf[512] ;
+      while (read(trig, buf, sizeof buf) > 0) ;
+      if (!stopping) scan_todo(1) ;
+    }
+    if (now() >= nextscan)
+    {
+      if (!stopping) scan_todo(1) ;
+      nextscan = now() + (int64_t)set.scaninterval ;
+    }
+    tain_now_g() ;
+  }
+  fd_close(chans[0].to) ;
+  fd_close(chans[1].to) ;
+  LOG("status: exiting") ;
+  return 0 ;
+}

@@ -1,0 +1,31 @@
+/* send.h: what postie-send's files share. */
+#ifndef SEND_H
+#define SEND_H
+
+#include <stdint.h>
+#include <skalibs/stralloc.h>
+#include "queue.h"
+
+/* One log line on stderr: "postie-send: " then the pieces. */
+extern void logv (char const *const *s, unsigned int n) ;
+#define LOG(...) logv(((char const *const[]){__VA_ARGS__}), sizeof((char const *const[]){__VA_ARGS__}) / sizeof(char const *))
+
+/* Settings read from control/ (at start-up and on SIGHUP). */
+typedef struct settings_s settings ;
+struct settings_s
+{
+  unsigned long conclocal, concremote ;
+  unsigned long lifetime, retrymin, retrymax ;
+  unsigned long tmpstale, scaninterval, termwait ;
+  unsigned long remotercptmax, bounceheaderbytes ;
+  stralloc me ;
+  stralloc doublebounceto ;
+} ;
+extern settings set ;
+
+/* Writes and injects the DSN for message id (its bounce file), whose
+   envelope sender is sender. Returns 0 when injected (or deliberately
+   dropped), -1 on a temporary failure (logged). */
+extern int bounce_send (char const *id, unsigned int bucket, char const *sender, int64_t birth) ;
+
+#endif

@@ -1,0 +1,434 @@
+/* postie-users: keep the users database.
+
+   users/users is the text source (one user a line, doc/users.md);
+   users/users.cdb is what delivery, the RCPT check and authentication read
+   (usersdb.h). Every command takes users/lock, edits users/users (if it
+   edits) by writing a temporary file, fsync, rename, fsync of users/, then
+   compiles users/users.cdb the same way. A reader therefore sees the old
+   database or the new one, never half of one; a crash between the two
+   renames leaves the new text with the old database, and the next run of
+   postie-users compiles it.
+
+   Passwords come on stdin (one line), never from argv, and are stored as
+   crypt(3) hashes with libcrypt's preferred method (yescrypt on Debian 12). */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>  /* rename */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <crypt.h>
+#include <skalibs/allreadwrite.h>
+#include <skalibs/buffer.h>
+#include <skalibs/cdbmake.h>
+#include <skalibs/djbunix.h>
+#include <skalibs/genalloc.h>
+#include <skalibs/sgetopt.h>
+#include <skalibs/stralloc.h>
+#include <skalibs/strerr.h>
+#include <skalibs/types.h>
+#include "postie.h"
+#include "usersdb.h"
+#include "usersline.h"
+
+#define USAGE "postie-users [ add [ -n ] name uid gid home [ maildir ] | passwd [ -n ] name | del name | hash ]"
+#define dieusage() strerr_dieusage(100, USAGE)
+
+#define SOURCE "users/users"
+#define SOURCE_TMP "users/users.tmp"
+#define CDB_TMP "users/users.cdb.tmp"
+#define LOCKFILE "users/lock"
+#define PASSWORD_MAX 256
+
+typedef struct ent_s ent ;
+struct ent_s
+{
+  usersline u ;
+  size_t off ;       /* the line in the source text */
+  size_t len ;       /* without its '\n' */
+  unsigned long line ;
+} ;
+
+static stralloc src = STRALLOC_ZERO ;
+static genalloc ents = GENALLOC_ZERO ;  /* ent */
+
+static void die_nomem (void) { strerr_diefu(111, "allocate memory") ; }
+
+static int lowereq (char const *a, size_t alen, char const *b, size_t blen)
+{
+  size_t i = 0 ;
+  if (alen != blen) return 0 ;
+  for (; i < alen ; i++)
+  {
+    char x = a[i], y = b[i] ;
+    if (x >= 'A' && x <= 'Z') x += 32 ;
+    if (y >= 'A' && y <= 'Z') y += 32 ;
+    if (x != y) return 0 ;
+  }
+  return 1 ;
+}
+
+static int lowercmp (ent const *a, ent const *b)
+{
+  size_t n = a->u.namelen < b->u.namelen ? a->u.namelen : b->u.namelen ;
+  size_t i = 0 ;
+  for (; i < n ; i++)
+  {
+    unsigned char x = a->u.name[i], y = b->u.name[i] ;
+    if (x >= 'A' && x <= 'Z') x += 32 ;
+    if (y >= 'A' && y <= 'Z') y += 32 ;
+    if (x != y) return x < y ? -1 : 1 ;
+  }
+  if (a->u.namelen != b->u.namelen) return a->u.namelen < b->u.namelen ? -1 : 1 ;
+  return a->line < b->line ? -1 : a->line > b->line ;
+}
+
+static int entcmp (void const *a, void const *b)
+{
+  return lowercmp(*(ent const *const *)a, *(ent const *const *)b) ;
+}
+
+static void warnline (unsigned long line, char const *why)
+{
+  char fmt[ULONG_FMT] ;
+  fmt[ulong_fmt(fmt, line)] = 0 ;
+  strerr_warnw(SOURCE, " line ", fmt, ": ", why) ;
+}
+
+/* Parse the whole source: every malformed line and every duplicate name is
+   reported with its line number. Returns the number of errors. */
+static unsigned long parse (void)
+{
+  unsigned long errs = 0, line = 0 ;
+  size_t i = 0 ;
+  ent **idx ;
+  size_t n ;
+  genalloc_setlen(ent, &ents, 0) ;
+  while (i < src.len)
+  {
+    char const *why = 0 ;
+    ent e ;
+    char const *nl = memchr(src.s + i, '\n', src.len - i) ;
+    size_t len = nl ? (size_t)(nl - (src.s + i)) : src.len - i ;
+    int r ;
+    line++ ;
+    if (memchr(src.s + i, 0, len)) { r = -1 ; why = "NUL byte in line" ; }
+    else r = usersline_parse(src.s + i, len, &e.u, &why) ;
+    if (r < 0) { warnline(line, why) ; errs++ ; }
+    else if (r > 0)
+    {
+      e.off = i ; e.len = len ; e.line = line ;
+      if (!genalloc_append(ent, &ents, &e)) die_nomem() ;
+    }
+    i += len + 1 ;
+  }
+
+  n = genalloc_len(ent, &ents) ;
+  if (n < 2) return errs ;
+  idx = malloc(n * sizeof(ent *)) ;
+  if (!idx) die_nomem() ;
+  for (i = 0 ; i < n ; i++) idx[i] = genalloc_s(ent, &ents) + i ;
+  qsort(idx, n, sizeof(ent *), &entcmp) ;
+  for (i = 1 ; i < n ; i++)
+    if (lowereq(idx[i-1]->u.name, idx[i-1]->u.namelen, idx[i]->u.name, idx[i]->u.namelen))
+    {
+      char fmt[ULONG_FMT] ;
+      char lfmt[ULONG_FMT] ;
+      fmt[ulong_fmt(fmt, idx[i-1]->line)] = 0 ;
+      lfmt[ulong_fmt(lfmt, idx[i]->line)] = 0 ;
+      strerr_warnw(SOURCE, " line ", lfmt, ": duplicate name (first on line ", fmt, ")") ;
+      errs++ ;
+    }
+  free(idx) ;
+  return errs ;
+}
+
+static void load (int mustexist)
+{
+  src.len = 0 ;
+  if (!openslurpclose(&src, SOURCE))
+  {
+    if (errno != ENOENT || mustexist) strerr_diefusys(111, "read ", SOURCE) ;
+    src.len = 0 ;
+  }
+  if (parse()) strerr_dief(100, SOURCE, " has errors: nothing changed") ;
+}
+
+static ent *lookup (char const *name)
+{
+  size_t n = genalloc_len(ent, &ents), i = 0 ;
+  size_t len = strlen(name) ;
+  ent *e = genalloc_s(ent, &ents) ;
+  for (; i < n ; i++)
+    if (lowereq(e[i].u.name, e[i].u.namelen, name, len)) return e + i ;
+  return 0 ;
+}
+
+static void syncdir (void)
+{
+  int fd = open("users", O_RDONLY | O_DIRECTORY | O_CLOEXEC) ;
+  if (fd < 0) strerr_diefusys(111, "open users/") ;
+  if (fsync(fd) < 0 && errno != EINVAL) strerr_diefusys(111, "fsync users/") ;
+  close(fd) ;
+}
+
+/* Give tmp the mode and owner of target if it exists, else mode def. */
+static void perms (int fd, char const *tmp, char const *target, unsigned int def)
+{
+  struct stat st ;
+  if (stat(target, &st) < 0)
+  {
+    if (errno != ENOENT) strerr_diefusys(111, "stat ", target) ;
+    if (fchmod(fd, def) < 0) strerr_diefusys(111, "chmod ", tmp) ;
+    return ;
+  }
+  if (geteuid() == 0 && fchown(fd, st.st_uid, st.st_gid) < 0) strerr_diefusys(111, "chown ", tmp) ;
+  if (fchmod(fd, st.st_mode & 07777) < 0) strerr_diefusys(111, "chmod ", tmp) ;
+}
+
+static void commit (int fd, char const *tmp, char const *target)
+{
+  if (fsync(fd) < 0) strerr_diefusys(111, "fsync ", tmp) ;
+  if (close(fd) < 0) strerr_diefusys(111, "close ", tmp) ;
+  if (rename(tmp, target) < 0) strerr_diefusys(111, "rename ", tmp, " to ", target) ;
+  syncdir() ;
+}
+
+static void writesource (void)
+{
+  int fd = open(SOURCE_TMP, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600) ;
+  if (fd < 0) strerr_diefusys(111, "create ", SOURCE_TMP) ;
+  perms(fd, SOURCE_TMP, SOURCE, 0600) ;
+  if (allwrite(fd, src.s, src.len) < src.len) strerr_diefusys(111, "write ", SOURCE_TMP) ;
+  commit(fd, SOURCE_TMP, SOURCE) ;
+}
+
+static void compile (void)
+{
+  cdbmaker c = CDBMAKER_ZERO ;
+  stralloc data = STRALLOC_ZERO ;
+  size_t n = genalloc_len(ent, &ents), i = 0 ;
+  ent const *e = genalloc_s(ent const, &ents) ;
+  int fd = open(CDB_TMP, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600) ;
+  if (fd < 0) strerr_diefusys(111, "create ", CDB_TMP) ;
+  perms(fd, CDB_TMP, USERSDB_FILE, 0640) ;
+  if (!cdbmake_start(&c, fd)) strerr_diefusys(111, "start ", CDB_TMP) ;
+  for (; i < n ; i++)
+  {
+    char key[USERSDB_NAME_MAX] ;
+    char fmt[UINT32_FMT] ;
+    size_t j = 0 ;
+    for (; j < e[i].u.namelen ; j++)
+    {
+      char ch = e[i].u.name[j] ;
+      key[j] = ch >= 'A' && ch <= 'Z' ? ch + 32 : ch ;
+    }
+    data.len = 0 ;
+    if (!stralloc_catb(&data, e[i].u.hash, e[i].u.hashlen) || !stralloc_0(&data)
+     || !stralloc_catb(&data, fmt, uint32_fmt(fmt, e[i].u.uid)) || !stralloc_0(&data)
+     || !stralloc_catb(&data, fmt, uint32_fmt(fmt, e[i].u.gid)) || !stralloc_0(&data)
+     || !stralloc_catb(&data, e[i].u.home, e[i].u.homelen) || !stralloc_0(&data)
+     || !stralloc_catb(&data, e[i].u.maildir, e[i].u.maildirlen) || !stralloc_0(&data))
+      die_nomem() ;
+    if (!cdbmake_add(&c, key, e[i].u.namelen, data.s, data.len))
+      strerr_diefusys(111, "write ", CDB_TMP) ;
+  }
+  if (!cdbmake_finish(&c)) strerr_diefusys(111, "write ", CDB_TMP) ;
+  commit(fd, CDB_TMP, USERSDB_FILE) ;
+  stralloc_free(&data) ;
+}
+
+static void lock (void)
+{
+  int fd ;
+  if (mkdir("users", 0700) < 0 && errno != EEXIST) strerr_diefusys(111, "mkdir users") ;
+  fd = open(LOCKFILE, O_RDWR | O_CREAT | O_CLOEXEC, 0600) ;
+  if (fd < 0) strerr_diefusys(111, "open ", LOCKFILE) ;
+  if (fd_lock(fd, 1, 0) < 1) strerr_diefusys(111, "lock ", LOCKFILE) ;
+  /* held until exit */
+}
+
+/* One line from stdin: the password, without its line end. */
+static size_t readpassword (char *pw)
+{
+  size_t len = 0 ;
+  for (;;)
+  {
+    ssize_t r = fd_read(0, pw + len, PASSWORD_MAX + 2 - len) ;
+    char *nl ;
+    if (r < 0) strerr_diefusys(111, "read the password from stdin") ;
+    nl = memchr(pw + len, '\n', r) ;
+    len += r ;
+    if (nl) { len = nl - pw ; break ; }
+    if (!r) break ;
+    if (len >= PASSWORD_MAX + 2) break ;
+  }
+  if (len && pw[len-1] == '\r') len-- ;
+  if (len > PASSWORD_MAX) strerr_dief(100, "password too long (the limit is 256 bytes)") ;
+  if (!len) strerr_dief(100, "empty password on stdin (use -n for a user without one)") ;
+  if (memchr(pw, 0, len)) strerr_dief(100, "NUL byte in the password") ;
+  pw[len] = 0 ;
+  return len ;
+}
+
+static struct crypt_data cd ;
+
+/* The hash of the password on stdin, into out (CRYPT_OUTPUT_SIZE). */
+static void newhash (char *out)
+{
+  char pw[PASSWORD_MAX + 3] ;
+  char salt[CRYPT_GENSALT_OUTPUT_SIZE] ;
+  char const *h ;
+  readpassword(pw) ;
+  if (!crypt_gensalt_rn(0, 0, 0, 0, salt, sizeof salt))
+    strerr_diefusys(111, "make a salt with crypt_gensalt") ;
+  h = crypt_rn(pw, salt, &cd, sizeof cd) ;
+  memset(pw, 0, sizeof pw) ;
+  if (!h || h[0] == '*') strerr_diefusys(111, "hash the password with crypt") ;
+  if (strlen(h) >= CRYPT_OUTPUT_SIZE || strchr(h, ':')) strerr_dief(111, "crypt returned an unusable hash") ;
+  strcpy(out, h) ;
+  memset(&cd, 0, sizeof cd) ;
+}
+
+static void checkarg (char const *what, char const *s)
+{
+  for (; *s ; s++)
+    if (*s == ':' || (unsigned char)*s < 32 || *s == 127)
+      strerr_dief(100, "invalid ", what, ": no ':' and no control characters allowed") ;
+}
+
+static void add (int nopass, char const *const *argv)
+{
+  char hash[CRYPT_OUTPUT_SIZE] = "!" ;
+  stralloc line = STRALLOC_ZERO ;
+  usersline u ;
+  char const *why ;
+  unsigned int i = 0 ;
+  for (; i < 5 && argv[i] ; i++)
+    checkarg(i == 0 ? "name" : i == 1 ? "uid" : i == 2 ? "gid" : i == 3 ? "home" : "maildir", argv[i]) ;
+  if (!nopass) newhash(hash) ;
+  if (!stralloc_cats(&line, argv[0]) || !stralloc_catb(&line, ":", 1)
+   || !stralloc_cats(&line, hash)
+   || !stralloc_catb(&line, ":", 1) || !stralloc_cats(&line, argv[1])
+   || !stralloc_catb(&line, ":", 1) || !stralloc_cats(&line, argv[2])
+   || !stralloc_catb(&line, ":", 1) || !stralloc_cats(&line, argv[3])) die_nomem() ;
+  if (argv[4] && (!stralloc_catb(&line, ":", 1) || !stralloc_cats(&line, argv[4]))) die_nomem() ;
+  switch (usersline_parse(line.s, line.len, &u, &why))
+  {
+    case 1 : break ;
+    case 0 : strerr_dief(100, "invalid user: the name starts with # or a blank") ;
+    default : strerr_dief(100, "invalid user: ", why) ;
+  }
+
+  lock() ;
+  load(0) ;
+  if (lookup(argv[0])) strerr_dief(100, "user ", argv[0], " already exists") ;
+  if (src.len && src.s[src.len - 1] != '\n' && !stralloc_catb(&src, "\n", 1)) die_nomem() ;
+  if (!stralloc_catb(&src, line.s, line.len) || !stralloc_catb(&src, "\n", 1)) die_nomem() ;
+  stralloc_free(&line) ;
+}
+
+static void passwd (int nopass, char const *name)
+{
+  char hash[CRYPT_OUTPUT_SIZE] = "!" ;
+  stralloc edited = STRALLOC_ZERO ;
+  ent *e ;
+  size_t hoff, hlen ;
+  if (!nopass) newhash(hash) ;
+  lock() ;
+  load(1) ;
+  e = lookup(name) ;
+  if (!e) strerr_dief(100, "no user ", name, " in ", SOURCE) ;
+  hoff = e->u.hash - src.s ; hlen = e->u.hashlen ;
+  if (!stralloc_catb(&edited, src.s, hoff) || !stralloc_cats(&edited, hash)
+   || !stralloc_catb(&edited, src.s + hoff + hlen, src.len - hoff - hlen)
+   || !stralloc_copyb(&src, edited.s, edited.len)) die_nomem() ;
+  stralloc_free(&edited) ;
+}
+
+static void del (char const *name)
+{
+  ent *e ;
+  size_t end ;
+  lock() ;
+  load(1) ;
+  e = lookup(name) ;
+  if (!e) strerr_dief(100, "no user ", name, " in ", SOURCE) ;
+  end = e->off + e->len + 1 ;
+  if (end > src.len) end = src.len ;
+  memmove(src.s + e->off, src.s + end, src.len - end) ;
+  src.len -= end - e->off ;
+}
+
+int main (int argc, char const *const *argv)
+{
+  char const *cmd ;
+  int nopass = 0 ;
+  PROG = "postie-users" ;
+  umask(077) ;
+  if (argc < 1) dieusage() ;
+  argc-- ; argv++ ;
+  cmd = argc ? argv[0] : "" ;
+
+  if (!strcmp(cmd, "hash"))
+  {
+    char hash[CRYPT_OUTPUT_SIZE] ;
+    size_t len ;
+    if (argc != 1) dieusage() ;
+    newhash(hash) ;
+    len = strlen(hash) ;
+    hash[len++] = '\n' ;
+    if (allwrite(1, hash, len) < len) strerr_diefusys(111, "write to stdout") ;
+    return 0 ;
+  }
+
+  if (argc && (!strcmp(cmd, "add") || !strcmp(cmd, "passwd")))
+  {
+    subgetopt l = SUBGETOPT_ZERO ;
+    for (;;)
+    {
+      int opt = subgetopt_r(argc, argv, "n", &l) ;
+      if (opt == -1) break ;
+      switch (opt)
+      {
+        case 'n' : nopass = 1 ; break ;
+        default : dieusage() ;
+      }
+    }
+    argc -= l.ind ; argv += l.ind ;
+  }
+  else if (argc) { argc-- ; argv++ ; }
+
+  if (chdir(postie_home()) < 0) strerr_diefusys(111, "chdir to ", postie_home()) ;
+
+  if (!*cmd)
+  {
+    lock() ;
+    load(1) ;
+    compile() ;
+    return 0 ;
+  }
+  else if (!strcmp(cmd, "add"))
+  {
+    if (argc < 4 || argc > 5) dieusage() ;
+    add(nopass, argv) ;
+  }
+  else if (!strcmp(cmd, "passwd"))
+  {
+    if (argc != 1) dieusage() ;
+    passwd(nopass, argv[0]) ;
+  }
+  else if (!strcmp(cmd, "del"))
+  {
+    if (argc != 1) dieusage() ;
+    del(argv[0]) ;
+  }
+  else dieusage() ;
+
+  if (parse()) strerr_dief(101, "the edited ", SOURCE, " does not parse: nothing changed") ;
+  writesource() ;
+  compile() ;
+  return 0 ;
+}

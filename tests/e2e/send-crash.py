@@ -1,0 +1,79 @@
+#!/usr/bin/python3
+"""kill -9 of postie-send during a stream of 500 messages to 3 local users
+and a remote server (smtp-sink): after a restart every message is
+delivered to every recipient, and nothing twice except deliveries that
+were in flight at the kill. Reports that count."""
+import os, re, sys, threading, time
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+from sendtest import *
+
+if not os.path.exists("/usr/sbin/smtp-sink"):
+    skip("send-crash", "no /usr/sbin/smtp-sink (package postfix)")
+    done()
+N = int(os.environ.get("SEND_CRASH_N", "500"))
+base = tmpdir("send-crash")
+sink = Sink(os.path.join(base, "sink"))
+i = Instance("send-crash", control={"locals": "example.org", "smtproutes": "ok.test:127.0.0.1:%d\n" % sink.port})
+users = ["alice", "bob", "carol"]
+rcpts = ["%s@example.org" % u for u in users] + ["far@ok.test"]
+i.start()
+
+ids = {}
+inject_errors = []
+def injector():
+    for n in range(N):
+        tag = "crash-%04d" % n
+        try:
+            ids[tag] = i.inject("sender@example.org", rcpts, ("Subject: %s\nX-Tag: %s\n\nbody %d\n" % (tag, tag, n)).encode())
+        except Exception as e:
+            inject_errors.append(str(e))
+th = threading.Thread(target=injector)
+th.start()
+
+def successes():
+    return i.logtext().count(": success: ")
+# kill somewhere in the middle of the stream, while deliveries run
+i.wait(lambda: successes() >= N * 4 // 3, 60)
+i.kill()
+killlog = i.logtext()
+i.start()
+th.join()
+check("all-injected", not inject_errors and len(ids) == N, "%d errors: %r" % (len(inject_errors), inject_errors[:3]))
+check("queue-drains", i.wait(i.queue_empty, 120), "%d in info" % len(queue_files(i.home, "info")))
+
+# deliveries in flight at the kill: started, no result yet
+started, finished = set(), set()
+for l in killlog.splitlines():
+    m = re.match(r"postie-send: starting delivery (\S+) [LR]\d+: (?:local|remote) <(.*)>$", l)
+    if m:
+        started.add((m.group(1), m.group(2)))
+    m = re.match(r"postie-send: delivery (\S+) [LR]\d+: <(.*)>: (success|failure|deferral): ", l)
+    if m:
+        finished.add((m.group(1), m.group(2)))
+inflight = started - finished
+
+tagre = re.compile(rb"X-Tag: (crash-\d+)")
+got = {}
+for u in users:
+    for msg in i.mails(u):
+        m = tagre.search(msg)
+        if m:
+            k = (ids.get(m.group(1).decode()), "%s@example.org" % u)
+            got[k] = got.get(k, 0) + 1
+for msg in sink.messages():
+    m = tagre.search(msg)
+    if m:
+        k = (ids.get(m.group(1).decode()), "far@ok.test")
+        got[k] = got.get(k, 0) + 1
+want = set((q, r) for q in ids.values() for r in rcpts)
+missing = want - set(got)
+dups = set(k for k, v in got.items() if v > 1)
+check("kill9-every-delivery-made", not missing, "%d missing, e.g. %r" % (len(missing), sorted(missing)[:3]))
+check("kill9-duplicates-only-in-flight", dups <= inflight, "%d duplicates not in flight: %r" % (len(dups - inflight), sorted(dups - inflight)[:3]))
+check("kill9-no-triple", all(v <= 2 for v in got.values()))
+check("kill9-tmp-and-work-clean", not os.listdir(os.path.join(i.home, "queue", "work")))
+print("# kill -9 after %d of %d deliveries: %d in flight at the kill, %d delivered twice"
+      % (len(finished), N * len(rcpts), len(inflight), len(dups)))
+check("sigterm", i.stop() == 0)
+sink.stop()
+done()

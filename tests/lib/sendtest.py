@@ -1,0 +1,174 @@
+"""Helpers for postie-send's tests: an instance with users and Maildirs,
+stand-ins for postie-local/postie-remote until their branches land, a
+postie-send process to start, stop and kill, and smtp-sink servers."""
+import os, shutil, signal, stat, subprocess, sys, time
+sys.path.insert(0, os.path.dirname(__file__))
+from postietest import *
+from cdbwrite import users_cdb
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.geteuid() == 0
+UID = 65534 if ROOT else os.geteuid()
+GID = 65534 if ROOT else os.getegid()
+
+
+def _open_path(d):
+    """Make every ancestor of d traversable, so that the users' uid can
+    reach their homes under the test's scratch directory."""
+    d = os.path.abspath(d)
+    while d not in ("/", ""):
+        try:
+            m = os.stat(d).st_mode
+            if not m & stat.S_IXOTH:
+                os.chmod(d, m | stat.S_IXOTH | stat.S_IXGRP)
+        except OSError:
+            pass
+        d = os.path.dirname(d)
+
+
+def maildir(path):
+    for s in ("tmp", "new", "cur"):
+        os.makedirs(os.path.join(path, s), exist_ok=True)
+
+
+class Instance:
+    def __init__(self, name, users=("alice", "bob", "carol"), control=None, remote_standin=None, local_standin=None):
+        self.home = mkinstance(tmpdir(name), control)
+        _open_path(self.home)
+        os.chmod(self.home, 0o755)
+        self.users = {}
+        rows = []
+        for u in users:
+            uh = os.path.join(self.home, "homes", u)
+            maildir(os.path.join(uh, "Maildir"))
+            for dp, dn, fn in os.walk(os.path.join(self.home, "homes")):
+                os.chmod(dp, 0o755)
+            for dp, dn, fn in os.walk(uh):
+                os.chown(dp, UID, GID)
+            self.users[u] = uh
+            rows.append((u, "*", UID, GID, uh, "Maildir/"))
+        users_cdb(self.home, rows)
+        self.bin = os.path.join(self.home, "bin")
+        os.makedirs(self.bin, exist_ok=True)
+        os.chmod(self.bin, 0o755)
+        # the real programs when their branches have landed, else stand-ins
+        for p, force in (("postie-local", local_standin), ("postie-remote", remote_standin)):
+            if force or (force is None and not os.path.exists(prog(p))):
+                shutil.copy(os.path.join(HERE, "standin", p), os.path.join(self.bin, p))
+                os.chmod(os.path.join(self.bin, p), 0o755)
+        self.proc = None
+        self.log = os.path.join(self.home, "send.log")
+
+    def control(self, name, value):
+        with open(os.path.join(self.home, "control", name), "w") as f:
+            f.write(value if value.endswith("\n") or value == "" else value + "\n")
+
+    def env(self, **extra):
+        e = env_for(self.home, **extra)
+        e["PATH"] = self.bin + ":" + e["PATH"]
+        return e
+
+    def inject(self, sender, rcpts, body=b"Subject: test\n\nhello\n"):
+        """Through postie-queue; returns the queue id."""
+        ir, iw = os.pipe()
+        mr, mw = os.pipe(); er, ew = os.pipe()
+        p = subprocess.Popen([prog("postie-queue")], stdin=mr, stdout=er, pass_fds=(iw,),
+                             env=self.env(POSTIE_QUEUE_IDFD=iw))
+        os.close(mr); os.close(er); os.close(iw)
+        writeall(mw, body); os.close(mw)
+        writeall(ew, envelope(sender, rcpts)); os.close(ew)
+        rc = p.wait()
+        qid = os.read(ir, 100).decode().strip()
+        os.close(ir)
+        if rc != 0:
+            raise RuntimeError("postie-queue exited %d" % rc)
+        return qid
+
+    def start(self, **extra):
+        self.logf = open(self.log, "ab")
+        self.proc = subprocess.Popen([prog("postie-send")], stdin=subprocess.DEVNULL, stdout=self.logf,
+                                     stderr=self.logf, env=self.env(**extra), start_new_session=True)
+        # wait for it to hold the trigger
+        end = time.time() + 10
+        while time.time() < end:
+            if "status: starting" in self.logtext():
+                break
+            time.sleep(0.01)
+        return self.proc
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def stop(self, timeout=30):
+        if not self.proc:
+            return None
+        try:
+            self.proc.send_signal(signal.SIGTERM)
+            rc = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            rc = None
+        self.proc = None
+        self.logf.close()
+        return rc
+
+    def kill(self):
+        """kill -9 of postie-send alone (its spawners see EOF and end)."""
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+        self.proc = None
+        self.logf.close()
+
+    def logtext(self):
+        try:
+            with open(self.log, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def mails(self, user):
+        """The messages in user's Maildir/new, as bytes."""
+        d = os.path.join(self.users[user], "Maildir", "new")
+        out = []
+        for n in sorted(os.listdir(d)):
+            with open(os.path.join(d, n), "rb") as f:
+                out.append(f.read())
+        return out
+
+    def queue_empty(self):
+        for sub in ("todo", "info", "mess", "bounce"):
+            if queue_files(self.home, sub):
+                return False
+        return True
+
+    def wait(self, pred, timeout=20):
+        end = time.time() + timeout
+        while time.time() < end:
+            if pred():
+                return True
+            time.sleep(0.02)
+        return pred()
+
+
+class Sink:
+    """postfix's smtp-sink on 127.0.0.1, dumping each message to a file."""
+    def __init__(self, dumpdir, args=()):
+        self.dir = dumpdir
+        os.makedirs(dumpdir, exist_ok=True)
+        os.chmod(dumpdir, 0o777)
+        self.port = free_port()
+        self.p = subprocess.Popen(["/usr/sbin/smtp-sink", "-u", "nobody" if ROOT else os.environ.get("USER", "root")] * ROOT
+                                  + list(args) + ["-d", os.path.join(dumpdir, "msg."), "127.0.0.1:%d" % self.port, "50"],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_port(self.port)
+
+    def messages(self):
+        out = []
+        for n in sorted(os.listdir(self.dir)):
+            with open(os.path.join(self.dir, n), "rb") as f:
+                out.append(f.read())
+        return out
+
+    def stop(self):
+        self.p.terminate()
+        self.p.wait()
