@@ -43,6 +43,54 @@ c.close()
 check("emfile-server-alive", S.p.poll() is None, S.logtext()[-600:])
 S.stop()
 
+# --- zombies: children that end at once are all reaped, and the count
+# of connections goes back to zero (a later client is served at -c 2).
+S = Server(["-v", "-c", "2", "-C", "2"], "127.0.0.1", ["true"], os.path.join(T, "zombie.log"))
+for i in range(30):
+    try:
+        s = S.connect()
+        s.recv(10)
+        s.close()
+    except OSError:
+        pass
+time.sleep(0.5)
+zombies = []
+for pid in os.listdir("/proc"):
+    if pid.isdigit():
+        try:
+            st = open("/proc/%s/stat" % pid).read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(st[1]) == S.p.pid and st[0] == "Z":
+            zombies.append(pid)
+check("no-zombies", not zombies, repr(zombies))
+S.wait_log(lambda t: t.count(" end pid ") + t.count("refused ip") >= 30, 10)
+t = S.logtext()
+check("children-accounted", t.count(" end pid ") == t.count(" start pid ") and " conn 0/2" in t, t[-300:])
+S.stop()
+
+
+# --- an IPv6 listener never sees IPv4 clients (IPV6_V6ONLY): they cannot
+# appear as ::ffff:a.b.c.d and be counted apart from their IPv4 address.
+try:
+    t6 = socket.socket(socket.AF_INET6)
+    t6.bind(("::1", 0))
+    t6.close()
+    ok6 = True
+except OSError:
+    ok6 = False
+if ok6:
+    S = Server([], "::", [ECHO], os.path.join(T, "v6only.log"))
+    try:
+        socket.create_connection(("127.0.0.1", S.port), 2).close()
+        v4 = True
+    except OSError:
+        v4 = False
+    check("ipv6-listener-v6only", S.port is not None and not v4)
+    S.stop()
+else:
+    skip("ipv6-listener-v6only", "no IPv6 on loopback")
+
 # --- postie-tcpaccess: an IPv4 client seen through a dual-stack IPv6
 # socket (another UCSPI server, inetd, systemd) arrives as ::ffff:a.b.c.d.
 # It is an IPv4 client: its ip4/ rules apply (a deny must not be bypassed
