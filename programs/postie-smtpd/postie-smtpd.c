@@ -26,6 +26,7 @@
 #include <skalibs/types.h>
 #include "postie.h"
 #include "queue.h"
+#include "rfc5322.h"
 #include "smtpd.h"
 
 #define USAGE "postie-smtpd [ checkpassword-program [ args... ] ]"
@@ -570,10 +571,14 @@ static int queue_finish (char *id, size_t idmax)
     if (allwrite(qefd, "F", 1) < 1
      || allwrite(qefd, sender.s, sender.len + 1) < sender.len + 1
      || allwrite(qefd, rcpts.s, rcpts.len) < rcpts.len
-     || allwrite(qefd, "", 1) < 1) { /* the exit code tells */ }
+     || allwrite(qefd, "", 1) < 1) qdead = 1 ;
   }
   fd_close(qefd) ;
   code = queue_wait() ;
+  /* It did not read everything we sent, yet says it queued the message:
+     what it queued is not what we were given (qmail-smtpd: "qq internal
+     bug"). Never "250" for it. */
+  if (!code && qdead) code = QQ_BUG ;
   id[0] = 0 ;
   if (!code)
   {
@@ -636,7 +641,19 @@ static void received (char const *msgid)
   qputs(")\n\tby ") ; qputs(me.s) ;
   qputs(" (postie-smtpd) with ") ; qputs(protocol()) ;
   qputs(" id ") ; qputs(msgid) ;
-  if (nrcpt == 1) { qputs("\n\tfor <") ; qputs(rcpts.s + 1) ; qputs(">") ; }
+  if (nrcpt == 1)
+  {
+    /* A path, as RFC 5321 4.4 wants it: the local part is stored unquoted,
+       so one that needs quotes gets them again, and cannot close the
+       clause to forge trace text ("v>; by ...") in our own header. */
+    static stralloc path = STRALLOC_ZERO ;
+    char *at = strrchr(rcpts.s + 1, '@') ;
+    path.len = 0 ;
+    if (at) *at = 0 ;
+    if (!rfc5322_cat_addr(&path, rcpts.s + 1, at ? at + 1 : "") || !stralloc_0(&path)) die_nomem() ;
+    if (at) *at = '@' ;
+    qputs("\n\tfor <") ; qputs(path.s) ; qputs(">") ;
+  }
   qputs(";\n\t") ; qputs(date) ; qputs("\n") ;
 }
 
@@ -864,7 +881,7 @@ static int checkpassword (char const *user, size_t ulen, char const *pass, size_
   if (pid < 0) { wipe(buf, sizeof buf) ; fd_close(p[0]) ; fd_close(p[1]) ; return -1 ; }
   if (!pid)
   {
-    int nul = open("/dev/null", O_RDWR) ;
+    int nul = open("/dev/null", O_RDWR | O_CLOEXEC) ;  /* only its copies on 0 and 1 stay */
     wipe(buf, sizeof buf) ;
     if (nul < 0 || dup2(nul, 0) < 0 || dup2(nul, 1) < 0) _exit(111) ;
     if (p[0] == 3) { if (uncoe(3) < 0) _exit(111) ; }

@@ -104,7 +104,16 @@ static int fill (tain const *deadline)
   for (;;)
   {
     ssize_t r = read(infd, inbuf, sizeof inbuf) ;
-    if (r > 0) { inpos = 0 ; inlen = r ; return 1 ; }
+    if (r > 0)
+    {
+      inpos = 0 ; inlen = r ;
+      /* The deadline holds even when input never makes us wait: a client
+         that always has more ready (a line without end, DATA sent faster
+         than we read it) must not stretch it. */
+      tain_now_g() ;
+      if (!tain_less(&STAMP, deadline)) return (errno = ETIMEDOUT, -1) ;
+      return 1 ;
+    }
     if (!r) return 0 ;
     if (errno == EINTR) continue ;
     if (errno != EAGAIN && errno != EWOULDBLOCK) return -1 ;

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 #include <skalibs/types.h>
 #include <skalibs/allreadwrite.h>
@@ -47,14 +48,26 @@ static char const *protovar (char *buf, char const *proto, char const *name)
    matched against a shorter prefix by accident. */
 static void scan_remote (char const *s, ip46 *ip)
 {
-  size_t n = ip46_scan(s, ip) ;
-  if (!n || s[n]) strerr_dief(100, "invalid client address: ", s) ;
+  char const *orig = s ;
+  size_t n ;
+  /* An IPv4 client seen through a dual-stack IPv6 socket (::ffff:a.b.c.d,
+     RFC 4291 2.5.5.2) is an IPv4 client: its ip4/ rules apply, so that
+     the ip6/ rules cannot let it past an ip4/ deny. */
+  if (!strncasecmp(s, "::ffff:", 7) && strchr(s + 7, '.')) s += 7 ;
+  n = ip46_scan(s, ip) ;
+  if (!n || s[n]) strerr_dief(100, "invalid client address: ", orig) ;
   if (!ip->is6)
   {
     /* ip4_scan accepts 256.1.1.1: check that formatting gives it back. */
     char fmt[IP4_FMT] ;
     fmt[ip4_fmt(fmt, ip->ip)] = 0 ;
-    if (strcmp(fmt, s)) strerr_dief(100, "invalid client address: ", s) ;
+    if (strcmp(fmt, s)) strerr_dief(100, "invalid client address: ", orig) ;
+  }
+  else if (!memcmp(ip->ip, "\0\0\0\0\0\0\0\0\0\0\377\377", 12))
+  {
+    char ip4[4] ;
+    memcpy(ip4, ip->ip + 12, 4) ;
+    ip46_from_ip4(ip, ip4) ;
   }
 }
 

@@ -37,6 +37,7 @@
 #include <skalibs/env.h>
 #include <skalibs/exec.h>
 #include <skalibs/stralloc.h>
+#include <skalibs/tai.h>
 
 #define USAGE "postie-tcpserver [ -q | -Q | -v ] [ -4 | -6 ] [ -1 ] [ -c maxconn ] [ -C localmaxconn ] [ -b backlog ] [ -G gidlist ] [ -g gid ] [ -u uid ] [ -U ] [ -D ] [ -l localname ] ip port prog..."
 #define dieusage() strerr_dieusage(100, USAGE)
@@ -60,6 +61,7 @@ static unsigned int localmaxconn = 40 ;
 static unsigned int verbosity = 1 ;
 static int flagnodelay = 0 ;
 static char const *localname = 0 ;
+static tain acceptpause = TAIN_ZERO ;  /* no accept() before this time */
 
 static unsigned int scan_uint (char const *s, char const *what, unsigned int max)
 {
@@ -278,7 +280,12 @@ static void accept_some (int s, int is6, char const *const *argv)
     {
       if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return ;
       if (errno == ECONNABORTED || errno == EPROTO) continue ;
-      strerr_warnwusys("accept") ;
+      /* Out of descriptors or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM):
+         the connection stays in the backlog and the socket readable, so
+         polling it again at once would spin. Leave it alone a second. */
+      strerr_warnwusys("accept (pausing for a second)") ;
+      tain_now_g() ;
+      tain_addsec_g(&acceptpause, 1) ;
       return ;
     }
     ip.is6 = !!is6 ;
@@ -439,7 +446,10 @@ int main (int argc, char const *const *argv)
   for (;;)
   {
     iopause_fd x[2] = { { .fd = sfd, .events = IOPAUSE_READ }, { .fd = s, .events = IOPAUSE_READ } } ;
-    int r = iopause(x, 2, 0, 0) ;
+    int paused, r ;
+    tain_now_g() ;
+    paused = tain_less(&STAMP, &acceptpause) ;
+    r = iopause_g(x, paused ? 1 : 2, paused ? &acceptpause : 0) ;
     if (r < 0)
     {
       if (errno == EINTR) continue ;
