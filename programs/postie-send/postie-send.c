@@ -1164,6 +1164,11 @@ int main (int argc, char const *const *argv)
   LOG("status: starting") ;
   scan_todo(0) ;
   scan_info() ;
+  {
+    char fmt[SIZE_FMT] ;
+    fmt[size_fmt(fmt, heaplen)] = 0 ;
+    LOG("status: ready, ", fmt, " messages in the queue") ;
+  }
   nextscan = now() + (int64_t)set.scaninterval ;
   tain_now_g() ;
 
