@@ -258,6 +258,7 @@ struct active_s
   uint32_t n ;
   uint32_t running ;
   uint32_t unstarted[2] ;   /* local, remote */
+  active *wprev[2], *wnext[2] ;  /* in work[k] while unstarted[k] */
   uint32_t cur[2] ;
   int hasbounce ;
 } ;
@@ -265,6 +266,25 @@ struct active_s
 static active *ahead = 0, *atail = 0 ;
 static unsigned int nactive = 0 ;
 static uint32_t unstarted_total[2] = { 0, 0 } ;
+
+/* The active messages with deliveries of kind k still to start, oldest
+   first: starting one is O(1) however many messages are active. */
+static active *work[2] = { 0, 0 }, *worktail[2] = { 0, 0 } ;
+
+static void work_add (int k, active *a)
+{
+  a->wnext[k] = 0 ;
+  a->wprev[k] = worktail[k] ;
+  if (worktail[k]) worktail[k]->wnext[k] = a ; else work[k] = a ;
+  worktail[k] = a ;
+}
+
+static void work_remove (int k, active *a)
+{
+  if (a->wprev[k]) a->wprev[k]->wnext[k] = a->wnext[k] ; else work[k] = a->wnext[k] ;
+  if (a->wnext[k]) a->wnext[k]->wprev[k] = a->wprev[k] ; else worktail[k] = a->wprev[k] ;
+  a->wprev[k] = a->wnext[k] = 0 ;
+}
 
 typedef struct delivery_s delivery ;
 struct delivery_s
@@ -313,6 +333,9 @@ static int readsettings (void)
     { &set.termwait, "termwait", 60 },
     { &set.remotercptmax, "remotercptmax", 100 },
     { &set.bounceheaderbytes, "bounceheaderbytes", 65536 },
+    { &set.activemax, "activemax", 5000 },
+    { &set.timeoutlocal, "timeoutlocal", 3600 },
+    { &set.timeoutremote, "timeoutremote", 3600 },
   } ;
   unsigned int i ;
   for (i = 0 ; i < sizeof t / sizeof *t ; i++)
@@ -325,6 +348,7 @@ static int readsettings (void)
   if (set.retrymax < set.retrymin) set.retrymax = set.retrymin ;
   if (!set.scaninterval) set.scaninterval = 1 ;
   if (!set.remotercptmax) set.remotercptmax = 1 ;
+  if (!set.activemax) set.activemax = 1 ;
   if (set.remotercptmax > SPAWN_FIELDS_MAX - 10) set.remotercptmax = SPAWN_FIELDS_MAX - 10 ;
   if (control_readline(&set.me, "me", "localhost", 255) < 0
    || control_readline(&set.doublebounceto, "doublebounceto", "postmaster", 1000) < 0)
@@ -865,6 +889,8 @@ static void activate (qid const *q)
   }
   unstarted_total[0] += a->unstarted[0] ;
   unstarted_total[1] += a->unstarted[1] ;
+  if (a->unstarted[0]) work_add(0, a) ;
+  if (a->unstarted[1]) work_add(1, a) ;
   if (!a->unstarted[0] && !a->unstarted[1]) pass_end(a) ;
   return ;
  drop:
@@ -954,6 +980,7 @@ static void start (int k, active *a)
   }
   a->unstarted[k] -= d->nrc ;
   unstarted_total[k] -= d->nrc ;
+  if (!a->unstarted[k]) work_remove(k, a) ;
   a->running++ ;
   c->running++ ;
 }
@@ -1018,14 +1045,15 @@ static void chan_start (int k)
 {
   chan *c = chans + k ;
   int p1[2], p2[2] ;
-  char max[UINT_FMT] ;
+  char max[UINT_FMT], tmo[ULONG_FMT] ;
   max[uint_fmt(max, CONC_MAX)] = 0 ;
+  tmo[ulong_fmt(tmo, k ? set.timeoutremote : set.timeoutlocal)] = 0 ;
   if (pipecoe(p1) < 0 || pipecoe(p2) < 0) strerr_diefusys(111, "create pipes") ;
   c->pid = fork() ;
   if (c->pid < 0) strerr_diefusys(111, "fork") ;
   if (!c->pid)
   {
-    char const *argv[3] = { c->prog, max, 0 } ;
+    char const *argv[4] = { c->prog, max, tmo, 0 } ;
     if (fd_move(0, p1[0]) < 0 || fd_move(1, p2[1]) < 0) _exit(111) ;
     execvp(argv[0], (char *const *)argv) ;
     strerr_dieexec(111, c->prog) ;
@@ -1093,7 +1121,7 @@ static int stopping = 0 ;
 static int want_more (void)
 {
   unsigned long base = set.conclocal + set.concremote ;
-  if (nactive >= 4 * base + 100) return 0 ;
+  if (nactive >= set.activemax) return 0 ;
   if (nactive < base) return 1 ;
   return (chans[0].running < conc(0) && !unstarted_total[0])
       || (chans[1].running < conc(1) && !unstarted_total[1]) ;
@@ -1120,10 +1148,8 @@ static void dispatch (void)
     for (k = 0 ; k < 2 ; k++)
       while (chans[k].running < conc(k) && unstarted_total[k])
       {
-        active *a ;
-        for (a = ahead ; a ; a = a->next) if (a->unstarted[k]) break ;
-        if (!a) break ;
-        start(k, a) ;
+        if (!work[k]) break ;
+        start(k, work[k]) ;
         progress = 1 ;
       }
   }

@@ -130,10 +130,13 @@ class Instance:
         """The messages in user's Maildir/new, as bytes."""
         d = os.path.join(self.users[user], "Maildir", "new")
         out = []
-        for n in sorted(os.listdir(d)):
-            with open(os.path.join(d, n), "rb") as f:
-                out.append(f.read())
-        return out
+        for n in os.listdir(d):
+            try:
+                with open(os.path.join(d, n), "rb") as f:
+                    out.append((os.fstat(f.fileno()).st_mtime_ns, n, f.read()))
+            except FileNotFoundError:
+                pass
+        return [m for _, _, m in sorted(out)]
 
     def queue_empty(self):
         for sub in ("todo", "info", "mess", "bounce"):
@@ -141,12 +144,12 @@ class Instance:
                 return False
         return True
 
-    def wait(self, pred, timeout=20):
+    def wait(self, pred, timeout=20, step=0.02):
         end = time.time() + timeout
         while time.time() < end:
             if pred():
                 return True
-            time.sleep(0.02)
+            time.sleep(step)
         return pred()
 
 
