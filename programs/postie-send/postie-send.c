@@ -1054,6 +1054,7 @@ static void chan_start (int k)
   if (!c->pid)
   {
     char const *argv[4] = { c->prog, max, tmo, 0 } ;
+    selfpipe_finish() ;
     if (fd_move(0, p1[0]) < 0 || fd_move(1, p2[1]) < 0) _exit(111) ;
     execvp(argv[0], (char *const *)argv) ;
     strerr_dieexec(111, c->prog) ;
@@ -1164,6 +1165,17 @@ int main (int argc, char const *const *argv)
   (void)argv ;
   if (argc > 1) strerr_dieusage(100, USAGE) ;
   umask(027) ;
+  /* signals are trapped first: a SIGALRM or SIGHUP during start-up is
+     handled once the loop runs, never fatal */
+  sfd = selfpipe_init() ;
+  if (sfd < 0) strerr_diefusys(111, "selfpipe_init") ;
+  {
+    sigset_t ss ;
+    sigemptyset(&ss) ;
+    sigaddset(&ss, SIGTERM) ; sigaddset(&ss, SIGHUP) ; sigaddset(&ss, SIGALRM) ; sigaddset(&ss, SIGCHLD) ;
+    if (!selfpipe_trapset(&ss)) strerr_diefusys(111, "trap signals") ;
+  }
+
   if (chdir(postie_home()) < 0) strerr_diefusys(111, "enter the instance directory") ;
   if (!readsettings()) strerr_dief(111, "unable to read the settings") ;
   lockfd = open("queue/lock", O_RDWR | O_CREAT | O_CLOEXEC, 0640) ;
@@ -1179,14 +1191,6 @@ int main (int argc, char const *const *argv)
   sig_ignore(SIGPIPE) ;
   chan_start(0) ;
   chan_start(1) ;
-  sfd = selfpipe_init() ;
-  if (sfd < 0) strerr_diefusys(111, "selfpipe_init") ;
-  {
-    sigset_t ss ;
-    sigemptyset(&ss) ;
-    sigaddset(&ss, SIGTERM) ; sigaddset(&ss, SIGHUP) ; sigaddset(&ss, SIGALRM) ; sigaddset(&ss, SIGCHLD) ;
-    if (!selfpipe_trapset(&ss)) strerr_diefusys(111, "trap signals") ;
-  }
   LOG("status: starting") ;
   scan_todo(0) ;
   scan_info() ;

@@ -85,13 +85,15 @@ class Instance:
         return qid
 
     def start(self, **extra):
+        before = self.logtext().count("status: ready")
         self.logf = open(self.log, "ab")
         self.proc = subprocess.Popen([prog("postie-send")], stdin=subprocess.DEVNULL, stdout=self.logf,
                                      stderr=self.logf, env=self.env(**extra), start_new_session=True)
-        # wait for it to hold the trigger
-        end = time.time() + 10
-        while time.time() < end:
-            if "status: starting" in self.logtext():
+        # wait for it to hold the trigger, its signals trapped, its
+        # start-up scan done
+        end = time.time() + 30
+        while time.time() < end and self.proc.poll() is None:
+            if self.logtext().count("status: ready") > before:
                 break
             time.sleep(0.01)
         return self.proc
