@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <dirent.h>
+#include <grp.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -1041,6 +1042,25 @@ static void result (int k, unsigned int slot, char const *const *lines, unsigned
 
 /* ---------- the spawners ---------- */
 
+/* System mode: postie-send is started as root, runs postie-lspawn as
+   root, postie-rspawn as POSTIE_REMOTE_UID/GID, and itself becomes
+   POSTIE_SEND_UID/GID (the queue's owner) before it reads any queue file. */
+static int ids_get (char const *uvar, char const *gvar, uid_t *u, gid_t *g)
+{
+  char const *us = getenv(uvar) ;
+  char const *gs = getenv(gvar) ;
+  unsigned int x, y ;
+  if (!us || !gs) return 0 ;
+  if (!uint0_scan(us, &x) || !uint0_scan(gs, &y)) strerr_dief(100, "invalid ", uvar, " or ", gvar) ;
+  *u = (uid_t)x ; *g = (gid_t)y ;
+  return 1 ;
+}
+
+static void become (uid_t u, gid_t g)
+{
+  if (setgroups(1, &g) < 0 || setgid(g) < 0 || setuid(u) < 0) strerr_diefusys(111, "drop privileges") ;
+}
+
 static void chan_start (int k)
 {
   chan *c = chans + k ;
@@ -1054,7 +1074,11 @@ static void chan_start (int k)
   if (!c->pid)
   {
     char const *argv[4] = { c->prog, max, tmo, 0 } ;
+    uid_t u ;
+    gid_t g ;
     selfpipe_finish() ;
+    if (k && !geteuid() && (ids_get("POSTIE_REMOTE_UID", "POSTIE_REMOTE_GID", &u, &g) || ids_get("POSTIE_SEND_UID", "POSTIE_SEND_GID", &u, &g)))
+      become(u, g) ;
     if (fd_move(0, p1[0]) < 0 || fd_move(1, p2[1]) < 0) _exit(111) ;
     execvp(argv[0], (char *const *)argv) ;
     strerr_dieexec(111, c->prog) ;
@@ -1178,6 +1202,16 @@ int main (int argc, char const *const *argv)
 
   if (chdir(postie_home()) < 0) strerr_diefusys(111, "enter the instance directory") ;
   if (!readsettings()) strerr_dief(111, "unable to read the settings") ;
+  sig_ignore(SIGPIPE) ;
+  chan_start(0) ;
+  chan_start(1) ;
+  if (!geteuid())
+  {
+    uid_t u ;
+    gid_t g ;
+    if (ids_get("POSTIE_SEND_UID", "POSTIE_SEND_GID", &u, &g)) become(u, g) ;
+    else LOG("warning: running as root: set POSTIE_SEND_UID and POSTIE_SEND_GID to the queue's owner") ;
+  }
   lockfd = open("queue/lock", O_RDWR | O_CREAT | O_CLOEXEC, 0640) ;
   if (lockfd < 0) strerr_diefusys(111, "open queue/lock") ;
   if (flock(lockfd, LOCK_EX | LOCK_NB) < 0) strerr_diefusys(111, "lock queue/lock (is another postie-send running?)") ;
@@ -1188,9 +1222,6 @@ int main (int argc, char const *const *argv)
   if (trig < 0) strerr_diefusys(111, "open queue/trigger") ;
   trigw = open("queue/trigger", O_WRONLY | O_NONBLOCK | O_CLOEXEC) ;
   if (trigw < 0) strerr_diefusys(111, "open queue/trigger for writing") ;
-  sig_ignore(SIGPIPE) ;
-  chan_start(0) ;
-  chan_start(1) ;
   LOG("status: starting") ;
   scan_todo(0) ;
   scan_info() ;
