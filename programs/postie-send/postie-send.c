@@ -645,7 +645,7 @@ static void status_of (char const *text, char cls, char *st)
   for (i = 0 ; i + 5 <= n ; i++)
   {
     size_t j = i + 1, k ;
-    if (text[i] != cls || text[j] != '.' || (i && text[i-1] >= '0' && text[i-1] <= '9')) continue ;
+    if (text[i] != cls || text[j] != '.' || (i && ((text[i-1] >= '0' && text[i-1] <= '9') || text[i-1] == '.'))) continue ;
     j++ ;
     k = j ;
     while (j < n && j - k < 3 && text[j] >= '0' && text[j] <= '9') j++ ;
@@ -653,7 +653,7 @@ static void status_of (char const *text, char cls, char *st)
     j++ ;
     k = j ;
     while (j < n && j - k < 3 && text[j] >= '0' && text[j] <= '9') j++ ;
-    if (j == k || (j < n && text[j] >= '0' && text[j] <= '9')) continue ;
+    if (j == k || (j < n && ((text[j] >= '0' && text[j] <= '9') || text[j] == '.'))) continue ;  /* not an IP address */
     memcpy(st, text + i, j - i) ;
     st[j - i] = 0 ;
     return ;

@@ -33,6 +33,9 @@ def maildir(path):
 
 class Instance:
     def __init__(self, name, users=("alice", "bob", "carol"), control=None, remote_standin=None, local_standin=None):
+        control = dict(control or {})
+        # nothing may leave loopback: unrouted remote domains go to a closed port
+        control.setdefault("smtproutes", ":127.0.0.1:9\n")
         self.home = mkinstance(tmpdir(name), control)
         _open_path(self.home)
         os.chmod(self.home, 0o755)
