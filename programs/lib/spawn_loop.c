@@ -55,7 +55,8 @@ static void report (spawn_ops const *ops, child *k, int wstat)
      || !stralloc_catb(&rec, out.s, out.len) || !stralloc_catb(&rec, ",", 1))
       strerr_diefu(111, "allocate") ;
   }
-  if (allwrite(1, rec.s, rec.len) < rec.len) strerr_diefusys(111, "write to postie-send") ;
+  /* postie-send gone: nobody to tell; it retries this delivery later */
+  if (allwrite(1, rec.s, rec.len) < rec.len && errno != EPIPE) strerr_diefusys(111, "write to postie-send") ;
   stralloc_free(&out) ;
   stralloc_free(&rec) ;
 }
@@ -220,7 +221,18 @@ void spawn_loop (spawn_ops const *ops, unsigned int maxchildren, unsigned int tm
       if (!stralloc_readyplus(&in, 65536)) strerr_diefu(111, "allocate") ;
       r = fd_read(0, in.s + in.len, 65536) ;
       if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK) strerr_diefusys(111, "read from postie-send") ;
-      if (!r) eof = 1 ;
+      if (!r)
+      {
+        /* postie-send exited (or stops after its wait): a result can no
+           longer be recorded, so a delivery still running would only be
+           made again later. Stop them. */
+        eof = 1 ;
+        for (i = 0 ; i < nkids ; i++)
+        {
+          kill(-kids[i].pid, SIGTERM) ;
+          kill(kids[i].pid, SIGTERM) ;
+        }
+      }
       if (r > 0) in.len += (size_t)r ;
       if (in.len > SPAWN_RECORD_MAX + 16 && spawn_get(in.s, in.len, SPAWN_RECORD_MAX, &(size_t){0}, &(size_t){0}) == 0)
         die_proto() ;

@@ -165,7 +165,7 @@ class Sink:
         os.makedirs(dumpdir, exist_ok=True)
         os.chmod(dumpdir, 0o777)
         self.port = free_port()
-        self.p = subprocess.Popen(["/usr/sbin/smtp-sink", "-u", "nobody" if ROOT else os.environ.get("USER", "root")] * ROOT
+        self.p = subprocess.Popen(["/usr/sbin/smtp-sink"] + (["-u", "nobody"] if ROOT else [])
                                   + list(args) + ["-d", os.path.join(dumpdir, "msg."), "127.0.0.1:%d" % self.port, "50"],
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_port(self.port)
