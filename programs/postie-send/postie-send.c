@@ -1218,6 +1218,8 @@ int main (int argc, char const *const *argv)
   mkdirs() ;
   clean_tmp() ;
   clean_work() ;
+  if (mkfifo("queue/trigger", 0622) == 0) { if (chmod("queue/trigger", 0622) < 0) strerr_diefusys(111, "chmod queue/trigger") ; }
+  else if (errno != EEXIST) strerr_diefusys(111, "mkfifo queue/trigger") ;
   trig = open("queue/trigger", O_RDONLY | O_NONBLOCK | O_CLOEXEC) ;
   if (trig < 0) strerr_diefusys(111, "open queue/trigger") ;
   trigw = open("queue/trigger", O_WRONLY | O_NONBLOCK | O_CLOEXEC) ;
