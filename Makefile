@@ -14,12 +14,16 @@ DESTDIR ?=
 HOMEDIR ?= /etc/postie
 SAN ?=
 
+# MEMLIMIT: the default memory limit of the network services (bytes);
+# sanitizers reserve terabytes of address space, so none under SAN.
 ifeq ($(SAN),1)
 BUILD := build-san
 SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+MEMLIMIT := =
 else
 BUILD := build
 SANFLAGS :=
+MEMLIMIT := 64000000
 endif
 
 CCLINE := $(shell head -n 1 conf-cc) $(SANFLAGS) -DPOSTIE_HOME_DEFAULT='"$(HOMEDIR)"'
@@ -58,7 +62,19 @@ $(BUILD)/bin/$(1): $(patsubst programs/%.c,$(BUILD)/obj/%.o,$(wildcard programs/
 	@mkdir -p $$(@D)
 	$(LDLINE) -o $$@ $$(filter %.o,$$^) $(BUILD)/libpostie.a $$(shell cat programs/$(1)/libs 2>/dev/null) $(LIBS)
 endef
-$(foreach p,$(PROGS),$(eval $(call prog_rule,$(p))))
+
+# A program whose folder holds <prog>.sh instead is a POSIX sh script: the
+# build fills in the instance directory, its own bin directory and the
+# templates' directory (package/install rewrites the last two), and the
+# default memory limit of the network services.
+define script_rule
+$(BUILD)/bin/$(1): programs/$(1)/$(1).sh Makefile
+	@mkdir -p $$(@D)
+	sed -e "s|@HOMEDIR@|$(HOMEDIR)|" -e "s|@BINDIR@|$(CURDIR)/$(BUILD)/bin|" \
+	  -e "s|@TEMPLATES@|$(CURDIR)/package/templates|" -e "s|@MEMLIMIT@|$(MEMLIMIT)|" $$< >$$@.tmp
+	chmod 755 $$@.tmp && mv -f $$@.tmp $$@
+endef
+$(foreach p,$(PROGS),$(eval $(if $(wildcard programs/$(p)/$(p).sh),$(call script_rule,$(p)),$(call prog_rule,$(p)))))
 
 $(BUILD)/test/%: tests/unit/%.c $(BUILD)/libpostie.a $(LIBHDR) conf-cc conf-ld
 	@mkdir -p $(@D)

@@ -5,12 +5,14 @@
    Return-Path and Delivered-To lines: they are in RPLINE and DTLINE), its
    stdout and stderr on a pipe whose first bytes become the reason of a
    failure, and the delivery's facts in the environment (doc/dot-postie.md).
-   It has progtimeout seconds; then its process group is killed.
+   It has progtimeout seconds; then its process group is killed. It gets
+   no descriptor but 0, 1 and 2.
 
    Exit codes (qmail's convention): 0 delivered; 99 delivered, and stop
    processing the instructions; 100, 64, 65, 70, 76, 77, 78, 112 permanent
    failure; anything else, or death by a signal, temporary failure. */
 
+#define _GNU_SOURCE  /* close_range */
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -70,6 +72,13 @@ static void child (char const *cmd, int outfd)
   signal(SIGALRM, SIG_DFL) ;
   sig_blocknone() ;
   if (fd_move(1, outfd) < 0 || fd_copy(2, 1) < 0) _exit(111) ;
+  /* nothing but 0, 1, 2: postie-local's own descriptors are close-on-exec,
+     but whatever its caller left open is not the user's program's business */
+  if (close_range(3, ~0U, 0) < 0)
+  {
+    int fd, max = getdtablesize() ;
+    for (fd = 3 ; fd < max ; fd++) close(fd) ;
+  }
   if (setenv("SENDER", ctx.sender, 1) < 0
    || setenv("NEWSENDER", ctx.sender, 1) < 0
    || setenv("RECIPIENT", ctx.recipient, 1) < 0

@@ -100,12 +100,27 @@ static void settings (void)
   stralloc_free(&raw) ;
 }
 
+/* A Delivered-To field's value, unfolded: ours means a loop. */
+static void loopcheck (stralloc *val)
+{
+  size_t v = 0, end = val->len ;
+  while (v < end && (val->s[v] == ' ' || val->s[v] == '\t' || val->s[v] == '\r')) v++ ;
+  while (end > v && (val->s[end - 1] == ' ' || val->s[end - 1] == '\t' || val->s[end - 1] == '\r')) end-- ;
+  if (end - v == ctx.rcptlc.len - 1 && case_equalb(val->s + v, end - v, ctx.rcptlc.s))
+    perm("this message is looping: it already has my Delivered-To line (", ctx.rcptlc.s, ")") ;
+}
+
 /* The header, at most headermax bytes of it: its line ends (CRLF if the
-   first line ends so), and our own Delivered-To line, which means a loop. */
+   first line ends so), and our own Delivered-To line, which means a loop.
+   The field is read as RFC 5322 writes it, so that software that rewrites
+   headers on the way back cannot hide it: any case, blanks before the
+   colon, the value folded over several lines. */
 static void scanheader (off_t size)
 {
   size_t n = size < 0 ? 0 : (uint64_t)size < headermax ? (size_t)size : (size_t)headermax ;
   size_t got = 0, i = 0 ;
+  stralloc val = STRALLOC_ZERO ;
+  int indt = 0 ;  /* the lines read are a Delivered-To field's, its value in val */
   char *buf ;
   char *nl ;
   if (!n) return ;
@@ -122,22 +137,35 @@ static void scanheader (off_t size)
   ctx.crlf = nl && nl > buf && nl[-1] == '\r' ;
   while (i < got)
   {
-    size_t end, v ;
+    size_t end, k ;
     nl = memchr(buf + i, '\n', got - i) ;
     if (!nl) break ;
     end = nl - buf ;
     if (end > i && buf[end - 1] == '\r') end-- ;
     if (end == i) break ;  /* the empty line: end of the header */
-    if (end - i >= 13 && case_startb(buf + i, end - i, "delivered-to:"))
+    if (buf[i] == ' ' || buf[i] == '\t')
     {
-      v = i + 13 ;
-      while (v < end && (buf[v] == ' ' || buf[v] == '\t')) v++ ;
-      while (end > v && (buf[end - 1] == ' ' || buf[end - 1] == '\t')) end-- ;
-      if (end - v == ctx.rcptlc.len - 1 && case_equalb(buf + v, end - v, ctx.rcptlc.s))
-        perm("this message is looping: it already has my Delivered-To line (", ctx.rcptlc.s, ")") ;
+      if (indt && !stralloc_catb(&val, buf + i, end - i)) die_nomem() ;
+    }
+    else
+    {
+      if (indt) loopcheck(&val) ;
+      indt = 0 ;
+      if (end - i >= 13 && case_startb(buf + i, end - i, "delivered-to"))
+      {
+        k = i + 12 ;
+        while (k < end && (buf[k] == ' ' || buf[k] == '\t')) k++ ;
+        if (k < end && buf[k] == ':')
+        {
+          indt = 1 ;
+          if (!stralloc_copyb(&val, buf + k + 1, end - k - 1)) die_nomem() ;
+        }
+      }
     }
     i = (nl - buf) + 1 ;
   }
+  if (indt) loopcheck(&val) ;
+  stralloc_free(&val) ;
   free(buf) ;
 }
 

@@ -199,8 +199,9 @@ static int msg8bit = 0 ;
 
 /* The message as it goes on the wire: every line ends in CRLF (a bare LF,
    and a bare CR, end a line), a line that starts with '.' gets one more,
-   the last line is ended if it was not, then ".\r\n". With put == 0 it
-   only counts. */
+   the last line is ended if it was not, then ".\r\n". With send == 0 it
+   only counts: wiresize is the size RFC 1870 speaks of, CRLF line ends
+   counted, the added dots and the final ".\r\n" not. */
 static char obuf[65536] ;
 static size_t olen = 0 ;
 static int oput (char const *s, size_t n) ;
@@ -236,11 +237,8 @@ static int body_walk (int send)
         atbol = 1 ;
         continue ;
       }
-      if (atbol && c == '.')
-      {
-        size++ ;
-        if (send && !oput(".", 1)) return 0 ;
-      }
+      /* the dot added here is not part of the size (RFC 1870 3) */
+      if (atbol && c == '.' && send && !oput(".", 1)) return 0 ;
       if ((unsigned char)c >= 128) msg8bit = 1 ;
       size++ ;
       if (send && !oput(&c, 1)) return 0 ;

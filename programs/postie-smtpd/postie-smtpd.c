@@ -45,6 +45,8 @@ static unsigned long timeoutdatatotal = 3600 ;
 static unsigned long maxbadcmds = 20 ;
 static unsigned long maxhops = 100 ;
 static unsigned long datalinemax = 1000 ;
+static unsigned long authfaildelay = 2 ;
+static unsigned long maxauthfail = 3 ;
 
 /* ---------- the session */
 
@@ -60,7 +62,7 @@ static char const *const *cpw = 0 ;  /* checkpassword argv */
 static unsigned int cpwn = 0 ;
 static char authuser[256] ;
 static int authed = 0 ;
-static unsigned long nbad = 0, nmessages = 0, nrefused = 0 ;
+static unsigned long nbad = 0, nmessages = 0, nrefused = 0, nauthfail = 0 ;
 
 /* ---------- the transaction */
 
@@ -1014,7 +1016,19 @@ static void smtp_auth (char const *arg)
   logstr(r > 0 ? " ok" : r ? " tempfail" : " failed") ;
   logend() ;
   if (r < 0) { out("454 4.7.0 Temporary authentication failure\r\n") ; return ; }
-  if (!r) { err("535 5.7.8 Authentication credentials invalid\r\n") ; return ; }
+  if (!r)
+  {
+    /* A password guesser pays control/authfaildelay seconds per try and
+       gets control/maxauthfail tries per connection. */
+    if (authfaildelay) sleep(authfaildelay > 60 ? 60 : (unsigned int)authfaildelay) ;
+    if (++nauthfail >= maxauthfail)
+    {
+      out("421 4.7.0 ") ; out(me.s) ; out(" too many failed authentications, closing connection\r\n") ;
+      session_end("toomanyauthfailures") ;
+    }
+    err("535 5.7.8 Authentication credentials invalid\r\n") ;
+    return ;
+  }
   memcpy(authuser, user, ulen) ;
   authuser[ulen] = 0 ;
   authed = 1 ;
@@ -1061,6 +1075,9 @@ static void settings (void)
   if (control_readulong(&timeoutdata, "timeoutdata", timeoutdata) < 0) die_control("timeoutdata") ;
   if (control_readulong(&timeoutdatatotal, "timeoutdatatotal", timeoutdatatotal) < 0) die_control("timeoutdatatotal") ;
   if (control_readulong(&maxbadcmds, "maxbadcmds", maxbadcmds) < 0) die_control("maxbadcmds") ;
+  if (control_readulong(&authfaildelay, "authfaildelay", authfaildelay) < 0) die_control("authfaildelay") ;
+  if (control_readulong(&maxauthfail, "maxauthfail", maxauthfail) < 0) die_control("maxauthfail") ;
+  if (!maxauthfail) maxauthfail = 1 ;
   if (control_readulong(&maxhops, "maxhops", maxhops) < 0) die_control("maxhops") ;
   if (control_readulong(&datalinemax, "datalinemax", datalinemax) < 0) die_control("datalinemax") ;
   if (!rcpt_init()) die_control("rcpthosts, locals, aliases or extsep") ;

@@ -56,6 +56,32 @@ check("program-stdin-is-message", read(os.path.join(h, "msg.out")) == MSG)
 check("program-runs-as-user", read(os.path.join(h, "uid.out")).strip() == str(UID).encode())
 check("program-nothing-on-stdout-but-result", out.count("\n") == 1, repr(out))
 
+# the envelope reaches the program only through the environment: shell
+# metacharacters, quotes and '=' in SENDER, LOCAL and EXT are never interpreted
+h = newhome()
+put(h, ".postie-default", "|printf '%s\\n' \"$SENDER\" \"$LOCAL\" \"$EXT\" \"$DEFAULT\" > vals.out\n")
+evil_sender = "a$(touch pwned1)`touch pwned2`;touch pwned3|x'\"&>pwned4@example.com"
+evil_ext = "x=1;$(touch pwned5)*'"
+rc, out, _ = run_local(inst, h, MSG, local="bob-" + evil_ext, ext=evil_ext, sender=evil_sender)
+check("program-env-metachars-exit-0", rc == 0, "rc=%d %r" % (rc, out))
+check("program-env-metachars-not-run", not any(n.startswith("pwned") for n in os.listdir(h)), repr(os.listdir(h)))
+check("program-env-metachars-verbatim", os.path.exists(os.path.join(h, "vals.out")) and
+      read(os.path.join(h, "vals.out")).decode() == "\n".join([evil_sender, "bob-" + evil_ext, evil_ext.lower(),
+                                                              evil_ext.lower()]) + "\n",
+      repr(os.path.exists(os.path.join(h, "vals.out")) and read(os.path.join(h, "vals.out"))))
+# a newline in the envelope never reaches the environment (nor the result line)
+for what, kw in (("sender", {"sender": "a\nEVIL=1@example.com"}), ("ext", {"ext": "x\nEVIL=1", "local": "bob-x\nEVIL=1"})):
+    rc, out, _ = run_local(inst, h, MSG, **kw)
+    check("program-env-newline-%s-refused" % what, rc == 111 and out.count("\n") == 1, "rc=%d %r" % (rc, out))
+
+# descriptors postie-local inherited beyond 0, 1, 2 do not reach the program
+h = newhome()
+put(h, ".postie", "|for f in 3 4 5 6 7 8 9; do [ -e /proc/$$/fd/$f ] && echo $f; done > fds.out; exit 0\n")
+rc, out, _ = run_local(inst, h, MSG, prefix=["sh", "-c", 'exec 7</dev/null 8>/dev/null; exec "$@"', "sh"])
+check("program-no-inherited-fds-exit-0", rc == 0, "rc=%d %r" % (rc, out))
+check("program-no-inherited-fds", os.path.exists(os.path.join(h, "fds.out")) and read(os.path.join(h, "fds.out")) == b"",
+      repr(os.path.exists(os.path.join(h, "fds.out")) and read(os.path.join(h, "fds.out"))))
+
 # the message is given from its start to each program, and stdin is seekable
 h = newhome()
 put(h, ".postie", "|cat > one\n|head -c 5 > /dev/null; cat > two\n|cat > three\n")

@@ -31,6 +31,13 @@ def route_to(srv, domain="example.com", host="127.0.0.1"):
 MSG = b"Subject: test\n\nhello\n.leading dot\n..two dots\n.\nend\n"
 R3 = ["a@example.com", "b@example.com", "c@example.com"]
 
+
+def rfcsize(m):
+    """The size SIZE speaks of (RFC 1870 3): CRLF line ends, neither the
+    final dot nor the dots added by dot-stuffing."""
+    body = wire(m)[:-3]
+    return len(body) - sum(1 for l in body.split(b"\r\n") if l.startswith(b"."))
+
 setctl("helohost", "client.test\n")
 
 # 1. A plain delivery, pipelined.
@@ -47,11 +54,11 @@ cmds = sess["commands"]
 check("plain-wire-bytes", sess["data"] == wire(MSG), repr(sess["data"]))
 check("plain-wire-exact", sess["data"] == b"Subject: test\r\n\r\nhello\r\n..leading dot\r\n...two dots\r\n..\r\nend\r\n.\r\n", repr(sess["data"]))
 check("plain-ehlo-helohost", cmds[:1] == [b"EHLO client.test"], repr(cmds))
-check("plain-mail-size", len(cmds) > 1 and cmds[1] == b"MAIL FROM:<sender@example.org> SIZE=%d" % (len(wire(MSG)) - 3), repr(cmds))
+check("plain-mail-size", len(cmds) > 1 and cmds[1] == b"MAIL FROM:<sender@example.org> SIZE=%d" % rfcsize(MSG), repr(cmds))
 check("plain-rcpts", cmds[2:5] == [b"RCPT TO:<%s>" % r.encode() for r in R3], repr(cmds))
 check("plain-quit", cmds[-1:] == [b"QUIT"], repr(cmds))
 # MAIL, the RCPTs and DATA went out together
-i_mail = cmds.index(b"MAIL FROM:<sender@example.org> SIZE=%d" % (len(wire(MSG)) - 3)) if len(cmds) > 1 else 0
+i_mail = cmds.index(b"MAIL FROM:<sender@example.org> SIZE=%d" % rfcsize(MSG)) if b"MAIL FROM:<sender@example.org> SIZE=%d" % rfcsize(MSG) in cmds else 0
 check("pipelining-used", len(set(sess["recvs"][1:6])) == 1 and cmds[5:6] == [b"DATA"], repr(list(zip(cmds, sess["recvs"]))))
 s.stop()
 
@@ -78,6 +85,11 @@ cases = [
     ("empty", b""),
     ("cr-at-end", b"A: b\n\nx\r"),
     ("crcrlf", b"x\r\r\ny\n"),
+    # the line end and the dot on either side of the 64 KiB read boundary
+    ("boundary-lf-dot", b"x" * 65535 + b"\n.dot\n"),
+    ("boundary-crlf-dot", b"x" * 65535 + b"\r\n.dot\n"),
+    ("boundary-cr-dot", b"x" * 65535 + b"\r.dot\n"),
+    ("boundary-dot-first", b"x" * 65534 + b"\n.dot\n"),
 ]
 for name, m in cases:
     n0 = len(s.sessions)
@@ -115,7 +127,7 @@ s.stop()
 
 # 5. SIZE: a message over the server's limit is a permanent failure and
 # is never sent; at the limit it goes.
-s = FakeSMTP(ehlo=["PIPELINING", "SIZE %d" % (len(wire(MSG)) - 3)])
+s = FakeSMTP(ehlo=["PIPELINING", "SIZE %d" % rfcsize(MSG)])
 route_to(s)
 rc, lines, _, _ = run_remote(home, "example.com", "x@y", R3, MSG)
 check("size-at-limit", letters(lines) == "KKKK", repr(lines))
@@ -123,6 +135,16 @@ rc, lines, _, _ = run_remote(home, "example.com", "x@y", R3, MSG + b"x\n")
 ss = s.wait_sessions(2)
 check("size-over-limit", rc == 0 and well_formed(lines, 3) and letters(lines) == "DDDD" and "too large" in lines[-1], repr(lines))
 check("size-over-limit-no-mail", len(ss) == 2 and not any(c.startswith(b"MAIL") for c in ss[1]["commands"]), repr(ss[-1]["commands"]))
+s.stop()
+
+# the dots added by dot-stuffing are not part of the size (RFC 1870 3):
+# a message exactly at the limit, with lines that start with a dot, goes
+s = FakeSMTP(ehlo=["PIPELINING", "SIZE %d" % rfcsize(MSG)])
+route_to(s)
+rc, lines, _, _ = run_remote(home, "example.com", "x@y", R3, MSG)
+check("size-at-limit-dots-not-counted", letters(lines) == "KKKK", repr(lines))
+rc, lines, _, _ = run_remote(home, "example.com", "x@y", R3, MSG + b"x")
+check("size-over-limit-by-one", letters(lines) == "DDDD" and "too large" in lines[-1], repr(lines))
 s.stop()
 
 # 6. Per-recipient results: 5xx on one, 4xx on another.

@@ -10,7 +10,7 @@ CHECKPASSWORD = os.path.join(HERE, "test-checkpassword")
 
 
 def smtpd_instance(name, control=None):
-    ctl = {"me": "mx.test.example", "rcpthosts": "local.example\n.sub.local.example"}
+    ctl = {"me": "mx.test.example", "rcpthosts": "local.example\n.sub.local.example", "authfaildelay": "0"}
     ctl.update(control or {})
     return mkinstance(tmpdir(name), ctl)
 

@@ -87,6 +87,50 @@ int main (void)
   start(1) ; mxrr(10, "\77", 1) ;
   check("label-past-rdata", dns_mx_parse(pkt, plen, mx, 8, &total) == -1) ;
 
+  /* what the tests above leave out */
+  /* two pointers that point at each other: a loop with no single self-reference */
+  start(1) ; mxrr(10, "\300\0\300\0", 4) ;
+  {
+    size_t a = plen - 4 ;
+    pkt[a + 1] = (unsigned char)(a + 2) ;
+    pkt[a + 3] = (unsigned char)a ;
+    check("pointer-loop-two", dns_mx_parse(pkt, plen, mx, 8, &total) == -1) ;
+  }
+  /* a pointer into the header: the header's bytes read as labels (0x12 0x34 ...)
+     are refused or give a name made safe, never anything else */
+  start(1) ; mxrr(10, "\300\0", 2) ;
+  n = dns_mx_parse(pkt, plen, mx, 8, &total) ;
+  check("pointer-into-header", n == -1 || (n == 1 && !strcmp(mx[0].name, "?"))) ;
+  /* a name longer than 255 bytes on the wire, built by pointers to a long label run */
+  {
+    char wire[400] ;
+    size_t k = 0 ;
+    start(1) ;
+    for (int i = 0 ; i < 5 ; i++) { wire[k++] = 63 ; memset(wire + k, 'a', 63) ; k += 63 ; }
+    wire[k++] = 0 ;
+    mxrr(10, wire, k) ;
+    check("name-too-long", dns_mx_parse(pkt, plen, mx, 8, &total) == -1) ;
+  }
+  /* a label with a dot or a NUL inside is never taken as two labels */
+  start(1) ; mxrr(10, "\3a.b\2ex\0", 8) ;
+  n = dns_mx_parse(pkt, plen, mx, 8, &total) ;
+  check("dot-inside-label", n == 1 && !strcmp(mx[0].name, "?")) ;
+  start(1) ; mxrr(10, "\3a\0b\2ex\0", 8) ;
+  n = dns_mx_parse(pkt, plen, mx, 8, &total) ;
+  check("nul-inside-label", n == 1 && !strcmp(mx[0].name, "?")) ;
+  /* MX records of another class are not mail exchangers */
+  start(2) ;
+  put("\300\14", 2) ; put16(15) ; put16(3) ; put16(0) ; put16(60) ; put16(7) ; put16(5) ; put("\4evil\0", 5) ;
+  mxrr(10, "\3mx1\0", 5) ;
+  n = dns_mx_parse(pkt, plen, mx, 8, &total) ;
+  check("class-chaos-skipped", n == 1 && total == 1 && !strcmp(mx[0].name, "mx1")) ;
+  /* a question count that lies upwards */
+  start(1) ; mxrr(10, "\3mx1\0", 5) ;
+  pkt[4] = 0xff ; pkt[5] = 0xff ;
+  check("qdcount-lies", dns_mx_parse(pkt, plen, mx, 8, &total) == -1) ;
+  /* a length beyond 65535 is refused before anything is read */
+  check("length-too-big", dns_mx_parse(pkt, 65536, mx, 8, &total) == -1) ;
+
   /* shuffling among equals: both orders happen */
   {
     int seen_a = 0, seen_b = 0 ;

@@ -1,0 +1,438 @@
+#!/bin/sh
+# postie-setup: create a postie instance, or complete an existing one.
+# Interface, options, what it creates and with which owners and modes:
+# doc/postie-setup.md.
+#
+# It only ever adds what is missing: a file, directory, fifo, user or group
+# that exists is left exactly as it is (the admin may have changed it), so
+# running it again on a complete instance changes nothing. Every addition is
+# reported on stdout as "add WHAT"; with -n nothing is changed and the lines
+# read "would add WHAT".
+#
+# The build (Makefile) fills in the four lines below; make install rewrites
+# BINDIR and TEMPLATES for the installed copy.
+HOMEDIR='@HOMEDIR@'
+BINDIR='@BINDIR@'
+TEMPLATES='@TEMPLATES@'
+MEMLIMIT='@MEMLIMIT@'
+
+PROG=postie-setup
+USAGE="postie-setup [ -n ] [ -u | -s ] [ -d dir ] [ -i ip ] [ -p smtpport,submissionport,pop3port ] [ -m hostname ] [ -S spooldir ] [ -L logdir ]"
+
+usage () { echo "$PROG: usage: $USAGE" >&2 ; exit 100 ; }
+die () { code=$1 ; shift ; echo "$PROG: fatal: $*" >&2 ; exit "$code" ; }
+warn () { echo "$PROG: warning: $*" >&2 ; }
+
+umask 022
+export LC_ALL=C
+
+dry=0 mode= dir= ip= ports= me= spool= logdir=
+while getopts "nusd:i:p:m:S:L:" opt ; do
+  case $opt in
+    n) dry=1 ;;
+    u) mode=unpriv ;;
+    s) mode=system ;;
+    d) dir=$OPTARG ;;
+    i) ip=$OPTARG ;;
+    p) ports=$OPTARG ;;
+    m) me=$OPTARG ;;
+    S) spool=$OPTARG ;;
+    L) logdir=$OPTARG ;;
+    *) usage ;;
+  esac
+done
+shift $((OPTIND - 1))
+[ $# = 0 ] || usage
+
+uid=$(id -u)
+if [ -z "$mode" ] ; then
+  if [ "$uid" = 0 ] ; then mode=system ; else mode=unpriv ; fi
+fi
+[ "$mode" = system ] && [ "$uid" != 0 ] && die 100 "system mode (-s) needs root; use -u for an unprivileged instance"
+
+# Defaults that depend on the mode.
+if [ "$mode" = system ] ; then
+  : "${dir:=$HOMEDIR}" "${ip:=0.0.0.0}" "${ports:=25,587,110}"
+  if [ "$dir" = "$HOMEDIR" ] ; then
+    : "${spool:=/var/spool/postie}" "${logdir:=/var/log/postie}"
+  fi
+else
+  [ -n "$dir" ] || die 100 "unprivileged mode needs the instance directory: -d dir"
+  : "${ip:=127.0.0.1}" "${ports:=2525,2587,1110}"
+fi
+
+# Check what the command line gives before touching anything.
+case $dir in /*) ;; *) dir=$(pwd)/$dir ;; esac
+case $dir in *[!A-Za-z0-9/._+-]*) die 100 "the instance directory may only hold A-Z a-z 0-9 / . _ + -: $dir" ;; esac
+for d in "$spool" "$logdir" ; do
+  case $d in "") ;; /*) ;; *) die 100 "$d: -S and -L need absolute paths" ;; esac
+  case $d in *[!A-Za-z0-9/._+-]*) die 100 "-S and -L may only hold A-Z a-z 0-9 / . _ + -: $d" ;; esac
+done
+case $ip in
+  *[!0-9a-fA-F.:]*|"") die 100 "invalid ip: $ip (give a numeric IPv4 or IPv6 address)" ;;
+esac
+IFS=, read -r smtpport subport pop3port rest <<EOF
+$ports
+EOF
+[ -z "$rest" ] || usage
+for p in "$smtpport" "$subport" "$pop3port" ; do
+  case $p in ""|*[!0-9]*) die 100 "invalid port list: $ports (three numbers: smtp,submission,pop3)" ;; esac
+  [ "$p" -ge 1 ] && [ "$p" -le 65535 ] || die 100 "invalid port: $p"
+done
+# The host name from the kernel (uname -n), never from the DNS.
+if [ -z "$me" ] ; then
+  me=$(uname -n)
+  case $me in ""|*[!A-Za-z0-9.-]*|.*|*.)
+    warn "the host name \"$me\" is not a mail domain: using localhost (give one with -m)"
+    me=localhost ;;
+  esac
+fi
+case $me in ""|*[!A-Za-z0-9.-]*|.*|*.|*..*) die 100 "invalid host name: $me (give one with -m)" ;; esac
+me=$(echo "$me" | tr A-Z a-z)
+
+[ -d "$TEMPLATES" ] || die 111 "templates not found in $TEMPLATES (a broken installation?)"
+for t in s6-envdir s6-log s6-accessrules-cdb-from-fs execlineb ; do
+  command -v $t >/dev/null 2>&1 || die 111 "$t not found in PATH: install s6 and execline"
+done
+EXECLINEB=$(command -v execlineb)
+# The run scripts set PATH from env/PATH: it must reach execline's commands,
+# which Debian keeps in /usr/lib/execline/bin (its execlineb adds that to
+# PATH, which env/PATH then replaces).
+if command -v fdmove >/dev/null 2>&1 ; then
+  xdir=$(dirname "$(command -v fdmove)")
+elif [ -x /usr/lib/execline/bin/fdmove ] ; then
+  xdir=/usr/lib/execline/bin
+else
+  die 111 "execline's fdmove not found: install execline"
+fi
+RUNPATH=$BINDIR
+for d in /usr/local/bin /usr/bin /bin "$xdir" ; do
+  case :$RUNPATH: in *:$d:*) ;; *) RUNPATH=$RUNPATH:$d ;; esac
+done
+
+# The system mode's accounts (doc/postie-setup.md, "Users and groups").
+U_SMTPD=postied U_QUEUE=postieq U_SEND=posties U_REMOTE=postier U_LOG=postiel U_MAIL=postiev
+G_QUEUE=postieq G_USERS=postieu
+
+# ---------------------------------------------------------------------------
+# The primitives. Each adds one thing if it is missing, and says so.
+
+# say runs in subshells too (put is the end of pipelines): it counts in a
+# file.
+tally=$(mktemp "${TMPDIR:-/tmp}/postie-setup.XXXXXX") || die 111 "unable to create a temporary file"
+trap 'rm -f "$tally"' EXIT
+trap 'exit 111' HUP INT TERM
+say () {
+  echo >>"$tally"
+  if [ $dry = 1 ] ; then echo "would add $*" ; else echo "add $*" ; fi
+}
+
+# own PATH USER:GROUP MODE: set owner and mode of something just created.
+own () {
+  if [ "$mode" = system ] && [ -n "$2" ] ; then chown -h "$2" "$1" || die 111 "unable to chown $1" ; fi
+  [ -L "$1" ] || chmod "$3" "$1" || die 111 "unable to chmod $1"
+}
+
+# mkd PATH MODE [USER:GROUP]
+mkd () {
+  [ -d "$1" ] && return 0
+  [ -e "$1" ] || [ -L "$1" ] && die 111 "$1 exists and is not a directory"
+  say "directory $1"
+  [ $dry = 1 ] && return 0
+  mkdir "$1" || die 111 "unable to create $1"
+  own "$1" "$3" "$2"
+}
+
+# put PATH MODE [USER:GROUP] < CONTENT: a file, written whole or not at all.
+put () {
+  if [ -e "$1" ] || [ -L "$1" ] ; then cat >/dev/null ; return 0 ; fi
+  say "file $1"
+  if [ $dry = 1 ] ; then cat >/dev/null ; return 0 ; fi
+  cat >"$1.setup-tmp" || { rm -f "$1.setup-tmp" ; die 111 "unable to write $1" ; }
+  own "$1.setup-tmp" "$3" "$2"
+  mv -f "$1.setup-tmp" "$1" || die 111 "unable to rename $1.setup-tmp to $1"
+}
+
+# fifo PATH MODE [USER:GROUP]
+fifo () {
+  if [ -p "$1" ] ; then return 0 ; fi
+  [ -e "$1" ] && die 111 "$1 exists and is not a named pipe"
+  say "named pipe $1"
+  [ $dry = 1 ] && return 0
+  mkfifo "$1" || die 111 "unable to create $1"
+  own "$1" "$3" "$2"
+}
+
+# link PATH TARGET: a symbolic link
+link () {
+  if [ -L "$1" ] || [ -e "$1" ] ; then return 0 ; fi
+  say "symbolic link $1 -> $2"
+  [ $dry = 1 ] && return 0
+  ln -s "$2" "$1" || die 111 "unable to create $1"
+}
+
+# tpl NAME: a template from $TEMPLATES, with the instance's values filled in.
+# Lines starting with @system@ are kept only in system mode, lines starting
+# with @unpriv@ only in unprivileged mode.
+tpl () {
+  if [ "$mode" = system ] ; then keep=system drop=unpriv ; else keep=unpriv drop=system ; fi
+  sed -e "/^@$drop@/d" -e "s/^@$keep@//" \
+      -e "s|@EXECLINEB@|$EXECLINEB|g" \
+      -e "s|@HOME@|$dir|g" -e "s|@PROGDIR@|$BINDIR|g" \
+      -e "s|@LOGDIR@|$logs|g" \
+      -e "s|@ME@|$me|g" \
+      -e "s|@U_SMTPD@|$U_SMTPD|g" -e "s|@U_SEND@|$U_SEND|g" -e "s|@U_REMOTE@|$U_REMOTE|g" \
+      -e "s|@U_LOG@|$U_LOG|g" -e "s|@U_MAIL@|$U_MAIL|g" -e "s|@U_QUEUE@|$U_QUEUE|g" \
+      "$TEMPLATES/$1" || die 111 "unable to read template $TEMPLATES/$1"
+}
+
+# group NAME, user NAME GROUP HOME [SUPPLEMENTARY]: system accounts.
+group () {
+  getent group "$1" >/dev/null 2>&1 && return 0
+  say "group $1"
+  [ $dry = 1 ] && return 0
+  groupadd --system "$1" || die 111 "unable to add group $1"
+}
+user () {
+  if getent passwd "$1" >/dev/null 2>&1 ; then
+    [ -n "$4" ] || return 0
+    id -nG "$1" | tr ' ' '\n' | grep -qx "$4" && return 0
+    say "user $1 to group $4"
+    [ $dry = 1 ] && return 0
+    usermod -a -G "$4" "$1" || die 111 "unable to add user $1 to group $4"
+    return 0
+  fi
+  say "user $1"
+  [ $dry = 1 ] && return 0
+  nologin=/usr/sbin/nologin ; [ -x $nologin ] || nologin=/bin/false
+  useradd --system --no-create-home --home-dir "$3" --shell $nologin -g "$2" ${4:+-G "$4"} "$1" \
+    || die 111 "unable to add user $1"
+}
+
+# ---------------------------------------------------------------------------
+# Accounts (system mode only).
+
+if [ "$mode" = system ] ; then
+  command -v useradd >/dev/null 2>&1 || die 111 "useradd not found: system mode needs the passwd package"
+  group $G_QUEUE
+  group $G_USERS
+  for u in $U_SMTPD $U_SEND $U_REMOTE $U_LOG $U_MAIL ; do group $u ; done
+  user $U_QUEUE $G_QUEUE "$dir"
+  user $U_SMTPD $U_SMTPD "$dir" $G_USERS
+  user $U_SEND $U_SEND "$dir" $G_QUEUE
+  user $U_REMOTE $U_REMOTE "$dir" $G_QUEUE
+  user $U_LOG $U_LOG "$dir"
+  user $U_MAIL $U_MAIL "${spool:-$dir}/mail" $G_USERS
+  ROOT=root:root
+  O_QUEUE=$U_QUEUE:$G_QUEUE
+  O_USERS=root:$G_USERS
+  O_LOG=$U_LOG:$U_LOG
+  O_MAIL=$U_MAIL:$U_MAIL
+  # In a dry run the accounts may not exist yet: chown is not reached.
+else
+  ROOT= O_QUEUE= O_USERS= O_LOG= O_MAIL=
+fi
+
+# ---------------------------------------------------------------------------
+# The instance directory, and where the queue, the logs and the mailboxes
+# live (under it, or behind symbolic links to -S and -L).
+
+# mail/: in system mode, postie-smtpd's uid must be able to enter a user's
+# home (the checkpassword step of SMTP AUTH chdirs there), not to read it.
+mmode=0750 ; [ "$mode" = system ] && mmode=0711
+parent=$(dirname "$dir")
+[ -d "$parent" ] || [ $dry = 1 ] || mkdir -p "$parent" || die 111 "unable to create $parent"
+mkd "$dir" 0755 "$ROOT"
+if [ -n "$spool" ] ; then
+  mkd "$spool" 0755 "$ROOT"
+  mkd "$spool/queue" 0750 "$O_QUEUE"
+  link "$dir/queue" "$spool/queue"
+  mkd "$spool/mail" $mmode "$O_MAIL"
+  link "$dir/mail" "$spool/mail"
+else
+  mkd "$dir/queue" 0750 "$O_QUEUE"
+  mkd "$dir/mail" $mmode "$O_MAIL"
+fi
+if [ -n "$logdir" ] ; then
+  mkd "$logdir" 0755 "$ROOT"
+  link "$dir/log" "$logdir"
+else
+  mkd "$dir/log" 0755 "$ROOT"
+fi
+logs=$dir/log
+
+# ---------------------------------------------------------------------------
+# control/: every setting the programs read, with its documented default
+# (each program's page in doc/ says what the setting means).
+
+mkd "$dir/control" 0755 "$ROOT"
+ctl () { echo "$2" | put "$dir/control/$1" 0644 "$ROOT" ; }
+ctl me "$me"
+printf '%s\n' "$me" localhost | uniq | put "$dir/control/locals" 0644 "$ROOT"
+printf '%s\n' "$me" localhost | uniq | put "$dir/control/rcpthosts" 0644 "$ROOT"
+ctl databytes 20000000
+ctl concurrencylocal 10
+ctl concurrencyremote 20
+ctl queuelifetime 604800
+for c in $(cd "$TEMPLATES/control" 2>/dev/null && ls) ; do
+  tpl "control/$c" | put "$dir/control/$c" 0644 "$ROOT"
+done
+
+# ---------------------------------------------------------------------------
+# queue/ (doc/queue.md): written only by the queue group: postie-queue runs
+# set-gid to it, postie-send runs with it.
+
+q=$dir/queue
+# System mode: the directories that hold messages are 2770: the queue
+# group writes them (postie-queue set-gid, postie-send), and the set-gid
+# bit gives every file in them that group, so postie-rspawn (postier, in
+# the group) can read the message it delivers.
+qmode=0750 ; [ "$mode" = system ] && qmode=2770
+mkd "$q/tmp" $qmode "$O_QUEUE"
+mkd "$q/todo" 0750 "$O_QUEUE"
+i=0
+while [ $i -lt 64 ] ; do
+  mkd "$q/todo/$i" $qmode "$O_QUEUE"
+  i=$((i + 1))
+done
+# The trigger: anyone may wake postie-send. The lock: one postie-send at a
+# time.
+fifo "$q/trigger" 0622 "$O_QUEUE"
+: | put "$q/lock" 0640 "$O_QUEUE"
+# postie-send's own directories (doc/postie-send.md): listed in the
+# template queue-dirs, one "NAME SPLIT" a line (SPLIT 1: split in 64).
+if [ -f "$TEMPLATES/queue-dirs" ] ; then
+  while read -r name split ; do
+    case $name in ""|"#"*) continue ;; esac
+    if [ "$split" = 1 ] ; then
+      mkd "$q/$name" 0750 "$O_QUEUE"
+      i=0
+      while [ $i -lt 64 ] ; do mkd "$q/$name/$i" $qmode "$O_QUEUE" ; i=$((i + 1)) ; done
+    else
+      mkd "$q/$name" $qmode "$O_QUEUE"
+    fi
+  done <"$TEMPLATES/queue-dirs"
+fi
+
+# In system mode postie-queue runs set-gid to the queue group, so that any
+# injector (postie-smtpd as postied, sendmail as any user) can write the
+# queue while nobody else can.
+if [ "$mode" = system ] ; then
+  [ "$dir" = "$HOMEDIR" ] || warn "the set-gid postie-queue ignores POSTIE_HOME and uses $HOMEDIR: for a system instance in $dir, build with make HOMEDIR=$dir"
+  pq=$BINDIR/postie-queue
+  [ -f "$pq" ] || die 111 "$pq not found"
+  if [ "$(stat -c %G:%a "$pq")" != "$G_QUEUE:2755" ] ; then
+    say "set-gid $G_QUEUE on $pq"
+    if [ $dry = 0 ] ; then
+      chown root:$G_QUEUE "$pq" && chmod 2755 "$pq" || die 111 "unable to make $pq set-gid $G_QUEUE"
+    fi
+  fi
+fi
+
+# ---------------------------------------------------------------------------
+# users/ (doc/users.md): the text source and its cdb, readable by the group
+# of the programs that look users up.
+
+mkd "$dir/users" 0750 "$O_USERS"
+tpl users/users | put "$dir/users/users" 0640 "$O_USERS"
+if [ ! -e "$dir/users/users.cdb" ] ; then
+  say "file $dir/users/users.cdb (postie-users)"
+  if [ $dry = 0 ] ; then
+    POSTIE_HOME=$dir "$BINDIR/postie-users" || die 111 "postie-users failed"
+    own "$dir/users/users.cdb" "$O_USERS" 0640
+  fi
+fi
+
+# ---------------------------------------------------------------------------
+# rules/: s6 access rules for the SMTP services (s6-accessrules-cdb-from-fs).
+
+mkd "$dir/rules" 0755 "$ROOT"
+rules () {
+  name=$1 ; shift
+  r=$dir/rules/$name
+  mkd "$r" 0755 "$ROOT"
+  mkd "$r/ip4" 0755 "$ROOT"
+  mkd "$r/ip6" 0755 "$ROOT"
+  for spec in "$@" ; do
+    # spec: ip4/0.0.0.0_0 or ip4/0.0.0.0_0,VAR=value (value "" = empty)
+    key=${spec%%,*}
+    mkd "$r/$key" 0755 "$ROOT"
+    : | put "$r/$key/allow" 0644 "$ROOT"
+    case $spec in
+      *,*)
+        var=${spec#*,} ; val=${var#*=} ; var=${var%%=*}
+        mkd "$r/$key/env" 0755 "$ROOT"
+        # An empty env file unsets the variable: a lone newline sets it empty.
+        printf '%s\n' "$val" | put "$r/$key/env/$var" 0644 "$ROOT"
+        ;;
+    esac
+  done
+  if [ ! -e "$r.cdb" ] ; then
+    say "file $r.cdb (s6-accessrules-cdb-from-fs)"
+    if [ $dry = 0 ] ; then
+      s6-accessrules-cdb-from-fs "$r.cdb" "$r" || die 111 "unable to build $r.cdb"
+      own "$r.cdb" "$ROOT" 0644
+    fi
+  fi
+}
+if [ "$mode" = system ] ; then
+  # Documented default: programs on this host may relay through port 25.
+  rules smtpd ip4/0.0.0.0_0 ip6/::_0 "ip4/127.0.0.0_8,RELAYCLIENT=" "ip6/::1_128,RELAYCLIENT="
+else
+  rules smtpd ip4/0.0.0.0_0 ip6/::_0
+fi
+rules submission ip4/0.0.0.0_0,SMTPAUTH=required ip6/::_0,SMTPAUTH=required
+
+# ---------------------------------------------------------------------------
+# service/: one s6 service directory per daemon, each with a logger writing
+# into log/NAME. s6-svscan runs on service/ (or links to its directories
+# from the system's scan directory).
+
+mkd "$dir/service" 0755 "$ROOT"
+service () {
+  name=$1 port=$2 tplname=$3
+  s=$dir/service/$name
+  mkd "$s" 0755 "$ROOT"
+  mkd "$s/env" 0755 "$ROOT"
+  echo "$dir" | put "$s/env/POSTIE_HOME" 0644 "$ROOT"
+  if [ "$mode" = system ] && [ -d "$TEMPLATES/service/$tplname/bin" ] ; then
+    # Wrappers that postie-send finds before the programs (system mode).
+    mkd "$s/bin" 0755 "$ROOT"
+    for w in $(cd "$TEMPLATES/service/$tplname/bin" && ls) ; do
+      tpl "service/$tplname/bin/$w" | put "$s/bin/$w" 0755 "$ROOT"
+    done
+    echo "$s/bin:$RUNPATH" | put "$s/env/PATH" 0644 "$ROOT"
+  else
+    echo "$RUNPATH" | put "$s/env/PATH" 0644 "$ROOT"
+  fi
+  if [ -n "$port" ] ; then
+    echo "$ip" | put "$s/env/IP" 0644 "$ROOT"
+    echo "$port" | put "$s/env/PORT" 0644 "$ROOT"
+    echo 40 | put "$s/env/MAXCONN" 0644 "$ROOT"
+    echo 10 | put "$s/env/MAXCONNIP" 0644 "$ROOT"
+    echo "$MEMLIMIT" | put "$s/env/MEMLIMIT" 0644 "$ROOT"
+  fi
+  tpl "service/$tplname/run" | put "$s/run" 0755 "$ROOT"
+  if [ -f "$TEMPLATES/service/$tplname/notification-fd" ] ; then
+    tpl "service/$tplname/notification-fd" | put "$s/notification-fd" 0644 "$ROOT"
+  fi
+  mkd "$s/log" 0755 "$ROOT"
+  tpl service/log/run | sed -e "s|@NAME@|$name|g" | put "$s/log/run" 0755 "$ROOT"
+  tpl service/log/notification-fd | put "$s/log/notification-fd" 0644 "$ROOT"
+  mkd "$logs/$name" 2750 "$O_LOG"
+}
+service smtpd "$smtpport" smtpd
+service submission "$subport" submission
+service pop3d "$pop3port" pop3d
+service send "" send
+
+added=$(wc -l <"$tally")
+added=$((added + 0))
+if [ $added = 0 ] ; then
+  echo "$PROG: $dir is complete: nothing to add"
+elif [ $dry = 1 ] ; then
+  echo "$PROG: $dir: $added to add (dry run: nothing changed)"
+else
+  echo "$PROG: $dir: $added added"
+fi
+exit 0

@@ -1,0 +1,86 @@
+#!/usr/bin/python3
+"""make run (package/run): creates the demo instance, prints the banner with
+the demo user's password, serves SMTP and POP3 under s6-svscan; Ctrl-C
+(SIGINT to the foreground process group) brings every service down and
+returns; a second run reuses the instance and the password; SIGTERM works
+the same. Run as the test's uid (nobody when root: the root path only adds
+the postie user and runs the same steps as it)."""
+import os, poplib, re, signal, smtplib, subprocess, sys, time
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+from postietest import *
+from instance import *
+
+need = missing()
+if need:
+    for c in ("makerun-banner", "makerun-mail", "makerun-sigint", "makerun-reuse", "makerun-sigterm"):
+        skip(c, "missing programs: " + " ".join(need))
+    done()
+
+base = scratch("makerun")
+inst = os.path.join(base, "run")
+ports = (free_port(), free_port(), free_port())
+env = dict(os.environ, POSTIE_RUN_DIR=inst, POSTIE_PORTS="%d,%d,%d" % ports)
+build = os.path.relpath(BUILD, TOP)
+
+
+def start():
+    p = subprocess.Popen(RUNAS + ["sh", os.path.join(TOP, "package", "run"), build], cwd=TOP, env=env,
+                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                         start_new_session=True)
+    out = b""
+    end = time.time() + 40
+    while time.time() < end:
+        line = p.stdout.readline()
+        if not line:
+            break
+        out += line
+        if b"Ctrl-C stops every service" in line:
+            break
+    return p, out.decode()
+
+
+def finish(p, sig, name):
+    # Ctrl-C: the terminal sends SIGINT to the whole foreground group.
+    if sig == signal.SIGINT:
+        os.killpg(p.pid, sig)
+    else:
+        p.send_signal(sig)
+    try:
+        rest = p.communicate(timeout=30)[0].decode()
+        check(name, p.returncode == 0 and "every service is down" in rest and not supervisors_left(inst),
+              "rc=%r left=%r out=%r" % (p.returncode, supervisors_left(inst), rest[-300:]))
+    except subprocess.TimeoutExpired:
+        p.kill()
+        check(name, False, "still running 30 s after the signal")
+
+
+p, out = start()
+m = re.search(r"password: (\S+)", out)
+check("makerun-banner", m and ("127.0.0.1:%d" % ports[0]) in out and ("127.0.0.1:%d" % ports[2]) in out
+      and "retried" in out, out)
+pw = m.group(1) if m else ""
+try:
+    with smtplib.SMTP("127.0.0.1", ports[0], timeout=20) as s:
+        s.sendmail("me@example.org", ["demo@localhost"], "Subject: demo\r\n\r\nhello demo\r\n")
+    time.sleep(0.2)
+    lines = []
+    for _ in range(100):
+        pp = poplib.POP3("127.0.0.1", ports[2], timeout=20)
+        pp.user("demo")
+        pp.pass_(pw)
+        n, _ = pp.stat()
+        if n:
+            lines = pp.retr(n)[1]
+            pp.quit()
+            break
+        pp.quit()
+        time.sleep(0.2)
+    check("makerun-mail", b"hello demo" in lines, repr(lines))
+except Exception as e:
+    check("makerun-mail", False, repr(e))
+finish(p, signal.SIGINT, "makerun-sigint")
+
+p, out = start()
+check("makerun-reuse", "reusing the instance" in out and ("password: " + pw) in out, out)
+finish(p, signal.SIGTERM, "makerun-sigterm")
+done()
