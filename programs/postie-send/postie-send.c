@@ -1210,7 +1210,7 @@ int main (int argc, char const *const *argv)
     uid_t u ;
     gid_t g ;
     if (ids_get("POSTIE_SEND_UID", "POSTIE_SEND_GID", &u, &g)) become(u, g) ;
-    else LOG("warning: running as root: set POSTIE_SEND_UID and POSTIE_SEND_GID to the queue's owner") ;
+    else LOG("status: running as root (POSTIE_SEND_UID and POSTIE_SEND_GID not set)") ;
   }
   lockfd = open("queue/lock", O_RDWR | O_CREAT | O_CLOEXEC, 0640) ;
   if (lockfd < 0) strerr_diefusys(111, "open queue/lock") ;
