@@ -7,8 +7,8 @@
    delivery number (decimal), the second the message file (relative to the
    instance), then the spawner's own fields. A report's first field is the
    delivery number, then one result line per recipient of the request,
-   each "K text", "D text" or "Z text" (accepted, permanent failure,
-   temporary failure). */
+   each a kind byte K, D or Z (accepted, permanent failure, temporary
+   failure) followed by its text. */
 #ifndef SPAWN_H
 #define SPAWN_H
 
@@ -44,7 +44,9 @@ extern int spawn_result (stralloc *out, char kind, char const *text, size_t len)
    the message file; it execs or _exits.
    report(): appends to out the result lines for a finished child, from
    what it wrote on its stdout and its wait status.
-   outmax(): how many bytes of a child's output to keep. */
+   outmax(): how many bytes of a child's output to keep.
+   timeout: seconds a child may run (0: no limit); then it and its process
+   group are killed and the result is a temporary failure. */
 typedef struct spawn_ops_s spawn_ops ;
 struct spawn_ops_s
 {
@@ -52,6 +54,6 @@ struct spawn_ops_s
   int (*report) (stralloc *out, char const *const *fields, unsigned int n, char const *output, size_t outlen, int wstat) ;
   size_t (*outmax) (unsigned int n) ;
 } ;
-extern void spawn_loop (spawn_ops const *ops, unsigned int maxchildren) ;
+extern void spawn_loop (spawn_ops const *ops, unsigned int maxchildren, unsigned int timeout) ;
 
 #endif

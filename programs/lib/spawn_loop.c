@@ -26,7 +26,11 @@ struct child_s
   stralloc req ;
   stralloc out ;
   size_t outmax ;
+  tain deadline ;
+  int timedout ;
 } ;
+
+static unsigned int timeout = 0 ;
 
 static child *kids ;
 static unsigned int nkids = 0 ;
@@ -51,7 +55,8 @@ static void report (spawn_ops const *ops, child *k, int wstat)
      || !stralloc_catb(&rec, out.s, out.len) || !stralloc_catb(&rec, ",", 1))
       strerr_diefu(111, "allocate") ;
   }
-  if (allwrite(1, rec.s, rec.len) < rec.len) strerr_diefusys(111, "write to postie-send") ;
+  /* postie-send gone: nobody to tell; it retries this delivery later */
+  if (allwrite(1, rec.s, rec.len) < rec.len && errno != EPIPE) strerr_diefusys(111, "write to postie-send") ;
   stralloc_free(&out) ;
   stralloc_free(&rec) ;
 }
@@ -85,6 +90,9 @@ static void start (spawn_ops const *ops, char const *p, size_t len)
   k->out = stralloc_zero ;
   if (!stralloc_catb(&k->req, p, len)) strerr_diefu(111, "allocate") ;
   k->outmax = (*ops->outmax)((unsigned int)n - 2) ;
+  k->timedout = 0 ;
+  if (timeout) tain_addsec_g(&k->deadline, (int)timeout) ;
+  else k->deadline = tain_infinite ;
   if (pipecoe(pfd) < 0) strerr_diefusys(111, "create a pipe") ;
   pid = fork() ;
   if (pid < 0) strerr_diefusys(111, "fork") ;
@@ -93,6 +101,7 @@ static void start (spawn_ops const *ops, char const *p, size_t len)
     int mfd ;
     selfpipe_finish() ;
     sig_restore(SIGPIPE) ;
+    setpgid(0, 0) ;  /* a timeout kills whatever the delivery started too */
     if (fd_move(1, pfd[1]) < 0) _exit(111) ;
     mfd = open(fields[1], O_RDONLY | O_CLOEXEC) ;
     if (mfd < 0)
@@ -124,6 +133,16 @@ static void reap (spawn_ops const *ops)
     if (i == nkids) continue ;
     drain(kids + i) ;
     if (kids[i].fd >= 0) { fd_close(kids[i].fd) ; kids[i].fd = -1 ; }
+    if (kids[i].timedout)
+    {
+      char fmt[UINT_FMT] ;
+      fmt[uint_fmt(fmt, timeout)] = 0 ;
+      kids[i].out.len = 0 ;
+      if (!stralloc_cats(&kids[i].out, "Zdelivery timed out after ") || !stralloc_cats(&kids[i].out, fmt)
+       || !stralloc_cats(&kids[i].out, " seconds (#4.4.2)\n"))
+        strerr_diefu(111, "allocate") ;
+      wstat = 111 << 8 ;
+    }
     report(ops, kids + i, wstat) ;
     stralloc_free(&kids[i].req) ;
     stralloc_free(&kids[i].out) ;
@@ -131,13 +150,14 @@ static void reap (spawn_ops const *ops)
   }
 }
 
-void spawn_loop (spawn_ops const *ops, unsigned int maxchildren)
+void spawn_loop (spawn_ops const *ops, unsigned int maxchildren, unsigned int tmo)
 {
   stralloc in = STRALLOC_ZERO ;
   iopause_fd *x ;
   int eof = 0 ;
   int sfd ;
   if (!maxchildren) maxchildren = 1 ;
+  timeout = tmo ;
   kids = alloc(sizeof(child) * maxchildren) ;
   x = alloc(sizeof(iopause_fd) * (maxchildren + 2)) ;
   if (!kids || !x) strerr_diefu(111, "allocate") ;
@@ -175,7 +195,19 @@ void spawn_loop (spawn_ops const *ops, unsigned int maxchildren)
     }
     for (i = 0 ; i < nkids ; i++)
       if (kids[i].fd >= 0) { x[n].fd = kids[i].fd ; x[n].events = IOPAUSE_READ ; n++ ; }
-    if (iopause_g(x, n, &tain_infinite) < 0) strerr_diefusys(111, "iopause") ;
+    {
+      tain deadline = tain_infinite ;
+      for (i = 0 ; i < nkids ; i++)
+        if (!kids[i].timedout && tain_less(&kids[i].deadline, &deadline)) deadline = kids[i].deadline ;
+      if (iopause_g(x, n, &deadline) < 0) strerr_diefusys(111, "iopause") ;
+      for (i = 0 ; i < nkids ; i++)
+        if (!kids[i].timedout && !tain_less(&STAMP, &kids[i].deadline))
+        {
+          kids[i].timedout = 1 ;
+          kill(-kids[i].pid, SIGKILL) ;
+          kill(kids[i].pid, SIGKILL) ;
+        }
+    }
     for (i = 0 ; i < nkids ; i++) drain(kids + i) ;
     if (x[0].revents & IOPAUSE_READ)
     {
@@ -189,7 +221,18 @@ void spawn_loop (spawn_ops const *ops, unsigned int maxchildren)
       if (!stralloc_readyplus(&in, 65536)) strerr_diefu(111, "allocate") ;
       r = fd_read(0, in.s + in.len, 65536) ;
       if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK) strerr_diefusys(111, "read from postie-send") ;
-      if (!r) eof = 1 ;
+      if (!r)
+      {
+        /* postie-send exited (or stops after its wait): a result can no
+           longer be recorded, so a delivery still running would only be
+           made again later. Stop them. */
+        eof = 1 ;
+        for (i = 0 ; i < nkids ; i++)
+        {
+          kill(-kids[i].pid, SIGTERM) ;
+          kill(kids[i].pid, SIGTERM) ;
+        }
+      }
       if (r > 0) in.len += (size_t)r ;
       if (in.len > SPAWN_RECORD_MAX + 16 && spawn_get(in.s, in.len, SPAWN_RECORD_MAX, &(size_t){0}, &(size_t){0}) == 0)
         die_proto() ;

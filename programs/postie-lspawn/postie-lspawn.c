@@ -19,7 +19,7 @@
 #include "usersdb.h"
 #include "spawn.h"
 
-#define USAGE "postie-lspawn [ maxchildren ]"
+#define USAGE "postie-lspawn [ maxchildren [ timeout ] ]"
 
 /* In the child: say why on stdout (the report's text) and exit with
    postie-local's codes. */
@@ -109,10 +109,11 @@ static size_t outmax (unsigned int n)
 int main (int argc, char const *const *argv)
 {
   static spawn_ops const ops = { &child, &report, &outmax } ;
-  unsigned int max = 1000 ;
+  unsigned int max = 1000, timeout = 0 ;
   PROG = "postie-lspawn" ;
   if (argc > 1 && (!uint0_scan(argv[1], &max) || !max)) strerr_dieusage(100, USAGE) ;
+  if (argc > 2 && !uint0_scan(argv[2], &timeout)) strerr_dieusage(100, USAGE) ;
   if (chdir(postie_home()) < 0) strerr_diefusys(111, "enter the instance directory") ;
-  spawn_loop(&ops, max) ;
+  spawn_loop(&ops, max, timeout) ;
   return 0 ;
 }

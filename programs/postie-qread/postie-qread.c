@@ -139,7 +139,11 @@ int main (int argc, char const *const *argv)
       n = 11 + uint_fmt(path + 11, b) ;
       path[n] = 0 ;
       dir = opendir(path) ;
-      if (!dir) strerr_diefusys(111, "open ", path) ;
+      if (!dir)
+      {
+        if (errno == ENOENT) continue ;  /* postie-send has not run yet */
+        strerr_diefusys(111, "open ", path) ;
+      }
       path[n++] = '/' ;
       for (;;)
       {

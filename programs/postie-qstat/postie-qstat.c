@@ -17,11 +17,13 @@
 
 #define USAGE "postie-qstat"
 
+/* The time part of an id, in microseconds. */
 static uint64_t sec_of (char const *id)
 {
-  uint64_t s = 0 ;
-  uint64_scan(id, &s) ;
-  return s ;
+  uint64_t s = 0, u = 0 ;
+  size_t n = uint64_scan(id, &s) ;
+  if (id[n] == '.') uint64_scan(id + n + 1, &u) ;
+  return s * 1000000 + u ;
 }
 
 int main (int argc, char const *const *argv)
@@ -45,7 +47,11 @@ int main (int argc, char const *const *argv)
       n = 11 + uint_fmt(path + 11, b) ;
       path[n] = 0 ;
       dir = opendir(path) ;
-      if (!dir) strerr_diefusys(111, "open ", path) ;
+      if (!dir)
+      {
+        if (errno == ENOENT) continue ;  /* postie-send has not run yet */
+        strerr_diefusys(111, "open ", path) ;
+      }
       path[n++] = '/' ;
       for (;;)
       {
@@ -90,7 +96,7 @@ int main (int argc, char const *const *argv)
     PUT("oldest message: ") ;
     if (oldest)
     {
-      NUM((uint64_t)ts.tv_sec > oldest ? (uint64_t)ts.tv_sec - oldest : 0) ;
+      NUM((uint64_t)ts.tv_sec > oldest / 1000000 ? (uint64_t)ts.tv_sec - oldest / 1000000 : 0) ;
       PUT(" seconds (") ; PUT(oldid) ; PUT(")\n") ;
     }
     else PUT("none\n") ;

@@ -14,7 +14,7 @@
 #include "postie.h"
 #include "spawn.h"
 
-#define USAGE "postie-rspawn [ maxchildren ]"
+#define USAGE "postie-rspawn [ maxchildren [ timeout ] ]"
 
 /* fields: domain sender rcpt... */
 static void child (char const *const *f, unsigned int n)
@@ -111,10 +111,11 @@ static size_t outmax (unsigned int n)
 int main (int argc, char const *const *argv)
 {
   static spawn_ops const ops = { &child, &report, &outmax } ;
-  unsigned int max = 1000 ;
+  unsigned int max = 1000, timeout = 0 ;
   PROG = "postie-rspawn" ;
   if (argc > 1 && (!uint0_scan(argv[1], &max) || !max)) strerr_dieusage(100, USAGE) ;
+  if (argc > 2 && !uint0_scan(argv[2], &timeout)) strerr_dieusage(100, USAGE) ;
   if (chdir(postie_home()) < 0) strerr_diefusys(111, "enter the instance directory") ;
-  spawn_loop(&ops, max) ;
+  spawn_loop(&ops, max, timeout) ;
   return 0 ;
 }

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <dirent.h>
+#include <grp.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -258,6 +259,7 @@ struct active_s
   uint32_t n ;
   uint32_t running ;
   uint32_t unstarted[2] ;   /* local, remote */
+  active *wprev[2], *wnext[2] ;  /* in work[k] while unstarted[k] */
   uint32_t cur[2] ;
   int hasbounce ;
 } ;
@@ -265,6 +267,25 @@ struct active_s
 static active *ahead = 0, *atail = 0 ;
 static unsigned int nactive = 0 ;
 static uint32_t unstarted_total[2] = { 0, 0 } ;
+
+/* The active messages with deliveries of kind k still to start, oldest
+   first: starting one is O(1) however many messages are active. */
+static active *work[2] = { 0, 0 }, *worktail[2] = { 0, 0 } ;
+
+static void work_add (int k, active *a)
+{
+  a->wnext[k] = 0 ;
+  a->wprev[k] = worktail[k] ;
+  if (worktail[k]) worktail[k]->wnext[k] = a ; else work[k] = a ;
+  worktail[k] = a ;
+}
+
+static void work_remove (int k, active *a)
+{
+  if (a->wprev[k]) a->wprev[k]->wnext[k] = a->wnext[k] ; else work[k] = a->wnext[k] ;
+  if (a->wnext[k]) a->wnext[k]->wprev[k] = a->wprev[k] ; else worktail[k] = a->wprev[k] ;
+  a->wprev[k] = a->wnext[k] = 0 ;
+}
 
 typedef struct delivery_s delivery ;
 struct delivery_s
@@ -313,6 +334,9 @@ static int readsettings (void)
     { &set.termwait, "termwait", 60 },
     { &set.remotercptmax, "remotercptmax", 100 },
     { &set.bounceheaderbytes, "bounceheaderbytes", 65536 },
+    { &set.activemax, "activemax", 5000 },
+    { &set.timeoutlocal, "timeoutlocal", 3600 },
+    { &set.timeoutremote, "timeoutremote", 3600 },
   } ;
   unsigned int i ;
   for (i = 0 ; i < sizeof t / sizeof *t ; i++)
@@ -325,6 +349,7 @@ static int readsettings (void)
   if (set.retrymax < set.retrymin) set.retrymax = set.retrymin ;
   if (!set.scaninterval) set.scaninterval = 1 ;
   if (!set.remotercptmax) set.remotercptmax = 1 ;
+  if (!set.activemax) set.activemax = 1 ;
   if (set.remotercptmax > SPAWN_FIELDS_MAX - 10) set.remotercptmax = SPAWN_FIELDS_MAX - 10 ;
   if (control_readline(&set.me, "me", "localhost", 255) < 0
    || control_readline(&set.doublebounceto, "doublebounceto", "postmaster", 1000) < 0)
@@ -620,7 +645,7 @@ static void status_of (char const *text, char cls, char *st)
   for (i = 0 ; i + 5 <= n ; i++)
   {
     size_t j = i + 1, k ;
-    if (text[i] != cls || text[j] != '.' || (i && text[i-1] >= '0' && text[i-1] <= '9')) continue ;
+    if (text[i] != cls || text[j] != '.' || (i && ((text[i-1] >= '0' && text[i-1] <= '9') || text[i-1] == '.'))) continue ;
     j++ ;
     k = j ;
     while (j < n && j - k < 3 && text[j] >= '0' && text[j] <= '9') j++ ;
@@ -628,7 +653,7 @@ static void status_of (char const *text, char cls, char *st)
     j++ ;
     k = j ;
     while (j < n && j - k < 3 && text[j] >= '0' && text[j] <= '9') j++ ;
-    if (j == k || (j < n && text[j] >= '0' && text[j] <= '9')) continue ;
+    if (j == k || (j < n && ((text[j] >= '0' && text[j] <= '9') || text[j] == '.'))) continue ;  /* not an IP address */
     memcpy(st, text + i, j - i) ;
     st[j - i] = 0 ;
     return ;
@@ -865,6 +890,8 @@ static void activate (qid const *q)
   }
   unstarted_total[0] += a->unstarted[0] ;
   unstarted_total[1] += a->unstarted[1] ;
+  if (a->unstarted[0]) work_add(0, a) ;
+  if (a->unstarted[1]) work_add(1, a) ;
   if (!a->unstarted[0] && !a->unstarted[1]) pass_end(a) ;
   return ;
  drop:
@@ -954,6 +981,7 @@ static void start (int k, active *a)
   }
   a->unstarted[k] -= d->nrc ;
   unstarted_total[k] -= d->nrc ;
+  if (!a->unstarted[k]) work_remove(k, a) ;
   a->running++ ;
   c->running++ ;
 }
@@ -1014,18 +1042,43 @@ static void result (int k, unsigned int slot, char const *const *lines, unsigned
 
 /* ---------- the spawners ---------- */
 
+/* System mode: postie-send is started as root, runs postie-lspawn as
+   root, postie-rspawn as POSTIE_REMOTE_UID/GID, and itself becomes
+   POSTIE_SEND_UID/GID (the queue's owner) before it reads any queue file. */
+static int ids_get (char const *uvar, char const *gvar, uid_t *u, gid_t *g)
+{
+  char const *us = getenv(uvar) ;
+  char const *gs = getenv(gvar) ;
+  unsigned int x, y ;
+  if (!us || !gs) return 0 ;
+  if (!uint0_scan(us, &x) || !uint0_scan(gs, &y)) strerr_dief(100, "invalid ", uvar, " or ", gvar) ;
+  *u = (uid_t)x ; *g = (gid_t)y ;
+  return 1 ;
+}
+
+static void become (uid_t u, gid_t g)
+{
+  if (setgroups(1, &g) < 0 || setgid(g) < 0 || setuid(u) < 0) strerr_diefusys(111, "drop privileges") ;
+}
+
 static void chan_start (int k)
 {
   chan *c = chans + k ;
   int p1[2], p2[2] ;
-  char max[UINT_FMT] ;
+  char max[UINT_FMT], tmo[ULONG_FMT] ;
   max[uint_fmt(max, CONC_MAX)] = 0 ;
+  tmo[ulong_fmt(tmo, k ? set.timeoutremote : set.timeoutlocal)] = 0 ;
   if (pipecoe(p1) < 0 || pipecoe(p2) < 0) strerr_diefusys(111, "create pipes") ;
   c->pid = fork() ;
   if (c->pid < 0) strerr_diefusys(111, "fork") ;
   if (!c->pid)
   {
-    char const *argv[3] = { c->prog, max, 0 } ;
+    char const *argv[4] = { c->prog, max, tmo, 0 } ;
+    uid_t u ;
+    gid_t g ;
+    selfpipe_finish() ;
+    if (k && !geteuid() && (ids_get("POSTIE_REMOTE_UID", "POSTIE_REMOTE_GID", &u, &g) || ids_get("POSTIE_SEND_UID", "POSTIE_SEND_GID", &u, &g)))
+      become(u, g) ;
     if (fd_move(0, p1[0]) < 0 || fd_move(1, p2[1]) < 0) _exit(111) ;
     execvp(argv[0], (char *const *)argv) ;
     strerr_dieexec(111, c->prog) ;
@@ -1093,7 +1146,7 @@ static int stopping = 0 ;
 static int want_more (void)
 {
   unsigned long base = set.conclocal + set.concremote ;
-  if (nactive >= 4 * base + 100) return 0 ;
+  if (nactive >= set.activemax) return 0 ;
   if (nactive < base) return 1 ;
   return (chans[0].running < conc(0) && !unstarted_total[0])
       || (chans[1].running < conc(1) && !unstarted_total[1]) ;
@@ -1120,10 +1173,8 @@ static void dispatch (void)
     for (k = 0 ; k < 2 ; k++)
       while (chans[k].running < conc(k) && unstarted_total[k])
       {
-        active *a ;
-        for (a = ahead ; a ; a = a->next) if (a->unstarted[k]) break ;
-        if (!a) break ;
-        start(k, a) ;
+        if (!work[k]) break ;
+        start(k, work[k]) ;
         progress = 1 ;
       }
   }
@@ -1138,21 +1189,8 @@ int main (int argc, char const *const *argv)
   (void)argv ;
   if (argc > 1) strerr_dieusage(100, USAGE) ;
   umask(027) ;
-  if (chdir(postie_home()) < 0) strerr_diefusys(111, "enter the instance directory") ;
-  if (!readsettings()) strerr_dief(111, "unable to read the settings") ;
-  lockfd = open("queue/lock", O_RDWR | O_CREAT | O_CLOEXEC, 0640) ;
-  if (lockfd < 0) strerr_diefusys(111, "open queue/lock") ;
-  if (flock(lockfd, LOCK_EX | LOCK_NB) < 0) strerr_diefusys(111, "lock queue/lock (is another postie-send running?)") ;
-  mkdirs() ;
-  clean_tmp() ;
-  clean_work() ;
-  trig = open("queue/trigger", O_RDONLY | O_NONBLOCK | O_CLOEXEC) ;
-  if (trig < 0) strerr_diefusys(111, "open queue/trigger") ;
-  trigw = open("queue/trigger", O_WRONLY | O_NONBLOCK | O_CLOEXEC) ;
-  if (trigw < 0) strerr_diefusys(111, "open queue/trigger for writing") ;
-  sig_ignore(SIGPIPE) ;
-  chan_start(0) ;
-  chan_start(1) ;
+  /* signals are trapped first: a SIGALRM or SIGHUP during start-up is
+     handled once the loop runs, never fatal */
   sfd = selfpipe_init() ;
   if (sfd < 0) strerr_diefusys(111, "selfpipe_init") ;
   {
@@ -1161,9 +1199,39 @@ int main (int argc, char const *const *argv)
     sigaddset(&ss, SIGTERM) ; sigaddset(&ss, SIGHUP) ; sigaddset(&ss, SIGALRM) ; sigaddset(&ss, SIGCHLD) ;
     if (!selfpipe_trapset(&ss)) strerr_diefusys(111, "trap signals") ;
   }
+
+  if (chdir(postie_home()) < 0) strerr_diefusys(111, "enter the instance directory") ;
+  if (!readsettings()) strerr_dief(111, "unable to read the settings") ;
+  sig_ignore(SIGPIPE) ;
+  chan_start(0) ;
+  chan_start(1) ;
+  if (!geteuid())
+  {
+    uid_t u ;
+    gid_t g ;
+    if (ids_get("POSTIE_SEND_UID", "POSTIE_SEND_GID", &u, &g)) become(u, g) ;
+    else LOG("status: running as root (POSTIE_SEND_UID and POSTIE_SEND_GID not set)") ;
+  }
+  lockfd = open("queue/lock", O_RDWR | O_CREAT | O_CLOEXEC, 0640) ;
+  if (lockfd < 0) strerr_diefusys(111, "open queue/lock") ;
+  if (flock(lockfd, LOCK_EX | LOCK_NB) < 0) strerr_diefusys(111, "lock queue/lock (is another postie-send running?)") ;
+  mkdirs() ;
+  clean_tmp() ;
+  clean_work() ;
+  if (mkfifo("queue/trigger", 0622) == 0) { if (chmod("queue/trigger", 0622) < 0) strerr_diefusys(111, "chmod queue/trigger") ; }
+  else if (errno != EEXIST) strerr_diefusys(111, "mkfifo queue/trigger") ;
+  trig = open("queue/trigger", O_RDONLY | O_NONBLOCK | O_CLOEXEC) ;
+  if (trig < 0) strerr_diefusys(111, "open queue/trigger") ;
+  trigw = open("queue/trigger", O_WRONLY | O_NONBLOCK | O_CLOEXEC) ;
+  if (trigw < 0) strerr_diefusys(111, "open queue/trigger for writing") ;
   LOG("status: starting") ;
   scan_todo(0) ;
   scan_info() ;
+  {
+    char fmt[SIZE_FMT] ;
+    fmt[size_fmt(fmt, heaplen)] = 0 ;
+    LOG("status: ready, ", fmt, " messages in the queue") ;
+  }
   nextscan = now() + (int64_t)set.scaninterval ;
   tain_now_g() ;
 

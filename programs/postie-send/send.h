@@ -18,6 +18,7 @@ struct settings_s
   unsigned long lifetime, retrymin, retrymax ;
   unsigned long tmpstale, scaninterval, termwait ;
   unsigned long remotercptmax, bounceheaderbytes ;
+  unsigned long activemax, timeoutlocal, timeoutremote ;
   stralloc me ;
   stralloc doublebounceto ;
 } ;

@@ -72,6 +72,11 @@ check("kill9-every-delivery-made", not missing, "%d missing, e.g. %r" % (len(mis
 check("kill9-duplicates-only-in-flight", dups <= inflight, "%d duplicates not in flight: %r" % (len(dups - inflight), sorted(dups - inflight)[:3]))
 check("kill9-no-triple", all(v <= 2 for v in got.values()))
 check("kill9-tmp-and-work-clean", not os.listdir(os.path.join(i.home, "queue", "work")))
+slots = [(m.group(1), int(m.group(2))) for m in re.finditer(r"starting delivery \S+ ([LR])(\d+):", i.logtext())]
+lmax = max([n for k, n in slots if k == "L"] or [-1])
+rmax = max([n for k, n in slots if k == "R"] or [-1])
+check("concurrency-limits-kept", lmax < 10 and rmax < 20, "L%d R%d" % (lmax, rmax))
+check("deliveries-run-in-parallel", lmax >= 1, "L%d" % lmax)
 print("# kill -9 after %d of %d deliveries: %d in flight at the kill, %d delivered twice"
       % (len(finished), N * len(rcpts), len(inflight), len(dups)))
 check("sigterm", i.stop() == 0)

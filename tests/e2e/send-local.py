@@ -26,7 +26,7 @@ def count(u):
 t0 = time.time()
 q0 = i.inject("sender@example.org", ["alice@example.org"], b"Subject: first\n\nfast\n")
 t1 = time.time()
-i.wait(lambda: count("alice") == 1, 10)
+i.wait(lambda: count("alice") == 1, 10, 0.001)
 lat = time.time() - t1
 check("plain-user", count("alice") == 1)
 check("fast-delivery", lat < 0.5, "%.3fs" % lat)
@@ -66,8 +66,17 @@ check("good-recipient-still-delivered", count("bob") == 4)
 check("nothing-delivered-to-root-user", all(b"some fail" not in m or b"Delivered-To: alice@" in m or b"Final-Recipient" in m
                                             for m in i.mails("alice")))
 check("queue-empty", i.wait(i.queue_empty, 10))
+
+# SIGHUP reads the aliases (and the rest) again
+import signal
+i.control("aliases", "postmaster: alice\nnewalias: carol\n")
+i.signal(signal.SIGHUP)
+i.wait(lambda: "settings read again" in i.logtext(), 5)
+c = count("carol")
+q5 = i.inject("sender@example.org", ["newalias@example.org"])
+check("sighup-new-alias", i.wait(lambda: count("carol") == c + 1, 10))
 log = i.logtext()
-for q in (q0, q1, q2, q3, q4):
+for q in (q0, q1, q2, q3, q4, q5):
     check("log-life-" + q, ("new msg " + q) in log and ("end msg " + q) in log)
 check("log-starting-delivery", ("starting delivery " + q1) in log and "bob+lists@example.org" in log)
 check("sigterm", i.stop() == 0)

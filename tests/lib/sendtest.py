@@ -33,6 +33,9 @@ def maildir(path):
 
 class Instance:
     def __init__(self, name, users=("alice", "bob", "carol"), control=None, remote_standin=None, local_standin=None):
+        control = dict(control or {})
+        # nothing may leave loopback: unrouted remote domains go to a closed port
+        control.setdefault("smtproutes", ":127.0.0.1:9\n")
         self.home = mkinstance(tmpdir(name), control)
         _open_path(self.home)
         os.chmod(self.home, 0o755)
@@ -85,13 +88,15 @@ class Instance:
         return qid
 
     def start(self, **extra):
+        before = self.logtext().count("status: ready")
         self.logf = open(self.log, "ab")
         self.proc = subprocess.Popen([prog("postie-send")], stdin=subprocess.DEVNULL, stdout=self.logf,
                                      stderr=self.logf, env=self.env(**extra), start_new_session=True)
-        # wait for it to hold the trigger
-        end = time.time() + 10
-        while time.time() < end:
-            if "status: starting" in self.logtext():
+        # wait for it to hold the trigger, its signals trapped, its
+        # start-up scan done
+        end = time.time() + 30
+        while time.time() < end and self.proc.poll() is None:
+            if self.logtext().count("status: ready") > before:
                 break
             time.sleep(0.01)
         return self.proc
@@ -130,10 +135,13 @@ class Instance:
         """The messages in user's Maildir/new, as bytes."""
         d = os.path.join(self.users[user], "Maildir", "new")
         out = []
-        for n in sorted(os.listdir(d)):
-            with open(os.path.join(d, n), "rb") as f:
-                out.append(f.read())
-        return out
+        for n in os.listdir(d):
+            try:
+                with open(os.path.join(d, n), "rb") as f:
+                    out.append((os.fstat(f.fileno()).st_mtime_ns, n, f.read()))
+            except FileNotFoundError:
+                pass
+        return [m for _, _, m in sorted(out)]
 
     def queue_empty(self):
         for sub in ("todo", "info", "mess", "bounce"):
@@ -141,12 +149,12 @@ class Instance:
                 return False
         return True
 
-    def wait(self, pred, timeout=20):
+    def wait(self, pred, timeout=20, step=0.02):
         end = time.time() + timeout
         while time.time() < end:
             if pred():
                 return True
-            time.sleep(0.02)
+            time.sleep(step)
         return pred()
 
 
@@ -157,7 +165,7 @@ class Sink:
         os.makedirs(dumpdir, exist_ok=True)
         os.chmod(dumpdir, 0o777)
         self.port = free_port()
-        self.p = subprocess.Popen(["/usr/sbin/smtp-sink", "-u", "nobody" if ROOT else os.environ.get("USER", "root")] * ROOT
+        self.p = subprocess.Popen(["/usr/sbin/smtp-sink"] + (["-u", "nobody"] if ROOT else [])
                                   + list(args) + ["-d", os.path.join(dumpdir, "msg."), "127.0.0.1:%d" % self.port, "50"],
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_port(self.port)
