@@ -7,12 +7,11 @@
    or "." followed by any of its parent domains). Nothing listed: nothing
    is ours, and only RELAYCLIENT or an authenticated client can send.
 
-   Existence: for a domain listed in control/locals, the local part must be
-   a user of the users database, or an alias in control/aliases
-   ("name: target, target"), or postmaster; when it is not, the part
-   before the first character of control/extsep (default "+") is tried
-   (user+ext). Domains not in control/locals (virtual or relayed) are
-   accepted as they are. */
+   Existence: asked of local_exists() (programs/lib/local_resolve.c), the
+   same resolution postie-send applies before delivering (control/locals,
+   virtualdomains, aliases, extsep, the users database), so the server
+   never accepts a local recipient it would later have to bounce.
+   postmaster at any local domain is always accepted (RFC 5321 4.5.1). */
 
 #include <errno.h>
 #include <string.h>
@@ -20,15 +19,13 @@
 #include <skalibs/cdb.h>
 #include <skalibs/stralloc.h>
 #include "postie.h"
-#include "usersdb.h"
+#include "local_resolve.h"
 #include "smtpd.h"
 
 #define LIST_MAX (1 << 20)
 
 static stralloc rcpthosts = STRALLOC_ZERO ;
-static stralloc locals = STRALLOC_ZERO ;
-static stralloc aliases = STRALLOC_ZERO ;
-static stralloc extsep = STRALLOC_ZERO ;
+static local_resolver resolver = LOCAL_RESOLVER_ZERO ;
 static int havecdb = 0 ;
 static cdb hostscdb = CDB_ZERO ;
 
@@ -41,10 +38,7 @@ int rcpt_init (void)
 {
   if (control_readlines(&rcpthosts, "rcpthosts", LIST_MAX) < 0) return 0 ;
   lower(rcpthosts.s, rcpthosts.len) ;
-  if (control_readlines(&locals, "locals", LIST_MAX) < 0) return 0 ;
-  lower(locals.s, locals.len) ;
-  if (control_readlines(&aliases, "aliases", LIST_MAX) < 0) return 0 ;
-  if (control_readline(&extsep, "extsep", "+", 16) < 0) return 0 ;
+  if (local_resolve_init(&resolver) < 0) return 0 ;
   if (cdb_init(&hostscdb, "control/rcpthosts.cdb")) havecdb = 1 ;
   else if (errno != ENOENT) return 0 ;
   return 1 ;
@@ -85,46 +79,10 @@ int rcpt_hosts (char const *d, size_t len)
   return 0 ;
 }
 
-static int isalias (char const *name, size_t n)
-{
-  size_t i = 0 ;
-  while (i < aliases.len)
-  {
-    char const *e = aliases.s + i ;
-    size_t k = strlen(e) ;
-    char const *colon = memchr(e, ':', k) ;
-    if (colon)
-    {
-      size_t m = colon - e ;
-      while (m && (e[m-1] == ' ' || e[m-1] == '\t')) m-- ;
-      if (m == n && !strncasecmp(e, name, n)) return 1 ;
-    }
-    i += k + 1 ;
-  }
-  return 0 ;
-}
-
-static int known (char const *name, size_t n)
-{
-  stralloc sa = STRALLOC_ZERO ;
-  usersdb_entry e ;
-  int r ;
-  if (n == 10 && !strncasecmp(name, "postmaster", 10)) return 1 ;
-  if (isalias(name, n)) return 1 ;
-  r = usersdb_find(name, n, &e, &sa) ;
-  stralloc_free(&sa) ;
-  return r ;
-}
-
 int rcpt_check (char const *addr, size_t len, size_t at)
 {
-  size_t cut ;
-  int r ;
   if (at >= len) return 1 ;  /* <postmaster> */
-  if (!inlist(&locals, addr + at + 1, len - at - 1)) return 1 ;
-  r = known(addr, at) ;
-  if (r) return r ;
-  for (cut = 0 ; cut < at ; cut++) if (strchr(extsep.s, addr[cut])) break ;
-  if (cut && cut < at) return known(addr, cut) ;
-  return 0 ;
+  if (at == 10 && !strncasecmp(addr, "postmaster", 10)
+   && local_domain_is_local(&resolver, addr + at + 1, len - at - 1)) return 1 ;
+  return local_exists(&resolver, addr, len) ;
 }
