@@ -16,14 +16,24 @@ SAN ?=
 
 # MEMLIMIT: the default memory limit of the network services (bytes);
 # sanitizers reserve terabytes of address space, so none under SAN.
+# STATIC: how programs are linked outside SAN builds. Every message costs
+# several execs (postie-tcpaccess, postie-smtpd, postie-queue, postie-local),
+# and a dynamically linked exec spends most of its time in ld.so: static-pie
+# (still position-independent, so ASLR stays) saves about 0.3 ms per exec
+# (doc/bench.md, profile notes). A program that needs glibc's NSS or resolver
+# (getpwuid, getaddrinfo: they dlopen modules at run time) has a file
+# programs/<prog>/dynamic and is linked dynamically. The sanitizers need
+# dynamic linking.
 ifeq ($(SAN),1)
 BUILD := build-san
 SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 MEMLIMIT := =
+STATIC :=
 else
 BUILD := build
 SANFLAGS :=
 MEMLIMIT := 64000000
+STATIC := -static-pie
 endif
 
 CCLINE := $(shell head -n 1 conf-cc) $(SANFLAGS) -DPOSTIE_HOME_DEFAULT='"$(HOMEDIR)"'
@@ -60,7 +70,7 @@ $(BUILD)/obj/%.o: programs/%.c $(LIBHDR) conf-cc
 define prog_rule
 $(BUILD)/bin/$(1): $(patsubst programs/%.c,$(BUILD)/obj/%.o,$(wildcard programs/$(1)/*.c)) $(BUILD)/libpostie.a conf-ld
 	@mkdir -p $$(@D)
-	$(LDLINE) -o $$@ $$(filter %.o,$$^) $(BUILD)/libpostie.a $$(shell cat programs/$(1)/libs 2>/dev/null) $(LIBS)
+	$(LDLINE) $(if $(wildcard programs/$(1)/dynamic),,$(STATIC)) -o $$@ $$(filter %.o,$$^) $(BUILD)/libpostie.a $$(shell cat programs/$(1)/libs 2>/dev/null) $(LIBS)
 endef
 
 # A program whose folder holds <prog>.sh instead is a POSIX sh script: the

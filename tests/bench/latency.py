@@ -1,0 +1,106 @@
+#!/usr/bin/python3
+"""Not a test: times one postie instance (postie-setup -u under s6-svscan).
+
+    python3 tests/bench/latency.py [BUILD] [N_TX] [N_SOURCE]
+
+prints medians of connect->banner, end of DATA->250, 250->file in new/
+(over N_TX single transactions, idle machine assumed), and msgs/s with
+smtp-source -s 10 for N_SOURCE messages (0: skip). BUILD is build/ by
+default; POSTIE_TESTTMP picks the scratch place."""
+import os, socket, statistics, subprocess, sys, time
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+build = sys.argv[1] if len(sys.argv) > 1 else "build"
+os.environ.setdefault("POSTIE_BUILD", os.path.abspath(build))
+from postietest import *
+from instance import *
+
+NTX = int(sys.argv[2]) if len(sys.argv) > 2 else 50
+NSRC = int(sys.argv[3]) if len(sys.argv) > 3 else 2000
+
+base = scratch("latency")
+home = os.path.join(base, "p")
+ports = (free_port(), free_port(), free_port())
+r = setup(home, ports, me="example.test")
+assert r.returncode == 0, r.stderr
+add_user(home, "u", "pw")
+for k in ("MAXCONN", "MAXCONNIP"):
+    write(os.path.join(home, "service", "smtpd", "env", k), "100\n")
+newdir = os.path.join(home, "mail", "u", "Maildir", "new")
+sv = Supervised(home)
+assert sv.wait_ready(), "not ready"
+tracer = None
+if os.environ.get("LAT_STRACE"):  # strace -f the smtpd and send services
+    pids = [sv.pid("smtpd"), sv.pid("send")]
+    pids += open("/proc/%d/task/%d/children" % (pids[1], pids[1])).read().split()
+    tracer = subprocess.Popen(["strace", "-f", "-tt", "-T", "-o", os.environ["LAT_STRACE"]] +
+                              sum((["-p", str(p)] for p in pids), []))
+    time.sleep(1)
+
+
+def rd(s):
+    buf = b""
+    while not buf.endswith(b"\r\n") or buf.split(b"\r\n")[-2][3:4] == b"-":
+        b = s.recv(4096)
+        if not b:
+            raise EOFError(buf)
+        buf += b
+    return buf
+
+
+banner, data250, tofile = [], [], []
+try:
+    for i in range(NTX):
+        before = set(os.listdir(newdir))
+        t0 = time.perf_counter()
+        s = socket.create_connection(("127.0.0.1", ports[0]))
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        rd(s)
+        t1 = time.perf_counter()
+        s.sendall(b"EHLO x\r\n"); rd(s)
+        s.sendall(b"MAIL FROM:<a@b.example>\r\n"); rd(s)
+        s.sendall(b"RCPT TO:<u@example.test>\r\n"); rd(s)
+        s.sendall(b"DATA\r\n"); rd(s)
+        s.sendall(b"Subject: t\r\n\r\nhello\r\n")
+        t2 = time.perf_counter()
+        s.sendall(b".\r\n")
+        r250 = rd(s)
+        t3 = time.perf_counter()
+        assert r250.startswith(b"250"), r250
+        while True:
+            if set(os.listdir(newdir)) - before:
+                break
+            time.sleep(0.0002)
+        t4 = time.perf_counter()
+        s.sendall(b"QUIT\r\n"); rd(s); s.close()
+        banner.append(t1 - t0); data250.append(t3 - t2); tofile.append(t4 - t3)
+        time.sleep(0.02)
+    ms = lambda l: "%.2f ms" % (1000 * statistics.median(l))
+    p90 = lambda l: "%.2f" % (1000 * sorted(l)[int(len(l) * .9)])
+    print("connect->banner  median %s p90 %s" % (ms(banner), p90(banner)))
+    print("DATA end->250    median %s p90 %s" % (ms(data250), p90(data250)))
+    print("250->new/        median %s p90 %s" % (ms(tofile), p90(tofile)))
+    if NSRC:
+        n0 = len(os.listdir(newdir))
+        prof = None
+        if os.environ.get("LAT_PERF"):  # perf record -a over the smtp-source run
+            prof = subprocess.Popen(["perf", "record", "-a", "-q", "-o", os.environ["LAT_PERF"]],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(0.5)
+        t0 = time.perf_counter()
+        subprocess.run(["/usr/sbin/smtp-source", "-s", "10", "-m", str(NSRC), "-f", "a@b.example",
+                        "-t", "u@example.test", "127.0.0.1:%d" % ports[0]], check=True)
+        t1 = time.perf_counter()
+        while len(os.listdir(newdir)) < n0 + NSRC:
+            time.sleep(0.005)
+            if time.perf_counter() - t1 > 120:
+                break
+        t2 = time.perf_counter()
+        got = len(os.listdir(newdir)) - n0
+        if prof:
+            prof.send_signal(2); prof.wait()
+        print("smtp-source -s 10 -m %d: accepted in %.2f s, delivered %d in %.2f s: %.0f msgs/s" %
+              (NSRC, t1 - t0, got, t2 - t0, got / (t2 - t0)))
+finally:
+    if tracer:
+        tracer.terminate(); tracer.wait()
+    sv.stop()
