@@ -111,11 +111,14 @@ static void envelope (void)
   put("", 1) ;
 }
 
-static void trigger (void)
+/* The byte is 0x80 + the message's bucket, so that postie-send reads that
+   one directory of queue/todo/ only (doc/queue.md, step 7). */
+static void trigger (unsigned int bucket)
 {
+  unsigned char c = (unsigned char)(0x80 + bucket) ;
   int fd = open("trigger", O_WRONLY | O_NONBLOCK | O_CLOEXEC) ;
   if (fd < 0) return ;  /* nobody listens: postie-send rescans anyway */
-  if (write(fd, "", 1) < 0) { /* a full pipe is already a wake-up */ }
+  if (write(fd, &c, 1) < 0) { /* a full pipe makes postie-send read every bucket */ }
   close(fd) ;
 }
 
@@ -216,6 +219,6 @@ int main (void)
   close(qfd) ;
 
   report_id(id, idlen) ;
-  trigger() ;
+  trigger(bucket) ;
   return QQ_OK ;
 }

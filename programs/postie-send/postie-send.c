@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>  /* PIPE_BUF */
 #include <signal.h>
 #include <stdio.h>  /* rename */
 #include <stdlib.h>
@@ -567,27 +568,64 @@ static int pickup (qid const *q)
   return 0 ;
 }
 
-/* Every file in queue/todo: picked up, then (if addnew) scheduled now. */
+/* Every file in queue/todo/B: picked up, then (if addnew) scheduled now. */
+static void scan_todo_bucket (unsigned int b, int addnew)
+{
+  char path[64] ;
+  DIR *dir ;
+  qdir(path, "todo", b) ;
+  dir = opendir(path) ;
+  if (!dir) { strerr_warnwusys("open ", path) ; return ; }
+  for (;;)
+  {
+    struct dirent *e = readdir(dir) ;
+    qid q ;
+    if (!e) break ;
+    if (e->d_name[0] == '.') continue ;
+    if (!qid_scan(e->d_name, &q) || qid_bucket(&q) != b) { LOG("warning: ignoring queue/todo/", path + 11, "/", e->d_name, ": not a queue id") ; continue ; }
+    if (pickup(&q) && addnew) newq_push(&q) ;
+  }
+  closedir(dir) ;
+}
+
+/* Every file in queue/todo. */
 static void scan_todo (int addnew)
 {
   unsigned int b ;
-  for (b = 0 ; b < QUEUE_SPLIT ; b++)
+  for (b = 0 ; b < QUEUE_SPLIT ; b++) scan_todo_bucket(b, addnew) ;
+}
+
+/* The trigger's bytes since the last wake-up. postie-queue writes 0x80 +
+   the bucket of the message it queued: only those buckets are read, not all
+   QUEUE_SPLIT of them (a directory scan per bucket costs five system
+   calls). Any other byte (a shell script's text, a stand-in's NUL)
+   means "read them all", and so does a pipe that may have been full (at
+   least PIPE_BUF bytes in one wake-up): a writer that found it full
+   dropped its byte. */
+static void trigger_read (int trig, int scan)
+{
+  uint64_t want = 0 ;  /* one bit per bucket: QUEUE_SPLIT <= 64 */
+  size_t total = 0 ;
+  int all = 0 ;
+#if QUEUE_SPLIT > 64
+#error the trigger bucket mask holds 64 buckets
+#endif
+  for (;;)
   {
-    char path[64] ;
-    DIR *dir ;
-    qdir(path, "todo", b) ;
-    dir = opendir(path) ;
-    if (!dir) { strerr_warnwusys("open ", path) ; continue ; }
-    for (;;)
-    {
-      struct dirent *e = readdir(dir) ;
-      qid q ;
-      if (!e) break ;
-      if (e->d_name[0] == '.') continue ;
-      if (!qid_scan(e->d_name, &q) || qid_bucket(&q) != b) { LOG("warning: ignoring queue/todo/", path + 11, "/", e->d_name, ": not a queue id") ; continue ; }
-      if (pickup(&q) && addnew) newq_push(&q) ;
-    }
-    closedir(dir) ;
+    unsigned char buf[PIPE_BUF] ;
+    ssize_t r = read(trig, buf, sizeof buf) ;
+    ssize_t i ;
+    if (r <= 0) break ;
+    total += (size_t)r ;
+    for (i = 0 ; i < r ; i++)
+      if (buf[i] >= 0x80 && buf[i] < 0x80 + QUEUE_SPLIT) want |= (uint64_t)1 << (buf[i] - 0x80) ;
+      else all = 1 ;
+  }
+  if (!scan || !total) return ;
+  if (all || total >= PIPE_BUF) { scan_todo(1) ; return ; }
+  {
+    unsigned int b ;
+    for (b = 0 ; b < QUEUE_SPLIT ; b++) if (want & ((uint64_t)1 << b)) scan_todo_bucket(b, 1) ;
   }
 }
 
@@ -1306,12 +1344,7 @@ int main (int argc, char const *const *argv)
       }
       if (sig < 0) strerr_diefusys(111, "selfpipe_read") ;
     }
-    if (x[1].revents & IOPAUSE_READ)
-    {
-      char buf[512] ;
-      while (read(trig, buf, sizeof buf) > 0) ;
-      if (!stopping) scan_todo(1) ;
-    }
+    if (x[1].revents & IOPAUSE_READ) trigger_read(trig, !stopping) ;
     if (now() >= nextscan)
     {
       if (!stopping) scan_todo(1) ;
