@@ -14,16 +14,17 @@ DESTDIR ?=
 HOMEDIR ?= /etc/postie
 SAN ?=
 
+# conf-static lists the programs linked static-pie (outside SAN builds, since
+# the sanitizers need dynamic linking). Every message costs four execs
+# (postie-tcpaccess, postie-smtpd, postie-queue, postie-local), and a
+# dynamically linked exec spends most of its time in ld.so: static-pie
+# (still position-independent, so ASLR stays) saves about 0.3 ms per exec,
+# for about 0.7 MB more per program (doc/bench.md, profile notes). A program
+# that needs glibc's NSS or resolver (getpwuid, getaddrinfo: they dlopen
+# modules at run time) must not be in the list.
+#
 # MEMLIMIT: the default memory limit of the network services (bytes);
 # sanitizers reserve terabytes of address space, so none under SAN.
-# STATIC: how programs are linked outside SAN builds. Every message costs
-# several execs (postie-tcpaccess, postie-smtpd, postie-queue, postie-local),
-# and a dynamically linked exec spends most of its time in ld.so: static-pie
-# (still position-independent, so ASLR stays) saves about 0.3 ms per exec
-# (doc/bench.md, profile notes). A program that needs glibc's NSS or resolver
-# (getpwuid, getaddrinfo: they dlopen modules at run time) has a file
-# programs/<prog>/dynamic and is linked dynamically. The sanitizers need
-# dynamic linking.
 ifeq ($(SAN),1)
 BUILD := build-san
 SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
@@ -34,6 +35,7 @@ BUILD := build
 SANFLAGS :=
 MEMLIMIT := 64000000
 STATIC := -static-pie
+STATICPROGS := $(shell sed -e 's/\#.*//' conf-static)
 endif
 
 CCLINE := $(shell head -n 1 conf-cc) $(SANFLAGS) -DPOSTIE_HOME_DEFAULT='"$(HOMEDIR)"'
@@ -68,9 +70,9 @@ $(BUILD)/obj/%.o: programs/%.c $(LIBHDR) conf-cc
 # One rule per program, generated from TARGETS: its objects are every .c file
 # in its own folder; extra libraries come from programs/<prog>/libs.
 define prog_rule
-$(BUILD)/bin/$(1): $(patsubst programs/%.c,$(BUILD)/obj/%.o,$(wildcard programs/$(1)/*.c)) $(BUILD)/libpostie.a conf-ld
+$(BUILD)/bin/$(1): $(patsubst programs/%.c,$(BUILD)/obj/%.o,$(wildcard programs/$(1)/*.c)) $(BUILD)/libpostie.a conf-ld conf-static
 	@mkdir -p $$(@D)
-	$(LDLINE) $(if $(wildcard programs/$(1)/dynamic),,$(STATIC)) -o $$@ $$(filter %.o,$$^) $(BUILD)/libpostie.a $$(shell cat programs/$(1)/libs 2>/dev/null) $(LIBS)
+	$(LDLINE) $(if $(filter $(1),$(STATICPROGS)),$(STATIC)) -o $$@ $$(filter %.o,$$^) $(BUILD)/libpostie.a $$(shell cat programs/$(1)/libs 2>/dev/null) $(LIBS)
 endef
 
 # A program whose folder holds <prog>.sh instead is a POSIX sh script: the

@@ -32,9 +32,23 @@ tracer = None
 if os.environ.get("LAT_STRACE"):  # strace -f the smtpd and send services
     pids = [sv.pid("smtpd"), sv.pid("send")]
     pids += open("/proc/%d/task/%d/children" % (pids[1], pids[1])).read().split()
-    tracer = subprocess.Popen(["strace", "-f", "-tt", "-T", "-o", os.environ["LAT_STRACE"]] +
+    opts = ["-c", "-S", "calls"] if os.environ.get("LAT_STRACE_COUNT") else ["-tt", "-T"]
+    tracer = subprocess.Popen(["strace", "-f", "-o", os.environ["LAT_STRACE"]] + opts +
                               sum((["-p", str(p)] for p in pids), []))
     time.sleep(1)
+
+
+def cpu_ticks():
+    """utime+stime of the services and their reaped children (tcpserver
+    reaps postie-smtpd, which reaps postie-queue; postie-lspawn reaps
+    postie-local), in clock ticks."""
+    pids = [sv.pid("smtpd"), sv.pid("send")]
+    pids += [int(x) for x in open("/proc/%d/task/%d/children" % (pids[1], pids[1])).read().split()]
+    t = 0
+    for p in pids:
+        f = open("/proc/%d/stat" % p).read().rsplit(")", 1)[1].split()
+        t += sum(int(x) for x in f[11:15])
+    return t
 
 
 def rd(s):
@@ -86,6 +100,7 @@ try:
             prof = subprocess.Popen(["perf", "record", "-a", "-q", "-o", os.environ["LAT_PERF"]],
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             time.sleep(0.5)
+        c0 = cpu_ticks()
         t0 = time.perf_counter()
         subprocess.run(["/usr/sbin/smtp-source", "-s", "10", "-m", str(NSRC), "-f", "a@b.example",
                         "-t", "u@example.test", "127.0.0.1:%d" % ports[0]], check=True)
@@ -96,10 +111,11 @@ try:
                 break
         t2 = time.perf_counter()
         got = len(os.listdir(newdir)) - n0
+        c1 = cpu_ticks()
         if prof:
             prof.send_signal(2); prof.wait()
-        print("smtp-source -s 10 -m %d: accepted in %.2f s, delivered %d in %.2f s: %.0f msgs/s" %
-              (NSRC, t1 - t0, got, t2 - t0, got / (t2 - t0)))
+        print("smtp-source -s 10 -m %d: accepted in %.2f s, delivered %d in %.2f s: %.0f msgs/s, CPU %.2f ms/msg" %
+              (NSRC, t1 - t0, got, t2 - t0, got / (t2 - t0), 1000.0 * (c1 - c0) / os.sysconf("SC_CLK_TCK") / max(got, 1)))
 finally:
     if tracer:
         tracer.terminate(); tracer.wait()
