@@ -10,11 +10,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <skalibs/allreadwrite.h>
 #include <skalibs/djbunix.h>
@@ -485,38 +487,75 @@ static char qbuf[65536] ;
 static size_t qlen = 0 ;
 static int qdead = 0 ;
 
+/* The queue program's environment: ours, with POSTIE_QUEUE_IDFD=3. */
+static char const **queue_env (void)
+{
+  static char const **env = 0 ;
+  if (!env)
+  {
+    extern char **environ ;
+    size_t n = 0, j = 0 ;
+    while (environ[n]) n++ ;
+    env = malloc((n + 2) * sizeof *env) ;
+    if (!env) return 0 ;
+    for (size_t i = 0 ; i < n ; i++)
+      if (strncmp(environ[i], "POSTIE_QUEUE_IDFD=", 18)) env[j++] = environ[i] ;
+    env[j++] = "POSTIE_QUEUE_IDFD=3" ;
+    env[j] = 0 ;
+  }
+  return env ;
+}
+
+/* posix_spawnp, not fork: glibc spawns with vfork semantics, which spares
+   copying this process's page tables (and the copy-on-write faults that
+   follow) for every message. */
 static int queue_start (void)
 {
   int m[2], e[2], id[2] ;
+  int r ;
+  posix_spawn_file_actions_t fa ;
+  posix_spawnattr_t attr ;
+  sigset_t none, pipeset ;
   char const *prog = getenv("POSTIE_QUEUE") ;
+  char const *argv[2] = { 0, 0 } ;
+  char const **env = queue_env() ;
   if (!prog || !*prog) prog = "postie-queue" ;
+  argv[0] = prog ;
+  if (!env) return 0 ;
   if (pipecoe(m) < 0) return 0 ;
   if (pipecoe(e) < 0) { fd_close(m[0]) ; fd_close(m[1]) ; return 0 ; }
   if (pipecoe(id) < 0) { fd_close(m[0]) ; fd_close(m[1]) ; fd_close(e[0]) ; fd_close(e[1]) ; return 0 ; }
-  qpid = fork() ;
-  if (qpid < 0)
-  {
-    fd_close(m[0]) ; fd_close(m[1]) ; fd_close(e[0]) ; fd_close(e[1]) ; fd_close(id[0]) ; fd_close(id[1]) ;
-    return 0 ;
-  }
-  if (!qpid)
-  {
-    char const *argv[2] = { prog, 0 } ;
-    if (dup2(m[0], 0) < 0 || dup2(e[0], 1) < 0) _exit(QQ_BUG) ;
-    if (id[1] == 3) { if (uncoe(3) < 0) _exit(QQ_BUG) ; }
-    else if (dup2(id[1], 3) < 0) _exit(QQ_BUG) ;
-    if (setenv("POSTIE_QUEUE_IDFD", "3", 1) < 0) _exit(QQ_NOMEM) ;
-    sig_restore(SIGPIPE) ;
-    sig_blocknone() ;
-    execvp(prog, (char *const *)argv) ;
-    strerr_warnwu2sys("exec ", prog) ;
-    _exit(QQ_TEMP_REFUSED) ;
-  }
+  /* m[0] >= 3 (0, 1 and 2 are open) and id[1] > m[0], so dup2 to 0, 1
+     and 3 in this order never clobbers a descriptor still to be moved */
+  sigemptyset(&none) ;
+  sigemptyset(&pipeset) ;
+  sigaddset(&pipeset, SIGPIPE) ;
+  r = posix_spawn_file_actions_init(&fa) ;
+  if (r) goto err ;
+  r = posix_spawnattr_init(&attr) ;
+  if (r) { posix_spawn_file_actions_destroy(&fa) ; goto err ; }
+  if ((r = posix_spawn_file_actions_adddup2(&fa, m[0], 0))
+   || (r = posix_spawn_file_actions_adddup2(&fa, e[0], 1))
+   || (r = posix_spawn_file_actions_adddup2(&fa, id[1], 3))
+   || (r = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+   || (r = posix_spawnattr_setsigmask(&attr, &none))
+   || (r = posix_spawnattr_setsigdefault(&attr, &pipeset)))
+    ;
+  else r = posix_spawnp(&qpid, prog, &fa, &attr, (char *const *)argv, (char *const *)env) ;
+  posix_spawnattr_destroy(&attr) ;
+  posix_spawn_file_actions_destroy(&fa) ;
+  if (r) goto err ;
   fd_close(m[0]) ; fd_close(e[0]) ; fd_close(id[1]) ;
   qmfd = m[1] ; qefd = e[1] ; qifd = id[0] ;
   qlen = 0 ;
   qdead = 0 ;
   return 1 ;
+ err:
+  errno = r ;
+  strerr_warnwu2sys("spawn ", prog) ;
+  qpid = 0 ;
+  fd_close(m[0]) ; fd_close(m[1]) ; fd_close(e[0]) ; fd_close(e[1]) ; fd_close(id[0]) ; fd_close(id[1]) ;
+  return 0 ;
 }
 
 static void qflush (void)
@@ -568,10 +607,14 @@ static int queue_finish (char *id, size_t idmax)
   fd_close(qmfd) ;
   if (!qdead)
   {
-    if (allwrite(qefd, "F", 1) < 1
-     || allwrite(qefd, sender.s, sender.len + 1) < sender.len + 1
-     || allwrite(qefd, rcpts.s, rcpts.len) < rcpts.len
-     || allwrite(qefd, "", 1) < 1) qdead = 1 ;
+    /* one write: the queue program wakes up once for the envelope */
+    struct iovec v[4] = {
+      { .iov_base = "F", .iov_len = 1 },
+      { .iov_base = sender.s, .iov_len = sender.len + 1 },
+      { .iov_base = rcpts.s, .iov_len = rcpts.len },
+      { .iov_base = "", .iov_len = 1 } } ;
+    size_t total = 2 + sender.len + 1 + rcpts.len ;
+    if (allwritev(qefd, v, 4) < total) qdead = 1 ;
   }
   fd_close(qefd) ;
   code = queue_wait() ;
