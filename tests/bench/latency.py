@@ -32,7 +32,9 @@ tracer = None
 if os.environ.get("LAT_STRACE"):  # strace -f the smtpd and send services
     pids = [sv.pid("smtpd"), sv.pid("send")]
     pids += open("/proc/%d/task/%d/children" % (pids[1], pids[1])).read().split()
-    opts = ["-c", "-S", "calls"] if os.environ.get("LAT_STRACE_COUNT") else ["-tt", "-T"]
+    opts = ["-c", "-S", "calls"] if os.environ.get("LAT_STRACE_COUNT") else ["-ttt"]
+    if os.environ.get("LAT_STRACE_CALLS"):  # e.g. accept4,clone,execve,write,fsync
+        opts += ["--seccomp-bpf", "-e", "trace=" + os.environ["LAT_STRACE_CALLS"]]
     tracer = subprocess.Popen(["strace", "-f", "-o", os.environ["LAT_STRACE"]] + opts +
                               sum((["-p", str(p)] for p in pids), []))
     time.sleep(1)
@@ -97,7 +99,7 @@ try:
         n0 = len(os.listdir(newdir))
         prof = None
         if os.environ.get("LAT_PERF"):  # perf record -a over the smtp-source run
-            prof = subprocess.Popen(["perf", "record", "-a", "-q", "-o", os.environ["LAT_PERF"]],
+            prof = subprocess.Popen(["perf", "record", "-a", "-g", "-q", "-o", os.environ["LAT_PERF"]],
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             time.sleep(0.5)
         c0 = cpu_ticks()
