@@ -1,6 +1,6 @@
 /* postie-tcpserver: the UCSPI-TCP super-server.
    Binds ip:port (IPv4 or IPv6), drops privileges, then for each client
-   forks prog... with the connection on fd 0 and fd 1 and the UCSPI
+   spawns prog... with the connection on fd 0 and fd 1 and the UCSPI
    environment (PROTO, TCPLOCALIP, TCPLOCALPORT, TCPREMOTEIP,
    TCPREMOTEPORT, TCPCONNNUM). Command line compatible with s6-tcpserver
    and ucspi-tcp's tcpserver where they overlap. Never looks anything up
@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,7 +36,6 @@
 #include <skalibs/socket.h>
 #include <skalibs/ip46.h>
 #include <skalibs/env.h>
-#include <skalibs/exec.h>
 #include <skalibs/stralloc.h>
 #include <skalibs/tai.h>
 
@@ -193,24 +193,31 @@ static void refuse (int fd, ip46 const *ip, uint16_t port, char const *why, unsi
   }
 }
 
-/* In the child: the connection on fd 0 and fd 1, the UCSPI environment,
-   signals back to normal, then exec. */
-static void run_child (int fd, ip46 const *ip, uint16_t port, unsigned int num, char const *const *argv) gccattr_noreturn ;
-static void run_child (int fd, ip46 const *ip, uint16_t port, unsigned int num, char const *const *argv)
+/* The child: the connection on fd 0 and fd 1, the UCSPI environment,
+   signals back to normal (the mask empty, the trapped ones to their
+   defaults), prog... run. posix_spawnp rather than fork + exec: glibc
+   spawns with vfork semantics, so this process's page tables are not
+   copied for every connection. Returns the pid, or 0 (logged). */
+static pid_t spawn_child (int fd, ip46 const *ip, uint16_t port, unsigned int num, char const *const *argv)
 {
-  stralloc modifs = STRALLOC_ZERO ;
+  static stralloc modifs = STRALLOC_ZERO ;
+  extern char **environ ;
+  size_t envlen = env_len((char const *const *)environ) ;
+  char const *v[envlen + 12] ;  /* the environment and at most 10 modifications */
+  posix_spawn_file_actions_t fa ;
+  posix_spawnattr_t attr ;
+  sigset_t none, trapped ;
   ip46 lip ;
   uint16_t lport ;
   char fip[IP46_FMT] ;
   char fport[UINT16_FMT] ;
   char fnum[UINT_FMT] ;
+  pid_t pid ;
+  int r ;
 
-  selfpipe_finish() ;
-  sig_blocknone() ;
-  if (socket_local46(fd, &lip, &lport) < 0) strerr_diefusys(111, "getsockname") ;
-  if (flagnodelay && socket_tcpnodelay(fd) < 0) strerr_diefusys(111, "set TCP_NODELAY") ;
-  if (fd_move(0, fd) < 0 || fd_copy(1, 0) < 0) strerr_diefusys(111, "move the connection to fd 0 and 1") ;
-
+  if (socket_local46(fd, &lip, &lport) < 0) { strerr_warnwusys("getsockname") ; return 0 ; }
+  if (flagnodelay && socket_tcpnodelay(fd) < 0) { strerr_warnwusys("set TCP_NODELAY") ; return 0 ; }
+  modifs.len = 0 ;
   fmt_conn(fip, fport, &lip, lport) ;
   fnum[uint_fmt(fnum, num)] = 0 ;
   if (!env_addmodif(&modifs, "PROTO", "TCP")
@@ -220,12 +227,35 @@ static void run_child (int fd, ip46 const *ip, uint16_t port, unsigned int num, 
    || !env_addmodif(&modifs, "TCPLOCALHOST", localname)
    || !env_addmodif(&modifs, "TCPREMOTEHOST", 0)
    || !env_addmodif(&modifs, "TCPREMOTEINFO", 0))
-    strerr_diefu(111, "make the environment: out of memory") ;
+    goto nomem ;
   fmt_conn(fip, fport, ip, port) ;
   if (!env_addmodif(&modifs, "TCPREMOTEIP", fip)
    || !env_addmodif(&modifs, "TCPREMOTEPORT", fport))
-    strerr_diefu(111, "make the environment: out of memory") ;
-  xmexec_m(argv, modifs.s, modifs.len) ;
+    goto nomem ;
+  if (!env_merge(v, envlen + 12, (char const *const *)environ, envlen, modifs.s, modifs.len)) goto nomem ;
+
+  sigemptyset(&none) ;
+  sigemptyset(&trapped) ;
+  sigaddset(&trapped, SIGCHLD) ; sigaddset(&trapped, SIGTERM) ; sigaddset(&trapped, SIGHUP) ;
+  sigaddset(&trapped, SIGQUIT) ; sigaddset(&trapped, SIGABRT) ;
+  r = posix_spawn_file_actions_init(&fa) ;
+  if (r) { errno = r ; strerr_warnwusys("spawn ", argv[0]) ; return 0 ; }
+  r = posix_spawnattr_init(&attr) ;
+  if (r) { posix_spawn_file_actions_destroy(&fa) ; errno = r ; strerr_warnwusys("spawn ", argv[0]) ; return 0 ; }
+  /* fd >= 3 (0, 1 and 2 are always open), so dup2 to 0 then 1 clobbers nothing */
+  if (!(r = posix_spawn_file_actions_adddup2(&fa, fd, 0))
+   && !(r = posix_spawn_file_actions_adddup2(&fa, fd, 1))
+   && !(r = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+   && !(r = posix_spawnattr_setsigmask(&attr, &none))
+   && !(r = posix_spawnattr_setsigdefault(&attr, &trapped)))
+    r = posix_spawnp(&pid, argv[0], &fa, &attr, (char *const *)argv, (char *const *)v) ;
+  posix_spawnattr_destroy(&attr) ;
+  posix_spawn_file_actions_destroy(&fa) ;
+  if (r) { errno = r ; strerr_warnwusys("spawn ", argv[0]) ; return 0 ; }
+  return pid ;
+ nomem:
+  strerr_warnwu1x("make the environment: out of memory") ;
+  return 0 ;
 }
 
 static void new_connection (int fd, ip46 const *ip, uint16_t port, char const *const *argv)
@@ -235,15 +265,9 @@ static void new_connection (int fd, ip46 const *ip, uint16_t port, char const *c
   if (nconns >= maxconn) { refuse(fd, ip, port, "too many connections", maxconn) ; return ; }
   n = count_ip(ip) ;
   if (n >= localmaxconn) { refuse(fd, ip, port, "too many connections from this ip", localmaxconn) ; return ; }
-  pid = fork() ;
-  if (pid < 0)
-  {
-    fd_close(fd) ;
-    strerr_warnwusys("fork") ;
-    return ;
-  }
-  if (!pid) run_child(fd, ip, port, n + 1, argv) ;
+  pid = spawn_child(fd, ip, port, n + 1, argv) ;
   fd_close(fd) ;
+  if (!pid) return ;
   conns[nconns].pid = pid ;
   conns[nconns].ip = *ip ;
   conns[nconns].port = port ;

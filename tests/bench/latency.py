@@ -6,8 +6,10 @@
 prints medians of connect->banner, end of DATA->250, 250->file in new/
 (over N_TX single transactions, idle machine assumed), and msgs/s with
 smtp-source -s 10 for N_SOURCE messages (0: skip). BUILD is build/ by
-default; POSTIE_TESTTMP picks the scratch place."""
-import os, socket, statistics, subprocess, sys, time
+default; POSTIE_TESTTMP picks the scratch place, removed at the end
+unless LAT_KEEP=1. LAT_STRACE, LAT_STRACE_COUNT, LAT_STRACE_CALLS and
+LAT_PERF: doc/bench.md, profile notes."""
+import os, shutil, socket, statistics, subprocess, sys, time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 build = sys.argv[1] if len(sys.argv) > 1 else "build"
 os.environ.setdefault("POSTIE_BUILD", os.path.abspath(build))
@@ -122,3 +124,5 @@ finally:
     if tracer:
         tracer.terminate(); tracer.wait()
     sv.stop()
+    if not os.environ.get("LAT_KEEP"):
+        shutil.rmtree(base, ignore_errors=True)
