@@ -27,6 +27,7 @@
 #include "postie.h"
 #include "queue.h"
 #include "rfc5322.h"
+#include "base64.h"
 #include "smtpd.h"
 
 #define USAGE "postie-smtpd [ checkpassword-program [ args... ] ]"
@@ -936,7 +937,7 @@ static int authread (char *o, size_t omax, size_t *olen)
   if (r <= 0) { if (!r) errno = 0 ; die_read() ; }
   if (toolong) { err("500 5.5.2 Line too long\r\n") ; return 0 ; }
   if (len == 1 && line[0] == '*') { err("501 5.0.0 Authentication cancelled\r\n") ; return 0 ; }
-  k = b64dec(line, len, o, omax) ;
+  k = base64_decode(line, len, o, omax) ;
   wipe(line, sizeof line) ;
   if (k < 0) { err("501 5.5.2 Cannot decode the response (base64)\r\n") ; return 0 ; }
   *olen = k ;
@@ -947,7 +948,7 @@ static int decodearg (char const *s, char *o, size_t omax, size_t *olen)
 {
   ssize_t k ;
   if (!strcmp(s, "=")) { *olen = 0 ; return 1 ; }
-  k = b64dec(s, strlen(s), o, omax) ;
+  k = base64_decode(s, strlen(s), o, omax) ;
   if (k < 0) { err("501 5.5.2 Cannot decode the response (base64)\r\n") ; return 0 ; }
   *olen = k ;
   return 1 ;

@@ -45,10 +45,6 @@ extern void io_shutdown (tain const *deadline) ;  /* FIN, then drain the input *
 extern int addr_parse (char const *s, size_t len, unsigned int flags, stralloc *out, size_t *used, size_t *at) ;
 extern int utf8_valid (char const *s, size_t len) ;
 
-/* --- smtpd_base64.c: strict base64 (length a multiple of 4, '=' only as
-   the last one or two characters). The decoded length, or -1 when s is not
-   base64 or does not fit in omax bytes. */
-extern ssize_t b64dec (char const *s, size_t n, char *o, size_t omax) ;
 
 /* --- smtpd_rcpt.c: may we accept mail for this domain, and does this
    local recipient exist. */
