@@ -5,7 +5,7 @@ with poplib; relaying needs AUTH; mail relayed by an authenticated user
 reaches the second instance through control/smtproutes and is read there;
 one queue id tells a message's story across the services' s6-log
 directories; stopping s6-svscan leaves no process behind."""
-import os, poplib, re, smtplib, sys, time
+import os, poplib, re, smtplib, subprocess, sys, time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from postietest import *
 from instance import *
@@ -50,6 +50,33 @@ try:
         check("pop3-read", n == 1 and b"hello alice" in lines and b"Subject: local test" in lines, repr(lines)[:300])
     except Exception as e:
         check("pop3-read", False, repr(e))
+
+    # fetchmail, an independent POP3 client, after delivery through the
+    # real queue: keep, then fetch and delete.
+    with smtplib.SMTP("127.0.0.1", pa[0], timeout=20) as s:
+        s.sendmail("someone@example.org", ["alice@a.example"], "Subject: second\r\n\r\n.dotted line\r\n")
+    wait_for(lambda: len(maildir_messages(A, "alice")) == 2, 20)
+    fm = os.path.join(base, "fetchmail")
+    os.makedirs(fm, exist_ok=True)
+    fmrc, fmout = os.path.join(fm, "rc"), os.path.join(fm, "out")
+    with open(fmrc, "w") as f:
+        f.write('poll 127.0.0.1 service %d protocol pop3 auth password user "alice" password "alice-pw" '
+                'mda "/bin/sh -c \'cat >> %s\'"\n' % (pa[2], fmout))
+    os.chmod(fmrc, 0o600)
+    def fetchmail(*extra):
+        return subprocess.run(["fetchmail", "-f", fmrc, "--nosyslog", "--sslproto", "", "--idfile",
+                               os.path.join(fm, "ids")] + list(extra), env=dict(os.environ, HOME=fm, FETCHMAILHOME=fm),
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
+    r = fetchmail("-k", "-a")
+    got = open(fmout, "rb").read() if os.path.exists(fmout) else b""
+    check("fetchmail-keep", r.returncode == 0 and got.count(b"Subject:") == 2 and len(maildir_messages(A, "alice")) == 2,
+          r.stdout.decode(errors="replace")[-1000:])
+    if os.path.exists(fmout):
+        os.unlink(fmout)
+    r = fetchmail("-a")
+    got = open(fmout, "rb").read() if os.path.exists(fmout) else b""
+    check("fetchmail-fetch-delete", r.returncode == 0 and b"\n.dotted line\n" in got and not maildir_messages(A, "alice"),
+          r.stdout.decode(errors="replace")[-1000:])
 
     # Relay control: no relaying without AUTH, no submission without AUTH.
     try:
