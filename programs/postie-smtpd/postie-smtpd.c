@@ -48,6 +48,7 @@ static unsigned long maxbadcmds = 20 ;
 static unsigned long maxhops = 100 ;
 static unsigned long datalinemax = 1000 ;
 static unsigned long authfaildelay = 2 ;
+static unsigned long greetdelay = 0 ;
 static unsigned long maxauthfail = 3 ;
 
 /* ---------- the session */
@@ -834,7 +835,7 @@ static void smtp_data (char const *arg)
  refusedpipe:
   /* RFC 2920 3.1: DATA ends a group; a client that sent the message
      without waiting for 354 would have its text read as commands. End. */
-  if (io_pending())
+  if (io_pending(0))
   {
     out("421 4.5.0 ") ; out(me.s) ; out(" pipelining violation after a refused DATA, closing connection\r\n") ;
     session_end("pipelining") ;
@@ -1094,6 +1095,7 @@ static void settings (void)
   if (control_readulong(&timeoutdatatotal, "timeoutdatatotal", timeoutdatatotal) < 0) die_control("timeoutdatatotal") ;
   if (control_readulong(&maxbadcmds, "maxbadcmds", maxbadcmds) < 0) die_control("maxbadcmds") ;
   if (control_readulong(&authfaildelay, "authfaildelay", authfaildelay) < 0) die_control("authfaildelay") ;
+  if (control_readulong(&greetdelay, "greetdelay", greetdelay) < 0) die_control("greetdelay") ;
   if (control_readulong(&maxauthfail, "maxauthfail", maxauthfail) < 0) die_control("maxauthfail") ;
   if (!maxauthfail) maxauthfail = 1 ;
   if (control_readulong(&maxhops, "maxhops", maxhops) < 0) die_control("maxhops") ;
@@ -1167,8 +1169,10 @@ int main (int argc, char const *const *argv)
   settings() ;
   if (authrequired && !cpwn) strerr_warnw1x("SMTPAUTH=required but no checkpassword program: nobody can send") ;
 
-  /* A client that talks before the greeting is not an SMTP client. */
-  if (io_pending())
+  /* A client that talks before the greeting is not an SMTP client. With
+     control/greetdelay (milliseconds), wait that long for one to show
+     itself; with 0, only input already there counts. */
+  if (io_pending(greetdelay))
   {
     char const *s ;
     size_t n ;

@@ -18,7 +18,7 @@
 extern void io_setfds (int infd, int outfd) ;
 extern void io_discard (void) ;
 extern void io_setwtimeout (unsigned int secs) ;  /* for flushes io_put makes itself */
-extern int io_pending (void) ;  /* input buffered or readable right now */
+extern int io_pending (unsigned int ms) ;  /* input buffered, or readable within ms milliseconds */
 /* The buffered input: io_peek gives what is there (filling the buffer when
    empty; 1, 0 on EOF, -1 on error or ETIMEDOUT), io_skip consumes n bytes. */
 extern int io_peek (char const **s, size_t *n, tain const *deadline) ;
