@@ -131,7 +131,7 @@ t("list-info", lambda: os.listdir(os.path.join(q, "info")))
 t("trigger", lambda: os.close(os.open(os.path.join(q, "trigger"), os.O_WRONLY | os.O_NONBLOCK)))
 print(" ".join(out))
 '''
-    pr = subprocess.run([sys.executable, "-c", probe, mess[0], q], user=RUID, group=RGID, extra_groups=[],
+    pr = subprocess.run(["/usr/bin/python3", "-c", probe, mess[0], q], user=RUID, group=RGID, extra_groups=[],
                         capture_output=True, text=True, timeout=30)
     got = dict(x.split("=") for x in pr.stdout.split())
     want = {"read": "ok", "write": "EACCES", "truncate": "EACCES", "rename": "EACCES", "unlink": "EACCES",
