@@ -16,7 +16,8 @@ from postietest import *
 from instance import tree_snapshot, scratch, wait_for
 
 NAMES = ["setup-system", "system-accounts", "system-twice-unchanged", "system-queue-modes", "system-send-ready",
-         "system-send-ids", "system-lspawn-root", "system-rspawn-ids", "system-sendmail-delivered",
+         "system-send-ids", "system-lspawn-root", "system-rspawn-ids", "system-sendmail-exit-0",
+         "system-sendmail-delivered",
          "system-remote-deferred", "system-queue-file", "system-remote-uid-cannot-write", "system-clean-stop"]
 if os.geteuid() != 0:
     for n in NAMES:
@@ -62,6 +63,9 @@ if r.returncode != 0:
 sh("chmod", "-R", "a+rX", prefix)
 bindir = os.path.join(prefix, "bin")
 env = {"PATH": bindir + ":/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C"}
+for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "POSTIE_SAN", "TZ"):
+    if k in os.environ:
+        env[k] = os.environ[k]
 home = "/etc/postie"
 ports = (free_port(), free_port(), free_port())
 spool, logdir = os.path.join(base, "spool"), os.path.join(base, "log")
@@ -181,7 +185,14 @@ try:
            "alice@sys.example", "far@remote.test", input="Subject: system mode\n\nfrom nobody\n", env=env)
     got = wait_for(lambda: os.listdir(ah + "/Maildir/new"), 20)
     body = open(os.path.join(ah, "Maildir/new", got[0])).read() if got else ""
-    check("system-sendmail-delivered", r.returncode == 0 and "from nobody" in body
+    if os.environ.get("POSTIE_SAN"):
+        # A set-gid program cannot read its own /proc/self/environ, where
+        # the sanitizers' runtime takes ASAN_OPTIONS from: LeakSanitizer
+        # runs at exit, fails under the set-gid, and the exit code is 1.
+        skip("system-sendmail-exit-0", "LeakSanitizer in the set-gid postie-queue (POSTIE_SAN)")
+    else:
+        check("system-sendmail-exit-0", r.returncode == 0, r.stderr)
+    check("system-sendmail-delivered", "from nobody" in body
           and os.stat(os.path.join(ah, "Maildir/new", got[0])).st_uid == V,
           r.stderr + sendlog()[-800:])
     check("system-remote-deferred", wait_for(lambda: "far@remote.test>: deferral" in sendlog(), 20),
