@@ -115,6 +115,27 @@ try:
         check("relay-read", n == 1 and b"hello bob" in lines and b"Subject: relayed" in lines, repr(lines)[:300])
     except Exception as e:
         check("relay-read", False, "%r (maildir: %r)" % (e, got))
+
+    # Mail to a domain nobody can reach (no DNS server answers in this
+    # network namespace: the demo's situation without internet) stays
+    # queued for a retry, and the queue tools say so.
+    try:
+        with smtplib.SMTP("127.0.0.1", pa[1], timeout=20) as s:
+            s.login("alice", "alice-pw")
+            s.sendmail("alice@a.example", ["someone@far-away.example"], "Subject: far\r\n\r\nfar\r\n")
+        queued_ok = True
+    except smtplib.SMTPException as e:
+        queued_ok = False
+    def qstat():
+        r = subprocess.run([prog("postie-qstat")], env=env_for(A), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        return r.stdout.decode(errors="replace")
+    def deferred():
+        return "remote recipients pending: 1" in qstat() and "deferral" in logs(A, "send")
+    ok = wait_for(deferred, 30)
+    r = subprocess.run([prog("postie-qread")], env=env_for(A), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    qr = r.stdout.decode(errors="replace")
+    check("unreachable-stays-queued", queued_ok and ok and "pending remote <someone@far-away.example>" in qr
+          and "next-retry" in qr, qstat() + qr)
 finally:
     # Let the loggers catch up before reading them; then stop everything.
     time.sleep(0.5)
