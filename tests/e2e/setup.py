@@ -117,6 +117,7 @@ check("install-destdir-exit-0", r.returncode == 0, r.stderr.decode())
 progs = [p for p in open(os.path.join(TOP, "TARGETS")).read().split() if not p.startswith("#")]
 inst = [p for p in progs if not os.access(os.path.join(stage, "usr/local/bin", p), os.X_OK)]
 check("install-destdir-programs", not inst, "not installed: %r" % inst)
+check("install-destdir-sbin-sendmail", os.readlink(os.path.join(stage, "usr/local/sbin/sendmail")) == "/usr/local/bin/sendmail")
 check("install-destdir-docs", os.path.exists(os.path.join(stage, "usr/local/share/doc/postie/queue.md")))
 check("install-destdir-templates", os.path.exists(os.path.join(stage, "usr/local/share/postie/templates/service/smtpd/run")))
 st = open(os.path.join(stage, "usr/local/bin/postie-setup")).read()
