@@ -25,6 +25,7 @@
 #include <sys/stat.h>
 #include <dirent.h>
 #include <unistd.h>
+#include <skalibs/bytestr.h>
 #include <skalibs/djbunix.h>
 #include <skalibs/genalloc.h>
 #include <skalibs/sgetopt.h>
@@ -312,15 +313,7 @@ static int update (void)
 
 static int cmdis (char const *line, size_t cmdlen, char const *cmd)
 {
-  size_t i = 0 ;
-  if (strlen(cmd) != cmdlen) return 0 ;
-  for (; i < cmdlen ; i++)
-  {
-    char c = line[i] ;
-    if (c >= 'a' && c <= 'z') c -= 32 ;
-    if (c != cmd[i]) return 0 ;
-  }
-  return 1 ;
+  return strlen(cmd) == cmdlen && !case_diffb(line, cmdlen, cmd) ;
 }
 
 static void readcontrols (void)

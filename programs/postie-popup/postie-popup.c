@@ -22,12 +22,14 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <skalibs/bytestr.h>
 #include <skalibs/allreadwrite.h>
 #include <skalibs/djbunix.h>
 #include <skalibs/iopause.h>
 #include <skalibs/strerr.h>
 #include <skalibs/tai.h>
 #include <skalibs/types.h>
+#include "base64.h"
 #include "postie.h"
 #include "timedline.h"
 
@@ -143,48 +145,6 @@ static void login (char const *name, size_t namelen, char const *pw, size_t pwle
   out("-ERR [AUTH] authentication failed\r\n") ;
 }
 
-static int b64val (unsigned char c)
-{
-  if (c >= 'A' && c <= 'Z') return c - 'A' ;
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26 ;
-  if (c >= '0' && c <= '9') return c - '0' + 52 ;
-  if (c == '+') return 62 ;
-  if (c == '/') return 63 ;
-  return -1 ;
-}
-
-/* Strict base64 (RFC 4648, padding required). Returns the decoded length,
-   or -1. out must hold len/4*3 bytes. */
-static ssize_t b64decode (char const *s, size_t len, char *outb)
-{
-  size_t i = 0, n = 0 ;
-  if (len % 4) return -1 ;
-  for (; i < len ; i += 4)
-  {
-    int a = b64val(s[i]), b = b64val(s[i+1]), c, d ;
-    int last = i + 4 == len ;
-    if (a < 0 || b < 0) return -1 ;
-    outb[n++] = (a << 2) | (b >> 4) ;
-    if (last && s[i+2] == '=')
-    {
-      if (s[i+3] != '=' || (b & 15)) return -1 ;
-      break ;
-    }
-    c = b64val(s[i+2]) ;
-    if (c < 0) return -1 ;
-    outb[n++] = ((b & 15) << 4) | (c >> 2) ;
-    if (last && s[i+3] == '=')
-    {
-      if (c & 3) return -1 ;
-      break ;
-    }
-    d = b64val(s[i+3]) ;
-    if (d < 0) return -1 ;
-    outb[n++] = ((c & 3) << 6) | d ;
-  }
-  return n ;
-}
-
 /* Read a line, strip its CRLF (or LF). Returns its length, or -1 for an
    overlong one (already answered). Exits at end of input or timeout. */
 static ssize_t readcmd (char *line, size_t max)
@@ -223,7 +183,7 @@ static void auth_plain (char const *ir)
   if (!strcmp(resp, "*")) { out("-ERR authentication cancelled\r\n") ; return ; }
   rlen = strlen(resp) ;
   if (!strcmp(resp, "=")) rlen = 0, resp = "" ;
-  n = b64decode(resp, rlen, dec) ;
+  n = base64_decode(resp, rlen, dec, sizeof dec) ;
   if (n < 0) { bad("-ERR invalid base64\r\n") ; return ; }
   z1 = memchr(dec, 0, n) ;
   z2 = z1 ? memchr(z1 + 1, 0, n - (z1 + 1 - dec)) : 0 ;
@@ -253,15 +213,7 @@ static void auth_plain (char const *ir)
 
 static int cmdis (char const *line, size_t cmdlen, char const *cmd)
 {
-  size_t i = 0 ;
-  if (strlen(cmd) != cmdlen) return 0 ;
-  for (; i < cmdlen ; i++)
-  {
-    char c = line[i] ;
-    if (c >= 'a' && c <= 'z') c -= 32 ;
-    if (c != cmd[i]) return 0 ;
-  }
-  return 1 ;
+  return strlen(cmd) == cmdlen && !case_diffb(line, cmdlen, cmd) ;
 }
 
 int main (int argc, char const *const *argv)

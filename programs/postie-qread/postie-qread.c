@@ -16,6 +16,7 @@
 #include <skalibs/types.h>
 #include "postie.h"
 #include "queue.h"
+#include "queue_walk.h"
 #include "queue_info.h"
 
 #define USAGE "postie-qread"
@@ -115,11 +116,21 @@ static void todo (char const *path, char const *id, stralloc *sa)
   put("\n") ;
 }
 
+static int info_cb (char const *path, char const *id, void *sa)
+{
+  info(path, id, sa) ;
+  return 0 ;
+}
+
+static int todo_cb (char const *path, char const *id, void *sa)
+{
+  todo(path, id, sa) ;
+  return 0 ;
+}
+
 int main (int argc, char const *const *argv)
 {
   stralloc sa = STRALLOC_ZERO ;
-  unsigned int b ;
-  int pass ;
   PROG = "postie-qread" ;
   (void)argv ;
   if (argc > 1) strerr_dieusage(100, USAGE) ;
@@ -129,35 +140,12 @@ int main (int argc, char const *const *argv)
     clock_gettime(CLOCK_REALTIME, &ts) ;
     now = (int64_t)ts.tv_sec ;
   }
-  for (pass = 0 ; pass < 2 ; pass++)
-    for (b = 0 ; b < QUEUE_SPLIT ; b++)
-    {
-      char path[32 + 2 * QUEUE_ID_MAX] ;
-      size_t n ;
-      DIR *dir ;
-      memcpy(path, pass ? "queue/todo/" : "queue/info/", 11) ;
-      n = 11 + uint_fmt(path + 11, b) ;
-      path[n] = 0 ;
-      dir = opendir(path) ;
-      if (!dir)
-      {
-        if (errno == ENOENT) continue ;  /* postie-send has not run yet */
-        strerr_diefusys(111, "open ", path) ;
-      }
-      path[n++] = '/' ;
-      for (;;)
-      {
-        struct dirent *e ;
-        errno = 0 ;
-        e = readdir(dir) ;
-        if (!e) { if (errno) strerr_diefusys(111, "read ", path) ; break ; }
-        if (e->d_name[0] < '0' || e->d_name[0] > '9' || strlen(e->d_name) >= QUEUE_ID_MAX) continue ;
-        memcpy(path + n, e->d_name, strlen(e->d_name) + 1) ;
-        if (pass) todo(path, e->d_name, &sa) ;
-        else info(path, e->d_name, &sa) ;
-      }
-      closedir(dir) ;
-    }
+  {
+    char const *where ;
+    if (queue_walk("info", &info_cb, &sa, &where) < 0
+     || queue_walk("todo", &todo_cb, &sa, &where) < 0)
+      strerr_diefusys(111, "read ", where) ;
+  }
   if (!buffer_flush(buffer_1)) strerr_diefusys(111, "write to stdout") ;
   return 0 ;
 }

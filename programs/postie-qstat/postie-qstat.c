@@ -2,7 +2,6 @@
    (local and remote), messages not yet picked up, the oldest message.
    Reads the queue without locking it; works while postie-send runs. */
 
-#include <dirent.h>
 #include <errno.h>
 #include <string.h>
 #include <time.h>
@@ -14,6 +13,7 @@
 #include "postie.h"
 #include "queue.h"
 #include "queue_info.h"
+#include "queue_walk.h"
 
 #define USAGE "postie-qstat"
 
@@ -26,78 +26,73 @@ static uint64_t sec_of (char const *id)
   return s * 1000000 + u ;
 }
 
+typedef struct tally_s tally ;
+struct tally_s
+{
+  stralloc sa ;
+  uint64_t msgs, todo, plocal, premote, oldest ;
+  char oldid[QUEUE_ID_MAX] ;
+} ;
+
+static void age (tally *t, char const *id)
+{
+  uint64_t s = sec_of(id) ;
+  if (!t->oldest || s < t->oldest) { t->oldest = s ; memcpy(t->oldid, id, strlen(id) + 1) ; }
+}
+
+static int todo_cb (char const *path, char const *id, void *arg)
+{
+  tally *t = arg ;
+  (void)path ;
+  t->todo++ ;
+  age(t, id) ;
+  return 0 ;
+}
+
+static int info_cb (char const *path, char const *id, void *arg)
+{
+  tally *t = arg ;
+  queue_info qi ;
+  size_t pos ;
+  char st, kind ;
+  char const *addr ;
+  int r = queue_info_load(path, &t->sa, &qi) ;
+  if (r < 0) { strerr_warnwusys("read ", path) ; return 0 ; }
+  if (!r) return 0 ;
+  t->msgs++ ;
+  pos = qi.first ;
+  while (queue_info_next(&t->sa, &pos, &st, &kind, &addr))
+    if (st == 'P') { if (kind == 'R') t->premote++ ; else t->plocal++ ; }
+  age(t, id) ;
+  return 0 ;
+}
+
 int main (int argc, char const *const *argv)
 {
-  stralloc sa = STRALLOC_ZERO ;
-  uint64_t msgs = 0, todo = 0, plocal = 0, premote = 0, oldest = 0 ;
-  char oldid[QUEUE_ID_MAX] = "" ;
-  unsigned int b ;
-  int pass ;
+  tally t = { .sa = STRALLOC_ZERO, .oldid = "" } ;
+  char const *where ;
   PROG = "postie-qstat" ;
   (void)argv ;
   if (argc > 1) strerr_dieusage(100, USAGE) ;
   if (chdir(postie_home()) < 0) strerr_diefusys(111, "enter the instance directory") ;
-  for (pass = 0 ; pass < 2 ; pass++)
-    for (b = 0 ; b < QUEUE_SPLIT ; b++)
-    {
-      char path[32 + 2 * QUEUE_ID_MAX] ;
-      size_t n ;
-      DIR *dir ;
-      memcpy(path, pass ? "queue/todo/" : "queue/info/", 11) ;
-      n = 11 + uint_fmt(path + 11, b) ;
-      path[n] = 0 ;
-      dir = opendir(path) ;
-      if (!dir)
-      {
-        if (errno == ENOENT) continue ;  /* postie-send has not run yet */
-        strerr_diefusys(111, "open ", path) ;
-      }
-      path[n++] = '/' ;
-      for (;;)
-      {
-        struct dirent *e ;
-        uint64_t s ;
-        errno = 0 ;
-        e = readdir(dir) ;
-        if (!e) { if (errno) strerr_diefusys(111, "read ", path) ; break ; }
-        if (e->d_name[0] < '0' || e->d_name[0] > '9' || strlen(e->d_name) >= QUEUE_ID_MAX) continue ;
-        s = sec_of(e->d_name) ;
-        if (pass) todo++ ;
-        else
-        {
-          queue_info qi ;
-          size_t pos ;
-          char st, kind ;
-          char const *addr ;
-          int r ;
-          memcpy(path + n, e->d_name, strlen(e->d_name) + 1) ;
-          r = queue_info_load(path, &sa, &qi) ;
-          if (r < 0) { strerr_warnwusys("read ", path) ; continue ; }
-          if (!r) continue ;
-          msgs++ ;
-          pos = qi.first ;
-          while (queue_info_next(&sa, &pos, &st, &kind, &addr))
-            if (st == 'P') { if (kind == 'R') premote++ ; else plocal++ ; }
-        }
-        if (!oldest || s < oldest) { oldest = s ; memcpy(oldid, e->d_name, strlen(e->d_name) + 1) ; }
-      }
-      closedir(dir) ;
-    }
+  if (queue_walk("info", &info_cb, &t, &where) < 0
+   || queue_walk("todo", &todo_cb, &t, &where) < 0)
+    strerr_diefusys(111, "read ", where) ;
   {
     char fmt[UINT64_FMT] ;
     struct timespec ts ;
     clock_gettime(CLOCK_REALTIME, &ts) ;
 #define PUT(s) buffer_puts(buffer_1, s)
 #define NUM(x) (fmt[uint64_fmt(fmt, (x))] = 0, buffer_puts(buffer_1, fmt))
-    PUT("messages in queue: ") ; NUM(msgs + todo) ; PUT("\n") ;
-    PUT("messages not yet picked up: ") ; NUM(todo) ; PUT("\n") ;
-    PUT("local recipients pending: ") ; NUM(plocal) ; PUT("\n") ;
-    PUT("remote recipients pending: ") ; NUM(premote) ; PUT("\n") ;
+    PUT("messages in queue: ") ; NUM(t.msgs + t.todo) ; PUT("\n") ;
+    PUT("messages not yet picked up: ") ; NUM(t.todo) ; PUT("\n") ;
+    PUT("local recipients pending: ") ; NUM(t.plocal) ; PUT("\n") ;
+    PUT("remote recipients pending: ") ; NUM(t.premote) ; PUT("\n") ;
     PUT("oldest message: ") ;
-    if (oldest)
+    if (t.oldest)
     {
-      NUM((uint64_t)ts.tv_sec > oldest / 1000000 ? (uint64_t)ts.tv_sec - oldest / 1000000 : 0) ;
-      PUT(" seconds (") ; PUT(oldid) ; PUT(")\n") ;
+      NUM((uint64_t)ts.tv_sec > t.oldest / 1000000 ? (uint64_t)ts.tv_sec - t.oldest / 1000000 : 0) ;
+      PUT(" seconds (") ; PUT(t.oldid) ; PUT(")\n") ;
     }
     else PUT("none\n") ;
     if (!buffer_flush(buffer_1)) strerr_diefusys(111, "write to stdout") ;

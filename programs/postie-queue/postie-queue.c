@@ -148,7 +148,11 @@ int main (void)
   signal(SIGPIPE, SIG_IGN) ;
   signal(SIGALRM, &sigalrm) ;
   alarm(86400) ;
-  umask(027) ;
+  /* 0664: the queue group (postie-send) may truncate and rename the file,
+     which belongs to whoever injected it; "other" may read it, which only
+     matters to a uid that can reach it: mess/ lets the remote uid in,
+     tmp/ and todo/ let nobody in but the group (doc/queue.md). */
+  umask(002) ;
 
   if (chdir(postie_home()) < 0) die(QQ_HOME) ;
   if (control_readulong(&databytes, "databytes", DATABYTES_DEFAULT) < 0) die(QQ_CONFIG) ;
@@ -158,11 +162,11 @@ int main (void)
      processes). A file left there by a dead process with the same pid is
      stale: remove it once. */
   tmpname[4 + uint64_fmt(tmpname + 4, (uint64_t)getpid())] = 0 ;
-  qfd = open(tmpname, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640) ;
+  qfd = open(tmpname, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0664) ;
   if (qfd < 0 && errno == EEXIST)
   {
     unlink(tmpname) ;
-    qfd = open(tmpname, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640) ;
+    qfd = open(tmpname, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0664) ;
   }
   if (qfd < 0) die(QQ_PIDDIR) ;
   tmpmade = 1 ;

@@ -99,6 +99,24 @@ static int wanted (stralloc const *b, size_t at)
   return 1 ;
 }
 
+/* The bounce record at b->s + i, if this DSN wants it, split into its four
+   fields ADDR, ORIG, STATUS, DIAGNOSTIC. Returns 1, or 0 to skip it. */
+static int record (stralloc const *b, size_t i, char const *f[4], size_t fl[4])
+{
+  size_t j = i ;
+  unsigned int k ;
+  if (!wanted(b, i)) return 0 ;
+  for (k = 0 ; k < 4 ; k++)
+  {
+    size_t e = j ;
+    while (b->s[e] != '\n' && (k == 3 || b->s[e] != '\t')) e++ ;
+    f[k] = b->s + j ; fl[k] = e - j ;
+    j = e + 1 ;
+    if (b->s[e] == '\n' && k < 3) break ;
+  }
+  return k == 4 ;
+}
+
 int bounce_send (char const *id, unsigned int bucket, char const *sender, int64_t birth)
 {
   stralloc b = STRALLOC_ZERO, m = STRALLOC_ZERO, h = STRALLOC_ZERO ;
@@ -183,18 +201,8 @@ int bounce_send (char const *id, unsigned int bucket, char const *sender, int64_
     for (i = 0 ; i < b.len ; i = strchr(b.s + i, '\n') - b.s + 1)
     {
       char const *f[4] ;
-      size_t fl[4], j = i ;
-      unsigned int k ;
-      if (!wanted(&b, i)) continue ;
-      for (k = 0 ; k < 4 ; k++)
-      {
-        size_t e = j ;
-        while (b.s[e] != '\n' && (k == 3 || b.s[e] != '\t')) e++ ;
-        f[k] = b.s + j ; fl[k] = e - j ;
-        j = e + 1 ;
-        if (b.s[e] == '\n' && k < 3) break ;
-      }
-      if (k < 4) continue ;
+      size_t fl[4] ;
+      if (!record(&b, i, f, fl)) continue ;
       if (!cats(&m, "<") || !stralloc_catb(&m, f[0], fl[0]) || !cats(&m, ">: ")
        || !stralloc_catb(&m, f[3], fl[3]) || !cats(&m, "\n")) goto nomem ;
     }
@@ -207,18 +215,8 @@ int bounce_send (char const *id, unsigned int bucket, char const *sender, int64_
     for (i = 0 ; i < b.len ; i = strchr(b.s + i, '\n') - b.s + 1)
     {
       char const *f[4] ;
-      size_t fl[4], j = i ;
-      unsigned int k ;
-      if (!wanted(&b, i)) continue ;
-      for (k = 0 ; k < 4 ; k++)
-      {
-        size_t e = j ;
-        while (b.s[e] != '\n' && (k == 3 || b.s[e] != '\t')) e++ ;
-        f[k] = b.s + j ; fl[k] = e - j ;
-        j = e + 1 ;
-        if (b.s[e] == '\n' && k < 3) break ;
-      }
-      if (k < 4) continue ;
+      size_t fl[4] ;
+      if (!record(&b, i, f, fl)) continue ;
       if (!cats(&m, "\nFinal-Recipient: rfc822; ") || !stralloc_catb(&m, f[0], fl[0]) || !cats(&m, "\n")) goto nomem ;
       if ((fl[1] != fl[0] || memcmp(f[0], f[1], fl[0]))
        && (!cats(&m, "Original-Recipient: rfc822; ") || !stralloc_catb(&m, f[1], fl[1]) || !cats(&m, "\n"))) goto nomem ;

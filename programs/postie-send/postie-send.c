@@ -1082,7 +1082,10 @@ static void result (int k, unsigned int slot, char const *const *lines, unsigned
 
 /* System mode: postie-send is started as root, runs postie-lspawn as
    root, postie-rspawn as POSTIE_REMOTE_UID/GID, and itself becomes
-   POSTIE_SEND_UID/GID (the queue's owner) before it reads any queue file. */
+   POSTIE_SEND_UID/GID (with the supplementary groups of
+   POSTIE_SEND_GIDLIST) before it reads any queue file. */
+#define GIDLIST_MAX 64
+
 static int ids_get (char const *uvar, char const *gvar, uid_t *u, gid_t *g)
 {
   char const *us = getenv(uvar) ;
@@ -1094,9 +1097,37 @@ static int ids_get (char const *uvar, char const *gvar, uid_t *u, gid_t *g)
   return 1 ;
 }
 
-static void become (uid_t u, gid_t g)
+/* A GIDLIST as s6-envuidgid writes it: numbers separated by commas, maybe
+   empty. g comes first; the list's duplicates of it are skipped. */
+static size_t gidlist_get (char const *var, gid_t g, gid_t *list)
 {
-  if (setgroups(1, &g) < 0 || setgid(g) < 0 || setuid(u) < 0) strerr_diefusys(111, "drop privileges") ;
+  char const *s = getenv(var) ;
+  size_t n = 0 ;
+  list[n++] = g ;
+  if (!s) return n ;
+  while (*s)
+  {
+    unsigned int x ;
+    size_t len = uint_scan(s, &x) ;
+    if (!len || (s[len] && s[len] != ',')) strerr_dief(100, "invalid ", var) ;
+    if ((gid_t)x != g)
+    {
+      if (n >= GIDLIST_MAX) strerr_dief(100, "too many groups in ", var) ;
+      list[n++] = (gid_t)x ;
+    }
+    s += len ;
+    if (*s) s++ ;
+  }
+  return n ;
+}
+
+static void become (uid_t u, gid_t g, char const *listvar)
+{
+  gid_t list[GIDLIST_MAX] ;
+  size_t n = listvar ? gidlist_get(listvar, g, list) : (list[0] = g, 1) ;
+  if (!u) strerr_dief(100, "refusing to run as uid 0 after dropping privileges") ;
+  if (setgroups(n, list) < 0 || setgid(g) < 0 || setuid(u) < 0) strerr_diefusys(111, "drop privileges") ;
+  if (!getuid() || !geteuid()) strerr_dief(111, "still root after setuid") ;
 }
 
 static void chan_start (int k)
@@ -1116,7 +1147,7 @@ static void chan_start (int k)
     gid_t g ;
     selfpipe_finish() ;
     if (k && !geteuid() && (ids_get("POSTIE_REMOTE_UID", "POSTIE_REMOTE_GID", &u, &g) || ids_get("POSTIE_SEND_UID", "POSTIE_SEND_GID", &u, &g)))
-      become(u, g) ;
+      become(u, g, 0) ;
     if (fd_move(0, p1[0]) < 0 || fd_move(1, p2[1]) < 0) _exit(111) ;
     execvp(argv[0], (char *const *)argv) ;
     strerr_dieexec(111, c->prog) ;
@@ -1247,7 +1278,7 @@ int main (int argc, char const *const *argv)
   {
     uid_t u ;
     gid_t g ;
-    if (ids_get("POSTIE_SEND_UID", "POSTIE_SEND_GID", &u, &g)) become(u, g) ;
+    if (ids_get("POSTIE_SEND_UID", "POSTIE_SEND_GID", &u, &g)) become(u, g, "POSTIE_SEND_GIDLIST") ;
     else LOG("status: running as root (POSTIE_SEND_UID and POSTIE_SEND_GID not set)") ;
   }
   lockfd = open("queue/lock", O_RDWR | O_CREAT | O_CLOEXEC, 0640) ;
@@ -1256,7 +1287,7 @@ int main (int argc, char const *const *argv)
   mkdirs() ;
   clean_tmp() ;
   clean_work() ;
-  if (mkfifo("queue/trigger", 0622) == 0) { if (chmod("queue/trigger", 0622) < 0) strerr_diefusys(111, "chmod queue/trigger") ; }
+  if (mkfifo("queue/trigger", 0620) == 0) { if (chmod("queue/trigger", 0620) < 0) strerr_diefusys(111, "chmod queue/trigger") ; }
   else if (errno != EEXIST) strerr_diefusys(111, "mkfifo queue/trigger") ;
   trig = open("queue/trigger", O_RDONLY | O_NONBLOCK | O_CLOEXEC) ;
   if (trig < 0) strerr_diefusys(111, "open queue/trigger") ;

@@ -183,10 +183,11 @@ tpl () {
       -e "s|@ME@|$me|g" \
       -e "s|@U_SMTPD@|$U_SMTPD|g" -e "s|@U_SEND@|$U_SEND|g" -e "s|@U_REMOTE@|$U_REMOTE|g" \
       -e "s|@U_LOG@|$U_LOG|g" -e "s|@U_MAIL@|$U_MAIL|g" -e "s|@U_QUEUE@|$U_QUEUE|g" \
+      -e "s|@G_QUEUE@|$G_QUEUE|g" \
       "$TEMPLATES/$1" || die 111 "unable to read template $TEMPLATES/$1"
 }
 
-# group NAME, user NAME GROUP HOME [SUPPLEMENTARY]: system accounts.
+# group NAME, user NAME GROUP HOME [SUPPLEMENTARY,...]: system accounts.
 group () {
   getent group "$1" >/dev/null 2>&1 && return 0
   say "group $1"
@@ -195,11 +196,12 @@ group () {
 }
 user () {
   if getent passwd "$1" >/dev/null 2>&1 ; then
-    [ -n "$4" ] || return 0
-    id -nG "$1" | tr ' ' '\n' | grep -qx "$4" && return 0
-    say "user $1 to group $4"
-    [ $dry = 1 ] && return 0
-    usermod -a -G "$4" "$1" || die 111 "unable to add user $1 to group $4"
+    for g in $(echo "$4" | tr , ' ') ; do
+      id -nG "$1" | tr ' ' '\n' | grep -qx "$g" && continue
+      say "user $1 to group $g"
+      [ $dry = 1 ] && continue
+      usermod -a -G "$g" "$1" || die 111 "unable to add user $1 to group $g"
+    done
     return 0
   fi
   say "user $1"
@@ -219,18 +221,29 @@ if [ "$mode" = system ] ; then
   for u in $U_SMTPD $U_SEND $U_REMOTE $U_LOG $U_MAIL ; do group $u ; done
   user $U_QUEUE $G_QUEUE "$dir"
   user $U_SMTPD $U_SMTPD "$dir" $G_USERS
-  user $U_SEND $U_SEND "$dir" $G_QUEUE
-  user $U_REMOTE $U_REMOTE "$dir" $G_QUEUE
+  # postie-send: the queue group to take messages out of todo/, the users
+  # group to resolve recipients. postie-remote talks to the network: it is
+  # in no group of ours (it reads the messages through queue/mess/'s group,
+  # its own).
+  user $U_SEND $U_SEND "$dir" $G_QUEUE,$G_USERS
+  user $U_REMOTE $U_REMOTE "$dir"
+  # An instance made by an older postie-setup had postier in the queue
+  # group: say so (nothing that exists is changed).
+  if [ $dry = 0 ] && id -nG $U_REMOTE 2>/dev/null | tr ' ' '\n' | grep -qx $G_QUEUE ; then
+    warn "user $U_REMOTE is in group $G_QUEUE, so postie-remote could write the queue: gpasswd -d $U_REMOTE $G_QUEUE"
+  fi
   user $U_LOG $U_LOG "$dir"
   user $U_MAIL $U_MAIL "${spool:-$dir}/mail" $G_USERS
   ROOT=root:root
   O_QUEUE=$U_QUEUE:$G_QUEUE
+  O_SEND=$U_SEND:$G_QUEUE
+  O_MESS=$U_SEND:$U_REMOTE
   O_USERS=root:$G_USERS
   O_LOG=$U_LOG:$U_LOG
   O_MAIL=$U_MAIL:$U_MAIL
   # In a dry run the accounts may not exist yet: chown is not reached.
 else
-  ROOT= O_QUEUE= O_USERS= O_LOG= O_MAIL=
+  ROOT= O_QUEUE= O_SEND= O_MESS= O_USERS= O_LOG= O_MAIL=
 fi
 
 # ---------------------------------------------------------------------------
@@ -240,17 +253,19 @@ fi
 # mail/: in system mode, postie-smtpd's uid must be able to enter a user's
 # home (the checkpassword step of SMTP AUTH chdirs there), not to read it.
 mmode=0750 ; [ "$mode" = system ] && mmode=0711
+# queue/: postier (other) must pass through it to queue/mess/.
+qtop=0750 ; [ "$mode" = system ] && qtop=0751
 parent=$(dirname "$dir")
 [ -d "$parent" ] || [ $dry = 1 ] || mkdir -p "$parent" || die 111 "unable to create $parent"
 mkd "$dir" 0755 "$ROOT"
 if [ -n "$spool" ] ; then
   mkd "$spool" 0755 "$ROOT"
-  mkd "$spool/queue" 0750 "$O_QUEUE"
+  mkd "$spool/queue" $qtop "$O_SEND"
   link "$dir/queue" "$spool/queue"
   mkd "$spool/mail" $mmode "$O_MAIL"
   link "$dir/mail" "$spool/mail"
 else
-  mkd "$dir/queue" 0750 "$O_QUEUE"
+  mkd "$dir/queue" $qtop "$O_SEND"
   mkd "$dir/mail" $mmode "$O_MAIL"
 fi
 if [ -n "$logdir" ] ; then
@@ -279,15 +294,16 @@ for c in $(cd "$TEMPLATES/control" 2>/dev/null && ls) ; do
 done
 
 # ---------------------------------------------------------------------------
-# queue/ (doc/queue.md): written only by the queue group: postie-queue runs
-# set-gid to it, postie-send runs with it.
+# queue/ (doc/queue.md, "Who may do what"). System mode: postie-queue
+# (set-gid postieq) writes tmp/ and todo/B/; postie-send (posties, with the
+# group postieq) takes messages out of todo/B/ into mess/B/ and owns the
+# rest; postie-rspawn (postier, in no queue group) may only read mess/B/ID,
+# through mess/'s group. Queue files are 0664 (postie-queue's umask 002):
+# the directories decide who reaches them.
 
 q=$dir/queue
-# System mode: the directories that hold messages are 2770: the queue
-# group writes them (postie-queue set-gid, postie-send), and the set-gid
-# bit gives every file in them that group, so postie-rspawn (postier, in
-# the group) can read the message it delivers.
-qmode=0750 ; [ "$mode" = system ] && qmode=2770
+qmode=0750 ; xmode=0750 ; smode=0750
+[ "$mode" = system ] && qmode=2770 xmode=2710 smode=0700
 mkd "$q/tmp" $qmode "$O_QUEUE"
 mkd "$q/todo" 0750 "$O_QUEUE"
 i=0
@@ -295,21 +311,25 @@ while [ $i -lt 64 ] ; do
   mkd "$q/todo/$i" $qmode "$O_QUEUE"
   i=$((i + 1))
 done
-# The trigger: anyone may wake postie-send. The lock: one postie-send at a
-# time.
-fifo "$q/trigger" 0622 "$O_QUEUE"
-: | put "$q/lock" 0640 "$O_QUEUE"
+# The trigger: written by the queue group (postie-queue), read by
+# postie-send. The lock: one postie-send at a time.
+fifo "$q/trigger" 0620 "$O_SEND"
+: | put "$q/lock" 0600 "$O_SEND"
 # postie-send's own directories (doc/postie-send.md): listed in the
 # template queue-dirs, one "NAME SPLIT" a line (SPLIT 1: split in 64).
+# mess/ belongs to posties, group postier (2710: postier may pass, not
+# list); the others are postie-send's alone.
 if [ -f "$TEMPLATES/queue-dirs" ] ; then
   while read -r name split ; do
     case $name in ""|"#"*) continue ;; esac
+    case $name in
+      mess) m=$xmode o=$O_MESS ;;
+      *) m=$smode o=$O_SEND ;;
+    esac
+    mkd "$q/$name" $m "$o"
     if [ "$split" = 1 ] ; then
-      mkd "$q/$name" 0750 "$O_QUEUE"
       i=0
-      while [ $i -lt 64 ] ; do mkd "$q/$name/$i" $qmode "$O_QUEUE" ; i=$((i + 1)) ; done
-    else
-      mkd "$q/$name" $qmode "$O_QUEUE"
+      while [ $i -lt 64 ] ; do mkd "$q/$name/$i" $m "$o" ; i=$((i + 1)) ; done
     fi
   done <"$TEMPLATES/queue-dirs"
 fi
@@ -395,16 +415,7 @@ service () {
   mkd "$s" 0755 "$ROOT"
   mkd "$s/env" 0755 "$ROOT"
   echo "$dir" | put "$s/env/POSTIE_HOME" 0644 "$ROOT"
-  if [ "$mode" = system ] && [ -d "$TEMPLATES/service/$tplname/bin" ] ; then
-    # Wrappers that postie-send finds before the programs (system mode).
-    mkd "$s/bin" 0755 "$ROOT"
-    for w in $(cd "$TEMPLATES/service/$tplname/bin" && ls) ; do
-      tpl "service/$tplname/bin/$w" | put "$s/bin/$w" 0755 "$ROOT"
-    done
-    echo "$s/bin:$RUNPATH" | put "$s/env/PATH" 0644 "$ROOT"
-  else
-    echo "$RUNPATH" | put "$s/env/PATH" 0644 "$ROOT"
-  fi
+  echo "$RUNPATH" | put "$s/env/PATH" 0644 "$ROOT"
   if [ -n "$port" ] ; then
     echo "$ip" | put "$s/env/IP" 0644 "$ROOT"
     echo "$port" | put "$s/env/PORT" 0644 "$ROOT"

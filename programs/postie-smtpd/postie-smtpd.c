@@ -29,6 +29,7 @@
 #include "postie.h"
 #include "queue.h"
 #include "rfc5322.h"
+#include "base64.h"
 #include "smtpd.h"
 
 #define USAGE "postie-smtpd [ checkpassword-program [ args... ] ]"
@@ -49,6 +50,7 @@ static unsigned long maxbadcmds = 20 ;
 static unsigned long maxhops = 100 ;
 static unsigned long datalinemax = 1000 ;
 static unsigned long authfaildelay = 2 ;
+static unsigned long greetdelay = 0 ;
 static unsigned long maxauthfail = 3 ;
 
 /* ---------- the session */
@@ -876,7 +878,7 @@ static void smtp_data (char const *arg)
  refusedpipe:
   /* RFC 2920 3.1: DATA ends a group; a client that sent the message
      without waiting for 354 would have its text read as commands. End. */
-  if (io_pending())
+  if (io_pending(0))
   {
     out("421 4.5.0 ") ; out(me.s) ; out(" pipelining violation after a refused DATA, closing connection\r\n") ;
     session_end("pipelining") ;
@@ -979,7 +981,7 @@ static int authread (char *o, size_t omax, size_t *olen)
   if (r <= 0) { if (!r) errno = 0 ; die_read() ; }
   if (toolong) { err("500 5.5.2 Line too long\r\n") ; return 0 ; }
   if (len == 1 && line[0] == '*') { err("501 5.0.0 Authentication cancelled\r\n") ; return 0 ; }
-  k = b64dec(line, len, o, omax) ;
+  k = base64_decode(line, len, o, omax) ;
   wipe(line, sizeof line) ;
   if (k < 0) { err("501 5.5.2 Cannot decode the response (base64)\r\n") ; return 0 ; }
   *olen = k ;
@@ -990,7 +992,7 @@ static int decodearg (char const *s, char *o, size_t omax, size_t *olen)
 {
   ssize_t k ;
   if (!strcmp(s, "=")) { *olen = 0 ; return 1 ; }
-  k = b64dec(s, strlen(s), o, omax) ;
+  k = base64_decode(s, strlen(s), o, omax) ;
   if (k < 0) { err("501 5.5.2 Cannot decode the response (base64)\r\n") ; return 0 ; }
   *olen = k ;
   return 1 ;
@@ -1136,6 +1138,7 @@ static void settings (void)
   if (control_readulong(&timeoutdatatotal, "timeoutdatatotal", timeoutdatatotal) < 0) die_control("timeoutdatatotal") ;
   if (control_readulong(&maxbadcmds, "maxbadcmds", maxbadcmds) < 0) die_control("maxbadcmds") ;
   if (control_readulong(&authfaildelay, "authfaildelay", authfaildelay) < 0) die_control("authfaildelay") ;
+  if (control_readulong(&greetdelay, "greetdelay", greetdelay) < 0) die_control("greetdelay") ;
   if (control_readulong(&maxauthfail, "maxauthfail", maxauthfail) < 0) die_control("maxauthfail") ;
   if (!maxauthfail) maxauthfail = 1 ;
   if (control_readulong(&maxhops, "maxhops", maxhops) < 0) die_control("maxhops") ;
@@ -1209,8 +1212,10 @@ int main (int argc, char const *const *argv)
   settings() ;
   if (authrequired && !cpwn) strerr_warnw1x("SMTPAUTH=required but no checkpassword program: nobody can send") ;
 
-  /* A client that talks before the greeting is not an SMTP client. */
-  if (io_pending())
+  /* A client that talks before the greeting is not an SMTP client. With
+     control/greetdelay (milliseconds), wait that long for one to show
+     itself; with 0, only input already there counts. */
+  if (io_pending(greetdelay))
   {
     char const *s ;
     size_t n ;

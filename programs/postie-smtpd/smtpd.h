@@ -18,7 +18,7 @@
 extern void io_setfds (int infd, int outfd) ;
 extern void io_discard (void) ;
 extern void io_setwtimeout (unsigned int secs) ;  /* for flushes io_put makes itself */
-extern int io_pending (void) ;  /* input buffered or readable right now */
+extern int io_pending (unsigned int ms) ;  /* input buffered, or readable within ms milliseconds */
 /* The buffered input: io_peek gives what is there (filling the buffer when
    empty; 1, 0 on EOF, -1 on error or ETIMEDOUT), io_skip consumes n bytes. */
 extern int io_peek (char const **s, size_t *n, tain const *deadline) ;
@@ -45,10 +45,6 @@ extern void io_shutdown (tain const *deadline) ;  /* FIN, then drain the input *
 extern int addr_parse (char const *s, size_t len, unsigned int flags, stralloc *out, size_t *used, size_t *at) ;
 extern int utf8_valid (char const *s, size_t len) ;
 
-/* --- smtpd_base64.c: strict base64 (length a multiple of 4, '=' only as
-   the last one or two characters). The decoded length, or -1 when s is not
-   base64 or does not fit in omax bytes. */
-extern ssize_t b64dec (char const *s, size_t n, char *o, size_t omax) ;
 
 /* --- smtpd_rcpt.c: may we accept mail for this domain, and does this
    local recipient exist. */

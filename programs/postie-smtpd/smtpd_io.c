@@ -48,11 +48,16 @@ static int waitfd (int fd, short events, tain const *deadline)
   }
 }
 
-int io_pending (void)
+int io_pending (unsigned int ms)
 {
   iopause_fd x = { .fd = infd, .events = IOPAUSE_READ, .revents = 0 } ;
   if (inpos < inlen) return 1 ;
-  return poll(&x, 1, 0) > 0 ;
+  for (;;)
+  {
+    int r = poll(&x, 1, ms > 60000 ? 60000 : (int)ms) ;
+    if (r < 0 && errno == EINTR) continue ;
+    return r > 0 ;
+  }
 }
 
 int io_flush (tain const *deadline)

@@ -75,6 +75,8 @@ i.wait(lambda: "settings read again" in i.logtext(), 5)
 c = count("carol")
 q5 = i.inject("sender@example.org", ["newalias@example.org"])
 check("sighup-new-alias", i.wait(lambda: count("carol") == c + 1, 10))
+# "end msg" is logged just after the delivery's result: wait for it
+i.wait(lambda: ("end msg " + q5) in i.logtext(), 10)
 log = i.logtext()
 for q in (q0, q1, q2, q3, q4, q5):
     check("log-life-" + q, ("new msg " + q) in log and ("end msg " + q) in log)

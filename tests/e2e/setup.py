@@ -103,7 +103,9 @@ else:
           and not os.path.exists(sysd + "-spool") and not os.path.exists(sysd + "-log")
           and "would add symbolic link %s/queue -> %s-spool/queue" % (sysd, sysd) in o
           and "would add symbolic link %s/log -> %s-log" % (sysd, sysd) in o
-          and "would add file %s/service/send/bin/postie-rspawn" % sysd in o
+          and "would add directory %s/queue/mess/63" % sysd in o
+          and "would add named pipe %s/queue/trigger" % sysd in o
+          and "/service/send/bin/" not in o
           and "would add file %s/rules/smtpd/ip4/127.0.0.0_8/env/RELAYCLIENT" % sysd in o, r.stderr + o[-800:])
 
 # make install, into a DESTDIR (a package's staging area) ...
@@ -115,6 +117,7 @@ check("install-destdir-exit-0", r.returncode == 0, r.stderr.decode())
 progs = [p for p in open(os.path.join(TOP, "TARGETS")).read().split() if not p.startswith("#")]
 inst = [p for p in progs if not os.access(os.path.join(stage, "usr/local/bin", p), os.X_OK)]
 check("install-destdir-programs", not inst, "not installed: %r" % inst)
+check("install-destdir-sbin-sendmail", os.readlink(os.path.join(stage, "usr/local/sbin/sendmail")) == "/usr/local/bin/sendmail")
 check("install-destdir-docs", os.path.exists(os.path.join(stage, "usr/local/share/doc/postie/queue.md")))
 check("install-destdir-templates", os.path.exists(os.path.join(stage, "usr/local/share/postie/templates/service/smtpd/run")))
 st = open(os.path.join(stage, "usr/local/bin/postie-setup")).read()

@@ -80,7 +80,10 @@ r3 = c.reply()
 check("bad-commands-20-ends", r1[0] == 500 and r2[0] == 421 and r2[1][0].startswith("4.7.0") and r3[0] == 0, repr((r1, r2, r3)))
 c.close()
 
-# --- talking before the greeting
+# --- talking before the greeting (control/greetdelay gives the client the
+# time to show itself; without it, only input already there counts)
+with open(os.path.join(home, "control", "greetdelay"), "w") as f:
+    f.write("3000\n")
 s = socket.create_connection(("127.0.0.1", L.port))
 s.sendall(b"EHLO eager.example\r\nMAIL FROM:<a@x.example>\r\n")
 data = b""
@@ -91,6 +94,7 @@ while True:
         break
     data += d
 s.close()
+os.unlink(os.path.join(home, "control", "greetdelay"))
 check("pregreet-refused", data.startswith(b"554 5.5.0") and data.count(b"\r\n") == 1, repr(data))
 
 # --- DATA content sent without waiting for a refused DATA

@@ -5,7 +5,7 @@ with poplib; relaying needs AUTH; mail relayed by an authenticated user
 reaches the second instance through control/smtproutes and is read there;
 one queue id tells a message's story across the services' s6-log
 directories; stopping s6-svscan leaves no process behind."""
-import os, poplib, re, smtplib, sys, time
+import os, poplib, re, smtplib, subprocess, sys, time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from postietest import *
 from instance import *
@@ -51,6 +51,33 @@ try:
     except Exception as e:
         check("pop3-read", False, repr(e))
 
+    # fetchmail, an independent POP3 client, after delivery through the
+    # real queue: keep, then fetch and delete.
+    with smtplib.SMTP("127.0.0.1", pa[0], timeout=20) as s:
+        s.sendmail("someone@example.org", ["alice@a.example"], "Subject: second\r\n\r\n.dotted line\r\n")
+    wait_for(lambda: len(maildir_messages(A, "alice")) == 2, 20)
+    fm = os.path.join(base, "fetchmail")
+    os.makedirs(fm, exist_ok=True)
+    fmrc, fmout = os.path.join(fm, "rc"), os.path.join(fm, "out")
+    with open(fmrc, "w") as f:
+        f.write('poll 127.0.0.1 service %d protocol pop3 auth password user "alice" password "alice-pw" '
+                'mda "/bin/sh -c \'cat >> %s\'"\n' % (pa[2], fmout))
+    os.chmod(fmrc, 0o600)
+    def fetchmail(*extra):
+        return subprocess.run(["fetchmail", "-f", fmrc, "--nosyslog", "--sslproto", "", "--idfile",
+                               os.path.join(fm, "ids")] + list(extra), env=dict(os.environ, HOME=fm, FETCHMAILHOME=fm),
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
+    r = fetchmail("-k", "-a")
+    got = open(fmout, "rb").read() if os.path.exists(fmout) else b""
+    check("fetchmail-keep", r.returncode == 0 and got.count(b"Subject:") == 2 and len(maildir_messages(A, "alice")) == 2,
+          r.stdout.decode(errors="replace")[-1000:])
+    if os.path.exists(fmout):
+        os.unlink(fmout)
+    r = fetchmail("-a")
+    got = open(fmout, "rb").read() if os.path.exists(fmout) else b""
+    check("fetchmail-fetch-delete", r.returncode == 0 and b"\n.dotted line\n" in got and not maildir_messages(A, "alice"),
+          r.stdout.decode(errors="replace")[-1000:])
+
     # Relay control: no relaying without AUTH, no submission without AUTH.
     try:
         with smtplib.SMTP("127.0.0.1", pa[0], timeout=20) as s:
@@ -88,6 +115,27 @@ try:
         check("relay-read", n == 1 and b"hello bob" in lines and b"Subject: relayed" in lines, repr(lines)[:300])
     except Exception as e:
         check("relay-read", False, "%r (maildir: %r)" % (e, got))
+
+    # Mail to a domain nobody can reach (no DNS server answers in this
+    # network namespace: the demo's situation without internet) stays
+    # queued for a retry, and the queue tools say so.
+    try:
+        with smtplib.SMTP("127.0.0.1", pa[1], timeout=20) as s:
+            s.login("alice", "alice-pw")
+            s.sendmail("alice@a.example", ["someone@far-away.example"], "Subject: far\r\n\r\nfar\r\n")
+        queued_ok = True
+    except smtplib.SMTPException as e:
+        queued_ok = False
+    def qstat():
+        r = subprocess.run([prog("postie-qstat")], env=env_for(A), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        return r.stdout.decode(errors="replace")
+    def deferred():
+        return "remote recipients pending: 1" in qstat() and "deferral" in logs(A, "send")
+    ok = wait_for(deferred, 30)
+    r = subprocess.run([prog("postie-qread")], env=env_for(A), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    qr = r.stdout.decode(errors="replace")
+    check("unreachable-stays-queued", queued_ok and ok and "pending remote <someone@far-away.example>" in qr
+          and "next-retry" in qr, qstat() + qr)
 finally:
     # Let the loggers catch up before reading them; then stop everything.
     time.sleep(0.5)

@@ -4,6 +4,7 @@ UCSPI environment), raw SMTP dialogue over a socket."""
 
 import os, socket, subprocess, threading, time
 from postietest import *
+from cdbwrite import cdb_write
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CHECKPASSWORD = os.path.join(HERE, "test-checkpassword")
@@ -143,42 +144,6 @@ def queued(home):
 def clear_queue(home):
     for _, p in queue_files(home):
         os.unlink(p)
-
-
-def cdb_write(path, items):
-    """A cdb (D. J. Bernstein's format, what skalibs reads) of (key, value)
-    byte pairs."""
-    import struct
-
-    def h(k):
-        x = 5381
-        for c in k:
-            x = ((x << 5) + x) & 0xffffffff
-            x ^= c
-        return x
-    tables = [[] for _ in range(256)]
-    body = b""
-    pos = 2048
-    for k, v in items:
-        rec = struct.pack("<II", len(k), len(v)) + k + v
-        hv = h(k)
-        tables[hv & 255].append((hv, pos))
-        body += rec
-        pos += len(rec)
-    header = b""
-    tail = b""
-    for t in tables:
-        n = len(t) * 2
-        slots = [(0, 0)] * n
-        for hv, p in t:
-            i = (hv >> 8) % n
-            while slots[i][1]:
-                i = (i + 1) % n
-            slots[i] = (hv, p)
-        header += struct.pack("<II", pos + len(tail), n)
-        tail += b"".join(struct.pack("<II", a, b) for a, b in slots)
-    with open(path, "wb") as f:
-        f.write(header + body + tail)
 
 
 def users_cdb(home, names):

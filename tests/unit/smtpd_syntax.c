@@ -1,10 +1,10 @@
 /* Unit tests for postie-smtpd's parsers: RFC 5321 paths (smtpd_addr.c)
-   and strict base64 (smtpd_base64.c), compiled in from the program's own
+   and strict base64 (programs/lib/base64.c), compiled in from the program's own
    folder. */
 #include <stdio.h>
 #include <string.h>
 #include "../../programs/postie-smtpd/smtpd_addr.c"
-#include "../../programs/postie-smtpd/smtpd_base64.c"
+#include "base64.h"
 
 static int failed = 0 ;
 
@@ -122,14 +122,17 @@ int main (void)
       { "YW J", -1, 0 },
       { "YW\nJ", -1, 0 },
       { "YW-_", -1, 0 },
+      { "YR==", -1, 0 },   /* leftover bits set: not canonical */
+      { "YWK=", -1, 0 },
+      { "YWI=", 2, "ab" },
     } ;
     for (size_t i = 0 ; i < sizeof b / sizeof *b ; i++)
     {
-      ssize_t r = b64dec(b[i].in, strlen(b[i].in), o, sizeof o) ;
+      ssize_t r = base64_decode(b[i].in, strlen(b[i].in), o, sizeof o) ;
       snprintf(name, sizeof name, "base64-%zu", i) ;
       check(name, r == b[i].ret && (r < 0 || !memcmp(o, b[i].out, r)), b[i].in) ;
     }
-    check("base64-overflow", b64dec("YWJj", 4, o, 2) == -1, "wrote past omax") ;
+    check("base64-overflow", base64_decode("YWJj", 4, o, 2) == -1, "wrote past omax") ;
   }
   stralloc_free(&sa) ;
   return failed ? 1 : 0 ;

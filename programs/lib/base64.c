@@ -1,10 +1,7 @@
-/* smtpd_base64.c: strict base64 decoding for AUTH responses (RFC 4648 4,
-   as RFC 4954 requires): no line breaks, no spaces, no missing padding. */
+/* base64.c: strict base64 decoding (base64.h). */
+#include "base64.h"
 
-#include <sys/types.h>
-#include "smtpd.h"
-
-static int b64val (char c)
+static int val (unsigned char c)
 {
   if (c >= 'A' && c <= 'Z') return c - 'A' ;
   if (c >= 'a' && c <= 'z') return c - 'a' + 26 ;
@@ -14,7 +11,7 @@ static int b64val (char c)
   return -1 ;
 }
 
-ssize_t b64dec (char const *s, size_t n, char *o, size_t omax)
+ssize_t base64_decode (char const *s, size_t n, char *o, size_t omax)
 {
   size_t i, k = 0 ;
   if (n % 4) return -1 ;
@@ -32,10 +29,12 @@ ssize_t b64dec (char const *s, size_t n, char *o, size_t omax)
       else
       {
         if (pad) return -1 ;
-        v[j] = b64val(s[i+j]) ;
+        v[j] = val(s[i+j]) ;
         if (v[j] < 0) return -1 ;
       }
     }
+    /* "YQ==" is 'a'; "YR==" carries bits that say nothing: refuse it */
+    if ((pad == 2 && (v[1] & 15)) || (pad == 1 && (v[2] & 3))) return -1 ;
     if (k + 3 - pad > omax) return -1 ;
     o[k++] = (v[0] << 2) | (v[1] >> 4) ;
     if (pad < 2) o[k++] = ((v[1] & 15) << 4) | (v[2] >> 2) ;
