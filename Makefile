@@ -14,14 +14,14 @@ DESTDIR ?=
 HOMEDIR ?= /etc/postie
 SAN ?=
 
-# conf-static lists the programs linked static-pie (outside SAN builds, since
+# A program with a file programs/<prog>/static is linked static-pie (outside SAN builds, since
 # the sanitizers need dynamic linking). Every message costs four execs
 # (postie-tcpaccess, postie-smtpd, postie-queue, postie-local), and a
 # dynamically linked exec spends most of its time in ld.so: static-pie
 # (still position-independent, so ASLR stays) saves about 0.3 ms per exec,
 # for about 0.7 MB more per program (doc/bench.md, profile notes). A program
 # that needs glibc's NSS or resolver (getpwuid, getaddrinfo: they dlopen
-# modules at run time) must not be in the list.
+# modules at run time) must not have one.
 #
 # MEMLIMIT: the default memory limit of the network services (bytes);
 # sanitizers reserve terabytes of address space, so none under SAN.
@@ -35,7 +35,7 @@ BUILD := build
 SANFLAGS :=
 MEMLIMIT := 64000000
 STATIC := -static-pie
-STATICPROGS := $(shell sed -e 's/\#.*//' conf-static)
+STATICPROGS := $(foreach p,$(shell sed -e 's/\#.*//' TARGETS),$(if $(wildcard programs/$(p)/static),$(p)))
 endif
 
 CCLINE := $(shell head -n 1 conf-cc) $(SANFLAGS) -DPOSTIE_HOME_DEFAULT='"$(HOMEDIR)"'
@@ -70,7 +70,7 @@ $(BUILD)/obj/%.o: programs/%.c $(LIBHDR) conf-cc
 # One rule per program, generated from TARGETS: its objects are every .c file
 # in its own folder; extra libraries come from programs/<prog>/libs.
 define prog_rule
-$(BUILD)/bin/$(1): $(patsubst programs/%.c,$(BUILD)/obj/%.o,$(wildcard programs/$(1)/*.c)) $(BUILD)/libpostie.a conf-ld conf-static
+$(BUILD)/bin/$(1): $(patsubst programs/%.c,$(BUILD)/obj/%.o,$(wildcard programs/$(1)/*.c)) $(BUILD)/libpostie.a conf-ld $(wildcard programs/$(1)/static)
 	@mkdir -p $$(@D)
 	$(LDLINE) $(if $(filter $(1),$(STATICPROGS)),$(STATIC)) -o $$@ $$(filter %.o,$$^) $(BUILD)/libpostie.a $$(shell cat programs/$(1)/libs 2>/dev/null) $(LIBS)
 endef
