@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <skalibs/allreadwrite.h>
 #include <skalibs/alloc.h>
@@ -79,6 +80,19 @@ static void drain (child *k)
   }
 }
 
+/* A message file name as postie-send makes it: relative, no ".." */
+static int msgpath_ok (char const *s)
+{
+  if (!*s || *s == '/') return 0 ;
+  for (;;)
+  {
+    size_t n = strcspn(s, "/") ;
+    if (n == 2 && s[0] == '.' && s[1] == '.') return 0 ;
+    if (!s[n]) return 1 ;
+    s += n + 1 ;
+  }
+}
+
 static void start (spawn_ops const *ops, char const *p, size_t len)
 {
   child *k = kids + nkids ;
@@ -98,13 +112,23 @@ static void start (spawn_ops const *ops, char const *p, size_t len)
   if (pid < 0) strerr_diefusys(111, "fork") ;
   if (!pid)
   {
+    struct stat st ;
     int mfd ;
     selfpipe_finish() ;
     sig_restore(SIGPIPE) ;
     setpgid(0, 0) ;  /* a timeout kills whatever the delivery started too */
     if (fd_move(1, pfd[1]) < 0) _exit(111) ;
-    mfd = open(fields[1], O_RDONLY | O_CLOEXEC) ;
-    if (mfd < 0)
+    /* postie-lspawn opens it as root and hands it to the recipient: only
+       a regular file inside the instance, never through a symlink, so
+       that whoever can write requests cannot read /etc/shadow. */
+    if (!msgpath_ok(fields[1]))
+    {
+      static char const m[] = "Zmessage file outside the instance\n" ;
+      if (write(1, m, sizeof m - 1) < 0) { }
+      _exit(111) ;
+    }
+    mfd = open(fields[1], O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY) ;
+    if (mfd < 0 || fstat(mfd, &st) < 0 || !S_ISREG(st.st_mode) || ndelay_off(mfd) < 0)
     {
       static char const m[] = "Zunable to open the message file\n" ;
       if (write(1, m, sizeof m - 1) < 0) { }

@@ -1,0 +1,76 @@
+#!/usr/bin/python3
+"""postie-lspawn as an attacker who holds postie-send's uid would use it:
+the message file of a request is opened as root and handed to the
+recipient, so it must stay a regular file inside the instance's queue."""
+
+import os, subprocess, sys
+sys.path.insert(0, os.path.join(os.environ["POSTIE_TOP"], "tests", "lib"))
+from postietest import *
+from cdbwrite import users_cdb
+from localtest import UID, GID, mkhome, chown_tree, open_path
+
+if os.geteuid() != 0:
+    skip("lspawn-message-path", "needs root")
+    done()
+
+base = tmpdir("review-root-lspawn")
+inst = mkinstance(os.path.join(base, "inst"))
+homes = os.path.join(base, "homes")
+os.makedirs(homes, exist_ok=True)
+home = mkhome(homes, "bob")
+for d in ("tmp", "new", "cur"):
+    os.makedirs(os.path.join(home, "Maildir", d), exist_ok=True)
+chown_tree(home)
+users_cdb(inst, [("bob", "!", UID, GID, home, "./Maildir/")])
+open_path(inst)
+
+secret = os.path.join(base, "secret")
+with open(secret, "w") as f:
+    f.write("root:SECRET-HASH\n")
+os.chmod(secret, 0o600)
+mess = os.path.join(inst, "queue", "mess", "0")
+os.makedirs(mess, exist_ok=True)
+with open(os.path.join(mess, "100"), "w") as f:
+    f.write("Subject: ok\n\nhello\n")
+os.symlink(secret, os.path.join(mess, "101"))
+os.mkfifo(os.path.join(mess, "102"))
+
+
+def req(num, path):
+    p = b"".join(x + b"\0" for x in (num, path, b"bob", b"bob", b"", b"example.org", b"a@example.com"))
+    return str(len(p)).encode() + b":" + p + b","
+
+
+def run(path):
+    """One request; stdin stays open until the report (its end stops the
+    deliveries)."""
+    p = subprocess.Popen([prog("postie-lspawn"), "10", "5"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.DEVNULL, cwd=inst, env=env_for(inst))
+    p.stdin.write(req(b"0", path))
+    p.stdin.flush()
+    out = b""
+    while not out.endswith(b","):
+        b = p.stdout.read(1)
+        if not b:
+            break
+        out += b
+    p.stdin.close()
+    p.wait(timeout=20)
+    return out
+
+
+def delivered():
+    out = b""
+    for n in os.listdir(os.path.join(home, "Maildir", "new")):
+        with open(os.path.join(home, "Maildir", "new", n), "rb") as f:
+            out += f.read()
+    return out
+
+
+o = run(b"queue/mess/0/100")
+check("lspawn-message-ok", b"\0K" in o and b"hello" in delivered(), repr(o))
+for name, path in (("absolute", secret.encode()), ("dotdot", b"queue/mess/../../../secret"),
+                   ("symlink", b"queue/mess/0/101"), ("fifo", b"queue/mess/0/102")):
+    o = run(path)
+    check("lspawn-message-" + name, b"\0Z" in o and b"SECRET" not in delivered(), repr(o))
+done()
