@@ -217,10 +217,14 @@ static void putuidl (size_t i)
 static int sendmsg_ (size_t i, long top)
 {
   char buf[65536] ;
-  int fd = open(names.s + m[i].name, O_RDONLY | O_CLOEXEC) ;
+  /* the file may have been replaced since the scan: not through a
+     symlink (the scan skips them too), and not a FIFO that would hang */
+  int fd = open(names.s + m[i].name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY) ;
   int linestart = 1, prevcr = 0, inheader = 1, linecontent = 0 ;
   long bodylines = 0 ;
+  struct stat st ;
   if (fd < 0) return 0 ;
+  if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) { close(fd) ; return 0 ; }
   puts_("+OK ") ;
   if (top < 0) { putnum(m[i].size) ; puts_(" octets") ; }
   else puts_("top of message follows") ;
