@@ -73,7 +73,7 @@ static void child (char const *const *f, unsigned int n)
 
 static int report (stralloc *out, char const *const *f, unsigned int n, char const *o, size_t olen, int wstat)
 {
-  char const *nl = memchr(o, '\n', olen) ;
+  char const *nl = olen ? memchr(o, '\n', olen) : 0 ;  /* o is null when there was no output */
   size_t len = nl ? (size_t)(nl - o) : olen ;
   (void)f ; (void)n ;
   if (WIFEXITED(wstat))

@@ -41,7 +41,9 @@ static int nthline (char const *o, size_t olen, unsigned int i, char const **s, 
   size_t p = 0 ;
   for (;;)
   {
-    char const *nl = memchr(o + p, '\n', olen - p) ;
+    char const *nl ;
+    if (p >= olen) return 0 ;  /* o is null when there was no output */
+    nl = memchr(o + p, '\n', olen - p) ;
     if (!nl) return 0 ;
     if (!i--) { *s = o + p ; *len = nl - (o + p) ; return 1 ; }
     p = nl - o + 1 ;

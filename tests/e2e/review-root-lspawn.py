@@ -73,4 +73,12 @@ for name, path in (("absolute", secret.encode()), ("dotdot", b"queue/mess/../../
                    ("symlink", b"queue/mess/0/101"), ("fifo", b"queue/mess/0/102")):
     o = run(path)
     check("lspawn-message-" + name, b"\0Z" in o and b"SECRET" not in delivered(), repr(o))
+
+# postie-send gone at once: the running delivery is stopped before it says
+# anything, and its report is made from no output at all (UBSan: memchr
+# on a null buffer).
+r = subprocess.run([prog("postie-lspawn"), "10", "5"], input=req(b"0", b"queue/mess/0/100"), stdout=subprocess.PIPE,
+                   stderr=subprocess.PIPE, cwd=inst, env=env_for(inst), timeout=20)
+check("lspawn-eof-report", r.returncode == 0 and r.stdout.endswith(b","),
+      "rc=%d %r %r" % (r.returncode, r.stdout, r.stderr))
 done()
