@@ -141,6 +141,7 @@ int main (int argc, char const *const *argv)
   h = crypt_rn(pw, e.hash, &cd, sizeof cd) ;
   if (!h || !ctequal(h, e.hash)) die_bad(name, h ? "wrong password" : "unusable hash") ;
   if (!e.uid) die_bad(name, "uid 0 may not log in") ;
+  if (!e.gid) die_bad(name, "gid 0 may not log in") ;
   wipe() ;
 
   if (setenv("USER", e.name, 1) < 0 || setenv("HOME", e.home, 1) < 0

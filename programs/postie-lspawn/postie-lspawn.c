@@ -3,7 +3,7 @@
    names a user of the users database; the delivery runs postie-local as
    that user's uid and gid when postie-lspawn is root (system mode), or as
    postie-lspawn's own uid otherwise (unprivileged mode). Never as root: a
-   user whose uid is 0 gets a permanent failure. */
+   user whose uid or gid is 0 gets a permanent failure. */
 
 #include <errno.h>
 #include <grp.h>
@@ -56,6 +56,7 @@ static void child (char const *const *f, unsigned int n)
   if (r < 0) sayerr("unable to read the users database (#4.3.0)") ;
   if (!r) say("no such user (#5.1.1)\n", 100) ;
   if (!e.uid) say("refusing to deliver as root: the user's uid is 0 (#5.7.1)\n", 100) ;
+  if (!e.gid) say("refusing to deliver with group root: the user's gid is 0 (#5.7.1)\n", 100) ;
   if (!geteuid())
   {
     if (setgroups(1, &e.gid) < 0) sayerr("unable to setgroups (#4.3.0)") ;

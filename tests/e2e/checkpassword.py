@@ -22,6 +22,7 @@ users(home, "add", "alice", str(uid), str(gid), uhome, password="correct horse")
 users(home, "add", "bob", str(uid), str(gid), uhome, "/var/mail/bob/", password="bob's pw")
 users(home, "add", "-n", "nologin", str(uid), str(gid), uhome)
 users(home, "add", "rootish", "0", "0", uhome, password="rootpw")
+users(home, "add", "gidroot", str(uid), "0", uhome, password="gidpw")
 users(home, "add", "gone", str(uid), str(gid), "/nonexistent/home", password="gonepw")
 
 REPORT = 'echo "$(id -u) $(id -g) $(id -G) $(pwd) $USER $HOME $SHELL $MAILDIR"'
@@ -81,6 +82,7 @@ for name, inp in [("wrong-password", b"alice\0correct horsE\0"),
                   ("no-password-user", b"nologin\0\0"),
                   ("no-password-user-bang", b"nologin\0!\0"),
                   ("uid0-user", b"rootish\0rootpw\0"),
+                  ("gid0-user", b"gidroot\0gidpw\0"),
                   ("long-user", b"a" * 300 + b"\0x\0")]:
     rc, out, err = run(inp)
     check(name + "-exit-1", rc == 1 and out == "", "rc=%d out=%r err=%r" % (rc, out, err))

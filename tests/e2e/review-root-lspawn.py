@@ -21,7 +21,7 @@ home = mkhome(homes, "bob")
 for d in ("tmp", "new", "cur"):
     os.makedirs(os.path.join(home, "Maildir", d), exist_ok=True)
 chown_tree(home)
-users_cdb(inst, [("bob", "!", UID, GID, home, "./Maildir/")])
+users_cdb(inst, [("bob", "!", UID, GID, home, "./Maildir/"), ("gidroot", "!", UID, 0, home, "./Maildir/")])
 open_path(inst)
 
 secret = os.path.join(base, "secret")
@@ -36,17 +36,17 @@ os.symlink(secret, os.path.join(mess, "101"))
 os.mkfifo(os.path.join(mess, "102"))
 
 
-def req(num, path):
-    p = b"".join(x + b"\0" for x in (num, path, b"bob", b"bob", b"", b"example.org", b"a@example.com"))
+def req(num, path, user=b"bob"):
+    p = b"".join(x + b"\0" for x in (num, path, user, user, b"", b"example.org", b"a@example.com"))
     return str(len(p)).encode() + b":" + p + b","
 
 
-def run(path):
+def run(path, user=b"bob"):
     """One request; stdin stays open until the report (its end stops the
     deliveries)."""
     p = subprocess.Popen([prog("postie-lspawn"), "10", "5"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                          stderr=subprocess.DEVNULL, cwd=inst, env=env_for(inst))
-    p.stdin.write(req(b"0", path))
+    p.stdin.write(req(b"0", path, user))
     p.stdin.flush()
     out = b""
     while not out.endswith(b","):
@@ -73,6 +73,11 @@ for name, path in (("absolute", secret.encode()), ("dotdot", b"queue/mess/../../
                    ("symlink", b"queue/mess/0/101"), ("fifo", b"queue/mess/0/102")):
     o = run(path)
     check("lspawn-message-" + name, b"\0Z" in o and b"SECRET" not in delivered(), repr(o))
+
+# a user whose gid is 0 is refused, like uid 0: never group root
+before = delivered()
+o = run(b"queue/mess/0/100", b"gidroot")
+check("lspawn-gid-0-refused", b"\0D" in o and b"gid is 0" in o and delivered() == before, repr(o))
 
 # postie-send gone at once: the running delivery is stopped before it says
 # anything, and its report is made from no output at all (UBSan: memchr
