@@ -16,11 +16,12 @@
 #include <strings.h>
 #include <time.h>
 #include <unistd.h>
-#include <sys/uio.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <skalibs/allreadwrite.h>
 #include <skalibs/djbunix.h>
 #include <skalibs/gccattributes.h>
+#include <skalibs/iopause.h>
 #include <skalibs/sig.h>
 #include <skalibs/stralloc.h>
 #include <skalibs/strerr.h>
@@ -52,6 +53,9 @@ static unsigned long datalinemax = 1000 ;
 static unsigned long authfaildelay = 2 ;
 static unsigned long greetdelay = 0 ;
 static unsigned long maxauthfail = 3 ;
+static unsigned long timeoutqueue = 300 ;
+static unsigned long maxjunkcmds = 100 ;
+static unsigned long timeoutsession = 3600 ;
 
 /* ---------- the session */
 
@@ -68,6 +72,8 @@ static unsigned int cpwn = 0 ;
 static char authuser[256] ;
 static int authed = 0 ;
 static unsigned long nbad = 0, nmessages = 0, nrefused = 0, nauthfail = 0 ;
+static unsigned long njunk = 0 ;
+static tain sessionend ;  /* control/timeoutsession after the start */
 
 /* ---------- the transaction */
 
@@ -200,10 +206,33 @@ static void err (char const *s)
   }
 }
 
+/* The wait for a command line: control/timeoutsmtpd, and never past the
+   end of the session (control/timeoutsession). */
 static void deadline_cmd (tain *d)
 {
   tain_now_g() ;
   tain_addsec_g(d, timeoutsmtpd) ;
+  if (tain_less(&sessionend, d)) *d = sessionend ;
+}
+
+static void die_sessiontoolong (void) gccattr_noreturn ;
+static void die_sessiontoolong (void)
+{
+  out("421 4.4.2 ") ; out(me.s) ; out(" session too long, closing connection\r\n") ;
+  session_end("sessiontoolong") ;
+}
+
+/* A command that moves no mail (NOOP, RSET, VRFY, HELP, HELO or EHLO
+   again, RCPT over control/maxrcpt): counted, the count cleared by an
+   accepted message, and after control/maxjunkcmds of them the session
+   ends, so that a client cannot keep a connection slot with them. */
+static void junk (void)
+{
+  if (++njunk > maxjunkcmds)
+  {
+    out("421 4.7.0 ") ; out(me.s) ; out(" too many commands, closing connection\r\n") ;
+    session_end("toomanycommands") ;
+  }
 }
 
 /* ---------- helpers */
@@ -258,6 +287,7 @@ static int heloarg (char const *arg)
 
 static void smtp_helo (char const *arg)
 {
+  if (helostate) junk() ;
   if (!heloarg(arg)) { err("501 5.5.4 Syntax: HELO hostname\r\n") ; return ; }
   sethelo(arg) ;
   helostate = 1 ;
@@ -268,6 +298,7 @@ static void smtp_helo (char const *arg)
 static void smtp_ehlo (char const *arg)
 {
   char fmt[ULONG_FMT] ;
+  if (helostate) junk() ;
   if (!heloarg(arg)) { err("501 5.5.4 Syntax: EHLO hostname\r\n") ; return ; }
   sethelo(arg) ;
   helostate = 2 ;
@@ -288,6 +319,7 @@ static void smtp_ehlo (char const *arg)
 
 static void smtp_rset (char const *arg)
 {
+  junk() ;
   if (isarg(arg)) { err("501 5.5.4 Syntax: RSET\r\n") ; return ; }
   reset() ;
   out("250 2.0.0 Ok\r\n") ;
@@ -296,18 +328,21 @@ static void smtp_rset (char const *arg)
 static void smtp_noop (char const *arg)
 {
   (void)arg ;
+  junk() ;
   out("250 2.0.0 Ok\r\n") ;
 }
 
 static void smtp_vrfy (char const *arg)
 {
   (void)arg ;
+  junk() ;
   out("252 2.5.0 Cannot VRFY user, but will accept message and attempt delivery\r\n") ;
 }
 
 static void smtp_help (char const *arg)
 {
   (void)arg ;
+  junk() ;
   out("214 2.0.0 Commands: HELO EHLO MAIL RCPT DATA RSET NOOP QUIT VRFY HELP AUTH; see RFC 5321\r\n") ;
 }
 
@@ -440,7 +475,7 @@ static void smtp_rcpt (char const *arg)
   int r ;
   if (!havemail) { err("503 5.5.1 Need MAIL before RCPT\r\n") ; return ; }
   if (!p) { err("501 5.5.4 Syntax: RCPT TO:<address>\r\n") ; return ; }
-  if (nrcpt >= maxrcpt) { out("452 4.5.3 Too many recipients\r\n") ; return ; }
+  if (nrcpt >= maxrcpt) { junk() ; out("452 4.5.3 Too many recipients\r\n") ; return ; }
   plen = strlen(p) ;
   r = addr_parse(p, plen, ADDR_POSTMASTER | (smtputf8 ? ADDR_UTF8 : 0), &addr, &used, &at) ;
   if (r < 0) die_nomem() ;
@@ -488,6 +523,38 @@ static int qmfd = -1, qefd = -1, qifd = -1 ;
 static char qbuf[65536] ;
 static size_t qlen = 0 ;
 static int qdead = 0 ;
+static int qtimedout = 0 ;  /* a write to it passed its deadline */
+static stralloc qenv = STRALLOC_ZERO ;
+
+/* The queue program is not waited for forever (control/timeoutqueue): a
+   hung filter would hold this connection, and its slot, for as long as it
+   likes. Our ends of its pipes are non-blocking, every write and the wait
+   for its exit are bounded by a deadline, and at the deadline its process
+   group (it is spawned into one of its own, so a script's children go
+   too) is killed. */
+static void qdeadline (tain *d)
+{
+  tain_now_g() ;
+  tain_addsec_g(d, timeoutqueue) ;
+}
+
+/* Writes n bytes to a pipe of the queue program; 1 ok, 0 it is gone or
+   the deadline passed (qtimedout set). */
+static int qwrite (int fd, char const *s, size_t n, tain const *deadline)
+{
+  while (n)
+  {
+    iopause_fd x = { .fd = fd, .events = IOPAUSE_WRITE, .revents = 0 } ;
+    ssize_t r = write(fd, s, n) ;
+    if (r > 0) { s += r ; n -= r ; continue ; }
+    if (r < 0 && errno == EINTR) continue ;
+    if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK) return 0 ;
+    r = iopause_g(&x, 1, deadline) ;
+    if (r < 0 && errno != EINTR) return 0 ;
+    if (!r) { qtimedout = 1 ; return 0 ; }
+  }
+  return 1 ;
+}
 
 /* The queue program's environment: ours, with POSTIE_QUEUE_IDFD=3. */
 static char const **queue_env (void)
@@ -539,7 +606,8 @@ static int queue_start (void)
   if ((r = posix_spawn_file_actions_adddup2(&fa, m[0], 0))
    || (r = posix_spawn_file_actions_adddup2(&fa, e[0], 1))
    || (r = posix_spawn_file_actions_adddup2(&fa, id[1], 3))
-   || (r = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+   || (r = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP))
+   || (r = posix_spawnattr_setpgroup(&attr, 0))
    || (r = posix_spawnattr_setsigmask(&attr, &none))
    || (r = posix_spawnattr_setsigdefault(&attr, &pipeset)))
     ;
@@ -551,6 +619,8 @@ static int queue_start (void)
   qmfd = m[1] ; qefd = e[1] ; qifd = id[0] ;
   qlen = 0 ;
   qdead = 0 ;
+  qtimedout = 0 ;
+  if (ndelay_on(qmfd) < 0 || ndelay_on(qefd) < 0) qdead = 1 ;  /* not queued: 451 */
   return 1 ;
  err:
   errno = r ;
@@ -560,15 +630,17 @@ static int queue_start (void)
   return 0 ;
 }
 
-static void qflush (void)
+static void qflush (tain const *deadline)
 {
-  if (!qdead && qlen && allwrite(qmfd, qbuf, qlen) < qlen) qdead = 1 ;
+  tain d ;
+  if (!deadline) { qdeadline(&d) ; deadline = &d ; }
+  if (!qdead && qlen && !qwrite(qmfd, qbuf, qlen, deadline)) qdead = 1 ;
   qlen = 0 ;
 }
 
 static inline void qput (char c)
 {
-  if (qlen == sizeof qbuf) qflush() ;
+  if (qlen == sizeof qbuf) qflush(0) ;
   qbuf[qlen++] = c ;
 }
 
@@ -577,15 +649,54 @@ static void qputs (char const *s)
   while (*s) qput(*s++) ;
 }
 
-/* Waits for the queue program; its exit code, or QQ_BUG+100 if it died of
-   a signal (temporary). */
-static int queue_wait (void)
+static void queue_kill (void)
 {
-  int wstat ;
-  while (waitpid(qpid, &wstat, 0) < 0)
-    if (errno != EINTR) return QQ_BUG ;
+  kill(-qpid, SIGKILL) ;
+  kill(qpid, SIGKILL) ;
+  while (waitpid(qpid, 0, 0) < 0 && errno == EINTR) ;
   qpid = 0 ;
-  if (WIFEXITED(wstat)) return WEXITSTATUS(wstat) ;
+}
+
+/* Waits for the queue program until the deadline: its exit code, QQ_BUG
+   if it died of a signal (temporary), -1 if it was still running at the
+   deadline (it is killed). Its exit is seen through a pidfd when the
+   kernel has them (Linux 5.3), else by looking every 10 ms. */
+static int queue_wait (tain const *deadline)
+{
+  int wstat = 0 ;
+  int pfd = -1 ;
+#ifdef SYS_pidfd_open
+  pfd = syscall(SYS_pidfd_open, qpid, 0) ;
+#endif
+  for (;;)
+  {
+    pid_t r = waitpid(qpid, &wstat, WNOHANG) ;
+    if (r == qpid) break ;
+    if (r < 0 && errno != EINTR) { wstat = -1 ; break ; }
+    tain_now_g() ;
+    if (!tain_less(&STAMP, deadline))
+    {
+      if (pfd >= 0) fd_close(pfd) ;
+      queue_kill() ;
+      return -1 ;
+    }
+    if (pfd >= 0)
+    {
+      iopause_fd x = { .fd = pfd, .events = IOPAUSE_READ, .revents = 0 } ;
+      iopause_g(&x, 1, deadline) ;
+    }
+    else
+    {
+      tain d, ten ;
+      tain_from_millisecs(&ten, 10) ;
+      tain_add_g(&d, &ten) ;
+      if (tain_less(deadline, &d)) d = *deadline ;
+      iopause_g(0, 0, &d) ;
+    }
+  }
+  if (pfd >= 0) fd_close(pfd) ;
+  qpid = 0 ;
+  if (wstat != -1 && WIFEXITED(wstat)) return WEXITSTATUS(wstat) ;
   return QQ_BUG ;
 }
 
@@ -594,32 +705,38 @@ static int queue_wait (void)
    removes its work file). */
 static void queue_abort (void)
 {
+  tain d ;
   if (!qpid) return ;
   fd_close(qmfd) ; fd_close(qefd) ;
-  queue_wait() ;
+  qdeadline(&d) ;
+  if (qtimedout) queue_kill() ; else queue_wait(&d) ;
   fd_close(qifd) ;
 }
 
 /* The message is complete: the envelope, then the queue program's verdict
-   and its id. */
+   and its id; -1 if it did not give one within control/timeoutqueue (it
+   has been killed). */
 static int queue_finish (char *id, size_t idmax)
 {
   int code ;
-  qflush() ;
+  tain d ;
+  qdeadline(&d) ;
+  qflush(&d) ;
   fd_close(qmfd) ;
   if (!qdead)
   {
     /* one write: the queue program wakes up once for the envelope */
-    struct iovec v[4] = {
-      { .iov_base = "F", .iov_len = 1 },
-      { .iov_base = sender.s, .iov_len = sender.len + 1 },
-      { .iov_base = rcpts.s, .iov_len = rcpts.len },
-      { .iov_base = "", .iov_len = 1 } } ;
-    size_t total = 2 + sender.len + 1 + rcpts.len ;
-    if (allwritev(qefd, v, 4) < total) qdead = 1 ;
+    qenv.len = 0 ;
+    if (!stralloc_catb(&qenv, "F", 1)
+     || !stralloc_catb(&qenv, sender.s, sender.len + 1)
+     || !stralloc_catb(&qenv, rcpts.s, rcpts.len)
+     || !stralloc_catb(&qenv, "", 1)) qdead = 1 ;
+    else if (!qwrite(qefd, qenv.s, qenv.len, &d)) qdead = 1 ;
   }
   fd_close(qefd) ;
-  code = queue_wait() ;
+  if (qtimedout) { queue_kill() ; code = -1 ; }
+  else code = queue_wait(&d) ;
+  if (code < 0) { fd_close(qifd) ; return -1 ; }
   /* It did not read everything we sent, yet says it queued the message:
      what it queued is not what we were given (qmail-smtpd: "qq internal
      bug"). Never "250" for it. */
@@ -836,6 +953,18 @@ static void smtp_data (char const *arg)
     }
   }
   code = queue_finish(id, sizeof id) ;
+  if (code < 0)
+  {
+    nrefused++ ;
+    logstart("refused") ;
+    logstr(" msg=") ; logstr(msgid) ;
+    logstr(" ip=") ; logstr(remoteip) ;
+    logstr(" reason=queue program timed out, killed") ;
+    logend() ;
+    out("451 4.3.0 Queue program timed out, try again later\r\n") ;
+    reset() ;
+    return ;
+  }
   if (code)
   {
     char fmt[UINT_FMT] ;
@@ -870,6 +999,7 @@ static void smtp_data (char const *arg)
     }
   }
   logend() ;
+  njunk = 0 ;
   out("250 2.0.0 Ok: queued as ") ;
   out(id[0] ? id : msgid) ; out("\r\n") ;
   reset() ;
@@ -1143,6 +1273,9 @@ static void settings (void)
   if (!maxauthfail) maxauthfail = 1 ;
   if (control_readulong(&maxhops, "maxhops", maxhops) < 0) die_control("maxhops") ;
   if (control_readulong(&datalinemax, "datalinemax", datalinemax) < 0) die_control("datalinemax") ;
+  if (control_readulong(&timeoutqueue, "timeoutqueue", timeoutqueue) < 0) die_control("timeoutqueue") ;
+  if (control_readulong(&maxjunkcmds, "maxjunkcmds", maxjunkcmds) < 0) die_control("maxjunkcmds") ;
+  if (control_readulong(&timeoutsession, "timeoutsession", timeoutsession) < 0) die_control("timeoutsession") ;
   if (!rcpt_init()) die_control("rcpthosts, locals, aliases or extsep") ;
   /* Sane bounds, whatever the files say. */
   if (!maxrcpt) maxrcpt = 1 ;
@@ -1154,6 +1287,12 @@ static void settings (void)
   if (timeoutdatatotal < 1) timeoutdatatotal = 1 ;
   if (timeoutdatatotal > 86400) timeoutdatatotal = 86400 ;
   if (datalinemax < 3) datalinemax = 3 ;
+  if (timeoutqueue < 1) timeoutqueue = 1 ;
+  if (timeoutqueue > 86400) timeoutqueue = 86400 ;
+  if (timeoutsession < 1) timeoutsession = 1 ;
+  if (timeoutsession > 604800) timeoutsession = 604800 ;
+  tain_now_g() ;
+  tain_addsec_g(&sessionend, timeoutsession) ;
   io_setwtimeout(timeoutsmtpd) ;
 }
 
@@ -1239,7 +1378,13 @@ int main (int argc, char const *const *argv)
     cmd const *c ;
     char *arg ;
     deadline_cmd(&d) ;
+    if (!tain_less(&STAMP, &sessionend)) die_sessiontoolong() ;
     r = io_getline(line, sizeof line - 2, &len, &toolong, &d) ;
+    if (r < 0 && errno == ETIMEDOUT)
+    {
+      tain_now_g() ;
+      if (!tain_less(&STAMP, &sessionend)) die_sessiontoolong() ;
+    }
     if (r <= 0) { if (!r) errno = 0 ; die_read() ; }
     if (toolong) { err("500 5.5.2 Line too long\r\n") ; continue ; }
     for (i = 0 ; i < len ; i++) if ((unsigned char)line[i] < 32 || line[i] == 127) break ;
