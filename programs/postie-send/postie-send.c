@@ -333,6 +333,7 @@ static int readsettings (void)
     { &set.tmpstale, "tmpstale", 3600 },
     { &set.scaninterval, "scaninterval", 60 },
     { &set.termwait, "termwait", 60 },
+    { &set.spawnwait, "spawnwait", 5 },
     { &set.remotercptmax, "remotercptmax", 100 },
     { &set.bounceheaderbytes, "bounceheaderbytes", 65536 },
     { &set.activemax, "activemax", 5000 },
@@ -1208,6 +1209,54 @@ static void chan_read (int k)
   }
 }
 
+/* At exit: end the spawners' requests (they stop what still runs and
+   exit), then reap them, so that none is left a zombie. At most
+   spawnwait seconds, then SIGKILL; in system mode postie-lspawn is root
+   and cannot be killed by us (EPERM): it is then left to the supervisor. */
+static void chans_finish (int sfd)
+{
+  tain deadline ;
+  unsigned int k, left = 0 ;
+  for (k = 0 ; k < 2 ; k++)
+  {
+    fd_close(chans[k].to) ;
+    fd_close(chans[k].from) ;
+    if (chans[k].pid > 0) left++ ;
+  }
+  tain_now_g() ;
+  tain_addsec_g(&deadline, (int)(set.spawnwait > 3600 ? 3600 : set.spawnwait)) ;
+  for (;;)
+  {
+    iopause_fd x = { .fd = sfd, .events = IOPAUSE_READ } ;
+    int r ;
+    for (;;)
+    {
+      int w ;
+      pid_t pid = waitpid(-1, &w, WNOHANG) ;
+      if (pid <= 0) break ;
+      for (k = 0 ; k < 2 ; k++) if (pid == chans[k].pid) { chans[k].pid = 0 ; left-- ; }
+    }
+    if (!left) return ;
+    r = iopause_g(&x, 1, &deadline) ;
+    if (r < 0) strerr_diefusys(111, "iopause") ;
+    if (!r) break ;
+    while ((r = selfpipe_read()) > 0) ;
+    if (r < 0) strerr_diefusys(111, "selfpipe_read") ;
+  }
+  for (k = 0 ; k < 2 ; k++)
+    if (chans[k].pid > 0)
+    {
+      int w ;
+      if (kill(chans[k].pid, SIGKILL) < 0)
+      {
+        LOG("warning: ", chans[k].prog, " still running, unable to kill it: ", strerror(errno)) ;
+        continue ;
+      }
+      LOG("warning: ", chans[k].prog, " still running after spawnwait: killed") ;
+      if (waitpid(chans[k].pid, &w, 0) == chans[k].pid) chans[k].pid = 0 ;
+    }
+}
+
 /* ---------- the scheduler ---------- */
 
 static int stopping = 0 ;
@@ -1383,8 +1432,7 @@ int main (int argc, char const *const *argv)
     }
     tain_now_g() ;
   }
-  fd_close(chans[0].to) ;
-  fd_close(chans[1].to) ;
+  chans_finish(sfd) ;
   LOG("status: exiting") ;
   return 0 ;
 }

@@ -16,7 +16,7 @@ struct settings_s
 {
   unsigned long conclocal, concremote ;
   unsigned long lifetime, retrymin, retrymax ;
-  unsigned long tmpstale, scaninterval, termwait ;
+  unsigned long tmpstale, scaninterval, termwait, spawnwait ;
   unsigned long remotercptmax, bounceheaderbytes ;
   unsigned long activemax, timeoutlocal, timeoutremote ;
   stralloc me ;
