@@ -16,11 +16,12 @@ struct settings_s
 {
   unsigned long conclocal, concremote ;
   unsigned long lifetime, retrymin, retrymax ;
-  unsigned long tmpstale, scaninterval, termwait, spawnwait ;
+  unsigned long tmpstale, scaninterval, termwait ;
   unsigned long remotercptmax, bounceheaderbytes ;
   unsigned long activemax, timeoutlocal, timeoutremote ;
   stralloc me ;
   stralloc doublebounceto ;
+  unsigned long spawnwait ;  /* last: objects built before it stay compatible */
 } ;
 extern settings set ;
 
