@@ -118,19 +118,21 @@ static void start (spawn_ops const *ops, char const *p, size_t len)
     sig_restore(SIGPIPE) ;
     setpgid(0, 0) ;  /* a timeout kills whatever the delivery started too */
     if (fd_move(1, pfd[1]) < 0) _exit(111) ;
-    /* postie-lspawn opens it as root and hands it to the recipient: only
+    /* These texts have no kind byte: the spawner's report function adds
+       the result's (exit 111: Z), as for its program's own output.
+       postie-lspawn opens it as root and hands it to the recipient: only
        a regular file inside the instance, never through a symlink, so
        that whoever can write requests cannot read /etc/shadow. */
     if (!msgpath_ok(fields[1]))
     {
-      static char const m[] = "Zmessage file outside the instance\n" ;
+      static char const m[] = "message file outside the instance\n" ;
       if (write(1, m, sizeof m - 1) < 0) { }
       _exit(111) ;
     }
     mfd = open(fields[1], O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY) ;
     if (mfd < 0 || fstat(mfd, &st) < 0 || !S_ISREG(st.st_mode) || ndelay_off(mfd) < 0)
     {
-      static char const m[] = "Zunable to open the message file\n" ;
+      static char const m[] = "unable to open the message file\n" ;
       if (write(1, m, sizeof m - 1) < 0) { }
       _exit(111) ;
     }
@@ -162,7 +164,7 @@ static void reap (spawn_ops const *ops)
       char fmt[UINT_FMT] ;
       fmt[uint_fmt(fmt, timeout)] = 0 ;
       kids[i].out.len = 0 ;
-      if (!stralloc_cats(&kids[i].out, "Zdelivery timed out after ") || !stralloc_cats(&kids[i].out, fmt)
+      if (!stralloc_cats(&kids[i].out, "delivery timed out after ") || !stralloc_cats(&kids[i].out, fmt)
        || !stralloc_cats(&kids[i].out, " seconds (#4.4.2)\n"))
         strerr_diefu(111, "allocate") ;
       wstat = 111 << 8 ;

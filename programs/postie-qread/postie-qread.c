@@ -49,8 +49,51 @@ static void head (char const *id, uint64_t size, char const *sender)
   put(" from <") ; put(sender) ; put(">") ;
 }
 
+#define DEFER_MAX (4UL << 20)
+
+/* queue/defer/B/ID (postie-send's last deferral reasons, lines
+   ADDR\tTEXT\n) into df, or df empty: it is informational, and may be
+   missing, stale or unreadable. */
+static void defer_load (char const *infopath, stralloc *df)
+{
+  char path[32 + 2 * QUEUE_ID_MAX] ;
+  struct stat st ;
+  size_t n = strlen(infopath) ;
+  int fd ;
+  df->len = 0 ;
+  if (n < 11 || n - 11 + 13 > sizeof path) return ;
+  memcpy(path, "queue/defer/", 12) ;
+  memcpy(path + 12, infopath + 11, n - 11 + 1) ;  /* after "queue/info/" */
+  fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK) ;
+  if (fd < 0) return ;
+  if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 && (uint64_t)st.st_size <= DEFER_MAX
+   && stralloc_ready(df, (size_t)st.st_size)
+   && pread(fd, df->s, (size_t)st.st_size, 0) == (ssize_t)st.st_size)
+    df->len = (size_t)st.st_size ;
+  fd_close(fd) ;
+}
+
+/* The text recorded for addr, or 0; *len its length. */
+static char const *defer_find (stralloc const *df, char const *addr, size_t *len)
+{
+  size_t alen = strlen(addr), p = 0 ;
+  while (p < df->len)
+  {
+    char const *nl = memchr(df->s + p, '\n', df->len - p) ;
+    size_t e = nl ? (size_t)(nl - df->s) : df->len ;
+    if (e - p > alen && !memcmp(df->s + p, addr, alen) && df->s[p + alen] == '\t')
+    {
+      *len = e - p - alen - 1 ;
+      return df->s + p + alen + 1 ;
+    }
+    p = e + 1 ;
+  }
+  return 0 ;
+}
+
 static void info (char const *path, char const *id, stralloc *sa)
 {
+  static stralloc df = STRALLOC_ZERO ;
   queue_info qi ;
   size_t pos ;
   char st, kind ;
@@ -64,6 +107,7 @@ static void info (char const *path, char const *id, stralloc *sa)
   while (queue_info_next(sa, &pos, &st, &kind, &addr)) if (st == 'P') pending = 1 ;
   if (pending)
   {
+    defer_load(path, &df) ;
     put(" next-retry ") ;
     if (qi.mtime <= now) put("now") ;
     else { put("+") ; putnum(qi.mtime - now) ; put("s") ; }
@@ -78,6 +122,17 @@ static void info (char const *path, char const *id, stralloc *sa)
     put(kind == 'R' ? "remote <" : "local <") ;
     put(addr) ;
     put(">") ;
+    if (st == 'P' && pending && df.len)
+    {
+      size_t len ;
+      char const *why = defer_find(&df, addr, &len) ;
+      if (why)
+      {
+        put(" (last: ") ;
+        if (buffer_put(buffer_1, why, len) < 0) strerr_diefusys(111, "write to stdout") ;
+        put(")") ;
+      }
+    }
   }
   put("\n") ;
 }

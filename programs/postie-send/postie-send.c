@@ -263,6 +263,7 @@ struct active_s
   active *wprev[2], *wnext[2] ;  /* in work[k] while unstarted[k] */
   uint32_t cur[2] ;
   int hasbounce ;
+  stralloc defer ;   /* this pass's deferrals: ADDR\tTEXT\n (queue/defer/) */
 } ;
 
 static active *ahead = 0, *atail = 0 ;
@@ -333,6 +334,7 @@ static int readsettings (void)
     { &set.tmpstale, "tmpstale", 3600 },
     { &set.scaninterval, "scaninterval", 60 },
     { &set.termwait, "termwait", 60 },
+    { &set.spawnwait, "spawnwait", 5 },
     { &set.remotercptmax, "remotercptmax", 100 },
     { &set.bounceheaderbytes, "bounceheaderbytes", 65536 },
     { &set.activemax, "activemax", 5000 },
@@ -370,11 +372,11 @@ static int readsettings (void)
 
 static void mkdirs (void)
 {
-  static char const *const dirs[] = { "info", "mess", "bounce" } ;
+  static char const *const dirs[] = { "info", "mess", "bounce", "defer" } ;
   unsigned int d, b ;
   char path[64] ;
   if (mkdir("queue/work", 0750) < 0 && errno != EEXIST) strerr_diefusys(111, "mkdir queue/work") ;
-  for (d = 0 ; d < 3 ; d++)
+  for (d = 0 ; d < 4 ; d++)
   {
     memcpy(path, "queue/", 6) ;
     memcpy(path + 6, dirs[d], strlen(dirs[d]) + 1) ;
@@ -754,8 +756,31 @@ static void active_free (active *a)
   nactive-- ;
   if (a->fd >= 0) fd_close(a->fd) ;
   stralloc_free(&a->text) ;
+  stralloc_free(&a->defer) ;
   alloc_free(a->r) ;
   alloc_free(a) ;
+}
+
+/* queue/defer/B/ID: why the pending recipients are pending, for
+   postie-qread. Informational only: written to work/defer and renamed,
+   never fsync'ed (a crash may lose it or leave an older one; nothing
+   depends on it). Kept as is when a pass deferred nobody. */
+static void defer_write (active *a)
+{
+  char path[32 + QUEUE_ID_MAX] ;
+  static char const tmp[] = "queue/work/defer" ;
+  int fd ;
+  if (!a->defer.len) return ;
+  qpath(path, "defer", &a->id) ;
+  fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600) ;
+  if (fd >= 0)
+  {
+    int ok = allwrite(fd, a->defer.s, a->defer.len) == a->defer.len ;
+    if (close(fd) < 0) ok = 0 ;
+    if (ok && rename(tmp, path) == 0) return ;
+    { int e = errno ; unlink(tmp) ; errno = e ; }
+  }
+  LOG("warning: ", a->idstr, ": unable to record the deferral reasons in ", path, ": ", strerror(errno)) ;
 }
 
 static void pass_end (active *a)
@@ -782,12 +807,15 @@ static void pass_end (active *a)
        activation recognizes and removes */
     qpath(path, "mess", &a->id) ;
     if (unlink(path) < 0 && errno != ENOENT) strerr_diefusys(111, "unlink ", path) ;
+    qpath(path, "defer", &a->id) ;
+    unlink(path) ;  /* informational (defer_write): usually absent */
     qpath(path, "info", &a->id) ;
     if (unlink(path) < 0 && errno != ENOENT) strerr_diefusys(111, "unlink ", path) ;
     LOG("end msg ", a->idstr) ;
     active_free(a) ;
     return ;
   }
+  defer_write(a) ;
   next = a->hasbounce ? t + (int64_t)set.retrymin : next_retry(a, t) ;
   {
     struct timespec ts[2] = { { .tv_sec = t, .tv_nsec = 0 }, { .tv_sec = next, .tv_nsec = 0 } } ;
@@ -856,6 +884,7 @@ static void activate (qid const *q)
   a->id = *q ;
   a->fd = -1 ;
   a->text = stralloc_zero ;
+  a->defer = stralloc_zero ;
   queue_id_fmt(a->idstr, q->sec, q->usec, q->ino) ;
   qpath(a->mess, "mess", q) ;
   qpath(info, "info", q) ;
@@ -886,6 +915,8 @@ static void activate (qid const *q)
     if (access(path, F_OK) == 0) goto drop ;  /* pickup was interrupted: it comes back from todo */
     /* the message was finished and its info file not yet removed */
     qpath(path, "bounce", q) ;
+    unlink(path) ;
+    qpath(path, "defer", q) ;
     unlink(path) ;
     unlink(info) ;
     LOG("end msg ", a->idstr, " (after a crash)") ;
@@ -1060,6 +1091,17 @@ static void result (int k, unsigned int slot, char const *const *lines, unsigned
         bounce_add(a, r, "4.4.7", k ? "smtp" : "x-postie", text, "message expired in the queue; last error: ") ;
         failed = 1 ;
       }
+      else
+      {
+        /* for postie-qread: one line, no tab (the spawners already made
+           control characters '?') */
+        size_t m = strlen(text), j, at ;
+        if (m > 1000) m = 1000 ;
+        if (!stralloc_cats(&a->defer, T(a, r->addr)) || !stralloc_catb(&a->defer, "\t", 1)) die_nomem() ;
+        at = a->defer.len ;
+        if (!stralloc_catb(&a->defer, text, m) || !stralloc_catb(&a->defer, "\n", 1)) die_nomem() ;
+        for (j = at ; j < at + m ; j++) if ((unsigned char)a->defer.s[j] < 32) a->defer.s[j] = '?' ;
+      }
     }
   }
   if (failed) bounce_sync(a) ;
@@ -1206,6 +1248,54 @@ static void chan_read (int k)
     memmove(c->r.s, c->r.s + r, c->r.len - (size_t)r) ;
     c->r.len -= (size_t)r ;
   }
+}
+
+/* At exit: end the spawners' requests (they stop what still runs and
+   exit), then reap them, so that none is left a zombie. At most
+   spawnwait seconds, then SIGKILL; in system mode postie-lspawn is root
+   and cannot be killed by us (EPERM): it is then left to the supervisor. */
+static void chans_finish (int sfd)
+{
+  tain deadline ;
+  unsigned int k, left = 0 ;
+  for (k = 0 ; k < 2 ; k++)
+  {
+    fd_close(chans[k].to) ;
+    fd_close(chans[k].from) ;
+    if (chans[k].pid > 0) left++ ;
+  }
+  tain_now_g() ;
+  tain_addsec_g(&deadline, (int)(set.spawnwait > 3600 ? 3600 : set.spawnwait)) ;
+  for (;;)
+  {
+    iopause_fd x = { .fd = sfd, .events = IOPAUSE_READ } ;
+    int r ;
+    for (;;)
+    {
+      int w ;
+      pid_t pid = waitpid(-1, &w, WNOHANG) ;
+      if (pid <= 0) break ;
+      for (k = 0 ; k < 2 ; k++) if (pid == chans[k].pid) { chans[k].pid = 0 ; left-- ; }
+    }
+    if (!left) return ;
+    r = iopause_g(&x, 1, &deadline) ;
+    if (r < 0) strerr_diefusys(111, "iopause") ;
+    if (!r) break ;
+    while ((r = selfpipe_read()) > 0) ;
+    if (r < 0) strerr_diefusys(111, "selfpipe_read") ;
+  }
+  for (k = 0 ; k < 2 ; k++)
+    if (chans[k].pid > 0)
+    {
+      int w ;
+      if (kill(chans[k].pid, SIGKILL) < 0)
+      {
+        LOG("warning: ", chans[k].prog, " still running, unable to kill it: ", strerror(errno)) ;
+        continue ;
+      }
+      LOG("warning: ", chans[k].prog, " still running after spawnwait: killed") ;
+      if (waitpid(chans[k].pid, &w, 0) == chans[k].pid) chans[k].pid = 0 ;
+    }
 }
 
 /* ---------- the scheduler ---------- */
@@ -1383,8 +1473,7 @@ int main (int argc, char const *const *argv)
     }
     tain_now_g() ;
   }
-  fd_close(chans[0].to) ;
-  fd_close(chans[1].to) ;
+  chans_finish(sfd) ;
   LOG("status: exiting") ;
   return 0 ;
 }

@@ -21,6 +21,7 @@ struct settings_s
   unsigned long activemax, timeoutlocal, timeoutremote ;
   stralloc me ;
   stralloc doublebounceto ;
+  unsigned long spawnwait ;  /* last: objects built before it stay compatible */
 } ;
 extern settings set ;
 

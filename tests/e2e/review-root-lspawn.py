@@ -73,6 +73,7 @@ for name, path in (("absolute", secret.encode()), ("dotdot", b"queue/mess/../../
                    ("symlink", b"queue/mess/0/101"), ("fifo", b"queue/mess/0/102")):
     o = run(path)
     check("lspawn-message-" + name, b"\0Z" in o and b"SECRET" not in delivered(), repr(o))
+    check("lspawn-message-one-kind-byte-" + name, b"\0ZZ" not in o and (b"\0Zunable to open" in o or b"\0Zmessage file outside" in o), repr(o))
 
 # a user whose gid is 0 is refused, like uid 0: never group root
 before = delivered()

@@ -1,10 +1,47 @@
 #!/usr/bin/python3
 """postie-send's SIGTERM: stops starting deliveries, waits for running ones
 (up to control/termwait), exits 0; the spawners' delivery timeout; one
-postie-send per queue."""
-import os, signal, subprocess, sys, time
+postie-send per queue; postie-send reaps its spawners before it exits."""
+import ctypes, os, signal, subprocess, sys, time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from sendtest import *
+
+# orphans come to us, not to init: a spawner postie-send left unreaped
+# stays visible as our zombie instead of being reaped by init at once
+PR_SET_CHILD_SUBREAPER = 36
+ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+
+
+def spawners(ppid):
+    """pids of postie-send's children (its two spawners)."""
+    out = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open("/proc/%s/stat" % d) as f:
+                    st = f.read()
+            except OSError:
+                continue
+            fields = st.rsplit(")", 1)[1].split()
+            if int(fields[1]) == ppid and ("postie-lspawn" in st or "postie-rspawn" in st):
+                out.append(int(d))
+    return out
+
+
+def left(pids):
+    """those of pids still there, zombies included (and reap ours)."""
+    out = []
+    for p in pids:
+        try:
+            with open("/proc/%d/stat" % p) as f:
+                out.append(f.read().strip())
+        except OSError:
+            continue
+        try:
+            os.waitpid(p, os.WNOHANG)
+        except ChildProcessError:
+            pass
+    return out
 
 if not os.path.exists("/usr/sbin/smtp-sink"):
     skip("send-term", "no /usr/sbin/smtp-sink (package postfix)")
@@ -20,6 +57,8 @@ check("one-send-per-queue", r.returncode == 111 and b"another postie-send" in r.
 
 q = i.inject("alice@example.org", ["a@slow.test"])
 i.wait(lambda: ("starting delivery " + q) in i.logtext(), 10)
+kids = spawners(i.proc.pid)
+check("spawners-found", len(kids) == 2, repr(kids))
 t = time.time()
 i.signal(signal.SIGTERM)
 q2 = i.inject("alice@example.org", ["bob@example.org"])  # not started any more
@@ -29,6 +68,8 @@ i.proc = None
 i.logf.close()
 log = i.logtext()
 check("sigterm-exit-0", rc == 0, "rc=%r" % rc)
+l = left(kids)
+check("sigterm-spawners-reaped", kids and not l, repr(l))
 check("sigterm-waited-for-delivery", took >= 1.0 and (": success: ") in log.split("starting delivery " + q, 1)[-1], "%.2fs" % took)
 check("sigterm-result-recorded", not any(n == q for n, _ in queue_files(i.home, "info")))
 check("sigterm-started-nothing-new", ("starting delivery " + q2) not in log)
@@ -43,10 +84,13 @@ i.start()
 check("restart-delivers-kept-message", i.wait(lambda: len(i.mails("bob")) == 1, 10))
 q3 = i.inject("alice@example.org", ["b@slow.test"])
 i.wait(lambda: ("starting delivery " + q3) in i.logtext(), 10)
+kids = spawners(i.proc.pid)
 t = time.time()
 rc = i.stop()
 took = time.time() - t
 check("termwait-bounds-exit", rc == 0 and took < 4, "rc=%r %.2fs" % (rc, took))
+l = left(kids)
+check("termwait-spawners-reaped", len(kids) == 2 and not l, repr(l))
 check("termwait-message-still-queued", any(n == q3 for n, _ in queue_files(i.home, "info")))
 
 # the spawners' delivery timeout

@@ -107,6 +107,7 @@ GQ, GR = ids["gpostieq"], ids["gpostier"]
 want = {"": (S, GQ, 0o751), "tmp": (Q, GQ, 0o2770), "todo": (Q, GQ, 0o750), "todo/0": (Q, GQ, 0o2770),
         "todo/63": (Q, GQ, 0o2770), "mess": (S, GR, 0o2710), "mess/7": (S, GR, 0o2710),
         "info": (S, GQ, 0o700), "info/0": (S, GQ, 0o700), "bounce/5": (S, GQ, 0o700), "work": (S, GQ, 0o700),
+        "defer": (S, GQ, 0o700), "defer/63": (S, GQ, 0o700),
         "trigger": (S, GQ, 0o620), "lock": (S, GQ, 0o600)}
 bad = {}
 for k, (u, g, m) in want.items():

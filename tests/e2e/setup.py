@@ -31,7 +31,7 @@ r = setup(home, ports)
 check("setup-exit-0", r.returncode == 0, r.stderr.decode())
 expect = ["control/me", "control/locals", "control/rcpthosts", "control/databytes",
           "control/concurrencylocal", "control/concurrencyremote", "control/queuelifetime",
-          "queue/tmp", "queue/todo/0", "queue/todo/63", "users/users", "users/users.cdb",
+          "queue/tmp", "queue/todo/0", "queue/todo/63", "queue/defer/63", "users/users", "users/users.cdb",
           "rules/smtpd.cdb", "rules/submission.cdb", "mail", "log/smtpd", "log/submission", "log/pop3d", "log/send"]
 for s in ("smtpd", "submission", "pop3d", "send"):
     expect += ["service/%s/run" % s, "service/%s/log/run" % s, "service/%s/env/POSTIE_HOME" % s,
