@@ -46,6 +46,9 @@ PROGS := $(shell sed -e 's/\#.*//' TARGETS)
 LIBSRC := $(wildcard programs/lib/*.c)
 LIBOBJ := $(patsubst programs/lib/%.c,$(BUILD)/obj/lib/%.o,$(LIBSRC))
 LIBHDR := $(wildcard programs/lib/*.h)
+# Every header a program folder keeps for itself: a change to one rebuilds
+# the objects that may include it (coarse, but never stale).
+PROGHDR := $(wildcard programs/*/*.h)
 UNITSRC := $(wildcard tests/unit/*.c)
 UNITBIN := $(patsubst tests/unit/%.c,$(BUILD)/test/%,$(UNITSRC))
 BINS := $(addprefix $(BUILD)/bin/,$(PROGS))
@@ -63,7 +66,7 @@ $(BUILD)/libpostie.a: $(LIBOBJ)
 	@mkdir -p $(@D)
 	rm -f $@ && ar rcs $@ $(LIBOBJ)
 
-$(BUILD)/obj/%.o: programs/%.c $(LIBHDR) conf-cc
+$(BUILD)/obj/%.o: programs/%.c $(LIBHDR) $(PROGHDR) conf-cc
 	@mkdir -p $(@D)
 	$(CCLINE) -c -o $@ $<
 
