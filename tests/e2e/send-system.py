@@ -12,6 +12,7 @@ write anything else in the queue."""
 import os, subprocess, sys, time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from sendtest import *
+from queueprobe import PROBE, WANT, parse
 from cdbwrite import users_cdb
 
 if os.geteuid() != 0:
@@ -108,37 +109,11 @@ if mess:
           "uid %d gid %d mode %o" % (st.st_uid, st.st_gid, st.st_mode & 0o7777))
     # What the remote uid (postie-rspawn, postie-remote) may do: read the
     # message, nothing else.
-    probe = r'''
-import errno, os, sys
-m, q = sys.argv[1], sys.argv[2]
-out = []
-def t(name, f):
-    try:
-        f()
-        out.append(name + "=ok")
-    except OSError as e:
-        out.append(name + "=" + errno.errorcode.get(e.errno, str(e.errno)))
-t("read", lambda: os.close(os.open(m, os.O_RDONLY)))
-t("write", lambda: os.close(os.open(m, os.O_WRONLY)))
-t("truncate", lambda: os.truncate(m, 0))
-t("rename", lambda: os.rename(m, m + ".x"))
-t("unlink", lambda: os.unlink(m))
-t("create-mess", lambda: os.close(os.open(os.path.join(os.path.dirname(m), "x"), os.O_WRONLY | os.O_CREAT, 0o644)))
-t("create-todo", lambda: os.close(os.open(os.path.join(q, "todo", "0", "x"), os.O_WRONLY | os.O_CREAT, 0o644)))
-t("create-tmp", lambda: os.close(os.open(os.path.join(q, "tmp", "x"), os.O_WRONLY | os.O_CREAT, 0o644)))
-t("list-mess", lambda: os.listdir(os.path.dirname(m)))
-t("list-info", lambda: os.listdir(os.path.join(q, "info")))
-t("trigger", lambda: os.close(os.open(os.path.join(q, "trigger"), os.O_WRONLY | os.O_NONBLOCK)))
-print(" ".join(out))
-'''
-    pr = subprocess.run(["/usr/bin/python3", "-c", probe, mess[0], q], user=RUID, group=RGID, extra_groups=[],
+    pr = subprocess.run(["/usr/bin/python3", "-c", PROBE, mess[0], q], user=RUID, group=RGID, extra_groups=[],
                         capture_output=True, text=True, timeout=30)
-    got = dict(x.split("=") for x in pr.stdout.split())
-    want = {"read": "ok", "write": "EACCES", "truncate": "EACCES", "rename": "EACCES", "unlink": "EACCES",
-            "create-mess": "EACCES", "create-todo": "EACCES", "create-tmp": "EACCES", "list-mess": "EACCES",
-            "list-info": "EACCES", "trigger": "EACCES"}
+    got = parse(pr.stdout)
     check("remote-uid-reads-message", got.get("read") == "ok", pr.stdout + pr.stderr)
-    check("remote-uid-cannot-write-queue", all(got.get(k) == v for k, v in want.items()), pr.stdout + pr.stderr)
+    check("remote-uid-cannot-write-queue", all(got.get(k) == v for k, v in WANT.items()), pr.stdout + pr.stderr)
     check("message-intact", os.path.exists(mess[0]) and os.path.getsize(mess[0]) == st.st_size)
 
 check("no-root-warning", "running as root" not in i.logtext())

@@ -13,6 +13,7 @@ read a queued message and cannot change anything in the queue."""
 import os, pwd, grp, stat, subprocess, sys, time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from postietest import *
+from queueprobe import PROBE, WANT, parse
 from instance import tree_snapshot, scratch, wait_for
 
 NAMES = ["setup-system", "system-accounts", "system-twice-unchanged", "system-queue-modes", "system-send-ready",
@@ -204,32 +205,9 @@ try:
     check("system-queue-file", st and st.st_uid == nobody and st.st_gid == GQ
           and stat.S_IMODE(st.st_mode) == 0o664, repr(mess) + (" %d %d %o" % (st.st_uid, st.st_gid, st.st_mode) if st else ""))
     if st:
-        probe = r'''
-import errno, os, sys
-m, q = sys.argv[1], sys.argv[2]
-out = []
-def t(name, f):
-    try:
-        f()
-        out.append(name + "=ok")
-    except OSError as e:
-        out.append(name + "=" + errno.errorcode.get(e.errno, str(e.errno)))
-t("read", lambda: os.close(os.open(m, os.O_RDONLY)))
-t("write", lambda: os.close(os.open(m, os.O_WRONLY)))
-t("rename", lambda: os.rename(m, m + ".x"))
-t("unlink", lambda: os.unlink(m))
-t("create-mess", lambda: os.close(os.open(os.path.join(os.path.dirname(m), "x"), os.O_WRONLY | os.O_CREAT, 0o644)))
-t("create-todo", lambda: os.close(os.open(os.path.join(q, "todo", "0", "x"), os.O_WRONLY | os.O_CREAT, 0o644)))
-t("create-tmp", lambda: os.close(os.open(os.path.join(q, "tmp", "x"), os.O_WRONLY | os.O_CREAT, 0o644)))
-t("list-mess", lambda: os.listdir(os.path.dirname(m)))
-t("trigger", lambda: os.close(os.open(os.path.join(q, "trigger"), os.O_WRONLY | os.O_NONBLOCK)))
-print(" ".join(out))
-'''
-        pr = sh("s6-setuidgid", "postier", "/usr/bin/python3", "-c", probe, mess[0], os.path.join(home, "queue"), env=env)
-        got = dict(x.split("=") for x in pr.stdout.split())
-        want = {"read": "ok", "write": "EACCES", "rename": "EACCES", "unlink": "EACCES", "create-mess": "EACCES",
-                "create-todo": "EACCES", "create-tmp": "EACCES", "list-mess": "EACCES", "trigger": "EACCES"}
-        check("system-remote-uid-cannot-write", got == want, pr.stdout + pr.stderr)
+        pr = sh("s6-setuidgid", "postier", "/usr/bin/python3", "-c", PROBE, mess[0], os.path.join(home, "queue"), env=env)
+        got = parse(pr.stdout)
+        check("system-remote-uid-cannot-write", got == WANT, pr.stdout + pr.stderr)
 finally:
     sh("s6-svscanctl", "-t", svc)
     try:
