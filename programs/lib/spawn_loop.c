@@ -172,7 +172,10 @@ static void plan_shargv (char const *const *argv)
 /* From here to child_run: the vfork child, sharing our memory and stack.
    Only system calls and code that touches nothing shared: no stdio, no
    allocation, no strerror (its text for a locale), no glibc set*id
-   wrappers (their setxid broadcast), no return from start(). */
+   wrappers (their setxid broadcast), no return from start(). errno is
+   the parent's (one thread, one TLS): the child's system calls set it,
+   which is harmless, since the parent reads errno only after calls of
+   its own. */
 
 static void child_write (char const *s, size_t n)
 {
@@ -317,7 +320,11 @@ static void start (spawn_ops const *ops, char const *p, size_t len)
   /* vfork, not fork: no copy of our page tables for a child that only
      execs. Signals stay blocked until the child has reset their
      dispositions (child_run), as posix_spawn does: a handler of ours
-     must never run on our stack in the child. */
+     must never run on our stack in the child. vfork rather than
+     clone(CLONE_VM | CLONE_VFORK) on a stack of its own: the child never
+     returns from here (child_run is noreturn), the compiler knows that
+     vfork returns twice, and the sanitizers intercept vfork but not a
+     raw clone sharing their memory. */
   sigfillset(&all) ;
   if (sigprocmask(SIG_SETMASK, &all, &old) < 0) strerr_diefusys(111, "sigprocmask") ;
   pid = vfork() ;
