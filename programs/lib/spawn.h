@@ -36,12 +36,36 @@ extern int spawn_split (char const *p, size_t len, char const **fields, unsigned
    characters become '?', at most SPAWN_LINE_MAX bytes) and its NUL. */
 extern int spawn_result (stralloc *out, char kind, char const *text, size_t len) ;
 
+/* What a request's child is to do, decided in the spawner (the parent)
+   by its plan() before the child exists: the child is a vfork child and
+   may only make async-signal-safe system calls, so everything that
+   allocates or parses (the users database, argv) happens in plan(). The
+   child, in this order: own process group, stdout on the output pipe,
+   the message file on fd 0 (the checks of doc/spawn-protocol.md); then
+   if fail is set, writes it and _exits failcode; else switches to
+   uid/gid (setids), enters dir, and execs argv (argv[0] looked up in
+   PATH as execvp does). A failure of these writes its text and exits
+   111. Every string and array must stay valid until plan()'s next call. */
+typedef struct spawn_plan_s spawn_plan ;
+struct spawn_plan_s
+{
+  char const *fail ;        /* written as is ("" is allowed) */
+  int failcode ;
+  int setids ;              /* setgroups(gid), setresgid, setresuid; then neither real nor effective uid may be 0 */
+  uid_t uid ;
+  gid_t gid ;
+  char const *dir ;         /* or 0 */
+  char const *direrr ;      /* "TEXT: strerror\n" when chdir fails */
+  char const *const *argv ;
+  char const *execerr ;     /* when the exec fails: */
+  int execerrno ;           /* 1: "TEXT: strerror\n"; 0: TEXT as is */
+} ;
+
 /* The spawner's loop: reads requests on fd 0, runs one child per request
    (up to maxchildren at once, more wait), reports on fd 1, exits 0 when
    fd 0 ends and every child has been reported.
-   child(): runs in the forked child with its stdout on the output pipe and
-   the message file open on fd 0; fields are the request's fields after
-   the message file; it execs or _exits.
+   plan(): runs in the spawner for each request (p zeroed), fields are
+   the request's fields after the message file; fills p (see above).
    report(): appends to out the result lines for a finished child, from
    what it wrote on its stdout and its wait status.
    outmax(): how many bytes of a child's output to keep.
@@ -50,7 +74,7 @@ extern int spawn_result (stralloc *out, char kind, char const *text, size_t len)
 typedef struct spawn_ops_s spawn_ops ;
 struct spawn_ops_s
 {
-  void (*child) (char const *const *fields, unsigned int n) ;
+  void (*plan) (spawn_plan *p, char const *const *fields, unsigned int n) ;
   int (*report) (stralloc *out, char const *const *fields, unsigned int n, char const *output, size_t outlen, int wstat) ;
   size_t (*outmax) (unsigned int n) ;
 } ;

@@ -1,11 +1,14 @@
 /* spawn_loop.c: the event loop postie-lspawn and postie-rspawn share
    (spawn.h): requests on fd 0, one child per request, reports on fd 1. */
+#define _GNU_SOURCE  /* strerrordesc_np */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <skalibs/allreadwrite.h>
 #include <skalibs/alloc.h>
@@ -93,11 +96,208 @@ static int msgpath_ok (char const *s)
   }
 }
 
+/* Prepared in the parent for the vfork child (spawn.h): the signals whose
+   disposition the child must reset, its signal mask, the candidates for
+   argv[0] along PATH, and the argv of the ENOEXEC fallback. */
+static int resetsig[NSIG] ;
+static unsigned int nresetsig = 0 ;
+static sigset_t childmask ;
+static stralloc pathname = STRALLOC_ZERO ;   /* the argv[0] cands is for */
+static stralloc cands = STRALLOC_ZERO ;      /* "path\0path\0..." */
+static stralloc shargv = STRALLOC_ZERO ;     /* char const *[]: /bin/sh, path, argv[1]... */
+
+static void plan_init (void)
+{
+  int sig ;
+  /* posix_spawn's rule: a signal caught in the spawner gets its default
+     action in the child (a handler of ours must never run there); and
+     SIGPIPE, ignored here, gets its default back too. Other ignored
+     signals stay ignored, as across a fork and exec. */
+  for (sig = 1 ; sig < NSIG ; sig++)
+  {
+    struct sigaction sa ;
+    if (sig == SIGKILL || sig == SIGSTOP) continue ;
+    if (sigaction(sig, 0, &sa) < 0) continue ;
+    if (sig == SIGPIPE || (sa.sa_handler != SIG_DFL && sa.sa_handler != SIG_IGN))
+      resetsig[nresetsig++] = sig ;
+  }
+  /* the mask the child execs with: ours, without what selfpipe blocks */
+  if (sigprocmask(SIG_SETMASK, 0, &childmask) < 0) strerr_diefusys(111, "sigprocmask") ;
+  sigdelset(&childmask, SIGCHLD) ;
+}
+
+/* The candidate paths for name, as execvp tries them (glibc): a name
+   with a '/' as is, else each PATH element (default /bin:/usr/bin; an
+   empty one is the current directory) with "/name". Built once. */
+static void plan_paths (char const *name)
+{
+  char const *path ;
+  size_t namelen = strlen(name) ;
+  if (pathname.len == namelen + 1 && !memcmp(pathname.s, name, namelen)) return ;
+  pathname.len = 0 ;
+  cands.len = 0 ;
+  if (!stralloc_catb(&pathname, name, namelen + 1)) strerr_diefu(111, "allocate") ;
+  if (strchr(name, '/'))
+  {
+    if (!stralloc_catb(&cands, name, namelen + 1)) strerr_diefu(111, "allocate") ;
+    return ;
+  }
+  path = getenv("PATH") ;
+  if (!path) path = "/bin:/usr/bin" ;
+  for (;;)
+  {
+    size_t n = strcspn(path, ":") ;
+    if ((n && (!stralloc_catb(&cands, path, n) || !stralloc_catb(&cands, "/", 1)))
+     || !stralloc_catb(&cands, name, namelen + 1))
+      strerr_diefu(111, "allocate") ;
+    if (!path[n]) return ;
+    path += n + 1 ;
+  }
+}
+
+static void plan_shargv (char const *const *argv)
+{
+  size_t argc = 0, i ;
+  char const **v ;
+  while (argv[argc]) argc++ ;
+  if (!argc) argc = 1 ;  /* execvp's script fallback: no argv[1] then */
+  if (!stralloc_ready(&shargv, (argc + 2) * sizeof(char const *))) strerr_diefu(111, "allocate") ;
+  v = (char const **)(void *)shargv.s ;
+  v[0] = "/bin/sh" ;
+  v[1] = 0 ;
+  for (i = 1 ; i < argc ; i++) v[i + 1] = argv[i] ;
+  v[argc + 1] = 0 ;
+}
+
+/* From here to child_run: the vfork child, sharing our memory and stack.
+   Only system calls and code that touches nothing shared: no stdio, no
+   allocation, no strerror (its text for a locale), no glibc set*id
+   wrappers (their setxid broadcast), no return from start(). errno is
+   the parent's (one thread, one TLS): the child's system calls set it,
+   which is harmless, since the parent reads errno only after calls of
+   its own. */
+
+static void child_write (char const *s, size_t n)
+{
+  if (n && allwrite(1, s, n) < n) { }
+}
+
+/* "TEXT: strerror\n" as postie-lspawn always wrote it: TEXT cut at 200
+   bytes, the error's text at 90. strerrordesc_np is strerror's C-locale
+   text, a static string. */
+static void __attribute__((noreturn)) child_diesys (char const *s, int e)
+{
+  char buf[300] ;
+  size_t n = strlen(s), m ;
+  char const *d = strerrordesc_np(e) ;
+  if (n > 200) n = 200 ;
+  memcpy(buf, s, n) ;
+  buf[n++] = ':' ; buf[n++] = ' ' ;
+  if (d)
+  {
+    m = strlen(d) ;
+    if (m > 90) m = 90 ;
+    memcpy(buf + n, d, m) ; n += m ;
+  }
+  else
+  {
+    memcpy(buf + n, "Unknown error ", 14) ; n += 14 ;
+    if (e < 0) { buf[n++] = '-' ; e = -e ; }
+    n += uint_fmt(buf + n, (unsigned int)e) ;
+  }
+  buf[n++] = '\n' ;
+  child_write(buf, n) ;
+  _exit(111) ;
+}
+
+static void __attribute__((noreturn)) child_die (char const *s, int code)
+{
+  child_write(s, strlen(s)) ;
+  _exit(code) ;
+}
+
+/* execvp's search (glibc's execvpe) over the candidates built in the
+   parent: go on after ENOENT, ENOTDIR, ESTALE, ENODEV, ETIMEDOUT and
+   EACCES (reported if nothing else works), stop at any other error; a
+   file without #! (ENOEXEC) runs with /bin/sh. */
+static int child_exec (char const *const *argv)
+{
+  char const *s = cands.s ;
+  char const *end = cands.s + cands.len ;
+  char const **sh = (char const **)(void *)shargv.s ;
+  int eacces = 0 ;
+  for (; s < end ; s += strlen(s) + 1)
+  {
+    execve(s, (char *const *)argv, environ) ;
+    if (errno == ENOEXEC)
+    {
+      sh[1] = s ;
+      execve(sh[0], (char *const *)sh, environ) ;
+    }
+    switch (errno)
+    {
+      case EACCES : eacces = 1 ;
+      /* fall through */
+      case ENOENT : case ESTALE : case ENOTDIR : case ENODEV : case ETIMEDOUT : break ;
+      default : return errno ;
+    }
+  }
+  return eacces ? EACCES : errno ;
+}
+
+static void __attribute__((noreturn)) child_run (spawn_plan const *p, char const *msg, int msgok, int wfd)
+{
+  struct stat st ;
+  struct sigaction dfl ;
+  unsigned int i ;
+  int mfd ;
+  /* Every signal is blocked (start()): reset the dispositions, and only
+     then, just before the exec, unblock what the program gets unblocked. */
+  memset(&dfl, 0, sizeof dfl) ;
+  dfl.sa_handler = SIG_DFL ;
+  sigemptyset(&dfl.sa_mask) ;
+  for (i = 0 ; i < nresetsig ; i++) sigaction(resetsig[i], &dfl, 0) ;
+  setpgid(0, 0) ;  /* a timeout kills whatever the delivery started too */
+  if (fd_move(1, wfd) < 0) _exit(111) ;
+  /* These texts have no kind byte: the spawner's report function adds
+     the result's (exit 111: Z), as for its program's own output.
+     postie-lspawn opens it as root and hands it to the recipient: only
+     a regular file inside the instance, never through a symlink, so
+     that whoever can write requests cannot read /etc/shadow. */
+  if (!msgok) child_die("message file outside the instance\n", 111) ;
+  mfd = open(msg, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY) ;
+  if (mfd < 0 || fstat(mfd, &st) < 0 || !S_ISREG(st.st_mode) || ndelay_off(mfd) < 0)
+    child_die("unable to open the message file\n", 111) ;
+  if (fd_move(0, mfd) < 0) _exit(111) ;  /* dup2: fd 0 survives exec */
+  if (p->fail) child_die(p->fail, p->failcode) ;
+  if (p->setids)
+  {
+    /* raw system calls: glibc's wrappers would go through its setxid
+       broadcast to other threads (there are none, but it is shared
+       state that a vfork child must not touch) */
+    gid_t g = p->gid ;
+    if (syscall(SYS_setgroups, 1, &g) < 0) child_diesys("unable to setgroups (#4.3.0)", errno) ;
+    if (syscall(SYS_setresgid, g, g, g) < 0) child_diesys("unable to setgid (#4.3.0)", errno) ;
+    if (syscall(SYS_setresuid, p->uid, p->uid, p->uid) < 0) child_diesys("unable to setuid (#4.3.0)", errno) ;
+    if (!syscall(SYS_getuid) || !syscall(SYS_geteuid)) child_die("still root after setuid (#4.3.0)\n", 111) ;
+  }
+  if (p->dir && chdir(p->dir) < 0) child_diesys(p->direrr, errno) ;
+  sigprocmask(SIG_SETMASK, &childmask, 0) ;
+  {
+    int e = child_exec(p->argv) ;
+    if (p->execerrno) child_diesys(p->execerr, e) ;
+    child_die(p->execerr, 111) ;
+  }
+}
+
 static void start (spawn_ops const *ops, char const *p, size_t len)
 {
   child *k = kids + nkids ;
+  spawn_plan pl ;
+  int msgok ;
   int pfd[2] ;
   pid_t pid ;
+  sigset_t all, old ;
   int n = spawn_split(p, len, fields, SPAWN_FIELDS_MAX) ;
   if (n < 2) die_proto() ;
   k->req = stralloc_zero ;
@@ -107,39 +307,30 @@ static void start (spawn_ops const *ops, char const *p, size_t len)
   k->timedout = 0 ;
   if (timeout) tain_addsec_g(&k->deadline, (int)timeout) ;
   else k->deadline = tain_infinite ;
-  if (pipecoe(pfd) < 0) strerr_diefusys(111, "create a pipe") ;
-  pid = fork() ;
-  if (pid < 0) strerr_diefusys(111, "fork") ;
-  if (!pid)
+  /* all the work that needs memory or parsing, before the child exists */
+  memset(&pl, 0, sizeof pl) ;
+  msgok = msgpath_ok(fields[1]) ;
+  if (msgok) (*ops->plan)(&pl, fields + 2, (unsigned int)n - 2) ;
+  if (msgok && !pl.fail)
   {
-    struct stat st ;
-    int mfd ;
-    selfpipe_finish() ;
-    sig_restore(SIGPIPE) ;
-    setpgid(0, 0) ;  /* a timeout kills whatever the delivery started too */
-    if (fd_move(1, pfd[1]) < 0) _exit(111) ;
-    /* These texts have no kind byte: the spawner's report function adds
-       the result's (exit 111: Z), as for its program's own output.
-       postie-lspawn opens it as root and hands it to the recipient: only
-       a regular file inside the instance, never through a symlink, so
-       that whoever can write requests cannot read /etc/shadow. */
-    if (!msgpath_ok(fields[1]))
-    {
-      static char const m[] = "message file outside the instance\n" ;
-      if (write(1, m, sizeof m - 1) < 0) { }
-      _exit(111) ;
-    }
-    mfd = open(fields[1], O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY) ;
-    if (mfd < 0 || fstat(mfd, &st) < 0 || !S_ISREG(st.st_mode) || ndelay_off(mfd) < 0)
-    {
-      static char const m[] = "unable to open the message file\n" ;
-      if (write(1, m, sizeof m - 1) < 0) { }
-      _exit(111) ;
-    }
-    if (fd_move(0, mfd) < 0) _exit(111) ;  /* dup2: fd 0 survives exec */
-    (*ops->child)(fields + 2, (unsigned int)n - 2) ;
-    _exit(111) ;
+    plan_paths(pl.argv[0]) ;
+    plan_shargv(pl.argv) ;
   }
+  if (pipecoe(pfd) < 0) strerr_diefusys(111, "create a pipe") ;
+  /* vfork, not fork: no copy of our page tables for a child that only
+     execs. Signals stay blocked until the child has reset their
+     dispositions (child_run), as posix_spawn does: a handler of ours
+     must never run on our stack in the child. vfork rather than
+     clone(CLONE_VM | CLONE_VFORK) on a stack of its own: the child never
+     returns from here (child_run is noreturn), the compiler knows that
+     vfork returns twice, and the sanitizers intercept vfork but not a
+     raw clone sharing their memory. */
+  sigfillset(&all) ;
+  if (sigprocmask(SIG_SETMASK, &all, &old) < 0) strerr_diefusys(111, "sigprocmask") ;
+  pid = vfork() ;
+  if (!pid) child_run(&pl, fields[1], msgok, pfd[1]) ;
+  sigprocmask(SIG_SETMASK, &old, 0) ;
+  if (pid < 0) strerr_diefusys(111, "vfork") ;
   fd_close(pfd[1]) ;
   ndelay_on(pfd[0]) ;
   k->pid = pid ;
@@ -191,6 +382,7 @@ void spawn_loop (spawn_ops const *ops, unsigned int maxchildren, unsigned int tm
   sfd = selfpipe_init() ;
   if (sfd < 0) strerr_diefusys(111, "selfpipe_init") ;
   if (!selfpipe_trap(SIGCHLD)) strerr_diefusys(111, "trap SIGCHLD") ;
+  plan_init() ;
   ndelay_on(0) ;
   tain_now_g() ;
   for (;;)

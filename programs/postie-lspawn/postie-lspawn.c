@@ -6,12 +6,9 @@
    user whose uid or gid is 0 gets a permanent failure. */
 
 #include <errno.h>
-#include <grp.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/wait.h>
-#include <skalibs/allreadwrite.h>
-#include <skalibs/exec.h>
 #include <skalibs/stralloc.h>
 #include <skalibs/strerr.h>
 #include <skalibs/types.h>
@@ -21,55 +18,62 @@
 
 #define USAGE "postie-lspawn [ maxchildren [ timeout ] ]"
 
-/* In the child: say why on stdout (the report's text) and exit with
-   postie-local's codes. */
-static void say (char const *s, int code)
+/* The plan of a delivery (spawn.h), made in postie-lspawn before the
+   child exists: the users database lookup and every refusal happen here;
+   the child only switches ids, enters the home directory and execs. A
+   refusal becomes the child's text and exit code (postie-local's codes),
+   written after the message file checks, as when the child made it. */
+static stralloc sa = STRALLOC_ZERO ;
+static char const *args[9] ;
+static char errbuf[300] ;
+
+static void fail (spawn_plan *p, char const *s, int code)
 {
-  if (allwrite(1, s, strlen(s)) < strlen(s)) { }
-  _exit(code) ;
+  p->fail = s ;
+  p->failcode = code ;
 }
 
-static void sayerr (char const *s)
+static void failsys (spawn_plan *p, char const *s)
 {
-  char buf[300] ;
   size_t n = strlen(s) ;
   char const *e = strerror(errno) ;
   size_t m = strlen(e) ;
   if (n > 200) n = 200 ;
   if (m > 90) m = 90 ;
-  memcpy(buf, s, n) ;
-  buf[n++] = ':' ; buf[n++] = ' ' ;
-  memcpy(buf + n, e, m) ; n += m ;
-  buf[n++] = '\n' ;
-  if (allwrite(1, buf, n) < n) { }
-  _exit(111) ;
+  memcpy(errbuf, s, n) ;
+  errbuf[n++] = ':' ; errbuf[n++] = ' ' ;
+  memcpy(errbuf + n, e, m) ; n += m ;
+  errbuf[n++] = '\n' ;
+  errbuf[n] = 0 ;
+  fail(p, errbuf, 111) ;
 }
 
 /* fields: user local ext domain sender */
-static void child (char const *const *f, unsigned int n)
+static void plan (spawn_plan *p, char const *const *f, unsigned int n)
 {
-  stralloc sa = STRALLOC_ZERO ;
   usersdb_entry e ;
   int r ;
-  if (n != 5) say("malformed local delivery request (#4.3.0)\n", 111) ;
+  if (n != 5) { fail(p, "malformed local delivery request (#4.3.0)\n", 111) ; return ; }
+  sa.len = 0 ;
   r = usersdb_find(f[0], strlen(f[0]), &e, &sa) ;
-  if (r < 0) sayerr("unable to read the users database (#4.3.0)") ;
-  if (!r) say("no such user (#5.1.1)\n", 100) ;
-  if (!e.uid) say("refusing to deliver as root: the user's uid is 0 (#5.7.1)\n", 100) ;
-  if (!e.gid) say("refusing to deliver with group root: the user's gid is 0 (#5.7.1)\n", 100) ;
+  if (r < 0) { failsys(p, "unable to read the users database (#4.3.0)") ; return ; }
+  if (!r) { fail(p, "no such user (#5.1.1)\n", 100) ; return ; }
+  if (!e.uid) { fail(p, "refusing to deliver as root: the user's uid is 0 (#5.7.1)\n", 100) ; return ; }
+  if (!e.gid) { fail(p, "refusing to deliver with group root: the user's gid is 0 (#5.7.1)\n", 100) ; return ; }
   if (!geteuid())
   {
-    if (setgroups(1, &e.gid) < 0) sayerr("unable to setgroups (#4.3.0)") ;
-    if (setgid(e.gid) < 0) sayerr("unable to setgid (#4.3.0)") ;
-    if (setuid(e.uid) < 0) sayerr("unable to setuid (#4.3.0)") ;
-    if (!getuid() || !geteuid()) say("still root after setuid (#4.3.0)\n", 111) ;
+    p->setids = 1 ;
+    p->uid = e.uid ;
+    p->gid = e.gid ;
   }
-  if (chdir(e.home) < 0) sayerr("unable to enter the home directory (#4.3.0)") ;
-  {
-    char const *argv[9] = { "postie-local", e.name, e.home, f[1], f[2], f[3], f[4], e.maildir, 0 } ;
-    execvp(argv[0], (char *const *)argv) ;
-  }
-  sayerr("unable to run postie-local (#4.3.0)") ;
+  p->dir = e.home ;
+  p->direrr = "unable to enter the home directory (#4.3.0)" ;
+  args[0] = "postie-local" ; args[1] = e.name ; args[2] = e.home ;
+  args[3] = f[1] ; args[4] = f[2] ; args[5] = f[3] ; args[6] = f[4] ;
+  args[7] = e.maildir ; args[8] = 0 ;
+  p->argv = args ;
+  p->execerr = "unable to run postie-local (#4.3.0)" ;
+  p->execerrno = 1 ;
 }
 
 static int report (stralloc *out, char const *const *f, unsigned int n, char const *o, size_t olen, int wstat)
@@ -109,7 +113,7 @@ static size_t outmax (unsigned int n)
 
 int main (int argc, char const *const *argv)
 {
-  static spawn_ops const ops = { &child, &report, &outmax } ;
+  static spawn_ops const ops = { &plan, &report, &outmax } ;
   unsigned int max = 1000, timeout = 0 ;
   PROG = "postie-lspawn" ;
   if (argc > 1 && (!uint0_scan(argv[1], &max) || !max)) strerr_dieusage(100, USAGE) ;

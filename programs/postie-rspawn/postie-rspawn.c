@@ -16,23 +16,28 @@
 
 #define USAGE "postie-rspawn [ maxchildren [ timeout ] ]"
 
-/* fields: domain sender rcpt... */
-static void child (char const *const *f, unsigned int n)
+/* The plan of a session (spawn.h), made before the child exists.
+   fields: domain sender rcpt... */
+static char const **args = 0 ;
+static size_t argsmax = 0 ;
+
+static void plan (spawn_plan *p, char const *const *f, unsigned int n)
 {
-  char const **argv ;
   unsigned int i ;
-  if (n < 3) _exit(111) ;
-  argv = alloc(sizeof(char const *) * (n + 2)) ;
-  if (!argv) _exit(111) ;
-  argv[0] = "postie-remote" ;
-  for (i = 0 ; i < n ; i++) argv[i + 1] = f[i] ;
-  argv[n + 1] = 0 ;
-  execvp(argv[0], (char *const *)argv) ;
+  if (n < 3) { p->fail = "" ; p->failcode = 111 ; return ; }
+  if (n + 2 > argsmax)
   {
-    static char const m[] = "Zunable to run postie-remote (#4.3.0)\n" ;
-    if (write(1, m, sizeof m - 1) < 0) { }
+    alloc_free(args) ;
+    args = alloc(sizeof(char const *) * (n + 2)) ;
+    if (!args) strerr_diefu(111, "allocate") ;
+    argsmax = n + 2 ;
   }
-  _exit(111) ;
+  args[0] = "postie-remote" ;
+  for (i = 0 ; i < n ; i++) args[i + 1] = f[i] ;
+  args[n + 1] = 0 ;
+  p->argv = args ;
+  p->execerr = "Zunable to run postie-remote (#4.3.0)\n" ;
+  p->execerrno = 0 ;
 }
 
 /* The i-th line of o (olen bytes), without its newline. */
@@ -112,7 +117,7 @@ static size_t outmax (unsigned int n)
 
 int main (int argc, char const *const *argv)
 {
-  static spawn_ops const ops = { &child, &report, &outmax } ;
+  static spawn_ops const ops = { &plan, &report, &outmax } ;
   unsigned int max = 1000, timeout = 0 ;
   PROG = "postie-rspawn" ;
   if (argc > 1 && (!uint0_scan(argv[1], &max) || !max)) strerr_dieusage(100, USAGE) ;
