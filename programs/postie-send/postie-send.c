@@ -35,12 +35,14 @@
 #include "local_resolve.h"
 #include "spawn.h"
 #include "send.h"
+#include "syncpool.h"
 
 #define USAGE "postie-send"
 #define CONC_MAX 1000
 #define INFO_MAX (256UL << 20)
 #define ENVELOPE_MAX (64UL << 20)
 #define INFO_MAGIC "postie-info-1\n"
+#define PICKUP_MAX 64  /* pickups waiting on their fsyncs at once */
 
 settings set = { .me = STRALLOC_ZERO, .doublebounceto = STRALLOC_ZERO } ;
 static local_resolver resolver = LOCAL_RESOLVER_ZERO ;
@@ -263,6 +265,7 @@ struct active_s
   active *wprev[2], *wnext[2] ;  /* in work[k] while unstarted[k] */
   uint32_t cur[2] ;
   int hasbounce ;
+  uint32_t syncing ;  /* fdatasync jobs of marks not yet completed */
   stralloc defer ;   /* this pass's deferrals: ADDR\tTEXT\n (queue/defer/) */
 } ;
 
@@ -340,6 +343,7 @@ static int readsettings (void)
     { &set.activemax, "activemax", 5000 },
     { &set.timeoutlocal, "timeoutlocal", 3600 },
     { &set.timeoutremote, "timeoutremote", 3600 },
+    { &set.syncthreads, "syncthreads", 4 },
   } ;
   unsigned int i ;
   for (i = 0 ; i < sizeof t / sizeof *t ; i++)
@@ -437,17 +441,155 @@ static void clean_work (void)
   closedir(dir) ;
 }
 
+/* ---------- the sync jobs: fsyncs done by the syncpool threads ---------- */
+
+/* Each job in flight has a token, an index into jobtab; its completion
+   comes back through syncpool_fd() and calls the step that waited on it.
+   A job the pool's queue could not take waits in backlog (FIFO). */
+enum { JOB_FREE, JOB_PICKUP, JOB_MARK } ;
+
+typedef struct sjob_s sjob ;
+struct sjob_s
+{
+  void *p ;
+  int fd ;
+  int data ;
+  uint32_t nextfree ;
+  unsigned char kind ;
+} ;
+
+static sjob *jobtab = 0 ;
+static uint32_t jobcap = 0, jobfree = UINT32_MAX ;
+static unsigned int njobs = 0 ;
+static uint32_t *backlog = 0 ;
+static size_t blhead = 0, bllen = 0, blcap = 0 ;
+
+static void sync_submit (unsigned char kind, void *p, int fd, int data)
+{
+  uint32_t t ;
+  if (jobfree == UINT32_MAX)
+  {
+    uint32_t nc = jobcap ? jobcap * 2 : 256, i ;
+    sjob *q = realloc(jobtab, nc * sizeof(sjob)) ;
+    if (!q) die_nomem() ;
+    jobtab = q ;
+    for (i = nc ; i > jobcap ; i--) { jobtab[i - 1].kind = JOB_FREE ; jobtab[i - 1].nextfree = jobfree ; jobfree = i - 1 ; }
+    jobcap = nc ;
+  }
+  t = jobfree ;
+  jobfree = jobtab[t].nextfree ;
+  jobtab[t].kind = kind ; jobtab[t].p = p ; jobtab[t].fd = fd ; jobtab[t].data = data ;
+  njobs++ ;
+  if (blhead == bllen && syncpool_submit(fd, data, t)) return ;
+  if (blhead && blhead == bllen) blhead = bllen = 0 ;
+  if (bllen == blcap)
+  {
+    size_t nc = blcap ? blcap * 2 : 256 ;
+    uint32_t *q = realloc(backlog, nc * sizeof(uint32_t)) ;
+    if (!q) die_nomem() ;
+    backlog = q ; blcap = nc ;
+  }
+  backlog[bllen++] = t ;
+}
+
+static void backlog_flush (void)
+{
+  while (blhead < bllen)
+  {
+    uint32_t t = backlog[blhead] ;
+    if (!syncpool_submit(jobtab[t].fd, jobtab[t].data, t)) return ;
+    blhead++ ;
+  }
+  blhead = bllen = 0 ;
+}
+
+static void pickup_step (void *p, int err) ;
+static void mark_done (void *p, int err) ;
+
+/* The completions that arrived: each runs the step that waited on it. */
+static void sync_completions (void)
+{
+  for (;;)
+  {
+    syncpool_done d[64] ;
+    int n = syncpool_read(d, 64), i ;
+    if (n < 0) strerr_diefusys(111, "read the sync threads' completions") ;
+    if (!n) break ;
+    for (i = 0 ; i < n ; i++)
+    {
+      uint32_t t = d[i].token ;
+      sjob j ;
+      if (t >= jobcap || jobtab[t].kind == JOB_FREE) strerr_dief(111, "unknown sync completion") ;
+      j = jobtab[t] ;
+      jobtab[t].kind = JOB_FREE ;
+      jobtab[t].nextfree = jobfree ;
+      jobfree = t ;
+      njobs-- ;
+      if (j.kind == JOB_PICKUP) pickup_step(j.p, d[i].err) ;
+      else mark_done(j.p, d[i].err) ;
+    }
+    backlog_flush() ;
+  }
+  backlog_flush() ;
+}
+
 /* ---------- pickup: todo -> info + mess ---------- */
+
+/* A pickup is a small state machine, several at once (at most
+   PICKUP_MAX), each waiting on one fsync at a time, in the order of the
+   safety argument (doc/queue.md):
+   1. info file written in queue/work/info.ID     -> [fsync the file]
+   2. renamed to queue/info/B/ID                  -> [fsync queue/info/B]
+   3. queue/todo/B/ID renamed to queue/mess/B/ID  -> [fsync queue/mess/B]
+   4. truncated to the message, scheduled. */
+typedef struct pk_s pk ;
+struct pk_s
+{
+  qid q ;
+  char id[QUEUE_ID_MAX] ;
+  char work[16 + QUEUE_ID_MAX] ;
+  int fd ;    /* the queue file */
+  int sfd ;   /* the fd being synced: the info file, then a directory */
+  int step ;
+  int addnew ;
+  uint64_t msglen ;
+  unsigned int nrcpt ;
+  stralloc sender ;
+} ;
+
+static pk *pks[PICKUP_MAX] ;
+static unsigned int npk = 0 ;
+static uint64_t rescan = 0 ;  /* buckets to read again when pickups are free */
+static int rescan_addnew = 0 ;
 
 static int catfield (stralloc *sa, char const *s, char sep)
 {
   return stralloc_cats(sa, s) && stralloc_catb(sa, &sep, 1) ;
 }
 
-/* Returns 1 picked up, 0 left in todo (logged). */
-static int pickup (qid const *q)
+static int pickup_busy (qid const *q)
 {
-  char todo[32 + QUEUE_ID_MAX], mess[32 + QUEUE_ID_MAX], info[32 + QUEUE_ID_MAX] ;
+  unsigned int i ;
+  for (i = 0 ; i < npk ; i++)
+    if (pks[i]->q.ino == q->ino && pks[i]->q.sec == q->sec && pks[i]->q.usec == q->usec) return 1 ;
+  return 0 ;
+}
+
+static void pickup_free (pk *x)
+{
+  unsigned int i ;
+  for (i = 0 ; i < npk ; i++) if (pks[i] == x) { pks[i] = pks[--npk] ; break ; }
+  if (x->fd >= 0) fd_close(x->fd) ;
+  if (x->sfd >= 0) fd_close(x->sfd) ;
+  stralloc_free(&x->sender) ;
+  alloc_free(x) ;
+}
+
+/* Reads the queue file, writes the info file into queue/work and hands
+   its fsync to the threads. Returns 1 started, 0 left in todo (logged). */
+static int pickup (qid const *q, int addnew)
+{
+  char todo[32 + QUEUE_ID_MAX], mess[32 + QUEUE_ID_MAX] ;
   char id[QUEUE_ID_MAX] ;
   char trailer[QUEUE_TRAILER_LEN] ;
   struct stat st ;
@@ -456,10 +598,10 @@ static int pickup (qid const *q)
   unsigned int nrcpt = 0 ;
   int fd ;
   size_t i ;
+  pk *x ;
   queue_id_fmt(id, q->sec, q->usec, q->ino) ;
   qpath(todo, "todo", q) ;
   qpath(mess, "mess", q) ;
-  qpath(info, "info", q) ;
   if (stat(mess, &st) == 0)
   {
     /* already picked up: a name the directory kept after a crash */
@@ -522,47 +664,46 @@ static int pickup (qid const *q)
   }
   if (!nrcpt) { LOG("warning: ", id, ": no recipients, left in queue/todo") ; goto fail ; }
 
-  /* 1. the info file, complete and on disk, before anything else */
+  x = alloc(sizeof(pk)) ;
+  if (!x) die_nomem() ;
+  memset(x, 0, sizeof *x) ;
+  x->q = *q ;
+  memcpy(x->id, id, QUEUE_ID_MAX) ;
+  memcpy(x->work, "queue/work/info.", 16) ;
+  memcpy(x->work + 16, id, strlen(id) + 1) ;
+  x->fd = fd ;
+  x->addnew = addnew ;
+  x->msglen = msglen ;
+  x->nrcpt = nrcpt ;
+  x->sender = stralloc_zero ;
   {
-    int ifd = open("queue/work/info", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640) ;
-    if (ifd < 0) { LOG("warning: ", id, ": unable to create queue/work/info: ", strerror(errno)) ; goto fail ; }
-    if (allwrite(ifd, out.s, out.len) < out.len || fsync(ifd) < 0)
-    {
-      LOG("warning: ", id, ": unable to write queue/work/info: ", strerror(errno)) ;
-      fd_close(ifd) ;
-      goto fail ;
-    }
-    fd_close(ifd) ;
-    if (rename("queue/work/info", info) < 0 || fsync_parent(info) < 0)
-    {
-      LOG("warning: ", id, ": unable to move the info file into place: ", strerror(errno)) ;
-      goto fail ;
-    }
+    char const *sender = out.s + sizeof(INFO_MAGIC) - 1 ;
+    char const *nl ;
+    sender = strchr(sender, '\n') + 1 ;
+    nl = strchr(sender, '\n') ;
+    if (!stralloc_catb(&x->sender, sender, nl - sender) || !stralloc_0(&x->sender)) die_nomem() ;
   }
-  /* 2. the queue file becomes the message file */
-  if (rename(todo, mess) < 0 || fsync_parent(mess) < 0)
+  /* 1. the info file, complete and on disk, before anything else */
+  x->sfd = open(x->work, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0640) ;
+  if (x->sfd < 0)
   {
-    LOG("warning: ", id, ": unable to move the message into queue/mess: ", strerror(errno)) ;
+    LOG("warning: ", id, ": unable to create ", x->work, ": ", strerror(errno)) ;
+    x->fd = -1 ;
+    pickup_free(x) ;
     goto fail ;
   }
-  /* 3. only the message: the envelope is in the info file now */
-  if (ftruncate(fd, (off_t)msglen) < 0) strerr_diefusys(111, "truncate ", mess) ;
-  fd_close(fd) ;
+  if (allwrite(x->sfd, out.s, out.len) < out.len)
   {
-    char fmt[UINT64_FMT], fmt2[UINT_FMT] ;
-    char const *sender = out.s + sizeof(INFO_MAGIC) - 1 ;
-    sender = strchr(sender, '\n') + 1 ;
-    fmt[uint64_fmt(fmt, msglen)] = 0 ;
-    fmt2[uint_fmt(fmt2, nrcpt)] = 0 ;
-    {
-      char const *nl = strchr(sender, '\n') ;
-      char sbuf[QUEUE_ADDR_MAX + 1] ;
-      size_t sn = nl - sender ;
-      memcpy(sbuf, sender, sn) ; sbuf[sn] = 0 ;
-      LOG("new msg ", id, ": from <", sbuf, "> size ", fmt, " recipients ", fmt2) ;
-    }
+    LOG("warning: ", id, ": unable to write ", x->work, ": ", strerror(errno)) ;
+    unlink(x->work) ;
+    x->fd = -1 ;
+    pickup_free(x) ;
+    goto fail ;
   }
   stralloc_free(&env) ; stralloc_free(&out) ; stralloc_free(&res) ;
+  x->step = 1 ;
+  pks[npk++] = x ;
+  sync_submit(JOB_PICKUP, x, x->sfd, 0) ;
   return 1 ;
  fail:
   fd_close(fd) ;
@@ -570,7 +711,69 @@ static int pickup (qid const *q)
   return 0 ;
 }
 
-/* Every file in queue/todo/B: picked up, then (if addnew) scheduled now. */
+/* The fsync a pickup waited on has completed (err: its errno, or 0).
+   A failure leaves the message where it is, for the next scan (todo) or
+   the next start-up (mess): nothing not durable is built upon. */
+static void pickup_step (void *p, int err)
+{
+  pk *x = p ;
+  char path[32 + QUEUE_ID_MAX], todo[32 + QUEUE_ID_MAX] ;
+  fd_close(x->sfd) ;
+  x->sfd = -1 ;
+  if (x->step == 1)
+  {
+    if (err)
+    {
+      LOG("warning: ", x->id, ": unable to write ", x->work, ": ", strerror(err)) ;
+      unlink(x->work) ;
+      goto fail ;
+    }
+    qpath(path, "info", &x->q) ;
+    if (rename(x->work, path) < 0)
+    {
+      LOG("warning: ", x->id, ": unable to move the info file into place: ", strerror(errno)) ;
+      unlink(x->work) ;
+      goto fail ;
+    }
+    qdir(path, "info", qid_bucket(&x->q)) ;
+    x->sfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC) ;
+    if (x->sfd < 0) { LOG("warning: ", x->id, ": unable to move the info file into place: ", strerror(errno)) ; goto fail ; }
+    x->step = 2 ;
+    sync_submit(JOB_PICKUP, x, x->sfd, 0) ;
+    return ;
+  }
+  if (x->step == 2)
+  {
+    if (err) { LOG("warning: ", x->id, ": unable to move the info file into place: ", strerror(err)) ; goto fail ; }
+    /* 2. the queue file becomes the message file */
+    qpath(todo, "todo", &x->q) ;
+    qpath(path, "mess", &x->q) ;
+    if (rename(todo, path) < 0) { LOG("warning: ", x->id, ": unable to move the message into queue/mess: ", strerror(errno)) ; goto fail ; }
+    qdir(path, "mess", qid_bucket(&x->q)) ;
+    x->sfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC) ;
+    if (x->sfd < 0) { LOG("warning: ", x->id, ": unable to move the message into queue/mess: ", strerror(errno)) ; goto fail ; }
+    x->step = 3 ;
+    sync_submit(JOB_PICKUP, x, x->sfd, 0) ;
+    return ;
+  }
+  if (err) { LOG("warning: ", x->id, ": unable to move the message into queue/mess: ", strerror(err)) ; goto fail ; }
+  /* 3. only the message: the envelope is in the info file now */
+  qpath(path, "mess", &x->q) ;
+  if (ftruncate(x->fd, (off_t)x->msglen) < 0) strerr_diefusys(111, "truncate ", path) ;
+  {
+    char fmt[UINT64_FMT], fmt2[UINT_FMT] ;
+    fmt[uint64_fmt(fmt, x->msglen)] = 0 ;
+    fmt2[uint_fmt(fmt2, x->nrcpt)] = 0 ;
+    LOG("new msg ", x->id, ": from <", x->sender.s, "> size ", fmt, " recipients ", fmt2) ;
+  }
+  if (x->addnew) newq_push(&x->q) ;
+ fail:
+  pickup_free(x) ;
+}
+
+/* Every file in queue/todo/B: picked up, then (if addnew) scheduled now.
+   With PICKUP_MAX pickups in flight, the rest of the bucket waits: it is
+   read again (rescan) when half of them have finished. */
 static void scan_todo_bucket (unsigned int b, int addnew)
 {
   char path[64] ;
@@ -585,9 +788,27 @@ static void scan_todo_bucket (unsigned int b, int addnew)
     if (!e) break ;
     if (e->d_name[0] == '.') continue ;
     if (!qid_scan(e->d_name, &q) || qid_bucket(&q) != b) { LOG("warning: ignoring queue/todo/", path + 11, "/", e->d_name, ": not a queue id") ; continue ; }
-    if (pickup(&q) && addnew) newq_push(&q) ;
+    if (pickup_busy(&q)) continue ;
+    if (npk >= PICKUP_MAX)
+    {
+      rescan |= (uint64_t)1 << b ;
+      if (addnew) rescan_addnew = 1 ;
+      break ;
+    }
+    pickup(&q, addnew) ;
   }
   closedir(dir) ;
+}
+
+/* The buckets left unread because PICKUP_MAX pickups were in flight. */
+static void rescan_todo (void)
+{
+  uint64_t m = rescan ;
+  int addnew = rescan_addnew ;
+  unsigned int b ;
+  if (!m || npk > PICKUP_MAX / 2) return ;
+  rescan = 0 ; rescan_addnew = 0 ;
+  for (b = 0 ; b < QUEUE_SPLIT ; b++) if (m & ((uint64_t)1 << b)) scan_todo_bucket(b, addnew) ;
 }
 
 /* Every file in queue/todo. */
@@ -673,9 +894,12 @@ static void info_mark (active *a, rcpt *r, char state)
   r->state = state ;
 }
 
+/* The marks just written reach the disk through a thread: whatever
+   follows them (the end of the pass) waits for mark_done. */
 static void info_sync (active *a)
 {
-  if (fdatasync(a->fd) < 0) strerr_diefusys(111, "sync the info file of ", a->idstr) ;
+  a->syncing++ ;
+  sync_submit(JOB_MARK, a, a->fd, 1) ;
 }
 
 /* The DSN's status: the first x.y.z in the text whose class matches. */
@@ -825,6 +1049,19 @@ static void pass_end (active *a)
   active_free(a) ;
 }
 
+static int pass_done (active const *a)
+{
+  return !a->running && !a->unstarted[0] && !a->unstarted[1] && !a->syncing ;
+}
+
+static void mark_done (void *p, int err)
+{
+  active *a = p ;
+  a->syncing-- ;
+  if (err) { errno = err ; strerr_diefusys(111, "sync the info file of ", a->idstr) ; }
+  if (pass_done(a)) pass_end(a) ;
+}
+
 static int parse_info (active *a)
 {
   char *s = a->text.s ;
@@ -961,7 +1198,7 @@ static void activate (qid const *q)
   unstarted_total[1] += a->unstarted[1] ;
   if (a->unstarted[0]) work_add(0, a) ;
   if (a->unstarted[1]) work_add(1, a) ;
-  if (!a->unstarted[0] && !a->unstarted[1]) pass_end(a) ;
+  if (pass_done(a)) pass_end(a) ;
   return ;
  drop:
   if (a->fd >= 0) fd_close(a->fd) ;
@@ -1064,7 +1301,7 @@ static void result (int k, unsigned int slot, char const *const *lines, unsigned
   int expired = t >= (int64_t)a->id.sec + (int64_t)set.lifetime ;
   uint32_t i ;
   char dn[UINT_FMT] ;
-  int failed = 0 ;
+  int failed = 0, marked = 0 ;
   dn[uint_fmt(dn, slot)] = 0 ;
   for (i = 0 ; i < d->nrc ; i++)
   {
@@ -1110,14 +1347,14 @@ static void result (int k, unsigned int slot, char const *const *lines, unsigned
     rcpt *r = a->r + d->rc[i] ;
     char kind = i < nlines ? lines[i][0] : 'Z' ;
     r->pass = 2 ;
-    if (kind == 'K') info_mark(a, r, 'D') ;
-    else if (kind == 'D' || expired) info_mark(a, r, 'F') ;
+    if (kind == 'K') { info_mark(a, r, 'D') ; marked = 1 ; }
+    else if (kind == 'D' || expired) { info_mark(a, r, 'F') ; marked = 1 ; }
   }
-  info_sync(a) ;
+  if (marked) info_sync(a) ;
   d->used = 0 ;
   a->running-- ;
   c->running-- ;
-  if (!a->running && !a->unstarted[0] && !a->unstarted[1]) pass_end(a) ;
+  if (pass_done(a)) pass_end(a) ;
 }
 
 /* ---------- the spawners ---------- */
@@ -1384,7 +1621,37 @@ int main (int argc, char const *const *argv)
   trigw = open("queue/trigger", O_WRONLY | O_NONBLOCK | O_CLOEXEC) ;
   if (trigw < 0) strerr_diefusys(111, "open queue/trigger for writing") ;
   LOG("status: starting") ;
+  {
+    unsigned long want = set.syncthreads ;
+    char fmt[ULONG_FMT], fmt2[UINT_FMT] ;
+    int r ;
+    if (!want || want > SYNCPOOL_THREADS_MAX)
+    {
+      unsigned long w = want ? SYNCPOOL_THREADS_MAX : 1 ;
+      fmt[ulong_fmt(fmt, want)] = 0 ;
+      fmt2[uint_fmt(fmt2, (unsigned int)w)] = 0 ;
+      LOG("warning: control/syncthreads is ", fmt, ", not 1 to 64: using ", fmt2) ;
+      want = w ;
+    }
+    r = syncpool_start((unsigned int)want) ;
+    if (r <= 0) strerr_diefusys(111, "start the sync threads") ;
+    if ((unsigned long)r < want)
+    {
+      fmt[ulong_fmt(fmt, want)] = 0 ;
+      fmt2[uint_fmt(fmt2, (unsigned int)r)] = 0 ;
+      LOG("warning: unable to start ", fmt, " sync threads: running with ", fmt2) ;
+    }
+  }
+  /* every pickup of the backlog completes before the info files are
+     listed: a message is scheduled once, by one or the other */
   scan_todo(0) ;
+  while (npk || rescan)
+  {
+    iopause_fd x = { .fd = syncpool_fd(), .events = IOPAUSE_READ } ;
+    if (iopause_g(&x, 1, 0) < 0) strerr_diefusys(111, "iopause") ;
+    sync_completions() ;
+    rescan_todo() ;
+  }
   scan_info() ;
   {
     char fmt[SIZE_FMT] ;
@@ -1396,17 +1663,19 @@ int main (int argc, char const *const *argv)
 
   for (;;)
   {
-    iopause_fd x[6] ;
+    iopause_fd x[7] ;
     unsigned int n = 0, k ;
     int ito[2] = { -1, -1 } ;
     int64_t t, wake ;
     dispatch() ;
     for (k = 0 ; k < 2 ; k++) if (chans[k].w.len) chan_write(k) ;
     t = now() ;
-    if (stopping && ((!chans[0].running && !chans[1].running) || t >= stopat)) break ;
+    /* no exit while a thread may still sync one of our fds */
+    if (stopping && !njobs && ((!chans[0].running && !chans[1].running) || t >= stopat)) break ;
     wake = nextscan ;
     if (!stopping && newhead == newlen && heaplen && heap[0].next < wake) wake = heap[0].next ;
     if (stopping && stopat < wake) wake = stopat ;
+    if (stopping && t >= stopat) wake = t + 1 ;  /* only completions to wait for */
     if (wake < t) wake = t ;
     /* the heap's top may be due while every slot is busy: then a result
        wakes us, not the clock */
@@ -1417,6 +1686,7 @@ int main (int argc, char const *const *argv)
     x[n].fd = trig ; x[n++].events = IOPAUSE_READ ;
     x[n].fd = chans[0].from ; x[n++].events = IOPAUSE_READ ;
     x[n].fd = chans[1].from ; x[n++].events = IOPAUSE_READ ;
+    x[n].fd = syncpool_fd() ; x[n++].events = IOPAUSE_READ ;
     for (k = 0 ; k < 2 ; k++)
       if (chans[k].w.len) { ito[k] = n ; x[n].fd = chans[k].to ; x[n++].events = IOPAUSE_WRITE ; }
     if (iopause_g(x, n, &deadline) < 0) strerr_diefusys(111, "iopause") ;
@@ -1424,6 +1694,7 @@ int main (int argc, char const *const *argv)
       if (ito[k] >= 0 && x[ito[k]].revents & (IOPAUSE_WRITE | IOPAUSE_EXCEPT)) chan_write(k) ;
     if (x[2].revents & (IOPAUSE_READ | IOPAUSE_EXCEPT)) chan_read(0) ;
     if (x[3].revents & (IOPAUSE_READ | IOPAUSE_EXCEPT)) chan_read(1) ;
+    if (x[4].revents & (IOPAUSE_READ | IOPAUSE_EXCEPT)) sync_completions() ;
     if (x[0].revents & IOPAUSE_READ)
     {
       int sig ;
@@ -1466,6 +1737,7 @@ int main (int argc, char const *const *argv)
       if (sig < 0) strerr_diefusys(111, "selfpipe_read") ;
     }
     if (x[1].revents & IOPAUSE_READ) trigger_read(trig, !stopping) ;
+    if (!stopping) rescan_todo() ;
     if (now() >= nextscan)
     {
       if (!stopping) scan_todo(1) ;

@@ -22,6 +22,7 @@ struct settings_s
   stralloc me ;
   stralloc doublebounceto ;
   unsigned long spawnwait ;  /* last: objects built before it stay compatible */
+  unsigned long syncthreads ;
 } ;
 extern settings set ;
 
