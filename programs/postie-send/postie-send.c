@@ -484,10 +484,19 @@ static void sync_submit (unsigned char kind, void *p, int fd, int data)
   if (blhead && blhead == bllen) blhead = bllen = 0 ;
   if (bllen == blcap)
   {
-    size_t nc = blcap ? blcap * 2 : 256 ;
-    uint32_t *q = realloc(backlog, nc * sizeof(uint32_t)) ;
-    if (!q) die_nomem() ;
-    backlog = q ; blcap = nc ;
+    if (blhead)
+    {
+      /* the submitted part is dead: reuse it rather than grow forever */
+      memmove(backlog, backlog + blhead, (bllen - blhead) * sizeof(uint32_t)) ;
+      bllen -= blhead ; blhead = 0 ;
+    }
+    else
+    {
+      size_t nc = blcap ? blcap * 2 : 256 ;
+      uint32_t *q = realloc(backlog, nc * sizeof(uint32_t)) ;
+      if (!q) die_nomem() ;
+      backlog = q ; blcap = nc ;
+    }
   }
   backlog[bllen++] = t ;
 }
