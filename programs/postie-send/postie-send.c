@@ -299,6 +299,7 @@ struct delivery_s
   uint32_t *rc ;
   uint32_t nrc, cap ;
   int used ;
+  int marking ;  /* reported; its marks' fdatasync not yet completed */
 } ;
 
 typedef struct chan_s chan ;
@@ -454,6 +455,8 @@ struct sjob_s
   void *p ;
   int fd ;
   int data ;
+  int k ;  /* JOB_MARK of a result: the delivery slot it holds (-1: none) */
+  unsigned int slot ;
   uint32_t nextfree ;
   unsigned char kind ;
 } ;
@@ -464,7 +467,7 @@ static unsigned int njobs = 0 ;
 static uint32_t *backlog = 0 ;
 static size_t blhead = 0, bllen = 0, blcap = 0 ;
 
-static void sync_submit (unsigned char kind, void *p, int fd, int data)
+static void sync_submit (unsigned char kind, void *p, int fd, int data, int k, unsigned int slot)
 {
   uint32_t t ;
   if (jobfree == UINT32_MAX)
@@ -479,6 +482,7 @@ static void sync_submit (unsigned char kind, void *p, int fd, int data)
   t = jobfree ;
   jobfree = jobtab[t].nextfree ;
   jobtab[t].kind = kind ; jobtab[t].p = p ; jobtab[t].fd = fd ; jobtab[t].data = data ;
+  jobtab[t].k = k ; jobtab[t].slot = slot ;
   njobs++ ;
   if (blhead == bllen && syncpool_submit(fd, data, t)) return ;
   if (blhead && blhead == bllen) blhead = bllen = 0 ;
@@ -513,7 +517,7 @@ static void backlog_flush (void)
 }
 
 static void pickup_step (void *p, int err) ;
-static void mark_done (void *p, int err) ;
+static void mark_done (void *p, int k, unsigned int slot, int err) ;
 
 /* The completions that arrived: each runs the step that waited on it. */
 static void sync_completions (void)
@@ -535,7 +539,7 @@ static void sync_completions (void)
       jobfree = t ;
       njobs-- ;
       if (j.kind == JOB_PICKUP) pickup_step(j.p, d[i].err) ;
-      else mark_done(j.p, d[i].err) ;
+      else mark_done(j.p, j.k, j.slot, d[i].err) ;
     }
     backlog_flush() ;
   }
@@ -712,7 +716,7 @@ static int pickup (qid const *q, int addnew)
   stralloc_free(&env) ; stralloc_free(&out) ; stralloc_free(&res) ;
   x->step = 1 ;
   pks[npk++] = x ;
-  sync_submit(JOB_PICKUP, x, x->sfd, 0) ;
+  sync_submit(JOB_PICKUP, x, x->sfd, 0, -1, 0) ;
   return 1 ;
  fail:
   fd_close(fd) ;
@@ -748,7 +752,7 @@ static void pickup_step (void *p, int err)
     x->sfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC) ;
     if (x->sfd < 0) { LOG("warning: ", x->id, ": unable to move the info file into place: ", strerror(errno)) ; goto fail ; }
     x->step = 2 ;
-    sync_submit(JOB_PICKUP, x, x->sfd, 0) ;
+    sync_submit(JOB_PICKUP, x, x->sfd, 0, -1, 0) ;
     return ;
   }
   if (x->step == 2)
@@ -762,7 +766,7 @@ static void pickup_step (void *p, int err)
     x->sfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC) ;
     if (x->sfd < 0) { LOG("warning: ", x->id, ": unable to move the message into queue/mess: ", strerror(errno)) ; goto fail ; }
     x->step = 3 ;
-    sync_submit(JOB_PICKUP, x, x->sfd, 0) ;
+    sync_submit(JOB_PICKUP, x, x->sfd, 0, -1, 0) ;
     return ;
   }
   if (err) { LOG("warning: ", x->id, ": unable to move the message into queue/mess: ", strerror(err)) ; goto fail ; }
@@ -904,11 +908,12 @@ static void info_mark (active *a, rcpt *r, char state)
 }
 
 /* The marks just written reach the disk through a thread: whatever
-   follows them (the end of the pass) waits for mark_done. */
-static void info_sync (active *a)
+   follows them (the end of the pass, and the release of the delivery
+   slot k/slot that made them, if k >= 0) waits for mark_done. */
+static void info_sync (active *a, int k, unsigned int slot)
 {
   a->syncing++ ;
-  sync_submit(JOB_MARK, a, a->fd, 1) ;
+  sync_submit(JOB_MARK, a, a->fd, 1, k, slot) ;
 }
 
 /* The DSN's status: the first x.y.z in the text whose class matches. */
@@ -1063,11 +1068,22 @@ static int pass_done (active const *a)
   return !a->running && !a->unstarted[0] && !a->unstarted[1] && !a->syncing ;
 }
 
-static void mark_done (void *p, int err)
+static void slot_release (int k, unsigned int slot)
+{
+  chan *c = chans + k ;
+  delivery *d = c->d + slot ;
+  d->used = 0 ;
+  d->marking = 0 ;
+  d->a->running-- ;
+  c->running-- ;
+}
+
+static void mark_done (void *p, int k, unsigned int slot, int err)
 {
   active *a = p ;
   a->syncing-- ;
   if (err) { errno = err ; strerr_diefusys(111, "sync the info file of ", a->idstr) ; }
+  if (k >= 0) slot_release(k, slot) ;
   if (pass_done(a)) pass_end(a) ;
 }
 
@@ -1200,7 +1216,7 @@ static void activate (qid const *q)
     {
       bounce_sync(a) ;
       for (i = 0 ; i < a->n ; i++) if (a->r[i].state == 'P' && a->r[i].kind == 'X') info_mark(a, a->r + i, 'F') ;
-      info_sync(a) ;
+      info_sync(a, -1, 0) ;
     }
   }
   unstarted_total[0] += a->unstarted[0] ;
@@ -1359,10 +1375,12 @@ static void result (int k, unsigned int slot, char const *const *lines, unsigned
     if (kind == 'K') { info_mark(a, r, 'D') ; marked = 1 ; }
     else if (kind == 'D' || expired) { info_mark(a, r, 'F') ; marked = 1 ; }
   }
-  if (marked) info_sync(a) ;
-  d->used = 0 ;
-  a->running-- ;
-  c->running-- ;
+  /* The slot stays busy (used, counted in running) until its marks are
+     on disk: a crash can then redeliver at most the concurrency's worth
+     of deliveries (doc/queue.md), not every result still waiting on its
+     fdatasync. mark_done releases it. */
+  if (marked) { d->marking = 1 ; info_sync(a, k, slot) ; return ; }
+  slot_release(k, slot) ;
   if (pass_done(a)) pass_end(a) ;
 }
 
@@ -1488,7 +1506,7 @@ static void chan_read (int k)
     if (r < 0) strerr_dief(111, "malformed report from ", c->prog) ;
     if (!r) break ;
     n = spawn_split(c->r.s + st, pl, rfields, SPAWN_FIELDS_MAX) ;
-    if (n < 1 || !uint0_scan(rfields[0], &slot) || slot >= CONC_MAX || !c->d[slot].used)
+    if (n < 1 || !uint0_scan(rfields[0], &slot) || slot >= CONC_MAX || !c->d[slot].used || c->d[slot].marking)
       strerr_dief(111, "malformed report from ", c->prog) ;
     result(k, slot, rfields + 1, (unsigned int)n - 1) ;
     memmove(c->r.s, c->r.s + r, c->r.len - (size_t)r) ;
