@@ -574,6 +574,9 @@ static pk *pks[PICKUP_MAX] ;
 static unsigned int npk = 0 ;
 static uint64_t rescan = 0 ;  /* buckets to read again when pickups are free */
 static int rescan_addnew = 0 ;
+/* Since the last round (rescan_todo): the buckets where a pickup was
+   started, and those where one reached its last step. */
+static uint64_t pk_started = 0, pk_done = 0 ;
 
 static int catfield (stralloc *sa, char const *s, char sep)
 {
@@ -780,13 +783,15 @@ static void pickup_step (void *p, int err)
     LOG("new msg ", x->id, ": from <", x->sender.s, "> size ", fmt, " recipients ", fmt2) ;
   }
   if (x->addnew) newq_push(&x->q) ;
+  pk_done |= (uint64_t)1 << qid_bucket(&x->q) ;
  fail:
   pickup_free(x) ;
 }
 
 /* Every file in queue/todo/B: picked up, then (if addnew) scheduled now.
    With PICKUP_MAX pickups in flight, the rest of the bucket waits: it is
-   read again (rescan) when half of them have finished. */
+   read again (rescan) when half of them have finished, if at least one
+   pickup got through (rescan_todo). */
 static void scan_todo_bucket (unsigned int b, int addnew)
 {
   char path[64] ;
@@ -794,6 +799,7 @@ static void scan_todo_bucket (unsigned int b, int addnew)
   qdir(path, "todo", b) ;
   dir = opendir(path) ;
   if (!dir) { strerr_warnwusys("open ", path) ; return ; }
+  if (!rescan && !npk) pk_started = pk_done = 0 ;
   for (;;)
   {
     struct dirent *e = readdir(dir) ;
@@ -808,20 +814,34 @@ static void scan_todo_bucket (unsigned int b, int addnew)
       if (addnew) rescan_addnew = 1 ;
       break ;
     }
-    pickup(&q, addnew) ;
+    if (pickup(&q, addnew)) pk_started |= (uint64_t)1 << b ;
   }
   closedir(dir) ;
 }
 
-/* The buckets left unread because PICKUP_MAX pickups were in flight. */
+/* The buckets left unread because PICKUP_MAX pickups were in flight.
+   Only those that made progress in the last round (a pickup reached its
+   last step), or had none started (the pickups were full of other
+   buckets): files failing at an asynchronous step (EIO on fsync, EACCES
+   on rename) would otherwise be restarted forever, and the start-up loop
+   never end. A bucket without progress is left to the next scan
+   (scaninterval, or a trigger). */
 static void rescan_todo (void)
 {
-  uint64_t m = rescan ;
+  uint64_t m = rescan, stuck ;
   int addnew = rescan_addnew ;
   unsigned int b ;
   if (!m || npk > PICKUP_MAX / 2) return ;
-  rescan = 0 ; rescan_addnew = 0 ;
-  for (b = 0 ; b < QUEUE_SPLIT ; b++) if (m & ((uint64_t)1 << b)) scan_todo_bucket(b, addnew) ;
+  stuck = m & pk_started & ~pk_done ;
+  rescan = 0 ; rescan_addnew = 0 ; pk_started = pk_done = 0 ;
+  for (b = 0 ; b < QUEUE_SPLIT ; b++)
+    if (stuck & ((uint64_t)1 << b))
+    {
+      char fmt[UINT_FMT] ;
+      fmt[uint_fmt(fmt, b)] = 0 ;
+      LOG("warning: no message picked up from queue/todo/", fmt, " in the last round: the rest waits for the next scan") ;
+    }
+    else if (m & ((uint64_t)1 << b)) scan_todo_bucket(b, addnew) ;
 }
 
 /* Every file in queue/todo. */
@@ -1670,7 +1690,9 @@ int main (int argc, char const *const *argv)
     }
   }
   /* every pickup of the backlog completes before the info files are
-     listed: a message is scheduled once, by one or the other */
+     listed: a message is scheduled once, by one or the other. The loop
+     ends when a round made no progress (rescan_todo then drops the
+     buckets): what is left in todo waits for the first scan. */
   scan_todo(0) ;
   while (npk || rescan)
   {

@@ -3,7 +3,7 @@
 a pickup stopped after the info file (todo still there), one stopped before
 the truncation, a finished message whose info file was not yet removed, a
 message whose DSN was not yet sent, leftovers in queue/work."""
-import os, sys, time
+import os, subprocess, sys, time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from sendtest import *
 
@@ -69,4 +69,55 @@ check("work-emptied", os.listdir(os.path.join(q, "work")) == [])
 time.sleep(0.5)
 check("nothing-more", len(i.mails("alice")) == 3 and len(i.mails("bob")) == 0)
 check("sigterm", i.stop() == 0)
+
+# More than 64 (PICKUP_MAX) todo files of one bucket whose pickups all fail
+# at an asynchronous step (the rename into queue/info/B refused): postie-send
+# still becomes ready and delivers the other buckets (no rescan without
+# progress), and picks them all up once the directory is writable again.
+import shutil
+i = Instance("send-recovery-stuck", users=("alice", "bob"), control={"locals": "example.org", "scaninterval": "1"})
+q = os.path.join(i.home, "queue")
+good = [i.inject("bob@example.org", ["alice@example.org"], b"Subject: G\n\ngood\n")]
+sec, usec, ino = good[0].split(".")
+B = (int(ino) + 1) % 64
+NSTUCK = 80
+for n in range(3):
+    qid = i.inject("bob@example.org", ["alice@example.org"], b"Subject: G\n\ngood\n")
+    if int(qid.split(".")[2]) % 64 != B:
+        good.append(qid)
+    else:
+        NSTUCK += 1
+os.makedirs(os.path.join(q, "todo", str(B)), exist_ok=True)
+for n in range(80):
+    shutil.copy(todo_path(good[0]), os.path.join(q, "todo", str(B), "%s.%s.%d" % (sec, usec, B + 64 * (100000 + n))))
+ib = os.path.join(q, "info", str(B))
+os.makedirs(ib, exist_ok=True)
+if os.geteuid() == 0:
+    locked = subprocess.run(["chattr", "+i", ib], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode == 0
+    unlock = lambda: subprocess.run(["chattr", "-i", ib], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+else:
+    os.chmod(ib, 0o555)
+    locked = True
+    unlock = lambda: os.chmod(ib, 0o750)
+if not locked:
+    skip("stuck-bucket-ready", "cannot make queue/info/%d unwritable (chattr +i failed)" % B)
+else:
+    try:
+        i.start()
+        check("stuck-bucket-ready", i.proc.poll() is None and "status: ready" in i.logtext(), i.logtext()[-600:])
+        ok = i.wait(lambda: len(i.mails("alice")) >= len(good), 20)
+        check("stuck-bucket-others-delivered", ok and len(i.mails("alice")) == len(good),
+              "%d mails for %d good messages" % (len(i.mails("alice")), len(good)))
+        check("stuck-bucket-left-in-todo", len(os.listdir(os.path.join(q, "todo", str(B)))) == NSTUCK)
+        check("stuck-bucket-no-progress-logged", "no message picked up from queue/todo" in i.logtext())
+        unlock()
+        locked = False
+        ok = i.wait(lambda: len(i.mails("alice")) == len(good) + NSTUCK and i.queue_empty(), 60)
+        check("stuck-bucket-delivered-later", ok, "%d mails, want %d" % (len(i.mails("alice")), len(good) + NSTUCK))
+        check("stuck-bucket-sigterm", i.stop() == 0)
+    finally:
+        if locked:
+            unlock()
+        if i.proc:
+            i.kill()
 done()
