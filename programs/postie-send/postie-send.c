@@ -744,6 +744,15 @@ static void pickup_step (void *p, int err)
       unlink(x->work) ;
       goto fail ;
     }
+    /* the directory first: once renamed, the file must be synced */
+    qdir(path, "info", qid_bucket(&x->q)) ;
+    x->sfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC) ;
+    if (x->sfd < 0)
+    {
+      LOG("warning: ", x->id, ": unable to open ", path, ": ", strerror(errno), ": left in queue/todo") ;
+      unlink(x->work) ;
+      goto fail ;
+    }
     qpath(path, "info", &x->q) ;
     if (rename(x->work, path) < 0)
     {
@@ -751,9 +760,6 @@ static void pickup_step (void *p, int err)
       unlink(x->work) ;
       goto fail ;
     }
-    qdir(path, "info", qid_bucket(&x->q)) ;
-    x->sfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC) ;
-    if (x->sfd < 0) { LOG("warning: ", x->id, ": unable to move the info file into place: ", strerror(errno)) ; goto fail ; }
     x->step = 2 ;
     sync_submit(JOB_PICKUP, x, x->sfd, 0, -1, 0) ;
     return ;
@@ -761,18 +767,29 @@ static void pickup_step (void *p, int err)
   if (x->step == 2)
   {
     if (err) { LOG("warning: ", x->id, ": unable to move the info file into place: ", strerror(err)) ; goto fail ; }
-    /* 2. the queue file becomes the message file */
+    /* 2. the queue file becomes the message file; the directory is
+       opened first, so that failing to open it leaves the message in
+       queue/todo, for the next scan */
+    qdir(path, "mess", qid_bucket(&x->q)) ;
+    x->sfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC) ;
+    if (x->sfd < 0) { LOG("warning: ", x->id, ": unable to open ", path, ": ", strerror(errno), ": left in queue/todo") ; goto fail ; }
     qpath(todo, "todo", &x->q) ;
     qpath(path, "mess", &x->q) ;
     if (rename(todo, path) < 0) { LOG("warning: ", x->id, ": unable to move the message into queue/mess: ", strerror(errno)) ; goto fail ; }
-    qdir(path, "mess", qid_bucket(&x->q)) ;
-    x->sfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC) ;
-    if (x->sfd < 0) { LOG("warning: ", x->id, ": unable to move the message into queue/mess: ", strerror(errno)) ; goto fail ; }
     x->step = 3 ;
     sync_submit(JOB_PICKUP, x, x->sfd, 0, -1, 0) ;
     return ;
   }
-  if (err) { LOG("warning: ", x->id, ": unable to move the message into queue/mess: ", strerror(err)) ; goto fail ; }
+  if (err)
+  {
+    /* The message is in queue/mess, untruncated, its rename maybe not
+       durable: it is retried later (at start-up, scan_info finds it);
+       activate() then syncs the directory and truncates the file
+       before any delivery. */
+    LOG("warning: ", x->id, ": unable to sync queue/mess after moving the message there: ", strerror(err), ": retried later") ;
+    if (x->addnew) heap_push(now() + (int64_t)set.retrymin, &x->q) ;
+    goto fail ;
+  }
   /* 3. only the message: the envelope is in the info file now */
   qpath(path, "mess", &x->q) ;
   if (ftruncate(x->fd, (off_t)x->msglen) < 0) strerr_diefusys(111, "truncate ", path) ;
@@ -1206,8 +1223,16 @@ static void activate (qid const *q)
   }
   if ((uint64_t)st.st_size > a->msglen)
   {
-    /* pickup was interrupted before the truncation */
-    int fd = open(a->mess, O_WRONLY | O_CLOEXEC) ;
+    /* pickup was interrupted before the truncation, or failed to sync
+       queue/mess/B: the rename is made durable first */
+    int fd ;
+    if (fsync_parent(a->mess) < 0)
+    {
+      LOG("warning: ", a->idstr, ": unable to sync the directory of ", a->mess, ": ", strerror(errno)) ;
+      heap_push(now() + (int64_t)set.retrymin, q) ;
+      goto drop ;
+    }
+    fd = open(a->mess, O_WRONLY | O_CLOEXEC) ;
     if (fd < 0 || ftruncate(fd, (off_t)a->msglen) < 0 || fsync(fd) < 0) strerr_diefusys(111, "truncate ", a->mess) ;
     fd_close(fd) ;
   }
