@@ -903,7 +903,9 @@ static void trigger_read (int trig, int scan)
 }
 
 /* At start-up: every message in queue/info, scheduled at its info file's
-   mtime (the next retry time; in the past means now). */
+   mtime (the next retry time; in the past means now). Not one still in
+   queue/todo (its pickup failed at start-up): the scan that picks it up
+   again schedules it, and it must not be active twice. */
 static void scan_info (void)
 {
   unsigned int b ;
@@ -925,6 +927,11 @@ static void scan_info (void)
       if (e->d_name[0] == '.') continue ;
       if (!qid_scan(e->d_name, &q) || qid_bucket(&q) != b) continue ;
       if (fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) continue ;
+      {
+        char todo[32 + QUEUE_ID_MAX] ;
+        qpath(todo, "todo", &q) ;
+        if (access(todo, F_OK) == 0) continue ;
+      }
       heap_push((int64_t)st.st_mtime, &q) ;
     }
     closedir(dir) ;
@@ -1176,8 +1183,12 @@ static void activate (qid const *q)
 {
   char info[32 + QUEUE_ID_MAX], path[32 + QUEUE_ID_MAX] ;
   struct stat st ;
-  active *a = alloc(sizeof(active)) ;
+  active *a ;
   uint32_t i ;
+  /* its pickup is in flight: the pickup schedules it when it is done (or
+     leaves it in todo); activating it now could run it twice */
+  if (pickup_busy(q)) return ;
+  a = alloc(sizeof(active)) ;
   if (!a) die_nomem() ;
   memset(a, 0, sizeof *a) ;
   a->id = *q ;
