@@ -154,4 +154,48 @@ else:
         check("sync-only-in-threads", not main_calls and len(thread_calls) >= 20 * 4,
               "main thread: %d calls, e.g. %r; threads: %d" % (len(main_calls), main_calls[:2], len(thread_calls)))
     logf.close()
+
+# strace: a delivery slot is not reused before the fdatasync of the mark
+# its result wrote has completed (with concurrencylocal 1 and one local
+# recipient per message, delivery n starts only after n mark fdatasyncs
+# have returned): so a crash repeats at most the deliveries in flight.
+# Pickups use fsync, marks fdatasync: only marks are counted.
+if not os.path.exists("/usr/bin/strace"):
+    skip("slot-held-until-mark-synced", "no strace")
+else:
+    M = 10
+    i = Instance("send-sync-slot", control={"locals": "example.org", "syncthreads": "1", "concurrencylocal": "1"})
+    out = os.path.join(i.home, "strace.out")
+    logf = open(i.log, "ab")
+    sp = subprocess.Popen(["strace", "-f", "-qq", "-s", "100", "-o", out, "-e", "trace=fdatasync,write", prog("postie-send")],
+                          stdin=subprocess.DEVNULL, stdout=logf, stderr=logf, env=i.env(), start_new_session=True)
+    i.wait(lambda: "status: ready" in i.logtext() or sp.poll() is not None, 30)
+    if sp.poll() is not None or "status: ready" not in i.logtext():
+        skip("slot-held-until-mark-synced", "strace cannot run here: " + i.logtext()[-200:])
+    else:
+        pid = None
+        for line in open("/proc/%d/task/%d/children" % (sp.pid, sp.pid)).read().split():
+            pid = int(line)
+        tids = set(int(t) for t in os.listdir("/proc/%d/task" % pid))
+        for n in range(M):
+            i.inject("sender@far.test", ["alice@example.org"])
+        ok = i.wait(lambda: len(i.mails("alice")) == M and i.queue_empty(), 60)
+        check("slot-delivered", ok)
+        os.kill(pid, signal.SIGTERM)
+        sp.wait(timeout=30)
+        synced, starts, early = 0, 0, []
+        for l in open(out):
+            m = re.match(r"(\d+)\s+(.*)", l)
+            if not m or int(m.group(1)) not in tids:
+                continue
+            call = m.group(2)
+            if re.match(r"(fdatasync\(\d+\)|<\.\.\. fdatasync resumed>.*\))\s+= 0", call):
+                synced += 1
+            elif call.startswith('write(2, "postie-send: starting delivery'):
+                if synced < starts:
+                    early.append("start %d after %d mark syncs" % (starts, synced))
+                starts += 1
+        check("slot-held-until-mark-synced", starts == M and synced >= M and not early,
+              "%d starts, %d mark syncs: %r" % (starts, synced, early[:3]))
+    logf.close()
 done()
