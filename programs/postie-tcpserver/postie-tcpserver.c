@@ -7,10 +7,11 @@
    in the DNS. Interface, log lines, exit codes: doc/postie-tcpserver.md.
 
    The loop is selfpipe + iopause: one fd for signals (SIGCHLD, SIGTERM,
-   SIGHUP, SIGQUIT, SIGABRT), one for the listening socket. A connection
-   over a limit (all connections, or connections from its IP) is accepted,
-   logged and closed at once, so that one busy client never stalls the
-   others in the kernel's backlog. */
+   SIGHUP, SIGQUIT, SIGABRT), one for the listening socket. At maxconn
+   connections the listening socket is not polled: new clients wait in
+   the kernel's backlog until a session ends, as with tcpserver and
+   s6-tcpserver. A connection over the per-IP limit is accepted, logged
+   and closed at once, so that one busy client never stalls the others. */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -292,9 +293,24 @@ static void new_connection (int fd, ip46 const *ip, uint16_t port, char const *c
   }
 }
 
+/* At maxconn: say so once, when it happens (the clients that come now
+   wait in the backlog, nothing is refused). */
+static void full_warn (void)
+{
+  static int said = 0 ;
+  if (nconns < maxconn) { said = 0 ; return ; }
+  if (said || verbosity < 1) return ;
+  said = 1 ;
+  {
+    char fmax[UINT_FMT] ;
+    fmax[uint_fmt(fmax, maxconn)] = 0 ;
+    strerr_warnw("maxconn (", fmax, ") reached: new connections wait in the backlog") ;
+  }
+}
+
 static void accept_some (int s, int is6, char const *const *argv)
 {
-  for (unsigned int i = 0 ; i < ACCEPT_BURST ; i++)
+  for (unsigned int i = 0 ; i < ACCEPT_BURST && nconns < maxconn ; i++)
   {
     ip46 ip = IP46_ZERO ;
     uint16_t port ;
@@ -315,6 +331,7 @@ static void accept_some (int s, int is6, char const *const *argv)
     ip.is6 = !!is6 ;
     new_connection(fd, &ip, port, argv) ;
   }
+  full_warn() ;
 }
 
 static void notify_port (uint16_t port)
@@ -470,10 +487,11 @@ int main (int argc, char const *const *argv)
   for (;;)
   {
     iopause_fd x[2] = { { .fd = sfd, .events = IOPAUSE_READ }, { .fd = s, .events = IOPAUSE_READ } } ;
-    int paused, r ;
+    int paused, full, r ;
     tain_now_g() ;
     paused = tain_less(&STAMP, &acceptpause) ;
-    r = iopause_g(x, paused ? 1 : 2, paused ? &acceptpause : 0) ;
+    full = nconns >= maxconn ;
+    r = iopause_g(x, paused || full ? 1 : 2, paused ? &acceptpause : 0) ;
     if (r < 0)
     {
       if (errno == EINTR) continue ;
@@ -488,7 +506,7 @@ int main (int argc, char const *const *argv)
         if (!sig) break ;
         switch (sig)
         {
-          case SIGCHLD : reap() ; break ;
+          case SIGCHLD : reap() ; full_warn() ; break ;
           case SIGHUP : killall(SIGTERM) ; killall(SIGCONT) ; break ;
           case SIGQUIT : killall(SIGTERM) ; killall(SIGCONT) ; goto end ;
           case SIGABRT : killall(SIGKILL) ; goto end ;
@@ -497,7 +515,7 @@ int main (int argc, char const *const *argv)
         }
       }
     }
-    if (x[1].revents & (IOPAUSE_READ | IOPAUSE_EXCEPT)) accept_some(s, ip.is6, argv + 2) ;
+    if (!paused && !full && x[1].revents & (IOPAUSE_READ | IOPAUSE_EXCEPT)) accept_some(s, ip.is6, argv + 2) ;
   }
 
  end:
