@@ -42,7 +42,7 @@
 #define INFO_MAX (256UL << 20)
 #define ENVELOPE_MAX (64UL << 20)
 #define INFO_MAGIC "postie-info-1\n"
-#define PICKUP_MAX 64  /* pickups waiting on their fsyncs at once */
+#define PICKUP_CAP 1024  /* the largest control/pickupmax */
 
 settings set = { .me = STRALLOC_ZERO, .doublebounceto = STRALLOC_ZERO } ;
 static local_resolver resolver = LOCAL_RESOLVER_ZERO ;
@@ -345,6 +345,7 @@ static int readsettings (void)
     { &set.timeoutlocal, "timeoutlocal", 3600 },
     { &set.timeoutremote, "timeoutremote", 3600 },
     { &set.syncthreads, "syncthreads", 4 },
+    { &set.pickupmax, "pickupmax", 64 },
   } ;
   unsigned int i ;
   for (i = 0 ; i < sizeof t / sizeof *t ; i++)
@@ -358,6 +359,8 @@ static int readsettings (void)
   if (!set.scaninterval) set.scaninterval = 1 ;
   if (!set.remotercptmax) set.remotercptmax = 1 ;
   if (!set.activemax) set.activemax = 1 ;
+  if (!set.pickupmax) set.pickupmax = 1 ;
+  if (set.pickupmax > PICKUP_CAP) set.pickupmax = PICKUP_CAP ;
   if (set.remotercptmax > SPAWN_FIELDS_MAX - 10) set.remotercptmax = SPAWN_FIELDS_MAX - 10 ;
   if (control_readline(&set.me, "me", "localhost", 255) < 0
    || control_readline(&set.doublebounceto, "doublebounceto", "postmaster", 1000) < 0)
@@ -549,7 +552,7 @@ static void sync_completions (void)
 /* ---------- pickup: todo -> info + mess ---------- */
 
 /* A pickup is a small state machine, several at once (at most
-   PICKUP_MAX), each waiting on one fsync at a time, in the order of the
+   control/pickupmax), each waiting on one fsync at a time, in the order of the
    safety argument (doc/queue.md):
    1. info file written in queue/work/info.ID     -> [fsync the file]
    2. renamed to queue/info/B/ID                  -> [fsync queue/info/B]
@@ -570,7 +573,7 @@ struct pk_s
   stralloc sender ;
 } ;
 
-static pk *pks[PICKUP_MAX] ;
+static pk *pks[PICKUP_CAP] ;
 static unsigned int npk = 0 ;
 static uint64_t rescan = 0 ;  /* buckets to read again when pickups are free */
 static int rescan_addnew = 0 ;
@@ -806,7 +809,7 @@ static void pickup_step (void *p, int err)
 }
 
 /* Every file in queue/todo/B: picked up, then (if addnew) scheduled now.
-   With PICKUP_MAX pickups in flight, the rest of the bucket waits: it is
+   With pickupmax pickups in flight, the rest of the bucket waits: it is
    read again (rescan) when half of them have finished, if at least one
    pickup got through (rescan_todo). */
 static void scan_todo_bucket (unsigned int b, int addnew)
@@ -825,7 +828,7 @@ static void scan_todo_bucket (unsigned int b, int addnew)
     if (e->d_name[0] == '.') continue ;
     if (!qid_scan(e->d_name, &q) || qid_bucket(&q) != b) { LOG("warning: ignoring queue/todo/", path + 11, "/", e->d_name, ": not a queue id") ; continue ; }
     if (pickup_busy(&q)) continue ;
-    if (npk >= PICKUP_MAX)
+    if (npk >= set.pickupmax)
     {
       rescan |= (uint64_t)1 << b ;
       if (addnew) rescan_addnew = 1 ;
@@ -836,7 +839,7 @@ static void scan_todo_bucket (unsigned int b, int addnew)
   closedir(dir) ;
 }
 
-/* The buckets left unread because PICKUP_MAX pickups were in flight.
+/* The buckets left unread because pickupmax pickups were in flight.
    Only those that made progress in the last round (a pickup reached its
    last step), or had none started (the pickups were full of other
    buckets): files failing at an asynchronous step (EIO on fsync, EACCES
@@ -848,7 +851,7 @@ static void rescan_todo (void)
   uint64_t m = rescan, stuck ;
   int addnew = rescan_addnew ;
   unsigned int b ;
-  if (!m || npk > PICKUP_MAX / 2) return ;
+  if (!m || npk > set.pickupmax / 2) return ;
   stuck = m & pk_started & ~pk_done ;
   rescan = 0 ; rescan_addnew = 0 ; pk_started = pk_done = 0 ;
   for (b = 0 ; b < QUEUE_SPLIT ; b++)

@@ -23,6 +23,7 @@ struct settings_s
   stralloc doublebounceto ;
   unsigned long spawnwait ;  /* last: objects built before it stay compatible */
   unsigned long syncthreads ;
+  unsigned long pickupmax ;  /* pickups waiting on their fsyncs at once */
 } ;
 extern settings set ;
 

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """postie-send's sync threads (control/syncthreads): with 1 and with 8
-threads, a burst of messages injected as fast as possible to several local
+threads (and with 4 and control/pickupmax 1), a burst of messages injected as fast as possible to several local
 users is delivered exactly once each, with the right marks in the info
 files (D for delivered, F for an unknown user, after its bounce; P for a
 remote recipient still deferred), and the queue empties of everything
@@ -32,17 +32,19 @@ def info_marks(home):
     return out
 
 
-def burst(threads):
-    name = "send-sync-%d" % threads
-    i = Instance(name, control={"locals": "example.org", "syncthreads": str(threads),
-                                "smtproutes": "far.test:127.0.0.1:9\n"})
+def burst(threads, pickupmax=None):
+    name = "send-sync-%d" % threads + ("-pickupmax%d" % pickupmax if pickupmax else "")
+    control = {"locals": "example.org", "syncthreads": str(threads), "smtproutes": "far.test:127.0.0.1:9\n"}
+    if pickupmax:
+        control["pickupmax"] = str(pickupmax)
+    i = Instance(name, control=control)
     i.start()
     check(name + "-started", i.proc.poll() is None and "status: ready" in i.logtext(), i.logtext()[-300:])
     # A: every local user, all delivered, nothing left
     ids = {}
     def inj(lo, hi):
         for n in range(lo, hi):
-            tag = "a-%d-%04d" % (threads, n)
+            tag = "a-%s-%04d" % (name, n)
             ids[tag] = i.inject("sender@far.test", ["%s@example.org" % u for u in users],
                                 ("Subject: %s\nX-Tag: %s\n\nbody\n" % (tag, tag)).encode())
     ths = [threading.Thread(target=inj, args=(k * N // 3, (k + 1) * N // 3)) for k in range(3)]
@@ -52,7 +54,7 @@ def burst(threads):
     # far.test (deferred: stays P); the DSNs go to carol
     bids = []
     for n in range(NB):
-        tag = "b-%d-%04d" % (threads, n)
+        tag = "b-%s-%04d" % (name, n)
         bids.append(i.inject("carol@example.org", ["alice@example.org", "nosuch@example.org", "x@far.test"],
                              ("Subject: %s\nX-Tag: %s\n\nbody\n" % (tag, tag)).encode()))
     for t in ths:
@@ -98,6 +100,8 @@ def burst(threads):
 
 burst(1)
 burst(8)
+# one pickup in flight at a time: every bucket waits its turn, nothing is lost
+burst(4, pickupmax=1)
 
 # invalid values: not a number is refused at start-up (exit 111, the file
 # named); 0 and more than 64 fall back to 1 and 64 with a warning
