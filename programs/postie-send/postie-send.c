@@ -214,24 +214,32 @@ static void heap_pop (qid *q)
 static qid *newq = 0 ;
 static size_t newhead = 0, newlen = 0, newcap = 0 ;
 
+/* Room for one more element at the end of a FIFO kept in an array
+   (*buf, elements head to len-1 alive, cap allocated): an empty FIFO
+   starts over, a consumed head is reused before the array grows. */
+static void fifo_room (void **buf, size_t *head, size_t *len, size_t *cap, size_t size)
+{
+  if (*head && *head == *len) *head = *len = 0 ;
+  if (*len < *cap) return ;
+  if (*head)
+  {
+    memmove(*buf, (char *)*buf + *head * size, (*len - *head) * size) ;
+    *len -= *head ; *head = 0 ;
+  }
+  else
+  {
+    size_t nc = *cap ? *cap * 2 : 256 ;
+    void *p = realloc(*buf, nc * size) ;
+    if (!p) die_nomem() ;
+    *buf = p ; *cap = nc ;
+  }
+}
+
 static void newq_push (qid const *q)
 {
-  if (newhead && newhead == newlen) newhead = newlen = 0 ;
-  if (newlen == newcap)
-  {
-    if (newhead)
-    {
-      memmove(newq, newq + newhead, (newlen - newhead) * sizeof(qid)) ;
-      newlen -= newhead ; newhead = 0 ;
-    }
-    else
-    {
-      size_t nc = newcap ? newcap * 2 : 256 ;
-      qid *p = realloc(newq, nc * sizeof(qid)) ;
-      if (!p) die_nomem() ;
-      newq = p ; newcap = nc ;
-    }
-  }
+  void *b = newq ;
+  fifo_room(&b, &newhead, &newlen, &newcap, sizeof(qid)) ;
+  newq = b ;
   newq[newlen++] = *q ;
 }
 
@@ -488,22 +496,10 @@ static void sync_submit (unsigned char kind, void *p, int fd, int data, int k, u
   jobtab[t].k = k ; jobtab[t].slot = slot ;
   njobs++ ;
   if (blhead == bllen && syncpool_submit(fd, data, t)) return ;
-  if (blhead && blhead == bllen) blhead = bllen = 0 ;
-  if (bllen == blcap)
   {
-    if (blhead)
-    {
-      /* the submitted part is dead: reuse it rather than grow forever */
-      memmove(backlog, backlog + blhead, (bllen - blhead) * sizeof(uint32_t)) ;
-      bllen -= blhead ; blhead = 0 ;
-    }
-    else
-    {
-      size_t nc = blcap ? blcap * 2 : 256 ;
-      uint32_t *q = realloc(backlog, nc * sizeof(uint32_t)) ;
-      if (!q) die_nomem() ;
-      backlog = q ; blcap = nc ;
-    }
+    void *b = backlog ;
+    fifo_room(&b, &blhead, &bllen, &blcap, sizeof(uint32_t)) ;
+    backlog = b ;
   }
   backlog[bllen++] = t ;
 }
