@@ -68,9 +68,13 @@ $(BUILD)/libpostie.a: $(LIBOBJ)
 	@mkdir -p $(@D)
 	rm -f $@ && ar rcs $@ $(LIBOBJ)
 
-$(BUILD)/obj/%.o: programs/%.c $(LIBHDR) $(PROGHDR) conf-cc
+# A program's own objects also take the flags in programs/<prog>/cflags, if
+# that file exists (e.g. -Os for a program whose size matters more than its
+# own CPU); the objects depend on it.
+.SECONDEXPANSION:
+$(BUILD)/obj/%.o: programs/%.c $(LIBHDR) $(PROGHDR) conf-cc $$(wildcard $$(dir programs/$$*)cflags)
 	@mkdir -p $(@D)
-	$(CCLINE) -c -o $@ $<
+	$(CCLINE) $(shell cat $(dir $<)cflags 2>/dev/null) -c -o $@ $<
 
 # One rule per program, generated from TARGETS: its objects are every .c file
 # in its own folder; extra libraries come from programs/<prog>/libs.
