@@ -245,7 +245,29 @@ static int child_exec (char const *const *argv)
   return eacces ? EACCES : errno ;
 }
 
-static void __attribute__((noreturn)) child_run (spawn_plan const *p, char const *msg, int msgok, int wfd)
+/* The 32-bit ABIs (i386, arm) keep the old 16-bit calls under the plain
+   names: a uid or gid above 65535 would be truncated (65536 -> 0). */
+#ifdef SYS_setresuid32
+# define SYS_SETGROUPS SYS_setgroups32
+# define SYS_SETRESGID SYS_setresgid32
+# define SYS_SETRESUID SYS_setresuid32
+# define SYS_GETUID SYS_getuid32
+# define SYS_GETEUID SYS_geteuid32
+# define SYS_GETGID SYS_getgid32
+# define SYS_GETEGID SYS_getegid32
+#else
+# define SYS_SETGROUPS SYS_setgroups
+# define SYS_SETRESGID SYS_setresgid
+# define SYS_SETRESUID SYS_setresuid
+# define SYS_GETUID SYS_getuid
+# define SYS_GETEUID SYS_geteuid
+# define SYS_GETGID SYS_getgid
+# define SYS_GETEGID SYS_getegid
+#endif
+
+/* noinline: its locals must live in a frame of their own, not in slots of
+   start()'s frame that the parent reads again after the vfork. */
+static void __attribute__((noreturn, noinline)) child_run (spawn_plan const *p, char const *msg, int msgok, int wfd)
 {
   struct stat st ;
   struct sigaction dfl ;
@@ -276,10 +298,11 @@ static void __attribute__((noreturn)) child_run (spawn_plan const *p, char const
        broadcast to other threads (there are none, but it is shared
        state that a vfork child must not touch) */
     gid_t g = p->gid ;
-    if (syscall(SYS_setgroups, 1, &g) < 0) child_diesys("unable to setgroups (#4.3.0)", errno) ;
-    if (syscall(SYS_setresgid, g, g, g) < 0) child_diesys("unable to setgid (#4.3.0)", errno) ;
-    if (syscall(SYS_setresuid, p->uid, p->uid, p->uid) < 0) child_diesys("unable to setuid (#4.3.0)", errno) ;
-    if (!syscall(SYS_getuid) || !syscall(SYS_geteuid)) child_die("still root after setuid (#4.3.0)\n", 111) ;
+    if (syscall(SYS_SETGROUPS, 1, &g) < 0) child_diesys("unable to setgroups (#4.3.0)", errno) ;
+    if (syscall(SYS_SETRESGID, g, g, g) < 0) child_diesys("unable to setgid (#4.3.0)", errno) ;
+    if (syscall(SYS_SETRESUID, p->uid, p->uid, p->uid) < 0) child_diesys("unable to setuid (#4.3.0)", errno) ;
+    if (!syscall(SYS_GETUID) || !syscall(SYS_GETEUID)) child_die("still root after setuid (#4.3.0)\n", 111) ;
+    if (!syscall(SYS_GETGID) || !syscall(SYS_GETEGID)) child_die("still group root after setgid (#4.3.0)\n", 111) ;
   }
   if (p->dir && chdir(p->dir) < 0) child_diesys(p->direrr, errno) ;
   sigprocmask(SIG_SETMASK, &childmask, 0) ;
@@ -324,13 +347,19 @@ static void start (spawn_ops const *ops, char const *p, size_t len)
      clone(CLONE_VM | CLONE_VFORK) on a stack of its own: the child never
      returns from here (child_run is noreturn), the compiler knows that
      vfork returns twice, and the sanitizers intercept vfork but not a
-     raw clone sharing their memory. */
+     raw clone sharing their memory.
+     But fork when the child changes uid (postie-lspawn as root): from its
+     setresuid to its exec the child belongs to the recipient, who may
+     SIGSTOP it, or hang it in chdir on a home directory the user mounted;
+     a vfork parent would stay suspended with it, and with it the
+     timeouts of every delivery. A forked child only stops itself. */
   sigfillset(&all) ;
   if (sigprocmask(SIG_SETMASK, &all, &old) < 0) strerr_diefusys(111, "sigprocmask") ;
-  pid = vfork() ;
+  if (pl.setids) pid = fork() ;
+  else pid = vfork() ;
   if (!pid) child_run(&pl, fields[1], msgok, pfd[1]) ;
   sigprocmask(SIG_SETMASK, &old, 0) ;
-  if (pid < 0) strerr_diefusys(111, "vfork") ;
+  if (pid < 0) strerr_diefusys(111, "fork") ;
   fd_close(pfd[1]) ;
   ndelay_on(pfd[0]) ;
   k->pid = pid ;

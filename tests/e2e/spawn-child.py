@@ -1,6 +1,7 @@
 #!/usr/bin/python3
-"""What postie-lspawn's and postie-rspawn's children (vfork children that
-plan nothing themselves, spawn_loop.c) hand to the program they exec: no
+"""What postie-lspawn's and postie-rspawn's children (children that plan
+nothing themselves, spawn_loop.c; forked when they change uid, else
+vfork'd) hand to the program they exec: no
 blocked signal, SIGPIPE and SIGCHLD not ignored, the user's uid and home;
 never the program when the uid change fails; execvp's PATH search
 (EACCES goes on, a file without #! runs with /bin/sh, the error texts)."""
@@ -88,9 +89,21 @@ if ROOT:
     o = run([good], pre=["setpriv", "--inh-caps=-setuid", "--bounding-set=-setuid"])
     check("spawn-child-setuid-fails", b"\0Zunable to setuid (#4.3.0): Operation not permitted\0" in o
           and b"uid=" not in o, repr(o))
+    # The child that changes uid must not share root's memory (fork, not
+    # vfork): between its setresuid and its exec it is the recipient's,
+    # who could SIGSTOP it, and a vfork parent would stay suspended with
+    # it, every delivery's timeout with it.
+    tr = os.path.join(base, "strace.out")
+    o = run([good], pre=["strace", "-f", "-qq", "-e", "trace=vfork,clone,clone3", "-o", tr])
+    with open(tr) as f:
+        t = f.read()
+    check("spawn-child-root-forks", b"\0Kuid=" in o or b"\0KSigBlk" in o, repr(o))
+    check("spawn-child-root-no-shared-memory", "clone" in t and "vfork(" not in t and "CLONE_VM" not in t, t)
 else:
     skip("spawn-child-uid", "needs root")
     skip("spawn-child-setuid-fails", "needs root")
+    skip("spawn-child-root-forks", "needs root")
+    skip("spawn-child-root-no-shared-memory", "needs root")
 
 o = run([noshebang])
 check("spawn-child-enoexec-sh", b"\0Kran-by-sh\0" in o, repr(o))
