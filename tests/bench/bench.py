@@ -327,6 +327,19 @@ class Server:
         self.deep = deep
         self.label = self.name + ("-deep" if deep else "")
         self.cg = Cgroup(self.label)
+        self.p = None           # the server's main process, when the bench started it itself
+
+    def stop_server(self):
+        """Terminate the process the bench started (OpenSMTPD's smtpd -d,
+        postie's s6-svscan, which brings every service down, then exits);
+        servers with a stop command of their own override this."""
+        if self.p and self.p.poll() is None:
+            self.p.terminate()
+            try:
+                self.p.wait(30)
+            except subprocess.TimeoutExpired:
+                pass
+        self.p = None
 
     def stop(self):
         self.stop_server()
@@ -492,15 +505,6 @@ class OpenSMTPD(Server):
         self.p = subprocess.Popen(self.cg.wrap([smtpd, "-d", "-f", self.dir + "/smtpd.conf"]),
                                   stdin=subprocess.DEVNULL, stdout=self.logf, stderr=self.logf, env=env)
         wait_port(self.port)
-
-    def stop_server(self):
-        if self.p and self.p.poll() is None:
-            self.p.terminate()
-            try:
-                self.p.wait(30)
-            except subprocess.TimeoutExpired:
-                pass
-        self.p = None
 
     def queued(self):
         # spool/queue/BUCKET/MSGID/{message,envelopes/}: one directory a message.
@@ -677,15 +681,6 @@ class Postie(Server):
                 raise RuntimeError("postie: service %s not ready after 40 s: %s\nits log ends with:\n%s"
                                    % (s, r.stdout.strip(), tail))
         wait_port(self.port)
-
-    def stop_server(self):
-        if self.p and self.p.poll() is None:
-            self.p.terminate()          # s6-svscan: bring every service down, then exit
-            try:
-                self.p.wait(30)
-            except subprocess.TimeoutExpired:
-                pass
-        self.p = None
 
     def queued(self):
         return count_files(os.path.join(self.home, "queue", "mess"))
