@@ -28,6 +28,7 @@
 #include <skalibs/tai.h>
 #include <skalibs/types.h>
 #include "postie.h"
+#include "exec_sibling.h"
 #include "queue.h"
 #include "rfc5322.h"
 #include "base64.h"
@@ -62,6 +63,7 @@ static unsigned long timeoutsession = 3600 ;
 static char sessionid[64] ;
 static char remoteip[72] = "unknown" ;
 static char remoteport[8] = "" ;
+static char localuid[UINT_FMT] = "" ;  /* sendmail -bs: the uid that ran it */
 static char helo[256] ;
 static int helostate = 0 ;   /* 0 none, 1 HELO, 2 EHLO */
 static int relayclient = 0 ;
@@ -155,6 +157,7 @@ static void session_end (char const *why)
   logstart("session") ;
   logstr(" ip=") ; logstr(remoteip) ;
   logstr(" port=") ; logstr(remoteport) ;
+  if (localuid[0]) { logstr(" uid=") ; logstr(localuid) ; }
   logstr(" helo=") ; logstr(helostate ? helo : "-") ;
   logstr(" auth=") ; logstr(authed ? authuser : "-") ;
   logstr(" messages=") ; lognum(nmessages) ;
@@ -588,7 +591,15 @@ static int queue_start (void)
   char const *prog = getenv("POSTIE_QUEUE") ;
   char const *argv[2] = { 0, 0 } ;
   char const **env = queue_env() ;
-  if (!prog || !*prog) prog = "postie-queue" ;
+  if (!prog || !*prog)
+  {
+    /* our own postie-queue, next to this binary: never the caller's PATH
+       (sendmail -bs runs us with it) */
+    static char sib[4096] ;
+    static int known = 0 ;
+    if (!known) known = sibling_path(sib, sizeof sib, "postie-queue") ? 1 : -1 ;
+    prog = known > 0 ? sib : "postie-queue" ;
+  }
   argv[0] = prog ;
   if (!env) return 0 ;
   if (pipecoe(m) < 0) return 0 ;
@@ -797,7 +808,8 @@ static void received (char const *msgid)
   date822(date, time(0)) ;
   qputs("Received: from ") ; qputs(safehelo()) ;
   qputs(" (") ;
-  if (strchr(remoteip, ':')) { qputs("[IPv6:") ; qputs(remoteip) ; qputs("]") ; }
+  if (localuid[0]) { qputs("invoked by uid ") ; qputs(localuid) ; }
+  else if (strchr(remoteip, ':')) { qputs("[IPv6:") ; qputs(remoteip) ; qputs("]") ; }
   else if (strcmp(remoteip, "unknown")) { qputs("[") ; qputs(remoteip) ; qputs("]") ; }
   else qputs("unknown") ;
   qputs(")\n\tby ") ; qputs(me.s) ;
@@ -985,6 +997,7 @@ static void smtp_data (char const *arg)
   logstr(" msg=") ; logstr(msgid) ;
   logstr(" qid=") ; logstr(id[0] ? id : "-") ;
   logstr(" ip=") ; logstr(remoteip) ;
+  if (localuid[0]) { logstr(" uid=") ; logstr(localuid) ; }
   logstr(" auth=") ; logstr(authed ? authuser : "-") ;
   logstr(" size=") ; lognum(bytes) ;
   logstr(" from=<") ; logbytes(sender.s, sender.len) ; logstr(">") ;
@@ -1312,6 +1325,17 @@ static void environment (void)
     for (i = 0 ; x[i] ; i++) if (x[i] < '0' || x[i] > '9') break ;
     if (!x[i]) memcpy(remoteport, x, i + 1) ;
   }
+  /* sendmail -bs: a local client on a pipe, not a TCP one (doc/sendmail.md) */
+  x = getenv("POSTIE_LOCALUID") ;
+  if (x && *x && !getenv("TCPREMOTEIP") && strlen(x) < sizeof localuid)
+  {
+    for (i = 0 ; x[i] ; i++) if (x[i] < '0' || x[i] > '9') break ;
+    if (!x[i])
+    {
+      memcpy(localuid, x, i + 1) ;
+      memcpy(remoteip, "local", 6) ;
+    }
+  }
   relayclient = !!getenv("RELAYCLIENT") ;
   x = getenv("SMTPAUTH") ;
   authrequired = x && !strcmp(x, "required") ;
@@ -1354,7 +1378,7 @@ int main (int argc, char const *const *argv)
   /* A client that talks before the greeting is not an SMTP client. With
      control/greetdelay (milliseconds), wait that long for one to show
      itself; with 0, only input already there counts. */
-  if (io_pending(greetdelay))
+  if (!localuid[0] && io_pending(greetdelay))
   {
     char const *s ;
     size_t n ;
