@@ -354,6 +354,7 @@ static int readsettings (void)
     { &set.timeoutremote, "timeoutremote", 3600 },
     { &set.syncthreads, "syncthreads", 4 },
     { &set.pickupmax, "pickupmax", 64 },
+    { &set.bouncemessagebytes, "bouncemessagebytes", 100000 },
   } ;
   unsigned int i ;
   for (i = 0 ; i < sizeof t / sizeof *t ; i++)
@@ -1395,6 +1396,19 @@ static void start (int k, active *a)
   c->running++ ;
 }
 
+/* postie-rspawn's field after the recipients' is postie-remote's message
+   line (doc/spawn-protocol.md): when the server took the message, its
+   reply to the end of DATA names the message in its own queue, which is
+   what traces it across servers. */
+static void remote_message_log (active const *a, char const *dn, char const *const *lines, unsigned int nlines, uint32_t nrc)
+{
+  uint32_t i ;
+  if (nlines <= nrc || lines[nrc][0] != 'K') return ;
+  for (i = 0 ; i < nrc ; i++) if (lines[i][0] == 'K') break ;
+  if (i == nrc) return ;  /* no recipient accepted: no DATA */
+  LOG("delivery ", a->idstr, " R", dn, ": message: ", lines[nrc] + 1) ;
+}
+
 static void result (int k, unsigned int slot, char const *const *lines, unsigned int nlines)
 {
   chan *c = chans + k ;
@@ -1444,6 +1458,7 @@ static void result (int k, unsigned int slot, char const *const *lines, unsigned
       }
     }
   }
+  if (k && nlines > d->nrc) remote_message_log(a, dn, lines, nlines, d->nrc) ;
   if (failed) bounce_sync(a) ;
   for (i = 0 ; i < d->nrc ; i++)
   {

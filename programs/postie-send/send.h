@@ -24,6 +24,7 @@ struct settings_s
   unsigned long spawnwait ;  /* last: objects built before it stay compatible */
   unsigned long syncthreads ;
   unsigned long pickupmax ;  /* pickups waiting on their fsyncs at once */
+  unsigned long bouncemessagebytes ;  /* a DSN returns the whole message up to this */
 } ;
 extern settings set ;
 
