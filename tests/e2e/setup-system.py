@@ -19,7 +19,9 @@ from instance import tree_snapshot, scratch, wait_for
 NAMES = ["setup-system", "system-accounts", "system-twice-unchanged", "system-queue-modes", "system-send-ready",
          "system-send-ids", "system-lspawn-root", "system-rspawn-ids", "system-sendmail-exit-0",
          "system-sendmail-delivered",
-         "system-remote-deferred", "system-queue-file", "system-remote-uid-cannot-write", "system-clean-stop"]
+         "system-remote-deferred", "system-queue-file", "system-remote-uid-cannot-write",
+         "system-qctl-nobody-refused", "system-qctl-root-hold", "system-qctl-root-release", "system-sendmail-q",
+         "system-clean-stop"]
 if os.geteuid() != 0:
     for n in NAMES:
         skip(n, "needs root")
@@ -208,6 +210,22 @@ try:
         pr = sh("s6-setuidgid", "postier", "/usr/bin/python3", "-c", PROBE, mess[0], os.path.join(home, "queue"), env=env)
         got = parse(pr.stdout)
         check("system-remote-uid-cannot-write", got == WANT, pr.stdout + pr.stderr)
+        # postie-qctl: root may, a local user may not (queue/ctl is posties 0700)
+        qid = os.path.basename(mess[0])
+        r = sh("s6-setuidgid", "nobody", os.path.join(bindir, "postie-qctl"), "hold", qid, env=env)
+        check("system-qctl-nobody-refused", r.returncode == 111 and "Permission denied" in r.stderr, r.stderr)
+        r = sh(os.path.join(bindir, "postie-qctl"), "hold", qid, env=env)
+        hold = os.path.join(home, "queue", "hold", str(int(qid.split(".")[2]) % 64), qid)
+        hs = os.stat(hold) if os.path.exists(hold) else None
+        q = sh(os.path.join(bindir, "postie-qread"), env=env).stdout
+        check("system-qctl-root-hold", r.returncode == 0 and hs and hs.st_uid == S and (qid + " ") in q and " held:" in q,
+              r.stdout + r.stderr + q + sendlog()[-600:])
+        r = sh(os.path.join(bindir, "postie-qctl"), "release", qid, env=env)
+        check("system-qctl-root-release", r.returncode == 0 and not os.path.exists(hold), r.stdout + r.stderr)
+        r = sh(os.path.join(bindir, "sendmail"), "-q", env=env)
+        r2 = sh("s6-setuidgid", "nobody", os.path.join(bindir, "sendmail"), "-q", env=env)
+        check("system-sendmail-q", r.returncode == 0 and r2.returncode == 77 and "s6-svc -a" in r2.stderr,
+              r.stderr + r2.stderr)
 finally:
     sh("s6-svscanctl", "-t", svc)
     try:
