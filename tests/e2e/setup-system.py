@@ -20,7 +20,7 @@ NAMES = ["setup-system", "system-accounts", "system-twice-unchanged", "system-qu
          "system-send-ids", "system-lspawn-root", "system-rspawn-ids", "system-sendmail-exit-0",
          "system-sendmail-delivered",
          "system-remote-deferred", "system-queue-file", "system-remote-uid-cannot-write",
-         "system-qctl-nobody-refused", "system-qctl-root-hold", "system-qctl-root-release", "system-sendmail-q",
+         "system-bs-as-local-user", "system-qctl-nobody-refused", "system-qctl-root-hold", "system-qctl-root-release", "system-sendmail-q",
          "system-clean-stop"]
 if os.geteuid() != 0:
     for n in NAMES:
@@ -201,8 +201,17 @@ try:
           r.stderr + sendlog()[-800:])
     check("system-remote-deferred", wait_for(lambda: "far@remote.test>: deferral" in sendlog(), 20),
           sendlog()[-800:])
-    mess = [os.path.join(dp, f) for dp, dn, fn in os.walk(os.path.join(home, "queue/mess")) for f in fn]
+    # sendmail -bs as a local user, who cannot read the users database:
+    # the recipient is accepted, delivered, and the uid recorded
+    dialogue = ("EHLO client\r\nMAIL FROM:<nobody@sys.example>\r\nRCPT TO:<alice@sys.example>\r\nDATA\r\n"
+                "Subject: bs\r\n\r\nvia bs\r\n.\r\nQUIT\r\n")
+    r = sh("s6-setuidgid", "nobody", os.path.join(bindir, "sendmail"), "-bs", input=dialogue, env=env)
     nobody = pwd.getpwnam("nobody").pw_uid
+    got = wait_for(lambda: [f for f in os.listdir(ah + "/Maildir/new") if "via bs" in open(os.path.join(ah, "Maildir/new", f)).read()], 20)
+    body = open(os.path.join(ah, "Maildir/new", got[0])).read() if got else ""
+    check("system-bs-as-local-user", "250 2.0.0 Ok: queued as" in r.stdout and ("(invoked by uid %d)" % nobody) in body,
+          r.stdout + r.stderr + body)
+    mess = [os.path.join(dp, f) for dp, dn, fn in os.walk(os.path.join(home, "queue/mess")) for f in fn]
     st = os.stat(mess[0]) if len(mess) == 1 else None
     check("system-queue-file", st and st.st_uid == nobody and st.st_gid == GQ
           and stat.S_IMODE(st.st_mode) == 0o664, repr(mess) + (" %d %d %o" % (st.st_uid, st.st_gid, st.st_mode) if st else ""))
