@@ -1834,7 +1834,8 @@ static void ctl_apply (ctlreq const *c)
       return ;
     }
     LOG("release ", c->id, " by postie-qctl") ;
-    if (!a) due_now(&q) ;
+    if (a) { ctl_reply(c->name, 1, "released; its deliveries in flight end first, then it is retried on its schedule (postie-qctl retry ID: now)") ; return ; }
+    due_now(&q) ;
     ctl_reply(c->name, 1, "released, delivery now") ;
   }
   else if (!strcmp(c->cmd, "retry"))
