@@ -85,6 +85,8 @@ check("hold-exit-0", rc == 0 and out.startswith(a + ": held"), "rc=%d %r %s" % (
 check("hold-qread-shows-held", re.search(r" from <s@example\.org> held: pending remote <far@remote\.test>", line_of(a)) is not None, line_of(a))
 rc, out, err = qctl("hold", a)
 check("hold-again", rc == 0 and "already held" in out, "rc=%d %r %s" % (rc, out, err))
+qs = subprocess.run([prog("postie-qstat")], env=i.env(), capture_output=True, text=True, timeout=60).stdout
+check("hold-qstat-counts", "messages held: 1\n" in qs, qs)
 i.control("retrymin", "1")
 i.control("retrymax", "1")
 i.signal(signal.SIGHUP)
