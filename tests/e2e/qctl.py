@@ -147,6 +147,24 @@ check("withdrawn-delivered-normally", i.wait(lambda: ("end msg " + c + "\n") in 
       and "withdrawn by postie-qctl" in i.logtext() and len(i.mails("alice")) == 2, i.logtext()[-400:])
 check("ctl-empty", ctl_left() == [], repr(ctl_left()))
 
+# --- hold in the middle of a pass: the delivery in flight ends, the one
+# not started yet does not start until the release
+os.unlink(go)
+i.control("concurrencylocal", "1")
+i.signal(signal.SIGHUP)
+i.wait(lambda: i.logtext().count("settings read again") >= 3, 10)
+e = i.inject("s@example.org", ["alice+slow@example.org", "bob@example.org"])
+check("mid-pass-started", i.wait(lambda: starts(e) == 1, 10), i.logtext()[-300:])
+rc, out, err = qctl("hold", e)
+check("mid-pass-hold", rc == 0 and "deliveries in flight go on" in out, "rc=%d %r %s" % (rc, out, err))
+open(go, "w").close()
+check("mid-pass-inflight-ends", i.wait(lambda: ("delivery %s L" % e) in i.logtext(), 15), i.logtext()[-300:])
+time.sleep(1.5)
+check("mid-pass-rest-not-started", starts(e) == 1 and len(i.mails("bob")) == 0 and " held:" in line_of(e), line_of(e))
+rc, out, err = qctl("release", e)
+check("mid-pass-release-delivers", rc == 0 and i.wait(lambda: len(i.mails("bob")) == 1, 10)
+      and i.wait(lambda: ("end msg " + e + "\n") in i.logtext(), 10), "rc=%d %r %s" % (rc, out, err))
+
 # --- who may use it: the owner of queue/ctl (root, or the instance's owner)
 if ROOT:
     d = i.inject("s@example.org", ["far@remote.test"])
