@@ -119,8 +119,10 @@ static void readcontrols (void)
     if (r < 0) die_control("defaultdomain") ;
     if (!r || defaultdomain.len <= 1)
     {
-      r = control_readline(&defaultdomain, "me", "localhost", 255) ;
-      if (r < 0) die_control("me") ;
+      /* control/me is required: qualifying addresses with a made-up
+         "localhost" would send the mail somewhere else. */
+      r = control_readline(&defaultdomain, "me", 0, 255) ;
+      if (r <= 0) { if (!r) errno = ENOENT ; die_control("me") ; }
       if (defaultdomain.len <= 1 && (!stralloc_copys(&defaultdomain, "localhost") || !stralloc_0(&defaultdomain))) die_nomem() ;
     }
   }

@@ -182,7 +182,14 @@ static void settings (void)
   readulong(&replylinemax, "remotereplylinemax", REPLYLINEMAX_DEFAULT, 512, 1 << 20) ;
   readulong(&replylines, "remotereplylines", REPLYLINES_DEFAULT, 1, 100000) ;
   if (control_readline(&helohost, "helohost", 0, 255) < 0) badcontrol("helohost") ;
-  if (helohost.len <= 1 && control_readline(&helohost, "me", 0, 255) < 0) badcontrol("me") ;
+  if (helohost.len <= 1)
+  {
+    /* control/me is required when there is no control/helohost: a
+       made-up "localhost" gets mail refused by the next server. */
+    int r = control_readline(&helohost, "me", 0, 255) ;
+    if (!r) fail('Z', "unable to read control/me: ", "no such file (and no control/helohost)", 0) ;
+    if (r < 0) badcontrol("me") ;
+  }
   if (helohost.len <= 1) { helohost.len = 0 ; cat(&helohost, "localhost") ; if (!stralloc_0(&helohost)) die_nomem() ; }
   for (size_t i = 0 ; i + 1 < helohost.len ; i++)
     if ((unsigned char)helohost.s[i] <= 32 || helohost.s[i] == 127) fail('Z', "control/helohost or control/me: ", "control characters or spaces in the host name", 0) ;

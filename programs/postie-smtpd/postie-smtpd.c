@@ -1257,7 +1257,10 @@ static cmd const commands[] =
 
 static void settings (void)
 {
-  if (control_readline(&me, "me", "localhost", 255) < 0) die_control("me") ;
+  {
+    int r = control_readline(&me, "me", 0, 255) ;  /* required: no silent "localhost" */
+    if (r <= 0) { if (!r) errno = ENOENT ; die_control("me") ; }
+  }
   if (!me.s[0]) { me.len = 0 ; if (!stralloc_cats(&me, "localhost") || !stralloc_0(&me)) die_nomem() ; }
   me.len = strlen(me.s) ;
   if (control_readline(&greeting, "smtpgreeting", 0, 400) < 0) die_control("smtpgreeting") ;
@@ -1276,7 +1279,10 @@ static void settings (void)
   if (control_readulong(&timeoutqueue, "timeoutqueue", timeoutqueue) < 0) die_control("timeoutqueue") ;
   if (control_readulong(&maxjunkcmds, "maxjunkcmds", maxjunkcmds) < 0) die_control("maxjunkcmds") ;
   if (control_readulong(&timeoutsession, "timeoutsession", timeoutsession) < 0) die_control("timeoutsession") ;
-  if (!rcpt_init()) die_control("rcpthosts, locals, aliases or extsep") ;
+  {
+    char const *bad = rcpt_init() ;
+    if (bad) die_control(bad) ;
+  }
   /* Sane bounds, whatever the files say. */
   if (!maxrcpt) maxrcpt = 1 ;
   if (!maxbadcmds) maxbadcmds = 1 ;
