@@ -185,13 +185,14 @@ check("env-DEFAULTDOMAIN", rc == 0 and q and q[0][1] == LOGIN + "@dd.example" an
 rc, err, q = run(["x@example.net"], b"b\n", env={"POSTIE_HOST": "bad host"})
 check("env-bad-host-78", rc == 78 and not q, "rc=%d %s" % (rc, err))
 
-# Default domain: control/defaultdomain, else control/me, else localhost.
+# Default domain: control/defaultdomain, else control/me; neither is a
+# configuration slip (exit 78, nothing queued), never a made-up localhost.
 os.unlink(os.path.join(home, "control", "defaultdomain"))
 rc, err, q = run(["bare"], b"b\n")
 check("defaultdomain-from-me", rc == 0 and q and q[0][2] == ["bare@mx.example.org"] and q[0][1] == LOGIN + "@mx.example.org", repr(q))
 os.rename(os.path.join(home, "control", "me"), os.path.join(home, "control", "me.off"))
 rc, err, q = run(["bare"], b"b\n")
-check("defaultdomain-localhost", rc == 0 and q and q[0][2] == ["bare@localhost"] and b"@localhost>" in q[0][0], repr(q))
+check("defaultdomain-no-me-refused", rc == 78 and not q and "control/me" in err, "rc=%d %s %r" % (rc, err, q))
 os.rename(os.path.join(home, "control", "me.off"), os.path.join(home, "control", "me"))
 with open(os.path.join(home, "control", "defaultdomain"), "w") as f:
     f.write("example.org\n")
