@@ -58,6 +58,18 @@ except subprocess.TimeoutExpired:
 check("send-start-missing-aliases", p.returncode == 111 and "control/aliases" in out, "rc=%s %s" % (p.returncode, out))
 os.rename(os.path.join(i.home, "control", "aliases.away"), os.path.join(i.home, "control", "aliases"))
 
+# ---- postie-lspawn: the database gone between pick-up and delivery ----
+linst = mkinstance(tmpdir("config-slips-lspawn"))
+mess = os.path.join(linst, "queue", "mess", "0")
+os.makedirs(mess, exist_ok=True)
+with open(os.path.join(mess, "100"), "w") as f:
+    f.write("Subject: x\n\ny\n")
+os.unlink(DB(linst))
+payload = b"".join(x + b"\0" for x in (b"0", b"queue/mess/0/100", b"bob", b"bob", b"", b"example.org", b"a@example.com"))
+p = subprocess.run([prog("postie-lspawn"), "10", "10"], input=str(len(payload)).encode() + b":" + payload + b",",
+                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=linst, env=env_for(linst), timeout=30)
+check("lspawn-nodb-temporary", b"\0Zunable to read users/users.cdb (#4.3.0): No such file" in p.stdout, repr(p.stdout))
+
 # ---- postie-smtpd: RCPT and AUTH ----
 home = smtpdtest.smtpd_instance("config-slips-smtpd", {"locals": "local.example", "rcpthosts": "local.example"})
 uhome = os.path.join(home, "alice")

@@ -255,8 +255,11 @@ check("header-without-lf", rc == 0 and q and q[0][0].startswith(b"Subject: no ne
 rc, err, q = run(["x@example.net"], b"")
 check("empty-input", rc == 0 and q and body_of(q[0][0]) == b"" and header_of(q[0][0]).count(b"\n") == 3, repr(q))
 big = b"".join(b"line %d " % i + b"x" * (i % 3000) + b"\n" for i in range(4000))
+rc, err, q = run(["x@example.net"], b"Subject: big\n\n" + big + b"end\n")
+check("big-body-long-lines", rc == 0 and q and body_of(q[0][0]) == big + b"end\n", "rc=%d %s" % (rc, err))
+# a NUL in the body, after much text already streamed: refused, nothing queued
 rc, err, q = run(["x@example.net"], b"Subject: big\n\n" + big + b"\0nul\n")
-check("big-body-long-lines-nul", rc == 0 and q and body_of(q[0][0]) == big + b"\0nul\n", "rc=%d %s" % (rc, err))
+check("big-body-nul-refused", rc == 65 and not q and "NUL" in err, "rc=%d %s" % (rc, err))
 rc, err, q = run(["x@example.net"], b"x" * 3000000)
 check("3MB-single-line-body", rc == 0 and q and body_of(q[0][0]) == b"x" * 3000000, "rc=%d %s" % (rc, err))
 
