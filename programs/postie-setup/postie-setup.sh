@@ -96,6 +96,11 @@ case $pmaddr in
   "") ;;
   *[!A-Za-z0-9.@_+=-]*|@*|*@|*@*@*) die 100 "invalid postmaster address: $pmaddr (give one address, like admin@example.org)" ;;
 esac
+# Without -a the postmaster mailbox belongs to the caller in unprivileged
+# mode: never to root (postie-lspawn refuses to deliver as root).
+if [ "$mode" = unpriv ] && [ "$uid" = 0 ] && [ -z "$pmaddr" ] && [ ! -e "$dir/control/aliases" ] ; then
+  die 100 "an unprivileged instance made by root would have a postmaster mailbox owned by root: give an address with -a, or run as the instance's user"
+fi
 
 [ -d "$TEMPLATES" ] || die 111 "templates not found in $TEMPLATES (a broken installation?)"
 for t in s6-envdir s6-log s6-accessrules-cdb-from-fs execlineb ; do
@@ -386,20 +391,22 @@ elif [ -n "$pmaddr" ] ; then
 else
   if [ "$mode" = system ] ; then pmown=$O_MAIL ; pmuid=$U_MAIL ; else pmown= ; pmuid= ; fi
   pmhome=$dir/mail/postmaster
-  if [ $dry = 0 ] && ! grep -qi '^postmaster:' "$dir/users/users" 2>/dev/null ; then
+  if grep -qi '^postmaster:' "$dir/users/users" 2>/dev/null ; then
+    :
+  elif [ $dry = 1 ] ; then
+    say "user postmaster (postie-users, no password)"
+  else
     if [ "$mode" = system ] ; then
       u=$(id -u "$pmuid") && g=$(id -g "$pmuid") || die 111 "unable to find the uid of $pmuid"
     else
       u=$(id -u) g=$(id -g)
     fi
-    [ "$u" = 0 ] && die 100 "the postmaster mailbox would belong to root: give an address with -a"
+    [ "$u" = 0 ] && die 111 "the postmaster mailbox would belong to root: give an address with -a"
     say "user postmaster (postie-users, no password)"
     POSTIE_HOME=$dir "$BINDIR/postie-users" add -n postmaster "$u" "$g" "$pmhome" </dev/null \
       || die 111 "postie-users failed to add postmaster"
     own "$dir/users/users.cdb" "$O_USERS" 0640
     own "$dir/users/users" "$O_USERS" 0640
-  elif [ $dry = 1 ] ; then
-    say "user postmaster (postie-users, no password)"
   fi
   mkd "$pmhome" 0700 "$pmown"
   for d in Maildir Maildir/tmp Maildir/new Maildir/cur ; do mkd "$pmhome/$d" 0700 "$pmown" ; done

@@ -17,12 +17,17 @@ if need:
 base = scratch("setup-aliases")
 A = os.path.join(base, "a")
 pa = (free_port(), free_port(), free_port())
+r = setup(A, pa, me="a.example", extra=["-n"])
+check("dry-run-says-postmaster", "would add user postmaster" in r.stdout.decode() and not os.path.exists(A), r.stdout.decode()[-300:])
 r = setup(A, pa, me="a.example")
 out = r.stdout.decode()
 check("setup-exit-0", r.returncode == 0, r.stderr.decode())
 check("setup-says-local-mailbox", "postmaster, root and abuse: mail goes to the local mailbox %s/mail/postmaster/Maildir/" % A in out, out[-400:])
 aliases = open(os.path.join(A, "control", "aliases")).read()
 check("aliases-written", "root: postmaster" in aliases and "abuse: postmaster" in aliases, aliases)
+r = setup(A, pa, me="a.example")
+out = r.stdout.decode()
+check("again-nothing-to-add", "is complete: nothing to add" in out and "(kept as it is)" in out and "add user" not in out, out[-400:])
 
 def box():
     return maildir_messages(A, "postmaster")
