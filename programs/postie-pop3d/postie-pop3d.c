@@ -276,6 +276,7 @@ static int unlink_moved (char const *path)
   char const *base = path + 4 ;  /* "cur/" or "new/" */
   size_t ulen = strcspn(base, ":") ;
   unsigned int tries ;
+  if (!ulen) return 1 ;  /* no unique part to look for */
   for (tries = 0 ; tries < 5 ; tries++)
   {
     static char const *const dirs[2] = { "cur", "new" } ;

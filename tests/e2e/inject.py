@@ -110,6 +110,10 @@ check("t-group-and-bcc-only", rc == 0 and q and q[0][2] == ["one@example.net"] a
       and b"To: Undisclosed recipients:;\n" in q[0][0], repr(q))
 rc, err, q = run(["-t"], b"To: A Group:Ed Jones <c@a.test>,joe@where.test,John <jdoe@one.test>;\n\nx\n")
 check("t-group-members", rc == 0 and q and q[0][2] == ["c@a.test", "joe@where.test", "jdoe@one.test"], repr(q))
+# a quoted-pair in a domain literal reaches the envelope whole (it used
+# to lose the escaped character and keep the backslash: [ab\])
+rc, err, q = run(["-t"], b"To: a@[ab\\ ]\n\nx\n")
+check("t-domain-literal-quoted-pair", rc == 0 and q and q[0][2] == ["a@[ab\\ ]"], "rc=%d %s %r" % (rc, err, q))
 rc, err, q = run(["-t"], b"To: \"john doe\"@example.net, \"a\\\"b\"@example.net\n\nx\n")
 check("t-quoted-local-parts", rc == 0 and q and q[0][2] == ["john doe@example.net", 'a"b@example.net'], repr(q))
 rc, err, q = run(["-t"], b"To: root, postmaster\n\nx\n")
