@@ -23,7 +23,7 @@ static void out (char const *s)
 
 /* Resolves each alias; warns about targets nobody receives. Returns the
    number of bad ones, or -1 when the users database cannot be read. */
-static int check (local_resolver const *r, unsigned int *count)
+static int check (local_resolver *r, unsigned int *count)
 {
   stralloc res = STRALLOC_ZERO, addr = STRALLOC_ZERO ;
   size_t i = 0 ;
@@ -69,7 +69,7 @@ void newaliases (void)
   int bad, t ;
   char fmt[UINT_FMT] ;
   if (chdir(postie_home()) < 0) strerr_diefusys(EX_CONFIG, "enter the instance directory ", postie_home()) ;
-  if (local_resolve_init(&r) < 0) strerr_diefusys(EX_CONFIG, "read control/locals, virtualdomains, aliases, extsep or me") ;
+  if (local_resolve_init(&r) < 0) strerr_diefusys(EX_CONFIG, "read ", r.errfile && *r.errfile ? r.errfile : "control/locals, virtualdomains, aliases, extsep or me") ;
   bad = check(&r, &count) ;
   fmt[uint_fmt(fmt, count)] = 0 ;
   out("newaliases: postie reads control/aliases as it is (no database to rebuild): ") ;
@@ -77,7 +77,8 @@ void newaliases (void)
   if (bad < 0)
   {
     int e = errno ;
-    out(", not checked: the users database cannot be read (") ; out(strerror(e)) ; out(")") ;
+    out(", not checked: unable to read ") ; out(r.errfile && *r.errfile ? r.errfile : "the users database") ;
+    out(" (") ; out(strerror(e)) ; out(")") ;
   }
   else if (bad) out(", some with targets nobody receives (above)") ;
   else out(", every one reaches someone") ;
