@@ -238,20 +238,17 @@ if os.environ.get("POSTIE_NETNS") and os.getuid() == 0 and has_ipv6():
             x.close()
             z.close()
             srv.stop()
-            srv = Server(["-C", "1", "-n", "128"], A1, [ECHO], os.path.join(tmp, "v6prefix128.log"))
-            x = srv.connect(src=A1)
-            y = srv.connect(src=A2)
-            check("v6prefix-128-both-served", readline(x).startswith(b"hello ") and readline(y).startswith(b"hello "))
-            x.close()
-            y.close()
-            srv.stop()
-            srv = Server(["-C", "1", "-n", "60"], A1, [ECHO], os.path.join(tmp, "v6prefix60.log"))
-            x = srv.connect(src=A1)
-            z = srv.connect(src=A3)
-            check("v6prefix-60-same-client", readline(x).startswith(b"hello ") and read_all(z) == b"")
-            x.close()
-            z.close()
-            srv.stop()
+            for bits, want in (("128", True), ("60", False)):
+                # A3 is in another /64 but the same /60
+                src2 = A2 if bits == "128" else A3
+                srv = Server(["-C", "1", "-n", bits], A1, [ECHO], os.path.join(tmp, "v6prefix%s.log" % bits))
+                x = srv.connect(src=A1)
+                y = srv.connect(src=src2)
+                served = readline(x).startswith(b"hello ") and readline(y).startswith(b"hello ")
+                check("v6prefix-%s-%s" % (bits, "two-clients" if want else "one-client"), served == want)
+                x.close()
+                y.close()
+                srv.stop()
         else:
             skip("v6prefix", "unable to add addresses to lo")
     finally:
