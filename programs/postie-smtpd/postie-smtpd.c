@@ -361,26 +361,6 @@ static void smtp_notimpl (char const *arg)
 
 /* ---------- MAIL and RCPT */
 
-/* One ESMTP parameter "keyword[=value]" (n bytes at s): keyword and value
-   split, keyword syntax checked (RFC 5321 4.1.2 esmtp-keyword/value). */
-static int param_split (char const *s, size_t n, size_t *klen, char const **v, size_t *vlen)
-{
-  size_t i = 0 ;
-  if (!n) return 0 ;
-  while (i < n && s[i] != '=')
-  {
-    char c = s[i] ;
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || (c == '-' && i))) return 0 ;
-    i++ ;
-  }
-  if (!i) return 0 ;
-  *klen = i ;
-  if (i == n) { *v = 0 ; *vlen = 0 ; return 1 ; }
-  *v = s + i + 1 ;
-  *vlen = n - i - 1 ;
-  return *vlen > 0 && !memchr(*v, '=', *vlen) ;
-}
-
 static int keyis (char const *s, size_t n, char const *key)
 {
   return n == strlen(key) && !strncasecmp(s, key, n) ;
