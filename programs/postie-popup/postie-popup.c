@@ -30,6 +30,7 @@
 #include <skalibs/tai.h>
 #include <skalibs/types.h>
 #include "base64.h"
+#include "sasl.h"
 #include "postie.h"
 #include "timedline.h"
 
@@ -169,9 +170,10 @@ static void auth_plain (char const *ir)
   char line[SASL_LINE_MAX + 1] ;
   char dec[SASL_LINE_MAX] ;
   char const *resp = ir ;
-  char const *z1, *z2 ;
+  char const *u, *pw ;
   ssize_t n ;
-  size_t rlen ;
+  size_t rlen, ulen, plen ;
+  int r ;
   if (!resp)
   {
     ssize_t l ;
@@ -185,28 +187,27 @@ static void auth_plain (char const *ir)
   if (!strcmp(resp, "=")) rlen = 0, resp = "" ;
   n = base64_decode(resp, rlen, dec, sizeof dec) ;
   if (n < 0) { bad("-ERR invalid base64\r\n") ; return ; }
-  z1 = memchr(dec, 0, n) ;
-  z2 = z1 ? memchr(z1 + 1, 0, n - (z1 + 1 - dec)) : 0 ;
-  if (!z2 || memchr(z2 + 1, 0, n - (z2 + 1 - dec)))
+  r = sasl_plain_split(dec, n, &u, &ulen, &pw, &plen) ;
+  if (!r)
   {
     memset(dec, 0, sizeof dec) ;
     bad("-ERR malformed PLAIN response\r\n") ;
     return ;
   }
-  if (z1 != dec && (z2 - z1 - 1 != z1 - dec || memcmp(dec, z1 + 1, z1 - dec)))
+  if (r < 0)
   {
     memset(dec, 0, sizeof dec) ;
     pause_for(faildelay) ;
     out("-ERR [AUTH] authorization identity not allowed\r\n") ;
     return ;
   }
-  if (z2 == z1 + 1 || z2 - z1 - 1 > USER_MAX)
+  if (!ulen || ulen > USER_MAX)
   {
     memset(dec, 0, sizeof dec) ;
     bad("-ERR bad user name\r\n") ;
     return ;
   }
-  login(z1 + 1, z2 - z1 - 1, z2 + 1, dec + n - z2 - 1) ;
+  login(u, ulen, pw, plen) ;
   memset(dec, 0, sizeof dec) ;
   memset(line, 0, sizeof line) ;
 }
