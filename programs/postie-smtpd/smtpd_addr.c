@@ -60,6 +60,8 @@ static int domain (char const *s, size_t len, size_t *i, stralloc *out, int *non
     size_t j = *i + 1, n = 0 ;
     while (j < len && s[j] != ']' && n < sizeof tmp - 1) tmp[n++] = s[j++] ;
     if (j >= len || s[j] != ']') return 0 ;
+    /* inet_pton would stop at a NUL and take what follows as nothing */
+    if (memchr(tmp, 0, n)) return 0 ;
     tmp[n] = 0 ;
     if (n > 5 && !strncasecmp(tmp, "IPv6:", 5))
     {
