@@ -43,7 +43,9 @@ int LLVMFuzzerTestOneInput (uint8_t const *data, size_t size)
   if (!u.namelen || !u.homelen || u.home[0] != '/' || u.uid == (uint32_t)-1 || u.gid == (uint32_t)-1) abort() ;
   if (!u.maildirlen || u.maildir[u.maildirlen - 1] != '/') abort() ;
   noctl(u.maildir, u.maildirlen, 1) ;
-  if (strcmp(u.maildir, USERSLINE_MAILDIR_DEFAULT)) inside(u.maildir, u.maildirlen, s, size) ;
+  /* the line's own maildir, or the default (a static string) */
+  if (u.maildir >= s && u.maildir < s + size) inside(u.maildir, u.maildirlen, s, size) ;
+  else if (u.maildirlen != sizeof(USERSLINE_MAILDIR_DEFAULT) - 1 || memcmp(u.maildir, USERSLINE_MAILDIR_DEFAULT, u.maildirlen)) abort() ;
 
   if (!stralloc_catb(&sa, u.name, u.namelen) || !stralloc_catb(&sa, ":", 1)
    || !stralloc_catb(&sa, u.hash, u.hashlen) || !stralloc_catb(&sa, ":", 1)
