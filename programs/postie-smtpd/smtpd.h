@@ -53,7 +53,7 @@ extern int param_split (char const *s, size_t n, size_t *klen, char const **v, s
 
 /* --- smtpd_rcpt.c: may we accept mail for this domain, and does this
    local recipient exist. */
-extern int rcpt_init (void) ;  /* load the control files; 0 on error */
+extern char const *rcpt_init (void) ;  /* load the control files; 0, or the file (under control/) it could not read, errno set */
 /* 1 if the domain (lowercased, len bytes) is ours (control/rcpthosts or
    control/rcpthosts.cdb), 0 if not, -1 on error. */
 extern int rcpt_hosts (char const *domain, size_t len) ;
