@@ -4,6 +4,7 @@
 #   make                 build everything into build/bin
 #   make test            install test dependencies, build, run every test
 #   make test SAN=1      the same under AddressSanitizer + UBSan (build-san/)
+#   make fuzz            run the libFuzzer targets (FUZZTIME=seconds each)
 #   make run             install what is missing, build, run a demo instance
 #   make bench           benchmarks against Postfix and OpenSMTPD
 #   make install DESTDIR=... PREFIX=...   (sendmail also as PREFIX/sbin/sendmail,
@@ -108,7 +109,7 @@ deps:
 
 test:
 	sh package/deps --test
-	$(MAKE) all
+	$(MAKE) all fuzzers
 	sh tests/run $(BUILD)
 
 run:
@@ -126,3 +127,38 @@ install: all
 
 clean:
 	rm -rf build build-san
+
+# ---------- fuzz targets (tests/fuzz/README.md) ----------
+# One libFuzzer program per tests/fuzz/<target>.c, each with its own
+# LLVMFuzzerTestOneInput, built with clang under ASan and UBSan (in every
+# build: they are test programs) into $(BUILD)/fuzz/, apart from the
+# programs' compile line and C library: they link programs/lib compiled
+# again by clang, and skalibs from the system. `make test` builds them and
+# tests/run runs each for a few seconds on its committed corpus
+# (tests/fuzz/fuzz-smoke). `make fuzz` runs each for FUZZTIME seconds (or
+# those named in FUZZTARGETS) and adds to tests/fuzz/corpus/<target>/
+# what it found that covers new code.
+FUZZCC ?= clang
+FUZZTIME ?= 60
+FUZZTARGETS ?= $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/*.c))
+FUZZFLAGS := -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined -iquote programs/lib
+FUZZLIBOBJ := $(patsubst programs/lib/%.c,$(BUILD)/fuzz/obj/%.o,$(LIBSRC))
+FUZZBIN := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/*.c))
+# A target may include a program's own source file (e.g. smtpd_addr.c).
+FUZZPROGSRC := $(filter-out programs/lib/%,$(wildcard programs/*/*.c))
+
+.PHONY: fuzzers fuzz
+fuzzers: $(FUZZBIN)
+
+$(BUILD)/fuzz/obj/%.o: programs/lib/%.c $(LIBHDR)
+	@mkdir -p $(@D)
+	$(FUZZCC) $(FUZZFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(BUILD)/fuzz/libpostie.a: $(FUZZLIBOBJ)
+	rm -f $@ && ar rcs $@ $(FUZZLIBOBJ)
+
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(BUILD)/fuzz/libpostie.a $(LIBHDR) $(PROGHDR) $(FUZZPROGSRC)
+	$(FUZZCC) $(FUZZFLAGS) -fsanitize=fuzzer -o $@ $< $(BUILD)/fuzz/libpostie.a -lskarnet
+
+fuzz: fuzzers
+	sh tests/fuzz/run $(BUILD) $(FUZZTIME) $(FUZZTARGETS)
