@@ -92,7 +92,7 @@ static int check_fs (char const *key, size_t keylen, void const *data, stralloc 
   return RULES_ERROR ;
 }
 
-/* The cdb's value for KEY: 'D' (deny), or 'A' then the environment
+/* The cdb's value for KEY: "D" (deny), or 'A' then the environment
    (2-byte big-endian length, then "VAR=value\0"... at most 4096 bytes)
    then the exec line (the same). Any other first byte: no rule. */
 static int check_cdb (char const *key, size_t keylen, void const *data, stralloc *env, stralloc *exec)
@@ -102,9 +102,10 @@ static int check_cdb (char const *key, size_t keylen, void const *data, stralloc
   int r = cdb_find((cdb const *)data, &d, key, keylen) ;
   if (r < 0) return RULES_ERROR ;
   if (!r) return RULES_NOTFOUND ;
-  if (d.len < 5 || d.len > 8197) return (errno = EINVAL, RULES_ERROR) ;
+  if (!d.len || d.len > 8197) return (errno = EINVAL, RULES_ERROR) ;
   if (d.s[0] == 'D') return RULES_DENY ;
   if (d.s[0] != 'A') return RULES_NOTFOUND ;
+  if (d.len < 5) return (errno = EINVAL, RULES_ERROR) ;
   uint16_unpack_big(d.s + 1, &envlen) ;
   if (envlen > 4096 || envlen + 5U > d.len) return (errno = EINVAL, RULES_ERROR) ;
   uint16_unpack_big(d.s + 3 + envlen, &execlen) ;
