@@ -16,7 +16,7 @@ HOMEDIR ?= /etc/postie
 SAN ?=
 LIBC ?= musl
 
-# Which C library, which build directory (doc/design.md, "Build").
+# Which C library, which build directory (doc/design.md, "The build").
 #
 # The default build links every program statically against musl (conf-cc,
 # conf-ld): a musl program starts in ~0.05 ms of CPU where a glibc one
@@ -68,6 +68,7 @@ PROGS := $(shell sed -e 's/\#.*//' TARGETS)
 # the glibc builds, glibc for all.
 CPROGS := $(foreach p,$(PROGS),$(if $(wildcard programs/$(p)/$(p).sh),,$(p)))
 $(foreach p,$(CPROGS),$(if $(wildcard programs/$(p)/libc),,$(error programs/$(p)/libc is missing: it names the program's C library, musl or glibc)))
+$(foreach p,$(CPROGS),$(if $(filter musl glibc,$(shell cat programs/$(p)/libc)),,$(error programs/$(p)/libc must say musl or glibc)))
 libc_of = $(if $(filter musl,$(LIBC)),$(strip $(shell cat programs/$(1)/libc)),glibc)
 LIBCS := $(sort $(foreach p,$(CPROGS),$(call libc_of,$(p))) $(if $(filter musl,$(LIBC)),musl,glibc))
 LIBSRC := $(wildcard programs/lib/*.c)
