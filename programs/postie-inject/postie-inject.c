@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/wait.h>
 #include <sysexits.h>
 #include <time.h>
@@ -119,8 +120,10 @@ static void readcontrols (void)
     if (r < 0) die_control("defaultdomain") ;
     if (!r || defaultdomain.len <= 1)
     {
-      r = control_readline(&defaultdomain, "me", "localhost", 255) ;
-      if (r < 0) die_control("me") ;
+      /* control/me is required: qualifying addresses with a made-up
+         "localhost" would send the mail somewhere else. */
+      r = control_readline(&defaultdomain, "me", 0, 255) ;
+      if (r <= 0) { if (!r) errno = ENOENT ; die_control("me") ; }
       if (defaultdomain.len <= 1 && (!stralloc_copys(&defaultdomain, "localhost") || !stralloc_0(&defaultdomain))) die_nomem() ;
     }
   }
@@ -463,16 +466,31 @@ static void catfrom (stralloc *sa)
   stralloc_free(&local) ;
 }
 
-/* Recipients: every address once, in the order first seen. */
+/* Recipients: every address once (the domain in any case), in the order
+   first seen, as the first spelling seen. */
 
 static stralloc rcpts = STRALLOC_ZERO ;
 static size_t nrcpts = 0 ;
+
+/* Two addresses are the same recipient when their local parts are equal
+   and their domains equal in any case (RFC 5321 2.4: the local part may
+   be case-sensitive, the domain is not). */
+static int addrcmp (char const *a, char const *b)
+{
+  char const *ata = strrchr(a, '@'), *atb = strrchr(b, '@') ;
+  size_t la = ata ? (size_t)(ata - a) : strlen(a), lb = atb ? (size_t)(atb - b) : strlen(b) ;
+  int c = memcmp(a, b, la < lb ? la : lb) ;
+  if (c) return c ;
+  if (la != lb) return la < lb ? -1 : 1 ;
+  if (!ata || !atb) return !ata - !atb ;
+  return strcasecmp(ata + 1, atb + 1) ;
+}
 
 static char const *sortbase ;
 static int cmpoff (void const *a, void const *b)
 {
   size_t x = *(size_t const *)a, y = *(size_t const *)b ;
-  int c = strcmp(sortbase + x, sortbase + y) ;
+  int c = addrcmp(sortbase + x, sortbase + y) ;
   return c ? c : x < y ? -1 : x > y ;
 }
 
@@ -492,7 +510,7 @@ static void dedup (void)
   qsort(off, n, sizeof(size_t), &cmpoff) ;
   memset(keep, 0, rcpts.len) ;
   for (i = 0 ; i < n ; i++)
-    if (!i || strcmp(rcpts.s + off[i], rcpts.s + off[i-1])) keep[off[i]] = 1 ;
+    if (!i || addrcmp(rcpts.s + off[i], rcpts.s + off[i-1])) keep[off[i]] = 1 ;
   nrcpts = 0 ;
   for (i = 0 ; i < rcpts.len ; i += strlen(rcpts.s + i) + 1)
     if (keep[i])
@@ -551,13 +569,17 @@ static void oput_lf (char const *s, size_t n)
 enum { B_BOL, B_MID, B_CR, B_DOT, B_DOTCR } ;
 static int bstate = B_BOL ;
 
-/* Returns 1 when a "." line ended the message. */
+static int sawnul = 0 ;  /* a NUL byte: the message is refused */
+
+/* Returns 1 when a "." line ended the message or a NUL byte was found
+   (sawnul). */
 static int body (char const *s, size_t n)
 {
   size_t i ;
   for (i = 0 ; i < n ; i++)
   {
     char c = s[i] ;
+    if (!c) { sawnul = 1 ; return 1 ; }
     switch (bstate)
     {
       case B_DOT :
@@ -760,6 +782,16 @@ int main (int argc, char const *const *argv)
       ipos = ilen ;
       if (body(p, n)) break ;
     }
+  }
+  if (sawnul)
+  {
+    /* Mail cannot carry a NUL (RFC 5321 2.3.8): a next server that drops
+       it could see the message end elsewhere. No envelope: the queue
+       program queues nothing (doc/postie-queue.md). */
+    close(mfd) ;
+    close(epipe[1]) ;
+    waitpid(pid, &wstat, 0) ;
+    strerr_dief(EX_DATAERR, "message refused: a NUL byte in the body (mail cannot carry it): nothing queued") ;
   }
   oflush() ;
   close(mfd) ;

@@ -31,6 +31,7 @@
 #include <skalibs/types.h>
 #include "base64.h"
 #include "postie.h"
+#include "logline.h"
 #include "timedline.h"
 
 #define USAGE "postie-popup hostname checkpassword [args...]"
@@ -46,6 +47,10 @@ static unsigned long maxbad = 10 ;
 static unsigned long maxfail = 3 ;
 static unsigned long nbad = 0 ;
 static unsigned long nfail = 0 ;
+static unsigned long logintime = 120 ;  /* control/pop3logintime */
+static unsigned long maxcmds = 30 ;     /* control/pop3maxcmds */
+static unsigned long ncmds = 0 ;
+static tain loginend ;  /* logintime after the start */
 
 static char const *hostname ;
 static char const *const *cpargv ;
@@ -85,6 +90,21 @@ static void pause_for (unsigned long secs)
   tain_now_g() ;
   tain_addsec_g(&deadline, secs) ;
   deepsleepuntil_g(&deadline) ;
+}
+
+/* A login that did not succeed: user, address, result. A good one is
+   logged by the mailbox server (postie-pop3d), which knows it was. */
+static void loglogin (char const *name, size_t namelen, char const *result)
+{
+  logline l ;
+  logline_start(&l, "postie-popup") ;
+  logline_cat(&l, "login user=") ;
+  logline_catb(&l, name, namelen) ;
+  logline_env(&l, "ip", "TCPREMOTEIP") ;
+  logline_env(&l, "port", "TCPREMOTEPORT") ;
+  logline_cat(&l, " ") ;
+  logline_cat(&l, result) ;
+  logline_end(&l) ;
 }
 
 /* Run the checkpassword chain. Returns only after a bad login. */
@@ -136,10 +156,12 @@ static void login (char const *name, size_t namelen, char const *pw, size_t pwle
     char s[UINT_FMT] ;
     s[uint_fmt(s, WIFEXITED(wstat) ? WEXITSTATUS(wstat) : WTERMSIG(wstat))] = 0 ;
     strerr_warnw(cpargv[0], WIFEXITED(wstat) ? " exited " : " crashed with signal ", s) ;
+    loglogin(name, namelen, "tempfail") ;
     out("-ERR [SYS/TEMP] temporary failure\r\n") ;
     _exit(111) ;
   }
  fail:
+  loglogin(name, namelen, "failed") ;
   pause_for(faildelay) ;
   if (++nfail >= maxfail) { out("-ERR [AUTH] authentication failed, too many failures\r\n") ; _exit(0) ; }
   out("-ERR [AUTH] authentication failed\r\n") ;
@@ -152,11 +174,25 @@ static ssize_t readcmd (char *line, size_t max)
   tain deadline ;
   size_t len ;
   int r ;
+  int whole ;
   tain_now_g() ;
+  /* A session is not kept open before login for longer than
+     control/pop3logintime, however busy the client keeps it, nor for
+     more than control/pop3maxcmds commands: a client cannot hold a
+     connection slot with CAPA once a second. */
+  if (!tain_less(&STAMP, &loginend)) { out("-ERR too long without logging in, closing\r\n") ; _exit(0) ; }
+  if (++ncmds > maxcmds) { out("-ERR too many commands without logging in, closing\r\n") ; _exit(0) ; }
   tain_addsec_g(&deadline, timeout) ;
+  whole = tain_less(&loginend, &deadline) ;
+  if (whole) deadline = loginend ;
   r = timedin_getline(&in, line, max, &len, &deadline) ;
+  if (r == -3) { out("-ERR line too long, closing connection\r\n") ; _exit(0) ; }  /* no end in sight */
   if (r == -2) { bad("-ERR line too long\r\n") ; return -1 ; }
-  if (r == -1 && errno == ETIMEDOUT) { out("-ERR autologout: idle for too long\r\n") ; _exit(0) ; }
+  if (r == -1 && errno == ETIMEDOUT)
+  {
+    out(whole ? "-ERR too long without logging in, closing\r\n" : "-ERR autologout: idle for too long\r\n") ;
+    _exit(0) ;
+  }
   if (r <= 0) _exit(0) ;
   len-- ;
   if (len && line[len-1] == '\r') len-- ;
@@ -232,12 +268,19 @@ int main (int argc, char const *const *argv)
   control(&faildelay, "pop3faildelay") ;
   control(&maxbad, "pop3maxbad") ;
   control(&maxfail, "pop3maxfail") ;
+  control(&logintime, "pop3logintime") ;
+  control(&maxcmds, "pop3maxcmds") ;
   if (!timeout) timeout = 1 ;
+  if (!logintime) logintime = 1 ;
+  if (logintime > 86400) logintime = 86400 ;
+  if (!maxcmds) maxcmds = 1 ;
   if (timeout > 86400) timeout = 86400 ;
   if (faildelay > 60) faildelay = 60 ;
   if (!maxbad) maxbad = 1 ;
   if (!maxfail) maxfail = 1 ;
 
+  tain_now_g() ;
+  tain_addsec_g(&loginend, logintime) ;
   out("+OK ") ; out(hostname) ; out(" POP3 server ready\r\n") ;
   for (;;)
   {
