@@ -86,3 +86,8 @@ int rcpt_check (char const *addr, size_t len, size_t at)
    && local_domain_is_local(&resolver, addr + at + 1, len - at - 1)) return 1 ;
   return local_exists(&resolver, addr, len) ;
 }
+
+int sender_owned (char const *user, char const *addr, size_t len)
+{
+  return local_owned_by(&resolver, addr, len, user) ;
+}
