@@ -27,15 +27,16 @@ umask 022
 export LC_ALL=C
 
 dry=0 mode= dir= ip= ports= me= spool= logdir=
+given=
 while getopts "nusd:i:p:m:S:L:" opt ; do
   case $opt in
     n) dry=1 ;;
     u) mode=unpriv ;;
     s) mode=system ;;
     d) dir=$OPTARG ;;
-    i) ip=$OPTARG ;;
-    p) ports=$OPTARG ;;
-    m) me=$OPTARG ;;
+    i) ip=$OPTARG given="$given i" ;;
+    p) ports=$OPTARG given="$given p" ;;
+    m) me=$OPTARG given="$given m" ;;
     S) spool=$OPTARG ;;
     L) logdir=$OPTARG ;;
     *) usage ;;
@@ -210,6 +211,22 @@ user () {
   useradd --system --no-create-home --home-dir "$3" --shell $nologin -g "$2" ${4:+-G "$4"} "$1" \
     || die 111 "unable to add user $1"
 }
+
+# kept FILE VALUE OPTION: FILE, which existed before this run, was kept as
+# it is; say so when its first line differs from what the option given on
+# the command line asks for (an existing file is never changed).
+existed=
+remember () { [ -e "$1" ] && existed="$existed $1" ; }
+kept () {
+  case " $given " in *" ${3#-} "*) ;; *) return 0 ;; esac
+  case " $existed " in *" $1 "*) ;; *) return 0 ;; esac
+  v=$(head -n 1 "$1" 2>/dev/null)
+  [ "$v" = "$2" ] || echo "kept: $1 says $v, which differs from the option $3 $2 (edit the file to change it)"
+}
+for f in control/me service/smtpd/env/PORT service/submission/env/PORT service/pop3d/env/PORT \
+         service/smtpd/env/IP service/submission/env/IP service/pop3d/env/IP ; do
+  remember "$dir/$f"
+done
 
 # ---------------------------------------------------------------------------
 # Accounts (system mode only).
@@ -436,6 +453,12 @@ service smtpd "$smtpport" smtpd
 service submission "$subport" submission
 service pop3d "$pop3port" pop3d
 service send "" send
+
+kept "$dir/control/me" "$me" -m
+kept "$dir/service/smtpd/env/PORT" "$smtpport" -p
+kept "$dir/service/submission/env/PORT" "$subport" -p
+kept "$dir/service/pop3d/env/PORT" "$pop3port" -p
+for s in smtpd submission pop3d ; do kept "$dir/service/$s/env/IP" "$ip" -i ; done
 
 added=$(wc -l <"$tally")
 added=$((added + 0))
