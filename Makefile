@@ -97,6 +97,18 @@ $(BUILD)/bin/$(1): programs/$(1)/$(1).sh Makefile
 endef
 $(foreach p,$(PROGS),$(eval $(if $(wildcard programs/$(p)/$(p).sh),$(call script_rule,$(p)),$(call prog_rule,$(p)))))
 
+# HOMEDIR is compiled into postie_home.o (and the unit test that checks
+# it) and filled into the scripts. $(BUILD)/conf-homedir records the value
+# and is rewritten only when it changes, so `make HOMEDIR=...` on a built
+# tree rebuilds exactly what holds it, and nothing when it is the same.
+$(BUILD)/conf-homedir: FORCE
+	@mkdir -p $(@D)
+	@echo '$(HOMEDIR)' | cmp -s - $@ 2>/dev/null || echo '$(HOMEDIR)' >$@
+$(BUILD)/obj/lib/postie_home.o $(BUILD)/test/queue_format: $(BUILD)/conf-homedir
+$(foreach p,$(PROGS),$(if $(wildcard programs/$(p)/$(p).sh),$(eval $(BUILD)/bin/$(p): $(BUILD)/conf-homedir)))
+.PHONY: FORCE
+FORCE:
+
 $(BUILD)/test/%: tests/unit/%.c $(BUILD)/libpostie.a $(LIBHDR) conf-cc conf-ld
 	@mkdir -p $(@D)
 	$(CCLINE) -c -o $@.o $<
