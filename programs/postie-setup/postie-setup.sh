@@ -113,7 +113,7 @@ done
 
 # The system mode's accounts (doc/postie-setup.md, "Users and groups").
 U_SMTPD=postied U_QUEUE=postieq U_SEND=posties U_REMOTE=postier U_LOG=postiel U_MAIL=postiev
-G_QUEUE=postieq G_USERS=postieu
+G_QUEUE=postieq G_USERS=postieu G_PW=postiep
 
 # ---------------------------------------------------------------------------
 # The primitives. Each adds one thing if it is missing, and says so.
@@ -235,6 +235,9 @@ if [ "$mode" = system ] ; then
   command -v useradd >/dev/null 2>&1 || die 111 "useradd not found: system mode needs the passwd package"
   group $G_QUEUE
   group $G_USERS
+  # postiep: the right to read users/passwords.cdb. Nobody is in it: only
+  # the set-gid postie-checkpassword has it, while it checks a password.
+  group $G_PW
   for u in $U_SMTPD $U_SEND $U_REMOTE $U_LOG $U_MAIL ; do group $u ; done
   user $U_QUEUE $G_QUEUE "$dir"
   user $U_SMTPD $U_SMTPD "$dir" $G_USERS
@@ -256,19 +259,20 @@ if [ "$mode" = system ] ; then
   O_SEND=$U_SEND:$G_QUEUE
   O_MESS=$U_SEND:$U_REMOTE
   O_USERS=root:$G_USERS
+  O_PW=root:$G_PW
   O_LOG=$U_LOG:$U_LOG
   O_MAIL=$U_MAIL:$U_MAIL
   # In a dry run the accounts may not exist yet: chown is not reached.
 else
-  ROOT= O_QUEUE= O_SEND= O_MESS= O_USERS= O_LOG= O_MAIL=
+  ROOT= O_QUEUE= O_SEND= O_MESS= O_USERS= O_PW= O_LOG= O_MAIL=
 fi
 
 # ---------------------------------------------------------------------------
 # The instance directory, and where the queue, the logs and the mailboxes
 # live (under it, or behind symbolic links to -S and -L).
 
-# mail/: in system mode, postie-smtpd's uid must be able to enter a user's
-# home (the checkpassword step of SMTP AUTH chdirs there), not to read it.
+# mail/: in system mode, users with uids of their own may have their homes
+# there: they must be able to enter it, not to list it.
 mmode=0750 ; [ "$mode" = system ] && mmode=0711
 # queue/: postier (other) must pass through it to queue/mess/.
 qtop=0750 ; [ "$mode" = system ] && qtop=0751
@@ -367,16 +371,39 @@ if [ "$mode" = system ] ; then
 fi
 
 # ---------------------------------------------------------------------------
-# users/ (doc/users.md): the text source and its cdb, readable by the group
-# of the programs that look users up.
+# users/ (doc/users.md): the text source (with the hashes: root's alone),
+# users.cdb (no hashes), readable by the group of the programs that look
+# users up, passwords.cdb (the hashes), readable by the group that only
+# the set-gid postie-checkpassword has.
 
 mkd "$dir/users" 0750 "$O_USERS"
-tpl users/users | put "$dir/users/users" 0640 "$O_USERS"
+tpl users/users | put "$dir/users/users" 0600 "$ROOT"
 if [ ! -e "$dir/users/users.cdb" ] ; then
-  say "file $dir/users/users.cdb (postie-users)"
+  say "file $dir/users/users.cdb and $dir/users/passwords.cdb (postie-users)"
   if [ $dry = 0 ] ; then
     POSTIE_HOME=$dir "$BINDIR/postie-users" || die 111 "postie-users failed"
     own "$dir/users/users.cdb" "$O_USERS" 0640
+    pwmode=0600 ; [ "$mode" = system ] && pwmode=0640
+    own "$dir/users/passwords.cdb" "$O_PW" $pwmode
+  fi
+elif [ ! -e "$dir/users/passwords.cdb" ] ; then
+  warn "$dir/users/users.cdb was compiled by an older postie-users and holds the password hashes: see \"Moving an older instance over\" in doc/postie-setup.md"
+fi
+if [ "$mode" = system ] && [ $dry = 0 ] && [ -e "$dir/users/users" ] && [ "$(stat -c %a "$dir/users/users")" != 600 ] ; then
+  warn "$dir/users/users holds the password hashes and is mode $(stat -c %a "$dir/users/users"): chmod 0600 $dir/users/users"
+fi
+
+# In system mode postie-checkpassword runs set-gid postiep, the one group
+# that may read passwords.cdb: postie-smtpd (postied) and postie-popup
+# (postiev) parse network input and cannot read a hash themselves.
+if [ "$mode" = system ] ; then
+  pc=$BINDIR/postie-checkpassword
+  [ -f "$pc" ] || die 111 "$pc not found"
+  if [ "$(stat -c %G:%a "$pc")" != "$G_PW:2755" ] ; then
+    say "set-gid $G_PW on $pc"
+    if [ $dry = 0 ] ; then
+      chown root:$G_PW "$pc" && chmod 2755 "$pc" || die 111 "unable to make $pc set-gid $G_PW"
+    fi
   fi
 fi
 
