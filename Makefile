@@ -6,7 +6,7 @@
 #   make test SAN=1      the same under AddressSanitizer + UBSan (build-san/)
 #   make run             install what is missing, build, run a demo instance
 #   make bench           benchmarks against Postfix and OpenSMTPD
-#   make install DESTDIR=... PREFIX=...
+#   make install DESTDIR=... PREFIX=...   (programs, man pages, doc/, LICENSE)
 #   make clean
 
 PREFIX ?= /usr/local
@@ -113,6 +113,15 @@ $(BUILD)/test/%: tests/unit/%.c $(BUILD)/libpostie.a $(LIBHDR) conf-cc conf-ld
 	@mkdir -p $(@D)
 	$(CCLINE) -c -o $@.o $<
 	$(LDLINE) -o $@ $@.o $(BUILD)/libpostie.a -lcrypt $(LIBS)
+
+# Man pages, made from doc/*.md with lowdown (package/mkman says which
+# page goes to which section): BUILD/man/manN/, installed by make install.
+MANSTAMP := $(BUILD)/man/.made
+all: $(MANSTAMP)
+$(MANSTAMP): $(wildcard doc/*.md) package/mkman TARGETS
+	@mkdir -p $(@D)
+	sh package/mkman $(BUILD)/man TARGETS $(wildcard doc/*.md)
+	touch $@
 
 deps:
 	sh package/deps
