@@ -358,16 +358,18 @@ fi
 # In system mode postie-queue runs set-gid to the queue group, so that any
 # injector (postie-smtpd as postied, sendmail as any user) can write the
 # queue while nobody else can.
+# setgid PROG GROUP: BINDIR/PROG becomes root:GROUP 2755.
+setgid () {
+  sp=$BINDIR/$1
+  [ -f "$sp" ] || die 111 "$sp not found"
+  [ "$(stat -c %G:%a "$sp")" = "$2:2755" ] && return 0
+  say "set-gid $2 on $sp"
+  [ $dry = 1 ] && return 0
+  chown root:"$2" "$sp" && chmod 2755 "$sp" || die 111 "unable to make $sp set-gid $2"
+}
 if [ "$mode" = system ] ; then
-  [ "$dir" = "$HOMEDIR" ] || warn "the set-gid postie-queue ignores POSTIE_HOME and uses $HOMEDIR: for a system instance in $dir, build with make HOMEDIR=$dir"
-  pq=$BINDIR/postie-queue
-  [ -f "$pq" ] || die 111 "$pq not found"
-  if [ "$(stat -c %G:%a "$pq")" != "$G_QUEUE:2755" ] ; then
-    say "set-gid $G_QUEUE on $pq"
-    if [ $dry = 0 ] ; then
-      chown root:$G_QUEUE "$pq" && chmod 2755 "$pq" || die 111 "unable to make $pq set-gid $G_QUEUE"
-    fi
-  fi
+  [ "$dir" = "$HOMEDIR" ] || warn "the set-gid postie-queue and postie-checkpassword ignore POSTIE_HOME and use $HOMEDIR: for a system instance in $dir, build with make HOMEDIR=$dir"
+  setgid postie-queue $G_QUEUE
 fi
 
 # ---------------------------------------------------------------------------
@@ -396,16 +398,7 @@ fi
 # In system mode postie-checkpassword runs set-gid postiep, the one group
 # that may read passwords.cdb: postie-smtpd (postied) and postie-popup
 # (postiev) parse network input and cannot read a hash themselves.
-if [ "$mode" = system ] ; then
-  pc=$BINDIR/postie-checkpassword
-  [ -f "$pc" ] || die 111 "$pc not found"
-  if [ "$(stat -c %G:%a "$pc")" != "$G_PW:2755" ] ; then
-    say "set-gid $G_PW on $pc"
-    if [ $dry = 0 ] ; then
-      chown root:$G_PW "$pc" && chmod 2755 "$pc" || die 111 "unable to make $pc set-gid $G_PW"
-    fi
-  fi
-fi
+[ "$mode" = system ] && setgid postie-checkpassword $G_PW
 
 # ---------------------------------------------------------------------------
 # rules/: s6 access rules for the SMTP services (s6-accessrules-cdb-from-fs).

@@ -28,10 +28,11 @@ env = dict(os.environ, POSTIE_RUN_DIR=inst, POSTIE_PORTS="%d,%d,%d" % ports)
 build = os.path.relpath(BUILD, TOP)
 
 
-def start():
-    p = subprocess.Popen(RUNAS + ["sh", os.path.join(TOP, "package", "run"), build], cwd=TOP, env=env,
-                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                         start_new_session=True)
+def start(argv=None, penv=None):
+    """package/run (or argv), until its banner's last line."""
+    p = subprocess.Popen(argv or RUNAS + ["sh", os.path.join(TOP, "package", "run"), build], cwd=TOP,
+                         env=penv or env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, start_new_session=True)
     out = b""
     end = time.time() + 40
     while time.time() < end:
@@ -129,22 +130,8 @@ if os.getuid() == 0:
           'mount --bind "$0" /etc && mount --bind "$1" /var/log && exec sh "$2" "$3"',
           etc, varlog, os.path.join(TOP, "package", "run"), build]
 
-    def rstart():
-        p = subprocess.Popen(ns, cwd=TOP, env=renv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                             stderr=subprocess.STDOUT, start_new_session=True)
-        out = b""
-        end = time.time() + 40
-        while time.time() < end:
-            line = p.stdout.readline()
-            if not line:
-                break
-            out += line
-            if b"Ctrl-C stops every service" in line:
-                break
-        return p, out.decode()
-
     for n, what in ((1, "created the instance"), (2, "reusing the instance")):
-        p, out = rstart()
+        p, out = start(ns, renv)
         time.sleep(1)
         rest = finish(p, signal.SIGTERM, "makerun-root-%d-stop" % n)
         check("makerun-root-%d-all-up" % n, cp.returncode == 0 and what in out and "running as the user postie" in out
