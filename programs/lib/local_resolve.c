@@ -319,7 +319,7 @@ int local_exists (local_resolver *r, char const *addr, size_t len)
   return found ;
 }
 
-int local_owned_by (local_resolver const *r, char const *addr, size_t len, char const *user)
+int local_owned_by (local_resolver *r, char const *addr, size_t len, char const *user)
 {
   stralloc sa = STRALLOC_ZERO ;
   size_t i = 0, ulen = strlen(user) ;

@@ -2,8 +2,9 @@
 
    Reads "user\0password\0..." (at most 512 bytes) from fd 3, looks the user
    up in users/users.cdb and its hash in users/passwords.cdb (or, in a
-   database compiled by an older postie-users, which has no passwords.cdb,
-   in users.cdb), compares crypt(3) hashes in constant time, and on
+   database compiled by an older postie-users, which has no passwords.cdb
+   and a hash in users.cdb, there; a missing passwords.cdb next to a
+   users.cdb without hashes is a temporary failure), compares crypt(3) hashes in constant time, and on
    success sets USER, HOME, SHELL and MAILDIR, drops to the user's uid and
    gid when run as root, chdirs to HOME and execs the rest of its argv.
    Exit 1 bad login, 2 misuse, 111 temporary error.
@@ -147,7 +148,7 @@ int main (int argc, char const *const *argv)
   {
     int p = userspw_find(name, ulen, &pwsa) ;
     if (p > 0) hash = pwsa.s ;
-    else if (p < 0 && errno == ENOENT) hash = e.hash ;
+    else if (p < 0 && errno == ENOENT && e.hash[0]) hash = e.hash ;  /* an older database */
     else if (p < 0) die_temp("read " USERSPW_FILE) ;
   }
   if (!r || !hash[0] || hash[0] == '!' || hash[0] == '*')

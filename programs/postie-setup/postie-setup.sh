@@ -391,13 +391,13 @@ fi
 # the set-gid postie-checkpassword has.
 
 mkd "$dir/users" 0750 "$O_USERS"
+pwmode=0600 ; [ "$mode" = system ] && pwmode=0640
 tpl users/users | put "$dir/users/users" 0600 "$ROOT"
 if [ ! -e "$dir/users/users.cdb" ] ; then
   say "file $dir/users/users.cdb and $dir/users/passwords.cdb (postie-users)"
   if [ $dry = 0 ] ; then
     POSTIE_HOME=$dir "$BINDIR/postie-users" || die 111 "postie-users failed"
     own "$dir/users/users.cdb" "$O_USERS" 0640
-    pwmode=0600 ; [ "$mode" = system ] && pwmode=0640
     own "$dir/users/passwords.cdb" "$O_PW" $pwmode
   fi
 elif [ ! -e "$dir/users/passwords.cdb" ] ; then
@@ -443,7 +443,8 @@ else
     POSTIE_HOME=$dir "$BINDIR/postie-users" add -n postmaster "$u" "$g" "$pmhome" </dev/null \
       || die 111 "postie-users failed to add postmaster"
     own "$dir/users/users.cdb" "$O_USERS" 0640
-    own "$dir/users/users" "$O_USERS" 0640
+    own "$dir/users/users" "$ROOT" 0600
+    own "$dir/users/passwords.cdb" "$O_PW" $pwmode
   fi
   mkd "$pmhome" 0700 "$pmown"
   for d in Maildir Maildir/tmp Maildir/new Maildir/cur ; do mkd "$pmhome/$d" 0700 "$pmown" ; done

@@ -285,8 +285,15 @@ try:
         p3.user("alice")
         p3.pass_("pw")
         st = p3.stat()
+        # postie-pop3d, exec'd by the set-gid postie-checkpassword, has
+        # given the group postiep up: real, effective, saved, supplementary.
+        pops = [p for p, _ in descendants(scan.pid)
+                if (open("/proc/%d/comm" % p).read().strip() if os.path.exists("/proc/%d/comm" % p) else "") == "postie-pop3d"]
+        pids = [ids_of(p) for p in pops]
         p3.quit()
-        check("system-pop3-login", st[0] >= 0, repr(st))
+        GV = grp.getgrnam("postiev").gr_gid
+        check("system-pop3-login", st[0] >= 0 and len(pids) == 1 and pids[0]["Gid"] == [GV] * 4
+              and ids["gpostiep"] not in pids[0]["Groups"], "%r %r" % (st, pids))
     except Exception as e:
         check("system-pop3-login", False, repr(e))
 
