@@ -11,7 +11,10 @@ d = os.path.join(tmpdir("setup-kept"), "inst")
 
 
 def setup(*args):
-    return subprocess.run([prog("postie-setup"), "-u", "-d", d] + list(args), capture_output=True, text=True,
+    # -a: as root, an unprivileged instance needs the postmaster address
+    # (postie-setup will not make a root-owned postmaster mailbox).
+    return subprocess.run([prog("postie-setup"), "-u", "-d", d, "-a", "admin@example.org"] + list(args),
+                          capture_output=True, text=True,
                           timeout=120, env=dict(os.environ, PATH=BIN + ":" + os.environ["PATH"]))
 
 
