@@ -8,8 +8,9 @@
 #   make fuzz            run the libFuzzer targets (FUZZTIME=seconds each)
 #   make run             install what is missing, build, run a demo instance
 #   make bench           benchmarks against Postfix and OpenSMTPD
-#   make install DESTDIR=... PREFIX=...   (sendmail also as PREFIX/sbin/sendmail,
-#                        PREFIX/lib/sendmail, PREFIX/bin/mailq, PREFIX/bin/newaliases)
+#   make install DESTDIR=... PREFIX=...   (programs, man pages, doc/, LICENSE;
+#                        sendmail also as PREFIX/sbin/sendmail, PREFIX/lib/sendmail,
+#                        PREFIX/bin/mailq, PREFIX/bin/newaliases)
 #   make clean           remove the builds; make distclean: also ext-cache/
 
 PREFIX ?= /usr/local
@@ -139,10 +140,31 @@ $(BUILD)/bin/$(1): programs/$(1)/$(1).sh Makefile
 endef
 $(foreach p,$(PROGS),$(eval $(if $(wildcard programs/$(p)/$(p).sh),$(call script_rule,$(p)),$(call prog_rule,$(p),$(call libc_of,$(p))))))
 
+# HOMEDIR is compiled into postie_home.o (and the unit test that checks
+# it) and filled into the scripts. $(BUILD)/conf-homedir records the value
+# and is rewritten only when it changes, so `make HOMEDIR=...` on a built
+# tree rebuilds exactly what holds it, and nothing when it is the same.
+$(BUILD)/conf-homedir: FORCE
+	@mkdir -p $(@D)
+	@echo '$(HOMEDIR)' | cmp -s - $@ 2>/dev/null || echo '$(HOMEDIR)' >$@
+$(foreach l,$(LIBCS),$(BUILD)/$(l)/obj/lib/postie_home.o) $(BUILD)/test/queue_format: $(BUILD)/conf-homedir
+$(foreach p,$(PROGS),$(if $(wildcard programs/$(p)/$(p).sh),$(eval $(BUILD)/bin/$(p): $(BUILD)/conf-homedir)))
+.PHONY: FORCE
+FORCE:
+
 $(BUILD)/test/%: tests/unit/%.c $(BUILD)/$(UNITLIBC)/libpostie.a $(LIBHDR) conf-cc conf-ld conf-cc-glibc conf-ld-glibc
 	@mkdir -p $(@D)
 	$(CC_$(UNITLIBC)) -c -o $@.o $<
 	$(LD_$(UNITLIBC)) -o $@ $@.o $(BUILD)/$(UNITLIBC)/libpostie.a $(LIBS)
+
+# Man pages, made from doc/*.md with lowdown (package/mkman says which
+# page goes to which section): BUILD/man/manN/, installed by make install.
+MANSTAMP := $(BUILD)/man/.made
+all: $(MANSTAMP)
+$(MANSTAMP): $(wildcard doc/*.md) package/mkman TARGETS
+	@mkdir -p $(@D)
+	sh package/mkman $(BUILD)/man TARGETS $(wildcard doc/*.md)
+	touch $@
 
 deps:
 	sh package/deps

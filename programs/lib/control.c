@@ -10,25 +10,35 @@
 
 #define CONTROL_FILE_MAX (1 << 24)
 
+/* What was wrong with the contents of the last file that failed, or 0 when
+   it failed for a system reason (errno). */
+static char const *badcontents = 0 ;
+
+char const *control_strerror (void)
+{
+  return badcontents ? badcontents : strerror(errno) ;
+}
+
 static int readfile (stralloc *sa, char const *name, size_t max)
 {
   char path[12 + 256] ;
   size_t n = strlen(name) ;
   struct stat st ;
   int fd ;
+  badcontents = 0 ;
   if (n > 255 || strchr(name, '/')) return (errno = EINVAL, -1) ;
   memcpy(path, "control/", 8) ;
   memcpy(path + 8, name, n + 1) ;
   fd = openb_read(path) ;
   if (fd < 0) return errno == ENOENT ? 0 : -1 ;
   if (fstat(fd, &st) < 0) goto err ;
-  if ((size_t)st.st_size > max) { errno = ERANGE ; goto err ; }
+  if ((size_t)st.st_size > max) { badcontents = "file too large" ; errno = ERANGE ; goto err ; }
   sa->len = 0 ;
   if (!stralloc_ready(sa, (size_t)st.st_size + 1)) goto err ;
   for (;;)
   {
     ssize_t r ;
-    if (sa->len >= max) { errno = ERANGE ; goto err ; }
+    if (sa->len >= max) { badcontents = "file too large" ; errno = ERANGE ; goto err ; }
     if (!stralloc_readyplus(sa, 4096)) goto err ;
     r = fd_read(fd, sa->s + sa->len, 4096 < max - sa->len ? 4096 : max - sa->len) ;
     if (r < 0) goto err ;
@@ -57,7 +67,7 @@ int control_readline (stralloc *sa, char const *name, char const *def, size_t ma
     if (nl) sa->len = nl - sa->s ;
   }
   while (sa->len && (sa->s[sa->len-1] == ' ' || sa->s[sa->len-1] == '\t' || sa->s[sa->len-1] == '\r')) sa->len-- ;
-  if (sa->len > max) return (errno = ERANGE, -1) ;
+  if (sa->len > max) { badcontents = "line too long" ; return (errno = ERANGE, -1) ; }
   return stralloc_0(sa) ? 1 : -1 ;
 }
 
@@ -69,7 +79,14 @@ int control_readulong (unsigned long *u, char const *name, unsigned long def)
   {
     uint64_t v ;
     size_t n = uint64_scan(sa.s, &v) ;
-    if (!n || n != sa.len - 1) { stralloc_free(&sa) ; return (errno = EINVAL, -1) ; }
+    if (!n || n != sa.len - 1)
+    {
+      size_t i = 0 ;
+      while (i < sa.len - 1 && sa.s[i] >= '0' && sa.s[i] <= '9') i++ ;
+      badcontents = i && i == sa.len - 1 ? "number too large" : "not a number" ;
+      stralloc_free(&sa) ;
+      return (errno = EINVAL, -1) ;
+    }
     *u = v ;
   }
   stralloc_free(&sa) ;

@@ -318,3 +318,25 @@ int local_exists (local_resolver *r, char const *addr, size_t len)
   stralloc_free(&sa) ;
   return found ;
 }
+
+int local_owned_by (local_resolver *r, char const *addr, size_t len, char const *user)
+{
+  stralloc sa = STRALLOC_ZERO ;
+  size_t i = 0, ulen = strlen(user) ;
+  int mine = 1 ;
+  int n = local_resolve(r, addr, len, &sa) ;
+  if (n < 0) { stralloc_free(&sa) ; return -1 ; }
+  while (i < sa.len)
+  {
+    char const *u ;
+    unsigned int k ;
+    if (sa.s[i++] != 'L') mine = 0 ;
+    i += strlen(sa.s + i) + 1 ;  /* the final address */
+    u = sa.s + i ;               /* the user */
+    if (strlen(u) != ulen) mine = 0 ;
+    else for (size_t j = 0 ; j < ulen ; j++) if (lower(u[j]) != lower(user[j])) mine = 0 ;
+    for (k = 1 ; k < 6 ; k++) i += strlen(sa.s + i) + 1 ;
+  }
+  stralloc_free(&sa) ;
+  return mine ;
+}

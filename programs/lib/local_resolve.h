@@ -52,6 +52,14 @@ extern int local_resolve (local_resolver *, char const *addr, size_t addrlen, st
    a temporary error. */
 extern int local_exists (local_resolver *, char const *addr, size_t addrlen) ;
 
+/* For the SMTP sender check (postie-smtpd, SENDERLOGIN=match): 1 if
+   addr is one of user's own addresses, that is, mail to it would be
+   delivered to user (any case) and to nobody else: user@ each local
+   domain, user+ext@..., an alias or a virtual domain address that leads to
+   user alone. 0 if not (a remote address, an unknown one, one that also
+   or only reaches others), -1 on a temporary error (errfile as above). */
+extern int local_owned_by (local_resolver *, char const *addr, size_t addrlen, char const *user) ;
+
 /* 1 if domain (any case) is one of control/locals (or empty), else 0. */
 extern int local_domain_is_local (local_resolver const *, char const *domain, size_t len) ;
 

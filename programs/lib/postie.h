@@ -28,6 +28,12 @@ extern int control_readline (stralloc *sa, char const *name, char const *def, si
    unreadable (errno set) or not a number (errno = EINVAL). */
 extern int control_readulong (unsigned long *u, char const *name, unsigned long def) ;
 
+/* control_strerror: why the last control_* call failed, for a log line
+   after "unable to read control/NAME: ": what is wrong with the file's
+   contents ("not a number", "line too long", "file too large"), or
+   strerror(errno) for a system error. */
+extern char const *control_strerror (void) ;
+
 /* control_readlines: every non-empty, non-comment line of control/<name>,
    each NUL-terminated, concatenated into sa. Returns 1, 0 (missing: sa
    empty), or -1. The file may be at most max bytes (ERANGE). */

@@ -1,10 +1,17 @@
 /* postie-checkpassword: the checkpassword interface on the users database.
 
    Reads "user\0password\0..." (at most 512 bytes) from fd 3, looks the user
-   up in users/users.cdb, compares crypt(3) hashes in constant time, and on
+   up in users/users.cdb and its hash in users/passwords.cdb (or, in a
+   database compiled by an older postie-users, which has no passwords.cdb
+   and a hash in users.cdb, there; a missing passwords.cdb next to a
+   users.cdb without hashes is a temporary failure), compares crypt(3) hashes in constant time, and on
    success sets USER, HOME, SHELL and MAILDIR, drops to the user's uid and
    gid when run as root, chdirs to HOME and execs the rest of its argv.
    Exit 1 bad login, 2 misuse, 111 temporary error.
+
+   In system mode it is set-gid to the group that alone may read
+   passwords.cdb (postie-setup makes it so): that group is given up for
+   good before anything else runs.
 
    -a (authentication only, e.g. for SMTP AUTH): set the environment and
    exec prog, but change neither the uid nor the directory.
@@ -13,6 +20,7 @@
    crypt(3) of a dummy hash made with the same method, so that the time
    taken does not tell which names exist. */
 
+#define _GNU_SOURCE  /* setresgid */
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -26,6 +34,7 @@
 #include <skalibs/strerr.h>
 #include "postie.h"
 #include "usersdb.h"
+#include "userspw.h"
 
 #define USAGE "postie-checkpassword [ -a ] prog..."
 #define INPUT_MAX 512
@@ -85,6 +94,8 @@ int main (int argc, char const *const *argv)
 {
   usersdb_entry e ;
   stralloc sa = STRALLOC_ZERO ;
+  stralloc pwsa = STRALLOC_ZERO ;
+  char const *hash = "" ;
   size_t len = 0, ulen ;
   char const *name, *pw, *h ;
   int r ;
@@ -133,16 +144,31 @@ int main (int argc, char const *const *argv)
   if (chdir(postie_home()) < 0) die_temp("chdir to the instance") ;
   r = ulen ? usersdb_find(name, ulen, &e, &sa) : 0 ;
   if (r < 0) die_temp("read " USERSDB_FILE) ;
-  if (!r || !e.hash[0] || e.hash[0] == '!' || e.hash[0] == '*')
+  if (r)
+  {
+    int p = userspw_find(name, ulen, &pwsa) ;
+    if (p > 0) hash = pwsa.s ;
+    else if (p < 0 && errno == ENOENT && e.hash[0]) hash = e.hash ;  /* an older database */
+    else if (p < 0) die_temp("read " USERSPW_FILE) ;
+  }
+  if (!r || !hash[0] || hash[0] == '!' || hash[0] == '*')
   {
     dummyhash(pw) ;
     die_bad(name, r ? "no password set" : "unknown user") ;
   }
-  h = crypt_rn(pw, e.hash, &cd, sizeof cd) ;
-  if (!h || !ctequal(h, e.hash)) die_bad(name, h ? "wrong password" : "unusable hash") ;
+  h = crypt_rn(pw, hash, &cd, sizeof cd) ;
+  if (!h || !ctequal(h, hash)) die_bad(name, h ? "wrong password" : "unusable hash") ;
   if (!e.uid) die_bad(name, "uid 0 may not log in") ;
   if (!e.gid) die_bad(name, "gid 0 may not log in") ;
   wipe() ;
+  if (pwsa.s) memset(pwsa.s, 0, pwsa.a) ;
+  /* The set-gid group (the right to read the hashes) ends here, saved
+     gid included, before the next program runs. */
+  if (getegid() != getgid())
+  {
+    gid_t g = getgid() ;
+    if (setresgid(g, g, g) < 0) die_temp("give up the set-gid group") ;
+  }
 
   if (setenv("USER", e.name, 1) < 0 || setenv("HOME", e.home, 1) < 0
    || setenv("SHELL", "/bin/sh", 1) < 0 || setenv("MAILDIR", e.maildir, 1) < 0)

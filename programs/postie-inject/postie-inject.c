@@ -41,7 +41,7 @@ char const *PROG = "postie-inject" ;
 
 static void die_nomem (void) { strerr_dief(EX_OSERR, "out of memory") ; }
 static void die_read (void) { strerr_diefusys(EX_IOERR, "read the message") ; }
-static void die_control (char const *name) { strerr_diefusys(EX_CONFIG, "read control/", name) ; }
+static void die_control (char const *name) { strerr_diefu(EX_CONFIG, "read control/", name, ": ", control_strerror()) ; }
 
 static int tflag = 0, iflag = 0 ;
 static unsigned long linemax, headermax ;

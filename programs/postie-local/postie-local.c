@@ -63,7 +63,7 @@ static int printable (char const *s)
 
 static void readsetting (unsigned long *u, char const *name, unsigned long def)
 {
-  if (control_readulong(u, name, def) < 0) tempsys("unable to read control/", name) ;
+  if (control_readulong(u, name, def) < 0) temp("unable to read control/", name, ": ", control_strerror()) ;
 }
 
 /* The settings, from the instance. The host part of Maildir names comes

@@ -403,8 +403,8 @@ static void readcontrols (void)
   if (here < 0) die_temp("open the current directory") ;
   if (chdir(postie_home()) == 0)
   {
-    if (control_readulong(&timeout, "pop3timeout", timeout) < 0) strerr_warnwu("read control/pop3timeout") ;
-    if (control_readulong(&maxbad, "pop3maxbad", maxbad) < 0) strerr_warnwu("read control/pop3maxbad") ;
+    if (control_readulong(&timeout, "pop3timeout", timeout) < 0) strerr_warnwu("read control/pop3timeout: ", control_strerror()) ;
+    if (control_readulong(&maxbad, "pop3maxbad", maxbad) < 0) strerr_warnwu("read control/pop3maxbad: ", control_strerror()) ;
   }
   else strerr_warnwusys("chdir to ", postie_home(), " to read control/: using the defaults") ;
   if (fchdir(here) < 0) die_temp("return to the current directory") ;

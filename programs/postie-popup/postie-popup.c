@@ -81,7 +81,7 @@ static void control (unsigned long *u, char const *name)
 {
   if (control_readulong(u, name, *u) < 0)
   {
-    strerr_warnwu("read control/", name) ;
+    strerr_warnwu("read control/", name, ": ", control_strerror()) ;
     die_temp() ;
   }
 }

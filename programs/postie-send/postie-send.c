@@ -360,7 +360,7 @@ static int readsettings (void)
   for (i = 0 ; i < sizeof t / sizeof *t ; i++)
     if (control_readulong(t[i].u, t[i].name, t[i].def) < 0)
     {
-      strerr_warnwusys("read control/", t[i].name) ;
+      strerr_warnwu("read control/", t[i].name, ": ", control_strerror()) ;
       return 0 ;
     }
   if (!set.retrymin) set.retrymin = 1 ;

@@ -27,15 +27,16 @@ umask 022
 export LC_ALL=C
 
 dry=0 mode= dir= ip= ports= me= spool= logdir= pmaddr=
+given=
 while getopts "nusd:i:p:m:a:S:L:" opt ; do
   case $opt in
     n) dry=1 ;;
     u) mode=unpriv ;;
     s) mode=system ;;
     d) dir=$OPTARG ;;
-    i) ip=$OPTARG ;;
-    p) ports=$OPTARG ;;
-    m) me=$OPTARG ;;
+    i) ip=$OPTARG given="$given i" ;;
+    p) ports=$OPTARG given="$given p" ;;
+    m) me=$OPTARG given="$given m" ;;
     a) pmaddr=$OPTARG ;;
     S) spool=$OPTARG ;;
     L) logdir=$OPTARG ;;
@@ -124,7 +125,7 @@ done
 
 # The system mode's accounts (doc/postie-setup.md, "Users and groups").
 U_SMTPD=postied U_QUEUE=postieq U_SEND=posties U_REMOTE=postier U_LOG=postiel U_MAIL=postiev
-G_QUEUE=postieq G_USERS=postieu
+G_QUEUE=postieq G_USERS=postieu G_PW=postiep
 
 # ---------------------------------------------------------------------------
 # The primitives. Each adds one thing if it is missing, and says so.
@@ -223,6 +224,22 @@ user () {
     || die 111 "unable to add user $1"
 }
 
+# kept FILE VALUE OPTION: FILE, which existed before this run, was kept as
+# it is; say so when its first line differs from what the option given on
+# the command line asks for (an existing file is never changed).
+existed=
+remember () { [ -e "$1" ] && existed="$existed $1" ; }
+kept () {
+  case " $given " in *" ${3#-} "*) ;; *) return 0 ;; esac
+  case " $existed " in *" $1 "*) ;; *) return 0 ;; esac
+  v=$(head -n 1 "$1" 2>/dev/null)
+  [ "$v" = "$2" ] || echo "kept: $1 says $v, which differs from the option $3 $2 (edit the file to change it)"
+}
+for f in control/me service/smtpd/env/PORT service/submission/env/PORT service/pop3d/env/PORT \
+         service/smtpd/env/IP service/submission/env/IP service/pop3d/env/IP ; do
+  remember "$dir/$f"
+done
+
 # ---------------------------------------------------------------------------
 # Accounts (system mode only).
 
@@ -230,6 +247,9 @@ if [ "$mode" = system ] ; then
   command -v useradd >/dev/null 2>&1 || die 111 "useradd not found: system mode needs the passwd package"
   group $G_QUEUE
   group $G_USERS
+  # postiep: the right to read users/passwords.cdb. Nobody is in it: only
+  # the set-gid postie-checkpassword has it, while it checks a password.
+  group $G_PW
   for u in $U_SMTPD $U_SEND $U_REMOTE $U_LOG $U_MAIL ; do group $u ; done
   user $U_QUEUE $G_QUEUE "$dir"
   user $U_SMTPD $U_SMTPD "$dir" $G_USERS
@@ -251,19 +271,20 @@ if [ "$mode" = system ] ; then
   O_SEND=$U_SEND:$G_QUEUE
   O_MESS=$U_SEND:$U_REMOTE
   O_USERS=root:$G_USERS
+  O_PW=root:$G_PW
   O_LOG=$U_LOG:$U_LOG
   O_MAIL=$U_MAIL:$U_MAIL
   # In a dry run the accounts may not exist yet: chown is not reached.
 else
-  ROOT= O_QUEUE= O_SEND= O_MESS= O_USERS= O_LOG= O_MAIL=
+  ROOT= O_QUEUE= O_SEND= O_MESS= O_USERS= O_PW= O_LOG= O_MAIL=
 fi
 
 # ---------------------------------------------------------------------------
 # The instance directory, and where the queue, the logs and the mailboxes
 # live (under it, or behind symbolic links to -S and -L).
 
-# mail/: in system mode, postie-smtpd's uid must be able to enter a user's
-# home (the checkpassword step of SMTP AUTH chdirs there), not to read it.
+# mail/: in system mode, users with uids of their own may have their homes
+# there: they must be able to enter it, not to list it.
 mmode=0750 ; [ "$mode" = system ] && mmode=0711
 # queue/: postier (other) must pass through it to queue/mess/.
 qtop=0750 ; [ "$mode" = system ] && qtop=0751
@@ -349,31 +370,47 @@ fi
 # In system mode postie-queue runs set-gid to the queue group, so that any
 # injector (postie-smtpd as postied, sendmail as any user) can write the
 # queue while nobody else can.
+# setgid PROG GROUP: BINDIR/PROG becomes root:GROUP 2755.
+setgid () {
+  sp=$BINDIR/$1
+  [ -f "$sp" ] || die 111 "$sp not found"
+  [ "$(stat -c %G:%a "$sp")" = "$2:2755" ] && return 0
+  say "set-gid $2 on $sp"
+  [ $dry = 1 ] && return 0
+  chown root:"$2" "$sp" && chmod 2755 "$sp" || die 111 "unable to make $sp set-gid $2"
+}
 if [ "$mode" = system ] ; then
-  [ "$dir" = "$HOMEDIR" ] || warn "the set-gid postie-queue ignores POSTIE_HOME and uses $HOMEDIR: for a system instance in $dir, build with make HOMEDIR=$dir"
-  pq=$BINDIR/postie-queue
-  [ -f "$pq" ] || die 111 "$pq not found"
-  if [ "$(stat -c %G:%a "$pq")" != "$G_QUEUE:2755" ] ; then
-    say "set-gid $G_QUEUE on $pq"
-    if [ $dry = 0 ] ; then
-      chown root:$G_QUEUE "$pq" && chmod 2755 "$pq" || die 111 "unable to make $pq set-gid $G_QUEUE"
-    fi
-  fi
+  [ "$dir" = "$HOMEDIR" ] || warn "the set-gid postie-queue and postie-checkpassword ignore POSTIE_HOME and use $HOMEDIR: for a system instance in $dir, build with make HOMEDIR=$dir"
+  setgid postie-queue $G_QUEUE
 fi
 
 # ---------------------------------------------------------------------------
-# users/ (doc/users.md): the text source and its cdb, readable by the group
-# of the programs that look users up.
+# users/ (doc/users.md): the text source (with the hashes: root's alone),
+# users.cdb (no hashes), readable by the group of the programs that look
+# users up, passwords.cdb (the hashes), readable by the group that only
+# the set-gid postie-checkpassword has.
 
 mkd "$dir/users" 0750 "$O_USERS"
-tpl users/users | put "$dir/users/users" 0640 "$O_USERS"
+pwmode=0600 ; [ "$mode" = system ] && pwmode=0640
+tpl users/users | put "$dir/users/users" 0600 "$ROOT"
 if [ ! -e "$dir/users/users.cdb" ] ; then
-  say "file $dir/users/users.cdb (postie-users)"
+  say "file $dir/users/users.cdb and $dir/users/passwords.cdb (postie-users)"
   if [ $dry = 0 ] ; then
     POSTIE_HOME=$dir "$BINDIR/postie-users" || die 111 "postie-users failed"
     own "$dir/users/users.cdb" "$O_USERS" 0640
+    own "$dir/users/passwords.cdb" "$O_PW" $pwmode
   fi
+elif [ ! -e "$dir/users/passwords.cdb" ] ; then
+  warn "$dir/users/users.cdb was compiled by an older postie-users and holds the password hashes: see \"Moving an older instance over\" in doc/postie-setup.md"
 fi
+if [ "$mode" = system ] && [ $dry = 0 ] && [ -e "$dir/users/users" ] && [ "$(stat -c %a "$dir/users/users")" != 600 ] ; then
+  warn "$dir/users/users holds the password hashes and is mode $(stat -c %a "$dir/users/users"): chmod 0600 $dir/users/users"
+fi
+
+# In system mode postie-checkpassword runs set-gid postiep, the one group
+# that may read passwords.cdb: postie-smtpd (postied) and postie-popup
+# (postiev) parse network input and cannot read a hash themselves.
+[ "$mode" = system ] && setgid postie-checkpassword $G_PW
 
 # ---------------------------------------------------------------------------
 # postmaster, root and abuse (RFC 5321 4.5.1, RFC 2142; cron mails root):
@@ -406,7 +443,8 @@ else
     POSTIE_HOME=$dir "$BINDIR/postie-users" add -n postmaster "$u" "$g" "$pmhome" </dev/null \
       || die 111 "postie-users failed to add postmaster"
     own "$dir/users/users.cdb" "$O_USERS" 0640
-    own "$dir/users/users" "$O_USERS" 0640
+    own "$dir/users/users" "$ROOT" 0600
+    own "$dir/users/passwords.cdb" "$O_PW" $pwmode
   fi
   mkd "$pmhome" 0700 "$pmown"
   for d in Maildir Maildir/tmp Maildir/new Maildir/cur ; do mkd "$pmhome/$d" 0700 "$pmown" ; done
@@ -487,6 +525,20 @@ service smtpd "$smtpport" smtpd
 service submission "$subport" submission
 service pop3d "$pop3port" pop3d
 service send "" send
+# A run script made by an older postie-setup ran the checkpassword step of
+# SMTP AUTH without -a: it then changed into the user's home as postied,
+# and a user whose home postied cannot enter got 454 for a good password.
+for s in smtpd submission ; do
+  if [ -f "$dir/service/$s/run" ] && grep -qx "postie-smtpd postie-checkpassword" "$dir/service/$s/run" ; then
+    warn "$dir/service/$s/run runs postie-checkpassword without -a: make its last line \"postie-smtpd postie-checkpassword -a\" and restart the service"
+  fi
+done
+
+kept "$dir/control/me" "$me" -m
+kept "$dir/service/smtpd/env/PORT" "$smtpport" -p
+kept "$dir/service/submission/env/PORT" "$subport" -p
+kept "$dir/service/pop3d/env/PORT" "$pop3port" -p
+for s in smtpd submission pop3d ; do kept "$dir/service/$s/env/IP" "$ip" -i ; done
 
 echo "$PROG: $pmsay"
 added=$(wc -l <"$tally")

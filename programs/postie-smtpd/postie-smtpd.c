@@ -73,7 +73,9 @@ static int authrequired = 0 ;  /* SMTPAUTH=required: AUTH before MAIL */
 static char const *const *cpw = 0 ;  /* checkpassword argv */
 static unsigned int cpwn = 0 ;
 static char authuser[256] ;
+static char authshow[256] ;  /* authuser as it may appear in a header or reply */
 static int authed = 0 ;
+static int senderlogin = 0 ;  /* SENDERLOGIN=match: MAIL FROM one of the login's addresses */
 static unsigned long nbad = 0, nmessages = 0, nrefused = 0, nauthfail = 0 ;
 static unsigned long njunk = 0 ;
 static tain sessionend ;  /* control/timeoutsession after the start */
@@ -204,7 +206,7 @@ static void die_linetoolong (void)
 static void die_control (char const *name) gccattr_noreturn ;
 static void die_control (char const *name)
 {
-  strerr_warnwu3sys("read control/", name, "") ;
+  strerr_warnwu("read control/", name, ": ", control_strerror()) ;
   out("421 4.3.0 unable to read the configuration, try again later\r\n") ;
   session_end("config") ;
 }
@@ -453,6 +455,31 @@ static void smtp_mail (char const *arg)
     size_t i ;
     for (i = 0 ; i < addr.len ; i++) if ((unsigned char)addr.s[i] >= 0x80) break ;
     if (i < addr.len) { err("553 5.6.7 Non-ASCII address needs SMTPUTF8\r\n") ; return ; }
+  }
+  if (authed && senderlogin && addr.len)
+  {
+    r = sender_owned(authuser, addr.s, addr.len) ;
+    if (r < 0) { out("451 4.3.0 Unable to check the sender address, try again later\r\n") ; return ; }
+    if (!r)
+    {
+      logstart("refused") ;
+      logstr(" ip=") ; logstr(remoteip) ;
+      logstr(" auth=") ; logstr(authuser) ;
+      logstr(" from=<") ; logbytes(addr.s, addr.len) ; logstr(">") ;
+      logstr(" reason=sender address not owned by the login") ;
+      logend() ;
+      {
+        static char const a[] = "553 5.7.1 Sender address rejected: not owned by user " ;
+        static char const b[] = " (use one of your own addresses)\r\n" ;
+        char rep[sizeof a + sizeof authshow + sizeof b] ;
+        size_t n = strlen(authshow) ;
+        memcpy(rep, a, sizeof a - 1) ;
+        memcpy(rep + sizeof a - 1, authshow, n) ;
+        memcpy(rep + sizeof a - 1 + n, b, sizeof b) ;
+        err(rep) ;
+      }
+      return ;
+    }
   }
   if (!stralloc_copyb(&sender, addr.s, addr.len) || !stralloc_0(&sender)) die_nomem() ;
   sender.len-- ;
@@ -828,7 +855,9 @@ static void received (char const *msgid)
   else if (strchr(remoteip, ':')) { qputs("[IPv6:") ; qputs(remoteip) ; qputs("]") ; }
   else if (strcmp(remoteip, "unknown")) { qputs("[") ; qputs(remoteip) ; qputs("]") ; }
   else qputs("unknown") ;
-  qputs(")\n\tby ") ; qputs(me.s) ;
+  qputs(")\n\t") ;
+  if (authed) { qputs("(authenticated as ") ; qputs(authshow) ; qputs(")\n\t") ; }
+  qputs("by ") ; qputs(me.s) ;
   qputs(" (postie-smtpd) with ") ; qputs(protocol()) ;
   qputs(" id ") ; qputs(msgid) ;
   if (nrcpt == 1)
@@ -1276,6 +1305,13 @@ static void smtp_auth (char const *arg)
   }
   memcpy(authuser, user, ulen) ;
   authuser[ulen] = 0 ;
+  /* In a header comment and a reply: printable ASCII without the
+     characters that would end or nest the comment. */
+  for (size_t i = 0 ; i <= ulen ; i++)
+  {
+    char c = authuser[i] ;
+    authshow[i] = !c ? 0 : (unsigned char)c <= 32 || (unsigned char)c >= 127 || c == '(' || c == ')' || c == '\\' ? '?' : c ;
+  }
   authed = 1 ;
   out("235 2.7.0 Authentication successful\r\n") ;
 }
@@ -1385,6 +1421,18 @@ static void environment (void)
   relayclient = !!getenv("RELAYCLIENT") ;
   x = getenv("SMTPAUTH") ;
   authrequired = x && !strcmp(x, "required") ;
+  /* SENDERLOGIN: "match" ties MAIL FROM to the login's own addresses,
+     "any" does not; unset, it is on where AUTH is required (submission)
+     and off elsewhere (port 25). */
+  {
+    char const *s = getenv("SENDERLOGIN") ;
+    senderlogin = s ? !strcmp(s, "match") : authrequired ;
+    if (s && strcmp(s, "match") && strcmp(s, "any"))
+    {
+      strerr_warnw("SENDERLOGIN=", s, " is neither match nor any: using match") ;
+      senderlogin = 1 ;
+    }
+  }
   authoffer = cpwn && !(x && !strcmp(x, "no")) ;
 }
 

@@ -65,5 +65,9 @@ extern int rcpt_hosts (char const *domain, size_t len) ;
    at the offset of its last '@'. 1 exists (or cannot tell: accept),
    0 unknown user (550 5.1.1), -1 temporary error. */
 extern int rcpt_check (char const *addr, size_t len, size_t at) ;
+/* SENDERLOGIN=match: 1 if addr (a MAIL FROM address) is one of user's own
+   (local_owned_by: mail to it reaches user alone), 0 if not, -1 on a
+   temporary error. */
+extern int sender_owned (char const *user, char const *addr, size_t len) ;
 
 #endif

@@ -104,3 +104,14 @@ int rcpt_check (char const *addr, size_t len, size_t at)
     return r ;
   }
 }
+
+int sender_owned (char const *user, char const *addr, size_t len)
+{
+  int r = local_owned_by(&resolver, addr, len, user) ;
+  if (r < 0)
+  {
+    if (resolver.errfile[0]) strerr_warnwu2sys("read ", resolver.errfile) ;
+    else strerr_warnwu1sys("check a sender address") ;
+  }
+  return r ;
+}

@@ -1,12 +1,16 @@
 /* postie-users: keep the users database.
 
    users/users is the text source (one user a line, doc/users.md);
-   users/users.cdb is what delivery, the RCPT check and authentication read
-   (usersdb.h). Every command takes users/lock, edits users/users (if it
-   edits) by writing a temporary file, fsync, rename, fsync of users/, then
-   compiles users/users.cdb the same way. A reader therefore sees the old
-   database or the new one, never half of one; a crash between the two
-   renames leaves the new text with the old database, and the next run of
+   users/users.cdb is what delivery and the RCPT check read (usersdb.h),
+   without the hashes; users/passwords.cdb holds the hashes alone, for the
+   checkpassword step (userspw.h), so that a uid that may read the first
+   need not be able to read the second. Every command takes users/lock,
+   edits users/users (if it edits) by writing a temporary file, fsync,
+   rename, fsync of users/, then compiles passwords.cdb and users.cdb the
+   same way, in that order (a user being added has its hash before it
+   exists; one being deleted loses it first). A reader therefore sees the
+   old database or the new one, never half of one; a crash between the
+   renames leaves the new text with an old database, and the next run of
    postie-users compiles it.
 
    Passwords come on stdin (one line), never from argv, and are stored as
@@ -32,6 +36,7 @@
 #include "postie.h"
 #include "usersdb.h"
 #include "usersline.h"
+#include "userspw.h"
 
 #define USAGE "postie-users [ add [ -n ] name uid gid home [ maildir ] | passwd [ -n ] name | del name | hash ]"
 #define dieusage() strerr_dieusage(100, USAGE)
@@ -39,6 +44,7 @@
 #define SOURCE "users/users"
 #define SOURCE_TMP "users/users.tmp"
 #define CDB_TMP "users/users.cdb.tmp"
+#define PW_TMP "users/passwords.cdb.tmp"
 #define LOCKFILE "users/lock"
 #define PASSWORD_MAX 256
 
@@ -205,16 +211,18 @@ static void writesource (void)
   commit(fd, SOURCE_TMP, SOURCE) ;
 }
 
-static void compile (void)
+/* One cdb: users.cdb (hashes 0: the hash field empty) or passwords.cdb
+   (hashes 1: the hash alone). */
+static void compile1 (int hashes, char const *tmp, char const *target, unsigned int mode)
 {
   cdbmaker c = CDBMAKER_ZERO ;
   stralloc data = STRALLOC_ZERO ;
   size_t n = genalloc_len(ent, &ents), i = 0 ;
   ent const *e = genalloc_s(ent const, &ents) ;
-  int fd = open(CDB_TMP, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600) ;
-  if (fd < 0) strerr_diefusys(111, "create ", CDB_TMP) ;
-  perms(fd, CDB_TMP, USERSDB_FILE, 0640) ;
-  if (!cdbmake_start(&c, fd)) strerr_diefusys(111, "start ", CDB_TMP) ;
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600) ;
+  if (fd < 0) strerr_diefusys(111, "create ", tmp) ;
+  perms(fd, tmp, target, mode) ;
+  if (!cdbmake_start(&c, fd)) strerr_diefusys(111, "start ", tmp) ;
   for (; i < n ; i++)
   {
     char key[USERSDB_NAME_MAX] ;
@@ -226,18 +234,28 @@ static void compile (void)
       key[j] = ch >= 'A' && ch <= 'Z' ? ch + 32 : ch ;
     }
     data.len = 0 ;
-    if (!stralloc_catb(&data, e[i].u.hash, e[i].u.hashlen) || !stralloc_0(&data)
+    if (hashes)
+    {
+      if (!stralloc_catb(&data, e[i].u.hash, e[i].u.hashlen) || !stralloc_0(&data)) die_nomem() ;
+    }
+    else if (!stralloc_0(&data)
      || !stralloc_catb(&data, fmt, uint32_fmt(fmt, e[i].u.uid)) || !stralloc_0(&data)
      || !stralloc_catb(&data, fmt, uint32_fmt(fmt, e[i].u.gid)) || !stralloc_0(&data)
      || !stralloc_catb(&data, e[i].u.home, e[i].u.homelen) || !stralloc_0(&data)
      || !stralloc_catb(&data, e[i].u.maildir, e[i].u.maildirlen) || !stralloc_0(&data))
       die_nomem() ;
     if (!cdbmake_add(&c, key, e[i].u.namelen, data.s, data.len))
-      strerr_diefusys(111, "write ", CDB_TMP) ;
+      strerr_diefusys(111, "write ", tmp) ;
   }
-  if (!cdbmake_finish(&c)) strerr_diefusys(111, "write ", CDB_TMP) ;
-  commit(fd, CDB_TMP, USERSDB_FILE) ;
+  if (!cdbmake_finish(&c)) strerr_diefusys(111, "write ", tmp) ;
+  commit(fd, tmp, target) ;
   stralloc_free(&data) ;
+}
+
+static void compile (void)
+{
+  compile1(1, PW_TMP, USERSPW_FILE, 0600) ;
+  compile1(0, CDB_TMP, USERSDB_FILE, 0640) ;
 }
 
 static void lock (void)

@@ -2,9 +2,12 @@
 """make run (package/run): creates the demo instance, prints the banner with
 the demo user's password, serves SMTP and POP3 under s6-svscan; Ctrl-C
 (SIGINT to the foreground process group) brings every service down and
-returns; a second run reuses the instance and the password; SIGTERM works
-the same. Run as the test's uid (nobody when root: the root path only adds
-the postie user and runs the same steps as it)."""
+returns; a second run reuses the instance and the password, and finds
+every service up (the supervise/control FIFOs the first run left must not
+be taken for running supervisors); SIGTERM works the same. Run as the test's uid (nobody when root: the root path only adds
+the postie user and runs the same steps as it; that path is run too, as
+root with a private copy of /etc, so that the user it adds goes away with
+the test)."""
 import os, poplib, re, signal, smtplib, subprocess, sys, time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from postietest import *
@@ -12,7 +15,9 @@ from instance import *
 
 need = missing()
 if need:
-    for c in ("makerun-banner", "makerun-mail", "makerun-sigint", "makerun-reuse", "makerun-sigterm"):
+    for c in ("makerun-banner", "makerun-mail", "makerun-sigint", "makerun-reuse", "makerun-sigterm",
+              "makerun-reuse-all-up", "makerun-pop3-oneliner-empty", "makerun-banner-postie-qstat",
+              "makerun-banner-postie-qread", "makerun-pop3-oneliner"):
         skip(c, "missing programs: " + " ".join(need))
     done()
 
@@ -23,10 +28,11 @@ env = dict(os.environ, POSTIE_RUN_DIR=inst, POSTIE_PORTS="%d,%d,%d" % ports)
 build = os.path.relpath(BUILD, TOP)
 
 
-def start():
-    p = subprocess.Popen(RUNAS + ["sh", os.path.join(TOP, "package", "run"), build], cwd=TOP, env=env,
-                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                         start_new_session=True)
+def start(argv=None, penv=None):
+    """package/run (or argv), until its banner's last line."""
+    p = subprocess.Popen(argv or RUNAS + ["sh", os.path.join(TOP, "package", "run"), build], cwd=TOP,
+                         env=penv or env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, start_new_session=True)
     out = b""
     end = time.time() + 40
     while time.time() < end:
@@ -49,9 +55,12 @@ def finish(p, sig, name):
         rest = p.communicate(timeout=30)[0].decode()
         check(name, p.returncode == 0 and "every service is down" in rest and not supervisors_left(inst),
               "rc=%r left=%r out=%r" % (p.returncode, supervisors_left(inst), rest[-300:]))
+        return rest
     except subprocess.TimeoutExpired:
         p.kill()
+        p.wait()
         check(name, False, "still running 30 s after the signal")
+        return ""
 
 
 p, out = start()
@@ -59,6 +68,24 @@ m = re.search(r"password: (\S+)", out)
 check("makerun-banner", m and ("127.0.0.1:%d" % ports[0]) in out and ("127.0.0.1:%d" % ports[2]) in out
       and "retried" in out, out)
 pw = m.group(1) if m else ""
+
+
+def banner_cmd(prefix):
+    """The banner's command line that starts with prefix, run by sh."""
+    for l in out.splitlines():
+        if l.strip().startswith(prefix):
+            return subprocess.run(["sh", "-c", l.strip()], capture_output=True, text=True, timeout=30)
+    return None
+
+
+# The banner's POP3 one-liner on the empty mailbox, and its queue commands
+# (full paths, POSTIE_HOME given).
+r = banner_cmd("python3 -c")
+check("makerun-pop3-oneliner-empty", r and r.returncode == 0 and "no mail yet" in r.stdout,
+      r and (r.stdout + r.stderr))
+for q in ("postie-qstat", "postie-qread"):
+    r = banner_cmd("POSTIE_HOME=%s %s" % (inst, os.path.join(BUILD, "bin", q)))
+    check("makerun-banner-" + q, r and r.returncode == 0, r and r.stderr)
 try:
     with smtplib.SMTP("127.0.0.1", ports[0], timeout=20) as s:
         s.sendmail("me@example.org", ["demo@localhost"], "Subject: demo\r\n\r\nhello demo\r\n")
@@ -76,11 +103,37 @@ try:
         pp.quit()
         time.sleep(0.2)
     check("makerun-mail", b"hello demo" in lines, repr(lines))
+    r = banner_cmd("python3 -c")
+    check("makerun-pop3-oneliner", r and r.returncode == 0 and "hello demo" in r.stdout, r and r.stderr)
 except Exception as e:
     check("makerun-mail", False, repr(e))
 finish(p, signal.SIGINT, "makerun-sigint")
 
 p, out = start()
 check("makerun-reuse", "reusing the instance" in out and ("password: " + pw) in out, out)
-finish(p, signal.SIGTERM, "makerun-sigterm")
+# The banner comes once every service is up: give a warning the time to
+# follow it, then stop.
+time.sleep(1)
+rest = finish(p, signal.SIGTERM, "makerun-sigterm")
+check("makerun-reuse-all-up", "not up yet" not in out + rest, out + rest)
+
+# As root (the README's way): package/run adds the user postie and runs
+# the instance as it; twice, the second reusing it. In a private mount
+# namespace with a copy of /etc (useradd) and an empty /var/log.
+if os.getuid() == 0:
+    etc, varlog = os.path.join(base, "etc"), os.path.join(base, "varlog")
+    cp = subprocess.run(["cp", "-a", "/etc", etc], capture_output=True)
+    os.mkdir(varlog)
+    rinst = os.path.join(base, "rootrun")
+    renv = dict(env, POSTIE_RUN_DIR=rinst)
+    ns = ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+          'mount --bind "$0" /etc && mount --bind "$1" /var/log && exec sh "$2" "$3"',
+          etc, varlog, os.path.join(TOP, "package", "run"), build]
+
+    for n, what in ((1, "created the instance"), (2, "reusing the instance")):
+        p, out = start(ns, renv)
+        time.sleep(1)
+        rest = finish(p, signal.SIGTERM, "makerun-root-%d-stop" % n)
+        check("makerun-root-%d-all-up" % n, cp.returncode == 0 and what in out and "running as the user postie" in out
+              and "not up yet" not in out + rest, out + rest)
 done()

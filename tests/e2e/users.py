@@ -12,6 +12,13 @@ home = tmpdir("users")
 os.makedirs(os.path.join(home, "users"), exist_ok=True)
 src = os.path.join(home, "users", "users")
 db = os.path.join(home, "users", "users.cdb")
+pwdb = os.path.join(home, "users", "passwords.cdb")
+
+
+def pwhash(name):
+    """The hash of name in passwords.cdb ("hash\0")."""
+    v = cdb_read(pwdb).get(name)
+    return v[:-1].decode() if v is not None and v.endswith(b"\0") else None
 
 def text():
     return open(src).read()
@@ -27,14 +34,19 @@ recs = cdb_read(db)
 check("db-keys-lowercased", sorted(recs) == [b"alice", b"bob", b"lists"], repr(sorted(recs)))
 a = parse_user(recs[b"alice"])
 check("db-alice", (a["uid"], a["gid"], a["home"], a["maildir"]) == (1000, 1001, "/home/alice", "Maildir/"), repr(a))
-check("db-hash-crypt", a["hash"].startswith("$y$") or a["hash"].startswith("$6$"), a["hash"])
+check("db-hash-crypt", pwhash(b"alice").startswith("$y$") or pwhash(b"alice").startswith("$6$"), pwhash(b"alice"))
+# The hashes are in passwords.cdb alone: users.cdb, which the SMTP server
+# reads, has an empty hash field.
+check("db-no-hash-in-users-cdb", a["hash"] == "" and b"$y$" not in open(db, "rb").read()
+      and sorted(cdb_read(pwdb)) == [b"alice", b"bob", b"lists"], a["hash"])
+check("pwdb-mode-0600", os.stat(pwdb).st_mode & 0o777 == 0o600, oct(os.stat(pwdb).st_mode))
 check("db-bob-maildir-space-home", parse_user(recs[b"bob"])["maildir"] == "/var/mail/bob/" and parse_user(recs[b"bob"])["home"] == "/home/b ob")
-check("db-nopassword-hash", parse_user(recs[b"lists"])["hash"] == "!")
+check("db-nopassword-hash", pwhash(b"lists") == "!")
 check("no-plaintext", "s3cret" not in text() and b"s3cret" not in open(db, "rb").read())
 check("source-keeps-case", text().startswith("Alice:$"), text()[:20])
 check("source-mode-0600", os.stat(src).st_mode & 0o777 == 0o600, oct(os.stat(src).st_mode))
 check("db-mode-0640", os.stat(db).st_mode & 0o777 == 0o640, oct(os.stat(db).st_mode))
-check("no-tmp-left", sorted(os.listdir(os.path.join(home, "users"))) == ["lock", "users", "users.cdb"],
+check("no-tmp-left", sorted(os.listdir(os.path.join(home, "users"))) == ["lock", "passwords.cdb", "users", "users.cdb"],
       repr(os.listdir(os.path.join(home, "users"))))
 
 # Two adds of the same password give different hashes (random salt).
@@ -45,17 +57,17 @@ check("hash-salted", h1 != h2 and h1.startswith("$") and len(h1) > 20, repr((h1,
 # passwd changes only the hash; comments and blank lines survive edits.
 with open(src, "a") as f:
     f.write("\n# a comment\n   \n")
-old = parse_user(cdb_read(db)[b"alice"])["hash"]
+old = pwhash(b"alice")
 rc, out, err = users(home, "passwd", "ALICE", password="new")
 new = parse_user(cdb_read(db)[b"alice"])
-check("passwd", rc == 0 and new["hash"] != old and new["uid"] == 1000, err)
+check("passwd", rc == 0 and pwhash(b"alice") != old and new["uid"] == 1000, err)
 check("comments-kept", "# a comment\n" in text())
 rc, out, err = users(home, "passwd", "-n", "alice")
-check("passwd-disable", rc == 0 and parse_user(cdb_read(db)[b"alice"])["hash"] == "!", err)
+check("passwd-disable", rc == 0 and pwhash(b"alice") == "!", err)
 rc, out, err = users(home, "passwd", "nobody", password="x")
 check("passwd-unknown-100", rc == 100 and "nobody" in err, err)
 rc, out, err = users(home, "del", "Bob")
-check("del", rc == 0 and b"bob" not in cdb_read(db) and "bob:" not in text(), err)
+check("del", rc == 0 and b"bob" not in cdb_read(db) and b"bob" not in cdb_read(pwdb) and "bob:" not in text(), err)
 rc, out, err = users(home, "del", "bob")
 check("del-unknown-100", rc == 100, err)
 
@@ -145,7 +157,7 @@ for it in range(iters):
     try:
         recs = cdb_read(bdb)
         counts.add(len(recs))
-        if b"user99999" not in recs:
+        if b"user99999" not in recs or b"user99999" not in cdb_read(os.path.join(big, "users", "passwords.cdb")):
             broken += 1
     except (ValueError, OSError) as e:
         broken += 1
