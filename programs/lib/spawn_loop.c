@@ -432,6 +432,15 @@ void spawn_loop (spawn_ops const *ops, unsigned int maxchildren, unsigned int tm
     if (eof && !nkids)
     {
       if (in.len) die_proto() ;
+      /* every child reported: what we allocated goes back (the
+         sanitizers' leak check runs at exit) */
+      stralloc_free(&in) ;
+      alloc_free(x) ;
+      alloc_free(kids) ;
+      kids = 0 ;
+      stralloc_free(&pathname) ;
+      stralloc_free(&cands) ;
+      stralloc_free(&shargv) ;
       return ;
     }
     x[0].fd = sfd ; x[0].events = IOPAUSE_READ ;
