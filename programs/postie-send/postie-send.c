@@ -564,6 +564,7 @@ struct pk_s
   int sfd ;   /* the fd being synced: the info file, then a directory */
   int step ;
   int addnew ;
+  int counted ;  /* in pk_inflight of its bucket */
   uint64_t msglen ;
   unsigned int nrcpt ;
   stralloc sender ;
@@ -573,9 +574,11 @@ static pk *pks[PICKUP_CAP] ;
 static unsigned int npk = 0 ;
 static uint64_t rescan = 0 ;  /* buckets to read again when pickups are free */
 static int rescan_addnew = 0 ;
-/* Since the last round (rescan_todo): the buckets where a pickup was
-   started, and those where one reached its last step. */
+/* Since each bucket was last read: the buckets where a pickup was
+   started, and those where one reached its last step; and how many of
+   each bucket's pickups are in flight now. */
 static uint64_t pk_started = 0, pk_done = 0 ;
+static unsigned int pk_inflight[QUEUE_SPLIT] ;
 
 static int catfield (stralloc *sa, char const *s, char sep)
 {
@@ -594,6 +597,7 @@ static void pickup_free (pk *x)
 {
   unsigned int i ;
   for (i = 0 ; i < npk ; i++) if (pks[i] == x) { pks[i] = pks[--npk] ; break ; }
+  if (x->counted) pk_inflight[qid_bucket(&x->q)]-- ;
   if (x->fd >= 0) fd_close(x->fd) ;
   if (x->sfd >= 0) fd_close(x->sfd) ;
   stralloc_free(&x->sender) ;
@@ -718,6 +722,8 @@ static int pickup (qid const *q, int addnew)
   stralloc_free(&env) ; stralloc_free(&out) ; stralloc_free(&res) ;
   x->step = 1 ;
   pks[npk++] = x ;
+  x->counted = 1 ;
+  pk_inflight[qid_bucket(q)]++ ;
   sync_submit(JOB_PICKUP, x, x->sfd, 0, -1, 0) ;
   return 1 ;
  fail:
@@ -791,7 +797,14 @@ static void pickup_step (void *p, int err)
   }
   /* 3. only the message: the envelope is in the info file now */
   qpath(path, "mess", &x->q) ;
-  if (ftruncate(x->fd, (off_t)x->msglen) < 0) strerr_diefusys(111, "truncate ", path) ;
+  if (ftruncate(x->fd, (off_t)x->msglen) < 0)
+  {
+    /* in queue/mess, untruncated: its activation truncates it before
+       any delivery (as after a crash), or defers it again */
+    LOG("warning: ", x->id, ": unable to truncate ", path, ": ", strerror(errno), ": retried later") ;
+    if (x->addnew) heap_push(now() + (int64_t)set.retrymin, &x->q) ;
+    goto fail ;
+  }
   {
     char fmt[UINT64_FMT], fmt2[UINT_FMT] ;
     fmt[uint64_fmt(fmt, x->msglen)] = 0 ;
@@ -815,7 +828,8 @@ static void scan_todo_bucket (unsigned int b, int addnew)
   qdir(path, "todo", b) ;
   dir = opendir(path) ;
   if (!dir) { strerr_warnwusys("open ", path) ; return ; }
-  if (!rescan && !npk) pk_started = pk_done = 0 ;
+  pk_started &= ~((uint64_t)1 << b) ;
+  pk_done &= ~((uint64_t)1 << b) ;
   for (;;)
   {
     struct dirent *e = readdir(dir) ;
@@ -836,22 +850,32 @@ static void scan_todo_bucket (unsigned int b, int addnew)
 }
 
 /* The buckets left unread because pickupmax pickups were in flight.
-   Only those that made progress in the last round (a pickup reached its
-   last step), or had none started (the pickups were full of other
-   buckets): files failing at an asynchronous step (EIO on fsync, EACCES
-   on rename) would otherwise be restarted forever, and the start-up loop
-   never end. A bucket without progress is left to the next scan
+   Read again: those that made progress since they were last read (a
+   pickup reached its last step), or had none started (the pickups were
+   full of other buckets). A bucket whose pickups are all still in
+   flight waits for them (its bit stays). One whose pickups all ended,
+   none of them done, is stuck: files failing at an asynchronous step
+   (EIO on fsync, EACCES on rename) would otherwise be restarted forever,
+   and the start-up loop never end; it is left to the next scan
    (scaninterval, or a trigger). */
 static void rescan_todo (void)
 {
-  uint64_t m = rescan, stuck ;
+  uint64_t m = rescan, stuck = 0, wait = 0 ;
   int addnew = rescan_addnew ;
   unsigned int b ;
   if (!m || npk > set.pickupmax / 2) return ;
-  stuck = m & pk_started & ~pk_done ;
-  rescan = 0 ; rescan_addnew = 0 ; pk_started = pk_done = 0 ;
   for (b = 0 ; b < QUEUE_SPLIT ; b++)
-    if (stuck & ((uint64_t)1 << b))
+  {
+    uint64_t bit = (uint64_t)1 << b ;
+    if (!(m & bit) || !(pk_started & bit) || (pk_done & bit)) continue ;
+    if (pk_inflight[b]) wait |= bit ; else stuck |= bit ;
+  }
+  if (m == wait) return ;
+  rescan = wait ;
+  if (!wait) rescan_addnew = 0 ;
+  for (b = 0 ; b < QUEUE_SPLIT ; b++)
+    if (wait & ((uint64_t)1 << b)) continue ;
+    else if (stuck & ((uint64_t)1 << b))
     {
       char fmt[UINT_FMT] ;
       fmt[uint_fmt(fmt, b)] = 0 ;
@@ -915,7 +939,12 @@ static void scan_info (void)
     int dfd ;
     qdir(path, "info", b) ;
     dir = opendir(path) ;
-    if (!dir) strerr_diefusys(111, "open ", path) ;
+    if (!dir)
+    {
+      /* one bucket's messages wait (for the next start-up); the others go */
+      LOG("warning: unable to list ", path, ": ", strerror(errno), ": its messages wait for the next start-up") ;
+      continue ;
+    }
     dfd = dirfd(dir) ;
     for (;;)
     {
@@ -944,10 +973,18 @@ static char const *T (active const *a, uint32_t off)
   return a->text.s + off ;
 }
 
-static void info_mark (active *a, rcpt *r, char state)
+/* One recipient's state, in place. A failure (an I/O error) is logged
+   and leaves the recipient pending: it is tried again at the next retry
+   (a delivery that succeeded may then be made twice, never lost). */
+static int info_mark (active *a, rcpt *r, char state)
 {
-  if (pwrite(a->fd, &state, 1, r->off) != 1) strerr_diefusys(111, "update the info file of ", a->idstr) ;
+  if (pwrite(a->fd, &state, 1, r->off) != 1)
+  {
+    LOG("warning: ", a->idstr, ": unable to update the info file: ", strerror(errno), ": <", T(a, r->addr), "> stays pending") ;
+    return 0 ;
+  }
   r->state = state ;
+  return 1 ;
 }
 
 /* The marks just written reach the disk through a thread: whatever
@@ -996,25 +1033,51 @@ static void bounce_add (active *a, rcpt const *r, char const *status, char const
     die_nomem() ;
 }
 
-/* The records reach the disk before any recipient is marked failed. */
-static void bounce_sync (active *a)
+/* The records reach the disk before any recipient is marked failed.
+   Returns 1 when they are on disk; 0 when they could not be written
+   (a full disk, an I/O error: logged): the file is put back as it was
+   and the caller leaves those recipients pending, to be tried again,
+   and recorded again, at the message's next retry. */
+static int bounce_sync (active *a)
 {
   char path[32 + QUEUE_ID_MAX] ;
-  int fd, created = 0 ;
-  if (!bbuf.len) return ;
+  struct stat st ;
+  int fd, created = 0, e ;
+  if (!bbuf.len) return 1 ;
   qpath(path, "bounce", &a->id) ;
-  fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC) ;
+  fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW) ;
   if (fd < 0 && errno == ENOENT)
   {
-    fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640) ;
+    fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0640) ;
     created = 1 ;
   }
-  if (fd < 0) strerr_diefusys(111, "open ", path) ;
-  if (allwrite(fd, bbuf.s, bbuf.len) < bbuf.len || fsync(fd) < 0) strerr_diefusys(111, "write ", path) ;
+  if (fd < 0) { e = errno ; goto fail ; }
+  if (fstat(fd, &st) < 0) { e = errno ; fd_close(fd) ; goto fail ; }
+  if (allwrite(fd, bbuf.s, bbuf.len) < bbuf.len || fsync(fd) < 0)
+  {
+    e = errno ? errno : EIO ;
+    /* no torn record may stay in front of the next one */
+    if (created) unlink(path) ;
+    else if (ftruncate(fd, st.st_size) < 0)
+      LOG("warning: ", a->idstr, ": unable to cut ", path, " back to its last whole record: ", strerror(errno)) ;
+    fd_close(fd) ;
+    goto fail ;
+  }
   fd_close(fd) ;
-  if (created && fsync_parent(path) < 0) strerr_diefusys(111, "sync the directory of ", path) ;
+  if (created && fsync_parent(path) < 0)
+  {
+    /* a name that may not survive a crash must not be built upon */
+    e = errno ;
+    unlink(path) ;
+    goto fail ;
+  }
   bbuf.len = 0 ;
   a->hasbounce = 1 ;
+  return 1 ;
+ fail:
+  bbuf.len = 0 ;
+  LOG("warning: ", a->idstr, ": unable to record the failures in ", path, ": ", strerror(e), ": those recipients are tried again at the next retry") ;
+  return 0 ;
 }
 
 /* ---------- activation and passes ---------- */
@@ -1075,9 +1138,15 @@ static void pass_end (active *a)
     if (bounce_send(a->idstr, qid_bucket(&a->id), T(a, a->sender), (int64_t)a->id.sec) == 0)
     {
       qpath(path, "bounce", &a->id) ;
-      if (unlink(path) < 0 && errno != ENOENT) strerr_diefusys(111, "unlink ", path) ;
-      fsync_parent(path) ;
-      a->hasbounce = 0 ;
+      if (unlink(path) < 0 && errno != ENOENT)
+        /* the message stays while its bounce file does: the DSN may be
+           sent again at the next retry, never lost */
+        LOG("warning: ", a->idstr, ": unable to remove ", path, ": ", strerror(errno), ": retried later") ;
+      else
+      {
+        fsync_parent(path) ;
+        a->hasbounce = 0 ;
+      }
     }
   }
   for (i = 0 ; i < a->n ; i++) if (a->r[i].state == 'P') pending++ ;
@@ -1087,11 +1156,22 @@ static void pass_end (active *a)
        in between leaves an info file without a message, which the next
        activation recognizes and removes */
     qpath(path, "mess", &a->id) ;
-    if (unlink(path) < 0 && errno != ENOENT) strerr_diefusys(111, "unlink ", path) ;
+    if (unlink(path) < 0 && errno != ENOENT)
+    {
+      LOG("warning: ", a->idstr, ": unable to remove ", path, ": ", strerror(errno), ": retried later") ;
+      heap_push(t + (int64_t)set.retrymin, &a->id) ;
+      active_free(a) ;
+      return ;
+    }
     qpath(path, "defer", &a->id) ;
     unlink(path) ;  /* informational (defer_write): usually absent */
     qpath(path, "info", &a->id) ;
-    if (unlink(path) < 0 && errno != ENOENT) strerr_diefusys(111, "unlink ", path) ;
+    if (unlink(path) < 0 && errno != ENOENT)
+    {
+      /* its next activation finds no message and removes it */
+      LOG("warning: ", a->idstr, ": unable to remove ", path, ": ", strerror(errno), ": retried later") ;
+      heap_push(t + (int64_t)set.retrymin, &a->id) ;
+    }
     LOG("end msg ", a->idstr) ;
     active_free(a) ;
     return ;
@@ -1125,7 +1205,9 @@ static void mark_done (void *p, int k, unsigned int slot, int err)
 {
   active *a = p ;
   a->syncing-- ;
-  if (err) { errno = err ; strerr_diefusys(111, "sync the info file of ", a->idstr) ; }
+  /* the marks are written, maybe not on disk: a crash may make those
+     deliveries again (never lose them); this message only is concerned */
+  if (err) LOG("warning: ", a->idstr, ": unable to sync the info file: ", strerror(err), ": a crash may repeat its last deliveries") ;
   if (k >= 0) slot_release(k, slot) ;
   if (pass_done(a)) pass_end(a) ;
 }
@@ -1242,8 +1324,15 @@ static void activate (qid const *q)
       heap_push(now() + (int64_t)set.retrymin, q) ;
       goto drop ;
     }
-    fd = open(a->mess, O_WRONLY | O_CLOEXEC) ;
-    if (fd < 0 || ftruncate(fd, (off_t)a->msglen) < 0 || fsync(fd) < 0) strerr_diefusys(111, "truncate ", a->mess) ;
+    fd = open(a->mess, O_WRONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK) ;
+    if (fd < 0 || ftruncate(fd, (off_t)a->msglen) < 0 || fsync(fd) < 0)
+    {
+      /* this message only: it waits, the queue goes on */
+      LOG("warning: ", a->idstr, ": unable to truncate ", a->mess, ": ", strerror(errno), ": retried later") ;
+      if (fd >= 0) fd_close(fd) ;
+      heap_push(now() + (int64_t)set.retrymin, q) ;
+      goto drop ;
+    }
     fd_close(fd) ;
   }
   qpath(path, "bounce", q) ;
@@ -1267,9 +1356,8 @@ static void activate (qid const *q)
       }
       else a->unstarted[r->kind == 'R']++ ;
     }
-    if (xs)
+    if (xs && bounce_sync(a))
     {
-      bounce_sync(a) ;
       for (i = 0 ; i < a->n ; i++) if (a->r[i].state == 'P' && a->r[i].kind == 'X') info_mark(a, a->r + i, 'F') ;
       info_sync(a, -1, 0) ;
     }
@@ -1421,14 +1509,15 @@ static void result (int k, unsigned int slot, char const *const *lines, unsigned
       }
     }
   }
-  if (failed) bounce_sync(a) ;
+  /* failures not recorded (a full disk) stay pending: not marked */
+  if (failed && !bounce_sync(a)) failed = -1 ;
   for (i = 0 ; i < d->nrc ; i++)
   {
     rcpt *r = a->r + d->rc[i] ;
     char kind = i < nlines ? lines[i][0] : 'Z' ;
     r->pass = 2 ;
-    if (kind == 'K') { info_mark(a, r, 'D') ; marked = 1 ; }
-    else if (kind == 'D' || expired) { info_mark(a, r, 'F') ; marked = 1 ; }
+    if (kind == 'K') { if (info_mark(a, r, 'D')) marked = 1 ; }
+    else if ((kind == 'D' || expired) && failed > 0) { if (info_mark(a, r, 'F')) marked = 1 ; }
   }
   /* The slot stays busy (used, counted in running) until its marks are
      on disk: a crash can then redeliver at most the concurrency's worth
