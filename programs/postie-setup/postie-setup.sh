@@ -295,11 +295,11 @@ done
 
 # ---------------------------------------------------------------------------
 # queue/ (doc/queue.md, "Who may do what"). System mode: postie-queue
-# (set-gid postieq) writes tmp/ and todo/B/; postie-send (posties, with the
-# group postieq) takes messages out of todo/B/ into mess/B/ and owns the
-# rest; postie-rspawn (postier, in no queue group) may only read mess/B/ID,
-# through mess/'s group. Queue files are 0664 (postie-queue's umask 002):
-# the directories decide who reaches them.
+# (set-uid and set-gid postieq) writes tmp/ and todo/B/; postie-send
+# (posties, with the group postieq) takes messages out of todo/B/ into
+# mess/B/ and owns the rest; postie-rspawn (postier, in no queue group) may
+# only read mess/B/ID, through mess/'s group. Queue files are postieq's,
+# 0664 (postie-queue's umask 002): the directories decide who reaches them.
 
 q=$dir/queue
 qmode=0750 ; xmode=0750 ; smode=0750
@@ -334,17 +334,20 @@ if [ -f "$TEMPLATES/queue-dirs" ] ; then
   done <"$TEMPLATES/queue-dirs"
 fi
 
-# In system mode postie-queue runs set-gid to the queue group, so that any
-# injector (postie-smtpd as postied, sendmail as any user) can write the
-# queue while nobody else can.
+# In system mode postie-queue runs set-uid and set-gid to the queue
+# account (qmail-queue's way), so that any injector (postie-smtpd as
+# postied, sendmail as any user) can write the queue while nobody else can,
+# and the queue files belong to the queue uid, not to the injector: once
+# accepted, a message cannot be written, chmod'ed or truncated by whoever
+# injected it (a delivery program of theirs gets it on fd 0).
 if [ "$mode" = system ] ; then
-  [ "$dir" = "$HOMEDIR" ] || warn "the set-gid postie-queue ignores POSTIE_HOME and uses $HOMEDIR: for a system instance in $dir, build with make HOMEDIR=$dir"
+  [ "$dir" = "$HOMEDIR" ] || warn "the set-uid postie-queue ignores POSTIE_HOME and uses $HOMEDIR: for a system instance in $dir, build with make HOMEDIR=$dir"
   pq=$BINDIR/postie-queue
   [ -f "$pq" ] || die 111 "$pq not found"
-  if [ "$(stat -c %G:%a "$pq")" != "$G_QUEUE:2755" ] ; then
-    say "set-gid $G_QUEUE on $pq"
+  if [ "$(stat -c %U:%G:%a "$pq")" != "$U_QUEUE:$G_QUEUE:6755" ] ; then
+    say "set-uid $U_QUEUE and set-gid $G_QUEUE on $pq"
     if [ $dry = 0 ] ; then
-      chown root:$G_QUEUE "$pq" && chmod 2755 "$pq" || die 111 "unable to make $pq set-gid $G_QUEUE"
+      chown $U_QUEUE:$G_QUEUE "$pq" && chmod 6755 "$pq" || die 111 "unable to make $pq set-uid $U_QUEUE, set-gid $G_QUEUE"
     fi
   fi
 fi

@@ -61,7 +61,8 @@ if ref is not None:
 # A burst through postie-queue from 8 injectors at once, postie-send
 # running with the default scaninterval (60 s): every message is in the
 # Maildir well before the first scan could have picked up a forgotten one.
-i = Instance("send-stall-burst", users=("alice",), control={"locals": "example.org"})
+# A small pickupmax makes every bucket go through the rescan rule.
+i = Instance("send-stall-burst", users=("alice",), control={"locals": "example.org", "pickupmax": "4"})
 i.start()
 BURST = 480
 errors = []
