@@ -376,6 +376,10 @@ static int readsettings (void)
     strerr_warnwusys("read control/me or control/doublebounceto") ;
     return 0 ;
   }
+  /* a double bounce is never dropped: an empty file means the default */
+  if (set.doublebounceto.len <= 1 && !stralloc_copys(&set.doublebounceto, "postmaster")) die_nomem() ;
+  if (!stralloc_0(&set.doublebounceto)) die_nomem() ;
+  set.doublebounceto.len-- ;
   if (local_resolve_init(&resolver) < 0)
   {
     strerr_warnwusys("read control/locals, virtualdomains, aliases or extsep") ;
@@ -585,6 +589,35 @@ static int catfield (stralloc *sa, char const *s, char sep)
   return stralloc_cats(sa, s) && stralloc_catb(sa, &sep, 1) ;
 }
 
+/* One recipient line of the info file (doc/queue.md): state, kind, then
+   ADDR ORIG USER LOCAL EXT DOMAIN REASON. */
+static int info_line (stralloc *out, char state, char kind, char const *addr, char const *orig, char const *const *f)
+{
+  return stralloc_catb(out, &state, 1) && stralloc_catb(out, &kind, 1) && stralloc_catb(out, "\t", 1)
+   && catfield(out, addr, '\t') && catfield(out, orig, '\t') && catfield(out, f[0], '\t')
+   && catfield(out, f[1], '\t') && catfield(out, f[2], '\t') && catfield(out, f[3], '\t')
+   && catfield(out, f[4], '\n') ;
+}
+
+/* The resolution lines of local_resolve (kind, then six fields each)
+   as info lines, pending, for the envelope recipient orig. Returns how
+   many, or -1 out of memory. */
+static int info_lines (stralloc *out, stralloc const *res, char const *orig)
+{
+  size_t j = 0 ;
+  int n = 0 ;
+  while (j < res->len)
+  {
+    char kind = res->s[j++] ;
+    char const *f[6] ;
+    unsigned int k ;
+    for (k = 0 ; k < 6 ; k++) { f[k] = res->s + j ; j += strlen(res->s + j) + 1 ; }
+    if (!info_line(out, 'P', kind, f[0], orig, f + 1)) return -1 ;
+    n++ ;
+  }
+  return n ;
+}
+
 static int pickup_busy (qid const *q)
 {
   unsigned int i ;
@@ -658,7 +691,7 @@ static int pickup (qid const *q, int addnew)
   while (i < envlen - 1)
   {
     char const *addr = env.s + i + 1 ;
-    size_t n = strlen(addr), j = 0 ;
+    size_t n = strlen(addr) ;
     if (env.s[i] != 'T' || !n || memchr(addr, '\n', n) || memchr(addr, '\t', n)) { LOG("warning: ", id, ": malformed envelope, left in queue/todo") ; goto fail ; }
     res.len = 0 ;
     if (local_resolve(&resolver, addr, n, &res) < 0)
@@ -666,18 +699,10 @@ static int pickup (qid const *q, int addnew)
       LOG("warning: ", id, ": unable to resolve ", addr, ": ", strerror(errno), ": left in queue/todo") ;
       goto fail ;
     }
-    while (j < res.len)
     {
-      char kind = res.s[j++] ;
-      char const *f[6] ;
-      unsigned int k ;
-      for (k = 0 ; k < 6 ; k++) { f[k] = res.s + j ; j += strlen(res.s + j) + 1 ; }
-      if (!stralloc_catb(&out, "P", 1) || !stralloc_catb(&out, &kind, 1) || !stralloc_catb(&out, "\t", 1)
-       || !catfield(&out, f[0], '\t') || !catfield(&out, addr, '\t') || !catfield(&out, f[1], '\t')
-       || !catfield(&out, f[2], '\t') || !catfield(&out, f[3], '\t') || !catfield(&out, f[4], '\t')
-       || !catfield(&out, f[5], '\n'))
-        die_nomem() ;
-      nrcpt++ ;
+      int m = info_lines(&out, &res, addr) ;
+      if (m < 0) die_nomem() ;
+      nrcpt += (unsigned int)m ;
     }
     i += n + 2 ;
   }
@@ -1260,6 +1285,76 @@ static int parse_info (active *a)
   return 1 ;
 }
 
+static int is_doublebounce (active const *a)
+{
+  return !strcmp(T(a, a->sender), DOUBLEBOUNCE_SENDER) ;
+}
+
+/* A double bounce whose recipient was no such user (no postmaster alias,
+   say): at each activation its address is resolved again, so that an
+   alias or user added since takes it. The info file is rewritten (work,
+   fsync, rename, fsync: a rare path) with the new lines in place of the
+   X line. Returns 1 if rewritten (a->text, a->r, a->fd are the new
+   file's), 0 if nothing changed, -1 on a failure (logged; the old file
+   stands). */
+static int reresolve (active *a)
+{
+  stralloc out = STRALLOC_ZERO, res = STRALLOC_ZERO ;
+  char wpath[16 + QUEUE_ID_MAX], info[32 + QUEUE_ID_MAX], dir[64] ;
+  char fmt[UINT64_FMT] ;
+  int changed = 0, fd = -1, dfd = -1 ;
+  uint32_t i ;
+  if (!stralloc_cats(&out, INFO_MAGIC) || !stralloc_catb(&out, fmt, uint64_fmt(fmt, a->msglen))
+   || !stralloc_catb(&out, "\n", 1) || !stralloc_cats(&out, T(a, a->sender)) || !stralloc_catb(&out, "\n", 1))
+    die_nomem() ;
+  for (i = 0 ; i < a->n ; i++)
+  {
+    rcpt const *r = a->r + i ;
+    char const *f[5] = { T(a, r->user), T(a, r->local), T(a, r->ext), T(a, r->domain), T(a, r->reason) } ;
+    if (r->state == 'P' && r->kind == 'X')
+    {
+      res.len = 0 ;
+      if (local_resolve(&resolver, T(a, r->addr), strlen(T(a, r->addr)), &res) < 0)
+        LOG("warning: ", a->idstr, ": unable to resolve ", T(a, r->addr), " again: ", strerror(errno)) ;
+      else if (res.len && res.s[0] != 'X')
+      {
+        if (info_lines(&out, &res, T(a, r->orig)) < 0) die_nomem() ;
+        changed = 1 ;
+        continue ;
+      }
+    }
+    if (!info_line(&out, r->state, r->kind, T(a, r->addr), T(a, r->orig), f)) die_nomem() ;
+  }
+  stralloc_free(&res) ;
+  if (!changed) { stralloc_free(&out) ; return 0 ; }
+  memcpy(wpath, "queue/work/info.", 16) ;
+  memcpy(wpath + 16, a->idstr, strlen(a->idstr) + 1) ;
+  qpath(info, "info", &a->id) ;
+  qdir(dir, "info", qid_bucket(&a->id)) ;
+  fd = open(wpath, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0640) ;
+  if (fd < 0 || allwrite(fd, out.s, out.len) < out.len || fsync(fd) < 0
+   || (dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0
+   || rename(wpath, info) < 0 || fsync(dfd) < 0)
+  {
+    int e = errno ;
+    LOG("warning: ", a->idstr, ": unable to rewrite the info file: ", strerror(e)) ;
+    if (fd >= 0) { fd_close(fd) ; unlink(wpath) ; }
+    if (dfd >= 0) fd_close(dfd) ;
+    stralloc_free(&out) ;
+    return -1 ;
+  }
+  fd_close(dfd) ;
+  fd_close(a->fd) ;
+  a->fd = fd ;
+  stralloc_free(&a->text) ;
+  a->text = out ;
+  alloc_free(a->r) ;
+  a->r = 0 ;
+  if (!parse_info(a)) strerr_dief(101, "internal bug: the rewritten info file of ", a->idstr, " does not parse") ;
+  LOG("double bounce ", a->idstr, ": its recipient resolves now") ;
+  return 1 ;
+}
+
 static void activate (qid const *q)
 {
   char info[32 + QUEUE_ID_MAX], path[32 + QUEUE_ID_MAX] ;
@@ -1335,20 +1430,28 @@ static void activate (qid const *q)
     }
     fd_close(fd) ;
   }
+  if (is_doublebounce(a))
+  {
+    for (i = 0 ; i < a->n ; i++) if (a->r[i].state == 'P' && a->r[i].kind == 'X') break ;
+    if (i < a->n) reresolve(a) ;
+  }
   qpath(path, "bounce", q) ;
   a->hasbounce = access(path, F_OK) == 0 ;
   a->prev = atail ; a->next = 0 ;
   if (atail) atail->next = a ; else ahead = a ;
   atail = a ;
   nactive++ ;
-  /* unknown local users fail now, without a delivery */
+  /* unknown local users fail now, without a delivery; those of a
+     double bounce stay pending (it is never dropped), logged each time */
   {
-    int xs = 0 ;
+    int xs = 0, dbl = is_doublebounce(a) ;
     for (i = 0 ; i < a->n ; i++)
     {
       rcpt *r = a->r + i ;
       if (r->state != 'P') continue ;
-      if (r->kind == 'X')
+      if (r->kind == 'X' && dbl)
+        LOG("warning: double bounce ", a->idstr, ": <", T(a, r->addr), ">: ", T(a, r->reason), " (#5.1.1): kept in the queue, tried again at the next retry") ;
+      else if (r->kind == 'X')
       {
         LOG("delivery ", a->idstr, ": <", T(a, r->addr), ">: failure: ", T(a, r->reason), " (#5.1.1)") ;
         bounce_add(a, r, "5.1.1", "x-postie", T(a, r->reason), "") ;
@@ -1466,7 +1569,10 @@ static void result (int k, unsigned int slot, char const *const *lines, unsigned
   delivery *d = c->d + slot ;
   active *a = d->a ;
   int64_t t = now() ;
-  int expired = t >= (int64_t)a->id.sec + (int64_t)set.lifetime ;
+  int dbl = is_doublebounce(a) ;
+  /* a double bounce neither expires nor bounces: it waits for the
+     postmaster's address to work */
+  int expired = !dbl && t >= (int64_t)a->id.sec + (int64_t)set.lifetime ;
   uint32_t i ;
   char dn[UINT_FMT] ;
   int failed = 0, marked = 0 ;
@@ -1479,6 +1585,12 @@ static void result (int k, unsigned int slot, char const *const *lines, unsigned
     char const *text = line + 1 ;
     char st[16] ;
     if (kind != 'K' && kind != 'D') kind = 'Z' ;
+    if (kind == 'D' && dbl)
+    {
+      LOG("delivery ", a->idstr, " ", k ? "R" : "L", dn, ": <", T(a, r->addr), ">: failure: ", text) ;
+      LOG("warning: double bounce ", a->idstr, ": <", T(a, r->addr), ">: kept in the queue, tried again at the next retry") ;
+      kind = 'Z' ;
+    }
     if (kind == 'K') LOG("delivery ", a->idstr, " ", k ? "R" : "L", dn, ": <", T(a, r->addr), ">: success: ", text) ;
     else if (kind == 'D')
     {
@@ -1489,7 +1601,7 @@ static void result (int k, unsigned int slot, char const *const *lines, unsigned
     }
     else
     {
-      LOG("delivery ", a->idstr, " ", k ? "R" : "L", dn, ": <", T(a, r->addr), ">: deferral: ", text) ;
+      if (!dbl || line[0] != 'D') LOG("delivery ", a->idstr, " ", k ? "R" : "L", dn, ": <", T(a, r->addr), ">: deferral: ", text) ;
       if (expired)
       {
         LOG("delivery ", a->idstr, ": <", T(a, r->addr), ">: failure: message has been in the queue longer than control/queuelifetime") ;
@@ -1515,6 +1627,7 @@ static void result (int k, unsigned int slot, char const *const *lines, unsigned
   {
     rcpt *r = a->r + d->rc[i] ;
     char kind = i < nlines ? lines[i][0] : 'Z' ;
+    if (kind == 'D' && dbl) kind = 'Z' ;
     r->pass = 2 ;
     if (kind == 'K') { if (info_mark(a, r, 'D')) marked = 1 ; }
     else if ((kind == 'D' || expired) && failed > 0) { if (info_mark(a, r, 'F')) marked = 1 ; }
