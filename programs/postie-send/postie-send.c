@@ -273,6 +273,8 @@ struct active_s
   active *wprev[2], *wnext[2] ;  /* in work[k] while unstarted[k] */
   uint32_t cur[2] ;
   int hasbounce ;
+  int tried ;         /* a remote delivery of this pass deferred someone */
+  int64_t skipwait ;  /* recipients held for a dead destination: its next retry (0: none) */
   uint32_t syncing ;  /* fdatasync jobs of marks not yet completed */
   stralloc defer ;   /* this pass's deferrals: ADDR\tTEXT\n (queue/defer/) */
 } ;
@@ -1203,6 +1205,14 @@ static void pass_end (active *a)
   }
   defer_write(a) ;
   next = a->hasbounce ? t + (int64_t)set.retrymin : next_retry(a, t) ;
+  /* held for a destination that took no session: tried again with it
+     (doc/postie-send.md, "Destinations") */
+  if (!a->hasbounce && a->skipwait && (!a->tried || a->skipwait < next))
+  {
+    int64_t expiry = (int64_t)a->id.sec + (int64_t)set.lifetime ;
+    next = a->skipwait ;
+    if (next > expiry && expiry > t) next = expiry ;
+  }
   {
     struct timespec ts[2] = { { .tv_sec = t, .tv_nsec = 0 }, { .tv_sec = next, .tv_nsec = 0 } } ;
     if (futimens(a->fd, ts) < 0) LOG("warning: ", a->idstr, ": unable to record the next retry time: ", strerror(errno)) ;
@@ -1503,6 +1513,134 @@ static void slot_add (delivery *d, uint32_t i)
   d->rc[d->nrc++] = i ;
 }
 
+/* ---------- destinations that took no session ---------- */
+
+/* A remote delivery whose every line is U (doc/remote-results.md: no
+   host of the destination took a session) marks its domain down until
+   its next retry: retrymin, doubling at each failed retry up to
+   retrymax. Until then the destination's other deliveries are not
+   started: their recipients are deferred at once and their messages come
+   back at the destination's retry. When it comes, one delivery goes (the
+   probe), the others keep waiting for its result: anything but U puts
+   the destination back (its entry goes), U holds it longer. Memory
+   only: a restart, or SIGALRM, forgets it. */
+typedef struct dest_s dest ;
+struct dest_s
+{
+  char *domain ;
+  char *text ;      /* the last U result's text */
+  int64_t until ;
+  int64_t interval ;
+  int probing ;
+} ;
+
+static dest *dests = 0 ;
+static size_t ndests = 0, destcap = 0 ;
+
+static dest *dest_find (char const *domain)
+{
+  size_t i ;
+  for (i = 0 ; i < ndests ; i++) if (same_domain(dests[i].domain, domain)) return dests + i ;
+  return 0 ;
+}
+
+static void dest_forget (dest *x)
+{
+  alloc_free(x->domain) ;
+  alloc_free(x->text) ;
+  *x = dests[--ndests] ;
+}
+
+static void dest_clear (void)
+{
+  while (ndests) dest_forget(dests) ;
+}
+
+static void dest_down (char const *domain, char const *text, int64_t t)
+{
+  dest *x = dest_find(domain) ;
+  char fmt[UINT64_FMT] ;
+  if (x && !x->probing) return ;  /* started before the destination was down: it already waits */
+  if (!x)
+  {
+    if (ndests == destcap)
+    {
+      size_t nc = destcap ? destcap * 2 : 16 ;
+      dest *p = realloc(dests, nc * sizeof(dest)) ;
+      if (!p) die_nomem() ;
+      dests = p ; destcap = nc ;
+    }
+    x = dests + ndests++ ;
+    x->domain = strdup(domain) ;
+    x->text = 0 ;
+    x->interval = 0 ;
+    if (!x->domain) die_nomem() ;
+  }
+  x->interval = x->interval ? x->interval * 2 : (int64_t)set.retrymin ;
+  if (x->interval < (int64_t)set.retrymin) x->interval = (int64_t)set.retrymin ;
+  if (x->interval > (int64_t)set.retrymax) x->interval = (int64_t)set.retrymax ;
+  x->until = t + x->interval ;
+  x->probing = 0 ;
+  alloc_free(x->text) ;
+  x->text = strdup(text) ;
+  if (!x->text) die_nomem() ;
+  fmt[uint64_fmt(fmt, (uint64_t)x->interval)] = 0 ;
+  LOG("warning: destination ", domain, " took no session: its deliveries wait ", fmt, " seconds for its next retry") ;
+}
+
+static void dest_up (char const *domain)
+{
+  dest *x = dest_find(domain) ;
+  if (!x) return ;
+  LOG("status: destination ", domain, " takes sessions again") ;
+  dest_forget(x) ;
+}
+
+/* The next remote delivery of a, if its destination is down: its
+   recipients are deferred now, without a delivery, and the message
+   will come back at the destination's next retry. Returns 1 if so (a may
+   have been freed: its pass may be over), 0 to start the delivery. */
+static int dest_hold (active *a)
+{
+  int64_t t = now(), wait ;
+  char const *dom ;
+  dest *x ;
+  uint32_t i, j ;
+  for (i = a->cur[1] ; i < a->n ; i++)
+  {
+    rcpt const *r = a->r + i ;
+    if (r->state == 'P' && r->pass == 0 && r->kind == 'R') break ;
+  }
+  if (i >= a->n) return 0 ;
+  dom = T(a, a->r[i].domain) ;
+  x = dest_find(dom) ;
+  if (!x) return 0 ;
+  if (t >= (int64_t)a->id.sec + (int64_t)set.lifetime) return 0 ;  /* expired: tried, and bounced if it fails */
+  if (!x->probing && t >= x->until) { x->probing = 1 ; return 0 ; }  /* the destination's retry */
+  wait = x->probing ? t + (x->interval * 2 < (int64_t)set.retrymax ? x->interval * 2 : (int64_t)set.retrymax) : x->until ;
+  for (j = i ; j < a->n ; j++)
+  {
+    rcpt *r = a->r + j ;
+    size_t at, m, q ;
+    if (r->state != 'P' || r->pass || r->kind != 'R' || !same_domain(T(a, r->domain), dom)) continue ;
+    r->pass = 2 ;
+    LOG("delivery ", a->idstr, ": <", T(a, r->addr), ">: deferral: destination ", dom,
+        " took no session at its last attempt, waiting for its next retry: ", x->text) ;
+    if (!stralloc_cats(&a->defer, T(a, r->addr)) || !stralloc_cats(&a->defer, "\tdestination took no session at its last attempt, waiting for its next retry: ")) die_nomem() ;
+    at = a->defer.len ;
+    m = strlen(x->text) ;
+    if (m > 900) m = 900 ;
+    if (!stralloc_catb(&a->defer, x->text, m) || !stralloc_catb(&a->defer, "\n", 1)) die_nomem() ;
+    for (q = at ; q < at + m ; q++) if ((unsigned char)a->defer.s[q] < 32) a->defer.s[q] = '?' ;
+    a->unstarted[1]-- ;
+    unstarted_total[1]-- ;
+  }
+  if (!a->skipwait || wait < a->skipwait) a->skipwait = wait ;
+  if (!a->unstarted[1]) work_remove(1, a) ;
+  if (pass_done(a)) pass_end(a) ;
+  return 1 ;
+}
+
 static void start (int k, active *a)
 {
   chan *c = chans + k ;
@@ -1511,6 +1649,7 @@ static void start (int k, active *a)
   unsigned int slot, nf = 0 ;
   uint32_t i ;
   delivery *d ;
+  if (k && dest_hold(a)) return ;
   for (slot = 0 ; slot < CONC_MAX ; slot++) if (!c->d[slot].used) break ;
   d = c->d + slot ;
   d->used = 1 ; d->a = a ; d->nrc = 0 ;
@@ -1584,7 +1723,7 @@ static void result (int k, unsigned int slot, char const *const *lines, unsigned
     char kind = line[0] ;
     char const *text = line + 1 ;
     char st[16] ;
-    if (kind != 'K' && kind != 'D') kind = 'Z' ;
+    if (kind != 'K' && kind != 'D') kind = 'Z' ;  /* U too: a temporary failure */
     if (kind == 'D' && dbl)
     {
       LOG("delivery ", a->idstr, " ", k ? "R" : "L", dn, ": <", T(a, r->addr), ">: failure: ", text) ;
@@ -1610,6 +1749,7 @@ static void result (int k, unsigned int slot, char const *const *lines, unsigned
       }
       else
       {
+        a->tried = 1 ;
         /* for postie-qread: one line, no tab (the spawners already made
            control characters '?') */
         size_t m = strlen(text), j, at ;
@@ -1620,6 +1760,15 @@ static void result (int k, unsigned int slot, char const *const *lines, unsigned
         for (j = at ; j < at + m ; j++) if ((unsigned char)a->defer.s[j] < 32) a->defer.s[j] = '?' ;
       }
     }
+  }
+  /* a destination that took no session (every line U) waits; one that
+     answered anything else is back */
+  if (k && d->nrc && nlines)
+  {
+    char const *dom = T(a, a->r[d->rc[0]].domain) ;
+    for (i = 0 ; i < d->nrc && i < nlines && lines[i][0] == 'U' ; i++) ;
+    if (i == d->nrc) dest_down(dom, lines[0] + 1, t) ;
+    else dest_up(dom) ;
   }
   /* failures not recorded (a full disk) stay pending: not marked */
   if (failed && !bounce_sync(a)) failed = -1 ;
@@ -2006,6 +2155,7 @@ int main (int argc, char const *const *argv)
           {
             size_t i ;
             for (i = 0 ; i < heaplen ; i++) heap[i].next = 0 ;
+            dest_clear() ;
             LOG("status: retrying everything now") ;
             break ;
           }
