@@ -12,19 +12,7 @@ from sendtest import *
 NAMES = ["diskfull-started", "diskfull-delivery-running", "diskfull-filled", "diskfull-send-alive",
          "diskfull-logged", "diskfull-recipient-pending", "diskfull-dsn-after-space", "diskfull-queue-empty",
          "diskfull-sigterm"]
-if os.geteuid() != 0:
-    for n in NAMES:
-        skip(n, "needs root (a tmpfs in a private mount namespace)")
-    done()
-if not os.environ.get("POSTIE_DISKFULL_NS"):
-    os.environ["POSTIE_DISKFULL_NS"] = "1"
-    try:
-        os.execvp("unshare", ["unshare", "--mount", "--propagation", "private", sys.executable,
-                              os.path.abspath(__file__)])
-    except OSError as e:
-        for n in NAMES:
-            skip(n, "unshare: %s" % e)
-        done()
+own_mount_namespace(NAMES)  # the tmpfs goes with it
 
 i = Instance("send-diskfull", users=("alice", "bob"),
              control={"locals": "example.org", "me": "example.org", "retrymin": "1", "retrymax": "1"})

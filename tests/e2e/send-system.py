@@ -12,7 +12,7 @@ write anything else in the queue."""
 import os, subprocess, sys, time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from sendtest import *
-from queueprobe import PROBE, WANT, parse
+from queueprobe import PROBE, WANT, ATTACK, parse
 from cdbwrite import users_cdb
 
 if os.geteuid() != 0:
@@ -130,23 +130,6 @@ if mess:
 # postie-send runs on and delivers the others. (With postie-setup's
 # set-uid postie-queue the file is the queue uid's and the program can do
 # neither: setup-system.py.)
-ATTACK = r"""
-import os, sys
-out = []
-try:
-    fd = os.open("/proc/self/fd/0", os.O_WRONLY | os.O_APPEND)
-    os.write(fd, b"appended by the recipient\n" * 64)
-    out.append("reopened")
-except OSError as e:
-    out.append("reopen-failed")
-try:
-    os.fchmod(0, 0o600)
-    out.append("chmoded")
-except OSError as e:
-    out.append("chmod-failed")
-print(" ".join(out))
-sys.exit(111)
-"""
 ap = os.path.join(uh, "attack.py")
 with open(ap, "w") as f:
     f.write(ATTACK)
@@ -159,7 +142,7 @@ p = subprocess.run([prog("sendmail"), "-f", "alice@example.org", "alice@example.
                    input=b"Subject: mine\n\nmy own message\n", env=dict(env, POSTIE_USER="alice"), user=USERUID,
                    group=QGID, extra_groups=[], capture_output=True, timeout=30)
 check("hostile-injected", p.returncode == 0, p.stderr.decode())
-check("hostile-program-ran", i.wait(lambda: "chmoded" in i.logtext() or "chmod-failed" in i.logtext(), 20),
+check("hostile-program-ran", i.wait(lambda: "attack: reopened chmoded" in i.logtext(), 20),
       i.logtext()[-800:])
 check("hostile-truncate-deferred", i.wait(lambda: "unable to truncate" in i.logtext(), 20), i.logtext()[-1500:])
 time.sleep(1.5)  # more retries of the same message

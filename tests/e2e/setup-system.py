@@ -13,7 +13,7 @@ read a queued message and cannot change anything in the queue."""
 import os, pwd, grp, stat, subprocess, sys, time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from postietest import *
-from queueprobe import PROBE, WANT, parse
+from queueprobe import PROBE, WANT, ATTACK, parse
 from instance import tree_snapshot, scratch, wait_for
 
 NAMES = ["setup-system", "system-accounts", "system-twice-unchanged", "system-queue-modes", "system-send-ready",
@@ -22,19 +22,7 @@ NAMES = ["setup-system", "system-accounts", "system-twice-unchanged", "system-qu
          "system-remote-deferred", "system-queue-file", "system-remote-uid-cannot-write",
          "system-hostile-injected", "system-hostile-program-refused", "system-hostile-file-intact",
          "system-hostile-send-alive", "system-clean-stop"]
-if os.geteuid() != 0:
-    for n in NAMES:
-        skip(n, "needs root")
-    done()
-if not os.environ.get("POSTIE_SETUP_SYSTEM_NS"):
-    os.environ["POSTIE_SETUP_SYSTEM_NS"] = "1"
-    try:
-        os.execvp("unshare", ["unshare", "--mount", "--propagation", "private", sys.executable,
-                              os.path.abspath(__file__)])
-    except OSError as e:
-        for n in NAMES:
-            skip(n, "unshare: %s" % e)
-        done()
+own_mount_namespace(NAMES)
 
 base = scratch("setup-system")
 os.chmod(base, 0o755)
@@ -218,12 +206,7 @@ try:
     # the file is the queue uid's.
     attack = os.path.join(ah, "attack.py")
     with open(attack, "w") as f:
-        f.write("import os, sys\nout = []\n"
-                "try:\n    os.close(os.open('/proc/self/fd/0', os.O_WRONLY | os.O_APPEND)) ; out.append('reopened')\n"
-                "except OSError as e:\n    out.append('reopen-' + str(e.errno))\n"
-                "try:\n    os.fchmod(0, 0o600) ; out.append('chmoded')\n"
-                "except OSError as e:\n    out.append('chmod-' + str(e.errno))\n"
-                "print('attack:', ' '.join(out))\nsys.exit(111)\n")
+        f.write(ATTACK)
     with open(os.path.join(ah, ".postie"), "w") as f:
         f.write("|/usr/bin/python3 %s\n" % attack)
     for n in (attack, os.path.join(ah, ".postie")):
