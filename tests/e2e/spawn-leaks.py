@@ -8,8 +8,7 @@ everything else) and must find nothing. Each spawner runs two requests
 import os, subprocess, sys
 sys.path.insert(0, os.path.join(os.environ["POSTIE_TOP"], "tests", "lib"))
 from postietest import *
-from cdbwrite import users_cdb
-from localtest import UID, GID, mkhome, open_path
+from localtest import open_path, spawner_instance
 
 NAMES = ["spawn-leaks-lspawn", "spawn-leaks-lspawn-exit", "spawn-leaks-rspawn", "spawn-leaks-rspawn-exit"]
 if not SAN:
@@ -17,16 +16,7 @@ if not SAN:
         skip(n, "LeakSanitizer needs the sanitizers' build (build-san)")
     done()
 
-base = tmpdir("spawn-leaks")
-inst = mkinstance(os.path.join(base, "inst"))
-homes = os.path.join(base, "homes")
-os.makedirs(homes, exist_ok=True)
-home = mkhome(homes, "bob")
-users_cdb(inst, [("bob", "!", UID, GID, home, "./Maildir/")])
-mess = os.path.join(inst, "queue", "mess", "0")
-os.makedirs(mess, exist_ok=True)
-with open(os.path.join(mess, "100"), "w") as f:
-    f.write("Subject: ok\n\nhello\n")
+base, inst, home = spawner_instance("spawn-leaks")
 bindir = os.path.join(base, "bin")
 os.makedirs(bindir, exist_ok=True)
 for name, body in (("postie-local", "#!/bin/sh\necho delivered\n"), ("postie-remote", "#!/bin/sh\necho Kok\necho Kok\n")):
