@@ -1308,7 +1308,7 @@ static int is_doublebounce (active const *a)
    fsync, rename, fsync: a rare path) with the new lines in place of the
    X line. Returns 1 if rewritten (a->text, a->r, a->fd are the new
    file's), 0 if nothing changed, -1 on a failure (logged; the old file
-   stands). */
+   stands), -2 if the new file does not parse (logged; drop it). */
 static int reresolve (active *a)
 {
   stralloc out = STRALLOC_ZERO, res = STRALLOC_ZERO ;
@@ -1362,7 +1362,13 @@ static int reresolve (active *a)
   a->text = out ;
   alloc_free(a->r) ;
   a->r = 0 ;
-  if (!parse_info(a)) strerr_dief(101, "internal bug: the rewritten info file of ", a->idstr, " does not parse") ;
+  if (!parse_info(a))
+  {
+    /* cannot happen (we just wrote it); if it does, as for any info
+       file that does not parse: logged, the message left alone */
+    LOG("warning: ", a->idstr, ": malformed info file after rewriting it, message left alone") ;
+    return -2 ;
+  }
   LOG("double bounce ", a->idstr, ": its recipient resolves now") ;
   return 1 ;
 }
@@ -1445,7 +1451,7 @@ static void activate (qid const *q)
   if (is_doublebounce(a))
   {
     for (i = 0 ; i < a->n ; i++) if (a->r[i].state == 'P' && a->r[i].kind == 'X') break ;
-    if (i < a->n) reresolve(a) ;
+    if (i < a->n && reresolve(a) == -2) goto drop ;
   }
   qpath(path, "bounce", q) ;
   a->hasbounce = access(path, F_OK) == 0 ;
