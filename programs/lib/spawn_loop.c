@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -22,6 +23,7 @@
 extern char **environ ;
 #include <skalibs/tai.h>
 #include <skalibs/types.h>
+#include "queue.h"
 #include "spawn.h"
 
 typedef struct child_s child ;
@@ -85,17 +87,24 @@ static void drain (child *k)
   }
 }
 
-/* A message file name as postie-send makes it: relative, no ".." */
-static int msgpath_ok (char const *s)
+/* A message file name as postie-send makes it, and nothing else:
+   "queue/mess/B/ID", B a bucket (0 to QUEUE_SPLIT-1, no leading zero),
+   ID digits and dots (a queue id), not starting with a dot. Returns the
+   offset of "B/ID" (past "queue/mess/"), or 0. */
+static size_t msgpath_ok (char const *s)
 {
-  if (!*s || *s == '/') return 0 ;
-  for (;;)
+  size_t i = 11, n = 0, b = 0 ;
+  if (strncmp(s, "queue/mess/", 11)) return 0 ;
+  while (s[i + n] >= '0' && s[i + n] <= '9') { b = b * 10 + (size_t)(s[i + n] - '0') ; if (++n > 3) return 0 ; }
+  if (!n || (n > 1 && s[i] == '0') || b >= QUEUE_SPLIT || s[i + n] != '/') return 0 ;
+  n++ ;
+  if (s[i + n] < '0' || s[i + n] > '9') return 0 ;
   {
-    size_t n = strcspn(s, "/") ;
-    if (n == 2 && s[0] == '.' && s[1] == '.') return 0 ;
-    if (!s[n]) return 1 ;
-    s += n + 1 ;
+    size_t j = i + n ;
+    while ((s[j] >= '0' && s[j] <= '9') || s[j] == '.') j++ ;
+    if (s[j] || j - (i + n) >= QUEUE_ID_MAX) return 0 ;
   }
+  return i ;
 }
 
 /* Prepared in the parent for the vfork child (spawn.h): the signals whose
@@ -267,9 +276,73 @@ static int child_exec (char const *const *argv)
 # define SYS_GETEGID SYS_getegid
 #endif
 
+/* The message file "B/ID" (msgpath_ok), opened beneath queue/mess with
+   no symbolic link at any step: queue/ belongs to the send uid, which
+   could otherwise plant a link at any component and have root open what
+   it points to. "queue" itself is the instance's (root's: it may be a
+   link to the spool, made by postie-setup) and is followed; from "mess"
+   on nothing is: openat2 with RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS
+   (Linux 5.6), or, where the kernel lacks it (ENOSYS) or the headers
+   lack its number, one component at a time with O_NOFOLLOW. Raw system
+   calls only (a vfork child). */
+#ifdef SYS_openat2
+struct postie_open_how
+{
+  uint64_t flags ;
+  uint64_t mode ;
+  uint64_t resolve ;
+} ;
+# define POSTIE_RESOLVE_NO_XDEV 0x01
+# define POSTIE_RESOLVE_NO_MAGICLINKS 0x02
+# define POSTIE_RESOLVE_NO_SYMLINKS 0x04
+# define POSTIE_RESOLVE_BENEATH 0x08
+#endif
+
+static int msg_open (char const *rel)
+{
+  int const dflags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY ;
+  int const fflags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY ;
+  int qfd, mfd, fd, e ;
+  qfd = open("queue", O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOCTTY) ;
+  if (qfd < 0) return -1 ;
+  mfd = openat(qfd, "mess", dflags) ;
+  e = errno ;
+  close(qfd) ;
+  if (mfd < 0) { errno = e ; return -1 ; }
+#ifdef SYS_openat2
+  {
+    struct postie_open_how how ;
+    memset(&how, 0, sizeof how) ;
+    how.flags = (uint64_t)fflags ;
+    how.resolve = POSTIE_RESOLVE_BENEATH | POSTIE_RESOLVE_NO_SYMLINKS | POSTIE_RESOLVE_NO_MAGICLINKS | POSTIE_RESOLVE_NO_XDEV ;
+    fd = (int)syscall(SYS_openat2, mfd, rel, &how, sizeof how) ;
+    /* ENOSYS: an older kernel; EPERM: a seccomp filter that does not
+       know the call. The fallback is as strict. */
+    if (fd >= 0 || (errno != ENOSYS && errno != EPERM)) { e = errno ; close(mfd) ; errno = e ; return fd ; }
+  }
+#endif
+  {
+    /* "B/ID": the bucket, then the file, neither through a link */
+    char b[4] ;
+    size_t n = 0 ;
+    int bfd ;
+    while (rel[n] != '/') { b[n] = rel[n] ; n++ ; }
+    b[n] = 0 ;
+    bfd = openat(mfd, b, dflags) ;
+    e = errno ;
+    close(mfd) ;
+    if (bfd < 0) { errno = e ; return -1 ; }
+    fd = openat(bfd, rel + n + 1, fflags) ;
+    e = errno ;
+    close(bfd) ;
+    errno = e ;
+    return fd ;
+  }
+}
+
 /* noinline: its locals must live in a frame of their own, not in slots of
    start()'s frame that the parent reads again after the vfork. */
-static void __attribute__((noreturn, noinline)) child_run (spawn_plan const *p, char const *msg, int msgok, int wfd)
+static void __attribute__((noreturn, noinline)) child_run (spawn_plan const *p, char const *msg, size_t msgok, int wfd)
 {
   struct stat st ;
   struct sigaction dfl ;
@@ -289,8 +362,10 @@ static void __attribute__((noreturn, noinline)) child_run (spawn_plan const *p, 
      a regular file inside the instance, never through a symlink, so
      that whoever can write requests cannot read /etc/shadow. */
   if (!msgok) child_die("message file outside the instance\n", 111) ;
-  mfd = open(msg, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY) ;
-  if (mfd < 0 || fstat(mfd, &st) < 0 || !S_ISREG(st.st_mode) || ndelay_off(mfd) < 0)
+  mfd = msg_open(msg + msgok) ;
+  /* one link: a queue file is renamed, never linked; a second name is
+     a hard link someone made to a file that is not a message */
+  if (mfd < 0 || fstat(mfd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1 || ndelay_off(mfd) < 0)
     child_die("unable to open the message file\n", 111) ;
   if (fd_move(0, mfd) < 0) _exit(111) ;  /* dup2: fd 0 survives exec */
   if (p->fail) child_die(p->fail, p->failcode) ;
@@ -319,7 +394,7 @@ static void start (spawn_ops const *ops, char const *p, size_t len)
 {
   child *k = kids + nkids ;
   spawn_plan pl ;
-  int msgok ;
+  size_t msgok ;
   int pfd[2] ;
   pid_t pid ;
   sigset_t all, old ;
@@ -434,6 +509,15 @@ void spawn_loop (spawn_ops const *ops, unsigned int maxchildren, unsigned int tm
     if (eof && !nkids)
     {
       if (in.len) die_proto() ;
+      /* every child reported: what we allocated goes back (the
+         sanitizers' leak check runs at exit) */
+      stralloc_free(&in) ;
+      alloc_free(x) ;
+      alloc_free(kids) ;
+      kids = 0 ;
+      stralloc_free(&pathname) ;
+      stralloc_free(&cands) ;
+      stralloc_free(&shargv) ;
       return ;
     }
     x[0].fd = sfd ; x[0].events = IOPAUSE_READ ;

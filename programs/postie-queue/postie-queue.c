@@ -147,9 +147,12 @@ int main (void)
   signal(SIGALRM, &sigalrm) ;
   alarm(86400) ;
   /* 0664: the queue group (postie-send) may truncate and rename the file,
-     which belongs to whoever injected it; "other" may read it, which only
-     matters to a uid that can reach it: mess/ lets the remote uid in,
-     tmp/ and todo/ let nobody in but the group (doc/queue.md). */
+     which belongs to our effective uid: in system mode the queue uid (we
+     are set-uid to it), never the injector's, who must not be able to
+     change an accepted message through any descriptor it may later get;
+     "other" may read it, which only matters to a uid that can reach it:
+     mess/ lets the remote uid in, tmp/ and todo/ let nobody in but the
+     group (doc/queue.md). */
   umask(002) ;
 
   if (chdir(postie_home()) < 0) die(QQ_HOME) ;

@@ -51,7 +51,7 @@
 static char const *sender ;
 static char const *const *rcpt ;
 static unsigned int nrcpt ;
-static char *rstat ;          /* per recipient: 0 (not decided), 'K', 'D', 'Z' */
+static char *rstat ;          /* per recipient: 0 (not decided), 'K', 'D', 'Z' (or 'U' for all, at the end) */
 static stralloc *rtext ;      /* per recipient: its text */
 static stralloc mtext = STRALLOC_ZERO ;
 static stralloc outbuf = STRALLOC_ZERO ;
@@ -924,5 +924,7 @@ int main (int argc, char const *const *argv)
   else cat(&mtext, ": ") ;
   catb(&mtext, lasterr.s, lasterr.len) ;
   if (ntg > 1) cat(&mtext, ")") ;
-  finish('Z') ;
+  /* U, not Z: the destination itself took no session (doc/remote-results.md);
+     postie-send then holds its other messages until its next retry */
+  finish('U') ;
 }

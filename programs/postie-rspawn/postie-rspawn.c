@@ -57,7 +57,7 @@ static int nthline (char const *o, size_t olen, unsigned int i, char const **s, 
 
 static int kindok (char const *s, size_t len)
 {
-  return len && (*s == 'K' || *s == 'D' || *s == 'Z') ;
+  return len && (*s == 'K' || *s == 'D' || *s == 'Z' || *s == 'U') ;
 }
 
 static int report (stralloc *out, char const *const *f, unsigned int n, char const *o, size_t olen, int wstat)

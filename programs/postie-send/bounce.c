@@ -18,7 +18,6 @@
 #include "send.h"
 
 #define BOUNCE_FILE_MAX (16UL << 20)
-#define DOUBLEBOUNCE_SENDER "#@[]"
 
 static void date822 (char *buf, int64_t t)
 {

@@ -273,6 +273,8 @@ struct active_s
   active *wprev[2], *wnext[2] ;  /* in work[k] while unstarted[k] */
   uint32_t cur[2] ;
   int hasbounce ;
+  int tried ;         /* a remote delivery of this pass deferred someone */
+  int64_t skipwait ;  /* recipients held for a dead destination: its next retry (0: none) */
   uint32_t syncing ;  /* fdatasync jobs of marks not yet completed */
   stralloc defer ;   /* this pass's deferrals: ADDR\tTEXT\n (queue/defer/) */
 } ;
@@ -376,6 +378,10 @@ static int readsettings (void)
     strerr_warnwusys("read control/doublebounceto") ;
     return 0 ;
   }
+  /* a double bounce is never dropped: an empty file means the default */
+  if (set.doublebounceto.len <= 1 && !stralloc_copys(&set.doublebounceto, "postmaster")) die_nomem() ;
+  if (!stralloc_0(&set.doublebounceto)) die_nomem() ;
+  set.doublebounceto.len-- ;
   /* control/me, locals, aliases: required (local_resolve.h); the
      resolver's copy of control/me is ours too. */
   if (local_resolve_init(&resolver) < 0)
@@ -568,6 +574,7 @@ struct pk_s
   int sfd ;   /* the fd being synced: the info file, then a directory */
   int step ;
   int addnew ;
+  int counted ;  /* in pk_inflight of its bucket */
   uint64_t msglen ;
   unsigned int nrcpt ;
   stralloc sender ;
@@ -578,13 +585,44 @@ static pk *pks[PICKUP_CAP] ;
 static unsigned int npk = 0 ;
 static uint64_t rescan = 0 ;  /* buckets to read again when pickups are free */
 static int rescan_addnew = 0 ;
-/* Since the last round (rescan_todo): the buckets where a pickup was
-   started, and those where one reached its last step. */
+/* Since each bucket was last read: the buckets where a pickup was
+   started, and those where one reached its last step; and how many of
+   each bucket's pickups are in flight now. */
 static uint64_t pk_started = 0, pk_done = 0 ;
+static unsigned int pk_inflight[QUEUE_SPLIT] ;
 
 static int catfield (stralloc *sa, char const *s, char sep)
 {
   return stralloc_cats(sa, s) && stralloc_catb(sa, &sep, 1) ;
+}
+
+/* One recipient line of the info file (doc/queue.md): state, kind, then
+   ADDR ORIG USER LOCAL EXT DOMAIN REASON. */
+static int info_line (stralloc *out, char state, char kind, char const *addr, char const *orig, char const *const *f)
+{
+  return stralloc_catb(out, &state, 1) && stralloc_catb(out, &kind, 1) && stralloc_catb(out, "\t", 1)
+   && catfield(out, addr, '\t') && catfield(out, orig, '\t') && catfield(out, f[0], '\t')
+   && catfield(out, f[1], '\t') && catfield(out, f[2], '\t') && catfield(out, f[3], '\t')
+   && catfield(out, f[4], '\n') ;
+}
+
+/* The resolution lines of local_resolve (kind, then six fields each)
+   as info lines, pending, for the envelope recipient orig. Returns how
+   many, or -1 out of memory. */
+static int info_lines (stralloc *out, stralloc const *res, char const *orig)
+{
+  size_t j = 0 ;
+  int n = 0 ;
+  while (j < res->len)
+  {
+    char kind = res->s[j++] ;
+    char const *f[6] ;
+    unsigned int k ;
+    for (k = 0 ; k < 6 ; k++) { f[k] = res->s + j ; j += strlen(res->s + j) + 1 ; }
+    if (!info_line(out, 'P', kind, f[0], orig, f + 1)) return -1 ;
+    n++ ;
+  }
+  return n ;
 }
 
 static int pickup_busy (qid const *q)
@@ -599,6 +637,7 @@ static void pickup_free (pk *x)
 {
   unsigned int i ;
   for (i = 0 ; i < npk ; i++) if (pks[i] == x) { pks[i] = pks[--npk] ; break ; }
+  if (x->counted) pk_inflight[qid_bucket(&x->q)]-- ;
   if (x->fd >= 0) fd_close(x->fd) ;
   if (x->sfd >= 0) fd_close(x->sfd) ;
   stralloc_free(&x->sender) ;
@@ -659,7 +698,7 @@ static int pickup (qid const *q, int addnew)
   while (i < envlen - 1)
   {
     char const *addr = env.s + i + 1 ;
-    size_t n = strlen(addr), j = 0 ;
+    size_t n = strlen(addr) ;
     if (env.s[i] != 'T' || !n || memchr(addr, '\n', n) || memchr(addr, '\t', n)) { LOG("warning: ", id, ": malformed envelope, left in queue/todo") ; goto fail ; }
     res.len = 0 ;
     if (local_resolve(&resolver, addr, n, &res) < 0)
@@ -667,18 +706,10 @@ static int pickup (qid const *q, int addnew)
       LOG("warning: ", id, ": unable to resolve ", addr, ": ", resolver.errfile, resolver.errfile[0] ? ": " : "", strerror(errno), ": left in queue/todo") ;
       goto fail ;
     }
-    while (j < res.len)
     {
-      char kind = res.s[j++] ;
-      char const *f[6] ;
-      unsigned int k ;
-      for (k = 0 ; k < 6 ; k++) { f[k] = res.s + j ; j += strlen(res.s + j) + 1 ; }
-      if (!stralloc_catb(&out, "P", 1) || !stralloc_catb(&out, &kind, 1) || !stralloc_catb(&out, "\t", 1)
-       || !catfield(&out, f[0], '\t') || !catfield(&out, addr, '\t') || !catfield(&out, f[1], '\t')
-       || !catfield(&out, f[2], '\t') || !catfield(&out, f[3], '\t') || !catfield(&out, f[4], '\t')
-       || !catfield(&out, f[5], '\n'))
-        die_nomem() ;
-      nrcpt++ ;
+      int m = info_lines(&out, &res, addr) ;
+      if (m < 0) die_nomem() ;
+      nrcpt += (unsigned int)m ;
     }
     i += n + 2 ;
   }
@@ -724,6 +755,8 @@ static int pickup (qid const *q, int addnew)
   stralloc_free(&env) ; stralloc_free(&out) ; stralloc_free(&res) ;
   x->step = 1 ;
   pks[npk++] = x ;
+  x->counted = 1 ;
+  pk_inflight[qid_bucket(q)]++ ;
   sync_submit(JOB_PICKUP, x, x->sfd, 0, -1, 0) ;
   return 1 ;
  fail:
@@ -797,7 +830,14 @@ static void pickup_step (void *p, int err)
   }
   /* 3. only the message: the envelope is in the info file now */
   qpath(path, "mess", &x->q) ;
-  if (ftruncate(x->fd, (off_t)x->msglen) < 0) strerr_diefusys(111, "truncate ", path) ;
+  if (ftruncate(x->fd, (off_t)x->msglen) < 0)
+  {
+    /* in queue/mess, untruncated: its activation truncates it before
+       any delivery (as after a crash), or defers it again */
+    LOG("warning: ", x->id, ": unable to truncate ", path, ": ", strerror(errno), ": retried later") ;
+    if (x->addnew) heap_push(now() + (int64_t)set.retrymin, &x->q) ;
+    goto fail ;
+  }
   {
     char fmt[UINT64_FMT], fmt2[UINT_FMT], fmt3[UINT_FMT] ;
     fmt[uint64_fmt(fmt, x->msglen)] = 0 ;
@@ -822,7 +862,8 @@ static void scan_todo_bucket (unsigned int b, int addnew)
   qdir(path, "todo", b) ;
   dir = opendir(path) ;
   if (!dir) { strerr_warnwusys("open ", path) ; return ; }
-  if (!rescan && !npk) pk_started = pk_done = 0 ;
+  pk_started &= ~((uint64_t)1 << b) ;
+  pk_done &= ~((uint64_t)1 << b) ;
   for (;;)
   {
     struct dirent *e = readdir(dir) ;
@@ -843,22 +884,32 @@ static void scan_todo_bucket (unsigned int b, int addnew)
 }
 
 /* The buckets left unread because pickupmax pickups were in flight.
-   Only those that made progress in the last round (a pickup reached its
-   last step), or had none started (the pickups were full of other
-   buckets): files failing at an asynchronous step (EIO on fsync, EACCES
-   on rename) would otherwise be restarted forever, and the start-up loop
-   never end. A bucket without progress is left to the next scan
+   Read again: those that made progress since they were last read (a
+   pickup reached its last step), or had none started (the pickups were
+   full of other buckets). A bucket whose pickups are all still in
+   flight waits for them (its bit stays). One whose pickups all ended,
+   none of them done, is stuck: files failing at an asynchronous step
+   (EIO on fsync, EACCES on rename) would otherwise be restarted forever,
+   and the start-up loop never end; it is left to the next scan
    (scaninterval, or a trigger). */
 static void rescan_todo (void)
 {
-  uint64_t m = rescan, stuck ;
+  uint64_t m = rescan, stuck = 0, wait = 0 ;
   int addnew = rescan_addnew ;
   unsigned int b ;
   if (!m || npk > set.pickupmax / 2) return ;
-  stuck = m & pk_started & ~pk_done ;
-  rescan = 0 ; rescan_addnew = 0 ; pk_started = pk_done = 0 ;
   for (b = 0 ; b < QUEUE_SPLIT ; b++)
-    if (stuck & ((uint64_t)1 << b))
+  {
+    uint64_t bit = (uint64_t)1 << b ;
+    if (!(m & bit) || !(pk_started & bit) || (pk_done & bit)) continue ;
+    if (pk_inflight[b]) wait |= bit ; else stuck |= bit ;
+  }
+  if (m == wait) return ;
+  rescan = wait ;
+  if (!wait) rescan_addnew = 0 ;
+  for (b = 0 ; b < QUEUE_SPLIT ; b++)
+    if (wait & ((uint64_t)1 << b)) continue ;
+    else if (stuck & ((uint64_t)1 << b))
     {
       char fmt[UINT_FMT] ;
       fmt[uint_fmt(fmt, b)] = 0 ;
@@ -932,7 +983,12 @@ static void scan_info (void)
     int dfd ;
     qdir(path, "info", b) ;
     dir = opendir(path) ;
-    if (!dir) strerr_diefusys(111, "open ", path) ;
+    if (!dir)
+    {
+      /* one bucket's messages wait (for the next start-up); the others go */
+      LOG("warning: unable to list ", path, ": ", strerror(errno), ": its messages wait for the next start-up") ;
+      continue ;
+    }
     dfd = dirfd(dir) ;
     for (;;)
     {
@@ -961,10 +1017,18 @@ static char const *T (active const *a, uint32_t off)
   return a->text.s + off ;
 }
 
-static void info_mark (active *a, rcpt *r, char state)
+/* One recipient's state, in place. A failure (an I/O error) is logged
+   and leaves the recipient pending: it is tried again at the next retry
+   (a delivery that succeeded may then be made twice, never lost). */
+static int info_mark (active *a, rcpt *r, char state)
 {
-  if (pwrite(a->fd, &state, 1, r->off) != 1) strerr_diefusys(111, "update the info file of ", a->idstr) ;
+  if (pwrite(a->fd, &state, 1, r->off) != 1)
+  {
+    LOG("warning: ", a->idstr, ": unable to update the info file: ", strerror(errno), ": <", T(a, r->addr), "> stays pending") ;
+    return 0 ;
+  }
   r->state = state ;
+  return 1 ;
 }
 
 /* The marks just written reach the disk through a thread: whatever
@@ -1013,25 +1077,51 @@ static void bounce_add (active *a, rcpt const *r, char const *status, char const
     die_nomem() ;
 }
 
-/* The records reach the disk before any recipient is marked failed. */
-static void bounce_sync (active *a)
+/* The records reach the disk before any recipient is marked failed.
+   Returns 1 when they are on disk; 0 when they could not be written
+   (a full disk, an I/O error: logged): the file is put back as it was
+   and the caller leaves those recipients pending, to be tried again,
+   and recorded again, at the message's next retry. */
+static int bounce_sync (active *a)
 {
   char path[32 + QUEUE_ID_MAX] ;
-  int fd, created = 0 ;
-  if (!bbuf.len) return ;
+  struct stat st ;
+  int fd, created = 0, e ;
+  if (!bbuf.len) return 1 ;
   qpath(path, "bounce", &a->id) ;
-  fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC) ;
+  fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW) ;
   if (fd < 0 && errno == ENOENT)
   {
-    fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640) ;
+    fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0640) ;
     created = 1 ;
   }
-  if (fd < 0) strerr_diefusys(111, "open ", path) ;
-  if (allwrite(fd, bbuf.s, bbuf.len) < bbuf.len || fsync(fd) < 0) strerr_diefusys(111, "write ", path) ;
+  if (fd < 0) { e = errno ; goto fail ; }
+  if (fstat(fd, &st) < 0) { e = errno ; fd_close(fd) ; goto fail ; }
+  if (allwrite(fd, bbuf.s, bbuf.len) < bbuf.len || fsync(fd) < 0)
+  {
+    e = errno ? errno : EIO ;
+    /* no torn record may stay in front of the next one */
+    if (created) unlink(path) ;
+    else if (ftruncate(fd, st.st_size) < 0)
+      LOG("warning: ", a->idstr, ": unable to cut ", path, " back to its last whole record: ", strerror(errno)) ;
+    fd_close(fd) ;
+    goto fail ;
+  }
   fd_close(fd) ;
-  if (created && fsync_parent(path) < 0) strerr_diefusys(111, "sync the directory of ", path) ;
+  if (created && fsync_parent(path) < 0)
+  {
+    /* a name that may not survive a crash must not be built upon */
+    e = errno ;
+    unlink(path) ;
+    goto fail ;
+  }
   bbuf.len = 0 ;
   a->hasbounce = 1 ;
+  return 1 ;
+ fail:
+  bbuf.len = 0 ;
+  LOG("warning: ", a->idstr, ": unable to record the failures in ", path, ": ", strerror(e), ": those recipients are tried again at the next retry") ;
+  return 0 ;
 }
 
 /* ---------- activation and passes ---------- */
@@ -1095,9 +1185,15 @@ static void pass_end (active *a)
     if (bounce_send(a->idstr, qid_bucket(&a->id), T(a, a->sender), (int64_t)a->id.sec) == 0)
     {
       qpath(path, "bounce", &a->id) ;
-      if (unlink(path) < 0 && errno != ENOENT) strerr_diefusys(111, "unlink ", path) ;
-      fsync_parent(path) ;
-      a->hasbounce = 0 ;
+      if (unlink(path) < 0 && errno != ENOENT)
+        /* the message stays while its bounce file does: the DSN may be
+           sent again at the next retry, never lost */
+        LOG("warning: ", a->idstr, ": unable to remove ", path, ": ", strerror(errno), ": retried later") ;
+      else
+      {
+        fsync_parent(path) ;
+        a->hasbounce = 0 ;
+      }
     }
   }
   for (i = 0 ; i < a->n ; i++) if (a->r[i].state == 'P') pending++ ;
@@ -1107,17 +1203,36 @@ static void pass_end (active *a)
        in between leaves an info file without a message, which the next
        activation recognizes and removes */
     qpath(path, "mess", &a->id) ;
-    if (unlink(path) < 0 && errno != ENOENT) strerr_diefusys(111, "unlink ", path) ;
+    if (unlink(path) < 0 && errno != ENOENT)
+    {
+      LOG("warning: ", a->idstr, ": unable to remove ", path, ": ", strerror(errno), ": retried later") ;
+      heap_push(t + (int64_t)set.retrymin, &a->id) ;
+      active_free(a) ;
+      return ;
+    }
     qpath(path, "defer", &a->id) ;
     unlink(path) ;  /* informational (defer_write): usually absent */
     qpath(path, "info", &a->id) ;
-    if (unlink(path) < 0 && errno != ENOENT) strerr_diefusys(111, "unlink ", path) ;
+    if (unlink(path) < 0 && errno != ENOENT)
+    {
+      /* its next activation finds no message and removes it */
+      LOG("warning: ", a->idstr, ": unable to remove ", path, ": ", strerror(errno), ": retried later") ;
+      heap_push(t + (int64_t)set.retrymin, &a->id) ;
+    }
     LOG("end msg ", a->idstr) ;
     active_free(a) ;
     return ;
   }
   defer_write(a) ;
   next = a->hasbounce ? t + (int64_t)set.retrymin : next_retry(a, t) ;
+  /* held for a destination that took no session: tried again with it
+     (doc/postie-send.md, "Destinations") */
+  if (!a->hasbounce && a->skipwait && (!a->tried || a->skipwait < next))
+  {
+    int64_t expiry = (int64_t)a->id.sec + (int64_t)set.lifetime ;
+    next = a->skipwait ;
+    if (next > expiry && expiry > t) next = expiry ;
+  }
   {
     struct timespec ts[2] = { { .tv_sec = t, .tv_nsec = 0 }, { .tv_sec = next, .tv_nsec = 0 } } ;
     if (futimens(a->fd, ts) < 0) LOG("warning: ", a->idstr, ": unable to record the next retry time: ", strerror(errno)) ;
@@ -1145,7 +1260,9 @@ static void mark_done (void *p, int k, unsigned int slot, int err)
 {
   active *a = p ;
   a->syncing-- ;
-  if (err) { errno = err ; strerr_diefusys(111, "sync the info file of ", a->idstr) ; }
+  /* the marks are written, maybe not on disk: a crash may make those
+     deliveries again (never lose them); this message only is concerned */
+  if (err) LOG("warning: ", a->idstr, ": unable to sync the info file: ", strerror(err), ": a crash may repeat its last deliveries") ;
   if (k >= 0) slot_release(k, slot) ;
   if (pass_done(a)) pass_end(a) ;
 }
@@ -1195,6 +1312,82 @@ static int parse_info (active *a)
     }
     a->n++ ;
   }
+  return 1 ;
+}
+
+static int is_doublebounce (active const *a)
+{
+  return !strcmp(T(a, a->sender), DOUBLEBOUNCE_SENDER) ;
+}
+
+/* A double bounce whose recipient was no such user (no postmaster alias,
+   say): at each activation its address is resolved again, so that an
+   alias or user added since takes it. The info file is rewritten (work,
+   fsync, rename, fsync: a rare path) with the new lines in place of the
+   X line. Returns 1 if rewritten (a->text, a->r, a->fd are the new
+   file's), 0 if nothing changed, -1 on a failure (logged; the old file
+   stands), -2 if the new file does not parse (logged; drop it). */
+static int reresolve (active *a)
+{
+  stralloc out = STRALLOC_ZERO, res = STRALLOC_ZERO ;
+  char wpath[16 + QUEUE_ID_MAX], info[32 + QUEUE_ID_MAX], dir[64] ;
+  char fmt[UINT64_FMT] ;
+  int changed = 0, fd = -1, dfd = -1 ;
+  uint32_t i ;
+  if (!stralloc_cats(&out, INFO_MAGIC) || !stralloc_catb(&out, fmt, uint64_fmt(fmt, a->msglen))
+   || !stralloc_catb(&out, "\n", 1) || !stralloc_cats(&out, T(a, a->sender)) || !stralloc_catb(&out, "\n", 1))
+    die_nomem() ;
+  for (i = 0 ; i < a->n ; i++)
+  {
+    rcpt const *r = a->r + i ;
+    char const *f[5] = { T(a, r->user), T(a, r->local), T(a, r->ext), T(a, r->domain), T(a, r->reason) } ;
+    if (r->state == 'P' && r->kind == 'X')
+    {
+      res.len = 0 ;
+      if (local_resolve(&resolver, T(a, r->addr), strlen(T(a, r->addr)), &res) < 0)
+        LOG("warning: ", a->idstr, ": unable to resolve ", T(a, r->addr), " again: ", resolver.errfile, resolver.errfile[0] ? ": " : "", strerror(errno)) ;
+      else if (res.len && res.s[0] != 'X')
+      {
+        if (info_lines(&out, &res, T(a, r->orig)) < 0) die_nomem() ;
+        changed = 1 ;
+        continue ;
+      }
+    }
+    if (!info_line(&out, r->state, r->kind, T(a, r->addr), T(a, r->orig), f)) die_nomem() ;
+  }
+  stralloc_free(&res) ;
+  if (!changed) { stralloc_free(&out) ; return 0 ; }
+  memcpy(wpath, "queue/work/info.", 16) ;
+  memcpy(wpath + 16, a->idstr, strlen(a->idstr) + 1) ;
+  qpath(info, "info", &a->id) ;
+  qdir(dir, "info", qid_bucket(&a->id)) ;
+  fd = open(wpath, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0640) ;
+  if (fd < 0 || allwrite(fd, out.s, out.len) < out.len || fsync(fd) < 0
+   || (dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0
+   || rename(wpath, info) < 0 || fsync(dfd) < 0)
+  {
+    int e = errno ;
+    LOG("warning: ", a->idstr, ": unable to rewrite the info file: ", strerror(e)) ;
+    if (fd >= 0) { fd_close(fd) ; unlink(wpath) ; }
+    if (dfd >= 0) fd_close(dfd) ;
+    stralloc_free(&out) ;
+    return -1 ;
+  }
+  fd_close(dfd) ;
+  fd_close(a->fd) ;
+  a->fd = fd ;
+  stralloc_free(&a->text) ;
+  a->text = out ;
+  alloc_free(a->r) ;
+  a->r = 0 ;
+  if (!parse_info(a))
+  {
+    /* cannot happen (we just wrote it); if it does, as for any info
+       file that does not parse: logged, the message left alone */
+    LOG("warning: ", a->idstr, ": malformed info file after rewriting it, message left alone") ;
+    return -2 ;
+  }
+  LOG("double bounce ", a->idstr, ": its recipient resolves now") ;
   return 1 ;
 }
 
@@ -1268,9 +1461,21 @@ static void activate (qid const *q)
       heap_push(now() + (int64_t)set.retrymin, q) ;
       goto drop ;
     }
-    fd = open(a->mess, O_WRONLY | O_CLOEXEC) ;
-    if (fd < 0 || ftruncate(fd, (off_t)a->msglen) < 0 || fsync(fd) < 0) strerr_diefusys(111, "truncate ", a->mess) ;
+    fd = open(a->mess, O_WRONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK) ;
+    if (fd < 0 || ftruncate(fd, (off_t)a->msglen) < 0 || fsync(fd) < 0)
+    {
+      /* this message only: it waits, the queue goes on */
+      LOG("warning: ", a->idstr, ": unable to truncate ", a->mess, ": ", strerror(errno), ": retried later") ;
+      if (fd >= 0) fd_close(fd) ;
+      heap_push(now() + (int64_t)set.retrymin, q) ;
+      goto drop ;
+    }
     fd_close(fd) ;
+  }
+  if (is_doublebounce(a))
+  {
+    for (i = 0 ; i < a->n ; i++) if (a->r[i].state == 'P' && a->r[i].kind == 'X') break ;
+    if (i < a->n && reresolve(a) == -2) goto drop ;
   }
   qpath(path, "bounce", q) ;
   a->hasbounce = access(path, F_OK) == 0 ;
@@ -1278,14 +1483,17 @@ static void activate (qid const *q)
   if (atail) atail->next = a ; else ahead = a ;
   atail = a ;
   nactive++ ;
-  /* unknown local users fail now, without a delivery */
+  /* unknown local users fail now, without a delivery; those of a
+     double bounce stay pending (it is never dropped), logged each time */
   {
-    int xs = 0 ;
+    int xs = 0, dbl = is_doublebounce(a) ;
     for (i = 0 ; i < a->n ; i++)
     {
       rcpt *r = a->r + i ;
       if (r->state != 'P') continue ;
-      if (r->kind == 'X')
+      if (r->kind == 'X' && dbl)
+        LOG("warning: double bounce ", a->idstr, ": <", T(a, r->addr), ">: ", T(a, r->reason), " (#5.1.1): kept in the queue, tried again at the next retry") ;
+      else if (r->kind == 'X')
       {
         LOG("delivery ", a->idstr, ": <", T(a, r->addr), ">: failure: ", T(a, r->reason), " (#5.1.1)") ;
         bounce_add(a, r, "5.1.1", "x-postie", T(a, r->reason), "") ;
@@ -1293,9 +1501,8 @@ static void activate (qid const *q)
       }
       else a->unstarted[r->kind == 'R']++ ;
     }
-    if (xs)
+    if (xs && bounce_sync(a))
     {
-      bounce_sync(a) ;
       for (i = 0 ; i < a->n ; i++) if (a->r[i].state == 'P' && a->r[i].kind == 'X') info_mark(a, a->r + i, 'F') ;
       info_sync(a, -1, 0) ;
     }
@@ -1338,6 +1545,134 @@ static void slot_add (delivery *d, uint32_t i)
   d->rc[d->nrc++] = i ;
 }
 
+/* ---------- destinations that took no session ---------- */
+
+/* A remote delivery whose every line is U (doc/remote-results.md: no
+   host of the destination took a session) marks its domain down until
+   its next retry: retrymin, doubling at each failed retry up to
+   retrymax. Until then the destination's other deliveries are not
+   started: their recipients are deferred at once and their messages come
+   back at the destination's retry. When it comes, one delivery goes (the
+   probe), the others keep waiting for its result: anything but U puts
+   the destination back (its entry goes), U holds it longer. Memory
+   only: a restart, or SIGALRM, forgets it. */
+typedef struct dest_s dest ;
+struct dest_s
+{
+  char *domain ;
+  char *text ;      /* the last U result's text */
+  int64_t until ;
+  int64_t interval ;
+  int probing ;
+} ;
+
+static dest *dests = 0 ;
+static size_t ndests = 0, destcap = 0 ;
+
+static dest *dest_find (char const *domain)
+{
+  size_t i ;
+  for (i = 0 ; i < ndests ; i++) if (same_domain(dests[i].domain, domain)) return dests + i ;
+  return 0 ;
+}
+
+static void dest_forget (dest *x)
+{
+  alloc_free(x->domain) ;
+  alloc_free(x->text) ;
+  *x = dests[--ndests] ;
+}
+
+static void dest_clear (void)
+{
+  while (ndests) dest_forget(dests) ;
+}
+
+static void dest_down (char const *domain, char const *text, int64_t t)
+{
+  dest *x = dest_find(domain) ;
+  char fmt[UINT64_FMT] ;
+  if (x && !x->probing) return ;  /* started before the destination was down: it already waits */
+  if (!x)
+  {
+    if (ndests == destcap)
+    {
+      size_t nc = destcap ? destcap * 2 : 16 ;
+      dest *p = realloc(dests, nc * sizeof(dest)) ;
+      if (!p) die_nomem() ;
+      dests = p ; destcap = nc ;
+    }
+    x = dests + ndests++ ;
+    x->domain = strdup(domain) ;
+    x->text = 0 ;
+    x->interval = 0 ;
+    if (!x->domain) die_nomem() ;
+  }
+  x->interval = x->interval ? x->interval * 2 : (int64_t)set.retrymin ;
+  if (x->interval < (int64_t)set.retrymin) x->interval = (int64_t)set.retrymin ;
+  if (x->interval > (int64_t)set.retrymax) x->interval = (int64_t)set.retrymax ;
+  x->until = t + x->interval ;
+  x->probing = 0 ;
+  alloc_free(x->text) ;
+  x->text = strdup(text) ;
+  if (!x->text) die_nomem() ;
+  fmt[uint64_fmt(fmt, (uint64_t)x->interval)] = 0 ;
+  LOG("warning: destination ", domain, " took no session: its deliveries wait ", fmt, " seconds for its next retry") ;
+}
+
+static void dest_up (char const *domain)
+{
+  dest *x = dest_find(domain) ;
+  if (!x) return ;
+  LOG("status: destination ", domain, " takes sessions again") ;
+  dest_forget(x) ;
+}
+
+/* The next remote delivery of a, if its destination is down: its
+   recipients are deferred now, without a delivery, and the message
+   will come back at the destination's next retry. Returns 1 if so (a may
+   have been freed: its pass may be over), 0 to start the delivery. */
+static int dest_hold (active *a)
+{
+  int64_t t = now(), wait ;
+  char const *dom ;
+  dest *x ;
+  uint32_t i, j ;
+  for (i = a->cur[1] ; i < a->n ; i++)
+  {
+    rcpt const *r = a->r + i ;
+    if (r->state == 'P' && r->pass == 0 && r->kind == 'R') break ;
+  }
+  if (i >= a->n) return 0 ;
+  dom = T(a, a->r[i].domain) ;
+  x = dest_find(dom) ;
+  if (!x) return 0 ;
+  if (t >= (int64_t)a->id.sec + (int64_t)set.lifetime) return 0 ;  /* expired: tried, and bounced if it fails */
+  if (!x->probing && t >= x->until) { x->probing = 1 ; return 0 ; }  /* the destination's retry */
+  wait = x->probing ? t + (x->interval * 2 < (int64_t)set.retrymax ? x->interval * 2 : (int64_t)set.retrymax) : x->until ;
+  for (j = i ; j < a->n ; j++)
+  {
+    rcpt *r = a->r + j ;
+    size_t at, m, q ;
+    if (r->state != 'P' || r->pass || r->kind != 'R' || !same_domain(T(a, r->domain), dom)) continue ;
+    r->pass = 2 ;
+    LOG("delivery ", a->idstr, ": <", T(a, r->addr), ">: deferral: destination ", dom,
+        " took no session at its last attempt, waiting for its next retry: ", x->text) ;
+    if (!stralloc_cats(&a->defer, T(a, r->addr)) || !stralloc_cats(&a->defer, "\tdestination took no session at its last attempt, waiting for its next retry: ")) die_nomem() ;
+    at = a->defer.len ;
+    m = strlen(x->text) ;
+    if (m > 900) m = 900 ;
+    if (!stralloc_catb(&a->defer, x->text, m) || !stralloc_catb(&a->defer, "\n", 1)) die_nomem() ;
+    for (q = at ; q < at + m ; q++) if ((unsigned char)a->defer.s[q] < 32) a->defer.s[q] = '?' ;
+    a->unstarted[1]-- ;
+    unstarted_total[1]-- ;
+  }
+  if (!a->skipwait || wait < a->skipwait) a->skipwait = wait ;
+  if (!a->unstarted[1]) work_remove(1, a) ;
+  if (pass_done(a)) pass_end(a) ;
+  return 1 ;
+}
+
 static void start (int k, active *a)
 {
   chan *c = chans + k ;
@@ -1346,6 +1681,7 @@ static void start (int k, active *a)
   unsigned int slot, nf = 0 ;
   uint32_t i ;
   delivery *d ;
+  if (k && dest_hold(a)) return ;
   for (slot = 0 ; slot < CONC_MAX ; slot++) if (!c->d[slot].used) break ;
   d = c->d + slot ;
   d->used = 1 ; d->a = a ; d->nrc = 0 ;
@@ -1417,7 +1753,10 @@ static void result (int k, unsigned int slot, char const *const *lines, unsigned
   delivery *d = c->d + slot ;
   active *a = d->a ;
   int64_t t = now() ;
-  int expired = t >= (int64_t)a->id.sec + (int64_t)set.lifetime ;
+  int dbl = is_doublebounce(a) ;
+  /* a double bounce neither expires nor bounces: it waits for the
+     postmaster's address to work */
+  int expired = !dbl && t >= (int64_t)a->id.sec + (int64_t)set.lifetime ;
   uint32_t i ;
   char dn[UINT_FMT] ;
   int failed = 0, marked = 0 ;
@@ -1429,7 +1768,13 @@ static void result (int k, unsigned int slot, char const *const *lines, unsigned
     char kind = line[0] ;
     char const *text = line + 1 ;
     char st[16] ;
-    if (kind != 'K' && kind != 'D') kind = 'Z' ;
+    if (kind != 'K' && kind != 'D') kind = 'Z' ;  /* U too: a temporary failure */
+    if (kind == 'D' && dbl)
+    {
+      LOG("delivery ", a->idstr, " ", k ? "R" : "L", dn, ": <", T(a, r->addr), ">: failure: ", text) ;
+      LOG("warning: double bounce ", a->idstr, ": <", T(a, r->addr), ">: kept in the queue, tried again at the next retry") ;
+      kind = 'Z' ;
+    }
     if (kind == 'K') LOG("delivery ", a->idstr, " ", k ? "R" : "L", dn, ": <", T(a, r->addr), ">: success: ", text) ;
     else if (kind == 'D')
     {
@@ -1440,7 +1785,7 @@ static void result (int k, unsigned int slot, char const *const *lines, unsigned
     }
     else
     {
-      LOG("delivery ", a->idstr, " ", k ? "R" : "L", dn, ": <", T(a, r->addr), ">: deferral: ", text) ;
+      if (!dbl || line[0] != 'D') LOG("delivery ", a->idstr, " ", k ? "R" : "L", dn, ": <", T(a, r->addr), ">: deferral: ", text) ;
       if (expired)
       {
         LOG("delivery ", a->idstr, ": <", T(a, r->addr), ">: failure: message has been in the queue longer than control/queuelifetime") ;
@@ -1449,6 +1794,7 @@ static void result (int k, unsigned int slot, char const *const *lines, unsigned
       }
       else
       {
+        a->tried = 1 ;
         /* for postie-qread: one line, no tab (the spawners already made
            control characters '?') */
         size_t m = strlen(text), j, at ;
@@ -1461,14 +1807,25 @@ static void result (int k, unsigned int slot, char const *const *lines, unsigned
     }
   }
   if (k && nlines > d->nrc) remote_message_log(a, dn, lines, nlines, d->nrc) ;
-  if (failed) bounce_sync(a) ;
+  /* a destination that took no session (every line U) waits; one that
+     answered anything else is back */
+  if (k && d->nrc && nlines)
+  {
+    char const *dom = T(a, a->r[d->rc[0]].domain) ;
+    for (i = 0 ; i < d->nrc && i < nlines && lines[i][0] == 'U' ; i++) ;
+    if (i == d->nrc) dest_down(dom, lines[0] + 1, t) ;
+    else dest_up(dom) ;
+  }
+  /* failures not recorded (a full disk) stay pending: not marked */
+  if (failed && !bounce_sync(a)) failed = -1 ;
   for (i = 0 ; i < d->nrc ; i++)
   {
     rcpt *r = a->r + d->rc[i] ;
     char kind = i < nlines ? lines[i][0] : 'Z' ;
+    if (kind == 'D' && dbl) kind = 'Z' ;
     r->pass = 2 ;
-    if (kind == 'K') { info_mark(a, r, 'D') ; marked = 1 ; }
-    else if (kind == 'D' || expired) { info_mark(a, r, 'F') ; marked = 1 ; }
+    if (kind == 'K') { if (info_mark(a, r, 'D')) marked = 1 ; }
+    else if ((kind == 'D' || expired) && failed > 0) { if (info_mark(a, r, 'F')) marked = 1 ; }
   }
   /* The slot stays busy (used, counted in running) until its marks are
      on disk: a crash can then redeliver at most the concurrency's worth
@@ -1671,6 +2028,7 @@ static void retry_all (void)
 {
   size_t i ;
   for (i = 0 ; i < heaplen ; i++) heap[i].next = 0 ;
+  dest_clear() ;
   LOG("status: retrying everything now") ;
 }
 

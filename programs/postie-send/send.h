@@ -10,6 +10,10 @@
 extern void logv (char const *const *s, unsigned int n) ;
 #define LOG(...) logv(((char const *const[]){__VA_ARGS__}), sizeof((char const *const[]){__VA_ARGS__}) / sizeof(char const *))
 
+/* The envelope sender of a double bounce (a DSN about a null-sender
+   message): it is never bounced, never dropped. */
+#define DOUBLEBOUNCE_SENDER "#@[]"
+
 /* Settings read from control/ (at start-up and on SIGHUP). */
 typedef struct settings_s settings ;
 struct settings_s

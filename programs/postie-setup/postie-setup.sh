@@ -328,11 +328,11 @@ done
 
 # ---------------------------------------------------------------------------
 # queue/ (doc/queue.md, "Who may do what"). System mode: postie-queue
-# (set-gid postieq) writes tmp/ and todo/B/; postie-send (posties, with the
-# group postieq) takes messages out of todo/B/ into mess/B/ and owns the
-# rest; postie-rspawn (postier, in no queue group) may only read mess/B/ID,
-# through mess/'s group. Queue files are 0664 (postie-queue's umask 002):
-# the directories decide who reaches them.
+# (set-uid and set-gid postieq) writes tmp/ and todo/B/; postie-send
+# (posties, with the group postieq) takes messages out of todo/B/ into
+# mess/B/ and owns the rest; postie-rspawn (postier, in no queue group) may
+# only read mess/B/ID, through mess/'s group. Queue files are postieq's,
+# 0664 (postie-queue's umask 002): the directories decide who reaches them.
 
 q=$dir/queue
 qmode=0750 ; xmode=0750 ; smode=0750
@@ -367,9 +367,6 @@ if [ -f "$TEMPLATES/queue-dirs" ] ; then
   done <"$TEMPLATES/queue-dirs"
 fi
 
-# In system mode postie-queue runs set-gid to the queue group, so that any
-# injector (postie-smtpd as postied, sendmail as any user) can write the
-# queue while nobody else can.
 # setgid PROG GROUP: BINDIR/PROG becomes root:GROUP 2755.
 setgid () {
   sp=$BINDIR/$1
@@ -379,9 +376,22 @@ setgid () {
   [ $dry = 1 ] && return 0
   chown root:"$2" "$sp" && chmod 2755 "$sp" || die 111 "unable to make $sp set-gid $2"
 }
+# In system mode postie-queue runs set-uid and set-gid to the queue
+# account (qmail-queue's way), so that any injector (postie-smtpd as
+# postied, sendmail as any user) can write the queue while nobody else can,
+# and the queue files belong to the queue uid, not to the injector: once
+# accepted, a message cannot be written, chmod'ed or truncated by whoever
+# injected it (a delivery program of theirs gets it on fd 0).
 if [ "$mode" = system ] ; then
-  [ "$dir" = "$HOMEDIR" ] || warn "the set-gid postie-queue and postie-checkpassword ignore POSTIE_HOME and use $HOMEDIR: for a system instance in $dir, build with make HOMEDIR=$dir"
-  setgid postie-queue $G_QUEUE
+  [ "$dir" = "$HOMEDIR" ] || warn "the set-uid postie-queue and the set-gid postie-checkpassword ignore POSTIE_HOME and use $HOMEDIR: for a system instance in $dir, build with make HOMEDIR=$dir"
+  pq=$BINDIR/postie-queue
+  [ -f "$pq" ] || die 111 "$pq not found"
+  if [ "$(stat -c %U:%G:%a "$pq")" != "$U_QUEUE:$G_QUEUE:6755" ] ; then
+    say "set-uid $U_QUEUE and set-gid $G_QUEUE on $pq"
+    if [ $dry = 0 ] ; then
+      chown $U_QUEUE:$G_QUEUE "$pq" && chmod 6755 "$pq" || die 111 "unable to make $pq set-uid $U_QUEUE, set-gid $G_QUEUE"
+    fi
+  fi
 fi
 
 # ---------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """postie-send: stale tmp cleanup, the retry schedule, SIGALRM retries now,
-queuelifetime bounces, double bounces, no bounce for the null sender."""
+queuelifetime bounces, double bounces (never dropped), no bounce for the
+null sender."""
 import fcntl, os, signal, sys, time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from sendtest import *
@@ -116,23 +117,55 @@ if count("carol"):
     check("double-bounce-content", b"Final-Recipient: rfc822; ghost@example.org" in d, d)
 check("double-bounce-queue-empty", i.wait(i.queue_empty, 10))
 
-# a failed double bounce is dropped, with a log line
+# A failed double bounce is never dropped (issue 15): its recipient (here
+# nobody, no such user) stays pending, logged at every retry; once the
+# address works (an alias added), the next retry delivers it.
 i.control("doublebounceto", "nobody-either@example.org")
 i.signal(signal.SIGHUP)
 time.sleep(0.2)
 q = i.inject("ghost@example.org", ["nobody@example.org"], b"Subject: triple\n\nx\n")
-check("failed-double-bounce-dropped", i.wait(lambda: "double bounce failed: dropping it" in i.logtext() and i.queue_empty(), 10), i.logtext()[-1000:])
+kept = lambda: i.logtext().count("<nobody-either@example.org>: no such user (#5.1.1): kept in the queue")
+check("failed-double-bounce-kept", i.wait(lambda: kept() >= 2, 15) and not i.queue_empty()
+      and "dropping" not in i.logtext(), i.logtext()[-1000:])
 check("failed-double-bounce-nothing-delivered", count("carol") == 1)
+i.control("aliases", "postmaster: carol\nnobody-either: carol\n")
+i.signal(signal.SIGHUP)
+time.sleep(0.2)
+i.signal(signal.SIGALRM)
+check("failed-double-bounce-delivered-later", i.wait(lambda: count("carol") == 2 and i.queue_empty(), 15),
+      i.logtext()[-1000:])
+if count("carol") == 2:
+    d = i.mails("carol")[1]
+    check("failed-double-bounce-content", b"Return-Path: <#@[]>" in d and b"Final-Recipient: rfc822; ghost@example.org" in d, d[:600])
 
-# the null sender: no bounce to it; with no doublebounceto, nothing at all
-before = (count("alice"), count("bob"), count("carol"))
-q = i.inject("", ["nobody@example.org"], b"Subject: null\n\nx\n")
+# A double bounce whose delivery fails permanently (bob's program exits
+# 100) stays too, logged at each retry; fixed, it is delivered.
+dot = os.path.join(i.users["bob"], ".postie")
+with open(dot, "w") as f:
+    f.write("|echo refused ; exit 100\n")
+os.chown(dot, UID, GID)
+i.control("doublebounceto", "bob@example.org")
+i.signal(signal.SIGHUP)
+time.sleep(0.2)
+q = i.inject("ghost@example.org", ["nobody@example.org"], b"Subject: quadruple\n\nx\n")
+n0 = i.logtext().count("<bob@example.org>: kept in the queue")
+check("refused-double-bounce-kept",
+      i.wait(lambda: i.logtext().count("<bob@example.org>: kept in the queue") >= n0 + 2, 15) and not i.queue_empty()
+      and "dropping" not in i.logtext(), i.logtext()[-1000:])
+os.unlink(dot)
+i.signal(signal.SIGALRM)
+check("refused-double-bounce-delivered-later", i.wait(lambda: count("bob") >= 1 and i.queue_empty(), 15),
+      i.logtext()[-1000:])
+
+# the null sender: no bounce to it; its failure goes to doublebounceto, and
+# with control/doublebounceto empty to postmaster: never dropped
+before = count("carol")
 i.control("doublebounceto", "")
 i.signal(signal.SIGHUP)
 time.sleep(0.2)
 q = i.inject("", ["nobody@example.org"], b"Subject: null2\n\nx\n")
-check("null-sender-no-bounce", i.wait(lambda: "no bounce for the null sender" in i.logtext() and i.queue_empty(), 10), i.logtext()[-800:])
-time.sleep(0.3)
-check("null-sender-nothing-delivered", (count("alice"), count("bob"), count("carol")) == before)
+check("null-sender-double-bounce-to-postmaster", i.wait(lambda: count("carol") == before + 1 and i.queue_empty(), 10),
+      i.logtext()[-800:])
+check("null-sender-never-dropped", "dropping" not in i.logtext(), i.logtext()[-800:])
 check("sigterm", i.stop() == 0)
 done()

@@ -12,7 +12,7 @@ write anything else in the queue."""
 import os, subprocess, sys, time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from sendtest import *
-from queueprobe import PROBE, WANT, parse
+from queueprobe import PROBE, WANT, ATTACK, parse
 from cdbwrite import users_cdb
 
 if os.geteuid() != 0:
@@ -22,12 +22,17 @@ if os.geteuid() != 0:
 # alice, and a local user who runs sendmail.
 QUID = QGID = 65531
 SUID, RUID, RGID, UGID, USERUID, INJUID, INJGID = 65530, 65533, 65533, 65528, 65532, 65529, 65529
-i = Instance("send-system", users=("alice",), control={"locals": "example.org", "me": "example.org",
-                                                       "smtproutes": ":127.0.0.1:9\n"})
+BOBUID = 65526
+i = Instance("send-system", users=("alice", "bob"), control={"locals": "example.org", "me": "example.org",
+                                                              "smtproutes": ":127.0.0.1:9\n",
+                                                              "retrymin": "1", "retrymax": "1"})
 uh = i.users["alice"]
 for dp, dn, fn in os.walk(uh):
     os.chown(dp, USERUID, USERUID)
-users_cdb(i.home, [("alice", "*", USERUID, USERUID, uh, "Maildir/")])
+bh = i.users["bob"]
+for dp, dn, fn in os.walk(bh):
+    os.chown(dp, BOBUID, BOBUID)
+users_cdb(i.home, [("alice", "*", USERUID, USERUID, uh, "Maildir/"), ("bob", "*", BOBUID, BOBUID, bh, "Maildir/")])
 # users/: readable by the users group only (postie-send reaches it through
 # POSTIE_SEND_GIDLIST).
 ud = os.path.join(i.home, "users")
@@ -115,6 +120,39 @@ if mess:
     check("remote-uid-reads-message", got.get("read") == "ok", pr.stdout + pr.stderr)
     check("remote-uid-cannot-write-queue", all(got.get(k) == v for k, v in WANT.items()), pr.stdout + pr.stderr)
     check("message-intact", os.path.exists(mess[0]) and os.path.getsize(mess[0]) == st.st_size)
+
+# Issue 15: a local user who is also the recipient gets the queue file on
+# fd 0 of a |program. Here the injection is the stand-in above (the whole
+# chain as the user with the queue group), so the file is the user's, as
+# the set-gid postie-queue made it: the program appends to it through
+# /proc/self/fd/0, chmods it 0600 and asks for a retry. postie-send's
+# next attempt cannot truncate it (EACCES): that message waits, logged;
+# postie-send runs on and delivers the others. (With postie-setup's
+# set-uid postie-queue the file is the queue uid's and the program can do
+# neither: setup-system.py.)
+ap = os.path.join(uh, "attack.py")
+with open(ap, "w") as f:
+    f.write(ATTACK)
+with open(os.path.join(uh, ".postie"), "w") as f:
+    f.write("|/usr/bin/python3 %s\n" % ap)
+for n in (ap, os.path.join(uh, ".postie")):
+    os.chown(n, USERUID, USERUID)
+pid = i.proc.pid
+p = subprocess.run([prog("sendmail"), "-f", "alice@example.org", "alice@example.org"],
+                   input=b"Subject: mine\n\nmy own message\n", env=dict(env, POSTIE_USER="alice"), user=USERUID,
+                   group=QGID, extra_groups=[], capture_output=True, timeout=30)
+check("hostile-injected", p.returncode == 0, p.stderr.decode())
+check("hostile-program-ran", i.wait(lambda: "attack: reopened chmoded" in i.logtext(), 20),
+      i.logtext()[-800:])
+check("hostile-truncate-deferred", i.wait(lambda: "unable to truncate" in i.logtext(), 20), i.logtext()[-1500:])
+time.sleep(1.5)  # more retries of the same message
+p = subprocess.run([prog("sendmail"), "-f", "joe@example.org", "bob@example.org"],
+                   input=b"Subject: other\n\nsomeone else's message\n", env=dict(env, POSTIE_USER="joe"), user=INJUID,
+                   group=QGID, extra_groups=[], capture_output=True, timeout=30)
+check("hostile-others-delivered", p.returncode == 0 and i.wait(lambda: len(i.mails("bob")) == 1, 20),
+      p.stderr.decode() + i.logtext()[-1500:])
+check("hostile-send-alive", i.proc.poll() is None and i.proc.pid == pid and "fatal" not in i.logtext(),
+      i.logtext()[-1500:])
 
 check("no-root-warning", "running as root" not in i.logtext())
 check("sigterm", i.stop() == 0)

@@ -21,7 +21,7 @@ What is left running at the end: only the processes this test started
 import base64, os, poplib, pwd, grp, smtplib, stat, subprocess, sys, time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from postietest import *
-from queueprobe import PROBE, WANT, parse
+from queueprobe import PROBE, WANT, ATTACK, parse
 from instance import tree_snapshot, scratch, wait_for
 
 NAMES = ["setup-system", "system-accounts", "system-twice-unchanged", "system-queue-modes", "system-send-ready",
@@ -32,20 +32,10 @@ NAMES = ["setup-system", "system-accounts", "system-twice-unchanged", "system-qu
          "system-clean-stop",
          "system-users-modes", "system-users-read-as-each-uid", "system-users-cdb-no-hash",
          "system-smtp-auth-home-0700", "system-smtp-auth-wrong-535", "system-submission-sender-login",
-         "system-pop3-login"]
-if os.geteuid() != 0:
-    for n in NAMES:
-        skip(n, "needs root")
-    done()
-if not os.environ.get("POSTIE_SETUP_SYSTEM_NS"):
-    os.environ["POSTIE_SETUP_SYSTEM_NS"] = "1"
-    try:
-        os.execvp("unshare", ["unshare", "--mount", "--propagation", "private", sys.executable,
-                              os.path.abspath(__file__)])
-    except OSError as e:
-        for n in NAMES:
-            skip(n, "unshare: %s" % e)
-        done()
+         "system-pop3-login",
+         "system-hostile-injected", "system-hostile-program-refused", "system-hostile-file-intact",
+         "system-hostile-send-alive"]
+own_mount_namespace(NAMES)
 
 base = scratch("setup-system")
 os.chmod(base, 0o755)
@@ -129,8 +119,8 @@ for k, (u, g, m) in want.items():
     if (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)) != (u, g, m):
         bad[k] = (st.st_uid, st.st_gid, oct(stat.S_IMODE(st.st_mode)))
 pq = os.stat(os.path.join(bindir, "postie-queue"))
-check("system-queue-modes", not bad and pq.st_gid == GQ and stat.S_IMODE(pq.st_mode) == 0o2755,
-      "%r postie-queue %d %o" % (bad, pq.st_gid, pq.st_mode))
+check("system-queue-modes", not bad and pq.st_uid == Q and pq.st_gid == GQ and stat.S_IMODE(pq.st_mode) == 0o6755,
+      "%r postie-queue %d:%d %o" % (bad, pq.st_uid, pq.st_gid, pq.st_mode))
 
 # A local user (alice: a virtual user of the mail uid) and a route for the
 # remote domain to a closed port: nothing leaves loopback.
@@ -299,7 +289,7 @@ try:
     except Exception as e:
         check("system-pop3-login", False, repr(e))
 
-    # sendmail as nobody: the set-gid postie-queue writes the queue for it.
+    # sendmail as nobody: the set-uid postie-queue writes the queue for it.
     r = sh("s6-setuidgid", "nobody", os.path.join(bindir, "sendmail"), "-f", "nobody@sys.example",
            "alice@sys.example", "far@remote.test", input="Subject: system mode\n\nfrom nobody\n", env=env)
     got = wait_for(lambda: os.listdir(ah + "/Maildir/new"), 20)
@@ -333,8 +323,9 @@ try:
     messfiles = lambda: [os.path.join(dp, f) for dp, dn, fn in os.walk(os.path.join(home, "queue/mess")) for f in fn]
     wait_for(lambda: len(messfiles()) == 1, 20)
     mess = messfiles()
+    # the queue uid's file, not the injector's (issue 15)
     st = os.stat(mess[0]) if len(mess) == 1 else None
-    check("system-queue-file", st and st.st_uid == nobody and st.st_gid == GQ
+    check("system-queue-file", st and st.st_uid == Q and st.st_gid == GQ
           and stat.S_IMODE(st.st_mode) == 0o664, repr(mess) + (" %d %d %o" % (st.st_uid, st.st_gid, st.st_mode) if st else ""))
     if st:
         pr = sh("s6-setuidgid", "postier", "/usr/bin/python3", "-c", PROBE, mess[0], os.path.join(home, "queue"), env=env)
@@ -356,6 +347,34 @@ try:
         r2 = sh("s6-setuidgid", "nobody", os.path.join(bindir, "sendmail"), "-q", env=env)
         check("system-sendmail-q", r.returncode == 0 and r2.returncode == 77 and "s6-svc -a" in r2.stderr,
               r.stderr + r2.stderr)
+
+    # Issue 15: a local user who is also the recipient, with a |program
+    # that gets the message on fd 0, tries to reopen it for writing
+    # through /proc/self/fd/0 and to chmod it 0600 (which once made
+    # postie-send's truncation fail and stop the queue). Neither works:
+    # the file is the queue uid's.
+    attack = os.path.join(ah, "attack.py")
+    with open(attack, "w") as f:
+        f.write(ATTACK)
+    with open(os.path.join(ah, ".postie"), "w") as f:
+        f.write("|/usr/bin/python3 %s\n" % attack)
+    for n in (attack, os.path.join(ah, ".postie")):
+        os.chown(n, V, V)
+    before = set(mess)
+    spid = send_pid()
+    r = sh("s6-setuidgid", "postiev", os.path.join(bindir, "sendmail"), "-f", "alice@sys.example",
+           "alice@sys.example", input="Subject: mine\n\nmy own message\n", env=env)
+    check("system-hostile-injected", wait_for(lambda: "attack:" in sendlog(), 20), r.stderr + sendlog()[-800:])
+    line = [l for l in sendlog().splitlines() if "attack:" in l]
+    check("system-hostile-program-refused", line and "reopened" not in line[-1] and "chmoded" not in line[-1]
+          and "reopen-13" in line[-1] and "chmod-1" in line[-1], repr(line))
+    mine = [os.path.join(dp, f) for dp, dn, fn in os.walk(os.path.join(home, "queue/mess")) for f in fn
+            if os.path.join(dp, f) not in before]
+    st = os.stat(mine[0]) if len(mine) == 1 else None
+    check("system-hostile-file-intact", st and st.st_uid == Q and stat.S_IMODE(st.st_mode) == 0o664
+          and open(mine[0]).read().endswith("my own message\n"),
+          repr(mine) + (" %d %o" % (st.st_uid, st.st_mode) if st else ""))
+    check("system-hostile-send-alive", send_pid() == spid and "fatal" not in sendlog(), sendlog()[-800:])
 finally:
     # What this test started: s6-svscan and its descendants (each with its
     # start time, so that a recycled pid is not taken for one of them).

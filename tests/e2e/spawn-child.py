@@ -9,20 +9,10 @@ never the program when the uid change fails; execvp's PATH search
 import os, re, subprocess, sys
 sys.path.insert(0, os.path.join(os.environ["POSTIE_TOP"], "tests", "lib"))
 from postietest import *
-from cdbwrite import users_cdb
-from localtest import UID, GID, mkhome, open_path
+from localtest import UID, GID, open_path, spawner_instance
 
 ROOT = os.geteuid() == 0
-base = tmpdir("spawn-child")
-inst = mkinstance(os.path.join(base, "inst"))
-homes = os.path.join(base, "homes")
-os.makedirs(homes, exist_ok=True)
-home = mkhome(homes, "bob")
-users_cdb(inst, [("bob", "!", UID, GID, home, "./Maildir/")])
-mess = os.path.join(inst, "queue", "mess", "0")
-os.makedirs(mess, exist_ok=True)
-with open(os.path.join(mess, "100"), "w") as f:
-    f.write("Subject: ok\n\nhello\n")
+base, inst, home = spawner_instance("spawn-child")
 
 # the stand-in postie-local: one line about itself, exit 0 (K and its text)
 SHOW = """while read k v; do case $k in SigBlk:|SigIgn:) printf '%s%s ' "$k" "$v";; esac; done < /proc/$$/status

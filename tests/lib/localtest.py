@@ -42,6 +42,24 @@ def mkhome(base, name, mode=0o755):
     return h
 
 
+def spawner_instance(name):
+    """For the spawners' tests: an instance whose users database has bob
+    (UID, home under the scratch directory, ./Maildir/), and one message,
+    queue/mess/0/100. Returns (scratch dir, instance, bob's home)."""
+    from cdbwrite import users_cdb
+    base = tmpdir(name)
+    inst = mkinstance(os.path.join(base, "inst"))
+    homes = os.path.join(base, "homes")
+    os.makedirs(homes, exist_ok=True)
+    home = mkhome(homes, "bob")
+    users_cdb(inst, [("bob", "!", UID, GID, home, "./Maildir/")])
+    mess = os.path.join(inst, "queue", "mess", "0")
+    os.makedirs(mess, exist_ok=True)
+    with open(os.path.join(mess, "100"), "w") as f:
+        f.write("Subject: ok\n\nhello\n")
+    return base, inst, home
+
+
 def put(home, name, content, mode=0o644):
     p = os.path.join(home, name)
     with open(p, "wb") as f:

@@ -27,6 +27,28 @@ t("trigger", lambda: os.close(os.open(os.path.join(q, "trigger"), os.O_WRONLY | 
 print(" ".join(out))
 '''
 
+# A recipient's |program that tries what issue 15 found: reopen the
+# message (its fd 0) for writing through /proc/self/fd/0 and append to it,
+# chmod it 0600, then ask for a retry (exit 111). It prints
+# "attack: reopened|reopen-ERRNO chmoded|chmod-ERRNO".
+ATTACK = r"""
+import os, sys
+out = []
+try:
+    fd = os.open("/proc/self/fd/0", os.O_WRONLY | os.O_APPEND)
+    os.write(fd, b"appended by the recipient\n" * 64)
+    out.append("reopened")
+except OSError as e:
+    out.append("reopen-%d" % e.errno)
+try:
+    os.fchmod(0, 0o600)
+    out.append("chmoded")
+except OSError as e:
+    out.append("chmod-%d" % e.errno)
+print("attack:", " ".join(out))
+sys.exit(111)
+"""
+
 WANT = {"read": "ok", "write": "EACCES", "truncate": "EACCES", "rename": "EACCES", "unlink": "EACCES",
         "create-mess": "EACCES", "create-todo": "EACCES", "create-tmp": "EACCES", "list-mess": "EACCES",
         "list-info": "EACCES", "trigger": "EACCES"}

@@ -27,12 +27,12 @@ def letters(lines):
 
 
 def well_formed(lines, n):
-    """n recipient lines + one message line, each K/D/Z, no control
+    """n recipient lines + one message line, each K/D/Z/U, no control
     characters, at most 1000 bytes with the newline."""
     if len(lines) != n + 1:
         return False
     for l in lines:
-        if not l or l[0] not in "KDZ":
+        if not l or l[0] not in "KDZU":
             return False
         if len(l.encode("utf-8", "surrogateescape")) + 1 > 1000:
             return False
