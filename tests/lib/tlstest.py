@@ -1,0 +1,38 @@
+"""Helpers for the TLS tests: an instance's certificate (made with the
+openssl command, as postie-setup does), and clients that verify it."""
+import os, socket, ssl, subprocess
+
+
+def make_cert(home, name="mx.test.example", kind="ec"):
+    """A self-signed certificate for name in home/tls/ (cert.pem, key.pem).
+    kind: "ec" (P-256) or "rsa" (2048 bits). Returns the cert's path (the
+    CA file a client verifies against)."""
+    d = os.path.join(home, "tls")
+    os.makedirs(d, exist_ok=True)
+    key = os.path.join(d, "key.pem.new")
+    cert = os.path.join(d, "cert.pem.new")
+    newkey = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"] if kind == "ec" else ["-newkey", "rsa:2048"]
+    subprocess.run(["openssl", "req", "-x509"] + newkey + ["-nodes", "-keyout", key, "-out", cert,
+                    "-days", "3650", "-subj", "/CN=" + name, "-addext", "subjectAltName=DNS:" + name],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    os.chmod(key, 0o600)
+    os.rename(key, os.path.join(d, "key.pem"))
+    os.rename(cert, os.path.join(d, "cert.pem"))
+    return os.path.join(d, "cert.pem")
+
+
+def client_context(cafile, name="mx.test.example"):
+    """A context that verifies the server's certificate against cafile
+    (and its name): never verification turned off."""
+    ctx = ssl.create_default_context(cafile=cafile)
+    ctx.check_hostname = True
+    return ctx
+
+
+def s_client(port, cafile, args=(), data=b"", name="mx.test.example", timeout=20):
+    """openssl s_client on 127.0.0.1:port, verifying against cafile.
+    Returns (exit code, output)."""
+    p = subprocess.run(["openssl", "s_client", "-connect", "127.0.0.1:%d" % port, "-CAfile", cafile,
+                        "-verify_return_error", "-verify_hostname", name, "-servername", name] + list(args),
+                       input=data, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout)
+    return p.returncode, p.stdout.decode("utf-8", "replace")
