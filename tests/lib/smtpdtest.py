@@ -25,7 +25,12 @@ class Launcher:
         self.home = home
         self.remoteip = remoteip
         self.args = list(args)
-        self.env = env_for(home, TCPLOCALIP="127.0.0.1", TCPLOCALPORT="25", PROTO="TCP", **(env or {}))
+        # The tests talk in clear text on loopback: AUTH without TLS is
+        # allowed here unless a test says AUTHCLEARTEXT=None.
+        extra = {"AUTHCLEARTEXT": "1"}
+        extra.update(env or {})
+        self.env = env_for(home, TCPLOCALIP="127.0.0.1", TCPLOCALPORT="25", PROTO="TCP",
+                           **{k: v for k, v in extra.items() if v is not None})
         self.sock = socket.socket()
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", 0))
