@@ -192,7 +192,10 @@ static int loop (br_ssl_engine_context *eng, int netin, int netout, int *appinp,
       if (hsonly) { errno = 0 ; *why = "the client closed the connection during the handshake" ; { ret = 0 ; goto end ; } }
       { ret = 1 ; goto end ; }
     }
-    if (hsonly && (st & BR_SSL_SENDAPP)) { ret = 1 ; goto end ; }
+    /* Done once application data may flow either way: a client may
+       send its first data with its Finished, and the engine then holds
+       it (RECVAPP) before it lets us send. */
+    if (hsonly && (st & (BR_SSL_SENDAPP | BR_SSL_RECVAPP))) { ret = 1 ; goto end ; }
     if (closing && !(st & BR_SSL_SENDREC)) { ret = 1 ; goto end ; }  /* close_notify sent */
     if ((st & BR_SSL_RECVAPP) && appout < 0 && !hsonly)
     {
