@@ -182,6 +182,35 @@ try:
         check("system-rspawn-ids", rsp.get("Uid") == [R] * 4 and rsp.get("Gid") == [GR] * 4
               and rsp.get("Groups") == [GR], repr(kids))
 
+    # TLS in system mode: the key is postiet's alone; a STARTTLS session
+    # on the smtpd port runs postie-tlsd as postiet and postie-smtpd as
+    # postied (the certificate checked against the instance's own).
+    T = pwd.getpwnam("postiet").pw_uid
+    kst = os.stat(os.path.join(home, "tls", "key.pem"))
+    check("system-tls-key-owner", kst.st_uid == T and stat.S_IMODE(kst.st_mode) == 0o400,
+          "%d %o" % (kst.st_uid, kst.st_mode))
+    try:
+        import smtplib, ssl
+        wait_for(lambda: sh("s6-svwait", "-U", "-t", "1", os.path.join(svc, "smtpd")).returncode == 0, 15)
+        c = smtplib.SMTP("127.0.0.1", ports[0], timeout=20)
+        c._host = "sys.example"
+        c.starttls(context=ssl.create_default_context(cafile=os.path.join(home, "tls", "cert.pem")))
+        c.ehlo()
+        procs = {}
+        for pd in os.listdir("/proc"):
+            if pd.isdigit():
+                try:
+                    comm = open("/proc/%s/comm" % pd).read().strip()
+                    if comm in ("postie-tlsd", "postie-smtpd"):
+                        procs.setdefault(comm, []).append(ids_of(int(pd))["Uid"][0])
+                except OSError:
+                    pass
+        c.quit()
+        check("system-tls-uids", procs.get("postie-tlsd") == [T] and procs.get("postie-smtpd") == [ids["postied"]],
+              repr(procs))
+    except Exception as e:
+        check("system-tls-uids", False, repr(e))
+
     # sendmail as nobody: the set-gid postie-queue writes the queue for it.
     r = sh("s6-setuidgid", "nobody", os.path.join(bindir, "sendmail"), "-f", "nobody@sys.example",
            "alice@sys.example", "far@remote.test", input="Subject: system mode\n\nfrom nobody\n", env=env)
@@ -217,7 +246,8 @@ finally:
         scan.wait()
     # what is left under the instance's accounts (uids only this
     # namespace's /etc/passwd knows; a zombie waits for init to reap it)
-    uids = ",".join(str(ids[u]) for u in ("postieq", "posties", "postier", "postiev", "postied", "postiel"))
+    uids = ",".join([str(ids[u]) for u in ("postieq", "posties", "postier", "postiev", "postied", "postiel")]
+                    + [str(p.pw_uid) for p in pwd.getpwall() if p.pw_name == "postiet"])
     left = wait_for(lambda: not sh("pgrep", "-u", uids).stdout.split(), 10) or \
         sh("pgrep", "-a", "-u", uids).stdout
 check("system-clean-stop", scan.returncode is not None and left is True, "left: %r" % left)

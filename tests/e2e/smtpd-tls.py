@@ -95,8 +95,6 @@ try:
 
     # Implicit TLS (submissions): SMTP_SSL.
     clear_queue(home)
-    c = smtplib.SMTP_SSL("127.0.0.1", subs.port, local_hostname="c.example", timeout=20, context=ctx) \
-        if False else None
     raw = socket.create_connection(("127.0.0.1", subs.port), 20)
     ts = ctx.wrap_socket(raw, server_hostname="mx.test.example")
     c = smtplib.SMTP_SSL(local_hostname="c.example", timeout=20, context=ctx)
