@@ -121,6 +121,11 @@ try:
     q = queued(home)
     check("s_client-received-esmtps", len(q) == 1 and b"with ESMTPS " in received(q[0][1]), q and received(q[0][1]))
 
+    # Plain s_client on the implicit port (submissions).
+    rc, out = s_client(subs.port, ca, ["-ign_eof", "-crlf"], b"EHLO c.example\nQUIT\n")
+    check("s_client-implicit-verified", "Verify return code: 0 (ok)" in out and "220 mx.test.example" in out
+          and "250-AUTH PLAIN LOGIN" in out and "STARTTLS" not in out.split("220 mx.test.example")[1], out[-800:])
+
     # The STARTTLS command injection: RSET in the same write as STARTTLS.
     for name, port in (("mx", mx.port), ("submission", sub.port)):
         s = socket.create_connection(("127.0.0.1", port), 10)
