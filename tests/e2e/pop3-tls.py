@@ -15,19 +15,8 @@ from tcp import Server, readline
 from tlstest import make_cert, client_context, s_client
 
 pub = public_tmp("pop3-tls")
-sandir = os.path.join(pub, "san")
-if SAN:
-    os.makedirs(sandir)
-    os.chmod(sandir, 0o1777)
-    for var, name in (("ASAN_OPTIONS", "asan"), ("UBSAN_OPTIONS", "ubsan")):
-        opts = [o for o in os.environ.get(var, "").split(":") if o and not o.startswith("log_path=")]
-        os.environ[var] = ":".join(opts + ["log_path=" + os.path.join(sandir, name)])
-home = os.path.join(pub, "instance")
-os.makedirs(os.path.join(home, "users"))
-os.makedirs(os.path.join(home, "control"))
-os.chmod(home, 0o755)
-with open(os.path.join(home, "control", "pop3faildelay"), "w") as f:
-    f.write("0\n")
+sandir = san_reports_into(pub)
+home = pop_instance(pub)
 ca = make_cert(home, "pop.test")
 root = os.geteuid() == 0
 uid = 4242 if root else os.getuid()

@@ -11,7 +11,7 @@ certificate gives 454 4.7.0."""
 import base64, os, smtplib, socket, ssl, subprocess, sys, time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from postietest import *
-from smtpdtest import queued, clear_queue
+from smtpdtest import queued, clear_queue, file_reply
 from poptest import users
 from tcp import Server, readline
 from tlstest import make_cert, client_context, s_client
@@ -33,13 +33,7 @@ subs = Server(["-v"], "127.0.0.1", [prog("postie-tlsd")] + SMTPD, os.path.join(h
 servers = [mx, sub, subs]
 
 
-def reply(f):
-    lines = []
-    while True:
-        l = f.readline()
-        lines.append(l)
-        if len(l) < 4 or l[3:4] != b"-":
-            return b"".join(lines)
+reply = file_reply
 
 
 def received(msg):

@@ -20,6 +20,15 @@ mark = os.path.join(home, "ran")
 env = {"POSTIE_HOME": home, "TLSAPP_MARK": mark}
 
 
+def first_bytes(s, timeout=5):
+    """What the server sends first, b"" if it closes (or resets) first."""
+    s.settimeout(timeout)
+    try:
+        return s.recv(100)
+    except (ConnectionResetError, socket.timeout):
+        return b""
+
+
 def logpath(n):
     return os.path.join(home, n + ".log")
 
@@ -70,11 +79,7 @@ try:
     os.path.exists(mark) and os.unlink(mark)
     s = imp.connect()
     s.sendall(b"EHLO garbage instead of a ClientHello\r\n" * 4)
-    s.settimeout(5)
-    try:
-        got = s.recv(100)
-    except (ConnectionResetError, socket.timeout) as e:
-        got = b""
+    got = first_bytes(s)
     s.close()
     t = imp.wait_log(lambda t: "handshake failed: unknown record type" in t or "handshake failed: bad" in t)
     check("garbage-closed", not got.startswith(b"hello"), got)
@@ -102,11 +107,7 @@ try:
         s.sendall(b"\x16\x03\x03\xff\xff" + b"\x01" * 65535)
     except OSError:
         pass
-    s.settimeout(5)
-    try:
-        got = s.recv(100)
-    except (ConnectionResetError, socket.timeout):
-        got = b""
+    got = first_bytes(s)
     s.close()
     t = imp.wait_log(lambda t: t.count("handshake failed") >= 4)
     check("huge-record-refused", not got.startswith(b"hello") and t.count("handshake failed") >= 4, t[-400:])
@@ -143,11 +144,7 @@ try:
     s.sendall(b"STARTTLS\r\n")
     readline(s)
     s.sendall(b"RSET\r\n")
-    s.settimeout(5)
-    try:
-        got = s.recv(100)
-    except (ConnectionResetError, socket.timeout):
-        got = b""
+    got = first_bytes(s)
     s.close()
     check("request-pipelined-not-clear", b"echo" not in got, got)
     t = req.wait_log(lambda t: "handshake failed" in t)
@@ -163,11 +160,7 @@ try:
     t = req.wait_log(lambda t: "TLS not available" in t)
     check("nocert-logged", "cert.pem: unable to open" in t and "TLS not available" in t, t[-400:])
     s = imp.connect()
-    s.settimeout(5)
-    try:
-        got = s.recv(100)
-    except (ConnectionResetError, socket.timeout):
-        got = b""
+    got = first_bytes(s)
     s.close()
     check("nocert-implicit-closed", got == b"", got)
     os.rename(os.path.join(home, "tls", "cert.off"), os.path.join(home, "tls", "cert.pem"))

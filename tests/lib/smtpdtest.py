@@ -156,3 +156,14 @@ def users_cdb(home, names):
     os.makedirs(os.path.join(home, "users"), exist_ok=True)
     cdb_write(os.path.join(home, "users", "users.cdb"),
               [(n.lower().encode(), b"x\0" + b"1000\0" + b"1000\0" + b"/home/" + n.encode() + b"\0Maildir/\0") for n in names])
+
+
+def file_reply(f):
+    """One SMTP reply (all its lines, as bytes) from a file made with
+    socket.makefile("rb")."""
+    lines = []
+    while True:
+        l = f.readline()
+        lines.append(l)
+        if len(l) < 4 or l[3:4] != b"-":
+            return b"".join(lines)
