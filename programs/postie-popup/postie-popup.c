@@ -287,7 +287,17 @@ int main (int argc, char const *const *argv)
   if (!maxbad) maxbad = 1 ;
   if (!maxfail) maxfail = 1 ;
 
-  out("+OK ") ; out(hostname) ; out(" POP3 server ready\r\n") ;
+  {
+    /* One write: a client that reads the greeting with one read (openssl
+       s_client -starttls pop3) must not take its end for the next reply. */
+    char greet[300] ;
+    size_t hlen = strlen(hostname) ;
+    if (hlen > 255) hlen = 255 ;
+    memcpy(greet, "+OK ", 4) ;
+    memcpy(greet + 4, hostname, hlen) ;
+    memcpy(greet + 4 + hlen, " POP3 server ready\r\n", 21) ;
+    out(greet) ;
+  }
   for (;;)
   {
     ssize_t len = readcmd(line, LINE_MAX) ;
