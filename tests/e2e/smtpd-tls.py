@@ -14,7 +14,7 @@ from postietest import *
 from smtpdtest import queued, clear_queue, file_reply
 from poptest import users
 from tcp import Server, readline
-from tlstest import make_cert, client_context, s_client
+from tlstest import make_cert, client_context, s_client, s_client_after
 
 home = mkinstance(tmpdir("smtpd-tls"), {"me": "mx.test.example", "rcpthosts": "local.example",
                                         "locals": "local.example", "authfaildelay": "0"})
@@ -116,7 +116,7 @@ try:
     check("s_client-received-esmtps", len(q) == 1 and b"with ESMTPS " in received(q[0][1]), q and received(q[0][1]))
 
     # Plain s_client on the implicit port (submissions).
-    rc, out = s_client(subs.port, ca, ["-ign_eof", "-crlf"], b"EHLO c.example\nQUIT\n")
+    rc, out = s_client_after(subs.port, ca, b"220 mx.test.example", b"EHLO c.example\nQUIT\n", ["-ign_eof", "-crlf"])
     check("s_client-implicit-verified", "Verify return code: 0 (ok)" in out and "220 mx.test.example" in out
           and "250-AUTH PLAIN LOGIN" in out and "STARTTLS" not in out.split("220 mx.test.example")[1], out[-800:])
 

@@ -36,3 +36,39 @@ def s_client(port, cafile, args=(), data=b"", name="mx.test.example", timeout=20
                         "-verify_return_error", "-verify_hostname", name, "-servername", name] + list(args),
                        input=data, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout)
     return p.returncode, p.stdout.decode("utf-8", "replace")
+
+
+def s_client_after(port, cafile, wait_for, data, args=(), name="mx.test.example", timeout=20):
+    """openssl s_client as s_client() does, but sends data only once the
+    server has said wait_for (bytes): an SMTP client waits for the
+    greeting, and s_client alone would not. Returns (exit code, output)."""
+    import select, time
+    p = subprocess.Popen(["openssl", "s_client", "-connect", "127.0.0.1:%d" % port, "-CAfile", cafile,
+                          "-verify_return_error", "-verify_hostname", name, "-servername", name] + list(args),
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    out = b""
+    end = time.time() + timeout
+    while wait_for not in out and time.time() < end:
+        r, _, _ = select.select([p.stdout], [], [], 0.5)
+        if r:
+            d = os.read(p.stdout.fileno(), 65536)
+            if not d:
+                break
+            out += d
+    try:
+        p.stdin.write(data)
+        p.stdin.close()
+    except BrokenPipeError:
+        pass
+    while time.time() < end:
+        r, _, _ = select.select([p.stdout], [], [], 0.5)
+        if r:
+            d = os.read(p.stdout.fileno(), 65536)
+            if not d:
+                break
+            out += d
+    if p.poll() is None:
+        p.kill()
+    p.wait()
+    p.stdout.close()
+    return p.returncode, out.decode("utf-8", "replace")
