@@ -3,7 +3,8 @@
 TLS (submissions, RFC 8314) behind postie-tlsd, with real clients
 verifying the instance's certificate: openssl s_client -starttls smtp,
 Python's smtplib (starttls + login + send, SMTP_SSL), msmtp with its
-defaults (tls on, auth on), swaks --tls and --tls-on-connect. AUTH is not
+defaults (tls on, auth on), swaks --tls and --tls-on-connect, Postfix's TLS
+client (posttls-finger). AUTH is not
 offered before TLS; "STARTTLS\\r\\nRSET\\r\\n" in one write never gets its
 RSET answered inside TLS; EHLO and AUTH are forgotten at the switch; the
 Received: line says ESMTPS/ESMTPSA with protocol and cipher; no
@@ -119,6 +120,18 @@ try:
     rc, out = s_client_after(subs.port, ca, b"220 mx.test.example", b"EHLO c.example\nQUIT\n", ["-ign_eof", "-crlf"])
     check("s_client-implicit-verified", "Verify return code: 0 (ok)" in out and "220 mx.test.example" in out
           and "250-AUTH PLAIN LOGIN" in out and "STARTTLS" not in out.split("220 mx.test.example")[1], out[-800:])
+
+    # Postfix's TLS client (posttls-finger: Postfix's own SMTP TLS code,
+    # at its "secure" level: STARTTLS required, certificate and name
+    # verified against the instance's CA file).
+    pf = os.path.join(home, "postfix-conf")
+    os.makedirs(pf, exist_ok=True)
+    open(os.path.join(pf, "main.cf"), "w").close()
+    p = subprocess.run(["posttls-finger", "-c", "-l", "secure", "-F", ca, "-P", "/nonexistent",
+                        "[127.0.0.1]:%d" % mx.port, "mx.test.example"], env=dict(os.environ, MAIL_CONFIG=pf),
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
+    o = p.stdout.decode(errors="replace")
+    check("postfix-client-starttls", "Verified TLS connection established" in o and "TLSv1.2 with cipher ECDHE-" in o, o[-600:])
 
     # The STARTTLS command injection: RSET in the same write as STARTTLS.
     for name, port in (("mx", mx.port), ("submission", sub.port)):
