@@ -116,6 +116,67 @@ try:
     t = imp.logtext()
     check("no-crash", "signal" not in t and "exit 111" not in t, t[-600:])
 
+    # Random bytes in every shape of record header: never a crash.
+    import random
+    rnd = random.Random(12)
+    for i in range(20):
+        kind = i % 4
+        if kind == 0:
+            junk = bytes(rnd.randrange(256) for _ in range(rnd.randrange(1, 600)))
+        elif kind == 1:
+            junk = b"\x16\x03\x03" + bytes(rnd.randrange(256) for _ in range(rnd.randrange(2, 600)))
+        elif kind == 2:
+            body = bytes(rnd.randrange(256) for _ in range(rnd.randrange(4, 300)))
+            junk = b"\x16\x03\x01" + len(body).to_bytes(2, "big") + body
+        else:
+            body = b"\x01" + (len(hello) + 500).to_bytes(3, "big") + bytes(rnd.randrange(256) for _ in range(300))
+            junk = b"\x16\x03\x01" + len(body).to_bytes(2, "big") + body
+        s = imp.connect()
+        try:
+            s.sendall(junk)
+        except OSError:
+            pass
+        s.shutdown(socket.SHUT_WR)
+        first_bytes(s)
+        s.close()
+    t = imp.wait_log(lambda t: t.count("handshake failed") >= 24, timeout=20)
+    check("random-records-refused", t.count("handshake failed") >= 24, t[-600:])
+
+    # After the handshake, a record whose MAC is wrong ends the session
+    # with a log line; the program sees EOF, nothing else.
+    raw = imp.connect()
+    inb, outb = ssl.MemoryBIO(), ssl.MemoryBIO()
+    obj = client_context(ca).wrap_bio(inb, outb, server_hostname="mx.test.example")
+    raw.settimeout(10)
+    while True:
+        try:
+            obj.do_handshake()
+            break
+        except ssl.SSLWantReadError:
+            d = outb.read()
+            if d:
+                raw.sendall(d)
+            inb.write(raw.recv(65536))
+    d = outb.read()
+    if d:
+        raw.sendall(d)
+    obj.write(b"hello there\r\n")
+    rec = bytearray(outb.read())
+    rec[-1] ^= 0x55  # the last byte of the AEAD tag
+    raw.sendall(bytes(rec))
+    got = b""
+    try:
+        while True:
+            x = raw.recv(65536)
+            if not x:
+                break
+            got += x
+    except (ConnectionResetError, socket.timeout):
+        pass
+    raw.close()
+    t = imp.wait_log(lambda t: "TLS session ended" in t)
+    check("bad-mac-ends-session", "TLS session ended: bad record MAC" in t, t[-400:])
+
     # The certificate is read by each connection: replace it, no restart.
     ca2 = make_cert(home, "mx2.test.example")
     rc, out = s_client(imp.port, ca2, ["-ign_eof"], b"QUIT\r\n", name="mx2.test.example")
