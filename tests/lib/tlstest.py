@@ -46,27 +46,26 @@ def s_client_after(port, cafile, wait_for, data, args=(), name="mx.test.example"
     p = subprocess.Popen(["openssl", "s_client", "-connect", "127.0.0.1:%d" % port, "-CAfile", cafile,
                           "-verify_return_error", "-verify_hostname", name, "-servername", name] + list(args),
                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    out = b""
     end = time.time() + timeout
-    while wait_for not in out and time.time() < end:
-        r, _, _ = select.select([p.stdout], [], [], 0.5)
-        if r:
-            d = os.read(p.stdout.fileno(), 65536)
-            if not d:
-                break
-            out += d
+
+    def more(out, until):
+        """out, plus what s_client says until the predicate holds, EOF, or
+        the deadline."""
+        while not until(out) and time.time() < end:
+            r, _, _ = select.select([p.stdout], [], [], 0.5)
+            if r:
+                d = os.read(p.stdout.fileno(), 65536)
+                if not d:
+                    break
+                out += d
+        return out
+    out = more(b"", lambda o: wait_for in o)
     try:
         p.stdin.write(data)
         p.stdin.close()
     except BrokenPipeError:
         pass
-    while time.time() < end:
-        r, _, _ = select.select([p.stdout], [], [], 0.5)
-        if r:
-            d = os.read(p.stdout.fileno(), 65536)
-            if not d:
-                break
-            out += d
+    out = more(out, lambda o: False)
     if p.poll() is None:
         p.kill()
     p.wait()
