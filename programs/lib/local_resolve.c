@@ -36,14 +36,15 @@ static size_t trim (char const **s, size_t n)
   return n ;
 }
 
-/* "key:value" lines into "key\0value\0" pairs, keys lowercased. */
+/* "key:value" lines into "key\0value\0" pairs, keys lowercased.
+   Returns 1, or 0 if the file does not exist, or -1 (errno). */
 static int readpairs (stralloc *out, char const *file)
 {
   stralloc raw = STRALLOC_ZERO ;
   size_t i = 0 ;
   int r = control_readlines(&raw, file, CONTROL_LIST_MAX) ;
   out->len = 0 ;
-  if (r < 0) return -1 ;
+  if (r <= 0) { stralloc_free(&raw) ; return r ; }
   while (i < raw.len)
   {
     char const *line = raw.s + i ;
@@ -64,27 +65,48 @@ static int readpairs (stralloc *out, char const *file)
     }
   }
   stralloc_free(&raw) ;
+  return 1 ;
+}
+
+/* A file that must exist: missing is an error (ENOENT), never "empty". */
+static int required (local_resolver *r, int got, char const *file)
+{
+  if (got > 0) return 1 ;
+  if (!got) errno = ENOENT ;
+  r->errfile = file ;
   return 0 ;
 }
 
+/* Into a fresh resolver, so that a failure leaves *r as it was: a
+   re-read that finds a file missing keeps the old settings whole. */
 int local_resolve_init (local_resolver *r)
 {
+  local_resolver t = LOCAL_RESOLVER_ZERO ;
   stralloc raw = STRALLOC_ZERO ;
   size_t i = 0 ;
-  if (control_readlines(&raw, "locals", CONTROL_LIST_MAX) < 0) return -1 ;
-  r->locals.len = 0 ;
+  if (!required(r, control_readlines(&raw, "locals", CONTROL_LIST_MAX), "control/locals")) goto err ;
   while (i < raw.len)
   {
     size_t n = strlen(raw.s + i) ;
-    if (!cateq_lower(&r->locals, raw.s + i, n)) { stralloc_free(&raw) ; return -1 ; }
+    if (!cateq_lower(&t.locals, raw.s + i, n)) { r->errfile = "" ; goto err ; }
     i += n + 1 ;
   }
+  if (readpairs(&t.vdoms, "virtualdomains") < 0) { r->errfile = "control/virtualdomains" ; goto err ; }
+  if (!required(r, readpairs(&t.aliases, "aliases"), "control/aliases")) goto err ;
+  if (control_readline(&t.extsep, "extsep", "+", 16) < 0) { r->errfile = "control/extsep" ; goto err ; }
+  if (!required(r, control_readline(&t.me, "me", 0, 255), "control/me")) goto err ;
   stralloc_free(&raw) ;
-  if (readpairs(&r->vdoms, "virtualdomains") < 0) return -1 ;
-  if (readpairs(&r->aliases, "aliases") < 0) return -1 ;
-  if (control_readline(&r->extsep, "extsep", "+", 16) < 0) return -1 ;
-  if (control_readline(&r->me, "me", "localhost", 255) < 0) return -1 ;
+  local_resolve_free(r) ;
+  *r = t ;
   return 1 ;
+ err:
+  {
+    int e = errno ;
+    stralloc_free(&raw) ;
+    local_resolve_free(&t) ;
+    errno = e ;
+  }
+  return -1 ;
 }
 
 void local_resolve_free (local_resolver *r)
@@ -125,7 +147,7 @@ static char const *pairs_find (stralloc const *pairs, char const *key, size_t n)
 typedef struct ctx_s ctx ;
 struct ctx_s
 {
-  local_resolver const *r ;
+  local_resolver *r ;
   stralloc *out ;
   unsigned int count ;
   stralloc u ;  /* users database scratch */
@@ -186,7 +208,9 @@ static int expand (ctx *c, char const *targets, char const *domain, size_t dlen,
 static int user_found (ctx *c, char const *name, size_t n)
 {
   usersdb_entry e ;
-  return usersdb_find(name, n, &e, &c->u) ;
+  int r = usersdb_find(name, n, &e, &c->u) ;
+  if (r < 0) c->r->errfile = USERSDB_FILE ;
+  return r ;
 }
 
 /* name@domain with name local: an alias, a user, or user+ext. */
@@ -256,11 +280,13 @@ static int resolve (ctx *c, char const *addr, size_t len, unsigned int depth)
   }
 }
 
-int local_resolve (local_resolver const *r, char const *addr, size_t len, stralloc *out)
+int local_resolve (local_resolver *r, char const *addr, size_t len, stralloc *out)
 {
   ctx c = { .r = r, .out = out, .count = 0, .u = STRALLOC_ZERO } ;
   size_t oldlen = out->len ;
-  int e = resolve(&c, addr, len, 0) ;
+  int e ;
+  r->errfile = "" ;
+  e = resolve(&c, addr, len, 0) ;
   stralloc_free(&c.u) ;
   if (e < 0) { out->len = oldlen ; return -1 ; }
   if (!e)
@@ -275,7 +301,7 @@ int local_resolve (local_resolver const *r, char const *addr, size_t len, strall
   return (int)c.count ;
 }
 
-int local_exists (local_resolver const *r, char const *addr, size_t len)
+int local_exists (local_resolver *r, char const *addr, size_t len)
 {
   stralloc sa = STRALLOC_ZERO ;
   size_t i = 0 ;

@@ -65,7 +65,9 @@ extern int rfc5322_field_next (char const *s, size_t len, size_t *pos, size_t li
      the local part, unquoted (quoted-pairs resolved, comments and blanks
        around its dots removed),
      the domain (comments and blanks removed; a domain literal keeps its
-       brackets; "" for a bare local part, see RFC5322_BARE).
+       brackets and its quoted-pairs, backslash included, so that it
+       parses again to itself; "" for a bare local part, see
+       RFC5322_BARE).
    *n is incremented for each mailbox.
    Control characters (other than tab, CR and LF), NUL included, are
    refused anywhere, even in quoted strings; bytes 128-255 are taken as

@@ -150,7 +150,9 @@ static int isspecial (tok const *t, char c)
 }
 
 /* Appends a token's text: a quoted string unquoted (folding removed), a
-   domain literal without its blanks, an atom as is. */
+   domain literal without its blanks but with its quoted-pairs kept whole
+   (backslash and character: the literal keeps RFC 5322 syntax, so what
+   is written out parses again to the same thing), an atom as is. */
 static int cattok (stralloc *sa, lex const *lx, tok const *t)
 {
   char const *s = lx->s ;
@@ -163,6 +165,12 @@ static int cattok (stralloc *sa, lex const *lx, tok const *t)
     char c = s[i] ;
     if (c == '\r' || c == '\n') continue ;
     if (t->type == T_DLIT && (c == ' ' || c == '\t')) continue ;
+    if (c == '\\' && t->type == T_DLIT)
+    {
+      if (!stralloc_catb(sa, s + i, 2)) return 0 ;  /* next() saw both */
+      i++ ;
+      continue ;
+    }
     if (c == '\\' && t->type == T_QSTR) c = s[++i] ;
     if (!stralloc_catb(sa, &c, 1)) return 0 ;
   }

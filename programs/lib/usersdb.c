@@ -38,7 +38,10 @@ int usersdb_find (char const *name, size_t namelen, usersdb_entry *e, stralloc *
     char ch = name[i] ;
     key[i] = ch >= 'A' && ch <= 'Z' ? ch + 32 : ch ;
   }
-  if (!cdb_init(&c, USERSDB_FILE)) return errno == ENOENT ? 0 : -1 ;
+  /* A missing database is an error like an unreadable one: an admin
+     rebuilding it by hand or a failed copy must defer mail, never turn
+     every user into an unknown one. */
+  if (!cdb_init(&c, USERSDB_FILE)) return -1 ;
   r = cdb_find(&c, &d, key, namelen) ;
   if (r <= 0) { cdb_free(&c) ; if (r < 0) errno = EINVAL ; return r ; }
   sa->len = 0 ;

@@ -25,7 +25,9 @@ struct usersdb_entry_s
 
 /* Look name (namelen bytes, any case) up in USERSDB_FILE relative to the
    current directory (the instance). The strings of *e point into sa.
-   Returns 1 found, 0 not found (or no database), -1 error (errno). */
+   Returns 1 found, 0 not found, -1 error (errno): the database is
+   missing (ENOENT), unreadable or malformed. Every caller takes -1 as a
+   temporary failure naming USERSDB_FILE. */
 extern int usersdb_find (char const *name, size_t namelen, usersdb_entry *e, stralloc *sa) ;
 
 /* Parse a record's data (len bytes) into *e (strings point into data,

@@ -119,8 +119,10 @@ static void readcontrols (void)
     if (r < 0) die_control("defaultdomain") ;
     if (!r || defaultdomain.len <= 1)
     {
-      r = control_readline(&defaultdomain, "me", "localhost", 255) ;
-      if (r < 0) die_control("me") ;
+      /* control/me is required: qualifying addresses with a made-up
+         "localhost" would send the mail somewhere else. */
+      r = control_readline(&defaultdomain, "me", 0, 255) ;
+      if (r <= 0) { if (!r) errno = ENOENT ; die_control("me") ; }
       if (defaultdomain.len <= 1 && (!stralloc_copys(&defaultdomain, "localhost") || !stralloc_0(&defaultdomain))) die_nomem() ;
     }
   }
@@ -551,13 +553,17 @@ static void oput_lf (char const *s, size_t n)
 enum { B_BOL, B_MID, B_CR, B_DOT, B_DOTCR } ;
 static int bstate = B_BOL ;
 
-/* Returns 1 when a "." line ended the message. */
+static int sawnul = 0 ;  /* a NUL byte: the message is refused */
+
+/* Returns 1 when a "." line ended the message or a NUL byte was found
+   (sawnul). */
 static int body (char const *s, size_t n)
 {
   size_t i ;
   for (i = 0 ; i < n ; i++)
   {
     char c = s[i] ;
+    if (!c) { sawnul = 1 ; return 1 ; }
     switch (bstate)
     {
       case B_DOT :
@@ -760,6 +766,16 @@ int main (int argc, char const *const *argv)
       ipos = ilen ;
       if (body(p, n)) break ;
     }
+  }
+  if (sawnul)
+  {
+    /* Mail cannot carry a NUL (RFC 5321 2.3.8): a next server that drops
+       it could see the message end elsewhere. No envelope: the queue
+       program queues nothing (doc/postie-queue.md). */
+    close(mfd) ;
+    close(epipe[1]) ;
+    waitpid(pid, &wstat, 0) ;
+    strerr_dief(EX_DATAERR, "message refused: a NUL byte in the body (mail cannot carry it): nothing queued") ;
   }
   oflush() ;
   close(mfd) ;

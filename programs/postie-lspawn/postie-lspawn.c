@@ -56,7 +56,7 @@ static void plan (spawn_plan *p, char const *const *f, unsigned int n)
   if (n != 5) { fail(p, "malformed local delivery request (#4.3.0)\n", 111) ; return ; }
   sa.len = 0 ;
   r = usersdb_find(f[0], strlen(f[0]), &e, &sa) ;
-  if (r < 0) { failsys(p, "unable to read the users database (#4.3.0)") ; return ; }
+  if (r < 0) { failsys(p, "unable to read " USERSDB_FILE " (#4.3.0)") ; return ; }
   if (!r) { fail(p, "no such user (#5.1.1)\n", 100) ; return ; }
   if (!e.uid) { fail(p, "refusing to deliver as root: the user's uid is 0 (#5.7.1)\n", 100) ; return ; }
   if (!e.gid) { fail(p, "refusing to deliver with group root: the user's gid is 0 (#5.7.1)\n", 100) ; return ; }

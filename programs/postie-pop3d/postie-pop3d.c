@@ -266,6 +266,51 @@ static int sendmsg_ (size_t i, long top)
   return 1 ;
 }
 
+/* A deleted message whose name is gone: another session (or a client
+   on the Maildir) renamed it meanwhile, e.g. to mark it seen, which keeps
+   its unique part (the name up to ':'). Removes it under whatever name
+   it has now in cur/ or new/. Returns 1 removed or nowhere to be found
+   (deleted by someone else), 0 on an error (logged). */
+static int unlink_moved (char const *path)
+{
+  char const *base = path + 4 ;  /* "cur/" or "new/" */
+  size_t ulen = strcspn(base, ":") ;
+  unsigned int tries ;
+  if (!ulen) return 1 ;  /* no unique part to look for */
+  for (tries = 0 ; tries < 5 ; tries++)
+  {
+    static char const *const dirs[2] = { "cur", "new" } ;
+    int again = 0 ;
+    for (unsigned int k = 0 ; k < 2 ; k++)
+    {
+      DIR *d = opendir(dirs[k]) ;
+      if (!d) { strerr_warnwusys("open ", dirs[k], "/ to find ", path) ; return 0 ; }
+      for (;;)
+      {
+        struct dirent *de ;
+        char name[4 + 256] ;
+        size_t n ;
+        errno = 0 ;
+        de = readdir(d) ;
+        if (!de) break ;
+        if (strncmp(de->d_name, base, ulen) || (de->d_name[ulen] && de->d_name[ulen] != ':')) continue ;
+        n = strlen(de->d_name) ;
+        if (n > 255) continue ;
+        memcpy(name, dirs[k], 3) ; name[3] = '/' ;
+        memcpy(name + 4, de->d_name, n + 1) ;
+        if (unlink(name) == 0) { closedir(d) ; return 1 ; }
+        if (errno != ENOENT) { strerr_warnwusys("unlink ", name) ; closedir(d) ; return 0 ; }
+        again = 1 ;  /* renamed once more under our eyes: look again */
+      }
+      if (errno) { strerr_warnwusys("read ", dirs[k], "/ to find ", path) ; closedir(d) ; return 0 ; }
+      closedir(d) ;
+    }
+    if (!again) return 1 ;
+  }
+  strerr_warnw("unable to unlink ", path, ": renamed again and again") ;
+  return 0 ;
+}
+
 /* The UPDATE state. Returns 1 if every change was made. */
 static int update (void)
 {
@@ -277,7 +322,12 @@ static int update (void)
     char const *path = names.s + m[i].name ;
     if (m[i].flags & F_DELETED)
     {
-      if (unlink(path) < 0 && errno != ENOENT) { strerr_warnwusys("unlink ", path) ; ok = 0 ; }
+      if (unlink(path) < 0)
+      {
+        if (errno != ENOENT) { strerr_warnwusys("unlink ", path) ; ok = 0 ; }
+        else if (!unlink_moved(path)) ok = 0 ;
+        touchednew = 1 ;
+      }
       if (m[i].flags & F_NEW) touchednew = 1 ; else touchedcur = 1 ;
     }
     else if (m[i].flags & F_RETRIEVED)

@@ -53,6 +53,10 @@ static unsigned long maxbad = 10 ;
 static unsigned long maxfail = 3 ;
 static unsigned long nbad = 0 ;
 static unsigned long nfail = 0 ;
+static unsigned long logintime = 120 ;  /* control/pop3logintime */
+static unsigned long maxcmds = 30 ;     /* control/pop3maxcmds */
+static unsigned long ncmds = 0 ;
+static tain loginend ;  /* logintime after the start */
 
 static char const *hostname ;
 static char const *const *cpargv ;
@@ -168,11 +172,24 @@ static ssize_t readcmd (char *line, size_t max)
   tain deadline ;
   size_t len ;
   int r ;
+  int whole ;
   tain_now_g() ;
+  /* A session is not kept open before login for longer than
+     control/pop3logintime, however busy the client keeps it, nor for
+     more than control/pop3maxcmds commands: a client cannot hold a
+     connection slot with CAPA once a second. */
+  if (!tain_less(&STAMP, &loginend)) { out("-ERR too long without logging in, closing\r\n") ; _exit(0) ; }
+  if (++ncmds > maxcmds) { out("-ERR too many commands without logging in, closing\r\n") ; _exit(0) ; }
   tain_addsec_g(&deadline, timeout) ;
+  whole = tain_less(&loginend, &deadline) ;
+  if (whole) deadline = loginend ;
   r = timedin_getline(&in, line, max, &len, &deadline) ;
   if (r == -2) { bad("-ERR line too long\r\n") ; return -1 ; }
-  if (r == -1 && errno == ETIMEDOUT) { out("-ERR autologout: idle for too long\r\n") ; _exit(0) ; }
+  if (r == -1 && errno == ETIMEDOUT)
+  {
+    out(whole ? "-ERR too long without logging in, closing\r\n" : "-ERR autologout: idle for too long\r\n") ;
+    _exit(0) ;
+  }
   if (r <= 0) _exit(0) ;
   len-- ;
   if (len && line[len-1] == '\r') len-- ;
@@ -281,12 +298,19 @@ int main (int argc, char const *const *argv)
   control(&faildelay, "pop3faildelay") ;
   control(&maxbad, "pop3maxbad") ;
   control(&maxfail, "pop3maxfail") ;
+  control(&logintime, "pop3logintime") ;
+  control(&maxcmds, "pop3maxcmds") ;
   if (!timeout) timeout = 1 ;
+  if (!logintime) logintime = 1 ;
+  if (logintime > 86400) logintime = 86400 ;
+  if (!maxcmds) maxcmds = 1 ;
   if (timeout > 86400) timeout = 86400 ;
   if (faildelay > 60) faildelay = 60 ;
   if (!maxbad) maxbad = 1 ;
   if (!maxfail) maxfail = 1 ;
 
+  tain_now_g() ;
+  tain_addsec_g(&loginend, logintime) ;
   {
     /* One write: a client that reads the greeting with one read (openssl
        s_client -starttls pop3) must not take its end for the next reply. */

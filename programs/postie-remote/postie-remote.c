@@ -182,7 +182,14 @@ static void settings (void)
   readulong(&replylinemax, "remotereplylinemax", REPLYLINEMAX_DEFAULT, 512, 1 << 20) ;
   readulong(&replylines, "remotereplylines", REPLYLINES_DEFAULT, 1, 100000) ;
   if (control_readline(&helohost, "helohost", 0, 255) < 0) badcontrol("helohost") ;
-  if (helohost.len <= 1 && control_readline(&helohost, "me", 0, 255) < 0) badcontrol("me") ;
+  if (helohost.len <= 1)
+  {
+    /* control/me is required when there is no control/helohost: a
+       made-up "localhost" gets mail refused by the next server. */
+    int r = control_readline(&helohost, "me", 0, 255) ;
+    if (!r) fail('Z', "unable to read control/me: ", "no such file (and no control/helohost)", 0) ;
+    if (r < 0) badcontrol("me") ;
+  }
   if (helohost.len <= 1) { helohost.len = 0 ; cat(&helohost, "localhost") ; if (!stralloc_0(&helohost)) die_nomem() ; }
   for (size_t i = 0 ; i + 1 < helohost.len ; i++)
     if ((unsigned char)helohost.s[i] <= 32 || helohost.s[i] == 127) fail('Z', "control/helohost or control/me: ", "control characters or spaces in the host name", 0) ;
@@ -196,6 +203,7 @@ static char const *why = "" ;   /* why the last I/O failed */
 static off_t msgstart ;
 static uint64_t wiresize ;
 static int msg8bit = 0 ;
+static int msgnul = 0 ;  /* a NUL byte: never sent (doc/postie-remote.md) */
 
 /* The message as it goes on the wire: every line ends in CRLF (a bare LF,
    and a bare CR, end a line), a line that starts with '.' gets one more,
@@ -240,6 +248,7 @@ static int body_walk (int send)
       /* the dot added here is not part of the size (RFC 1870 3) */
       if (atbol && c == '.' && send && !oput(".", 1)) return 0 ;
       if ((unsigned char)c >= 128) msg8bit = 1 ;
+      if (!c) msgnul = 1 ;
       size++ ;
       if (send && !oput(&c, 1)) return 0 ;
       atbol = 0 ;
@@ -899,6 +908,10 @@ int main (int argc, char const *const *argv)
   if (msgstart < 0 || fstat(0, &st) < 0 || !S_ISREG(st.st_mode))
     fail('Z', "the message on fd 0 is not a regular file", 0, 0) ;
   if (!body_walk(0)) fail('Z', "unable to read the message: ", strerror(errno), 0) ;
+  /* postie-smtpd and postie-inject refuse a NUL; one that came another
+     way (postie-queue run directly) is not sent either: a next server
+     that drops it could see the message end where postie saw none. */
+  if (msgnul) fail('D', "message contains a NUL byte, which mail cannot carry (#5.6.0)", 0, 0) ;
 
   route(argv[1]) ;
 

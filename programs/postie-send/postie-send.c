@@ -370,17 +370,19 @@ static int readsettings (void)
   if (!set.pickupmax) set.pickupmax = 1 ;
   if (set.pickupmax > PICKUP_CAP) set.pickupmax = PICKUP_CAP ;
   if (set.remotercptmax > SPAWN_FIELDS_MAX - 10) set.remotercptmax = SPAWN_FIELDS_MAX - 10 ;
-  if (control_readline(&set.me, "me", "localhost", 255) < 0
-   || control_readline(&set.doublebounceto, "doublebounceto", "postmaster", 1000) < 0)
+  if (control_readline(&set.doublebounceto, "doublebounceto", "postmaster", 1000) < 0)
   {
-    strerr_warnwusys("read control/me or control/doublebounceto") ;
+    strerr_warnwusys("read control/doublebounceto") ;
     return 0 ;
   }
+  /* control/me, locals, aliases: required (local_resolve.h); the
+     resolver's copy of control/me is ours too. */
   if (local_resolve_init(&resolver) < 0)
   {
-    strerr_warnwusys("read control/locals, virtualdomains, aliases or extsep") ;
+    strerr_warnwusys("read ", resolver.errfile[0] ? resolver.errfile : "the control files") ;
     return 0 ;
   }
+  if (!stralloc_copy(&set.me, &resolver.me)) { strerr_warnwusys("read control/me") ; return 0 ; }
   return 1 ;
 }
 
@@ -659,7 +661,7 @@ static int pickup (qid const *q, int addnew)
     res.len = 0 ;
     if (local_resolve(&resolver, addr, n, &res) < 0)
     {
-      LOG("warning: ", id, ": unable to resolve ", addr, ": ", strerror(errno), ": left in queue/todo") ;
+      LOG("warning: ", id, ": unable to resolve ", addr, ": ", resolver.errfile, resolver.errfile[0] ? ": " : "", strerror(errno), ": left in queue/todo") ;
       goto fail ;
     }
     while (j < res.len)

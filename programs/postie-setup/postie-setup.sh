@@ -17,7 +17,7 @@ TEMPLATES='@TEMPLATES@'
 MEMLIMIT='@MEMLIMIT@'
 
 PROG=postie-setup
-USAGE="postie-setup [ -n ] [ -u | -s ] [ -d dir ] [ -i ip ] [ -p smtpport,submissionport,pop3port[,submissionsport,pop3sport] ] [ -m hostname ] [ -S spooldir ] [ -L logdir ]"
+USAGE="postie-setup [ -n ] [ -u | -s ] [ -d dir ] [ -i ip ] [ -p smtpport,submissionport,pop3port[,submissionsport,pop3sport] ] [ -m hostname ] [ -a postmaster-address ] [ -S spooldir ] [ -L logdir ]"
 
 usage () { echo "$PROG: usage: $USAGE" >&2 ; exit 100 ; }
 die () { code=$1 ; shift ; echo "$PROG: fatal: $*" >&2 ; exit "$code" ; }
@@ -26,8 +26,8 @@ warn () { echo "$PROG: warning: $*" >&2 ; }
 umask 022
 export LC_ALL=C
 
-dry=0 mode= dir= ip= ports= me= spool= logdir=
-while getopts "nusd:i:p:m:S:L:" opt ; do
+dry=0 mode= dir= ip= ports= me= spool= logdir= pmaddr=
+while getopts "nusd:i:p:m:a:S:L:" opt ; do
   case $opt in
     n) dry=1 ;;
     u) mode=unpriv ;;
@@ -36,6 +36,7 @@ while getopts "nusd:i:p:m:S:L:" opt ; do
     i) ip=$OPTARG ;;
     p) ports=$OPTARG ;;
     m) me=$OPTARG ;;
+    a) pmaddr=$OPTARG ;;
     S) spool=$OPTARG ;;
     L) logdir=$OPTARG ;;
     *) usage ;;
@@ -96,6 +97,17 @@ if [ -z "$me" ] ; then
 fi
 case $me in ""|*[!A-Za-z0-9.-]*|.*|*.|*..*) die 100 "invalid host name: $me (give one with -m)" ;; esac
 me=$(echo "$me" | tr A-Z a-z)
+# -a: where mail to postmaster, root and abuse goes (one address, no
+# blanks, no comma: it becomes the target of control/aliases lines).
+case $pmaddr in
+  "") ;;
+  *[!A-Za-z0-9.@_+=-]*|@*|*@|*@*@*) die 100 "invalid postmaster address: $pmaddr (give one address, like admin@example.org)" ;;
+esac
+# Without -a the postmaster mailbox belongs to the caller in unprivileged
+# mode: never to root (postie-lspawn refuses to deliver as root).
+if [ "$mode" = unpriv ] && [ "$uid" = 0 ] && [ -z "$pmaddr" ] && [ ! -e "$dir/control/aliases" ] ; then
+  die 100 "an unprivileged instance made by root would have a postmaster mailbox owned by root: give an address with -a, or run as the instance's user"
+fi
 
 [ -d "$TEMPLATES" ] || die 111 "templates not found in $TEMPLATES (a broken installation?)"
 for t in s6-envdir s6-log s6-accessrules-cdb-from-fs execlineb ; do
@@ -402,6 +414,45 @@ if [ ! -e "$dir/tls/cert.pem" ] && [ ! -e "$dir/tls/key.pem" ] ; then
 fi
 
 # ---------------------------------------------------------------------------
+# postmaster, root and abuse (RFC 5321 4.5.1, RFC 2142; cron mails root):
+# control/aliases sends them to the address given with -a, or else to a
+# local mailbox "postmaster" made here (mail/postmaster/Maildir/, no
+# password: set one with postie-users passwd postmaster to read it over
+# POP3). The aliases file is written once, like every file here.
+
+if [ -e "$dir/control/aliases" ] ; then
+  pmsay="postmaster, root and abuse: as $dir/control/aliases says (kept as it is)"
+elif [ -n "$pmaddr" ] ; then
+  printf 'postmaster: %s\nroot: postmaster\nabuse: postmaster\nmailer-daemon: postmaster\n' "$pmaddr" \
+    | put "$dir/control/aliases" 0644 "$ROOT"
+  pmsay="postmaster, root and abuse: mail goes to $pmaddr (control/aliases)"
+else
+  if [ "$mode" = system ] ; then pmown=$O_MAIL ; pmuid=$U_MAIL ; else pmown= ; pmuid= ; fi
+  pmhome=$dir/mail/postmaster
+  if grep -qi '^postmaster:' "$dir/users/users" 2>/dev/null ; then
+    :
+  elif [ $dry = 1 ] ; then
+    say "user postmaster (postie-users, no password)"
+  else
+    if [ "$mode" = system ] ; then
+      u=$(id -u "$pmuid") && g=$(id -g "$pmuid") || die 111 "unable to find the uid of $pmuid"
+    else
+      u=$(id -u) g=$(id -g)
+    fi
+    [ "$u" = 0 ] && die 111 "the postmaster mailbox would belong to root: give an address with -a"
+    say "user postmaster (postie-users, no password)"
+    POSTIE_HOME=$dir "$BINDIR/postie-users" add -n postmaster "$u" "$g" "$pmhome" </dev/null \
+      || die 111 "postie-users failed to add postmaster"
+    own "$dir/users/users.cdb" "$O_USERS" 0640
+    own "$dir/users/users" "$O_USERS" 0640
+  fi
+  mkd "$pmhome" 0700 "$pmown"
+  for d in Maildir Maildir/tmp Maildir/new Maildir/cur ; do mkd "$pmhome/$d" 0700 "$pmown" ; done
+  printf 'root: postmaster\nabuse: postmaster\nmailer-daemon: postmaster\n' | put "$dir/control/aliases" 0644 "$ROOT"
+  pmsay="postmaster, root and abuse: mail goes to the local mailbox $pmhome/Maildir/ (no address given with -a)"
+fi
+
+# ---------------------------------------------------------------------------
 # rules/: s6 access rules for the SMTP services (s6-accessrules-cdb-from-fs).
 
 mkd "$dir/rules" 0755 "$ROOT"
@@ -480,6 +531,7 @@ if [ -n "$subsport" ] ; then
 fi
 service send "" send
 
+echo "$PROG: $pmsay"
 added=$(wc -l <"$tally")
 added=$((added + 0))
 if [ $added = 0 ] ; then

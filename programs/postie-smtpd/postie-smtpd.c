@@ -557,6 +557,7 @@ static char qbuf[65536] ;
 static size_t qlen = 0 ;
 static int qdead = 0 ;
 static int qtimedout = 0 ;  /* a write to it passed its deadline */
+static int qsig = 0 ;       /* the signal that killed it, 0 if none */
 static stralloc qenv = STRALLOC_ZERO ;
 
 /* The queue program is not waited for forever (control/timeoutqueue): a
@@ -730,6 +731,7 @@ static int queue_wait (tain const *deadline)
   if (pfd >= 0) fd_close(pfd) ;
   qpid = 0 ;
   if (wstat != -1 && WIFEXITED(wstat)) return WEXITSTATUS(wstat) ;
+  if (wstat != -1 && WIFSIGNALED(wstat)) qsig = WTERMSIG(wstat) ;
   return QQ_BUG ;
 }
 
@@ -753,6 +755,7 @@ static int queue_finish (char *id, size_t idmax)
 {
   int code ;
   tain d ;
+  qsig = 0 ;
   qdeadline(&d) ;
   qflush(&d) ;
   fd_close(qmfd) ;
@@ -873,6 +876,7 @@ static void smtp_data (char const *arg)
   size_t linelen = 0, linemax = datalinemax > 2 ? datalinemax - 2 : 0 ;
   int st = S_BOL, inheader = 1, hm = 0 ;
   int bare = 0, toolong = 0, toobig = 0 ;
+  int nul = 0 ;  /* a NUL byte: refused, a next server might cut there */
   int code ;
 
   if (isarg(arg)) { err("501 5.5.4 Syntax: DATA\r\n") ; return ; }
@@ -952,6 +956,7 @@ static void smtp_data (char const *arg)
       st = S_MID ;
       if (c == '\r') { st = S_CR ; continue ; }
       if (c == '\n') bare = 1 ;
+      if (!c) nul = 1 ;
       if (++linelen > linemax) toolong = 1 ;
       if (inheader && hm >= 0)
       {
@@ -975,7 +980,8 @@ static void smtp_data (char const *arg)
   {
     char const *why = 0 ;
     char const *rep = 0 ;
-    if (bare) { why = "bare CR or LF" ; rep = "554 5.6.0 Message refused: bare CR or LF in the message (RFC 5321 2.3.8)\r\n" ; }
+    if (nul) { why = "NUL byte" ; rep = "554 5.6.0 Message refused: NUL byte in the message (RFC 5321 2.3.8)\r\n" ; }
+    else if (bare) { why = "bare CR or LF" ; rep = "554 5.6.0 Message refused: bare CR or LF in the message (RFC 5321 2.3.8)\r\n" ; }
     else if (toolong) { why = "line too long" ; rep = "500 5.5.2 Line too long (RFC 5321 4.5.3.1.6)\r\n" ; }
     else if (toobig) { why = "too big" ; rep = "552 5.3.4 Message size exceeds fixed maximum message size\r\n" ; }
     else if (hops > maxhops) { why = "too many hops" ; rep = "554 5.4.6 Too many hops (Received: lines), mail loop?\r\n" ; }
@@ -1003,6 +1009,22 @@ static void smtp_data (char const *arg)
     logstr(" reason=queue program timed out, killed") ;
     logend() ;
     out("451 4.3.0 Queue program timed out, try again later\r\n") ;
+    reset() ;
+    return ;
+  }
+  if (code && qsig)
+  {
+    /* say what happened, not "internal bug" (a filter crashed, the OOM
+       killer, an admin's kill): the client tries again later */
+    char fmt[UINT_FMT] ;
+    nrefused++ ;
+    fmt[uint_fmt(fmt, (unsigned int)qsig)] = 0 ;
+    logstart("refused") ;
+    logstr(" msg=") ; logstr(msgid) ;
+    logstr(" ip=") ; logstr(remoteip) ;
+    logstr(" reason=queue program killed by signal ") ; logstr(fmt) ;
+    logend() ;
+    out("451 4.3.0 Queue program killed by signal ") ; out(fmt) ; out(", try again later\r\n") ;
     reset() ;
     return ;
   }
@@ -1304,7 +1326,10 @@ static cmd const commands[] =
 
 static void settings (void)
 {
-  if (control_readline(&me, "me", "localhost", 255) < 0) die_control("me") ;
+  {
+    int r = control_readline(&me, "me", 0, 255) ;  /* required: no silent "localhost" */
+    if (r <= 0) { if (!r) errno = ENOENT ; die_control("me") ; }
+  }
   if (!me.s[0]) { me.len = 0 ; if (!stralloc_cats(&me, "localhost") || !stralloc_0(&me)) die_nomem() ; }
   me.len = strlen(me.s) ;
   if (control_readline(&greeting, "smtpgreeting", 0, 400) < 0) die_control("smtpgreeting") ;
@@ -1323,7 +1348,10 @@ static void settings (void)
   if (control_readulong(&timeoutqueue, "timeoutqueue", timeoutqueue) < 0) die_control("timeoutqueue") ;
   if (control_readulong(&maxjunkcmds, "maxjunkcmds", maxjunkcmds) < 0) die_control("maxjunkcmds") ;
   if (control_readulong(&timeoutsession, "timeoutsession", timeoutsession) < 0) die_control("timeoutsession") ;
-  if (!rcpt_init()) die_control("rcpthosts, locals, aliases or extsep") ;
+  {
+    char const *bad = rcpt_init() ;
+    if (bad) die_control(bad) ;
+  }
   /* Sane bounds, whatever the files say. */
   if (!maxrcpt) maxrcpt = 1 ;
   if (!maxbadcmds) maxbadcmds = 1 ;

@@ -48,7 +48,7 @@ extern int utf8_valid (char const *s, size_t len) ;
 
 /* --- smtpd_rcpt.c: may we accept mail for this domain, and does this
    local recipient exist. */
-extern int rcpt_init (void) ;  /* load the control files; 0 on error */
+extern char const *rcpt_init (void) ;  /* load the control files; 0, or the file (under control/) it could not read, errno set */
 /* 1 if the domain (lowercased, len bytes) is ours (control/rcpthosts or
    control/rcpthosts.cdb), 0 if not, -1 on error. */
 extern int rcpt_hosts (char const *domain, size_t len) ;

@@ -6,18 +6,24 @@
    subdomain of it) or control/rcpthosts.cdb has it as a key (the domain,
    or "." followed by any of its parent domains). Nothing listed: nothing
    is ours, and only RELAYCLIENT or an authenticated client can send.
+   control/rcpthosts must exist (empty: nothing is ours): a missing one is
+   a configuration slip, not "relay nothing", so it ends the session with
+   421 rather than answering 554 to every recipient.
 
    Existence: asked of local_exists() (programs/lib/local_resolve.c), the
    same resolution postie-send applies before delivering (control/locals,
    virtualdomains, aliases, extsep, the users database), so the server
    never accepts a local recipient it would later have to bounce.
-   postmaster at any local domain is always accepted (RFC 5321 4.5.1). */
+   postmaster at any local domain is always accepted (RFC 5321 4.5.1).
+   A database that cannot be read (missing included) is a temporary
+   failure, logged with the file's name: the caller answers 451. */
 
 #include <errno.h>
 #include <string.h>
 #include <strings.h>
 #include <skalibs/cdb.h>
 #include <skalibs/stralloc.h>
+#include <skalibs/strerr.h>
 #include "postie.h"
 #include "local_resolve.h"
 #include "smtpd.h"
@@ -34,14 +40,16 @@ static void lower (char *s, size_t n)
   for (size_t i = 0 ; i < n ; i++) if (s[i] >= 'A' && s[i] <= 'Z') s[i] += 32 ;
 }
 
-int rcpt_init (void)
+char const *rcpt_init (void)
 {
-  if (control_readlines(&rcpthosts, "rcpthosts", LIST_MAX) < 0) return 0 ;
+  int r = control_readlines(&rcpthosts, "rcpthosts", LIST_MAX) ;
+  if (r <= 0) { if (!r) errno = ENOENT ; return "rcpthosts" ; }
   lower(rcpthosts.s, rcpthosts.len) ;
-  if (local_resolve_init(&resolver) < 0) return 0 ;
+  if (local_resolve_init(&resolver) < 0)
+    return resolver.errfile[0] ? resolver.errfile + 8 : "locals" ;  /* "control/..." */
   if (cdb_init(&hostscdb, "control/rcpthosts.cdb")) havecdb = 1 ;
-  else if (errno != ENOENT) return 0 ;
-  return 1 ;
+  else if (errno != ENOENT) return "rcpthosts.cdb" ;
+  return 0 ;
 }
 
 /* Is d (len bytes, lowercased) in a list of NUL-terminated lines, as
@@ -68,12 +76,14 @@ int rcpt_hosts (char const *d, size_t len)
   {
     cdb_data data ;
     int r = cdb_find(&hostscdb, &data, d, len) ;
-    if (r) return r < 0 ? -1 : 1 ;
+    if (r < 0) { strerr_warnwu1x("read control/rcpthosts.cdb: malformed") ; return -1 ; }
+    if (r) return 1 ;
     for (size_t i = 1 ; i < len ; i++)
       if (d[i] == '.')
       {
         r = cdb_find(&hostscdb, &data, d + i, len - i) ;
-        if (r) return r < 0 ? -1 : 1 ;
+        if (r < 0) { strerr_warnwu1x("read control/rcpthosts.cdb: malformed") ; return -1 ; }
+        if (r) return 1 ;
       }
   }
   return 0 ;
@@ -84,5 +94,13 @@ int rcpt_check (char const *addr, size_t len, size_t at)
   if (at >= len) return 1 ;  /* <postmaster> */
   if (at == 10 && !strncasecmp(addr, "postmaster", 10)
    && local_domain_is_local(&resolver, addr + at + 1, len - at - 1)) return 1 ;
-  return local_exists(&resolver, addr, len) ;
+  {
+    int r = local_exists(&resolver, addr, len) ;
+    if (r < 0)
+    {
+      if (resolver.errfile[0]) strerr_warnwu2sys("read ", resolver.errfile) ;
+      else strerr_warnwu1sys("check a recipient") ;
+    }
+    return r ;
+  }
 }

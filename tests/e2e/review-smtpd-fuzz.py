@@ -4,7 +4,7 @@ random bodies made of the bytes that matter (".", CR, LF, NUL, text), sent
 in random pieces so that CRLF, a leading dot and the end of data fall
 across reads, compared with a reference model of RFC 5321 (the end is
 CRLF "." CRLF only, the first line counts as after a CRLF, a leading dot
-is removed, a bare CR or LF refuses the message, a long line too).
+is removed, a NUL, a bare CR or LF refuses the message, a long line too).
 FUZZ_SEED and FUZZ_N in the environment run other or longer sessions."""
 import os, random, socket, sys, time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
@@ -30,6 +30,8 @@ def model(body):
     text = stream[2:end + 2]  # lines with their CRLF
     lines = text.split(b"\r\n")[:-1] if text else []
     bare = any(b"\r" in l or b"\n" in l for l in lines)
+    if any(b"\0" in l for l in lines):  # a NUL refuses the message (554 5.6.0), first
+        return (554, None)
     if bare:
         return (554, None)
     if any(len(l) > LINEMAX - 2 for l in lines):

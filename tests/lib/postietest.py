@@ -46,10 +46,28 @@ def env_for(home, **extra):
     return e
 
 
-def mkinstance(home, control=None):
+# The control files a complete instance has (postie-setup writes them): a
+# missing one is a configuration slip, which the programs take as a
+# temporary failure (local_resolve.h). Empty means none; me defaults here
+# to what a test that gives none always had.
+REQUIRED_CONTROL = {"me": "localhost", "locals": "", "rcpthosts": "", "aliases": ""}
+
+
+def mkinstance(home, control=None, required=True):
     """The smallest instance postie-queue needs: control/, queue/tmp,
-    queue/todo/0..63, the trigger fifo."""
+    queue/todo/0..63, the trigger fifo; and, unless required is false, the
+    required control files (REQUIRED_CONTROL, the test's control winning)
+    and an empty users/users.cdb."""
     os.makedirs(os.path.join(home, "control"), exist_ok=True)
+    if required:
+        for k, v in REQUIRED_CONTROL.items():
+            if k not in (control or {}) and not os.path.exists(os.path.join(home, "control", k)):
+                with open(os.path.join(home, "control", k), "w") as f:
+                    f.write(v + "\n" if v else "")
+        if not os.path.exists(os.path.join(home, "users", "users.cdb")):
+            from cdbwrite import cdb_write
+            os.makedirs(os.path.join(home, "users"), exist_ok=True)
+            cdb_write(os.path.join(home, "users", "users.cdb"), [])
     q = os.path.join(home, "queue")
     os.makedirs(os.path.join(q, "tmp"), exist_ok=True)
     for i in range(QUEUE_SPLIT):

@@ -1,10 +1,12 @@
 /* Unit test: local_resolve (local or remote, users, extensions, aliases,
    virtual domains, loops) and local_exists, against control files and a
    users database written here. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include "local_resolve.h"
 
 static int failed = 0 ;
@@ -27,7 +29,7 @@ static void put (char const *name, char const *text)
 
 /* The records as "K addr user local ext domain reason|..." */
 static char out[65536] ;
-static char const *res (local_resolver const *r, char const *addr)
+static char const *res (local_resolver *r, char const *addr)
 {
   stralloc sa = STRALLOC_ZERO ;
   size_t i = 0, n = 0 ;
@@ -63,6 +65,8 @@ int main (void)
   put("virtualdomains", "virt.test:joe\nall.test:\n") ;
   put("aliases", "postmaster: alice\nteam: alice, bob@example.org , far@remote.test\nloop: loop2\nloop2: loop\nMixed: Bob\nghosts: nobody, alice\n") ;
   put("extsep", "+-\n") ;
+  check("init-no-me", local_resolve_init(&r) == -1 && errno == ENOENT && !strcmp(r.errfile, "control/me")) ;
+  put("me", "mx.example.org\n") ;
   check("init", local_resolve_init(&r) == 1) ;
 
   T("plain", "alice@example.org", "L alice@example.org alice alice  example.org ") ;
@@ -109,6 +113,32 @@ int main (void)
   }
   check("reinit-big", local_resolve_init(&r) == 1) ;
   T("too-many-targets", "big@example.org", "X big@example.org     alias expands to too many recipients") ;
+
+  /* Configuration slips: a missing file is a temporary error naming it,
+     and a failed re-read keeps the old settings whole. */
+  unlink("control/aliases") ;
+  check("missing-aliases", local_resolve_init(&r) == -1 && errno == ENOENT && !strcmp(r.errfile, "control/aliases")) ;
+  T("kept-after-failed-reinit", "big@example.org", "X big@example.org     alias expands to too many recipients") ;
+  put("aliases", "") ;
+  unlink("control/locals") ;
+  check("missing-locals", local_resolve_init(&r) == -1 && errno == ENOENT && !strcmp(r.errfile, "control/locals")) ;
+  put("locals", "example.org\n") ;
+  check("reinit-empty-aliases", local_resolve_init(&r) == 1) ;
+  {
+    stralloc sa = STRALLOC_ZERO ;
+    rename("users/users.cdb", "users/users.cdb.away") ;
+    errno = 0 ;
+    check("missing-db-resolve", local_resolve(&r, "bob@example.org", 15, &sa) == -1 && errno == ENOENT && !sa.len && !strcmp(r.errfile, "users/users.cdb")) ;
+    check("missing-db-exists", local_exists(&r, "bob@example.org", 15) == -1) ;
+    check("missing-db-remote-ok", local_exists(&r, "x@remote.test", 13) == 1) ;
+    chmod("users/users.cdb.away", 0) ;
+    rename("users/users.cdb.away", "users/users.cdb") ;
+    if (geteuid())
+      check("unreadable-db", local_resolve(&r, "bob@example.org", 15, &sa) == -1 && errno == EACCES && !strcmp(r.errfile, "users/users.cdb")) ;
+    chmod("users/users.cdb", 0644) ;
+    check("db-back", local_resolve(&r, "bob@example.org", 15, &sa) == 1) ;
+    stralloc_free(&sa) ;
+  }
   local_resolve_free(&r) ;
   return failed ;
 }

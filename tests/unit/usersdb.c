@@ -3,6 +3,7 @@
    malformed records. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
 #include <unistd.h>
 #include "usersdb.h"
@@ -36,6 +37,8 @@ int main (void)
   check("parse-trailing-junk", usersdb_parse("h\0" "1\0" "2\0" "/h\0" "M/\0x", 13, &e) == 0) ;
   check("parse-no-final-nul", usersdb_parse("h\0" "1\0" "2\0" "/h\0" "M/", 11, &e) == 0) ;
   unlink("users/users.cdb") ;
-  check("no-db", usersdb_find("bob", 3, &e, &sa) == 0) ;
+  /* a missing database is an error, never "no such user" */
+  errno = 0 ;
+  check("no-db", usersdb_find("bob", 3, &e, &sa) == -1 && errno == ENOENT) ;
   return failed ;
 }
