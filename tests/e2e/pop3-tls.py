@@ -125,7 +125,8 @@ try:
                            env=fenv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
         o = p.stdout.decode(errors="replace")
         got = open(out, "rb").read() if os.path.exists(out) else b""
-        check(name, p.returncode == 0 and got.count(b"Subject: message") == 2 and "TLS" in o, o[-1500:])
+        check(name, p.returncode == 0 and got.count(b"Subject: message") == 2 and "TLS" in o,
+              "rc=%d got=%d %s" % (p.returncode, got.count(b"Subject: message"), o[-3000:]))
         os.path.exists(out) and os.unlink(out)
 finally:
     req.stop()
