@@ -37,6 +37,7 @@
 #include <skalibs/types.h>
 #include "base64.h"
 #include "postie.h"
+#include "logline.h"
 #include "timedline.h"
 #include "ucspitls.h"
 
@@ -101,6 +102,21 @@ static void pause_for (unsigned long secs)
   deepsleepuntil_g(&deadline) ;
 }
 
+/* A login that did not succeed: user, address, result. A good one is
+   logged by the mailbox server (postie-pop3d), which knows it was. */
+static void loglogin (char const *name, size_t namelen, char const *result)
+{
+  logline l ;
+  logline_start(&l, "postie-popup") ;
+  logline_cat(&l, "login user=") ;
+  logline_catb(&l, name, namelen) ;
+  logline_env(&l, "ip", "TCPREMOTEIP") ;
+  logline_env(&l, "port", "TCPREMOTEPORT") ;
+  logline_cat(&l, " ") ;
+  logline_cat(&l, result) ;
+  logline_end(&l) ;
+}
+
 /* Run the checkpassword chain. Returns only after a bad login. */
 static void login (char const *name, size_t namelen, char const *pw, size_t pwlen)
 {
@@ -156,10 +172,12 @@ static void login (char const *name, size_t namelen, char const *pw, size_t pwle
     char s[UINT_FMT] ;
     s[uint_fmt(s, WIFEXITED(wstat) ? WEXITSTATUS(wstat) : WTERMSIG(wstat))] = 0 ;
     strerr_warnw(cpargv[0], WIFEXITED(wstat) ? " exited " : " crashed with signal ", s) ;
+    loglogin(name, namelen, "tempfail") ;
     out("-ERR [SYS/TEMP] temporary failure\r\n") ;
     _exit(111) ;
   }
  fail:
+  loglogin(name, namelen, "failed") ;
   pause_for(faildelay) ;
   if (++nfail >= maxfail) { out("-ERR [AUTH] authentication failed, too many failures\r\n") ; _exit(0) ; }
   out("-ERR [AUTH] authentication failed\r\n") ;
@@ -184,6 +202,7 @@ static ssize_t readcmd (char *line, size_t max)
   whole = tain_less(&loginend, &deadline) ;
   if (whole) deadline = loginend ;
   r = timedin_getline(&in, line, max, &len, &deadline) ;
+  if (r == -3) { out("-ERR line too long, closing connection\r\n") ; _exit(0) ; }  /* no end in sight */
   if (r == -2) { bad("-ERR line too long\r\n") ; return -1 ; }
   if (r == -1 && errno == ETIMEDOUT)
   {
