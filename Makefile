@@ -6,7 +6,8 @@
 #   make test SAN=1      the same under AddressSanitizer + UBSan (build-san/)
 #   make run             install what is missing, build, run a demo instance
 #   make bench           benchmarks against Postfix and OpenSMTPD
-#   make install DESTDIR=... PREFIX=...
+#   make install DESTDIR=... PREFIX=...   (sendmail also as PREFIX/sbin/sendmail,
+#                        PREFIX/lib/sendmail, PREFIX/bin/mailq, PREFIX/bin/newaliases)
 #   make clean
 
 PREFIX ?= /usr/local

@@ -40,6 +40,22 @@
 #define QQ_BUG 81
 #define QQ_ENVELOPE 91
 
+/* Bytes written to queue/trigger (doc/queue.md, "The trigger"):
+   0x80 + B: a new message in queue/todo/B; QUEUE_TRIGGER_CTL: requests
+   wait in queue/ctl (postie-qctl); QUEUE_TRIGGER_RETRY: every deferred
+   message is due now (sendmail -q, as SIGALRM); QUEUE_TRIGGER_RELOAD:
+   read the control files again (newaliases, as SIGHUP). Any other byte:
+   read every bucket of queue/todo. */
+#define QUEUE_TRIGGER_CTL 0x01
+#define QUEUE_TRIGGER_RETRY 0x02
+#define QUEUE_TRIGGER_RELOAD 0x03
+
+/* Writes byte to the trigger at path (non-blocking). Returns 1 when it
+   was written, 0 when nobody listens (no postie-send: ENXIO) or the pipe
+   is full (postie-send then reads every bucket anyway), -1 with errno
+   set when the trigger cannot be opened (EACCES: not the queue group). */
+extern int queue_trigger (char const *path, unsigned char byte) ;
+
 extern void queue_trailer_fmt (char *s, uint64_t msglen) ;
 /* Returns 1 and sets *msglen if s (QUEUE_TRAILER_LEN bytes) is a trailer. */
 extern int queue_trailer_scan (char const *s, uint64_t *msglen) ;

@@ -466,6 +466,18 @@ static void catfrom (stralloc *sa)
   stralloc_free(&local) ;
 }
 
+/* Who injected it: the real uid, which the caller cannot choose (unlike
+   POSTIE_USER, POSTIE_HOST, -f and the From field), as qmail-queue's
+   "invoked by uid N". */
+static void catreceived (stralloc *sa)
+{
+  char fmt[UINT_FMT] ;
+  fmt[uint_fmt(fmt, (unsigned int)getuid())] = 0 ;
+  if (!stralloc_cats(sa, "Received: (postie-inject invoked by uid ") || !stralloc_cats(sa, fmt)
+   || !stralloc_cats(sa, ");\n\t")) die_nomem() ;
+  catdate(sa) ;
+}
+
 /* Recipients: every address once (the domain in any case), in the order
    first seen, as the first spelling seen. */
 
@@ -759,8 +771,14 @@ int main (int argc, char const *const *argv)
     close(xpipe[0]) ;
   }
 
-  /* The message: our top fields, the header without Bcc, our fields, the
-     blank line, the body. */
+  /* The message: our trace field, our top fields, the header without
+     Bcc, our fields, the blank line, the body. */
+  {
+    stralloc rcvd = STRALLOC_ZERO ;
+    catreceived(&rcvd) ;
+    oput(rcvd.s, rcvd.len) ;
+    stralloc_free(&rcvd) ;
+  }
   oput(added_top.s, added_top.len) ;
   {
     size_t i ;

@@ -73,6 +73,17 @@ static void defer_load (char const *infopath, stralloc *df)
   fd_close(fd) ;
 }
 
+/* queue/hold/B/ID exists: postie-qctl held the message. */
+static int held (char const *infopath)
+{
+  char path[32 + 2 * QUEUE_ID_MAX] ;
+  size_t n = strlen(infopath) ;
+  if (n < 11 || n - 11 + 12 > sizeof path) return 0 ;
+  memcpy(path, "queue/hold/", 11) ;
+  memcpy(path + 11, infopath + 11, n - 11 + 1) ;
+  return access(path, F_OK) == 0 ;
+}
+
 /* The text recorded for addr, or 0; *len its length. */
 static char const *defer_find (stralloc const *df, char const *addr, size_t *len)
 {
@@ -108,9 +119,13 @@ static void info (char const *path, char const *id, stralloc *sa)
   if (pending)
   {
     defer_load(path, &df) ;
-    put(" next-retry ") ;
-    if (qi.mtime <= now) put("now") ;
-    else { put("+") ; putnum(qi.mtime - now) ; put("s") ; }
+    if (held(path)) put(" held") ;
+    else
+    {
+      put(" next-retry ") ;
+      if (qi.mtime <= now) put("now") ;
+      else { put("+") ; putnum(qi.mtime - now) ; put("s") ; }
+    }
   }
   put(":") ;
   pos = qi.first ;

@@ -30,7 +30,7 @@ typedef struct tally_s tally ;
 struct tally_s
 {
   stralloc sa ;
-  uint64_t msgs, todo, plocal, premote, oldest ;
+  uint64_t msgs, todo, held, plocal, premote, oldest ;
   char oldid[QUEUE_ID_MAX] ;
 } ;
 
@@ -46,6 +46,14 @@ static int todo_cb (char const *path, char const *id, void *arg)
   (void)path ;
   t->todo++ ;
   age(t, id) ;
+  return 0 ;
+}
+
+static int hold_cb (char const *path, char const *id, void *arg)
+{
+  tally *t = arg ;
+  (void)path ; (void)id ;
+  t->held++ ;
   return 0 ;
 }
 
@@ -76,7 +84,8 @@ int main (int argc, char const *const *argv)
   if (argc > 1) strerr_dieusage(100, USAGE) ;
   if (chdir(postie_home()) < 0) strerr_diefusys(111, "enter the instance directory") ;
   if (queue_walk("info", &info_cb, &t, &where) < 0
-   || queue_walk("todo", &todo_cb, &t, &where) < 0)
+   || queue_walk("todo", &todo_cb, &t, &where) < 0
+   || queue_walk("hold", &hold_cb, &t, &where) < 0)
     strerr_diefusys(111, "read ", where) ;
   {
     char fmt[UINT64_FMT] ;
@@ -86,6 +95,7 @@ int main (int argc, char const *const *argv)
 #define NUM(x) (fmt[uint64_fmt(fmt, (x))] = 0, buffer_puts(buffer_1, fmt))
     PUT("messages in queue: ") ; NUM(t.msgs + t.todo) ; PUT("\n") ;
     PUT("messages not yet picked up: ") ; NUM(t.todo) ; PUT("\n") ;
+    PUT("messages held: ") ; NUM(t.held) ; PUT("\n") ;
     PUT("local recipients pending: ") ; NUM(t.plocal) ; PUT("\n") ;
     PUT("remote recipients pending: ") ; NUM(t.premote) ; PUT("\n") ;
     PUT("oldest message: ") ;

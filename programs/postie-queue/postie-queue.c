@@ -115,11 +115,9 @@ static void envelope (void)
    one directory of queue/todo/ only (doc/queue.md, step 7). */
 static void trigger (unsigned int bucket)
 {
-  unsigned char c = (unsigned char)(0x80 + bucket) ;
-  int fd = open("trigger", O_WRONLY | O_NONBLOCK | O_CLOEXEC) ;
-  if (fd < 0) return ;  /* nobody listens: postie-send rescans anyway */
-  if (write(fd, &c, 1) < 0) { /* a full pipe makes postie-send read every bucket */ }
-  close(fd) ;
+  /* nobody listens: postie-send rescans anyway; a full pipe makes it
+     read every bucket */
+  queue_trigger("trigger", (unsigned char)(0x80 + bucket)) ;
 }
 
 static void report_id (char const *id, size_t idlen)

@@ -95,7 +95,7 @@ static int report (stralloc *out, char const *const *f, unsigned int n, char con
   {
     /* the message line decides for everybody */
     for (i = 0 ; i < nrcpt ; i++) if (!spawn_result(out, *s, s + 1, len - 1)) return 0 ;
-    return 1 ;
+    return spawn_result(out, *s, s + 1, len - 1) ;  /* the message line, for the log */
   }
   for (i = 0 ; i < nrcpt ; i++)
   {
@@ -107,7 +107,9 @@ static int report (stralloc *out, char const *const *f, unsigned int n, char con
     }
     else if (!spawn_result(out, *r, r + 1, rlen - 1)) return 0 ;
   }
-  return 1 ;
+  /* then the message line: the reply to the end of DATA carries the next
+     server's queue id, which postie-send logs */
+  return spawn_result(out, *s, s + 1, len - 1) ;
 }
 
 static size_t outmax (unsigned int n)

@@ -78,6 +78,45 @@ static int readfile (stralloc *sa, char const *path, size_t max, int cut_at_head
   return 0 ;
 }
 
+/* A remote server's reply in postie-remote's text ("HOST [IP] said after
+   RCPT: 550 5.1.1 ...", "HOST [IP] greeted with: 554 ...",
+   doc/remote-results.md): the reply, for Diagnostic-Code "smtp; REPLY"
+   (RFC 3464 2.3.6), and the server's name, for Remote-MTA (2.3.5).
+   Returns 0 when the text is postie-remote's own reason (no reply). */
+static int remote_reply (char const *s, size_t n, char const **reply, size_t *rlen, char const **mta, size_t *mlen)
+{
+  static char const *const marks[] = { " said after ", " greeted with: ", 0 } ;
+  unsigned int k ;
+  for (k = 0 ; marks[k] ; k++)
+  {
+    size_t ml = strlen(marks[k]), i, j, e ;
+    for (i = 0 ; i + ml <= n ; i++) if (!memcmp(s + i, marks[k], ml)) break ;
+    if (i + ml > n) continue ;
+    j = i + ml ;
+    if (k == 0)
+    {
+      while (j + 1 < n && !(s[j] == ':' && s[j+1] == ' ')) j++ ;
+      if (j + 1 >= n) continue ;
+      j += 2 ;
+    }
+    if (n - j < 3 || s[j] < '2' || s[j] > '5' || s[j+1] < '0' || s[j+1] > '9' || s[j+2] < '0' || s[j+2] > '9') continue ;
+    *reply = s + j ; *rlen = n - j ;
+    /* the label: after a "last error: " prefix (an expired message),
+       its first word, a name or an [address] without its port */
+    {
+      size_t b = 0 ;
+      static char const le[] = "last error: " ;
+      for (e = 0 ; e + sizeof le - 1 <= i ; e++) if (!memcmp(s + e, le, sizeof le - 1)) b = e + sizeof le - 1 ;
+      e = b ;
+      while (e < i && s[e] != ' ') e++ ;
+      if (e > b && s[b] == '[') { size_t c = b ; while (c < e && s[c] != ']') c++ ; if (c < e) e = c + 1 ; }
+      *mta = s + b ; *mlen = e - b ;
+    }
+    return 1 ;
+  }
+  return 0 ;
+}
+
 static int cats (stralloc *sa, char const *s)
 {
   return stralloc_cats(sa, s) ;
@@ -123,7 +162,7 @@ int bounce_send (char const *id, unsigned int bucket, char const *sender, int64_
   char path[32 + QUEUE_ID_MAX] ;
   char date[40], adate[40] ;
   char const *to, *envsender ;
-  int doublebounce = 0 ;
+  int doublebounce = 0, returned = 0 ;
   size_t i ;
   int ret = -1 ;
   struct timespec ts ;
@@ -172,7 +211,13 @@ int bounce_send (char const *id, unsigned int bucket, char const *sender, int64_
     path[n++] = '/' ;
     memcpy(path + n, id, strlen(id) + 1) ;
   }
-  if (readfile(&h, path, set.bounceheaderbytes ? set.bounceheaderbytes : 1, 1) < 0) h.len = 0 ;
+  /* the whole message up to control/bouncemessagebytes, else its header */
+  {
+    int whole = 0 ;
+    if (set.bouncemessagebytes && readfile(&h, path, set.bouncemessagebytes + 1, 0) == 0 && h.len <= set.bouncemessagebytes) whole = 1 ;
+    else if (readfile(&h, path, set.bounceheaderbytes ? set.bounceheaderbytes : 1, 1) < 0) h.len = 0 ;
+    returned = whole ;
+  }
 
   date822(date, ts.tv_sec) ;
   date822(adate, birth) ;
@@ -220,11 +265,26 @@ int bounce_send (char const *id, unsigned int bucket, char const *sender, int64_
       if (!cats(&m, "\nFinal-Recipient: rfc822; ") || !stralloc_catb(&m, f[0], fl[0]) || !cats(&m, "\n")) goto nomem ;
       if ((fl[1] != fl[0] || memcmp(f[0], f[1], fl[0]))
        && (!cats(&m, "Original-Recipient: rfc822; ") || !stralloc_catb(&m, f[1], fl[1]) || !cats(&m, "\n"))) goto nomem ;
-      if (!cats(&m, "Action: failed\nStatus: ") || !stralloc_catb(&m, f[2], fl[2])
-       || !cats(&m, "\nDiagnostic-Code: ") || !stralloc_catb(&m, f[3], fl[3]) || !cats(&m, "\n")) goto nomem ;
+      if (!cats(&m, "Action: failed\nStatus: ") || !stralloc_catb(&m, f[2], fl[2]) || !cats(&m, "\n")) goto nomem ;
+      {
+        char const *reply, *mta ;
+        size_t rlen, mlen ;
+        if (fl[3] > 6 && !memcmp(f[3], "smtp; ", 6) && remote_reply(f[3] + 6, fl[3] - 6, &reply, &rlen, &mta, &mlen))
+        {
+          if (!cats(&m, "Remote-MTA: dns; ") || !stralloc_catb(&m, mta, mlen)
+           || !cats(&m, "\nDiagnostic-Code: smtp; ") || !stralloc_catb(&m, reply, rlen) || !cats(&m, "\n")) goto nomem ;
+        }
+        else if (fl[3] > 6 && !memcmp(f[3], "smtp; ", 6))
+        {
+          /* postie-remote's own reason: no SMTP reply to quote */
+          if (!cats(&m, "Diagnostic-Code: x-postie; ") || !stralloc_catb(&m, f[3] + 6, fl[3] - 6) || !cats(&m, "\n")) goto nomem ;
+        }
+        else if (!cats(&m, "Diagnostic-Code: ") || !stralloc_catb(&m, f[3], fl[3]) || !cats(&m, "\n")) goto nomem ;
+      }
     }
     if (!cats(&m, "\n--") || !cats(&m, boundary) || !cats(&m, "\n")
-     || !cats(&m, "Content-Description: Undelivered Message Headers\nContent-Type: text/rfc822-headers\n\n")
+     || !cats(&m, returned ? "Content-Description: Undelivered Message\nContent-Type: message/rfc822\n\n"
+                           : "Content-Description: Undelivered Message Headers\nContent-Type: text/rfc822-headers\n\n")
      || !stralloc_catb(&m, h.s, h.len)
      || !cats(&m, "\n--") || !cats(&m, boundary) || !cats(&m, "--\n"))
       goto nomem ;

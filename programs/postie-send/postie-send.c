@@ -354,6 +354,7 @@ static int readsettings (void)
     { &set.timeoutremote, "timeoutremote", 3600 },
     { &set.syncthreads, "syncthreads", 4 },
     { &set.pickupmax, "pickupmax", 64 },
+    { &set.bouncemessagebytes, "bouncemessagebytes", 100000 },
   } ;
   unsigned int i ;
   for (i = 0 ; i < sizeof t / sizeof *t ; i++)
@@ -390,11 +391,12 @@ static int readsettings (void)
 
 static void mkdirs (void)
 {
-  static char const *const dirs[] = { "info", "mess", "bounce", "defer" } ;
+  static char const *const dirs[] = { "info", "mess", "bounce", "defer", "hold" } ;
   unsigned int d, b ;
   char path[64] ;
   if (mkdir("queue/work", 0750) < 0 && errno != EEXIST) strerr_diefusys(111, "mkdir queue/work") ;
-  for (d = 0 ; d < 4 ; d++)
+  if (mkdir("queue/ctl", 0700) < 0 && errno != EEXIST) strerr_diefusys(111, "mkdir queue/ctl") ;
+  for (d = 0 ; d < 5 ; d++)
   {
     memcpy(path, "queue/", 6) ;
     memcpy(path + 6, dirs[d], strlen(dirs[d]) + 1) ;
@@ -569,6 +571,7 @@ struct pk_s
   uint64_t msglen ;
   unsigned int nrcpt ;
   stralloc sender ;
+  uid_t uid ;  /* the queue file's owner: the uid that injected it */
 } ;
 
 static pk *pks[PICKUP_CAP] ;
@@ -692,6 +695,7 @@ static int pickup (qid const *q, int addnew)
   x->addnew = addnew ;
   x->msglen = msglen ;
   x->nrcpt = nrcpt ;
+  x->uid = st.st_uid ;
   x->sender = stralloc_zero ;
   {
     char const *sender = out.s + sizeof(INFO_MAGIC) - 1 ;
@@ -795,10 +799,11 @@ static void pickup_step (void *p, int err)
   qpath(path, "mess", &x->q) ;
   if (ftruncate(x->fd, (off_t)x->msglen) < 0) strerr_diefusys(111, "truncate ", path) ;
   {
-    char fmt[UINT64_FMT], fmt2[UINT_FMT] ;
+    char fmt[UINT64_FMT], fmt2[UINT_FMT], fmt3[UINT_FMT] ;
     fmt[uint64_fmt(fmt, x->msglen)] = 0 ;
     fmt2[uint_fmt(fmt2, x->nrcpt)] = 0 ;
-    LOG("new msg ", x->id, ": from <", x->sender.s, "> size ", fmt, " recipients ", fmt2) ;
+    fmt3[uint_fmt(fmt3, (unsigned int)x->uid)] = 0 ;
+    LOG("new msg ", x->id, ": from <", x->sender.s, "> size ", fmt, " recipients ", fmt2, " uid ", fmt3) ;
   }
   if (x->addnew) newq_push(&x->q) ;
   pk_done |= (uint64_t)1 << qid_bucket(&x->q) ;
@@ -869,6 +874,10 @@ static void scan_todo (int addnew)
   for (b = 0 ; b < QUEUE_SPLIT ; b++) scan_todo_bucket(b, addnew) ;
 }
 
+static void reload_settings (void) ;
+static void retry_all (void) ;
+static void ctl_apply (ctlreq const *) ;
+
 /* The trigger's bytes since the last wake-up. postie-queue writes 0x80 +
    the bucket of the message it queued: only those buckets are read, not all
    QUEUE_SPLIT of them (a directory scan per bucket costs five system
@@ -880,7 +889,7 @@ static void trigger_read (int trig, int scan)
 {
   uint64_t want = 0 ;  /* one bit per bucket: QUEUE_SPLIT <= 64 */
   size_t total = 0 ;
-  int all = 0 ;
+  int all = 0, ctl = 0, retry = 0, reload = 0 ;
 #if QUEUE_SPLIT > 64
 #error the trigger bucket mask holds 64 buckets
 #endif
@@ -893,9 +902,15 @@ static void trigger_read (int trig, int scan)
     total += (size_t)r ;
     for (i = 0 ; i < r ; i++)
       if (buf[i] >= 0x80 && buf[i] < 0x80 + QUEUE_SPLIT) want |= (uint64_t)1 << (buf[i] - 0x80) ;
+      else if (buf[i] == QUEUE_TRIGGER_CTL) ctl = 1 ;
+      else if (buf[i] == QUEUE_TRIGGER_RETRY) retry = 1 ;
+      else if (buf[i] == QUEUE_TRIGGER_RELOAD) reload = 1 ;
       else all = 1 ;
   }
   if (!scan || !total) return ;
+  if (reload) reload_settings() ;
+  if (retry) retry_all() ;
+  if (ctl) ctl_scan(&ctl_apply) ;
   if (all || total >= PIPE_BUF) { scan_todo(1) ; return ; }
   {
     unsigned int b ;
@@ -1066,12 +1081,15 @@ static void defer_write (active *a)
   LOG("warning: ", a->idstr, ": unable to record the deferral reasons in ", path, ": ", strerror(errno)) ;
 }
 
+static int ctl_pass_end (active *a) ;
+
 static void pass_end (active *a)
 {
   char path[32 + QUEUE_ID_MAX] ;
   uint32_t i, pending = 0 ;
   int64_t t = now() ;
   int64_t next ;
+  if (ctl_pass_end(a)) return ;  /* deleted by postie-qctl */
   if (a->hasbounce)
   {
     if (bounce_send(a->idstr, qid_bucket(&a->id), T(a, a->sender), (int64_t)a->id.sec) == 0)
@@ -1189,6 +1207,12 @@ static void activate (qid const *q)
   /* its pickup is in flight: the pickup schedules it when it is done (or
      leaves it in todo); activating it now could run it twice */
   if (pickup_busy(q)) return ;
+  /* held by postie-qctl: out of the schedule until it is released */
+  {
+    char id[QUEUE_ID_MAX] ;
+    queue_id_fmt(id, q->sec, q->usec, q->ino) ;
+    if (hold_is(id)) return ;
+  }
   a = alloc(sizeof(active)) ;
   if (!a) die_nomem() ;
   memset(a, 0, sizeof *a) ;
@@ -1374,6 +1398,19 @@ static void start (int k, active *a)
   c->running++ ;
 }
 
+/* postie-rspawn's field after the recipients' is postie-remote's message
+   line (doc/spawn-protocol.md): when the server took the message, its
+   reply to the end of DATA names the message in its own queue, which is
+   what traces it across servers. */
+static void remote_message_log (active const *a, char const *dn, char const *const *lines, unsigned int nlines, uint32_t nrc)
+{
+  uint32_t i ;
+  if (nlines <= nrc || lines[nrc][0] != 'K') return ;
+  for (i = 0 ; i < nrc ; i++) if (lines[i][0] == 'K') break ;
+  if (i == nrc) return ;  /* no recipient accepted: no DATA */
+  LOG("delivery ", a->idstr, " R", dn, ": message: ", lines[nrc] + 1) ;
+}
+
 static void result (int k, unsigned int slot, char const *const *lines, unsigned int nlines)
 {
   chan *c = chans + k ;
@@ -1423,6 +1460,7 @@ static void result (int k, unsigned int slot, char const *const *lines, unsigned
       }
     }
   }
+  if (k && nlines > d->nrc) remote_message_log(a, dn, lines, nlines, d->nrc) ;
   if (failed) bounce_sync(a) ;
   for (i = 0 ; i < d->nrc ; i++)
   {
@@ -1619,6 +1657,228 @@ static void chans_finish (int sfd)
     }
 }
 
+/* ---------- queue control: postie-qctl's requests (control.c) ---------- */
+
+/* SIGHUP, or the trigger's QUEUE_TRIGGER_RELOAD (newaliases). */
+static void reload_settings (void)
+{
+  if (readsettings()) LOG("status: settings read again") ;
+  else LOG("warning: keeping part of the old settings") ;
+}
+
+/* SIGALRM (s6-svc -a), or the trigger's QUEUE_TRIGGER_RETRY (sendmail -q). */
+static void retry_all (void)
+{
+  size_t i ;
+  for (i = 0 ; i < heaplen ; i++) heap[i].next = 0 ;
+  LOG("status: retrying everything now") ;
+}
+
+static int qid_eq (qid const *a, qid const *b)
+{
+  return a->sec == b->sec && a->usec == b->usec && a->ino == b->ino ;
+}
+
+static active *active_find (qid const *q)
+{
+  active *a ;
+  for (a = ahead ; a ; a = a->next) if (qid_eq(&a->id, q)) return a ;
+  return 0 ;
+}
+
+/* Due now: in the heap (moved to the top), in the new messages' FIFO
+   (due anyway), or back into the heap (held, then dropped by activate).
+   Only for a message that is not active. */
+static void due_now (qid const *q)
+{
+  size_t i ;
+  for (i = newhead ; i < newlen ; i++) if (qid_eq(newq + i, q)) return ;
+  for (i = 0 ; i < heaplen ; i++) if (qid_eq(&heap[i].id, q)) break ;
+  if (i == heaplen) { heap_push(0, q) ; return ; }
+  heap[i].next = 0 ;
+  while (i)
+  {
+    size_t p = (i - 1) / 2 ;
+    sched x ;
+    if (heap[p].next <= 0) break ;
+    x = heap[p] ; heap[p] = heap[i] ; heap[i] = x ;
+    i = p ;
+  }
+}
+
+/* No delivery of a is started any more in this pass; those running go
+   on to their end. */
+static void stop_starting (active *a)
+{
+  uint32_t i ;
+  int k ;
+  for (i = 0 ; i < a->n ; i++)
+    if (a->r[i].state == 'P' && a->r[i].pass == 0 && a->r[i].kind != 'X') a->r[i].pass = 2 ;
+  for (k = 0 ; k < 2 ; k++)
+    if (a->unstarted[k])
+    {
+      unstarted_total[k] -= a->unstarted[k] ;
+      a->unstarted[k] = 0 ;
+      work_remove(k, a) ;
+    }
+}
+
+/* Deletes that wait for a message's deliveries in flight: the request's
+   name, and the message. */
+typedef struct ctlwait_s ctlwait ;
+struct ctlwait_s
+{
+  char name[CTL_NAME_MAX + 1] ;
+  qid id ;
+} ;
+static ctlwait *ctlw = 0 ;
+static size_t nctlw = 0, ctlwcap = 0 ;
+
+static int ctl_waiting (char const *name)
+{
+  size_t i ;
+  for (i = 0 ; i < nctlw ; i++) if (!strcmp(ctlw[i].name, name)) return 1 ;
+  return 0 ;
+}
+
+/* The message's files, the message first and the info file last (as at
+   the end of a message: a crash in between leaves an info file without
+   its message, which the next activation removes), no DSN. */
+static int delete_files (qid const *q, char const *id)
+{
+  static char const *const dirs[] = { "mess", "bounce", "defer", "hold", "info" } ;
+  char path[32 + QUEUE_ID_MAX] ;
+  unsigned int d ;
+  for (d = 0 ; d < 5 ; d++)
+  {
+    qpath(path, dirs[d], q) ;
+    if (unlink(path) < 0 && errno != ENOENT)
+    {
+      LOG("warning: ", id, ": unable to delete ", path, ": ", strerror(errno)) ;
+      return 0 ;
+    }
+  }
+  if (fsync_parent(path) < 0) LOG("warning: ", id, ": unable to sync the directory of ", path, ": ", strerror(errno)) ;
+  LOG("end msg ", id, " (deleted by postie-qctl)") ;
+  return 1 ;
+}
+
+/* Called first thing at the end of a's pass: the deletes that waited for
+   it. 1 when a was deleted (and freed). */
+static int ctl_pass_end (active *a)
+{
+  size_t i = 0 ;
+  int deleted = 0 ;
+  while (i < nctlw)
+  {
+    if (!qid_eq(&ctlw[i].id, &a->id)) { i++ ; continue ; }
+    if (ctl_claim(ctlw[i].name))
+    {
+      if (deleted || delete_files(&a->id, a->idstr))
+      {
+        deleted = 1 ;
+        ctl_reply(ctlw[i].name, 1, "deleted, after the deliveries that were in flight") ;
+      }
+      else ctl_reply(ctlw[i].name, 0, "unable to delete it (see postie-send's log)") ;
+    }
+    else LOG("delete ", a->idstr, ": withdrawn by postie-qctl") ;
+    ctlw[i] = ctlw[--nctlw] ;
+  }
+  if (deleted) active_free(a) ;
+  return deleted ;
+}
+
+static void ctl_apply (ctlreq const *c)
+{
+  char path[32 + QUEUE_ID_MAX] ;
+  qid q ;
+  active *a ;
+  int held ;
+  if (ctl_waiting(c->name)) return ;  /* a delete waiting for its deliveries */
+  if (!c->claimed && !ctl_claim(c->name)) return ;  /* withdrawn */
+  if (!qid_scan(c->id, &q)) { ctl_reply(c->name, 0, "not a queue id") ; return ; }
+  qpath(path, "info", &q) ;
+  if (pickup_busy(&q) || access(path, F_OK) < 0)
+  {
+    qpath(path, "todo", &q) ;
+    if (pickup_busy(&q) || access(path, F_OK) == 0) ctl_reply(c->name, 0, "not picked up yet: try again in a moment") ;
+    else ctl_reply(c->name, 0, "no such message in the queue") ;
+    return ;
+  }
+  a = active_find(&q) ;
+  held = hold_is(c->id) ;
+  if (!strcmp(c->cmd, "hold"))
+  {
+    if (held) { ctl_reply(c->name, 1, "already held") ; return ; }
+    if (hold_set(c->id) < 0)
+    {
+      LOG("warning: ", c->id, ": unable to hold it: ", strerror(errno)) ;
+      ctl_reply(c->name, 0, "unable to create its hold mark (see postie-send's log)") ;
+      return ;
+    }
+    LOG("hold ", c->id, " by postie-qctl") ;
+    if (a)
+    {
+      stop_starting(a) ;
+      ctl_reply(c->name, 1, a->running ? "held; the deliveries in flight go on to their end" : "held") ;
+      if (pass_done(a)) pass_end(a) ;
+      return ;
+    }
+    ctl_reply(c->name, 1, "held") ;
+  }
+  else if (!strcmp(c->cmd, "release"))
+  {
+    if (!held) { ctl_reply(c->name, 0, "not held") ; return ; }
+    if (hold_clear(c->id) < 0)
+    {
+      LOG("warning: ", c->id, ": unable to release it: ", strerror(errno)) ;
+      ctl_reply(c->name, 0, "unable to remove its hold mark (see postie-send's log)") ;
+      return ;
+    }
+    LOG("release ", c->id, " by postie-qctl") ;
+    if (a) { ctl_reply(c->name, 1, "released; its deliveries in flight end first, then it is retried on its schedule (postie-qctl retry ID: now)") ; return ; }
+    due_now(&q) ;
+    ctl_reply(c->name, 1, "released, delivery now") ;
+  }
+  else if (!strcmp(c->cmd, "retry"))
+  {
+    if (held) { ctl_reply(c->name, 0, "held: release it (postie-qctl release ID), which retries it") ; return ; }
+    LOG("retry ", c->id, " now by postie-qctl") ;
+    if (a) { ctl_reply(c->name, 1, "being delivered now") ; return ; }
+    due_now(&q) ;
+    ctl_reply(c->name, 1, "retrying now") ;
+  }
+  else if (!strcmp(c->cmd, "delete"))
+  {
+    if (a)
+    {
+      /* never behind a delivery's back: it waits for the pass to end;
+         the request goes back to NAME.req, so that postie-qctl may
+         withdraw it meanwhile and a restart finds it */
+      char from[32 + CTL_NAME_MAX], to[32 + CTL_NAME_MAX] ;
+      memcpy(from, "queue/ctl/", 10) ; memcpy(from + 10, c->name, strlen(c->name)) ; memcpy(from + 10 + strlen(c->name), ".run", 5) ;
+      memcpy(to, from, 10 + strlen(c->name)) ; memcpy(to + 10 + strlen(c->name), ".req", 5) ;
+      if (rename(from, to) < 0) { ctl_reply(c->name, 0, "unable to keep the request while the deliveries run") ; return ; }
+      if (nctlw == ctlwcap)
+      {
+        size_t nc = ctlwcap ? 2 * ctlwcap : 8 ;
+        ctlwait *p = realloc(ctlw, nc * sizeof(ctlwait)) ;
+        if (!p) die_nomem() ;
+        ctlw = p ; ctlwcap = nc ;
+      }
+      memcpy(ctlw[nctlw].name, c->name, strlen(c->name) + 1) ;
+      ctlw[nctlw++].id = q ;
+      LOG("delete ", c->id, " by postie-qctl: after the deliveries in flight") ;
+      stop_starting(a) ;
+      if (pass_done(a)) pass_end(a) ;
+      return ;
+    }
+    if (delete_files(&q, c->id)) ctl_reply(c->name, 1, "deleted") ;
+    else ctl_reply(c->name, 0, "unable to delete it (see postie-send's log)") ;
+  }
+  else ctl_reply(c->name, 0, "unknown command: not delete, hold, release or retry") ;
+}
+
 /* ---------- the scheduler ---------- */
 
 static int stopping = 0 ;
@@ -1739,6 +1999,7 @@ int main (int argc, char const *const *argv)
     rescan_todo() ;
   }
   scan_info() ;
+  ctl_scan(&ctl_apply) ;  /* requests left from before a restart */
   {
     char fmt[SIZE_FMT] ;
     fmt[size_fmt(fmt, heaplen)] = 0 ;
@@ -1798,17 +2059,8 @@ int main (int argc, char const *const *argv)
               stopat = now() + (int64_t)set.termwait ;
             }
             break ;
-          case SIGHUP :
-            if (readsettings()) LOG("status: settings read again") ;
-            else LOG("warning: keeping part of the old settings") ;
-            break ;
-          case SIGALRM :
-          {
-            size_t i ;
-            for (i = 0 ; i < heaplen ; i++) heap[i].next = 0 ;
-            LOG("status: retrying everything now") ;
-            break ;
-          }
+          case SIGHUP : reload_settings() ; break ;
+          case SIGALRM : retry_all() ; break ;
           case SIGCHLD :
             for (;;)
             {
@@ -1826,7 +2078,7 @@ int main (int argc, char const *const *argv)
     if (!stopping) rescan_todo() ;
     if (now() >= nextscan)
     {
-      if (!stopping) scan_todo(1) ;
+      if (!stopping) { scan_todo(1) ; ctl_scan(&ctl_apply) ; }
       nextscan = now() + (int64_t)set.scaninterval ;
     }
     tain_now_g() ;

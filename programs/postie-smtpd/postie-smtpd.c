@@ -28,6 +28,7 @@
 #include <skalibs/tai.h>
 #include <skalibs/types.h>
 #include "postie.h"
+#include "exec_sibling.h"
 #include "queue.h"
 #include "rfc5322.h"
 #include "base64.h"
@@ -63,6 +64,7 @@ static unsigned long timeoutsession = 3600 ;
 static char sessionid[64] ;
 static char remoteip[72] = "unknown" ;
 static char remoteport[8] = "" ;
+static char localuid[UINT_FMT] = "" ;  /* sendmail -bs: the uid that ran it */
 static char helo[256] ;
 static int helostate = 0 ;   /* 0 none, 1 HELO, 2 EHLO */
 static int relayclient = 0 ;
@@ -158,6 +160,7 @@ static void session_end (char const *why)
   logstart("session") ;
   logstr(" ip=") ; logstr(remoteip) ;
   logstr(" port=") ; logstr(remoteport) ;
+  if (localuid[0]) { logstr(" uid=") ; logstr(localuid) ; }
   logstr(" helo=") ; logstr(helostate ? helo : "-") ;
   logstr(" auth=") ; logstr(authed ? authuser : "-") ;
   logstr(" tls=") ; logstr(tls.active ? tls.protocol : "-") ;
@@ -564,6 +567,10 @@ static void smtp_rcpt (char const *arg)
     if (ours)
     {
       r = rcpt_check(addr.s, addr.len, at) ;
+      /* a local client (sendmail -bs) runs as a user who may not read
+         the users database: as for postie-inject, postie-send resolves
+         the recipient at pickup (and bounces one nobody receives) */
+      if (r < 0 && localuid[0]) r = 1 ;
       if (r < 0) { out("451 4.3.0 Unable to check the recipient, try again later\r\n") ; return ; }
       if (!r) { err("550 5.1.1 No such user here\r\n") ; return ; }
     }
@@ -650,7 +657,15 @@ static int queue_start (void)
   char const *prog = getenv("POSTIE_QUEUE") ;
   char const *argv[2] = { 0, 0 } ;
   char const **env = queue_env() ;
-  if (!prog || !*prog) prog = "postie-queue" ;
+  if (!prog || !*prog)
+  {
+    /* our own postie-queue, next to this binary: never the caller's PATH
+       (sendmail -bs runs us with it) */
+    static char sib[4096] ;
+    static int known = 0 ;
+    if (!known) known = sibling_path(sib, sizeof sib, "postie-queue") ? 1 : -1 ;
+    prog = known > 0 ? sib : "postie-queue" ;
+  }
   argv[0] = prog ;
   if (!env) return 0 ;
   if (pipecoe(m) < 0) return 0 ;
@@ -862,7 +877,8 @@ static void received (char const *msgid)
   date822(date, time(0)) ;
   qputs("Received: from ") ; qputs(safehelo()) ;
   qputs(" (") ;
-  if (strchr(remoteip, ':')) { qputs("[IPv6:") ; qputs(remoteip) ; qputs("]") ; }
+  if (localuid[0]) { qputs("invoked by uid ") ; qputs(localuid) ; }
+  else if (strchr(remoteip, ':')) { qputs("[IPv6:") ; qputs(remoteip) ; qputs("]") ; }
   else if (strcmp(remoteip, "unknown")) { qputs("[") ; qputs(remoteip) ; qputs("]") ; }
   else qputs("unknown") ;
   qputs(")") ;
@@ -1084,6 +1100,7 @@ static void smtp_data (char const *arg)
   logstr(" msg=") ; logstr(msgid) ;
   logstr(" qid=") ; logstr(id[0] ? id : "-") ;
   logstr(" ip=") ; logstr(remoteip) ;
+  if (localuid[0]) { logstr(" uid=") ; logstr(localuid) ; }
   logstr(" auth=") ; logstr(authed ? authuser : "-") ;
   logstr(" size=") ; lognum(bytes) ;
   logstr(" from=<") ; logbytes(sender.s, sender.len) ; logstr(">") ;
@@ -1424,6 +1441,17 @@ static void environment (void)
     for (i = 0 ; x[i] ; i++) if (x[i] < '0' || x[i] > '9') break ;
     if (!x[i]) memcpy(remoteport, x, i + 1) ;
   }
+  /* sendmail -bs: a local client on a pipe, not a TCP one (doc/sendmail.md) */
+  x = getenv("POSTIE_LOCALUID") ;
+  if (x && *x && !getenv("TCPREMOTEIP") && strlen(x) < sizeof localuid)
+  {
+    for (i = 0 ; x[i] ; i++) if (x[i] < '0' || x[i] > '9') break ;
+    if (!x[i])
+    {
+      memcpy(localuid, x, i + 1) ;
+      memcpy(remoteip, "local", 6) ;
+    }
+  }
   relayclient = !!getenv("RELAYCLIENT") ;
   x = getenv("SMTPAUTH") ;
   authrequired = x && !strcmp(x, "required") ;
@@ -1469,8 +1497,9 @@ int main (int argc, char const *const *argv)
 
   /* A client that talks before the greeting is not an SMTP client. With
      control/greetdelay (milliseconds), wait that long for one to show
-     itself; with 0, only input already there counts. */
-  if (io_pending(greetdelay))
+     itself; with 0, only input already there counts. A local client
+     (sendmail -bs) may write its whole dialogue at once. */
+  if (!localuid[0] && io_pending(greetdelay))
   {
     char const *s ;
     size_t n ;

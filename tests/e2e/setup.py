@@ -118,6 +118,10 @@ progs = [p for p in open(os.path.join(TOP, "TARGETS")).read().split() if not p.s
 inst = [p for p in progs if not os.access(os.path.join(stage, "usr/local/bin", p), os.X_OK)]
 check("install-destdir-programs", not inst, "not installed: %r" % inst)
 check("install-destdir-sbin-sendmail", os.readlink(os.path.join(stage, "usr/local/sbin/sendmail")) == "/usr/local/bin/sendmail")
+for n in ("lib/sendmail", "bin/mailq", "bin/newaliases"):
+    l = os.path.join(stage, "usr/local", n)
+    check("install-destdir-" + n.replace("/", "-"), os.path.islink(l) and os.readlink(l) == "/usr/local/bin/sendmail",
+          os.readlink(l) if os.path.islink(l) else "missing")
 check("install-destdir-docs", os.path.exists(os.path.join(stage, "usr/local/share/doc/postie/queue.md")))
 check("install-destdir-templates", os.path.exists(os.path.join(stage, "usr/local/share/postie/templates/service/smtpd/run")))
 st = open(os.path.join(stage, "usr/local/bin/postie-setup")).read()
