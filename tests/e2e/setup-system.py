@@ -198,12 +198,22 @@ try:
         c._host = "sys.example"
         c.starttls(context=ssl.create_default_context(cafile=os.path.join(home, "tls", "cert.pem")))
         c.ehlo()
+        def ours(pid):
+            """Under this test's s6-svscan: only what the test started."""
+            while pid > 1:
+                if pid == scan.pid:
+                    return True
+                try:
+                    pid = int([l for l in open("/proc/%d/status" % pid) if l.startswith("PPid:")][0].split()[1])
+                except (OSError, IndexError, ValueError):
+                    return False
+            return False
         procs = {}
         for pd in os.listdir("/proc"):
             if pd.isdigit():
                 try:
                     comm = open("/proc/%s/comm" % pd).read().strip()
-                    if comm in ("postie-tlsd", "postie-smtpd"):
+                    if comm in ("postie-tlsd", "postie-smtpd") and ours(int(pd)):
                         procs.setdefault(comm, []).append(ids_of(int(pd))["Uid"][0])
                 except OSError:
                     pass
