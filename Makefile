@@ -4,50 +4,76 @@
 #   make                 build everything into build/bin
 #   make test            install test dependencies, build, run every test
 #   make test SAN=1      the same under AddressSanitizer + UBSan (build-san/)
+#   make LIBC=glibc      everything on glibc, dynamically linked (build-glibc/)
+#   make fuzz            run the libFuzzer targets (FUZZTIME=seconds each)
 #   make run             install what is missing, build, run a demo instance
 #   make bench           benchmarks against Postfix and OpenSMTPD
 #   make install DESTDIR=... PREFIX=...   (sendmail also as PREFIX/sbin/sendmail,
 #                        PREFIX/lib/sendmail, PREFIX/bin/mailq, PREFIX/bin/newaliases)
-#   make clean
+#   make clean           remove the builds; make distclean: also ext-cache/
 
 PREFIX ?= /usr/local
 DESTDIR ?=
 HOMEDIR ?= /etc/postie
 SAN ?=
+LIBC ?= musl
 
-# A program with a file programs/<prog>/static is linked static-pie (outside SAN builds, since
-# the sanitizers need dynamic linking). Every message costs four execs
-# (postie-tcpaccess, postie-smtpd, postie-queue, postie-local), and a
-# dynamically linked exec spends most of its time in ld.so: static-pie
-# (still position-independent, so ASLR stays) saves about 0.3 ms per exec,
-# for about 0.7 MB more per program (doc/bench.md, profile notes). A program
-# that needs glibc's NSS or resolver (getpwuid, getaddrinfo: they dlopen
-# modules at run time) must not have one. `make STATIC=` links every program
-# dynamically instead: each is then under 64 KiB of text (scenario 6 of
-# make bench shows both), for systems where disk counts more than CPU.
+# Which C library, which build directory (doc/design.md, "The build").
 #
+# The default build links every program statically against musl (conf-cc,
+# conf-ld): a musl program starts in ~0.05 ms of CPU where a glibc one
+# takes ~0.6 ms (glibc probes the CPU with cpuid, which traps on a virtual
+# machine), and four or more programs are exec'd per message. skalibs and
+# BearSSL for musl are built from Debian's source packages into
+# build/ext/<name>-<version>/ (package/ext), once: conf-cc and conf-ld name
+# those directories, and the Makefile builds every build/ext/ directory
+# they name. A program whose folder's file `libc` says glibc (postie-users
+# and postie-checkpassword: libxcrypt's yescrypt) is linked statically
+# against glibc instead, with conf-cc-glibc and conf-ld-glibc.
+#
+# SAN=1 (build-san/): every program on glibc, dynamically linked, with
+# AddressSanitizer and UBSan (they need glibc). LIBC=glibc (build-glibc/):
+# every program on glibc, dynamically linked, for a platform without musl.
 # MEMLIMIT: the default memory limit of the network services (bytes);
 # sanitizers reserve terabytes of address space, so none under SAN.
 ifeq ($(SAN),1)
+override LIBC := glibc
 BUILD := build-san
 SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 MEMLIMIT := =
-STATIC :=
-else
+else ifeq ($(LIBC),glibc)
+BUILD := build-glibc
+SANFLAGS :=
+MEMLIMIT := 64000000
+else ifeq ($(LIBC),musl)
 BUILD := build
 SANFLAGS :=
 MEMLIMIT := 64000000
-STATIC := -static-pie
-STATICPROGS := $(foreach p,$(shell sed -e 's/\#.*//' TARGETS),$(if $(wildcard programs/$(p)/static),$(p)))
+else
+$(error LIBC must be musl or glibc, not $(LIBC))
 endif
 
-CCLINE := $(shell head -n 1 conf-cc) $(SANFLAGS) -DPOSTIE_HOME_DEFAULT='"$(HOMEDIR)"'
-LDLINE := $(shell head -n 1 conf-ld) $(SANFLAGS)
-LIBS := -ls6 -lskarnet
+# The compile and link lines of each C library: the first line of each conf
+# file. The libraries the default build makes for itself are the
+# directories build/ext/<name>-<version> that conf-cc and conf-ld name.
+CC_musl := $(shell head -n 1 conf-cc) -DPOSTIE_HOME_DEFAULT='"$(HOMEDIR)"'
+LD_musl := $(shell head -n 1 conf-ld)
+CC_glibc := $(shell head -n 1 conf-cc-glibc) $(SANFLAGS) -DPOSTIE_HOME_DEFAULT='"$(HOMEDIR)"'
+LD_glibc := $(shell head -n 1 conf-ld-glibc) $(SANFLAGS) $(if $(filter musl,$(LIBC)),-static)
+LIBS := -lskarnet
+EXTCACHE ?= ext-cache
+EXTDIRS := $(if $(filter musl,$(LIBC)),$(shell head -q -n 1 conf-cc conf-ld | tr ' ' '\n' | sed -n -e 's|^\(-[IL]\)\{0,1\}\(build/ext/[A-Za-z0-9][A-Za-z0-9.+_-]*-[0-9][A-Za-z0-9.+~_]*\).*|\2|p' | sort -u))
+EXTDONE := $(addsuffix /.done,$(EXTDIRS))
 
 PROGS := $(shell sed -e 's/\#.*//' TARGETS)
+# Each C program's C library: programs/<prog>/libc (musl or glibc); in
+# the glibc builds, glibc for all.
+CPROGS := $(foreach p,$(PROGS),$(if $(wildcard programs/$(p)/$(p).sh),,$(p)))
+$(foreach p,$(CPROGS),$(if $(wildcard programs/$(p)/libc),,$(error programs/$(p)/libc is missing: it names the program's C library, musl or glibc)))
+$(foreach p,$(CPROGS),$(if $(filter musl glibc,$(shell cat programs/$(p)/libc)),,$(error programs/$(p)/libc must say musl or glibc)))
+libc_of = $(if $(filter musl,$(LIBC)),$(strip $(shell cat programs/$(1)/libc)),glibc)
+LIBCS := $(sort $(foreach p,$(CPROGS),$(call libc_of,$(p))) $(if $(filter musl,$(LIBC)),musl,glibc))
 LIBSRC := $(wildcard programs/lib/*.c)
-LIBOBJ := $(patsubst programs/lib/%.c,$(BUILD)/obj/lib/%.o,$(LIBSRC))
 LIBHDR := $(wildcard programs/lib/*.h)
 # Every header a program folder keeps for itself: a change to one rebuilds
 # the objects that may include it (coarse, but never stale).
@@ -55,34 +81,49 @@ PROGHDR := $(wildcard programs/*/*.h)
 UNITSRC := $(wildcard tests/unit/*.c)
 UNITBIN := $(patsubst tests/unit/%.c,$(BUILD)/test/%,$(UNITSRC))
 BINS := $(addprefix $(BUILD)/bin/,$(PROGS))
+# The unit tests use the build's main C library.
+UNITLIBC := $(if $(filter musl,$(LIBC)),musl,glibc)
 
-.PHONY: all test unit run bench install clean deps
+.PHONY: all test unit run bench install clean distclean deps
 .SECONDARY:
 
 all: $(BINS) $(UNITBIN)
 
-$(BUILD)/obj/lib/%.o: programs/lib/%.c $(LIBHDR) conf-cc
-	@mkdir -p $(@D)
-	$(CCLINE) -c -o $@ $<
+# One library from a Debian source package, for musl: fetched once into
+# $(EXTCACHE) (kept by make clean), verified by apt, built here.
+build/ext/%/.done: package/ext
+	sh package/ext $* build/ext/$* $(EXTCACHE) "$(firstword $(CC_musl))"
 
-$(BUILD)/libpostie.a: $(LIBOBJ)
-	@mkdir -p $(@D)
-	rm -f $@ && ar rcs $@ $(LIBOBJ)
+# programs/lib's archive and every object, once per C library in use:
+# $(BUILD)/<libc>/.
+define libc_rules
+$(BUILD)/$(1)/obj/lib/%.o: programs/lib/%.c $(LIBHDR) conf-cc$(if $(filter glibc,$(1)),-glibc) $(if $(filter musl,$(1)),$(EXTDONE))
+	@mkdir -p $$(@D)
+	$$(CC_$(1)) -c -o $$@ $$<
+
+$(BUILD)/$(1)/libpostie.a: $(patsubst programs/lib/%.c,$(BUILD)/$(1)/obj/lib/%.o,$(LIBSRC))
+	@mkdir -p $$(@D)
+	rm -f $$@ && ar rcs $$@ $$^
+endef
+$(foreach l,$(LIBCS),$(eval $(call libc_rules,$(l))))
 
 # A program's own objects also take the flags in programs/<prog>/cflags, if
 # that file exists (e.g. -Os for a program whose size matters more than its
 # own CPU); the objects depend on it.
 .SECONDEXPANSION:
-$(BUILD)/obj/%.o: programs/%.c $(LIBHDR) $(PROGHDR) conf-cc $$(wildcard $$(dir programs/$$*)cflags)
-	@mkdir -p $(@D)
-	$(CCLINE) $(shell cat $(dir $<)cflags 2>/dev/null) -c -o $@ $<
+define obj_rule
+$(BUILD)/$(1)/obj/%.o: programs/%.c $(LIBHDR) $(PROGHDR) conf-cc$(if $(filter glibc,$(1)),-glibc) $(if $(filter musl,$(1)),$(EXTDONE)) $$$$(wildcard $$$$(dir programs/$$$$*)cflags)
+	@mkdir -p $$(@D)
+	$$(CC_$(1)) $$(shell cat $$(dir $$<)cflags 2>/dev/null) -c -o $$@ $$<
+endef
+$(foreach l,$(LIBCS),$(eval $(call obj_rule,$(l))))
 
 # One rule per program, generated from TARGETS: its objects are every .c file
 # in its own folder; extra libraries come from programs/<prog>/libs.
 define prog_rule
-$(BUILD)/bin/$(1): $(patsubst programs/%.c,$(BUILD)/obj/%.o,$(wildcard programs/$(1)/*.c)) $(BUILD)/libpostie.a conf-ld $(wildcard programs/$(1)/static)
+$(BUILD)/bin/$(1): $(patsubst programs/%.c,$(BUILD)/$(2)/obj/%.o,$(wildcard programs/$(1)/*.c)) $(BUILD)/$(2)/libpostie.a conf-ld$(if $(filter glibc,$(2)),-glibc) programs/$(1)/libc
 	@mkdir -p $$(@D)
-	$(LDLINE) $(if $(filter $(1),$(STATICPROGS)),$(STATIC)) -o $$@ $$(filter %.o,$$^) $(BUILD)/libpostie.a $$(shell cat programs/$(1)/libs 2>/dev/null) $(LIBS)
+	$$(LD_$(2)) -o $$@ $$(filter %.o,$$^) $(BUILD)/$(2)/libpostie.a $$(shell cat programs/$(1)/libs 2>/dev/null) $(LIBS)
 endef
 
 # A program whose folder holds <prog>.sh instead is a POSIX sh script: the
@@ -96,19 +137,19 @@ $(BUILD)/bin/$(1): programs/$(1)/$(1).sh Makefile
 	  -e "s|@TEMPLATES@|$(CURDIR)/package/templates|" -e "s|@MEMLIMIT@|$(MEMLIMIT)|" $$< >$$@.tmp
 	chmod 755 $$@.tmp && mv -f $$@.tmp $$@
 endef
-$(foreach p,$(PROGS),$(eval $(if $(wildcard programs/$(p)/$(p).sh),$(call script_rule,$(p)),$(call prog_rule,$(p)))))
+$(foreach p,$(PROGS),$(eval $(if $(wildcard programs/$(p)/$(p).sh),$(call script_rule,$(p)),$(call prog_rule,$(p),$(call libc_of,$(p))))))
 
-$(BUILD)/test/%: tests/unit/%.c $(BUILD)/libpostie.a $(LIBHDR) conf-cc conf-ld
+$(BUILD)/test/%: tests/unit/%.c $(BUILD)/$(UNITLIBC)/libpostie.a $(LIBHDR) conf-cc conf-ld conf-cc-glibc conf-ld-glibc
 	@mkdir -p $(@D)
-	$(CCLINE) -c -o $@.o $<
-	$(LDLINE) -o $@ $@.o $(BUILD)/libpostie.a -lcrypt $(LIBS)
+	$(CC_$(UNITLIBC)) -c -o $@.o $<
+	$(LD_$(UNITLIBC)) -o $@ $@.o $(BUILD)/$(UNITLIBC)/libpostie.a $(LIBS)
 
 deps:
 	sh package/deps
 
 test:
 	sh package/deps --test
-	$(MAKE) all
+	$(MAKE) all fuzzers
 	sh tests/run $(BUILD)
 
 run:
@@ -124,5 +165,46 @@ bench:
 install: all
 	sh package/install "$(BUILD)" "$(DESTDIR)" "$(PREFIX)"
 
+# make clean: every build directory, the libraries of build/ext/ included
+# (rebuilt from $(EXTCACHE) without the network). make distclean: also the
+# downloaded sources.
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-glibc
+
+distclean: clean
+	rm -rf $(EXTCACHE)
+
+# ---------- fuzz targets (tests/fuzz/README.md) ----------
+# One libFuzzer program per tests/fuzz/<target>.c, each with its own
+# LLVMFuzzerTestOneInput, built with clang under ASan and UBSan (in every
+# build: they are test programs) into $(BUILD)/fuzz/, apart from the
+# programs' compile line and C library: they link programs/lib compiled
+# again by clang, and skalibs from the system. `make test` builds them and
+# tests/run runs each for a few seconds on its committed corpus
+# (tests/fuzz/fuzz-smoke). `make fuzz` runs each for FUZZTIME seconds (or
+# those named in FUZZTARGETS) and adds to tests/fuzz/corpus/<target>/
+# what it found that covers new code.
+FUZZCC ?= clang
+FUZZTIME ?= 60
+FUZZTARGETS ?= $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/*.c))
+FUZZFLAGS := -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined -iquote programs/lib
+FUZZLIBOBJ := $(patsubst programs/lib/%.c,$(BUILD)/fuzz/obj/%.o,$(LIBSRC))
+FUZZBIN := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/*.c))
+# A target may include a program's own source file (e.g. smtpd_addr.c).
+FUZZPROGSRC := $(filter-out programs/lib/%,$(wildcard programs/*/*.c))
+
+.PHONY: fuzzers fuzz
+fuzzers: $(FUZZBIN)
+
+$(BUILD)/fuzz/obj/%.o: programs/lib/%.c $(LIBHDR)
+	@mkdir -p $(@D)
+	$(FUZZCC) $(FUZZFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(BUILD)/fuzz/libpostie.a: $(FUZZLIBOBJ)
+	rm -f $@ && ar rcs $@ $(FUZZLIBOBJ)
+
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(BUILD)/fuzz/libpostie.a $(LIBHDR) $(PROGHDR) $(FUZZPROGSRC)
+	$(FUZZCC) $(FUZZFLAGS) -fsanitize=fuzzer -o $@ $< $(BUILD)/fuzz/libpostie.a -lskarnet
+
+fuzz: fuzzers
+	sh tests/fuzz/run $(BUILD) $(FUZZTIME) $(FUZZTARGETS)

@@ -37,6 +37,37 @@ static void clean (char *name)
   if (n && name[n-1] == '.') name[n-1] = 0 ;
 }
 
+/* Whether every label of the name at pos (compression pointers followed,
+   at most 64 of them) holds only letters, digits, '-' and '_'. dn_expand
+   turns a label "a.b" into "a\.b" in glibc but into "a.b" in musl, and a
+   NUL inside a label into "\000" or an early end: a name whose labels
+   hold anything else is refused here, the same way with either. */
+static int plainlabels (unsigned char const *pkt, size_t len, size_t pos)
+{
+  unsigned int jumps = 0 ;
+  for (;;)
+  {
+    unsigned int c, i ;
+    if (pos >= len) return 0 ;
+    c = pkt[pos] ;
+    if (!c) return 1 ;
+    if ((c & 0xc0) == 0xc0)
+    {
+      if (pos + 1 >= len || ++jumps > 64) return 0 ;
+      pos = ((c & 0x3f) << 8) | pkt[pos + 1] ;
+      continue ;
+    }
+    if (c & 0xc0 || len - pos - 1 < c) return 0 ;
+    for (i = 1 ; i <= c ; i++)
+    {
+      unsigned char b = pkt[pos + i] ;
+      if (!((b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z') || (b >= '0' && b <= '9') || b == '-' || b == '_'))
+        return 0 ;
+    }
+    pos += 1 + c ;
+  }
+}
+
 int dns_mx_parse (unsigned char const *pkt, size_t len, dns_mx *out, unsigned int max, unsigned int *total)
 {
   size_t pos = 12 ;
@@ -73,7 +104,8 @@ int dns_mx_parse (unsigned char const *pkt, size_t len, dns_mx *out, unsigned in
       if ((unsigned int)stored < max)
       {
         out[stored].pref = get16(pkt + pos) ;
-        clean(name) ;
+        if (plainlabels(pkt, len, pos + 2)) clean(name) ;
+        else memcpy(name, "?", 2) ;
         memcpy(out[stored].name, name, strlen(name) + 1) ;
         stored++ ;
       }

@@ -14,7 +14,6 @@
 int queue_info_load (char const *path, stralloc *sa, queue_info *qi)
 {
   struct stat st ;
-  size_t i, m ;
   int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW) ;
   if (fd < 0) return errno == ENOENT ? 0 : -1 ;
   if (fstat(fd, &st) < 0) goto err ;
@@ -27,23 +26,29 @@ int queue_info_load (char const *path, stralloc *sa, queue_info *qi)
   }
   fd_close(fd) ;
   qi->mtime = (int64_t)st.st_mtime ;
-  m = sizeof(QUEUE_INFO_MAGIC) - 1 ;
-  if (sa->len < m || memcmp(sa->s, QUEUE_INFO_MAGIC, m) || sa->s[sa->len - 1] != '\n') return (errno = EINVAL, -1) ;
-  i = uint64_scan(sa->s + m, &qi->msglen) ;
-  if (!i || sa->s[m + i] != '\n') return (errno = EINVAL, -1) ;
-  i += m + 1 ;
-  qi->sender = sa->s + i ;
-  {
-    char *nl = memchr(sa->s + i, '\n', sa->len - i) ;
-    *nl = 0 ;
-    qi->first = nl - sa->s + 1 ;
-  }
-  for (i = qi->first ; i < sa->len ; i++) if (sa->s[i] == '\t' || sa->s[i] == '\n') sa->s[i] = 0 ;
-  sa->s[sa->len] = 0 ;
-  return 1 ;
+  return queue_info_parse(sa, qi) ? 1 : (errno = EINVAL, -1) ;
  err:
   fd_close(fd) ;
   return -1 ;
+}
+
+int queue_info_parse (stralloc *sa, queue_info *qi)
+{
+  size_t i, m = sizeof(QUEUE_INFO_MAGIC) - 1 ;
+  char *nl ;
+  if (sa->len < m || memcmp(sa->s, QUEUE_INFO_MAGIC, m) || sa->s[sa->len - 1] != '\n') return 0 ;
+  i = uint64_scan(sa->s + m, &qi->msglen) ;
+  if (!i || sa->s[m + i] != '\n') return 0 ;
+  i += m + 1 ;
+  /* the sender's line: the file may end before it */
+  nl = memchr(sa->s + i, '\n', sa->len - i) ;
+  if (!nl) return 0 ;
+  qi->sender = sa->s + i ;
+  *nl = 0 ;
+  qi->first = nl - sa->s + 1 ;
+  for (i = qi->first ; i < sa->len ; i++) if (sa->s[i] == '\t' || sa->s[i] == '\n') sa->s[i] = 0 ;
+  sa->s[sa->len] = 0 ;
+  return 1 ;
 }
 
 int queue_info_next (stralloc const *sa, size_t *pos, char *state, char *kind, char const **addr)

@@ -24,6 +24,11 @@ struct queue_info_s
    (errno; EINVAL for a malformed file). */
 extern int queue_info_load (char const *path, stralloc *sa, queue_info *qi) ;
 
+/* The checks and the split of queue_info_load, on the file's contents
+   in sa (sa->len bytes, room for one more). Returns 1 (qi filled but for
+   mtime), or 0 when sa is not an info file. */
+extern int queue_info_parse (stralloc *sa, queue_info *qi) ;
+
 /* The recipient at *pos: state 'P' pending, 'D' delivered, 'F' failed;
    kind 'L' local, 'R' remote, 'X' unknown local user; the final address.
    Returns 1 and advances *pos, or 0 at the end. */

@@ -103,12 +103,18 @@ int smtproute_parse (char const *line, size_t len, char const **dom, size_t *dom
   r->hostlen = he - hs ;
   if (he < len)
   {
-    unsigned int port ;
-    size_t n ;
+    unsigned int port = 0 ;
     if (line[he] != ':') return 0 ;
     he++ ;
-    n = uint_scan(line + he, &port) ;
-    if (!n || he + n != len || !port || port > 65535) return 0 ;
+    /* digits up to len, and nothing read beyond it */
+    if (he == len) return 0 ;
+    for (; he < len ; he++)
+    {
+      if (line[he] < '0' || line[he] > '9') return 0 ;
+      port = port * 10 + (unsigned int)(line[he] - '0') ;
+      if (port > 65535) return 0 ;
+    }
+    if (!port || port > 65535) return 0 ;
     r->port = port ;
   }
   return 1 ;

@@ -1,6 +1,5 @@
 /* spawn_loop.c: the event loop postie-lspawn and postie-rspawn share
    (spawn.h): requests on fd 0, one child per request, reports on fd 1. */
-#define _GNU_SOURCE  /* strerrordesc_np */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -18,6 +17,9 @@
 #include <skalibs/sig.h>
 #include <skalibs/stralloc.h>
 #include <skalibs/strerr.h>
+#include "errdesc.h"
+
+extern char **environ ;
 #include <skalibs/tai.h>
 #include <skalibs/types.h>
 #include "spawn.h"
@@ -183,13 +185,13 @@ static void child_write (char const *s, size_t n)
 }
 
 /* "TEXT: strerror\n" as postie-lspawn always wrote it: TEXT cut at 200
-   bytes, the error's text at 90. strerrordesc_np is strerror's C-locale
-   text, a static string. */
+   bytes, the error's text at 90: errdesc, the C-locale text, a static
+   string (errdesc.c). */
 static void __attribute__((noreturn)) child_diesys (char const *s, int e)
 {
   char buf[300] ;
   size_t n = strlen(s), m ;
-  char const *d = strerrordesc_np(e) ;
+  char const *d = errdesc(e) ;
   if (n > 200) n = 200 ;
   memcpy(buf, s, n) ;
   buf[n++] = ':' ; buf[n++] = ' ' ;

@@ -12,11 +12,11 @@
    processing the instructions; 100, 64, 65, 70, 76, 77, 78, 112 permanent
    failure; anything else, or death by a signal, temporary failure. */
 
-#define _GNU_SOURCE  /* close_range */
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <skalibs/djbunix.h>
@@ -74,7 +74,8 @@ static void child (char const *cmd, int outfd)
   if (fd_move(1, outfd) < 0 || fd_copy(2, 1) < 0) _exit(111) ;
   /* nothing but 0, 1, 2: postie-local's own descriptors are close-on-exec,
      but whatever its caller left open is not the user's program's business */
-  if (close_range(3, ~0U, 0) < 0)
+  /* close_range(2) through syscall(): musl 1.2.3 has no wrapper */
+  if (syscall(SYS_close_range, 3, ~0U, 0) < 0)
   {
     int fd, max = getdtablesize() ;
     for (fd = 3 ; fd < max ; fd++) close(fd) ;

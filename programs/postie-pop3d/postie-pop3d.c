@@ -35,6 +35,7 @@
 #include <skalibs/strerr.h>
 #include <skalibs/tai.h>
 #include <skalibs/types.h>
+#include "pop3_cmd.h"
 #include "postie.h"
 #include "timedline.h"
 #include "logline.h"
@@ -206,9 +207,8 @@ static void syncdir (char const *dir)
 static size_t msgnum (char const *s, int *ok)
 {
   size_t n ;
-  size_t len = strlen(s) ;
   *ok = 0 ;
-  if (!len || len > 10 || size_scan(s, &n) != len) { bad("syntax: a message number") ; return 0 ; }
+  if (!pop3_num_scan(s, 10, &n)) { bad("syntax: a message number") ; return 0 ; }
   if (!n || n > nmsgs) { err("no such message") ; return 0 ; }
   if (m[n-1].flags & F_DELETED) { err("message deleted") ; return 0 ; }
   *ok = 1 ;
@@ -397,11 +397,6 @@ static int update (void)
   return 0 ;
 }
 
-static int cmdis (char const *line, size_t cmdlen, char const *cmd)
-{
-  return strlen(cmd) == cmdlen && !case_diffb(line, cmdlen, cmd) ;
-}
-
 static void readcontrols (void)
 {
   int here = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC) ;
@@ -488,11 +483,9 @@ int main (int argc, char const *const *argv)
     len-- ;
     if (len && line[len-1] == '\r') len-- ;
     line[len] = 0 ;
-    if (strlen(line) != len) { bad("NUL byte in command") ; continue ; }
-    cmdlen = strcspn(line, " ") ;
-    arg = line[cmdlen] ? line + cmdlen + 1 : 0 ;
+    if (!pop3_cmd_split(line, len, &cmdlen, &arg)) { bad("NUL byte in command") ; continue ; }
 
-    if (cmdis(line, cmdlen, "QUIT"))
+    if (pop3_cmd_is(line, cmdlen, "QUIT"))
     {
       if (arg) { bad("syntax: QUIT") ; continue ; }
       if (update()) puts_("+OK bye\r\n") ;
@@ -500,7 +493,7 @@ int main (int argc, char const *const *argv)
       flush() ;
       finish("quit") ;
     }
-    else if (cmdis(line, cmdlen, "STAT"))
+    else if (pop3_cmd_is(line, cmdlen, "STAT"))
     {
       uint64_t t = 0 ;
       if (arg) { bad("syntax: STAT") ; continue ; }
@@ -508,7 +501,7 @@ int main (int argc, char const *const *argv)
         if (!(m[i].flags & F_DELETED)) { live++ ; t += m[i].size ; }
       puts_("+OK ") ; putnum(live) ; puts_(" ") ; putnum(t) ; puts_("\r\n") ;
     }
-    else if (cmdis(line, cmdlen, "LIST") || cmdis(line, cmdlen, "UIDL"))
+    else if (pop3_cmd_is(line, cmdlen, "LIST") || pop3_cmd_is(line, cmdlen, "UIDL"))
     {
       int uidl = line[0] == 'U' || line[0] == 'u' ;
       if (arg)
@@ -533,7 +526,7 @@ int main (int argc, char const *const *argv)
         puts_(".\r\n") ;
       }
     }
-    else if (cmdis(line, cmdlen, "RETR"))
+    else if (pop3_cmd_is(line, cmdlen, "RETR"))
     {
       int ok ;
       size_t k ;
@@ -544,19 +537,19 @@ int main (int argc, char const *const *argv)
       if (!(m[k].flags & F_RETRIEVED)) nretrieved++ ;
       m[k].flags |= F_RETRIEVED ;
     }
-    else if (cmdis(line, cmdlen, "TOP"))
+    else if (pop3_cmd_is(line, cmdlen, "TOP"))
     {
       char *sp = arg ? strchr(arg, ' ') : 0 ;
-      unsigned long n ;
+      size_t n ;
       size_t k ;
       int ok ;
-      if (!sp || !sp[1] || strlen(sp + 1) > 9 || ulong_scan(sp + 1, &n) != strlen(sp + 1)) { bad("syntax: TOP n lines") ; continue ; }
+      if (!sp || !pop3_num_scan(sp + 1, 9, &n)) { bad("syntax: TOP n lines") ; continue ; }
       *sp = 0 ;
       k = msgnum(arg, &ok) ;
       if (!ok) continue ;
       if (!sendmsg_(k, n)) err("[SYS/TEMP] cannot open the message") ;
     }
-    else if (cmdis(line, cmdlen, "DELE"))
+    else if (pop3_cmd_is(line, cmdlen, "DELE"))
     {
       int ok ;
       size_t k ;
@@ -566,20 +559,20 @@ int main (int argc, char const *const *argv)
       m[k].flags |= F_DELETED ;
       puts_("+OK message ") ; putnum(k + 1) ; puts_(" deleted\r\n") ;
     }
-    else if (cmdis(line, cmdlen, "RSET"))
+    else if (pop3_cmd_is(line, cmdlen, "RSET"))
     {
       if (arg) { bad("syntax: RSET") ; continue ; }
       for (i = 0 ; i < nmsgs ; i++) m[i].flags &= ~F_DELETED ;
       puts_("+OK\r\n") ;
     }
-    else if (cmdis(line, cmdlen, "NOOP"))
+    else if (pop3_cmd_is(line, cmdlen, "NOOP"))
     {
       if (arg) { bad("syntax: NOOP") ; continue ; }
       puts_("+OK\r\n") ;
     }
-    else if (cmdis(line, cmdlen, "CAPA"))
+    else if (pop3_cmd_is(line, cmdlen, "CAPA"))
       puts_("+OK capability list follows\r\nTOP\r\nUIDL\r\nRESP-CODES\r\nIMPLEMENTATION postie\r\n.\r\n") ;
-    else if (cmdis(line, cmdlen, "USER") || cmdis(line, cmdlen, "PASS") || cmdis(line, cmdlen, "AUTH"))
+    else if (pop3_cmd_is(line, cmdlen, "USER") || pop3_cmd_is(line, cmdlen, "PASS") || pop3_cmd_is(line, cmdlen, "AUTH"))
       bad("already logged in") ;
     else bad("unknown command") ;
     flush() ;

@@ -36,6 +36,8 @@
 #include <skalibs/tai.h>
 #include <skalibs/types.h>
 #include "base64.h"
+#include "pop3_cmd.h"
+#include "sasl.h"
 #include "postie.h"
 #include "logline.h"
 #include "timedline.h"
@@ -221,9 +223,10 @@ static void auth_plain (char const *ir)
   char line[SASL_LINE_MAX + 1] ;
   char dec[SASL_LINE_MAX] ;
   char const *resp = ir ;
-  char const *z1, *z2 ;
+  char const *u, *pw ;
   ssize_t n ;
-  size_t rlen ;
+  size_t rlen, ulen, plen ;
+  int r ;
   if (!resp)
   {
     ssize_t l ;
@@ -237,28 +240,27 @@ static void auth_plain (char const *ir)
   if (!strcmp(resp, "=")) rlen = 0, resp = "" ;
   n = base64_decode(resp, rlen, dec, sizeof dec) ;
   if (n < 0) { bad("-ERR invalid base64\r\n") ; return ; }
-  z1 = memchr(dec, 0, n) ;
-  z2 = z1 ? memchr(z1 + 1, 0, n - (z1 + 1 - dec)) : 0 ;
-  if (!z2 || memchr(z2 + 1, 0, n - (z2 + 1 - dec)))
+  r = sasl_plain_split(dec, n, &u, &ulen, &pw, &plen) ;
+  if (!r)
   {
     memset(dec, 0, sizeof dec) ;
     bad("-ERR malformed PLAIN response\r\n") ;
     return ;
   }
-  if (z1 != dec && (z2 - z1 - 1 != z1 - dec || memcmp(dec, z1 + 1, z1 - dec)))
+  if (r < 0)
   {
     memset(dec, 0, sizeof dec) ;
     pause_for(faildelay) ;
     out("-ERR [AUTH] authorization identity not allowed\r\n") ;
     return ;
   }
-  if (z2 == z1 + 1 || z2 - z1 - 1 > USER_MAX)
+  if (!ulen || ulen > USER_MAX)
   {
     memset(dec, 0, sizeof dec) ;
     bad("-ERR bad user name\r\n") ;
     return ;
   }
-  login(z1 + 1, z2 - z1 - 1, z2 + 1, dec + n - z2 - 1) ;
+  login(u, ulen, pw, plen) ;
   memset(dec, 0, sizeof dec) ;
   memset(line, 0, sizeof line) ;
 }
@@ -292,11 +294,6 @@ static void stls (char const *arg)
   in.fd = tls.rfd ;
   outfd = tls.wfd ;
   haveuser = 0 ;
-}
-
-static int cmdis (char const *line, size_t cmdlen, char const *cmd)
-{
-  return strlen(cmd) == cmdlen && !case_diffb(line, cmdlen, cmd) ;
 }
 
 int main (int argc, char const *const *argv)
@@ -347,16 +344,14 @@ int main (int argc, char const *const *argv)
     char *arg ;
     size_t cmdlen ;
     if (len < 0) continue ;
-    if ((size_t)len != strlen(line)) { bad("-ERR NUL byte in command\r\n") ; continue ; }
-    cmdlen = strcspn(line, " ") ;
-    arg = line[cmdlen] ? line + cmdlen + 1 : 0 ;
+    if (!pop3_cmd_split(line, len, &cmdlen, &arg)) { bad("-ERR NUL byte in command\r\n") ; continue ; }
 
-    if (cmdis(line, cmdlen, "QUIT"))
+    if (pop3_cmd_is(line, cmdlen, "QUIT"))
     {
       out("+OK bye\r\n") ;
       return 0 ;
     }
-    else if (cmdis(line, cmdlen, "CAPA"))
+    else if (pop3_cmd_is(line, cmdlen, "CAPA"))
     {
       int canlogin = tls.active || authcleartext ;
       out("+OK capability list follows\r\nTOP\r\n") ;
@@ -366,8 +361,8 @@ int main (int argc, char const *const *argv)
       if (ucspitls_available(&tls)) out("STLS\r\n") ;
       out("IMPLEMENTATION postie\r\n.\r\n") ;
     }
-    else if (cmdis(line, cmdlen, "STLS")) stls(arg) ;
-    else if (cmdis(line, cmdlen, "USER"))
+    else if (pop3_cmd_is(line, cmdlen, "STLS")) stls(arg) ;
+    else if (pop3_cmd_is(line, cmdlen, "USER"))
     {
       size_t n = arg ? strlen(arg) : 0 ;
       if (!loginok()) continue ;
@@ -376,7 +371,7 @@ int main (int argc, char const *const *argv)
       haveuser = 1 ;
       out("+OK\r\n") ;
     }
-    else if (cmdis(line, cmdlen, "PASS"))
+    else if (pop3_cmd_is(line, cmdlen, "PASS"))
     {
       if (!loginok()) { memset(line, 0, sizeof line) ; continue ; }
       if (!haveuser) { bad("-ERR USER first\r\n") ; continue ; }
@@ -384,20 +379,20 @@ int main (int argc, char const *const *argv)
       login(user, strlen(user), arg ? arg : "", arg ? strlen(arg) : 0) ;
       memset(line, 0, sizeof line) ;
     }
-    else if (cmdis(line, cmdlen, "AUTH"))
+    else if (pop3_cmd_is(line, cmdlen, "AUTH"))
     {
       size_t mlen ;
       haveuser = 0 ;
       if (!arg) { out("+OK\r\nPLAIN\r\n.\r\n") ; continue ; }
       if (!loginok()) { memset(line, 0, sizeof line) ; continue ; }
       mlen = strcspn(arg, " ") ;
-      if (!cmdis(arg, mlen, "PLAIN")) { bad("-ERR unsupported mechanism\r\n") ; continue ; }
+      if (!pop3_cmd_is(arg, mlen, "PLAIN")) { bad("-ERR unsupported mechanism\r\n") ; continue ; }
       auth_plain(arg[mlen] ? arg + mlen + 1 : 0) ;
       memset(line, 0, sizeof line) ;
     }
-    else if (cmdis(line, cmdlen, "STAT") || cmdis(line, cmdlen, "LIST") || cmdis(line, cmdlen, "RETR")
-          || cmdis(line, cmdlen, "DELE") || cmdis(line, cmdlen, "RSET") || cmdis(line, cmdlen, "NOOP")
-          || cmdis(line, cmdlen, "UIDL") || cmdis(line, cmdlen, "TOP") || cmdis(line, cmdlen, "LAST"))
+    else if (pop3_cmd_is(line, cmdlen, "STAT") || pop3_cmd_is(line, cmdlen, "LIST") || pop3_cmd_is(line, cmdlen, "RETR")
+          || pop3_cmd_is(line, cmdlen, "DELE") || pop3_cmd_is(line, cmdlen, "RSET") || pop3_cmd_is(line, cmdlen, "NOOP")
+          || pop3_cmd_is(line, cmdlen, "UIDL") || pop3_cmd_is(line, cmdlen, "TOP") || pop3_cmd_is(line, cmdlen, "LAST"))
       bad("-ERR authorization first\r\n") ;
     else bad("-ERR unknown command\r\n") ;
   }

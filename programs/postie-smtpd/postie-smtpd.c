@@ -32,6 +32,7 @@
 #include "queue.h"
 #include "rfc5322.h"
 #include "base64.h"
+#include "sasl.h"
 #include "smtpd.h"
 #include "ucspitls.h"
 
@@ -407,26 +408,6 @@ static void smtp_notimpl (char const *arg)
 }
 
 /* ---------- MAIL and RCPT */
-
-/* One ESMTP parameter "keyword[=value]" (n bytes at s): keyword and value
-   split, keyword syntax checked (RFC 5321 4.1.2 esmtp-keyword/value). */
-static int param_split (char const *s, size_t n, size_t *klen, char const **v, size_t *vlen)
-{
-  size_t i = 0 ;
-  if (!n) return 0 ;
-  while (i < n && s[i] != '=')
-  {
-    char c = s[i] ;
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || (c == '-' && i))) return 0 ;
-    i++ ;
-  }
-  if (!i) return 0 ;
-  *klen = i ;
-  if (i == n) { *v = 0 ; *vlen = 0 ; return 1 ; }
-  *v = s + i + 1 ;
-  *vlen = n - i - 1 ;
-  return *vlen > 0 && !memchr(*v, '=', *vlen) ;
-}
 
 static int keyis (char const *s, size_t n, char const *key)
 {
@@ -1278,7 +1259,7 @@ static void smtp_auth (char const *arg)
 
   if (!strcasecmp(mech, "PLAIN"))
   {
-    char const *z1, *z2 ;
+    char const *u, *pw ;
     if (resp) { if (!decodearg(resp, tmp, sizeof tmp, &tlen)) return ; }
     else
     {
@@ -1286,20 +1267,16 @@ static void smtp_auth (char const *arg)
       if (!authread(tmp, sizeof tmp, &tlen)) return ;
     }
     /* authzid \0 authcid \0 password */
-    z1 = memchr(tmp, 0, tlen) ;
-    z2 = z1 ? memchr(z1 + 1, 0, tlen - (z1 + 1 - tmp)) : 0 ;
-    if (!z1 || !z2 || memchr(z2 + 1, 0, tlen - (z2 + 1 - tmp)))
-    { wipe(tmp, sizeof tmp) ; err("501 5.5.2 Bad PLAIN response\r\n") ; return ; }
-    ulen = z2 - (z1 + 1) ;
-    memcpy(user, z1 + 1, ulen) ;
-    plen = tlen - (z2 + 1 - tmp) ;
-    memcpy(pass, z2 + 1, plen) ;
-    if (z1 != tmp && ((size_t)(z1 - tmp) != ulen || memcmp(tmp, user, ulen)))
+    r = sasl_plain_split(tmp, tlen, &u, &ulen, &pw, &plen) ;
+    if (!r) { wipe(tmp, sizeof tmp) ; err("501 5.5.2 Bad PLAIN response\r\n") ; return ; }
+    if (r < 0)
     {
-      wipe(tmp, sizeof tmp) ; wipe(pass, sizeof pass) ;
+      wipe(tmp, sizeof tmp) ;
       err("535 5.7.8 Authentication credentials invalid (authorization identity refused)\r\n") ;
       return ;
     }
+    memcpy(user, u, ulen) ;
+    memcpy(pass, pw, plen) ;
     wipe(tmp, sizeof tmp) ;
   }
   else if (!strcasecmp(mech, "LOGIN"))

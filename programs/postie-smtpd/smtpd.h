@@ -48,6 +48,11 @@ extern void io_shutdown (tain const *deadline) ;  /* FIN, then drain the input *
    address is non-ASCII and ADDR_UTF8 is not given, -1 out of memory. */
 extern int addr_parse (char const *s, size_t len, unsigned int flags, stralloc *out, size_t *used, size_t *at) ;
 extern int utf8_valid (char const *s, size_t len) ;
+/* One ESMTP parameter "keyword[=value]" (n bytes at s, no space): 1 if
+   its syntax is right (RFC 5321 4.1.2 esmtp-keyword, esmtp-value without
+   '='), with the keyword's length in *klen and the value in *v, *vlen
+   (*v = 0 when there is none); 0 if not. */
+extern int param_split (char const *s, size_t n, size_t *klen, char const **v, size_t *vlen) ;
 
 
 /* --- smtpd_rcpt.c: may we accept mail for this domain, and does this

@@ -2,7 +2,8 @@
    RFC 6531's UTF-8 extension. Strict on purpose: whatever passes here goes
    into the envelope, the logs and a header, so it is printable, has no
    control character, no space outside a quoted local part, and a domain
-   made of letters, digits and hyphens or an address literal. */
+   made of letters, digits and hyphens or an address literal. The ESMTP
+   parameters after a MAIL path are split here too (param_split). */
 
 #include <string.h>
 #include <strings.h>
@@ -59,6 +60,8 @@ static int domain (char const *s, size_t len, size_t *i, stralloc *out, int *non
     size_t j = *i + 1, n = 0 ;
     while (j < len && s[j] != ']' && n < sizeof tmp - 1) tmp[n++] = s[j++] ;
     if (j >= len || s[j] != ']') return 0 ;
+    /* inet_pton would stop at a NUL and take what follows as nothing */
+    if (memchr(tmp, 0, n)) return 0 ;
     tmp[n] = 0 ;
     if (n > 5 && !strncasecmp(tmp, "IPv6:", 5))
     {
@@ -212,4 +215,24 @@ int addr_parse (char const *s, size_t len, unsigned int flags, stralloc *out, si
   if (!stralloc_0(out)) return -1 ;
   out->len-- ;
   return 1 ;
+}
+
+/* One ESMTP parameter "keyword[=value]" (n bytes at s): keyword and value
+   split, keyword syntax checked (RFC 5321 4.1.2 esmtp-keyword/value). */
+int param_split (char const *s, size_t n, size_t *klen, char const **v, size_t *vlen)
+{
+  size_t i = 0 ;
+  if (!n) return 0 ;
+  while (i < n && s[i] != '=')
+  {
+    char c = s[i] ;
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || (c == '-' && i))) return 0 ;
+    i++ ;
+  }
+  if (!i) return 0 ;
+  *klen = i ;
+  if (i == n) { *v = 0 ; *vlen = 0 ; return 1 ; }
+  *v = s + i + 1 ;
+  *vlen = n - i - 1 ;
+  return *vlen > 0 && !memchr(*v, '=', *vlen) ;
 }

@@ -4,7 +4,8 @@
    cdb made by s6-accessrules-cdb-from-fs (-x), then either exits 1 (the
    connection closes) or applies the rule's env/ and execs prog... (or the
    rule's exec file, through execlineb). Never looks anything up in the
-   DNS. Interface, log lines, exit codes: doc/postie-tcpaccess.md. */
+   DNS. The rules are read by accessrules.c, with skalibs alone.
+   Interface, log lines, exit codes: doc/postie-tcpaccess.md. */
 
 #include <errno.h>
 #include <stdlib.h>
@@ -21,7 +22,7 @@
 #include <skalibs/env.h>
 #include <skalibs/exec.h>
 #include <skalibs/stralloc.h>
-#include <s6/accessrules.h>
+#include "accessrules.h"
 
 #define USAGE "postie-tcpaccess [ -v verbosity ] [ -i rulesdir | -x rulescdb ] [ -D | -d ] [ -l localname ] [ -B banner ] prog..."
 #define dieusage() strerr_dieusage(100, USAGE)
@@ -82,8 +83,9 @@ int main (int argc, char const *const *argv)
   char const *x ;
   char const *fport ;
   ip46 ip ;
-  s6_accessrules_params_t params = S6_ACCESSRULES_PARAMS_ZERO ;
-  s6_accessrules_result_t r ;
+  stralloc renv = STRALLOC_ZERO ;
+  stralloc rexec = STRALLOC_ZERO ;
+  int r ;
   stralloc modifs = STRALLOC_ZERO ;
   char var[VARNAME_MAX] ;
   char fip[IP46_FMT] ;
@@ -136,24 +138,24 @@ int main (int argc, char const *const *argv)
   }
   if (flagnodelay && socket_tcpnodelay(1) < 0) strerr_diefusys(111, "set TCP_NODELAY") ;
 
-  if (rulesdir) r = s6_accessrules_ip46_fs(&ip, rulesdir, &params) ;
+  if (rulesdir) r = accessrules_fs(&ip, rulesdir, &renv, &rexec) ;
   else if (rulesfile)
   {
     cdb c = CDB_ZERO ;
     if (!cdb_init(&c, rulesfile)) strerr_diefusys(111, "open rules database ", rulesfile) ;
-    r = s6_accessrules_ip46_cdb(&ip, &c, &params) ;
-    /* params holds copies: the map can go. */
+    r = accessrules_cdb(&ip, &c, &renv, &rexec) ;
+    /* renv and rexec hold copies: the map can go. */
     cdb_free(&c) ;
   }
-  else r = S6_ACCESSRULES_ALLOW ;
+  else r = RULES_ALLOW ;
 
   switch (r)
   {
-    case S6_ACCESSRULES_ALLOW : break ;
-    case S6_ACCESSRULES_DENY :
+    case RULES_ALLOW : break ;
+    case RULES_DENY :
       if (verbosity) strerr_warni("deny pid ", fpid, " ip ", fip, " port ", fport, ": rule says deny") ;
       return 1 ;
-    case S6_ACCESSRULES_NOTFOUND :
+    case RULES_NOTFOUND :
       if (verbosity) strerr_warni("deny pid ", fpid, " ip ", fip, " port ", fport, ": no rule matches") ;
       return 1 ;
     default :
@@ -166,12 +168,12 @@ int main (int argc, char const *const *argv)
    || !env_addmodif(&modifs, protovar(var, proto, "REMOTEINFO"), 0))
     die_nomem() ;
   if (localname && !env_addmodif(&modifs, protovar(var, proto, "LOCALHOST"), localname)) die_nomem() ;
-  if (params.env.len && !stralloc_catb(&modifs, params.env.s, params.env.len)) die_nomem() ;
+  if (renv.len && !stralloc_catb(&modifs, renv.s, renv.len)) die_nomem() ;
 
   if (verbosity) strerr_warni("allow pid ", fpid, " ip ", fip, " port ", fport) ;
-  if (params.exec.len)
+  if (rexec.len)
   {
-    char const *newargv[4] = { "execlineb", "-Pc", params.exec.s, 0 } ;
+    char const *newargv[4] = { "execlineb", "-Pc", rexec.s, 0 } ;
     xmexec_m(newargv, modifs.s, modifs.len) ;
   }
   xmexec_m(argv, modifs.s, modifs.len) ;

@@ -1,8 +1,14 @@
-/* Unit test: queue ids, buckets and the queue file trailer. */
+/* Unit test: queue ids, buckets, the queue file trailer, and the info
+   file reader (queue_info_load, queue_info_next). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+#include <skalibs/stralloc.h>
 #include "queue.h"
+#include "queue_info.h"
 #include "postie.h"
 
 static int failed = 0 ;
@@ -10,6 +16,17 @@ static void check (char const *name, int ok)
 {
   printf("%s %s\n", ok ? "PASS" : "FAIL", name) ;
   if (!ok) failed = 1 ;
+}
+
+/* queue_info_load on a file holding s: its return value. */
+static int info (char const *s, stralloc *sa, queue_info *qi)
+{
+  int fd = open("info.test", O_WRONLY | O_CREAT | O_TRUNC, 0600) ;
+  int r ;
+  if (fd < 0 || write(fd, s, strlen(s)) != (ssize_t)strlen(s) || close(fd) < 0) { perror("info.test") ; exit(111) ; }
+  r = queue_info_load("info.test", sa, qi) ;
+  unlink("info.test") ;
+  return r ;
 }
 
 int main (void)
@@ -33,6 +50,25 @@ int main (void)
   queue_trailer_fmt(t, 5) ; t[0] = 'P' ;
   check("trailer-bad-magic", queue_trailer_scan(t, &len) == 0) ;
   check("exit-str-permanent", !strcmp(queue_exit_str(QQ_ENVELOPE), "envelope format error")) ;
+  {
+    stralloc sa = STRALLOC_ZERO ;
+    queue_info qi ;
+    size_t pos ;
+    char st, kind ;
+    char const *addr ;
+    check("info-load", info("postie-info-1\n42\nme@ex.test\nPL\tu@ex.test\tu@ex.test\tu\tu\t\tex.test\t\n", &sa, &qi) == 1
+      && qi.msglen == 42 && !strcmp(qi.sender, "me@ex.test")) ;
+    pos = qi.first ;
+    check("info-next", queue_info_next(&sa, &pos, &st, &kind, &addr) == 1 && st == 'P' && kind == 'L' && !strcmp(addr, "u@ex.test")
+      && queue_info_next(&sa, &pos, &st, &kind, &addr) == 0) ;
+    /* a file that ends after MSGLEN made the reader follow a null pointer
+       (postie-qstat and postie-qread, as root) */
+    errno = 0 ;
+    check("info-no-sender-line", info("postie-info-1\n5\n", &sa, &qi) == -1 && errno == EINVAL) ;
+    check("info-bad-magic", info("postie-info-2\n5\n\n", &sa, &qi) == -1 && errno == EINVAL) ;
+    check("info-no-final-newline", info("postie-info-1\n5\nx", &sa, &qi) == -1 && errno == EINVAL) ;
+    stralloc_free(&sa) ;
+  }
   setenv("POSTIE_HOME", "/x/y", 1) ;
   check("postie-home-env", !strcmp(postie_home(), "/x/y")) ;
   unsetenv("POSTIE_HOME") ;

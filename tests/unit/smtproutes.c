@@ -38,6 +38,15 @@ int main (void)
   check("parse-default", smtproute_parse(":smarthost", 10, &d, &dl, &r) && dl == 0 && hostis(&r, "smarthost")) ;
   check("parse-empty-relay", smtproute_parse("x.org:", 6, &d, &dl, &r) && r.hostlen == 0 && !r.port) ;
   check("parse-empty-relay-port", smtproute_parse("x.org::26", 9, &d, &dl, &r) && r.hostlen == 0 && r.port == 26) ;
+  /* len bytes and no more: the digits after them are not the port's (the
+     parser read on to a NUL; tests/fuzz/smtproutes saw it read past a
+     line's buffer) */
+  check("parse-port-within-len", smtproute_parse("a.b:relay:25259", 12, &d, &dl, &r) == 1 && r.port == 25) ;
+  check("parse-port-leading-zeros", smtproute_parse("a.b:relay:00025", 15, &d, &dl, &r) == 1 && r.port == 25) ;
+  check("parse-port-zeros", smtproute_parse("a.b:relay:0000000000025", 23, &d, &dl, &r) == 1 && r.port == 25) ;
+  check("parse-port-huge", smtproute_parse("a.b:relay:4294967321", 20, &d, &dl, &r) == 0) ;
+  check("parse-port-too-large", smtproute_parse("a.b:relay:65536", 15, &d, &dl, &r) == 0) ;
+  check("parse-port-sign", smtproute_parse("a.b:relay:+25", 13, &d, &dl, &r) == 0) ;
   check("parse-ipv4", smtproute_parse("x:192.0.2.1:25", 14, &d, &dl, &r) && r.is_ip && !r.is6 && !memcmp(r.ip, "\300\0\2\1", 4) && r.port == 25) ;
   check("parse-ipv4-bracket", smtproute_parse("x:[192.0.2.1]", 13, &d, &dl, &r) && r.is_ip && !r.is6) ;
   check("parse-ipv6", smtproute_parse("x:[::1]:2525", 12, &d, &dl, &r) && r.is_ip && r.is6 && r.ip[15] == 1 && r.port == 2525) ;
