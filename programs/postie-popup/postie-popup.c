@@ -14,10 +14,16 @@
    login: postie-popup waits pop3faildelay seconds and says -ERR [AUTH].
 
    Input is read one byte at a time, so nothing the client sent after the
-   PASS line (pipelined commands) is lost when the child takes over. */
+   PASS line (pipelined commands) is lost when the child takes over, and
+   nothing sent after STLS is read before the handshake.
+
+   STLS (RFC 2595) through UCSPI-TLS (postie-tlsd -r): after it, the
+   client is on SSLREADFD and SSLWRITEFD, which the child gets as fd 0 and
+   fd 1. A login needs TLS unless AUTHCLEARTEXT is set. */
 
 #include <errno.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -35,6 +41,7 @@
 #include "postie.h"
 #include "logline.h"
 #include "timedline.h"
+#include "ucspitls.h"
 
 #define USAGE "postie-popup hostname checkpassword [args...]"
 
@@ -60,13 +67,16 @@ static char inbyte ;
 static timedin in = TIMEDIN_INIT(0, &inbyte, 1) ;
 static char user[USER_MAX + 1] ;
 static int haveuser = 0 ;
+static int outfd = 1 ;
+static ucspitls tls ;
+static int authcleartext = 0 ;
 
 static void out (char const *s)
 {
   tain deadline ;
   tain_now_g() ;
   tain_addsec_g(&deadline, timeout) ;
-  if (!timed_writeall(1, s, strlen(s), &deadline)) _exit(0) ;
+  if (!timed_writeall(outfd, s, strlen(s), &deadline)) _exit(0) ;
 }
 
 static void die_temp (void) { out("-ERR [SYS/TEMP] temporary failure\r\n") ; _exit(111) ; }
@@ -139,6 +149,12 @@ static void login (char const *name, size_t namelen, char const *pw, size_t pwle
   {
     memset(buf, 0, sizeof buf) ;
     close(p[1]) ;
+    if (tls.active && tls.rfd >= 0)
+    {
+      /* After STLS the client is on the UCSPI-TLS pipes (first: one of
+         them may be fd 3). */
+      if (fd_move(0, tls.rfd) < 0 || fd_move(1, tls.wfd) < 0) _exit(111) ;
+    }
     if (p[0] != 3 && fd_move(3, p[0]) < 0) _exit(111) ;
     ndelay_off(0) ; ndelay_off(1) ;
     signal(SIGPIPE, SIG_DFL) ;
@@ -249,6 +265,37 @@ static void auth_plain (char const *ir)
   memset(line, 0, sizeof line) ;
 }
 
+/* A login is allowed over TLS, or in clear with AUTHCLEARTEXT. */
+static int loginok (void)
+{
+  if (tls.active || authcleartext) return 1 ;
+  if (ucspitls_available(&tls)) bad("-ERR [AUTH] TLS required: use STLS first\r\n") ;
+  else bad("-ERR [AUTH] login without TLS is not allowed here\r\n") ;
+  return 0 ;
+}
+
+/* STLS (RFC 2595): +OK in clear, then the handshake; nothing the client
+   sent after the command has been read (input is read byte by byte), and
+   what was said before (USER) is forgotten. */
+static void stls (char const *arg)
+{
+  tain deadline ;
+  int r ;
+  if (arg) { bad("-ERR syntax: STLS\r\n") ; return ; }
+  if (tls.active) { bad("-ERR TLS already active\r\n") ; return ; }
+  if (!ucspitls_available(&tls)) { out("-ERR [SYS/TEMP] TLS not available\r\n") ; return ; }
+  out("+OK Begin TLS negotiation\r\n") ;
+  timedin_discard(&in) ;
+  tain_now_g() ;
+  tain_addsec_g(&deadline, timeout) ;
+  r = ucspitls_start(&tls, &deadline) ;
+  if (r < 0) strerr_warnwusys("start TLS") ;
+  if (r <= 0) _exit(0) ;
+  in.fd = tls.rfd ;
+  outfd = tls.wfd ;
+  haveuser = 0 ;
+}
+
 int main (int argc, char const *const *argv)
 {
   char line[LINE_MAX + 1] ;
@@ -260,6 +307,8 @@ int main (int argc, char const *const *argv)
   tain_now_set_stopwatch_g() ;
   tain_now_g() ;
   if (ndelay_on(0) < 0 || ndelay_on(1) < 0) strerr_diefusys(111, "set non-blocking mode") ;
+  ucspitls_init(&tls) ;
+  authcleartext = !!getenv("AUTHCLEARTEXT") ;
   if (chdir(postie_home()) < 0) { strerr_warnwusys("chdir to ", postie_home()) ; die_temp() ; }
   control(&timeout, "pop3timeout") ;
   control(&faildelay, "pop3faildelay") ;
@@ -278,7 +327,17 @@ int main (int argc, char const *const *argv)
 
   tain_now_g() ;
   tain_addsec_g(&loginend, logintime) ;
-  out("+OK ") ; out(hostname) ; out(" POP3 server ready\r\n") ;
+  {
+    /* One write: a client that reads the greeting with one read (openssl
+       s_client -starttls pop3) must not take its end for the next reply. */
+    char greet[300] ;
+    size_t hlen = strlen(hostname) ;
+    if (hlen > 255) hlen = 255 ;
+    memcpy(greet, "+OK ", 4) ;
+    memcpy(greet + 4, hostname, hlen) ;
+    memcpy(greet + 4 + hlen, " POP3 server ready\r\n", 21) ;
+    out(greet) ;
+  }
   for (;;)
   {
     ssize_t len = readcmd(line, LINE_MAX) ;
@@ -293,10 +352,20 @@ int main (int argc, char const *const *argv)
       return 0 ;
     }
     else if (pop3_cmd_is(line, cmdlen, "CAPA"))
-      out("+OK capability list follows\r\nTOP\r\nUSER\r\nUIDL\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\nSASL PLAIN\r\nIMPLEMENTATION postie\r\n.\r\n") ;
+    {
+      int canlogin = tls.active || authcleartext ;
+      out("+OK capability list follows\r\nTOP\r\n") ;
+      if (canlogin) out("USER\r\n") ;
+      out("UIDL\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\n") ;
+      if (canlogin) out("SASL PLAIN\r\n") ;
+      if (ucspitls_available(&tls)) out("STLS\r\n") ;
+      out("IMPLEMENTATION postie\r\n.\r\n") ;
+    }
+    else if (pop3_cmd_is(line, cmdlen, "STLS")) stls(arg) ;
     else if (pop3_cmd_is(line, cmdlen, "USER"))
     {
       size_t n = arg ? strlen(arg) : 0 ;
+      if (!loginok()) continue ;
       if (!n || n > USER_MAX || strchr(arg, ' ')) { bad("-ERR syntax: USER name\r\n") ; continue ; }
       memcpy(user, arg, n + 1) ;
       haveuser = 1 ;
@@ -304,6 +373,7 @@ int main (int argc, char const *const *argv)
     }
     else if (pop3_cmd_is(line, cmdlen, "PASS"))
     {
+      if (!loginok()) { memset(line, 0, sizeof line) ; continue ; }
       if (!haveuser) { bad("-ERR USER first\r\n") ; continue ; }
       haveuser = 0 ;
       login(user, strlen(user), arg ? arg : "", arg ? strlen(arg) : 0) ;
@@ -314,6 +384,7 @@ int main (int argc, char const *const *argv)
       size_t mlen ;
       haveuser = 0 ;
       if (!arg) { out("+OK\r\nPLAIN\r\n.\r\n") ; continue ; }
+      if (!loginok()) { memset(line, 0, sizeof line) ; continue ; }
       mlen = strcspn(arg, " ") ;
       if (!pop3_cmd_is(arg, mlen, "PLAIN")) { bad("-ERR unsupported mechanism\r\n") ; continue ; }
       auth_plain(arg[mlen] ? arg + mlen + 1 : 0) ;

@@ -17,7 +17,7 @@ TEMPLATES='@TEMPLATES@'
 MEMLIMIT='@MEMLIMIT@'
 
 PROG=postie-setup
-USAGE="postie-setup [ -n ] [ -u | -s ] [ -d dir ] [ -i ip ] [ -p smtpport,submissionport,pop3port ] [ -m hostname ] [ -a postmaster-address ] [ -S spooldir ] [ -L logdir ]"
+USAGE="postie-setup [ -n ] [ -u | -s ] [ -d dir ] [ -i ip ] [ -p smtpport,submissionport,pop3port[,submissionsport,pop3sport] ] [ -m hostname ] [ -a postmaster-address ] [ -S spooldir ] [ -L logdir ]"
 
 usage () { echo "$PROG: usage: $USAGE" >&2 ; exit 100 ; }
 die () { code=$1 ; shift ; echo "$PROG: fatal: $*" >&2 ; exit "$code" ; }
@@ -54,13 +54,13 @@ fi
 
 # Defaults that depend on the mode.
 if [ "$mode" = system ] ; then
-  : "${dir:=$HOMEDIR}" "${ip:=0.0.0.0}" "${ports:=25,587,110}"
+  : "${dir:=$HOMEDIR}" "${ip:=0.0.0.0}" "${ports:=25,587,110,465,995}"
   if [ "$dir" = "$HOMEDIR" ] ; then
     : "${spool:=/var/spool/postie}" "${logdir:=/var/log/postie}"
   fi
 else
   [ -n "$dir" ] || die 100 "unprivileged mode needs the instance directory: -d dir"
-  : "${ip:=127.0.0.1}" "${ports:=2525,2587,1110}"
+  : "${ip:=127.0.0.1}" "${ports:=2525,2587,1110,2465,2995}"
 fi
 
 # Check what the command line gives before touching anything.
@@ -73,12 +73,19 @@ done
 case $ip in
   *[!0-9a-fA-F.:]*|"") die 100 "invalid ip: $ip (give a numeric IPv4 or IPv6 address)" ;;
 esac
-IFS=, read -r smtpport subport pop3port rest <<EOF
+# Three ports (smtp, submission, pop3: no implicit-TLS services) or five
+# (then submissions and pop3s too).
+IFS=, read -r smtpport subport pop3port subsport pop3sport rest <<EOF
 $ports
 EOF
 [ -z "$rest" ] || usage
-for p in "$smtpport" "$subport" "$pop3port" ; do
-  case $p in ""|*[!0-9]*) die 100 "invalid port list: $ports (three numbers: smtp,submission,pop3)" ;; esac
+case $subsport,$pop3sport in
+  ,) plist="$smtpport $subport $pop3port" ;;
+  *,|,*) die 100 "invalid port list: $ports (three or five numbers: smtp,submission,pop3[,submissions,pop3s])" ;;
+  *) plist="$smtpport $subport $pop3port $subsport $pop3sport" ;;
+esac
+for p in "$smtpport" "$subport" "$pop3port" $plist ; do
+  case $p in ""|*[!0-9]*) die 100 "invalid port list: $ports (three or five numbers: smtp,submission,pop3[,submissions,pop3s])" ;; esac
   [ "$p" -ge 1 ] && [ "$p" -le 65535 ] || die 100 "invalid port: $p"
 done
 # The host name from the kernel (uname -n), never from the DNS.
@@ -124,7 +131,7 @@ for d in /usr/local/bin /usr/bin /bin "$xdir" ; do
 done
 
 # The system mode's accounts (doc/postie-setup.md, "Users and groups").
-U_SMTPD=postied U_QUEUE=postieq U_SEND=posties U_REMOTE=postier U_LOG=postiel U_MAIL=postiev
+U_SMTPD=postied U_QUEUE=postieq U_SEND=posties U_REMOTE=postier U_LOG=postiel U_MAIL=postiev U_TLS=postiet
 G_QUEUE=postieq G_USERS=postieu G_PW=postiep
 
 # ---------------------------------------------------------------------------
@@ -196,6 +203,7 @@ tpl () {
       -e "s|@ME@|$me|g" \
       -e "s|@U_SMTPD@|$U_SMTPD|g" -e "s|@U_SEND@|$U_SEND|g" -e "s|@U_REMOTE@|$U_REMOTE|g" \
       -e "s|@U_LOG@|$U_LOG|g" -e "s|@U_MAIL@|$U_MAIL|g" -e "s|@U_QUEUE@|$U_QUEUE|g" \
+      -e "s|@U_TLS@|$U_TLS|g" \
       -e "s|@G_QUEUE@|$G_QUEUE|g" \
       "$TEMPLATES/$1" || die 111 "unable to read template $TEMPLATES/$1"
 }
@@ -250,7 +258,7 @@ if [ "$mode" = system ] ; then
   # postiep: the right to read users/passwords.cdb. Nobody is in it: only
   # the set-gid postie-checkpassword has it, while it checks a password.
   group $G_PW
-  for u in $U_SMTPD $U_SEND $U_REMOTE $U_LOG $U_MAIL ; do group $u ; done
+  for u in $U_SMTPD $U_SEND $U_REMOTE $U_LOG $U_MAIL $U_TLS ; do group $u ; done
   user $U_QUEUE $G_QUEUE "$dir"
   user $U_SMTPD $U_SMTPD "$dir" $G_USERS
   # postie-send: the queue group to take messages out of todo/, the users
@@ -265,6 +273,8 @@ if [ "$mode" = system ] ; then
     warn "user $U_REMOTE is in group $G_QUEUE, so postie-remote could write the queue: gpasswd -d $U_REMOTE $G_QUEUE"
   fi
   user $U_LOG $U_LOG "$dir"
+  # postie-tlsd: the only account that can read the private key.
+  user $U_TLS $U_TLS "$dir"
   user $U_MAIL $U_MAIL "${spool:-$dir}/mail" $G_USERS
   ROOT=root:root
   O_QUEUE=$U_QUEUE:$G_QUEUE
@@ -274,9 +284,10 @@ if [ "$mode" = system ] ; then
   O_PW=root:$G_PW
   O_LOG=$U_LOG:$U_LOG
   O_MAIL=$U_MAIL:$U_MAIL
+  O_TLS=$U_TLS:$U_TLS
   # In a dry run the accounts may not exist yet: chown is not reached.
 else
-  ROOT= O_QUEUE= O_SEND= O_MESS= O_USERS= O_PW= O_LOG= O_MAIL=
+  ROOT= O_QUEUE= O_SEND= O_MESS= O_USERS= O_PW= O_LOG= O_MAIL= O_TLS=
 fi
 
 # ---------------------------------------------------------------------------
@@ -423,6 +434,33 @@ fi
 [ "$mode" = system ] && setgid postie-checkpassword $G_PW
 
 # ---------------------------------------------------------------------------
+# tls/ (doc/postie-tlsd.md): the certificate chain and its key. When
+# neither is there, a self-signed certificate for the host name (EC P-256,
+# ten years), made with the openssl command; the key is readable by the
+# TLS account only. An admin replaces both with real ones (renamed over),
+# and the next connection uses them.
+
+mkd "$dir/tls" 0755 "$ROOT"
+if [ ! -e "$dir/tls/cert.pem" ] && [ ! -e "$dir/tls/key.pem" ] ; then
+  if ! command -v openssl >/dev/null 2>&1 ; then
+    warn "openssl not found: no certificate made in $dir/tls (STARTTLS and STLS are not offered until cert.pem and key.pem are there)"
+  else
+    say "file $dir/tls/key.pem and $dir/tls/cert.pem (a self-signed certificate for $me)"
+    if [ $dry = 0 ] ; then
+      ( umask 077
+        openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 3650 \
+          -subj "/CN=$me" -addext "subjectAltName=DNS:$me" \
+          -keyout "$dir/tls/key.pem.setup-tmp" -out "$dir/tls/cert.pem.setup-tmp" >/dev/null 2>&1 ) \
+        || { rm -f "$dir/tls/key.pem.setup-tmp" "$dir/tls/cert.pem.setup-tmp" ; die 111 "openssl could not make a certificate" ; }
+      own "$dir/tls/key.pem.setup-tmp" "$O_TLS" 0400
+      own "$dir/tls/cert.pem.setup-tmp" "$ROOT" 0644
+      mv -f "$dir/tls/key.pem.setup-tmp" "$dir/tls/key.pem" && mv -f "$dir/tls/cert.pem.setup-tmp" "$dir/tls/cert.pem" \
+        || die 111 "unable to rename the certificate files in $dir/tls"
+    fi
+  fi
+fi
+
+# ---------------------------------------------------------------------------
 # postmaster, root and abuse (RFC 5321 4.5.1, RFC 2142; cron mails root):
 # control/aliases sends them to the address given with -a, or else to a
 # local mailbox "postmaster" made here (mail/postmaster/Maildir/, no
@@ -501,6 +539,7 @@ else
   rules smtpd ip4/0.0.0.0_0 ip6/::_0
 fi
 rules submission ip4/0.0.0.0_0,SMTPAUTH=required ip6/::_0,SMTPAUTH=required
+[ -n "$subsport" ] && rules submissions ip4/0.0.0.0_0,SMTPAUTH=required ip6/::_0,SMTPAUTH=required
 
 # ---------------------------------------------------------------------------
 # service/: one s6 service directory per daemon, each with a logger writing
@@ -534,11 +573,15 @@ service () {
 service smtpd "$smtpport" smtpd
 service submission "$subport" submission
 service pop3d "$pop3port" pop3d
+if [ -n "$subsport" ] ; then
+  service submissions "$subsport" submissions
+  service pop3s "$pop3sport" pop3s
+fi
 service send "" send
 # A run script made by an older postie-setup ran the checkpassword step of
 # SMTP AUTH without -a: it then changed into the user's home as postied,
 # and a user whose home postied cannot enter got 454 for a good password.
-for s in smtpd submission ; do
+for s in smtpd submission submissions ; do
   if [ -f "$dir/service/$s/run" ] && grep -qx "postie-smtpd postie-checkpassword" "$dir/service/$s/run" ; then
     warn "$dir/service/$s/run runs postie-checkpassword without -a: make its last line \"postie-smtpd postie-checkpassword -a\" and restart the service"
   fi
@@ -549,6 +592,10 @@ kept "$dir/service/smtpd/env/PORT" "$smtpport" -p
 kept "$dir/service/submission/env/PORT" "$subport" -p
 kept "$dir/service/pop3d/env/PORT" "$pop3port" -p
 for s in smtpd submission pop3d ; do kept "$dir/service/$s/env/IP" "$ip" -i ; done
+if [ -n "$subsport" ] ; then
+  kept "$dir/service/submissions/env/PORT" "$subsport" -p
+  kept "$dir/service/pop3s/env/PORT" "$pop3sport" -p
+fi
 
 echo "$PROG: $pmsay"
 added=$(wc -l <"$tally")

@@ -34,6 +34,7 @@
 #include "base64.h"
 #include "sasl.h"
 #include "smtpd.h"
+#include "ucspitls.h"
 
 #define USAGE "postie-smtpd [ checkpassword-program [ args... ] ]"
 
@@ -70,6 +71,8 @@ static int helostate = 0 ;   /* 0 none, 1 HELO, 2 EHLO */
 static int relayclient = 0 ;
 static int authoffer = 0 ;   /* AUTH offered (a checkpassword program given) */
 static int authrequired = 0 ;  /* SMTPAUTH=required: AUTH before MAIL */
+static int authcleartext = 0 ;  /* AUTHCLEARTEXT: AUTH without TLS too */
+static ucspitls tls ;  /* STARTTLS through UCSPI-TLS (postie-tlsd -r) */
 static char const *const *cpw = 0 ;  /* checkpassword argv */
 static unsigned int cpwn = 0 ;
 static char authuser[256] ;
@@ -163,6 +166,8 @@ static void session_end (char const *why)
   if (localuid[0]) { logstr(" uid=") ; logstr(localuid) ; }
   logstr(" helo=") ; logstr(helostate ? helo : "-") ;
   logstr(" auth=") ; logstr(authed ? authuser : "-") ;
+  logstr(" tls=") ; logstr(tls.active ? tls.protocol : "-") ;
+  if (tls.active && tls.cipher[0]) { logstr(":") ; logstr(tls.cipher) ; }
   logstr(" messages=") ; lognum(nmessages) ;
   logstr(" refused=") ; lognum(nrefused) ;
   logstr(" bad=") ; lognum(nbad) ;
@@ -330,7 +335,8 @@ static void smtp_ehlo (char const *arg)
   }
   else out("250-SIZE\r\n") ;
   out("250-ENHANCEDSTATUSCODES\r\n") ;
-  if (authoffer) out("250-AUTH PLAIN LOGIN\r\n") ;
+  if (ucspitls_available(&tls)) out("250-STARTTLS\r\n") ;
+  if (authoffer && (tls.active || authcleartext)) out("250-AUTH PLAIN LOGIN\r\n") ;
   out("250 SMTPUTF8\r\n") ;
 }
 
@@ -360,7 +366,7 @@ static void smtp_help (char const *arg)
 {
   (void)arg ;
   junk() ;
-  out("214 2.0.0 Commands: HELO EHLO MAIL RCPT DATA RSET NOOP QUIT VRFY HELP AUTH; see RFC 5321\r\n") ;
+  out("214 2.0.0 Commands: HELO EHLO MAIL RCPT DATA RSET NOOP QUIT VRFY HELP AUTH STARTTLS; see RFC 5321\r\n") ;
 }
 
 static void smtp_quit (char const *arg)
@@ -368,6 +374,33 @@ static void smtp_quit (char const *arg)
   if (isarg(arg)) { err("501 5.5.4 Syntax: QUIT\r\n") ; return ; }
   out("221 2.0.0 ") ; out(me.s) ; out(" closing connection\r\n") ;
   session_end("quit") ;
+}
+
+/* STARTTLS (RFC 3207), through UCSPI-TLS: the reply in clear, then
+   whatever the client sent after the command is thrown away (the STARTTLS
+   command injection: none of it may be read as if it came through TLS),
+   and the session starts again from the greeting's state: no HELO, no
+   AUTH, no transaction. */
+static void smtp_starttls (char const *arg)
+{
+  tain d ;
+  int r ;
+  if (isarg(arg)) { err("501 5.5.4 Syntax: STARTTLS\r\n") ; return ; }
+  if (tls.active) { err("503 5.5.1 TLS already active\r\n") ; return ; }
+  if (!ucspitls_available(&tls)) { out("454 4.7.0 TLS not available due to temporary reason\r\n") ; return ; }
+  out("220 2.0.0 Ready to start TLS\r\n") ;
+  deadline_cmd(&d) ;
+  if (!io_flush(&d)) die_read() ;
+  io_discard() ;
+  r = ucspitls_start(&tls, &d) ;
+  if (r < 0) strerr_warnwu("start TLS") ;
+  if (r <= 0) session_end("tlsfailed") ;
+  io_setfds(tls.rfd, tls.wfd) ;
+  helostate = 0 ;
+  helo[0] = 0 ;
+  authed = 0 ;
+  authuser[0] = 0 ;
+  reset() ;
 }
 
 static void smtp_notimpl (char const *arg)
@@ -838,10 +871,11 @@ static void date822 (char *s, time_t t)
   memcpy(s + n, " +0000", 7) ;
 }
 
+/* RFC 3848 and RFC 6531: S for TLS, A for AUTH. */
 static char const *protocol (void)
 {
-  if (smtputf8) return authed ? "UTF8SMTPA" : "UTF8SMTP" ;
-  if (helostate == 2) return authed ? "ESMTPA" : "ESMTP" ;
+  if (smtputf8) return tls.active ? authed ? "UTF8SMTPSA" : "UTF8SMTPS" : authed ? "UTF8SMTPA" : "UTF8SMTP" ;
+  if (helostate == 2) return tls.active ? authed ? "ESMTPSA" : "ESMTPS" : authed ? "ESMTPA" : "ESMTP" ;
   return authed ? "SMTPA" : "SMTP" ;
 }
 
@@ -855,7 +889,14 @@ static void received (char const *msgid)
   else if (strchr(remoteip, ':')) { qputs("[IPv6:") ; qputs(remoteip) ; qputs("]") ; }
   else if (strcmp(remoteip, "unknown")) { qputs("[") ; qputs(remoteip) ; qputs("]") ; }
   else qputs("unknown") ;
-  qputs(")\n\t") ;
+  qputs(")") ;
+  if (tls.active)
+  {
+    qputs("\n\t(using ") ; qputs(tls.protocol) ;
+    if (tls.cipher[0]) { qputs(" with cipher ") ; qputs(tls.cipher) ; }
+    qputs(")") ;
+  }
+  qputs("\n\t") ;
   if (authed) { qputs("(authenticated as ") ; qputs(authshow) ; qputs(")\n\t") ; }
   qputs("by ") ; qputs(me.s) ;
   qputs(" (postie-smtpd) with ") ; qputs(protocol()) ;
@@ -1230,6 +1271,12 @@ static void smtp_auth (char const *arg)
   int r ;
   if (!authoffer) { err("502 5.5.1 AUTH not available\r\n") ; return ; }
   if (helostate != 2) { err("503 5.5.1 Send EHLO first\r\n") ; return ; }
+  if (!tls.active && !authcleartext)
+  {
+    if (ucspitls_available(&tls)) err("530 5.7.0 Must issue a STARTTLS command first\r\n") ;
+    else err("538 5.7.11 Encryption required for requested authentication mechanism\r\n") ;
+    return ;
+  }
   if (authed) { err("503 5.5.1 Already authenticated\r\n") ; return ; }
   if (havemail) { err("503 5.5.1 AUTH not allowed during a mail transaction\r\n") ; return ; }
   if (!isarg(arg)) { err("501 5.5.4 Syntax: AUTH mechanism [initial-response]\r\n") ; return ; }
@@ -1340,7 +1387,7 @@ static cmd const commands[] =
   { "auth", &smtp_auth },
   { "expn", &smtp_notimpl },
   { "turn", &smtp_notimpl },
-  { "starttls", &smtp_notimpl },
+  { "starttls", &smtp_starttls },
   { 0, 0 }
 } ;
 
@@ -1434,6 +1481,8 @@ static void environment (void)
     }
   }
   authoffer = cpwn && !(x && !strcmp(x, "no")) ;
+  authcleartext = !!getenv("AUTHCLEARTEXT") ;
+  ucspitls_init(&tls) ;
 }
 
 int main (int argc, char const *const *argv)
@@ -1468,6 +1517,8 @@ int main (int argc, char const *const *argv)
   }
   settings() ;
   if (authrequired && !cpwn) strerr_warnw1x("SMTPAUTH=required but no checkpassword program: nobody can send") ;
+  if (authrequired && cpwn && tls.ctl < 0 && !tls.active && !authcleartext)
+    strerr_warnw1x("SMTPAUTH=required but no TLS (SSLCTLFD) and no AUTHCLEARTEXT: nobody can send") ;
 
   /* A client that talks before the greeting is not an SMTP client. With
      control/greetdelay (milliseconds), wait that long for one to show

@@ -8,7 +8,7 @@ be taken for running supervisors); SIGTERM works the same. Run as the test's uid
 the postie user and runs the same steps as it; that path is run too, as
 root with a private copy of /etc, so that the user it adds goes away with
 the test)."""
-import os, poplib, re, signal, smtplib, subprocess, sys, time
+import os, poplib, re, signal, smtplib, socket, subprocess, sys, time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from postietest import *
 from instance import *
@@ -23,8 +23,8 @@ if need:
 
 base = scratch("makerun")
 inst = os.path.join(base, "run")
-ports = (free_port(), free_port(), free_port())
-env = dict(os.environ, POSTIE_RUN_DIR=inst, POSTIE_PORTS="%d,%d,%d" % ports)
+ports = (free_port(), free_port(), free_port(), free_port(), free_port())
+env = dict(os.environ, POSTIE_RUN_DIR=inst, POSTIE_PORTS="%d,%d,%d,%d,%d" % ports)
 build = os.path.relpath(BUILD, TOP)
 
 
@@ -68,6 +68,7 @@ m = re.search(r"password: (\S+)", out)
 check("makerun-banner", m and ("127.0.0.1:%d" % ports[0]) in out and ("127.0.0.1:%d" % ports[2]) in out
       and "retried" in out, out)
 pw = m.group(1) if m else ""
+me = open(os.path.join(inst, "control", "me")).read().strip() if os.path.exists(os.path.join(inst, "control", "me")) else "localhost"
 
 
 def banner_cmd(prefix):
@@ -92,7 +93,7 @@ try:
     time.sleep(0.2)
     lines = []
     for _ in range(100):
-        pp = poplib.POP3("127.0.0.1", ports[2], timeout=20)
+        pp = pop3_tls(inst, ports[2], me)
         pp.user("demo")
         pp.pass_(pw)
         n, _ = pp.stat()
@@ -107,6 +108,42 @@ try:
     check("makerun-pop3-oneliner", r and r.returncode == 0 and "hello demo" in r.stdout, r and r.stderr)
 except Exception as e:
     check("makerun-mail", False, repr(e))
+# STARTTLS on submission with AUTH, and implicit TLS on submissions and
+# POP3S, each verifying the instance's certificate.
+try:
+    with smtp_tls(inst, ports[1], me) as s:
+        check("makerun-submission-auth-after-starttls", s.has_extn("auth"), repr(s.esmtp_features))
+        s.login("demo", pw)
+        s.sendmail("demo@localhost", ["demo@localhost"], "Subject: tls demo\r\n\r\nhello over tls\r\n")
+    import ssl
+    ctx = tls_context(inst)
+    raw = socket.create_connection(("127.0.0.1", ports[3]), 20)
+    ts = ctx.wrap_socket(raw, server_hostname=me)
+    greet = ts.recv(200)
+    ts.close()
+    check("makerun-submissions-implicit-tls", greet.startswith(b"220 ") and ts.version() is None, greet)
+    found = False
+    for _ in range(100):
+        raw = socket.create_connection(("127.0.0.1", ports[4]), 20)
+        ts = ctx.wrap_socket(raw, server_hostname=me)
+        f = ts.makefile("rb")
+        f.readline()
+        ts.sendall(b"USER demo\r\nPASS " + pw.encode() + b"\r\nLIST\r\n")
+        f.readline(); f.readline()
+        lst = []
+        l = f.readline()
+        while l and l != b".\r\n":
+            lst.append(l)
+            l = f.readline()
+        ts.sendall(b"QUIT\r\n")
+        ts.close()
+        if len(lst) >= 3:  # the header line, and two messages
+            found = True
+            break
+        time.sleep(0.2)
+    check("makerun-pop3s", found, repr(lst))
+except Exception as e:
+    check("makerun-tls", False, repr(e))
 finish(p, signal.SIGINT, "makerun-sigint")
 
 p, out = start()

@@ -18,21 +18,8 @@ from poptest import *
 # The instance and the homes are in a directory every uid can traverse:
 # postie-pop3d reads control/ as the user.
 pub = public_tmp("pop3")
-# Under sanitizers, postie-pop3d runs as the test user, which cannot write
-# into the runner's private report directory: collect its reports here.
-sandir = os.path.join(pub, "san")
-if SAN:
-    os.makedirs(sandir)
-    os.chmod(sandir, 0o1777)
-    for var, name in (("ASAN_OPTIONS", "asan"), ("UBSAN_OPTIONS", "ubsan")):
-        opts = [o for o in os.environ.get(var, "").split(":") if o and not o.startswith("log_path=")]
-        os.environ[var] = ":".join(opts + ["log_path=" + os.path.join(sandir, name)])
-home = os.path.join(pub, "instance")
-os.makedirs(os.path.join(home, "users"))
-os.makedirs(os.path.join(home, "control"))
-os.chmod(home, 0o755)
-with open(os.path.join(home, "control", "pop3faildelay"), "w") as f:
-    f.write("0\n")
+sandir = san_reports_into(pub)
+home = pop_instance(pub)
 root = os.geteuid() == 0
 uid = 4242 if root else os.getuid()
 gid = 4243 if root else os.getgid()

@@ -18,7 +18,7 @@ user whose home is 0700 (postie-checkpassword -a), and so does a POP3
 login; the submission port ties MAIL FROM to the login.
 What is left running at the end: only the processes this test started
 (descendants of its s6-svscan), never another postie on the machine."""
-import base64, os, poplib, pwd, grp, smtplib, stat, subprocess, sys, time
+import base64, os, poplib, pwd, grp, smtplib, ssl, stat, subprocess, sys, time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from postietest import *
 from queueprobe import PROBE, WANT, ATTACK, parse
@@ -32,7 +32,7 @@ NAMES = ["setup-system", "system-accounts", "system-twice-unchanged", "system-qu
          "system-clean-stop",
          "system-users-modes", "system-users-read-as-each-uid", "system-users-cdb-no-hash",
          "system-smtp-auth-home-0700", "system-smtp-auth-wrong-535", "system-submission-sender-login",
-         "system-pop3-login",
+         "system-pop3-login", "system-tls-key-owner", "system-tls-uids",
          "system-hostile-injected", "system-hostile-program-refused", "system-hostile-file-intact",
          "system-hostile-send-alive"]
 own_mount_namespace(NAMES)
@@ -243,12 +243,54 @@ try:
         check("system-rspawn-ids", rsp.get("Uid") == [R] * 4 and rsp.get("Gid") == [GR] * 4
               and rsp.get("Groups") == [GR], repr(kids))
 
+    # TLS in system mode: the key is postiet's alone; a STARTTLS session
+    # on the smtpd port runs postie-tlsd as postiet and postie-smtpd as
+    # postied (the certificate checked against the instance's own).
+    T = pwd.getpwnam("postiet").pw_uid
+    kst = os.stat(os.path.join(home, "tls", "key.pem"))
+    check("system-tls-key-owner", kst.st_uid == T and stat.S_IMODE(kst.st_mode) == 0o400,
+          "%d %o" % (kst.st_uid, kst.st_mode))
+    try:
+        import smtplib, ssl
+        wait_for(lambda: sh("s6-svwait", "-U", "-t", "1", os.path.join(svc, "smtpd")).returncode == 0, 15)
+        c = smtplib.SMTP("127.0.0.1", ports[0], timeout=20)
+        c._host = "sys.example"
+        c.starttls(context=ssl.create_default_context(cafile=os.path.join(home, "tls", "cert.pem")))
+        c.ehlo()
+        def ours(pid):
+            """Under this test's s6-svscan: only what the test started."""
+            while pid > 1:
+                if pid == scan.pid:
+                    return True
+                try:
+                    pid = int([l for l in open("/proc/%d/status" % pid) if l.startswith("PPid:")][0].split()[1])
+                except (OSError, IndexError, ValueError):
+                    return False
+            return False
+        procs = {}
+        for pd in os.listdir("/proc"):
+            if pd.isdigit():
+                try:
+                    comm = open("/proc/%s/comm" % pd).read().strip()
+                    if comm in ("postie-tlsd", "postie-smtpd") and ours(int(pd)):
+                        procs.setdefault(comm, []).append(ids_of(int(pd))["Uid"][0])
+                except OSError:
+                    pass
+        c.quit()
+        check("system-tls-uids", procs.get("postie-tlsd") == [T] and procs.get("postie-smtpd") == [ids["postied"]],
+              repr(procs))
+    except Exception as e:
+        check("system-tls-uids", False, repr(e))
+
+
     # SMTP AUTH on the submission port as alice, whose home is 0700 and
     # belongs to postiev: postied cannot enter it, and need not.
     for s in ("submission",):
         wait_for(lambda: sh("s6-svwait", "-U", "-t", "1", os.path.join(svc, s)).returncode == 0, 20)
     try:
         with smtplib.SMTP("127.0.0.1", ports[1], timeout=30) as c:
+            c._host = "sys.example"
+            c.starttls(context=ssl.create_default_context(cafile=os.path.join(home, "tls", "cert.pem")))
             c.ehlo("client.example")
             c.login("alice", "pw")
             rb = c.mail("bob@sys.example")
@@ -260,6 +302,8 @@ try:
         check("system-smtp-auth-home-0700", False, repr(e))
     try:
         with smtplib.SMTP("127.0.0.1", ports[1], timeout=30) as c:
+            c._host = "sys.example"
+            c.starttls(context=ssl.create_default_context(cafile=os.path.join(home, "tls", "cert.pem")))
             c.ehlo("client.example")
             try:
                 c.login("alice", "wrong")
@@ -274,6 +318,8 @@ try:
     try:
         wait_for(lambda: sh("s6-svwait", "-U", "-t", "1", os.path.join(svc, "pop3d")).returncode == 0, 20)
         p3 = poplib.POP3("127.0.0.1", ports[2], timeout=30)
+        p3.host = "sys.example"
+        p3.stls(ssl.create_default_context(cafile=os.path.join(home, "tls", "cert.pem")))
         p3.user("alice")
         p3.pass_("pw")
         st = p3.stat()

@@ -8,7 +8,7 @@ service) refuses MAIL before AUTH."""
 import os, socket, subprocess, sys, time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from postietest import *
-from smtpdtest import Launcher, queued, clear_queue
+from smtpdtest import Launcher, queued, clear_queue, file_reply
 from poptest import users
 
 home = mkinstance(tmpdir("smtp-auth"), {"me": "mx.test.example", "rcpthosts": "local.example",
@@ -71,12 +71,7 @@ check("msmtp-bad-no-relay", rc != 0 and not queued(home), out)
 s = socket.create_connection(("127.0.0.1", L.port), 10)
 f = s.makefile("rb")
 def reply():
-    lines = []
-    while True:
-        l = f.readline()
-        lines.append(l)
-        if len(l) < 4 or l[3:4] != b"-":
-            return b"".join(lines)
+    return file_reply(f)
 reply()
 s.sendall(b"EHLO c.example\r\n"); reply()
 import base64

@@ -385,5 +385,5 @@ L.close()
 res = L.wait_sessions(nsessions)
 sess = [l for l in L.logtext().splitlines() if " session " in l]
 check("log-one-line-per-session", len(sess) == len(res) == nsessions, "%d lines, %d sessions, %d expected" % (len(sess), len(res), nsessions))
-check("log-session-fields", all(re.search(r"^postie-smtpd: S\d+\.\d{6}\.\d+ session ip=127\.0\.0\.1 port=\d+ helo=\S+ auth=\S+ messages=\d+ refused=\d+ bad=\d+ end=\w+$", l) for l in sess), repr(sess[:3]))
+check("log-session-fields", all(re.search(r"^postie-smtpd: S\d+\.\d{6}\.\d+ session ip=127\.0\.0\.1 port=\d+ helo=\S+ auth=\S+ tls=\S+ messages=\d+ refused=\d+ bad=\d+ end=\w+$", l) for l in sess), repr(sess[:3]))
 done()

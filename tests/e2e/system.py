@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """A whole system under real supervision: two instances made by postie-setup,
 each run by s6-svscan. Mail sent with smtplib to a local user is read back
-with poplib; relaying needs AUTH; mail relayed by an authenticated user
+with poplib after STLS (and fetchmail with STLS), each verifying the
+instance's own certificate; relaying needs AUTH, over STARTTLS; mail relayed by an authenticated user
 reaches the second instance through control/smtproutes and is read there;
 one queue id tells a message's story across the services' s6-log
 directories; stopping s6-svscan leaves no process behind."""
@@ -41,7 +42,7 @@ try:
     got = wait_for(lambda: maildir_messages(A, "alice"), 20)
     check("local-delivery", got and b"hello alice" in got[0], repr(got)[:300])
     try:
-        p = poplib.POP3("127.0.0.1", pa[2], timeout=20)
+        p = pop3_tls(A, pa[2], "a.example")
         p.user("alice")
         p.pass_("alice-pw")
         n, total = p.stat()
@@ -68,8 +69,9 @@ try:
                 'mda "/bin/sh -c \'cat >> %s\'"\n' % (pa[2], fmout))
     os.chmod(fmrc, 0o600)
     def fetchmail(*extra):
-        return subprocess.run(["fetchmail", "-f", fmrc, "--nosyslog", "--sslproto", "", "--idfile",
-                               os.path.join(fm, "ids")] + list(extra), env=dict(os.environ, HOME=fm, FETCHMAILHOME=fm),
+        return subprocess.run(["fetchmail", "-f", fmrc, "--nosyslog", "--sslproto", "tls1.2+", "--sslcertck",
+                               "--sslcertfile", os.path.join(A, "tls", "cert.pem"), "--sslcommonname", "a.example",
+                               "--idfile", os.path.join(fm, "ids")] + list(extra), env=dict(os.environ, HOME=fm, FETCHMAILHOME=fm),
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
     r = fetchmail("-k", "-a")
     got = open(fmout, "rb").read() if os.path.exists(fmout) else b""
@@ -101,7 +103,7 @@ try:
 
     # Relaying after AUTH, on the submission port, to instance B.
     try:
-        with smtplib.SMTP("127.0.0.1", pa[1], timeout=20) as s:
+        with smtp_tls(A, pa[1], "a.example") as s:
             s.login("alice", "alice-pw")
             s.sendmail("alice@a.example", ["bob@b.example"],
                        "Subject: relayed\r\nMessage-ID: <relay-1@a.example>\r\n\r\nhello bob\r\n")
@@ -110,7 +112,7 @@ try:
         check("relay-auth", False, repr(e))
     got = wait_for(lambda: maildir_messages(B, "bob"), 30)
     try:
-        p = poplib.POP3("127.0.0.1", pb[2], timeout=20)
+        p = pop3_tls(B, pb[2], "b.example")
         p.user("bob")
         p.pass_("bob-pw")
         n, _ = p.stat()
@@ -124,7 +126,7 @@ try:
     # network namespace: the demo's situation without internet) stays
     # queued for a retry, and the queue tools say so.
     try:
-        with smtplib.SMTP("127.0.0.1", pa[1], timeout=20) as s:
+        with smtp_tls(A, pa[1], "a.example") as s:
             s.login("alice", "alice-pw")
             s.sendmail("alice@a.example", ["someone@far-away.example"], "Subject: far\r\n\r\nfar\r\n")
         queued_ok = True

@@ -227,3 +227,30 @@ def tree_snapshot(top, skip=()):
                 v = ("o",)
             snap[r] = v + (st.st_mode, st.st_uid, st.st_gid, st.st_mtime_ns if v[0] != "d" else 0)
     return snap
+
+
+def tls_context(home):
+    """A client context that verifies the instance's certificate (the
+    self-signed one postie-setup made, its own CA) and its name."""
+    import ssl
+    return ssl.create_default_context(cafile=os.path.join(home, "tls", "cert.pem"))
+
+
+def smtp_tls(home, port, me, timeout=20):
+    """smtplib on 127.0.0.1:port, after STARTTLS (verified against the
+    instance's certificate for the name me) and a new EHLO."""
+    import smtplib
+    s = smtplib.SMTP("127.0.0.1", port, timeout=timeout)
+    s._host = me  # the name the certificate is checked against
+    s.starttls(context=tls_context(home))
+    s.ehlo()
+    return s
+
+
+def pop3_tls(home, port, me, timeout=20):
+    """poplib on 127.0.0.1:port, after STLS (verified as smtp_tls)."""
+    import poplib
+    p = poplib.POP3("127.0.0.1", port, timeout=timeout)
+    p.host = me
+    p.stls(context=tls_context(home))
+    return p

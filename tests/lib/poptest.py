@@ -119,7 +119,8 @@ class Pop3Server:
         front = server or ["tcpserver", "-R", "-H", "-l", "0"]
         cmd = front + ["127.0.0.1", str(self.port),
                prog("postie-popup"), "pop.test", prog("postie-checkpassword"), prog("postie-pop3d")] + (extra or [])
-        self.p = subprocess.Popen(cmd, env=env_for(home), stdout=subprocess.DEVNULL, stderr=self.errf)
+        # In clear text on loopback: a login without TLS is allowed here.
+        self.p = subprocess.Popen(cmd, env=env_for(home, AUTHCLEARTEXT="1"), stdout=subprocess.DEVNULL, stderr=self.errf)
         if not wait_port(self.port):
             raise RuntimeError("tcpserver did not start")
 
@@ -183,3 +184,30 @@ class Raw:
 
     def close(self):
         self.s.close()
+
+
+def san_reports_into(pub):
+    """Under sanitizers, postie-pop3d runs as the test user, which cannot
+    write into the runner's private report directory: collect the reports
+    in pub/san (every uid may write there). Returns that directory."""
+    from postietest import SAN
+    sandir = os.path.join(pub, "san")
+    if SAN:
+        os.makedirs(sandir)
+        os.chmod(sandir, 0o1777)
+        for var, name in (("ASAN_OPTIONS", "asan"), ("UBSAN_OPTIONS", "ubsan")):
+            opts = [o for o in os.environ.get(var, "").split(":") if o and not o.startswith("log_path=")]
+            os.environ[var] = ":".join(opts + ["log_path=" + os.path.join(sandir, name)])
+    return sandir
+
+
+def pop_instance(pub, faildelay="0"):
+    """An instance for the POP3 chain in pub/instance (users/, control/,
+    control/pop3faildelay), reachable by every uid. Returns its path."""
+    home = os.path.join(pub, "instance")
+    os.makedirs(os.path.join(home, "users"))
+    os.makedirs(os.path.join(home, "control"))
+    os.chmod(home, 0o755)
+    with open(os.path.join(home, "control", "pop3faildelay"), "w") as f:
+        f.write(faildelay + "\n")
+    return home

@@ -25,7 +25,12 @@ class Launcher:
         self.home = home
         self.remoteip = remoteip
         self.args = list(args)
-        self.env = env_for(home, TCPLOCALIP="127.0.0.1", TCPLOCALPORT="25", PROTO="TCP", **(env or {}))
+        # The tests talk in clear text on loopback: AUTH without TLS is
+        # allowed here unless a test says AUTHCLEARTEXT=None.
+        extra = {"AUTHCLEARTEXT": "1"}
+        extra.update(env or {})
+        self.env = env_for(home, TCPLOCALIP="127.0.0.1", TCPLOCALPORT="25", PROTO="TCP",
+                           **{k: v for k, v in extra.items() if v is not None})
         self.sock = socket.socket()
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", 0))
@@ -151,3 +156,14 @@ def users_cdb(home, names):
     os.makedirs(os.path.join(home, "users"), exist_ok=True)
     cdb_write(os.path.join(home, "users", "users.cdb"),
               [(n.lower().encode(), b"x\0" + b"1000\0" + b"1000\0" + b"/home/" + n.encode() + b"\0Maildir/\0") for n in names])
+
+
+def file_reply(f):
+    """One SMTP reply (all its lines, as bytes) from a file made with
+    socket.makefile("rb")."""
+    lines = []
+    while True:
+        l = f.readline()
+        lines.append(l)
+        if len(l) < 4 or l[3:4] != b"-":
+            return b"".join(lines)

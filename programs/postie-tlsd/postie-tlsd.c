@@ -1,0 +1,326 @@
+/* postie-tlsd: the server side of UCSPI-TLS, with BearSSL. Runs under a
+   UCSPI-TCP server with the client's connection on fd 0 and fd 1, keeps
+   it, and runs prog... beside itself:
+
+   - by default (implicit TLS, ports 465 and 995, as s6-tlsd): it makes
+     the handshake first, then runs prog with pipes on fd 0 and fd 1 and
+     SSL_PROTOCOL, SSL_CIPHER, ... in its environment;
+   - with -r (handshake on request, as s6-ucspitlsd): prog runs at once
+     with the connection itself on fd 0 and fd 1, and SSLCTLFD, SSLREADFD
+     and SSLWRITEFD in its environment; when prog writes 'Y' (or 'y') on
+     SSLCTLFD, the handshake starts on the connection and prog then reads
+     and writes cleartext on the two pipes. After 'Y', the environment
+     block comes back on SSLCTLFD once the handshake is done.
+
+   The certificate chain and key are read from the instance's tls/ at
+   every connection, before anything touches the network; then, when
+   TLS_UID/TLS_GID are set, this process becomes that uid (prog keeps the
+   uid it was started with: a chain-loader after postie-tlsd drops it).
+   prog never holds the key. Interface, log lines, exit codes:
+   doc/postie-tlsd.md. */
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <grp.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <skalibs/types.h>
+#include <skalibs/allreadwrite.h>
+#include <skalibs/bytestr.h>
+#include <skalibs/djbunix.h>
+#include <skalibs/sgetopt.h>
+#include <skalibs/strerr.h>
+#include <skalibs/tai.h>
+#include "postie.h"
+#include "exec_sibling.h"
+#include "tlsd.h"
+
+#define USAGE "postie-tlsd [ -r ] [ -v verbosity ] [ -K timeout ] prog..."
+#define dieusage() strerr_dieusage(100, USAGE)
+
+static unsigned int verbosity = 1 ;
+static unsigned int timeoutms = 30000 ;
+static char const *remote = "unknown" ;
+static tlsd_keys keys ;
+static br_ssl_server_context sc ;
+static unsigned char iobuf[BR_SSL_BUFSIZE_BIDI] ;
+
+static void logwhy (char const *what, char const *why)
+{
+  if (errno) strerr_warnwu5sys(remote, ": ", what, ": ", why) ;
+  else strerr_warnw5x(remote, ": ", what, ": ", why) ;
+}
+
+/* The key and certificate files, under the instance. */
+static int loadkeys (char const **why, char const **file)
+{
+  static char cert[4096], key[4096] ;
+  char const *home = postie_home() ;
+  size_t n = strlen(home) ;
+  if (n + 14 > sizeof cert) { errno = ENAMETOOLONG ; *why = "the instance directory" ; *file = home ; return 0 ; }
+  memcpy(cert, home, n) ; memcpy(cert + n, "/tls/cert.pem", 14) ;
+  memcpy(key, home, n) ; memcpy(key + n, "/tls/key.pem", 13) ;
+  *file = cert ;
+  if (!tlsd_keys_load(&keys, cert, key, why))
+  {
+    /* Which file: the chain is read first. */
+    if (keys.chainlen) *file = key ;
+    return 0 ;
+  }
+  return 1 ;
+}
+
+/* Become TLS_UID/TLS_GID when given (system mode: postie-setup's run
+   scripts give the tls account), before anything touches the network. */
+static void droppriv (void)
+{
+  char const *u = getenv("TLS_UID") ;
+  char const *g = getenv("TLS_GID") ;
+  if (g)
+  {
+    gid_t gid ;
+    if (!gid0_scan(g, &gid)) strerr_dief(100, "invalid TLS_GID") ;
+    if (setgroups(1, &gid) < 0 || setgid(gid) < 0) strerr_diefu(111, "setgid to TLS_GID") ;
+  }
+  if (u)
+  {
+    uid_t uid ;
+    if (!uid0_scan(u, &uid)) strerr_dief(100, "invalid TLS_UID") ;
+    if (setuid(uid) < 0) strerr_diefu(111, "setuid to TLS_UID") ;
+  }
+}
+
+static int waitchild (pid_t pid)
+{
+  int wstat ;
+  if (wait_pid(pid, &wstat) < 0) strerr_diefu(111, "wait for ", "the program") ;
+  return wait_estatus(wstat) ;
+}
+
+/* Applies an environment block ("VAR=value\0", "VAR\0" unsets) and
+   execs prog. */
+static void execprog (char const *const *argv, char const *env, size_t n)
+{
+  size_t i = 0 ;
+  while (i < n && env[i])
+  {
+    size_t len = strlen(env + i) ;
+    char const *eq = memchr(env + i, '=', len) ;
+    if (eq)
+    {
+      char name[64] ;
+      size_t nl = eq - (env + i) ;
+      if (nl && nl < sizeof name)
+      {
+        memcpy(name, env + i, nl) ; name[nl] = 0 ;
+        if (setenv(name, eq + 1, 1) < 0) strerr_diefu(111, "set the environment") ;
+      }
+    }
+    else unsetenv(env + i) ;
+    i += len + 1 ;
+  }
+  exec_sibling(argv[0], argv) ;
+  strerr_dieexec(111, argv[0]) ;
+}
+
+static void setfdvar (char const *name, int fd)
+{
+  char fmt[UINT_FMT] ;
+  fmt[uint_fmt(fmt, (unsigned int)fd)] = 0 ;
+  if (setenv(name, fmt, 1) < 0) strerr_diefu(111, "set the environment") ;
+}
+
+static int handshake (char const **why)
+{
+  tain deadline ;
+  if (ndelay_on(0) < 0 || ndelay_on(1) < 0) strerr_diefu(111, "set the connection non-blocking") ;
+  tlsd_server_init(&sc, &keys, iobuf, sizeof iobuf) ;
+  if (!br_ssl_server_reset(&sc))
+  {
+    errno = 0 ;
+    *why = tlsd_error_str(br_ssl_engine_last_error(&sc.eng)) ;
+    return 0 ;
+  }
+  tain_now_set_stopwatch_g() ;
+  tain_from_millisecs(&deadline, timeoutms) ;
+  tain_add_g(&deadline, &deadline) ;
+  return tlsd_handshake(&sc.eng, 0, 1, &deadline, why) ;
+}
+
+static void loginfo (void)
+{
+  if (verbosity >= 2)
+  {
+    br_ssl_session_parameters params ;
+    br_ssl_engine_get_session_parameters(&sc.eng, &params) ;
+    byte_zzero((char *)params.master_secret, sizeof params.master_secret) ;
+    strerr_warni4x(remote, ": handshake done: TLSv1.2 ", tlsd_suite_name(params.cipher_suite), "") ;
+  }
+}
+
+/* After the handshake: the session, then the program's end. */
+static int session (int appin, int appout, pid_t pid)
+{
+  char const *why ;
+  loginfo() ;
+  if (ndelay_on(appin) < 0 || ndelay_on(appout) < 0) strerr_diefu(111, "set the pipes non-blocking") ;
+  if (!tlsd_pump(&sc.eng, 0, 1, &appin, &appout, timeoutms, &why) && verbosity)
+    logwhy("TLS session ended", why) ;
+  if (appin >= 0) fd_close(appin) ;
+  if (appout >= 0) fd_close(appout) ;
+  fd_shutdown(1, 1) ;
+  fd_close(0) ; fd_close(1) ;
+  return waitchild(pid) ;
+}
+
+/* Implicit TLS: the program waits, in a child, for the environment
+   block; it is forked before the key is read, so it never holds it. */
+static int implicit (char const *const *argv)
+{
+  int toapp[2], fromapp[2], notif[2] ;
+  char const *why, *file ;
+  char env[TLSD_ENVMAX] ;
+  size_t n ;
+  pid_t pid ;
+  if (pipe(toapp) < 0 || pipe(fromapp) < 0 || pipe(notif) < 0) strerr_diefu(111, "create pipes") ;
+  pid = fork() ;
+  if (pid < 0) strerr_diefu(111, "fork") ;
+  if (!pid)
+  {
+    size_t got = 0 ;
+    fd_close(toapp[1]) ; fd_close(fromapp[0]) ; fd_close(notif[1]) ;
+    if (fd_move(0, toapp[0]) < 0 || fd_move(1, fromapp[1]) < 0) strerr_diefu(111, "move descriptors") ;
+    for (;;)
+    {
+      ssize_t r = fd_read(notif[0], env + got, sizeof env - got) ;
+      if (r < 0) strerr_diefu(111, "read the handshake's result") ;
+      if (!r) break ;
+      got += r ;
+      if (got == sizeof env) break ;
+    }
+    if (!got) _exit(0) ;  /* no handshake: postie-tlsd said why */
+    fd_close(notif[0]) ;
+    execprog(argv, env, got) ;
+  }
+  signal(SIGPIPE, SIG_IGN) ;
+  fd_close(toapp[0]) ; fd_close(fromapp[1]) ; fd_close(notif[0]) ;
+  if (!loadkeys(&why, &file))
+  {
+    logwhy(file, why) ;
+    fd_close(notif[1]) ;
+    waitchild(pid) ;
+    return 111 ;
+  }
+  droppriv() ;
+  if (!handshake(&why))
+  {
+    if (verbosity) logwhy("handshake failed", why) ;
+    tlsd_keys_wipe(&keys) ;
+    fd_close(notif[1]) ;
+    fd_close(0) ; fd_close(1) ;
+    waitchild(pid) ;
+    return 1 ;
+  }
+  tlsd_keys_wipe(&keys) ;
+  n = tlsd_envblock(&sc.eng, env) ;
+  if (allwrite(notif[1], env, n) < n) strerr_diefu(111, "write the environment to the program") ;
+  fd_close(notif[1]) ;
+  return session(fromapp[0], toapp[1], pid) ;
+}
+
+/* Handshake on request: the program runs at once, on the connection. */
+static int onrequest (char const *const *argv)
+{
+  int toapp[2], fromapp[2], ctl[2] ;
+  char const *why, *file ;
+  char c ;
+  pid_t pid ;
+  ssize_t r ;
+  if (!loadkeys(&why, &file))
+  {
+    /* No TLS to offer: the program runs without SSLCTLFD, and says so to
+       a client that asks (STARTTLS gets 454). */
+    logwhy(file, why) ;
+    if (verbosity) strerr_warnw2x(remote, ": TLS not available: running the program without it") ;
+    exec_sibling(argv[0], argv) ;
+    strerr_dieexec(111, argv[0]) ;
+  }
+  if (pipe(toapp) < 0 || pipe(fromapp) < 0) strerr_diefu(111, "create pipes") ;
+  if (socketpair(AF_UNIX, SOCK_STREAM, 0, ctl) < 0) strerr_diefu(111, "create the control socket") ;
+  pid = fork() ;
+  if (pid < 0) strerr_diefu(111, "fork") ;
+  if (!pid)
+  {
+    tlsd_keys_wipe(&keys) ;
+    fd_close(toapp[1]) ; fd_close(fromapp[0]) ; fd_close(ctl[1]) ;
+    setfdvar("SSLCTLFD", ctl[0]) ;
+    setfdvar("SSLREADFD", toapp[0]) ;
+    setfdvar("SSLWRITEFD", fromapp[1]) ;
+    exec_sibling(argv[0], argv) ;
+    strerr_dieexec(111, argv[0]) ;
+  }
+  signal(SIGPIPE, SIG_IGN) ;
+  fd_close(toapp[0]) ; fd_close(fromapp[1]) ; fd_close(ctl[0]) ;
+  droppriv() ;
+  do r = fd_read(ctl[1], &c, 1) ; while (r < 0 && errno == EINTR) ;
+  if (r < 0) strerr_diefu(111, "read the control socket") ;
+  if (!r || (c != 'Y' && c != 'y'))
+  {
+    /* The program ended, or never asked: the connection is its own. */
+    if (r) strerr_warnw2x(remote, ": unknown command on the control socket") ;
+    tlsd_keys_wipe(&keys) ;
+    fd_close(ctl[1]) ; fd_close(toapp[1]) ; fd_close(fromapp[0]) ;
+    fd_close(0) ; fd_close(1) ;
+    return r ? 100 : waitchild(pid) ;
+  }
+  if (!handshake(&why))
+  {
+    if (verbosity) logwhy("handshake failed", why) ;
+    tlsd_keys_wipe(&keys) ;
+    fd_close(ctl[1]) ; fd_close(toapp[1]) ; fd_close(fromapp[0]) ;
+    fd_close(0) ; fd_close(1) ;
+    waitchild(pid) ;
+    return 1 ;
+  }
+  tlsd_keys_wipe(&keys) ;
+  if (c == 'Y')
+  {
+    char env[TLSD_ENVMAX] ;
+    size_t n = tlsd_envblock(&sc.eng, env) ;
+    if (allwrite(ctl[1], env, n) < n && verbosity)
+      strerr_warnwu2sys(remote, ": write the environment to the program") ;
+  }
+  fd_close(ctl[1]) ;
+  return session(fromapp[0], toapp[1], pid) ;
+}
+
+int main (int argc, char const *const *argv)
+{
+  int flagrequest = 0 ;
+  PROG = "postie-tlsd" ;
+  {
+    subgetopt l = SUBGETOPT_ZERO ;
+    for (;;)
+    {
+      int opt = subgetopt_r(argc, argv, "rv:K:", &l) ;
+      if (opt == -1) break ;
+      switch (opt)
+      {
+        case 'r' : flagrequest = 1 ; break ;
+        case 'v' : if (!uint0_scan(l.arg, &verbosity)) dieusage() ; break ;
+        case 'K' : if (!uint0_scan(l.arg, &timeoutms) || !timeoutms || timeoutms > 3600000) dieusage() ; break ;
+        default : dieusage() ;
+      }
+    }
+    argc -= l.ind ; argv += l.ind ;
+  }
+  if (!argc) dieusage() ;
+  {
+    char const *ip = getenv("TCPREMOTEIP") ;
+    if (ip && *ip && strlen(ip) < 64) remote = ip ;
+  }
+  return flagrequest ? onrequest(argv) : implicit(argv) ;
+}

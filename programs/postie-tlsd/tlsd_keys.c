@@ -1,0 +1,153 @@
+/* tlsd_keys.c: the certificate chain and the private key, from PEM files.
+   Both are read anew by every connection (postie-tlsd is exec'd per
+   connection), so replacing the files needs no restart. */
+
+#include <errno.h>
+#include <string.h>
+#include <skalibs/allreadwrite.h>
+#include <skalibs/djbunix.h>
+#include <skalibs/bytestr.h>
+#include "tlsd.h"
+
+/* The DER of every certificate, one after the other; the key's DER. */
+static unsigned char derpool[TLSD_FILEMAX] ;
+static size_t derlen ;
+static unsigned char keyder[TLSD_FILEMAX] ;
+static size_t keylen ;
+static int overflow ;
+static char filebuf[TLSD_FILEMAX + 1] ;
+
+static void topool (void *ctx, void const *s, size_t n)
+{
+  (void)ctx ;
+  if (n > sizeof derpool - derlen) { overflow = 1 ; return ; }
+  memcpy(derpool + derlen, s, n) ;
+  derlen += n ;
+}
+
+static void tokey (void *ctx, void const *s, size_t n)
+{
+  (void)ctx ;
+  if (n > sizeof keyder - keylen) { overflow = 1 ; return ; }
+  memcpy(keyder + keylen, s, n) ;
+  keylen += n ;
+}
+
+/* The file, NUL-free PEM text, at most TLSD_FILEMAX bytes. */
+static ssize_t readpem (char const *file, char const **why)
+{
+  int fd = openb_read(file) ;
+  size_t r = 0 ;
+  if (fd < 0) { *why = "unable to open" ; return -1 ; }
+  while (r < sizeof filebuf)
+  {
+    ssize_t w = fd_read(fd, filebuf + r, sizeof filebuf - r) ;
+    if (w < 0) { *why = "unable to read" ; fd_close(fd) ; return -1 ; }
+    if (!w) break ;
+    r += w ;
+  }
+  fd_close(fd) ;
+  if (r > TLSD_FILEMAX) { errno = 0 ; *why = "file too large" ; return -1 ; }
+  return r ;
+}
+
+static int iscert (char const *name)
+{
+  return !strcmp(name, "CERTIFICATE") || !strcmp(name, "X509 CERTIFICATE") ;
+}
+
+static int iskey (char const *name)
+{
+  return !strcmp(name, "PRIVATE KEY") || !strcmp(name, "RSA PRIVATE KEY") || !strcmp(name, "EC PRIVATE KEY") ;
+}
+
+/* Decodes the PEM objects of buf: certificates into the chain when k is
+   given as a chain reader (wantkey 0), the one private key otherwise. */
+static int decode (tlsd_keys *k, size_t n, int wantkey, char const **why)
+{
+  br_pem_decoder_context pc ;
+  size_t pos = 0, start = 0 ;
+  int inobj = 0, found = 0 ;
+  br_pem_decoder_init(&pc) ;
+  filebuf[n++] = '\n' ;  /* a last line without its newline */
+  overflow = 0 ;
+  while (pos < n)
+  {
+    pos += br_pem_decoder_push(&pc, filebuf + pos, n - pos) ;
+    switch (br_pem_decoder_event(&pc))
+    {
+      case BR_PEM_BEGIN_OBJ :
+      {
+        char const *name = br_pem_decoder_name(&pc) ;
+        inobj = 1 ;
+        if (!wantkey && iscert(name))
+        {
+          if (k->chainlen >= TLSD_CHAINMAX) { errno = 0 ; *why = "too many certificates in the chain" ; return 0 ; }
+          start = derlen ;
+          br_pem_decoder_setdest(&pc, &topool, 0) ;
+        }
+        else if (wantkey && iskey(name))
+        {
+          if (found) { errno = 0 ; *why = "more than one private key" ; return 0 ; }
+          keylen = 0 ;
+          br_pem_decoder_setdest(&pc, &tokey, 0) ;
+        }
+        else br_pem_decoder_setdest(&pc, 0, 0) ;
+        break ;
+      }
+      case BR_PEM_END_OBJ :
+        if (!inobj) break ;
+        inobj = 0 ;
+        if (overflow) { errno = 0 ; *why = "object too large" ; return 0 ; }
+        if (!wantkey && derlen > start)
+        {
+          k->chain[k->chainlen].data = derpool + start ;
+          k->chain[k->chainlen].data_len = derlen - start ;
+          k->chainlen++ ;
+          found = 1 ;
+        }
+        else if (wantkey && keylen) found = 1 ;
+        break ;
+      case BR_PEM_ERROR :
+        errno = 0 ; *why = "invalid PEM" ; return 0 ;
+      default : break ;
+    }
+  }
+  if (inobj) { errno = 0 ; *why = "truncated PEM object" ; return 0 ; }
+  if (!found) { errno = 0 ; *why = wantkey ? "no private key in the file" : "no certificate in the file" ; return 0 ; }
+  return 1 ;
+}
+
+int tlsd_keys_load (tlsd_keys *k, char const *certfile, char const *keyfile, char const **why)
+{
+  ssize_t n ;
+  int err ;
+  k->chainlen = 0 ;
+  derlen = 0 ;
+  n = readpem(certfile, why) ;
+  if (n < 0) return 0 ;
+  if (!decode(k, n, 0, why)) return 0 ;
+  n = readpem(keyfile, why) ;
+  if (n < 0) return 0 ;
+  if (!decode(k, n, 1, why)) { tlsd_keys_wipe(k) ; return 0 ; }
+  br_skey_decoder_init(&k->key) ;
+  br_skey_decoder_push(&k->key, keyder, keylen) ;
+  byte_zzero((char *)keyder, sizeof keyder) ;
+  byte_zzero(filebuf, sizeof filebuf) ;
+  err = br_skey_decoder_last_error(&k->key) ;
+  if (err) { errno = 0 ; *why = "the private key cannot be decoded" ; tlsd_keys_wipe(k) ; return 0 ; }
+  k->keytype = br_skey_decoder_key_type(&k->key) ;
+  if (k->keytype != BR_KEYTYPE_RSA && k->keytype != BR_KEYTYPE_EC)
+  {
+    errno = 0 ; *why = "the private key is neither RSA nor EC" ; tlsd_keys_wipe(k) ; return 0 ;
+  }
+  return 1 ;
+}
+
+void tlsd_keys_wipe (tlsd_keys *k)
+{
+  byte_zzero((char *)&k->key, sizeof k->key) ;
+  byte_zzero((char *)keyder, sizeof keyder) ;
+  byte_zzero(filebuf, sizeof filebuf) ;
+  keylen = 0 ;
+}

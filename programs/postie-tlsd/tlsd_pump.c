@@ -1,0 +1,379 @@
+/* tlsd_pump.c: the BearSSL server engine between the network descriptors
+   and the program's pipes. One loop serves the handshake (no program
+   descriptors yet, stop once application data may flow) and the session
+   (until both sides are done). Every wait has a deadline or a reason to
+   end: the program's own timeouts end it, then the close_notify has
+   closems milliseconds to leave. */
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+#include <skalibs/allreadwrite.h>
+#include <skalibs/djbunix.h>
+#include <skalibs/iopause.h>
+#include <skalibs/tai.h>
+#include <skalibs/types.h>
+#include "tlsd.h"
+
+/* ECDHE only (forward secrecy), AEAD only; ChaCha20 first for clients
+   without AES instructions, which say so by listing it first. */
+static uint16_t const suites_ec[] =
+{
+  BR_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+  BR_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+  BR_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+} ;
+static uint16_t const suites_rsa[] =
+{
+  BR_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+  BR_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+  BR_TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+} ;
+
+static struct { unsigned int id ; char const *name ; } const suitenames[] =
+{
+  { BR_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, "ECDHE-ECDSA-AES128-GCM-SHA256" },
+  { BR_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256, "ECDHE-ECDSA-CHACHA20-POLY1305" },
+  { BR_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, "ECDHE-ECDSA-AES256-GCM-SHA384" },
+  { BR_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, "ECDHE-RSA-AES128-GCM-SHA256" },
+  { BR_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256, "ECDHE-RSA-CHACHA20-POLY1305" },
+  { BR_TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384, "ECDHE-RSA-AES256-GCM-SHA384" },
+} ;
+
+char const *tlsd_suite_name (unsigned int suite)
+{
+  for (size_t i = 0 ; i < sizeof suitenames / sizeof *suitenames ; i++)
+    if (suitenames[i].id == suite) return suitenames[i].name ;
+  return "unknown" ;
+}
+
+static struct { int err ; char const *s ; } const errnames[] =
+{
+  { BR_ERR_BAD_PARAM, "bad parameter" },
+  { BR_ERR_BAD_STATE, "bad state" },
+  { BR_ERR_UNSUPPORTED_VERSION, "unsupported protocol version (TLS 1.2 only)" },
+  { BR_ERR_BAD_VERSION, "bad record version" },
+  { BR_ERR_BAD_LENGTH, "bad record length" },
+  { BR_ERR_TOO_LARGE, "record too large" },
+  { BR_ERR_BAD_MAC, "bad record MAC" },
+  { BR_ERR_NO_RANDOM, "no random source" },
+  { BR_ERR_UNKNOWN_TYPE, "unknown record type (not TLS)" },
+  { BR_ERR_UNEXPECTED, "unexpected message" },
+  { BR_ERR_BAD_CCS, "bad ChangeCipherSpec" },
+  { BR_ERR_BAD_ALERT, "bad alert" },
+  { BR_ERR_BAD_HANDSHAKE, "bad handshake message" },
+  { BR_ERR_OVERSIZED_ID, "oversized session id" },
+  { BR_ERR_BAD_CIPHER_SUITE, "no cipher suite in common (ECDHE with AES-GCM or ChaCha20-Poly1305 only)" },
+  { BR_ERR_BAD_COMPRESSION, "compression requested" },
+  { BR_ERR_BAD_FRAGLEN, "bad fragment length" },
+  { BR_ERR_BAD_SECRENEG, "bad secure renegotiation" },
+  { BR_ERR_EXTRA_EXTENSION, "unexpected extension" },
+  { BR_ERR_BAD_SNI, "bad server name" },
+  { BR_ERR_BAD_HELLO_DONE, "bad ServerHelloDone" },
+  { BR_ERR_LIMIT_EXCEEDED, "limit exceeded" },
+  { BR_ERR_BAD_FINISHED, "bad Finished message" },
+  { BR_ERR_RESUME_MISMATCH, "session resumption mismatch" },
+  { BR_ERR_INVALID_ALGORITHM, "unsupported algorithm" },
+  { BR_ERR_BAD_SIGNATURE, "bad signature" },
+  { BR_ERR_WRONG_KEY_USAGE, "wrong key usage" },
+  { BR_ERR_NO_CLIENT_AUTH, "no client certificate" },
+} ;
+
+/* TLS alerts (RFC 5246 7.2), the ones a handshake here may end with. */
+static struct { int n ; char const *s ; } const alertnames[] =
+{
+  { 0, "close notify" },
+  { 10, "unexpected message" },
+  { 20, "bad record MAC" },
+  { 22, "record overflow" },
+  { 40, "handshake failure (no cipher suite in common: ECDHE with AES-GCM or ChaCha20-Poly1305 only)" },
+  { 42, "bad certificate" },
+  { 47, "illegal parameter" },
+  { 48, "unknown CA" },
+  { 50, "decode error" },
+  { 51, "decrypt error" },
+  { 70, "protocol version (TLS 1.2 only)" },
+  { 71, "insufficient security" },
+  { 80, "internal error" },
+  { 90, "user canceled" },
+  { 100, "no renegotiation" },
+  { 110, "unsupported extension" },
+  { 112, "unrecognized name" },
+} ;
+
+static size_t alert (char *buf, size_t m, int n)
+{
+  for (size_t i = 0 ; i < sizeof alertnames / sizeof *alertnames ; i++)
+    if (alertnames[i].n == n)
+    {
+      size_t len = strlen(alertnames[i].s) ;
+      memcpy(buf + m, alertnames[i].s, len) ;
+      return m + len ;
+    }
+  return m + uint_fmt(buf + m, (unsigned int)n) ;
+}
+
+char const *tlsd_error_str (int err)
+{
+  static char buf[160] ;
+  size_t m ;
+  for (size_t i = 0 ; i < sizeof errnames / sizeof *errnames ; i++)
+    if (errnames[i].err == err) return errnames[i].s ;
+  if (err >= BR_ERR_RECV_FATAL_ALERT && err < BR_ERR_SEND_FATAL_ALERT)
+  {
+    memcpy(buf, "fatal alert from the client: ", 29) ; m = 29 ;
+    m = alert(buf, m, err - BR_ERR_RECV_FATAL_ALERT) ;
+  }
+  else if (err >= BR_ERR_SEND_FATAL_ALERT)
+  {
+    memcpy(buf, "fatal alert sent: ", 18) ; m = 18 ;
+    m = alert(buf, m, err - BR_ERR_SEND_FATAL_ALERT) ;
+  }
+  else
+  {
+    memcpy(buf, "BearSSL error ", 14) ; m = 14 ;
+    m += uint_fmt(buf + m, (unsigned int)err) ;
+  }
+  buf[m] = 0 ;
+  return buf ;
+}
+
+void tlsd_server_init (br_ssl_server_context *sc, tlsd_keys const *k, unsigned char *buf, size_t bufsize)
+{
+  br_ssl_engine_context *eng = &sc->eng ;
+  br_ssl_server_zero(sc) ;
+  br_ssl_engine_set_versions(eng, BR_TLS12, BR_TLS12) ;
+  if (k->keytype == BR_KEYTYPE_EC)
+    br_ssl_engine_set_suites(eng, suites_ec, sizeof suites_ec / sizeof *suites_ec) ;
+  else
+    br_ssl_engine_set_suites(eng, suites_rsa, sizeof suites_rsa / sizeof *suites_rsa) ;
+  /* Hashes for the signatures a client may ask for, and for the PRF. */
+  br_ssl_engine_set_hash(eng, br_sha1_ID, &br_sha1_vtable) ;
+  br_ssl_engine_set_hash(eng, br_sha224_ID, &br_sha224_vtable) ;
+  br_ssl_engine_set_hash(eng, br_sha256_ID, &br_sha256_vtable) ;
+  br_ssl_engine_set_hash(eng, br_sha384_ID, &br_sha384_vtable) ;
+  br_ssl_engine_set_hash(eng, br_sha512_ID, &br_sha512_vtable) ;
+  br_ssl_engine_set_prf_sha256(eng, &br_tls12_sha256_prf) ;
+  br_ssl_engine_set_prf_sha384(eng, &br_tls12_sha384_prf) ;
+  br_ssl_engine_set_default_aes_gcm(eng) ;
+  br_ssl_engine_set_default_chapol(eng) ;
+  br_ssl_engine_set_default_ec(eng) ;
+  if (k->keytype == BR_KEYTYPE_EC)
+    br_ssl_server_set_single_ec(sc, k->chain, k->chainlen, br_skey_decoder_get_ec(&k->key),
+      BR_KEYTYPE_SIGN, BR_KEYTYPE_EC, br_ec_get_default(), br_ecdsa_sign_asn1_get_default()) ;
+  else
+    br_ssl_server_set_single_rsa(sc, k->chain, k->chainlen, br_skey_decoder_get_rsa(&k->key),
+      BR_KEYTYPE_SIGN, br_rsa_private_get_default(), br_rsa_pkcs1_sign_get_default()) ;
+  /* No renegotiation: nothing needs it, and it only adds attack surface. */
+  br_ssl_engine_add_flags(eng, BR_OPT_NO_RENEGOTIATION) ;
+  br_ssl_engine_set_buffer(eng, buf, bufsize, 1) ;
+}
+
+/* The loop. appin/appout -1 for the handshake (hsonly). */
+static int loop (br_ssl_engine_context *eng, int netin, int netout, int *appinp, int *appoutp, int hsonly, tain const *hsdeadline, unsigned int closems, char const **why)
+{
+  tain deadline ;
+  int closing = 0 ;
+  int ret ;
+  int appin = *appinp, appout = *appoutp ;
+  if (hsonly) deadline = *hsdeadline ;
+  else tain_add_g(&deadline, &tain_infinite_relative) ;
+  for (;;)
+  {
+    iopause_fd x[4] ;
+    int inet = -1, onet = -1, iapp = -1, oapp = -1 ;
+    unsigned int n = 0 ;
+    unsigned int st = br_ssl_engine_current_state(eng) ;
+    int r ;
+    if (st == BR_SSL_CLOSED)
+    {
+      int err = br_ssl_engine_last_error(eng) ;
+      if (err != BR_ERR_OK) { errno = 0 ; *why = tlsd_error_str(err) ; { ret = 0 ; goto end ; } }
+      if (hsonly) { errno = 0 ; *why = "the client closed the connection during the handshake" ; { ret = 0 ; goto end ; } }
+      { ret = 1 ; goto end ; }
+    }
+    /* Done once application data may flow either way: a client may
+       send its first data with its Finished, and the engine then holds
+       it (RECVAPP) before it lets us send. */
+    if (hsonly && (st & (BR_SSL_SENDAPP | BR_SSL_RECVAPP))) { ret = 1 ; goto end ; }
+    if (closing && !(st & BR_SSL_SENDREC)) { ret = 1 ; goto end ; }  /* close_notify sent */
+    if ((st & BR_SSL_RECVAPP) && appout < 0 && !hsonly)
+    {
+      /* The program is gone: what the client still sends goes nowhere. */
+      size_t len ;
+      br_ssl_engine_recvapp_buf(eng, &len) ;
+      br_ssl_engine_recvapp_ack(eng, len) ;
+      continue ;
+    }
+    if (st & BR_SSL_SENDREC) { onet = n ; x[n].fd = netout ; x[n++].events = IOPAUSE_WRITE ; }
+    if ((st & BR_SSL_RECVREC) && netin >= 0) { inet = n ; x[n].fd = netin ; x[n++].events = IOPAUSE_READ ; }
+    if ((st & BR_SSL_RECVAPP) && appout >= 0) { oapp = n ; x[n].fd = appout ; x[n++].events = IOPAUSE_WRITE ; }
+    if ((st & BR_SSL_SENDAPP) && appin >= 0 && !closing) { iapp = n ; x[n].fd = appin ; x[n++].events = IOPAUSE_READ ; }
+    if (!n)
+    {
+      /* Nothing can move: the client has gone and so has the program,
+         or the client has gone while the engine waits for records. */
+      if (hsonly) { errno = 0 ; *why = "the client closed the connection during the handshake" ; { ret = 0 ; goto end ; } }
+      if (appin >= 0 && !closing) { fd_close(appin) ; appin = -1 ; }
+      { ret = 1 ; goto end ; }
+    }
+    r = iopause_g(x, n, &deadline) ;
+    if (r < 0)
+    {
+      if (errno == EINTR) continue ;
+      *why = "iopause" ; { ret = 0 ; goto end ; }
+    }
+    if (!r)
+    {
+      errno = 0 ;
+      *why = hsonly ? "handshake timed out" : "timed out sending close_notify" ;
+      { ret = 0 ; goto end ; }
+    }
+    if (onet >= 0 && x[onet].revents & (IOPAUSE_WRITE | IOPAUSE_EXCEPT))
+    {
+      size_t len ;
+      unsigned char *buf = br_ssl_engine_sendrec_buf(eng, &len) ;
+      if (buf)
+      {
+        ssize_t w = fd_write(netout, (char *)buf, len) ;
+        if (w < 0)
+        {
+          if (errno != EAGAIN && errno != EWOULDBLOCK)
+          {
+            if (!hsonly && (errno == EPIPE || errno == ECONNRESET) && netin < 0) { ret = 1 ; goto end ; }
+            *why = "write to the network" ; { ret = 0 ; goto end ; }
+          }
+        }
+        else br_ssl_engine_sendrec_ack(eng, w) ;
+      }
+      continue ;
+    }
+    if (inet >= 0 && x[inet].revents & (IOPAUSE_READ | IOPAUSE_EXCEPT))
+    {
+      size_t len ;
+      unsigned char *buf = br_ssl_engine_recvrec_buf(eng, &len) ;
+      if (buf)
+      {
+        ssize_t w = fd_read(netin, (char *)buf, len) ;
+        if (w < 0)
+        {
+          if (errno != EAGAIN && errno != EWOULDBLOCK)
+          {
+            if (!hsonly && errno == ECONNRESET) w = 0 ;
+            else { *why = "read from the network" ; { ret = 0 ; goto end ; } }
+          }
+        }
+        if (!w)
+        {
+          if (hsonly) { errno = 0 ; *why = "the client closed the connection during the handshake" ; { ret = 0 ; goto end ; } }
+          /* EOF without close_notify: the program sees EOF too. */
+          netin = -1 ;
+          if (appout >= 0) { fd_close(appout) ; appout = -1 ; }
+        }
+        else if (w > 0) br_ssl_engine_recvrec_ack(eng, w) ;
+      }
+      continue ;
+    }
+    if (oapp >= 0 && x[oapp].revents & (IOPAUSE_WRITE | IOPAUSE_EXCEPT))
+    {
+      size_t len ;
+      unsigned char *buf = br_ssl_engine_recvapp_buf(eng, &len) ;
+      if (buf)
+      {
+        ssize_t w = fd_write(appout, (char *)buf, len) ;
+        if (w < 0)
+        {
+          if (errno != EAGAIN && errno != EWOULDBLOCK) { fd_close(appout) ; appout = -1 ; }
+        }
+        else br_ssl_engine_recvapp_ack(eng, w) ;
+      }
+      continue ;
+    }
+    if (iapp >= 0 && x[iapp].revents & (IOPAUSE_READ | IOPAUSE_EXCEPT))
+    {
+      size_t len ;
+      unsigned char *buf = br_ssl_engine_sendapp_buf(eng, &len) ;
+      if (buf)
+      {
+        ssize_t w = fd_read(appin, (char *)buf, len) ;
+        if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK) w = 0 ;
+        if (!w)
+        {
+          /* The program is done: close_notify, then leave. */
+          fd_close(appin) ; appin = -1 ;
+          if (netin < 0) { ret = 1 ; goto end ; }
+          br_ssl_engine_close(eng) ;
+          closing = 1 ;
+          {
+            tain t ;
+            tain_from_millisecs(&t, closems) ;
+            tain_add_g(&deadline, &t) ;
+          }
+        }
+        else if (w > 0)
+        {
+          br_ssl_engine_sendapp_ack(eng, w) ;
+          br_ssl_engine_flush(eng, 0) ;
+        }
+      }
+      continue ;
+    }
+  }
+ end:
+  *appinp = appin ;
+  *appoutp = appout ;
+  return ret ;
+}
+
+int tlsd_handshake (br_ssl_engine_context *eng, int netin, int netout, tain const *deadline, char const **why)
+{
+  int a = -1, b = -1 ;
+  return loop(eng, netin, netout, &a, &b, 1, deadline, 0, why) ;
+}
+
+int tlsd_pump (br_ssl_engine_context *eng, int netin, int netout, int *appin, int *appout, unsigned int closems, char const **why)
+{
+  return loop(eng, netin, netout, appin, appout, 0, 0, closems, why) ;
+}
+
+static size_t put (char *s, size_t m, char const *t)
+{
+  size_t n = strlen(t) ;
+  if (m + n + 2 > TLSD_ENVMAX) return m ;
+  memcpy(s + m, t, n) ;
+  return m + n ;
+}
+
+/* A server name the client sent is shown only if it looks like one. */
+static int dnsname (char const *s)
+{
+  if (!*s) return 0 ;
+  for (; *s ; s++)
+    if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') || *s == '.' || *s == '-'))
+      return 0 ;
+  return 1 ;
+}
+
+size_t tlsd_envblock (br_ssl_engine_context const *eng, char *s)
+{
+  br_ssl_session_parameters params ;
+  unsigned int v = br_ssl_engine_get_version(eng) ;
+  char const *sni = br_ssl_engine_get_server_name(eng) ;
+  size_t m = 0 ;
+  br_ssl_engine_get_session_parameters(eng, &params) ;
+  memset(params.master_secret, 0, sizeof params.master_secret) ;
+  m = put(s, m, "SSL_PROTOCOL=") ;
+  m = put(s, m, v == BR_TLS12 ? "TLSv1.2" : v == BR_TLS11 ? "TLSv1.1" : v == BR_TLS10 ? "TLSv1" : "unknown") ;
+  s[m++] = 0 ;
+  m = put(s, m, "SSL_CIPHER=") ;
+  m = put(s, m, tlsd_suite_name(params.cipher_suite)) ;
+  s[m++] = 0 ;
+  m = put(s, m, "SSL_TLS_SNI_SERVERNAME") ;
+  if (dnsname(sni)) { m = put(s, m, "=") ; m = put(s, m, sni) ; }
+  s[m++] = 0 ;
+  /* No client certificate is asked for: these are always unset. */
+  m = put(s, m, "SSL_PEER_CERT_HASH") ; s[m++] = 0 ;
+  m = put(s, m, "SSL_PEER_CERT_SUBJECT") ; s[m++] = 0 ;
+  s[m++] = 0 ;
+  return m ;
+}

@@ -1,0 +1,231 @@
+#!/usr/bin/python3
+"""postie-tlsd on its own, under postie-tcpserver, with a small UCSPI-TLS
+program (tests/lib/tls-app): implicit TLS and TLS on request, checked with
+openssl s_client and Python's ssl verifying the instance's certificate;
+only TLS 1.2 with ECDHE and AEAD suites; the certificate read anew by each
+connection; no certificate; hostile clients (garbage, a stalled
+handshake, a huge record) end with a log line and never reach the
+program."""
+import os, socket, ssl, subprocess, sys, time
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+from postietest import *
+from tcp import Server, readline
+from tlstest import make_cert, client_context, s_client
+
+HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib")
+APP = os.path.join(HERE, "tls-app")
+home = tmpdir("tlsd")
+ca = make_cert(home)
+mark = os.path.join(home, "ran")
+env = {"POSTIE_HOME": home, "TLSAPP_MARK": mark}
+
+
+def first_bytes(s, timeout=5):
+    """What the server sends first, b"" if it closes (or resets) first."""
+    s.settimeout(timeout)
+    try:
+        return s.recv(100)
+    except (ConnectionResetError, socket.timeout):
+        return b""
+
+
+def logpath(n):
+    return os.path.join(home, n + ".log")
+
+
+imp = Server(["-v"], "127.0.0.1", [prog("postie-tlsd"), "-v", "2", "-K", "1500", APP], logpath("implicit"), env=env)
+req = Server(["-v"], "127.0.0.1", [prog("postie-tlsd"), "-r", "-K", "1500", APP], logpath("request"), env=env)
+try:
+    # Implicit TLS: openssl s_client verifies the certificate, the program
+    # sees SSL_PROTOCOL and SSL_CIPHER, and the session works.
+    rc, out = s_client(imp.port, ca, ["-ign_eof"], b"ping\r\nQUIT\r\n")
+    check("implicit-s_client-verified", rc == 0 and "Verify return code: 0 (ok)" in out, out[-600:])
+    check("implicit-env", "SSL_PROTOCOL=TLSv1.2" in out and "SSL_CIPHER=ECDHE-ECDSA-" in out, out[-600:])
+    check("implicit-echo", "echo ping" in out, out[-600:])
+    t = imp.wait_log(lambda t: "handshake done" in t)
+    check("implicit-log", "127.0.0.1: handshake done: TLSv1.2 ECDHE-ECDSA-" in t, t[-400:])
+
+    # Python's ssl, verifying certificate and name.
+    ctx = client_context(ca)
+    with socket.create_connection(("127.0.0.1", imp.port), 10) as raw:
+        s = ctx.wrap_socket(raw, server_hostname="mx.test.example")
+        hello = readline(s)
+        check("python-tls12", s.version() == "TLSv1.2", s.version())
+        c = s.cipher()[0]
+        check("python-aead-suite", c.startswith("ECDHE-ECDSA-") and ("GCM" in c or "CHACHA20" in c), c)
+        s.sendall(b"abc\r\n")
+        check("python-echo", readline(s) == b"echo abc\r\n")
+        s.sendall(b"QUIT\r\n")
+        s.settimeout(5)
+        try:
+            end = s.recv(100)
+        except ssl.SSLError as e:
+            end = str(e).encode()
+        check("python-close", end == b"", end)
+        s.close()
+
+    # Only ECDHE with AEAD: a client offering only CBC suites, or only
+    # static RSA key exchange, is refused; TLS 1.3 alone is refused.
+    for name, args in (("cbc", ["-cipher", "ECDHE-ECDSA-AES128-SHA", "-tls1_2"]),
+                       ("tls13-only", ["-tls1_3"]),
+                       ("tls11", ["-tls1_1", "-cipher", "ALL:@SECLEVEL=0"])):
+        rc, out = s_client(imp.port, ca, args, b"")
+        check("refused-" + name, "Cipher is (NONE)" in out and "SSL_PROTOCOL" not in out, out[-300:])
+    t = imp.wait_log(lambda t: "protocol version" in t)
+    check("refused-cbc-log", "handshake failed: fatal alert sent: handshake failure" in t, t[-600:])
+    check("refused-version-log", "handshake failed: fatal alert sent: protocol version (TLS 1.2 only)" in t, t[-600:])
+
+    # Hostile handshakes: nothing reaches the program.
+    os.path.exists(mark) and os.unlink(mark)
+    s = imp.connect()
+    s.sendall(b"EHLO garbage instead of a ClientHello\r\n" * 4)
+    got = first_bytes(s)
+    s.close()
+    t = imp.wait_log(lambda t: "handshake failed: unknown record type" in t or "handshake failed: bad" in t)
+    check("garbage-closed", not got.startswith(b"hello"), got)
+    check("garbage-logged", "handshake failed" in t, t[-400:])
+
+    # A client that stops mid-handshake: the timeout (-K 1500) ends it.
+    hello = bytes.fromhex("160301002e0100002a0303") + b"\0" * 10  # a ClientHello cut short
+    s = imp.connect()
+    t0 = time.time()
+    s.sendall(hello)
+    s.settimeout(10)
+    try:
+        got = s.recv(100)
+    except (ConnectionResetError, socket.timeout):
+        got = b"timeout"
+    el = time.time() - t0
+    s.close()
+    check("stalled-ends", got == b"" and 1.0 < el < 6, "%r after %.1fs" % (got, el))
+    t = imp.wait_log(lambda t: "handshake timed out" in t)
+    check("stalled-logged", "127.0.0.1: handshake failed: handshake timed out" in t, t[-400:])
+
+    # A huge record: a header claiming 65535 bytes, then the bytes.
+    s = imp.connect()
+    try:
+        s.sendall(b"\x16\x03\x03\xff\xff" + b"\x01" * 65535)
+    except OSError:
+        pass
+    got = first_bytes(s)
+    s.close()
+    t = imp.wait_log(lambda t: t.count("handshake failed") >= 4)
+    check("huge-record-refused", not got.startswith(b"hello") and t.count("handshake failed") >= 4, t[-400:])
+    time.sleep(0.3)
+    check("hostile-never-ran-program", not os.path.exists(mark))
+    t = imp.logtext()
+    check("no-crash", "signal" not in t and "exit 111" not in t, t[-600:])
+
+    # Random bytes in every shape of record header: never a crash.
+    import random
+    rnd = random.Random(12)
+    for i in range(20):
+        kind = i % 4
+        if kind == 0:
+            junk = bytes(rnd.randrange(256) for _ in range(rnd.randrange(1, 600)))
+        elif kind == 1:
+            junk = b"\x16\x03\x03" + bytes(rnd.randrange(256) for _ in range(rnd.randrange(2, 600)))
+        elif kind == 2:
+            body = bytes(rnd.randrange(256) for _ in range(rnd.randrange(4, 300)))
+            junk = b"\x16\x03\x01" + len(body).to_bytes(2, "big") + body
+        else:
+            body = b"\x01" + (len(hello) + 500).to_bytes(3, "big") + bytes(rnd.randrange(256) for _ in range(300))
+            junk = b"\x16\x03\x01" + len(body).to_bytes(2, "big") + body
+        s = imp.connect()
+        try:
+            s.sendall(junk)
+        except OSError:
+            pass
+        s.shutdown(socket.SHUT_WR)
+        first_bytes(s)
+        s.close()
+    t = imp.wait_log(lambda t: t.count("handshake failed") >= 24, timeout=20)
+    check("random-records-refused", t.count("handshake failed") >= 24, t[-600:])
+
+    # After the handshake, a record whose MAC is wrong ends the session
+    # with a log line; the program sees EOF, nothing else.
+    raw = imp.connect()
+    inb, outb = ssl.MemoryBIO(), ssl.MemoryBIO()
+    obj = client_context(ca).wrap_bio(inb, outb, server_hostname="mx.test.example")
+    raw.settimeout(10)
+    while True:
+        try:
+            obj.do_handshake()
+            break
+        except ssl.SSLWantReadError:
+            d = outb.read()
+            if d:
+                raw.sendall(d)
+            inb.write(raw.recv(65536))
+    d = outb.read()
+    if d:
+        raw.sendall(d)
+    obj.write(b"hello there\r\n")
+    rec = bytearray(outb.read())
+    rec[-1] ^= 0x55  # the last byte of the AEAD tag
+    raw.sendall(bytes(rec))
+    got = b""
+    try:
+        while True:
+            x = raw.recv(65536)
+            if not x:
+                break
+            got += x
+    except (ConnectionResetError, socket.timeout):
+        pass
+    raw.close()
+    t = imp.wait_log(lambda t: "TLS session ended" in t)
+    check("bad-mac-ends-session", "TLS session ended: bad record MAC" in t, t[-400:])
+
+    # The certificate is read by each connection: replace it, no restart.
+    ca2 = make_cert(home, "mx2.test.example")
+    rc, out = s_client(imp.port, ca2, ["-ign_eof"], b"QUIT\r\n", name="mx2.test.example")
+    check("cert-replaced", rc == 0 and "Verify return code: 0 (ok)" in out, out[-400:])
+    ca = make_cert(home)
+
+    # On request: clear text first (bytes pass unchanged), then STARTTLS.
+    s = req.connect()
+    f = readline(s)
+    check("request-cleartext-hello", f.startswith(b"hello") and b"SSLCTLFD=" in f and b"SSL_PROTOCOL" not in f, f)
+    s.sendall(b"before\r\n")
+    check("request-cleartext-echo", readline(s) == b"echo before\r\n")
+    s.sendall(b"STARTTLS\r\n")
+    check("request-go", readline(s) == b"go\r\n")
+    ts = client_context(ca).wrap_socket(s, server_hostname="mx.test.example")
+    l = readline(ts)
+    check("request-env-block", l.startswith(b"tls SSL_PROTOCOL=TLSv1.2 SSL_CIPHER=ECDHE-ECDSA-"), l)
+    ts.sendall(b"inside\r\nQUIT\r\n")
+    check("request-tls-echo", readline(ts) == b"echo inside\r\n")
+    ts.close()
+
+    # Bytes the client sent after STARTTLS, still in the socket, are not
+    # clear text to anyone: they go to the TLS engine, which refuses them.
+    s = req.connect()
+    readline(s)
+    s.sendall(b"STARTTLS\r\n")
+    readline(s)
+    s.sendall(b"RSET\r\n")
+    got = first_bytes(s)
+    s.close()
+    check("request-pipelined-not-clear", b"echo" not in got, got)
+    t = req.wait_log(lambda t: "handshake failed" in t)
+    check("request-pipelined-logged", "handshake failed" in t, t[-400:])
+
+    # No certificate: the program runs without SSLCTLFD, and it is logged.
+    os.rename(os.path.join(home, "tls", "cert.pem"), os.path.join(home, "tls", "cert.off"))
+    s = req.connect()
+    f = readline(s)
+    s.sendall(b"QUIT\r\n")
+    s.close()
+    check("nocert-no-sslctlfd", f.startswith(b"hello") and b"SSLCTLFD" not in f, f)
+    t = req.wait_log(lambda t: "TLS not available" in t)
+    check("nocert-logged", "cert.pem: unable to open" in t and "TLS not available" in t, t[-400:])
+    s = imp.connect()
+    got = first_bytes(s)
+    s.close()
+    check("nocert-implicit-closed", got == b"", got)
+    os.rename(os.path.join(home, "tls", "cert.off"), os.path.join(home, "tls", "cert.pem"))
+finally:
+    imp.stop()
+    req.stop()
+done()

@@ -1,0 +1,73 @@
+"""Helpers for the TLS tests: an instance's certificate (made with the
+openssl command, as postie-setup does), and clients that verify it."""
+import os, socket, ssl, subprocess
+
+
+def make_cert(home, name="mx.test.example", kind="ec"):
+    """A self-signed certificate for name in home/tls/ (cert.pem, key.pem).
+    kind: "ec" (P-256) or "rsa" (2048 bits). Returns the cert's path (the
+    CA file a client verifies against)."""
+    d = os.path.join(home, "tls")
+    os.makedirs(d, exist_ok=True)
+    key = os.path.join(d, "key.pem.new")
+    cert = os.path.join(d, "cert.pem.new")
+    newkey = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"] if kind == "ec" else ["-newkey", "rsa:2048"]
+    subprocess.run(["openssl", "req", "-x509"] + newkey + ["-nodes", "-keyout", key, "-out", cert,
+                    "-days", "3650", "-subj", "/CN=" + name, "-addext", "subjectAltName=DNS:" + name],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    os.chmod(key, 0o600)
+    os.rename(key, os.path.join(d, "key.pem"))
+    os.rename(cert, os.path.join(d, "cert.pem"))
+    return os.path.join(d, "cert.pem")
+
+
+def client_context(cafile, name="mx.test.example"):
+    """A context that verifies the server's certificate against cafile
+    (and its name): never verification turned off."""
+    ctx = ssl.create_default_context(cafile=cafile)
+    ctx.check_hostname = True
+    return ctx
+
+
+def s_client(port, cafile, args=(), data=b"", name="mx.test.example", timeout=20):
+    """openssl s_client on 127.0.0.1:port, verifying against cafile.
+    Returns (exit code, output)."""
+    p = subprocess.run(["openssl", "s_client", "-connect", "127.0.0.1:%d" % port, "-CAfile", cafile,
+                        "-verify_return_error", "-verify_hostname", name, "-servername", name] + list(args),
+                       input=data, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout)
+    return p.returncode, p.stdout.decode("utf-8", "replace")
+
+
+def s_client_after(port, cafile, wait_for, data, args=(), name="mx.test.example", timeout=20):
+    """openssl s_client as s_client() does, but sends data only once the
+    server has said wait_for (bytes): an SMTP client waits for the
+    greeting, and s_client alone would not. Returns (exit code, output)."""
+    import select, time
+    p = subprocess.Popen(["openssl", "s_client", "-connect", "127.0.0.1:%d" % port, "-CAfile", cafile,
+                          "-verify_return_error", "-verify_hostname", name, "-servername", name] + list(args),
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    end = time.time() + timeout
+
+    def more(out, until):
+        """out, plus what s_client says until the predicate holds, EOF, or
+        the deadline."""
+        while not until(out) and time.time() < end:
+            r, _, _ = select.select([p.stdout], [], [], 0.5)
+            if r:
+                d = os.read(p.stdout.fileno(), 65536)
+                if not d:
+                    break
+                out += d
+        return out
+    out = more(b"", lambda o: wait_for in o)
+    try:
+        p.stdin.write(data)
+        p.stdin.close()
+    except BrokenPipeError:
+        pass
+    out = more(out, lambda o: False)
+    if p.poll() is None:
+        p.kill()
+    p.wait()
+    p.stdout.close()
+    return p.returncode, out.decode("utf-8", "replace")
