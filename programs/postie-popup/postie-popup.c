@@ -36,7 +36,9 @@
 #include <skalibs/tai.h>
 #include <skalibs/types.h>
 #include "base64.h"
+#include "cprun.h"
 #include "postie.h"
+#include "saslplain.h"
 #include "timedline.h"
 #include "ucspitls.h"
 
@@ -45,7 +47,6 @@
 #define LINE_MAX 255        /* RFC 2449: a command line, CRLF included */
 #define SASL_LINE_MAX 1024  /* an AUTH PLAIN response: base64 of 3 x 255 */
 #define USER_MAX 255
-#define CP_INPUT_MAX 512    /* what a checkpassword reads from fd 3 */
 
 static unsigned long timeout = 600 ;
 static unsigned long faildelay = 2 ;
@@ -104,62 +105,11 @@ static void pause_for (unsigned long secs)
 /* Run the checkpassword chain. Returns only after a bad login. */
 static void login (char const *name, size_t namelen, char const *pw, size_t pwlen)
 {
-  char buf[CP_INPUT_MAX] ;
-  char fmt[PID_FMT + UINT64_FMT + 4] ;
-  size_t fmtlen = 0, hlen = strlen(hostname), n = 0 ;
-  int p[2] ;
-  int wstat ;
-  pid_t pid ;
-
-  fmt[fmtlen++] = '<' ;
-  fmtlen += pid_fmt(fmt + fmtlen, getpid()) ;
-  fmt[fmtlen++] = '.' ;
-  fmtlen += uint64_fmt(fmt + fmtlen, (uint64_t)time(0)) ;
-  fmt[fmtlen++] = '@' ;
-  if (hlen > 255) hlen = 255 ;
-  if (namelen + pwlen + fmtlen + hlen + 4 > sizeof buf) goto fail ;
-  memcpy(buf, name, namelen) ; n = namelen ; buf[n++] = 0 ;
-  memcpy(buf + n, pw, pwlen) ; n += pwlen ; buf[n++] = 0 ;
-  memcpy(buf + n, fmt, fmtlen) ; n += fmtlen ;
-  memcpy(buf + n, hostname, hlen) ; n += hlen ;
-  buf[n++] = '>' ; buf[n++] = 0 ;
-
-  if (pipe(p) < 0) { strerr_warnwusys("pipe") ; die_temp() ; }
-  pid = fork() ;
-  if (pid < 0) { strerr_warnwusys("fork") ; die_temp() ; }
-  if (!pid)
-  {
-    memset(buf, 0, sizeof buf) ;
-    close(p[1]) ;
-    if (tls.active && tls.rfd >= 0)
-    {
-      /* After STLS the client is on the UCSPI-TLS pipes (first: one of
-         them may be fd 3). */
-      if (fd_move(0, tls.rfd) < 0 || fd_move(1, tls.wfd) < 0) _exit(111) ;
-    }
-    if (p[0] != 3 && fd_move(3, p[0]) < 0) _exit(111) ;
-    ndelay_off(0) ; ndelay_off(1) ;
-    signal(SIGPIPE, SIG_DFL) ;
-    execvp(cpargv[0], (char *const *)cpargv) ;
-    strerr_warnwusys("exec ", cpargv[0]) ;
-    _exit(111) ;
-  }
-  close(p[0]) ;
-  if (allwrite(p[1], buf, n) < n && errno != EPIPE) { /* the child decides */ }
-  close(p[1]) ;
-  memset(buf, 0, sizeof buf) ;
-  if (waitpid_nointr(pid, &wstat, 0) != pid) { strerr_warnwusys("waitpid") ; die_temp() ; }
+  int r = cprun(cpargv, hostname, name, namelen, pw, pwlen,
+                tls.active && tls.rfd >= 0 ? tls.rfd : -1, tls.wfd) ;
   tain_now_g() ;
-  if (WIFEXITED(wstat) && WEXITSTATUS(wstat) == 0) _exit(0) ;
-  if (!WIFEXITED(wstat) || WEXITSTATUS(wstat) != 1)
-  {
-    char s[UINT_FMT] ;
-    s[uint_fmt(s, WIFEXITED(wstat) ? WEXITSTATUS(wstat) : WTERMSIG(wstat))] = 0 ;
-    strerr_warnw(cpargv[0], WIFEXITED(wstat) ? " exited " : " crashed with signal ", s) ;
-    out("-ERR [SYS/TEMP] temporary failure\r\n") ;
-    _exit(111) ;
-  }
- fail:
+  if (!r) _exit(0) ;
+  if (r < 0) die_temp() ;
   pause_for(faildelay) ;
   if (++nfail >= maxfail) { out("-ERR [AUTH] authentication failed, too many failures\r\n") ; _exit(0) ; }
   out("-ERR [AUTH] authentication failed\r\n") ;
@@ -202,8 +152,10 @@ static void auth_plain (char const *ir)
   char line[SASL_LINE_MAX + 1] ;
   char dec[SASL_LINE_MAX] ;
   char const *resp = ir ;
-  char const *z1, *z2 ;
+  char const *u, *pw ;
+  size_t ulen, pwlen ;
   ssize_t n ;
+  int r ;
   size_t rlen ;
   if (!resp)
   {
@@ -218,28 +170,21 @@ static void auth_plain (char const *ir)
   if (!strcmp(resp, "=")) rlen = 0, resp = "" ;
   n = base64_decode(resp, rlen, dec, sizeof dec) ;
   if (n < 0) { bad("-ERR invalid base64\r\n") ; return ; }
-  z1 = memchr(dec, 0, n) ;
-  z2 = z1 ? memchr(z1 + 1, 0, n - (z1 + 1 - dec)) : 0 ;
-  if (!z2 || memchr(z2 + 1, 0, n - (z2 + 1 - dec)))
-  {
-    memset(dec, 0, sizeof dec) ;
-    bad("-ERR malformed PLAIN response\r\n") ;
-    return ;
-  }
-  if (z1 != dec && (z2 - z1 - 1 != z1 - dec || memcmp(dec, z1 + 1, z1 - dec)))
+  r = saslplain_split(dec, n, USER_MAX, &u, &ulen, &pw, &pwlen) ;
+  if (r < 0)
   {
     memset(dec, 0, sizeof dec) ;
     pause_for(faildelay) ;
     out("-ERR [AUTH] authorization identity not allowed\r\n") ;
     return ;
   }
-  if (z2 == z1 + 1 || z2 - z1 - 1 > USER_MAX)
+  if (!r)
   {
     memset(dec, 0, sizeof dec) ;
-    bad("-ERR bad user name\r\n") ;
+    bad("-ERR malformed PLAIN response\r\n") ;
     return ;
   }
-  login(z1 + 1, z2 - z1 - 1, z2 + 1, dec + n - z2 - 1) ;
+  login(u, ulen, pw, pwlen) ;
   memset(dec, 0, sizeof dec) ;
   memset(line, 0, sizeof line) ;
 }
