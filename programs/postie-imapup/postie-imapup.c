@@ -73,15 +73,28 @@ static void out (char const *s)
   if (!timed_writeall(outfd, s, strlen(s), &deadline)) _exit(0) ;
 }
 
-/* "TAG text\r\n" */
+/* "TAG text\r\n", in one write: a client reading a reply with one
+   read must not take its end for the next one. */
 static void tagged (char const *s)
 {
-  out(tag) ; out(" ") ; out(s) ; out("\r\n") ;
+  char buf[TAG_MAX + 200] ;
+  size_t t = strlen(tag), n = strlen(s) ;
+  if (n > sizeof buf - t - 4) n = sizeof buf - t - 4 ;
+  memcpy(buf, tag, t) ; buf[t] = ' ' ;
+  memcpy(buf + t + 1, s, n) ;
+  memcpy(buf + t + 1 + n, "\r\n", 3) ;
+  out(buf) ;
 }
 
 static void bye (char const *s, int e)
 {
-  out("* BYE ") ; out(s) ; out("\r\n") ;
+  char buf[200] ;
+  size_t n = strlen(s) ;
+  if (n > sizeof buf - 9) n = sizeof buf - 9 ;
+  memcpy(buf, "* BYE ", 6) ;
+  memcpy(buf + 6, s, n) ;
+  memcpy(buf + 6 + n, "\r\n", 3) ;
+  out(buf) ;
   _exit(e) ;
 }
 
