@@ -129,6 +129,9 @@ void mime_ctype (char const *s, size_t n, mimetype *ct)
   }
   lower(ct->type.s, ct->type.len) ;
   lower(ct->subtype.s, ct->subtype.len) ;
+  /* NUL-terminated (not counted) */
+  if (stralloc_0(&ct->type)) ct->type.len-- ;
+  if (stralloc_0(&ct->subtype)) ct->subtype.len-- ;
   while (ct->nparams < 64)
   {
     size_t a ;
@@ -167,6 +170,17 @@ void mime_free (mimetype *ct)
   stralloc_free(&ct->type) ; stralloc_free(&ct->subtype) ; stralloc_free(&ct->params) ;
 }
 
+/* After "--boundary" on a line: "--" or nothing, then only blanks (and
+   the CR). Returns 1 when the line is a delimiter (*last for "--"). */
+static int delimiter_end (char const *s, size_t n, int *last)
+{
+  size_t i = 0 ;
+  *last = 0 ;
+  if (n >= 2 && s[0] == '-' && s[1] == '-') { *last = 1 ; i = 2 ; }
+  for (; i < n ; i++) if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r') return 0 ;
+  return 1 ;
+}
+
 /* The parts of a multipart body m[0, n) with boundary b: their offsets
    into starts[] and lengths into lens[] (at most max). Returns how many. */
 size_t mime_parts (char const *m, size_t n, char const *b, size_t *starts, size_t *lens, size_t max)
@@ -178,9 +192,9 @@ size_t mime_parts (char const *m, size_t n, char const *b, size_t *starts, size_
   {
     char const *nl = memchr(m + i, '\n', n - i) ;
     size_t e = nl ? (size_t)(nl - m) : n ;
-    if (e - i >= bl + 2 && m[i] == '-' && m[i+1] == '-' && !memcmp(m + i + 2, b, bl))
+    int last = 0 ;
+    if (e - i >= bl + 2 && m[i] == '-' && m[i+1] == '-' && !memcmp(m + i + 2, b, bl) && delimiter_end(m + i + 2 + bl, e - i - 2 - bl, &last))
     {
-      int last = e - i >= bl + 4 && m[i+bl+2] == '-' && m[i+bl+3] == '-' ;
       if (cur != (size_t)-1 && k < max)
       {
         /* the CRLF before the delimiter belongs to it */
@@ -321,7 +335,8 @@ static void put_body (char const *m, size_t n, int ext, unsigned int depth, int 
     stralloc_copys(&ct.type, digest ? "message" : "text") ;
     stralloc_copys(&ct.subtype, digest ? "rfc822" : "plain") ;
   }
-  if (!strcmp(ct.type.s ? ct.type.s : "", "multipart") && depth >= MIME_DEPTH)
+  stralloc_0(&ct.type) ; ct.type.len-- ;
+  if (!strcmp(ct.type.s, "multipart") && depth >= MIME_DEPTH)
   {
     stralloc_copys(&ct.type, "application") ; stralloc_copys(&ct.subtype, "octet-stream") ;
   }
