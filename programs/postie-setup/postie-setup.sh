@@ -17,7 +17,7 @@ TEMPLATES='@TEMPLATES@'
 MEMLIMIT='@MEMLIMIT@'
 
 PROG=postie-setup
-USAGE="postie-setup [ -n ] [ -u | -s ] [ -d dir ] [ -i ip ] [ -p smtpport,submissionport,pop3port[,submissionsport,pop3sport] ] [ -m hostname ] [ -a postmaster-address ] [ -S spooldir ] [ -L logdir ]"
+USAGE="postie-setup [ -n ] [ -u | -s ] [ -d dir ] [ -i ip ] [ -p smtpport,submissionport,pop3port[,submissionsport,pop3sport] ] [ -I imapport[,imapsport] ] [ -m hostname ] [ -a postmaster-address ] [ -S spooldir ] [ -L logdir ]"
 
 usage () { echo "$PROG: usage: $USAGE" >&2 ; exit 100 ; }
 die () { code=$1 ; shift ; echo "$PROG: fatal: $*" >&2 ; exit "$code" ; }
@@ -26,8 +26,8 @@ warn () { echo "$PROG: warning: $*" >&2 ; }
 umask 022
 export LC_ALL=C
 
-dry=0 mode= dir= ip= ports= me= spool= logdir= pmaddr=
-while getopts "nusd:i:p:m:a:S:L:" opt ; do
+dry=0 mode= dir= ip= ports= imapports= me= spool= logdir= pmaddr=
+while getopts "nusd:i:p:I:m:a:S:L:" opt ; do
   case $opt in
     n) dry=1 ;;
     u) mode=unpriv ;;
@@ -35,6 +35,7 @@ while getopts "nusd:i:p:m:a:S:L:" opt ; do
     d) dir=$OPTARG ;;
     i) ip=$OPTARG ;;
     p) ports=$OPTARG ;;
+    I) imapports=$OPTARG ;;
     m) me=$OPTARG ;;
     a) pmaddr=$OPTARG ;;
     S) spool=$OPTARG ;;
@@ -53,13 +54,13 @@ fi
 
 # Defaults that depend on the mode.
 if [ "$mode" = system ] ; then
-  : "${dir:=$HOMEDIR}" "${ip:=0.0.0.0}" "${ports:=25,587,110,465,995}"
+  : "${dir:=$HOMEDIR}" "${ip:=0.0.0.0}" "${ports:=25,587,110,465,995}" "${imapports:=143,993}"
   if [ "$dir" = "$HOMEDIR" ] ; then
     : "${spool:=/var/spool/postie}" "${logdir:=/var/log/postie}"
   fi
 else
   [ -n "$dir" ] || die 100 "unprivileged mode needs the instance directory: -d dir"
-  : "${ip:=127.0.0.1}" "${ports:=2525,2587,1110,2465,2995}"
+  : "${ip:=127.0.0.1}" "${ports:=2525,2587,1110,2465,2995}" "${imapports:=2143,2993}"
 fi
 
 # Check what the command line gives before touching anything.
@@ -85,6 +86,15 @@ case $subsport,$pop3sport in
 esac
 for p in "$smtpport" "$subport" "$pop3port" $plist ; do
   case $p in ""|*[!0-9]*) die 100 "invalid port list: $ports (three or five numbers: smtp,submission,pop3[,submissions,pop3s])" ;; esac
+  [ "$p" -ge 1 ] && [ "$p" -le 65535 ] || die 100 "invalid port: $p"
+done
+# IMAP: STARTTLS on one port, and implicit TLS on the second if given.
+IFS=, read -r imapport imapsport rest <<EOF
+$imapports
+EOF
+[ -z "$rest" ] || die 100 "invalid IMAP port list: $imapports (one or two numbers: imap[,imaps])"
+for p in "$imapport" $imapsport ; do
+  case $p in ""|*[!0-9]*) die 100 "invalid IMAP port list: $imapports (one or two numbers: imap[,imaps])" ;; esac
   [ "$p" -ge 1 ] && [ "$p" -le 65535 ] || die 100 "invalid port: $p"
 done
 # The host name from the kernel (uname -n), never from the DNS.
@@ -529,6 +539,8 @@ if [ -n "$subsport" ] ; then
   service submissions "$subsport" submissions
   service pop3s "$pop3sport" pop3s
 fi
+service imapd "$imapport" imapd
+[ -n "$imapsport" ] && service imaps "$imapsport" imaps
 service send "" send
 
 echo "$PROG: $pmsay"
