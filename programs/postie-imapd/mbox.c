@@ -338,7 +338,7 @@ int box_sync (box *b, int first)
     n = j ;
   }
   if (ne != n) changed = 1 ;
-  if (changed && !b->readonly && !uids_write(b->dir, validity, next, files, n, names.s)) goto err ;
+  if (changed && !uids_write(b->dir, validity, next, files, n, names.s)) goto err ;
   close(lfd) ;
   free(e) ;
   stralloc_free(&uf) ; stralloc_free(&up) ;
@@ -382,11 +382,17 @@ int msg_setflags (box *b, size_t i, unsigned char fl)
     && stralloc_cats(&to, ":2,") && stralloc_cats(&to, letters) && stralloc_0(&to) ;
   if (ok && rename(from.s, to.s) < 0)
   {
+    /* renamed by someone else meanwhile: once more under its new name
+       (at most a few times, not for ever) */
+    static unsigned int depth = 0 ;
     ok = 0 ;
-    if (errno == ENOENT && msg_refind(b, i))
+    if (errno == ENOENT && depth < 3 && msg_refind(b, i))
     {
       stralloc_free(&from) ; stralloc_free(&to) ;
-      return msg_setflags(b, i, fl) ;
+      depth++ ;
+      ok = msg_setflags(b, i, fl) ;
+      depth-- ;
+      return ok ;
     }
   }
   if (ok)

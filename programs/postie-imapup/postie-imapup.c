@@ -33,6 +33,7 @@
 #include "base64.h"
 #include "cprun.h"
 #include "postie.h"
+#include "prelogin.h"
 #include "saslplain.h"
 #include "timedline.h"
 #include "ucspitls.h"
@@ -45,14 +46,9 @@
 #define USER_MAX 255
 #define PASS_MAX 255
 
-static unsigned long timeout = 1800 ;
-static unsigned long faildelay = 2 ;
-static unsigned long maxbad = 10 ;
-static unsigned long maxfail = 3 ;
+static prelogin lim = { .timeout = 1800, .faildelay = 2, .maxbad = 10, .maxfail = 3, .logintime = 120, .maxcmds = 30 } ;
 static unsigned long nbad = 0 ;
 static unsigned long nfail = 0 ;
-static unsigned long logintime = 120 ;
-static unsigned long maxcmds = 30 ;
 static unsigned long ncmds = 0 ;
 static tain loginend ;
 
@@ -69,7 +65,7 @@ static void out (char const *s)
 {
   tain deadline ;
   tain_now_g() ;
-  tain_addsec_g(&deadline, timeout) ;
+  tain_addsec_g(&deadline, lim.timeout) ;
   if (!timed_writeall(outfd, s, strlen(s), &deadline)) _exit(0) ;
 }
 
@@ -103,24 +99,7 @@ static void die_temp (void) { bye("[UNAVAILABLE] temporary failure", 111) ; }
 static void bad (char const *s)
 {
   tagged(s) ;
-  if (++nbad >= maxbad) bye("too many bad commands", 0) ;
-}
-
-static void control (unsigned long *u, char const *name)
-{
-  if (control_readulong(u, name, *u) < 0)
-  {
-    strerr_warnwu("read control/", name) ;
-    die_temp() ;
-  }
-}
-
-static void pause_for (unsigned long secs)
-{
-  tain deadline ;
-  tain_now_g() ;
-  tain_addsec_g(&deadline, secs) ;
-  deepsleepuntil_g(&deadline) ;
+  if (++nbad >= lim.maxbad) bye("too many bad commands", 0) ;
 }
 
 static int canlogin (void) { return tls.active || authcleartext ; }
@@ -143,8 +122,8 @@ static void login (char const *name, size_t namelen, char const *pw, size_t pwle
   tain_now_g() ;
   if (!r) _exit(0) ;
   if (r < 0) die_temp() ;
-  pause_for(faildelay) ;
-  if (++nfail >= maxfail)
+  prelogin_pause(lim.faildelay) ;
+  if (++nfail >= lim.maxfail)
   {
     tagged("NO [AUTHENTICATIONFAILED] authentication failed") ;
     bye("too many failed logins", 0) ;
@@ -155,7 +134,7 @@ static void login (char const *name, size_t namelen, char const *pw, size_t pwle
 static tain *deadline_now (tain *d, int *whole)
 {
   tain_now_g() ;
-  tain_addsec_g(d, timeout) ;
+  tain_addsec_g(d, lim.timeout) ;
   *whole = tain_less(&loginend, d) ;
   if (*whole) *d = loginend ;
   return d ;
@@ -179,7 +158,7 @@ static ssize_t readline (char *line, size_t max)
   if (r == -2)
   {
     out("* BAD line too long\r\n") ;
-    if (++nbad >= maxbad) bye("too many bad commands", 0) ;
+    if (++nbad >= lim.maxbad) bye("too many bad commands", 0) ;
     return -1 ;
   }
   if (r == -1 && errno == ETIMEDOUT) timed_out(whole) ;
@@ -349,7 +328,7 @@ static void do_authenticate (char *line, size_t len, char *args)
   if (r < 0)
   {
     memset(dec, 0, sizeof dec) ;
-    pause_for(faildelay) ;
+    prelogin_pause(lim.faildelay) ;
     tagged("NO [AUTHORIZATIONFAILED] authorization identity not allowed") ;
     return ;
   }
@@ -370,7 +349,7 @@ static void starttls (char *line, size_t len, char const *args)
   tagged("OK Begin TLS negotiation now") ;
   timedin_discard(&in) ;
   tain_now_g() ;
-  tain_addsec_g(&deadline, timeout) ;
+  tain_addsec_g(&deadline, lim.timeout) ;
   r = ucspitls_start(&tls, &deadline) ;
   if (r < 0) strerr_warnwusys("start TLS") ;
   if (r <= 0) _exit(0) ;
@@ -410,23 +389,10 @@ int main (int argc, char const *const *argv)
   authcleartext = !!getenv("AUTHCLEARTEXT") ;
   unsetenv("IMAPLOGINTAG") ;
   if (chdir(postie_home()) < 0) { strerr_warnwusys("chdir to ", postie_home()) ; die_temp() ; }
-  control(&timeout, "imaptimeout") ;
-  control(&faildelay, "imapfaildelay") ;
-  control(&maxbad, "imapmaxbad") ;
-  control(&maxfail, "imapmaxfail") ;
-  control(&logintime, "imaplogintime") ;
-  control(&maxcmds, "imapmaxcmds") ;
-  if (!timeout) timeout = 1 ;
-  if (timeout > 86400) timeout = 86400 ;
-  if (!logintime) logintime = 1 ;
-  if (logintime > 86400) logintime = 86400 ;
-  if (!maxcmds) maxcmds = 1 ;
-  if (faildelay > 60) faildelay = 60 ;
-  if (!maxbad) maxbad = 1 ;
-  if (!maxfail) maxfail = 1 ;
+  if (!prelogin_controls(&lim, "imap")) die_temp() ;
 
   tain_now_g() ;
-  tain_addsec_g(&loginend, logintime) ;
+  tain_addsec_g(&loginend, lim.logintime) ;
   {
     /* One write, as postie-popup's greeting. */
     char greet[600] ;
@@ -450,7 +416,7 @@ int main (int argc, char const *const *argv)
     char *cmd, *args ;
     tain_now_g() ;
     if (!tain_less(&STAMP, &loginend)) bye("too long without logging in, closing", 0) ;
-    if (++ncmds > maxcmds) bye("too many commands without logging in, closing", 0) ;
+    if (++ncmds > lim.maxcmds) bye("too many commands without logging in, closing", 0) ;
     strcpy(tag, "*") ;
     len = readline(line, LINE_MAX) ;
     if (len < 0) continue ;

@@ -38,6 +38,7 @@
 #include "base64.h"
 #include "cprun.h"
 #include "postie.h"
+#include "prelogin.h"
 #include "saslplain.h"
 #include "timedline.h"
 #include "ucspitls.h"
@@ -48,14 +49,9 @@
 #define SASL_LINE_MAX 1024  /* an AUTH PLAIN response: base64 of 3 x 255 */
 #define USER_MAX 255
 
-static unsigned long timeout = 600 ;
-static unsigned long faildelay = 2 ;
-static unsigned long maxbad = 10 ;
-static unsigned long maxfail = 3 ;
+static prelogin lim = { .timeout = 600, .faildelay = 2, .maxbad = 10, .maxfail = 3, .logintime = 120, .maxcmds = 30 } ;
 static unsigned long nbad = 0 ;
 static unsigned long nfail = 0 ;
-static unsigned long logintime = 120 ;  /* control/pop3logintime */
-static unsigned long maxcmds = 30 ;     /* control/pop3maxcmds */
 static unsigned long ncmds = 0 ;
 static tain loginend ;  /* logintime after the start */
 
@@ -73,7 +69,7 @@ static void out (char const *s)
 {
   tain deadline ;
   tain_now_g() ;
-  tain_addsec_g(&deadline, timeout) ;
+  tain_addsec_g(&deadline, lim.timeout) ;
   if (!timed_writeall(outfd, s, strlen(s), &deadline)) _exit(0) ;
 }
 
@@ -82,24 +78,7 @@ static void die_temp (void) { out("-ERR [SYS/TEMP] temporary failure\r\n") ; _ex
 static void bad (char const *msg)
 {
   out(msg) ;
-  if (++nbad >= maxbad) { out("-ERR too many bad commands\r\n") ; _exit(0) ; }
-}
-
-static void control (unsigned long *u, char const *name)
-{
-  if (control_readulong(u, name, *u) < 0)
-  {
-    strerr_warnwu("read control/", name) ;
-    die_temp() ;
-  }
-}
-
-static void pause_for (unsigned long secs)
-{
-  tain deadline ;
-  tain_now_g() ;
-  tain_addsec_g(&deadline, secs) ;
-  deepsleepuntil_g(&deadline) ;
+  if (++nbad >= lim.maxbad) { out("-ERR too many bad commands\r\n") ; _exit(0) ; }
 }
 
 /* Run the checkpassword chain. Returns only after a bad login. */
@@ -110,8 +89,8 @@ static void login (char const *name, size_t namelen, char const *pw, size_t pwle
   tain_now_g() ;
   if (!r) _exit(0) ;
   if (r < 0) die_temp() ;
-  pause_for(faildelay) ;
-  if (++nfail >= maxfail) { out("-ERR [AUTH] authentication failed, too many failures\r\n") ; _exit(0) ; }
+  prelogin_pause(lim.faildelay) ;
+  if (++nfail >= lim.maxfail) { out("-ERR [AUTH] authentication failed, too many failures\r\n") ; _exit(0) ; }
   out("-ERR [AUTH] authentication failed\r\n") ;
 }
 
@@ -129,8 +108,8 @@ static ssize_t readcmd (char *line, size_t max)
      more than control/pop3maxcmds commands: a client cannot hold a
      connection slot with CAPA once a second. */
   if (!tain_less(&STAMP, &loginend)) { out("-ERR too long without logging in, closing\r\n") ; _exit(0) ; }
-  if (++ncmds > maxcmds) { out("-ERR too many commands without logging in, closing\r\n") ; _exit(0) ; }
-  tain_addsec_g(&deadline, timeout) ;
+  if (++ncmds > lim.maxcmds) { out("-ERR too many commands without logging in, closing\r\n") ; _exit(0) ; }
+  tain_addsec_g(&deadline, lim.timeout) ;
   whole = tain_less(&loginend, &deadline) ;
   if (whole) deadline = loginend ;
   r = timedin_getline(&in, line, max, &len, &deadline) ;
@@ -174,7 +153,7 @@ static void auth_plain (char const *ir)
   if (r < 0)
   {
     memset(dec, 0, sizeof dec) ;
-    pause_for(faildelay) ;
+    prelogin_pause(lim.faildelay) ;
     out("-ERR [AUTH] authorization identity not allowed\r\n") ;
     return ;
   }
@@ -211,7 +190,7 @@ static void stls (char const *arg)
   out("+OK Begin TLS negotiation\r\n") ;
   timedin_discard(&in) ;
   tain_now_g() ;
-  tain_addsec_g(&deadline, timeout) ;
+  tain_addsec_g(&deadline, lim.timeout) ;
   r = ucspitls_start(&tls, &deadline) ;
   if (r < 0) strerr_warnwusys("start TLS") ;
   if (r <= 0) _exit(0) ;
@@ -239,23 +218,10 @@ int main (int argc, char const *const *argv)
   ucspitls_init(&tls) ;
   authcleartext = !!getenv("AUTHCLEARTEXT") ;
   if (chdir(postie_home()) < 0) { strerr_warnwusys("chdir to ", postie_home()) ; die_temp() ; }
-  control(&timeout, "pop3timeout") ;
-  control(&faildelay, "pop3faildelay") ;
-  control(&maxbad, "pop3maxbad") ;
-  control(&maxfail, "pop3maxfail") ;
-  control(&logintime, "pop3logintime") ;
-  control(&maxcmds, "pop3maxcmds") ;
-  if (!timeout) timeout = 1 ;
-  if (!logintime) logintime = 1 ;
-  if (logintime > 86400) logintime = 86400 ;
-  if (!maxcmds) maxcmds = 1 ;
-  if (timeout > 86400) timeout = 86400 ;
-  if (faildelay > 60) faildelay = 60 ;
-  if (!maxbad) maxbad = 1 ;
-  if (!maxfail) maxfail = 1 ;
+  if (!prelogin_controls(&lim, "pop3")) die_temp() ;
 
   tain_now_g() ;
-  tain_addsec_g(&loginend, logintime) ;
+  tain_addsec_g(&loginend, lim.logintime) ;
   {
     /* One write: a client that reads the greeting with one read (openssl
        s_client -starttls pop3) must not take its end for the next reply. */
