@@ -52,7 +52,7 @@ int timedin_getline (timedin *in, char *line, size_t max, size_t *len, tain cons
     else discarded += take ;
     in->pos += take ;
     if (nl) break ;
-    if (toolong && discarded > TIMEDIN_DISCARD_MAX) break ;
+    if (toolong && discarded > max + TIMEDIN_DISCARD_MAX) return -3 ;
   }
   if (toolong) return -2 ;
   *len = n ;

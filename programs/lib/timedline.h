@@ -26,10 +26,10 @@ struct timedin_s
    bytes, LF included). Returns 1 and sets *len; 0 at end of input (a
    partial last line is dropped); -1 on error or when the deadline passes
    (errno ETIMEDOUT); -2 when the line is longer than max: it has then
-   been read up to its LF and discarded, or, if the LF does not come
-   within TIMEDIN_DISCARD_MAX bytes, that much of it has been discarded
-   (the next call returns -2 again for the rest, so a caller that counts
-   bad lines bounds what a client without LFs can make it read). */
+   been read up to its LF and discarded; -3 when the LF has not come
+   within TIMEDIN_DISCARD_MAX bytes past max: that much has been
+   discarded and reading stops there (a line without end: the caller
+   says so and ends the session, rather than reading on). */
 #define TIMEDIN_DISCARD_MAX 65536
 extern int timedin_getline (timedin *in, char *line, size_t max, size_t *len, tain const *deadline) ;
 

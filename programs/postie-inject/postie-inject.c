@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/wait.h>
 #include <sysexits.h>
 #include <time.h>
@@ -465,16 +466,31 @@ static void catfrom (stralloc *sa)
   stralloc_free(&local) ;
 }
 
-/* Recipients: every address once, in the order first seen. */
+/* Recipients: every address once (the domain in any case), in the order
+   first seen, as the first spelling seen. */
 
 static stralloc rcpts = STRALLOC_ZERO ;
 static size_t nrcpts = 0 ;
+
+/* Two addresses are the same recipient when their local parts are equal
+   and their domains equal in any case (RFC 5321 2.4: the local part may
+   be case-sensitive, the domain is not). */
+static int addrcmp (char const *a, char const *b)
+{
+  char const *ata = strrchr(a, '@'), *atb = strrchr(b, '@') ;
+  size_t la = ata ? (size_t)(ata - a) : strlen(a), lb = atb ? (size_t)(atb - b) : strlen(b) ;
+  int c = memcmp(a, b, la < lb ? la : lb) ;
+  if (c) return c ;
+  if (la != lb) return la < lb ? -1 : 1 ;
+  if (!ata || !atb) return !ata - !atb ;
+  return strcasecmp(ata + 1, atb + 1) ;
+}
 
 static char const *sortbase ;
 static int cmpoff (void const *a, void const *b)
 {
   size_t x = *(size_t const *)a, y = *(size_t const *)b ;
-  int c = strcmp(sortbase + x, sortbase + y) ;
+  int c = addrcmp(sortbase + x, sortbase + y) ;
   return c ? c : x < y ? -1 : x > y ;
 }
 
@@ -494,7 +510,7 @@ static void dedup (void)
   qsort(off, n, sizeof(size_t), &cmpoff) ;
   memset(keep, 0, rcpts.len) ;
   for (i = 0 ; i < n ; i++)
-    if (!i || strcmp(rcpts.s + off[i], rcpts.s + off[i-1])) keep[off[i]] = 1 ;
+    if (!i || addrcmp(rcpts.s + off[i], rcpts.s + off[i-1])) keep[off[i]] = 1 ;
   nrcpts = 0 ;
   for (i = 0 ; i < rcpts.len ; i += strlen(rcpts.s + i) + 1)
     if (keep[i])

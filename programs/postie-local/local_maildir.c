@@ -3,9 +3,11 @@
    1. open DIR/tmp/NAME with O_EXCL; NAME = SECONDS.MmicrosPpidQn.HOST,
       unique: one process per pid at a time, the counter n per delivery in
       this process, the microseconds against a quick reuse of the pid.
-   2. write Return-Path, Delivered-To, the message; fsync; close.
-   3. link to DIR/new/NAME (never overwrites), unlink the tmp name (or
-      rename, where the filesystem has no hard links).
+   2. write Return-Path, Delivered-To, the message, counting its size and
+      its size as POP3 sends it (maildir_size.h); fsync; close.
+   3. link to DIR/new/NAME,S=size,W=wire (never overwrites), unlink the
+      tmp name (or rename, where the filesystem has no hard links). The
+      sizes in the name spare postie-pop3d reading every message.
    4. fsync DIR/new: only now does the message exist after a power loss.
    Any failure removes the tmp file and fails temporarily. A crash between
    3 and 4 may lose the new name, but nothing was reported delivered yet;
@@ -21,6 +23,7 @@
 #include <skalibs/stralloc.h>
 #include <skalibs/types.h>
 #include "local.h"
+#include "maildir_size.h"
 
 static unsigned int counter = 0 ;
 
@@ -99,6 +102,7 @@ void deliver_maildir (char const *dir, int create_it)
   stralloc new = STRALLOC_ZERO ;
   size_t namepos ;
   local_out *o ;
+  maildir_size ms = MAILDIR_SIZE_ZERO ;
   int fd ;
 
   if (!dirlen || dir[dirlen - 1] != '/') temp("bug: maildir path without its final slash") ;
@@ -108,8 +112,6 @@ void deliver_maildir (char const *dir, int create_it)
   namepos = tmp.len ;
   name(&tmp) ;
   if (!stralloc_0(&tmp)) die_nomem() ;
-  if (!stralloc_catb(&new, dir, dirlen) || !stralloc_cats(&new, "new/")
-   || !stralloc_cats(&new, tmp.s + namepos) || !stralloc_0(&new)) die_nomem() ;
 
   fd = open(tmp.s, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600) ;
   if (fd < 0)
@@ -123,7 +125,9 @@ void deliver_maildir (char const *dir, int create_it)
     o = &out ;
     out_init(o, fd) ;
     out_put(o, ctx.rpline.s, ctx.rpline.len) ;
+    maildir_size_add(&ms, ctx.rpline.s, ctx.rpline.len) ;
     out_put(o, ctx.dtline.s, ctx.dtline.len) ;
+    maildir_size_add(&ms, ctx.dtline.s, ctx.dtline.len) ;
     if (msg_rewind() < 0) { undo(tmp.s) ; tempsys("unable to rewind the message") ; }
     for (;;)
     {
@@ -131,11 +135,20 @@ void deliver_maildir (char const *dir, int create_it)
       if (r < 0) { undo(tmp.s) ; tempsys("unable to read the message") ; }
       if (!r) break ;
       out_put(o, buf, r) ;
+      maildir_size_add(&ms, buf, r) ;
     }
     if (out_flush(o) < 0) { undo(tmp.s) ; tempsys("unable to write ", tmp.s) ; }
   }
   if (fsync(fd) < 0) { undo(tmp.s) ; tempsys("unable to sync ", tmp.s) ; }
   if (close(fd) < 0) { undo(tmp.s) ; tempsys("unable to close ", tmp.s) ; }
+  {
+    char fmt[UINT64_FMT] ;
+    if (!stralloc_catb(&new, dir, dirlen) || !stralloc_cats(&new, "new/")
+     || !stralloc_cats(&new, tmp.s + namepos)
+     || !stralloc_cats(&new, ",S=") || !stralloc_catb(&new, fmt, uint64_fmt(fmt, ms.size))
+     || !stralloc_cats(&new, ",W=") || !stralloc_catb(&new, fmt, uint64_fmt(fmt, maildir_size_wire(&ms)))
+     || !stralloc_0(&new)) { undo(tmp.s) ; die_nomem() ; }
+  }
   if (link(tmp.s, new.s) < 0)
   {
     /* a filesystem without hard links: rename, which may overwrite, but
@@ -159,8 +172,9 @@ void deliver_maildir (char const *dir, int create_it)
       undo(new.s) ;
       tempsys("unable to sync ", dir, "new/") ;
     }
+    new.s[newdirlen] = c ;
   }
-  did("maildir ", dir, "new/", tmp.s + namepos) ;
+  did("maildir ", dir, "new/", new.s + dirlen + 4) ;
   stralloc_free(&tmp) ;
   stralloc_free(&new) ;
 }

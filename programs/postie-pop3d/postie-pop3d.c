@@ -26,6 +26,7 @@
 #include <dirent.h>
 #include <unistd.h>
 #include <skalibs/bytestr.h>
+#include <skalibs/gccattributes.h>
 #include <skalibs/djbunix.h>
 #include <skalibs/genalloc.h>
 #include <skalibs/sgetopt.h>
@@ -36,6 +37,8 @@
 #include <skalibs/types.h>
 #include "postie.h"
 #include "timedline.h"
+#include "logline.h"
+#include "pop3d.h"
 
 #define USAGE "postie-pop3d [ -t timeout ] [ maildir ]"
 
@@ -49,7 +52,7 @@
 typedef struct msg_s msg ;
 struct msg_s
 {
-  uint64_t size ;
+  uint64_t size ;   /* as sent: CRLF line ends (pop3d_sizes.c) */
   uint32_t name ;   /* offset in names: "cur/NAME\0" or "new/NAME\0" */
   unsigned char flags ;
 } ;
@@ -68,6 +71,33 @@ static timedin in = TIMEDIN_INIT(0, inbuf, sizeof inbuf) ;
 static char outbuf[16384] ;
 static size_t outlen = 0 ;
 
+/* The log: a line at login and one at the end of the session, on
+   stderr (the service's logger), like postie-smtpd's session lines. */
+
+static size_t nretrieved = 0, ndeleted = 0 ;
+
+static void logsession (char const *what, logline *l)
+{
+  logline_start(l, "postie-pop3d") ;
+  logline_cat(l, what) ;
+  logline_env(l, "user", "USER") ;
+  logline_env(l, "ip", "TCPREMOTEIP") ;
+  logline_env(l, "port", "TCPREMOTEPORT") ;
+}
+
+/* Every end of a session once the +OK was sent: logged, exit 0. */
+static void finish (char const *why) gccattr_noreturn ;
+static void finish (char const *why)
+{
+  logline l ;
+  logsession("session", &l) ;
+  logline_cat(&l, " retrieved=") ; logline_num(&l, nretrieved) ;
+  logline_cat(&l, " deleted=") ; logline_num(&l, ndeleted) ;
+  logline_cat(&l, " end=") ; logline_cat(&l, why) ;
+  logline_end(&l) ;
+  _exit(0) ;
+}
+
 /* Output. Any write failure or write timeout ends the session with no
    update; exit 0 because the session had started (see doc). */
 
@@ -76,7 +106,7 @@ static void flush (void)
   tain deadline ;
   tain_now_g() ;
   tain_addsec_g(&deadline, timeout) ;
-  if (outlen && !timed_writeall(1, outbuf, outlen, &deadline)) _exit(0) ;
+  if (outlen && !timed_writeall(1, outbuf, outlen, &deadline)) finish(errno == ETIMEDOUT ? "timeout" : "writeerror") ;
   outlen = 0 ;
 }
 
@@ -99,7 +129,7 @@ static void err (char const *s) { puts_("-ERR ") ; puts_(s) ; puts_("\r\n") ; fl
 static void bad (char const *s)
 {
   err(s) ;
-  if (++nbad >= maxbad) { err("too many bad commands") ; _exit(0) ; }
+  if (++nbad >= maxbad) { err("too many bad commands") ; finish("toomanyerrors") ; }
 }
 static void die_temp (char const *what)
 {
@@ -152,11 +182,11 @@ static void scan (char const *dir)
       int hasinfo = !!strchr(de->d_name, ':') ;
       if (!stralloc_cats(&to, "cur/") || !stralloc_cats(&to, de->d_name)
        || (!hasinfo && !stralloc_cats(&to, ":2,")) || !stralloc_0(&to)) die_temp("allocate memory") ;
-      if (rename(path.s, to.s) == 0) add("cur", to.s + 4, st.st_size, 0) ;
-      else if (errno != ENOENT) add("new", path.s + base, st.st_size, F_NEW) ;
+      if (rename(path.s, to.s) == 0) add("cur", to.s + 4, sizes_wire(to.s, to.s + 4, &st), 0) ;
+      else if (errno != ENOENT) add("new", path.s + base, sizes_wire(path.s, path.s + base, &st), F_NEW) ;
       stralloc_free(&to) ;
     }
-    else add("cur", path.s + base, st.st_size, 0) ;
+    else add("cur", path.s + base, sizes_wire(path.s, path.s + base, &st), 0) ;
   }
   if (errno) die_temp("read a Maildir directory") ;
   closedir(d) ;
@@ -233,7 +263,7 @@ static int sendmsg_ (size_t i, long top)
   {
     ssize_t r = read(fd, buf, sizeof buf) ;
     ssize_t j ;
-    if (r < 0) { if (errno == EINTR) continue ; close(fd) ; _exit(0) ; }
+    if (r < 0) { if (errno == EINTR) continue ; close(fd) ; strerr_warnwu2sys("read ", names.s + m[i].name) ; finish("readerror") ; }
     if (!r) break ;
     for (j = 0 ; j < r ; j++)
     {
@@ -326,8 +356,10 @@ static int update (void)
       {
         if (errno != ENOENT) { strerr_warnwusys("unlink ", path) ; ok = 0 ; }
         else if (!unlink_moved(path)) ok = 0 ;
+        else ndeleted++ ;
         touchednew = 1 ;
       }
+      else ndeleted++ ;
       if (m[i].flags & F_NEW) touchednew = 1 ; else touchedcur = 1 ;
     }
     else if (m[i].flags & F_RETRIEVED)
@@ -420,14 +452,23 @@ int main (int argc, char const *const *argv)
 
   if (chdir(maildir) < 0) die_temp("chdir to the Maildir") ;
   umask(077) ;
+  sizes_load() ;
   scan("cur") ;  /* first: what scan("new") moves to cur/ is added by it */
   scan("new") ;
+  sizes_save() ;
   m = genalloc_s(msg, &msgs) ;
   nmsgs = genalloc_len(msg, &msgs) ;
   if (nmsgs) qsort(m, nmsgs, sizeof(msg), &cmpmsg) ;
   for (i = 0 ; i < nmsgs ; i++) total += m[i].size ;
   if (ndelay_on(0) < 0 || ndelay_on(1) < 0) die_temp("set non-blocking mode") ;
 
+  {
+    logline l ;
+    logsession("login", &l) ;
+    logline_cat(&l, " ok messages=") ; logline_num(&l, nmsgs) ;
+    logline_cat(&l, " octets=") ; logline_num(&l, total) ;
+    logline_end(&l) ;
+  }
   puts_("+OK ") ; putnum(nmsgs) ; puts_(" messages (") ; putnum(total) ; puts_(" octets)\r\n") ;
   flush() ;
 
@@ -440,9 +481,10 @@ int main (int argc, char const *const *argv)
     tain_now_g() ;
     tain_addsec_g(&deadline, timeout) ;
     r = timedin_getline(&in, line, LINE_MAX, &len, &deadline) ;
+    if (r == -3) { err("line too long, closing connection, no changes made") ; finish("linetoolong") ; }  /* no end in sight */
     if (r == -2) { bad("line too long") ; continue ; }
-    if (r == -1 && errno == ETIMEDOUT) { err("autologout: idle for too long, no changes made") ; return 0 ; }
-    if (r <= 0) return 0 ;  /* dropped connection: no UPDATE */
+    if (r == -1 && errno == ETIMEDOUT) { err("autologout: idle for too long, no changes made") ; finish("timeout") ; }
+    if (r <= 0) finish(r ? "readerror" : "eof") ;  /* dropped connection: no UPDATE */
     len-- ;
     if (len && line[len-1] == '\r') len-- ;
     line[len] = 0 ;
@@ -456,7 +498,7 @@ int main (int argc, char const *const *argv)
       if (update()) puts_("+OK bye\r\n") ;
       else puts_("-ERR [SYS/TEMP] some deleted messages were not removed\r\n") ;
       flush() ;
-      return 0 ;
+      finish("quit") ;
     }
     else if (cmdis(line, cmdlen, "STAT"))
     {
@@ -499,6 +541,7 @@ int main (int argc, char const *const *argv)
       k = msgnum(arg, &ok) ;
       if (!ok) continue ;
       if (!sendmsg_(k, -1)) { err("[SYS/TEMP] cannot open the message") ; continue ; }
+      if (!(m[k].flags & F_RETRIEVED)) nretrieved++ ;
       m[k].flags |= F_RETRIEVED ;
     }
     else if (cmdis(line, cmdlen, "TOP"))

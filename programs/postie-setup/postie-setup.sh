@@ -519,8 +519,8 @@ service () {
   if [ -n "$port" ] ; then
     echo "$ip" | put "$s/env/IP" 0644 "$ROOT"
     echo "$port" | put "$s/env/PORT" 0644 "$ROOT"
-    echo 40 | put "$s/env/MAXCONN" 0644 "$ROOT"
-    echo 10 | put "$s/env/MAXCONNIP" 0644 "$ROOT"
+    echo 100 | put "$s/env/MAXCONN" 0644 "$ROOT"
+    echo 50 | put "$s/env/MAXCONNIP" 0644 "$ROOT"
     echo "$MEMLIMIT" | put "$s/env/MEMLIMIT" 0644 "$ROOT"
   fi
   tpl "service/$tplname/run" | put "$s/run" 0755 "$ROOT"

@@ -50,7 +50,7 @@ static unsigned long timeoutdata = 180 ;
 static unsigned long timeoutdatatotal = 3600 ;
 static unsigned long maxbadcmds = 20 ;
 static unsigned long maxhops = 100 ;
-static unsigned long datalinemax = 1000 ;
+static unsigned long datalinemax = 1048576 ;  /* RFC 5321's 1000 is too few for real mail */
 static unsigned long authfaildelay = 2 ;
 static unsigned long greetdelay = 0 ;
 static unsigned long maxauthfail = 3 ;
@@ -188,7 +188,18 @@ static void die_read (void) gccattr_noreturn ;
 static void die_read (void)
 {
   if (errno == ETIMEDOUT) die_timeout() ;
-  session_end(errno ? "readerror" : "eof") ;
+  session_end(!errno ? "eof" : errno == ECONNRESET ? "reset" : "readerror") ;
+}
+
+/* A line still without its end SMTPD_DISCARDMAX bytes past the limit:
+   not an SMTP client, or one that will never send a line we can take.
+   It is told so at once, rather than read until the timeout. */
+static void die_linetoolong (void) gccattr_noreturn ;
+static void die_linetoolong (void)
+{
+  out("500 5.5.2 Line too long\r\n") ;
+  out("421 4.7.0 ") ; out(me.s) ; out(" line without end, closing connection\r\n") ;
+  session_end("linetoolong") ;
 }
 
 static void die_control (char const *name) gccattr_noreturn ;
@@ -501,6 +512,19 @@ static void smtp_mail (char const *arg)
   out("250 2.1.0 Ok\r\n") ;
 }
 
+/* 1 if this address is in the transaction's envelope already. */
+static int rcpt_listed (char const *a, size_t n)
+{
+  size_t i = 0 ;
+  while (i < rcpts.len)
+  {
+    size_t k = strlen(rcpts.s + i + 1) ;
+    if (k == n && !memcmp(rcpts.s + i + 1, a, n)) return 1 ;
+    i += k + 2 ;
+  }
+  return 0 ;
+}
+
 static void smtp_rcpt (char const *arg)
 {
   char const *p = afterkey(arg, "TO:") ;
@@ -544,6 +568,10 @@ static void smtp_rcpt (char const *arg)
       if (!r) { err("550 5.1.1 No such user here\r\n") ; return ; }
     }
   }
+  /* The same recipient again (addr_parse lowercased the domain, so a
+     byte comparison is case-insensitive on the domain only): accepted,
+     but not a second time in the envelope, so it is delivered once. */
+  if (rcpt_listed(addr.s, addr.len)) { junk() ; out("250 2.1.5 Ok (duplicate recipient, delivered once)\r\n") ; return ; }
   if (!stralloc_catb(&rcpts, "T", 1) || !stralloc_catb(&rcpts, addr.s, addr.len + 1)) die_nomem() ;
   nrcpt++ ;
   out("250 2.1.5 Ok\r\n") ;
@@ -978,11 +1006,19 @@ static void smtp_data (char const *arg)
 
   /* The verdict: the first reason found refuses the message. */
   {
+    static char const toolongrep[] = "554 5.6.0 Message refused: a line longer than " ;
+    char linetoolong[sizeof toolongrep + ULONG_FMT + 16] ;
     char const *why = 0 ;
     char const *rep = 0 ;
+    {
+      size_t k = sizeof toolongrep - 1 ;
+      memcpy(linetoolong, toolongrep, k) ;
+      k += ulong_fmt(linetoolong + k, datalinemax) ;
+      memcpy(linetoolong + k, " bytes\r\n", sizeof " bytes\r\n") ;
+    }
     if (nul) { why = "NUL byte" ; rep = "554 5.6.0 Message refused: NUL byte in the message (RFC 5321 2.3.8)\r\n" ; }
     else if (bare) { why = "bare CR or LF" ; rep = "554 5.6.0 Message refused: bare CR or LF in the message (RFC 5321 2.3.8)\r\n" ; }
-    else if (toolong) { why = "line too long" ; rep = "500 5.5.2 Line too long (RFC 5321 4.5.3.1.6)\r\n" ; }
+    else if (toolong) { why = "line too long" ; rep = linetoolong ; }
     else if (toobig) { why = "too big" ; rep = "552 5.3.4 Message size exceeds fixed maximum message size\r\n" ; }
     else if (hops > maxhops) { why = "too many hops" ; rep = "554 5.4.6 Too many hops (Received: lines), mail loop?\r\n" ; }
     if (rep)
@@ -1172,6 +1208,7 @@ static int authread (char *o, size_t omax, size_t *olen)
   deadline_cmd(&d) ;
   r = io_getline(line, SMTPD_CMDMAX - 2, &len, &toolong, &d) ;
   if (r <= 0) { if (!r) errno = 0 ; die_read() ; }
+  if (toolong == 2) { wipe(line, sizeof line) ; die_linetoolong() ; }
   if (toolong) { err("500 5.5.2 Line too long\r\n") ; return 0 ; }
   if (len == 1 && line[0] == '*') { err("501 5.0.0 Authentication cancelled\r\n") ; return 0 ; }
   k = base64_decode(line, len, o, omax) ;
@@ -1437,10 +1474,18 @@ int main (int argc, char const *const *argv)
   {
     char const *s ;
     size_t n ;
-    tain now ;
+    tain d ;
+    int r ;
     tain_now_g() ;
-    now = STAMP ;
-    if (!io_peek(&s, &n, &now)) { errno = 0 ; die_read() ; }  /* a port probe */
+    tain_addsec_g(&d, 1) ;  /* input is there: the read does not wait */
+    r = io_peek(&s, &n, &d) ;
+    if (r <= 0)
+    {
+      /* closed (a port probe) or reset before the greeting: nothing was
+         said, and nobody is there to be answered */
+      if (!r) errno = 0 ;
+      die_read() ;
+    }
     out("554 5.5.0 ") ; out(me.s) ; out(" SMTP protocol violation: talked before the greeting\r\n") ;
     session_end("pregreet") ;
   }
@@ -1465,6 +1510,7 @@ int main (int argc, char const *const *argv)
       if (!tain_less(&STAMP, &sessionend)) die_sessiontoolong() ;
     }
     if (r <= 0) { if (!r) errno = 0 ; die_read() ; }
+    if (toolong == 2) die_linetoolong() ;
     if (toolong) { err("500 5.5.2 Line too long\r\n") ; continue ; }
     for (i = 0 ; i < len ; i++) if ((unsigned char)line[i] < 32 || line[i] == 127) break ;
     if (i < len) { err("500 5.5.2 Syntax error: control character (bare CR, LF, NUL...) in the command\r\n") ; continue ; }

@@ -25,8 +25,12 @@ extern int io_peek (char const **s, size_t *n, tain const *deadline) ;
 extern void io_skip (size_t n) ;
 /* A line ending in CRLF (and only CRLF: a bare CR or LF is part of the
    line). Up to max bytes are kept in line (NUL-terminated, so line has
-   max+1 bytes); a longer line is read to its end and *toolong set.
-   Returns 1, 0 on EOF, -1 on error or ETIMEDOUT. */
+   max+1 bytes); a longer line is read to its end and *toolong set to 1,
+   unless its end does not come within SMTPD_DISCARDMAX bytes past max:
+   then the reading stops there and *toolong is 2 (a line that never
+   ends: the caller ends the session). Returns 1, 0 on EOF, -1 on error
+   or ETIMEDOUT. */
+#define SMTPD_DISCARDMAX 65536
 extern int io_getline (char *line, size_t max, size_t *len, int *toolong, tain const *deadline) ;
 extern void io_put (char const *s, size_t n) ;
 extern void io_puts (char const *s) ;

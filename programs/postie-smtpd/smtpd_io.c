@@ -147,7 +147,7 @@ void io_skip (size_t n)
 
 int io_getline (char *line, size_t max, size_t *len, int *toolong, tain const *deadline)
 {
-  size_t n = 0 ;
+  size_t n = 0, over = 0 ;
   int sawcr = 0 ;
   *toolong = 0 ;
   for (;;)
@@ -169,11 +169,19 @@ int io_getline (char *line, size_t max, size_t *len, int *toolong, tain const *d
           *len = n ;
           return 1 ;
         }
-        if (n < max) line[n++] = '\r' ; else *toolong = 1 ;
+        if (n < max) line[n++] = '\r' ; else { *toolong = 1 ; over++ ; }
       }
       if (c == '\r') sawcr = 1 ;
       else if (n < max) line[n++] = c ;
-      else *toolong = 1 ;
+      else { *toolong = 1 ; over++ ; }
+      if (over > SMTPD_DISCARDMAX)
+      {
+        io_skip(i + 1) ;
+        line[n] = 0 ;
+        *len = n ;
+        *toolong = 2 ;
+        return 1 ;
+      }
     }
     io_skip(avail) ;
   }

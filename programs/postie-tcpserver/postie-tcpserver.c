@@ -10,8 +10,10 @@
    SIGHUP, SIGQUIT, SIGABRT), one for the listening socket. At maxconn
    connections the listening socket is not polled: new clients wait in
    the kernel's backlog until a session ends, as with tcpserver and
-   s6-tcpserver. A connection over the per-IP limit is accepted, logged
-   and closed at once, so that one busy client never stalls the others. */
+   s6-tcpserver. A connection over the per-address limit is accepted,
+   given the -m message (if any), logged and closed at once, so that one
+   busy client never stalls the others; IPv6 clients are counted per
+   prefix (-n, /64 by default: one host owns a whole /64). */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -40,12 +42,13 @@
 #include <skalibs/stralloc.h>
 #include <skalibs/tai.h>
 
-#define USAGE "postie-tcpserver [ -q | -Q | -v ] [ -4 | -6 ] [ -1 ] [ -c maxconn ] [ -C localmaxconn ] [ -b backlog ] [ -G gidlist ] [ -g gid ] [ -u uid ] [ -U ] [ -D ] [ -l localname ] ip port prog..."
+#define USAGE "postie-tcpserver [ -q | -Q | -v ] [ -4 | -6 ] [ -1 ] [ -c maxconn ] [ -C localmaxconn ] [ -n v6prefix ] [ -m message ] [ -b backlog ] [ -G gidlist ] [ -g gid ] [ -u uid ] [ -U ] [ -D ] [ -l localname ] ip port prog..."
 #define dieusage() strerr_dieusage(100, USAGE)
 
 #define MAXCONN_MAX 16384
 #define GIDLIST_MAX 64
 #define ACCEPT_BURST 64
+#define MESSAGE_MAX 400
 
 typedef struct conn_s conn, *conn_ref ;
 struct conn_s
@@ -59,6 +62,9 @@ static conn conns[MAXCONN_MAX] ;
 static unsigned int nconns = 0 ;
 static unsigned int maxconn = 40 ;
 static unsigned int localmaxconn = 40 ;
+static unsigned int v6prefix = 64 ;  /* bits of an IPv6 address that make one client */
+static char refusemsg[MESSAGE_MAX + 2] ;  /* -m, with its CRLF */
+static size_t refusemsglen = 0 ;
 static unsigned int verbosity = 1 ;
 static int flagnodelay = 0 ;
 static char const *localname = 0 ;
@@ -130,12 +136,41 @@ static void scan_ip (char const *s, ip46 *ip, int fam)
   strerr_dief(100, "invalid ip address (numeric only, no DNS lookups): ", s) ;
 }
 
+/* One client: the same IPv4 address, or the same first v6prefix bits of
+   an IPv6 address. */
+static int same_client (ip46 const *a, ip46 const *b)
+{
+  unsigned int bytes, bits ;
+  if (a->is6 != b->is6) return 0 ;
+  if (!a->is6) return !memcmp(a->ip, b->ip, 4) ;
+  bytes = v6prefix / 8 ;
+  bits = v6prefix % 8 ;
+  if (memcmp(a->ip, b->ip, bytes)) return 0 ;
+  if (!bits) return 1 ;
+  return !(((unsigned char)a->ip[bytes] ^ (unsigned char)b->ip[bytes]) & (0xff00u >> bits) & 0xff) ;
+}
+
 static unsigned int count_ip (ip46 const *ip)
 {
   unsigned int n = 0 ;
   for (unsigned int i = 0 ; i < nconns ; i++)
-    if (conns[i].ip.is6 == ip->is6 && !memcmp(conns[i].ip.ip, ip->ip, ip->is6 ? 16 : 4)) n++ ;
+    if (same_client(&conns[i].ip, ip)) n++ ;
   return n ;
+}
+
+/* The -m message, to a client refused by the per-address limit: one
+   send that never waits (a new socket's buffer is empty, and a client
+   that does not read loses only the message), then what the client has
+   sent already is read and dropped, so that the close is a FIN and not
+   a reset that would destroy the message on its way. */
+static void tell_refused (int fd)
+{
+  char buf[1024] ;
+  if (!refusemsglen) return ;
+  if (send(fd, refusemsg, refusemsglen, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) return ;
+  shutdown(fd, SHUT_WR) ;
+  for (unsigned int i = 0 ; i < 16 ; i++)
+    if (recv(fd, buf, sizeof buf, MSG_DONTWAIT) <= 0) break ;
 }
 
 static void killall (int sig)
@@ -265,7 +300,12 @@ static void new_connection (int fd, ip46 const *ip, uint16_t port, char const *c
   pid_t pid ;
   if (nconns >= maxconn) { refuse(fd, ip, port, "too many connections", maxconn) ; return ; }
   n = count_ip(ip) ;
-  if (n >= localmaxconn) { refuse(fd, ip, port, "too many connections from this ip", localmaxconn) ; return ; }
+  if (n >= localmaxconn)
+  {
+    tell_refused(fd) ;
+    refuse(fd, ip, port, "too many connections from this ip", localmaxconn) ;
+    return ;
+  }
   pid = spawn_child(fd, ip, port, n + 1, argv) ;
   fd_close(fd) ;
   if (!pid) return ;
@@ -381,7 +421,7 @@ int main (int argc, char const *const *argv)
     subgetopt l = SUBGETOPT_ZERO ;
     for (;;)
     {
-      int opt = subgetopt_r(argc, argv, "qQv461c:C:b:G:g:u:UDdl:HRPOot:hpr", &l) ;
+      int opt = subgetopt_r(argc, argv, "qQv461c:C:n:m:b:G:g:u:UDdl:HRPOot:hpr", &l) ;
       if (opt == -1) break ;
       switch (opt)
       {
@@ -393,6 +433,18 @@ int main (int argc, char const *const *argv)
         case '1' : flag1 = 1 ; break ;
         case 'c' : maxconn = scan_uint(l.arg, "maxconn", MAXCONN_MAX) ; break ;
         case 'C' : localmaxconn = scan_uint(l.arg, "localmaxconn", MAXCONN_MAX) ; break ;
+        case 'n' : v6prefix = scan_uint(l.arg, "v6prefix", 128) ; break ;
+        case 'm' :
+        {
+          size_t len = strlen(l.arg) ;
+          if (len > MESSAGE_MAX) strerr_dief(100, "invalid message: longer than 400 bytes") ;
+          for (size_t i = 0 ; i < len ; i++)
+            if ((unsigned char)l.arg[i] < 32 || l.arg[i] == 127) strerr_dief(100, "invalid message: control character") ;
+          memcpy(refusemsg, l.arg, len) ;
+          refusemsglen = len ;
+          if (len) { refusemsg[refusemsglen++] = '\r' ; refusemsg[refusemsglen++] = '\n' ; }
+          break ;
+        }
         case 'b' : backlog = scan_uint(l.arg, "backlog", 65535) ; break ;
         case 'G' : gidn = scan_gidlist(l.arg, gidlist, "gidlist") ; hasgidlist = 1 ; break ;
         case 'g' : gid = scan_uint(l.arg, "gid", (unsigned int)-1 - 1) ; hasgid = 1 ; break ;
@@ -415,6 +467,7 @@ int main (int argc, char const *const *argv)
   if (argc < 3) dieusage() ;
   if (!maxconn) strerr_dief(100, "maxconn must be at least 1") ;
   if (!localmaxconn) strerr_dief(100, "localmaxconn must be at least 1") ;
+  if (!v6prefix) strerr_dief(100, "v6prefix must be at least 1") ;
   if (localmaxconn > maxconn) localmaxconn = maxconn ;
   if (!backlog) backlog = 1 ;
   scan_ip(argv[0], &ip, fam) ;
@@ -467,7 +520,8 @@ int main (int argc, char const *const *argv)
     sigaddset(&set, SIGHUP) ;
     sigaddset(&set, SIGQUIT) ;
     sigaddset(&set, SIGABRT) ;
-    if (selfpipe_trapset(&set) < 0) strerr_diefusys(111, "trap signals") ;
+    /* skalibs 2.13: 1 on success, 0 on failure (not -1) */
+    if (!selfpipe_trapset(&set)) strerr_diefusys(111, "trap signals") ;
   }
 
   if (verbosity >= 2)

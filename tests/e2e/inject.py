@@ -105,6 +105,12 @@ if q:
 rc, err, q = run(["-t", "extra@example.org", "bob@example.net"], msg)
 check("t-plus-argv", rc == 0 and q and q[0][2] == ["extra@example.org", "bob@example.net", "carol@example.net",
                                                   "dave@example.net", "eve@example.net", "hidden@example.net"], repr(q))
+# The same recipient with its domain in another case is the same recipient
+# (delivered once, as first spelt); a local part in another case is not.
+rc, err, q = run(["-t", "Bob@EXAMPLE.net"], b"To: bob@example.net, BOB@Example.Net\nCc: bob@Example.NET, Bob@example.net\n\nx\n")
+check("t-duplicates-domain-case", rc == 0 and q and q[0][2] == ["Bob@EXAMPLE.net", "bob@example.net", "BOB@Example.Net"], repr(q))
+rc, err, q = run(["carol@example.net", "carol@EXAMPLE.NET", "carol@Example.Net"], b"Subject: x\n\ny\n", prog="postie-inject")
+check("argv-duplicates-domain-case", rc == 0 and q and q[0][2] == ["carol@example.net"], repr(q))
 rc, err, q = run(["-t"], b"To: Undisclosed recipients:;\nBcc: one@example.net\n\nx\n")
 check("t-group-and-bcc-only", rc == 0 and q and q[0][2] == ["one@example.net"] and b"Bcc" not in q[0][0]
       and b"To: Undisclosed recipients:;\n" in q[0][0], repr(q))

@@ -10,7 +10,7 @@ Mail is put into the Maildir by writing files directly (tmp/ then new/, as
 a delivery agent does): postie-send is not on main yet, so a message
 injected with postie-queue would not reach the Maildir. One message is
 delivered by postie-local itself (run as the user) when it is built."""
-import os, poplib, shutil, socket, subprocess, sys, time
+import os, poplib, re, shutil, socket, subprocess, sys, time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from postietest import *
 from poptest import *
@@ -49,6 +49,29 @@ def msg(i, body=b"hello\n"):
 def files(sub):
     return sorted(os.listdir(os.path.join(md, sub)))
 
+
+def wire(m):
+    """The size as sent (RFC 1939 11): CRLF line ends, no stuffing."""
+    out = m.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+    if m and not m.endswith(b"\n"):
+        out += b"\n" if m.endswith(b"\r") else b"\r\n"
+    return len(out)
+
+
+def sizes_agree(c):
+    """For every message: LIST's size, RETR's "+OK N octets" and the
+    octets poplib counted in the RETR'd lines (as sent, stuffing dots and
+    the final "." not counted) are one number. Returns (ok, detail)."""
+    detail = []
+    for l in c.list()[1]:
+        n, size = map(int, l.split())
+        resp, lines, octets = c.retr(n)
+        counted = sum(len(x) + 2 for x in lines)
+        detail.append((n, size, resp, octets, counted))
+        if not (size == octets == counted and resp.startswith(b"+OK %d octets" % size)):
+            return False, detail
+    return bool(detail), detail
+
 try:
     # --- poplib: list, retrieve, CRLF, byte-stuffing, TOP, CAPA
     m1 = msg(1, b"line one\n.starts with a dot\n..two dots\n.\nend without newline")
@@ -63,7 +86,9 @@ try:
     c.user("alice")
     r = c.pass_("alice pw")
     check("login", r.startswith(b"+OK"), repr(r))
-    check("stat", c.stat() == (2, len(m1) + len(m2)), repr(c.stat()))
+    check("stat", c.stat() == (2, wire(m1) + wire(m2)), repr((c.stat(), wire(m1), wire(m2))))
+    ok, detail = sizes_agree(c)
+    check("list-size-as-sent", ok, repr(detail))
     resp, lines, _ = c.retr(1)
     want1 = m1.replace(b"\n", b"\r\n").split(b"\r\n")
     check("retr-content-lf", lines == want1, repr(lines))
@@ -82,6 +107,38 @@ try:
     check("arrival-not-in-session", c.stat()[0] == 2 and len(c.list()[1]) == 2)
     c.quit()
     check("seen-flag-after-quit", n1 + ":2,S" in files("cur") and n2 + "S" in files("cur"), repr(files("cur")))
+
+    # --- Sizes of messages without ,W= in their names are counted once and
+    # kept in postie-pop3d.sizes: a second session believes the file (the
+    # proof: a doctored entry is what LIST shows), a changed message is
+    # counted again.
+    cache = os.path.join(md, "postie-pop3d.sizes")
+    check("sizes-cache-written", os.path.exists(cache), repr(os.listdir(md)))
+    lines_ = open(cache, "rb").read().splitlines() if os.path.exists(cache) else []
+    keys = sorted(l.split(b" ", 3)[3] for l in lines_)
+    check("sizes-cache-entries", keys == sorted([n1.encode(), n2.split(":")[0].encode()]), repr(lines_))
+    doctored = [b" ".join([str(int(l.split()[0]) + 1000).encode()] + l.split(b" ", 3)[1:]) if l.endswith(n1.encode()) else l
+                for l in lines_]
+    with open(cache, "wb") as f:
+        f.write(b"\n".join(doctored) + b"\n")
+    c = login()
+    sizes = dict(map(int, l.split()) for l in c.list()[1])
+    uid_ = dict(l.split() for l in c.uidl()[1])
+    k1 = [int(k) for k, v in uid_.items() if v == n1.encode()]
+    check("sizes-cache-believed", k1 and sizes[k1[0]] == wire(m1) + 1000, repr((sizes, wire(m1))))
+    c.quit()
+    p1 = [os.path.join(md, "cur", f) for f in files("cur") if f.startswith(n1)][0]
+    st = os.stat(p1)
+    with open(p1, "ab") as f:
+        f.write(b"\nmore\n")
+    os.utime(p1, ns=(st.st_atime_ns, st.st_mtime_ns))
+    c = login()
+    ok, detail = sizes_agree(c)
+    check("sizes-cache-stale-recounted", ok, repr(detail))
+    c.quit()
+    with open(p1, "wb") as f:
+        f.write(m1)
+    os.utime(p1, ns=(st.st_atime_ns, st.st_mtime_ns))
 
     # --- UIDL stable across sessions and across new/ -> cur/
     c = login()
@@ -141,6 +198,14 @@ try:
         lines = c.retr(n)[1]
         c.quit()
         check("postie-local-message-served", b"Subject: via postie-local" in lines and b".leading dot" in lines, repr(lines))
+        lname = [f for f in files("cur") if f.startswith(newu[0][1].decode())] if newu else []
+        want_s = os.path.getsize(os.path.join(md, "cur", lname[0])) if lname else -1
+        check("postie-local-size-fields", lname and re.search(r",S=%d,W=%d(:|$)" % (want_s, wire(open(os.path.join(md, "cur", lname[0]), "rb").read())), lname[0]),
+              repr(lname))
+        c = login()
+        ok, detail = sizes_agree(c)
+        c.quit()
+        check("postie-local-list-size-as-sent", ok, repr(detail))
         c = login()
         check("postie-local-message-uidl-stable", newu and c.uidl(n).split()[2] == newu[0][1])
         c.dele(n)
@@ -185,8 +250,25 @@ try:
         r.send(b"X" * 1000000)  # more than pop3maxbad x 64 KiB: the server stops reading
     except OSError:
         pass
-    check("endless-line-bounded", r.line() == b"-ERR line too long" and r.closed(20), "")
+    check("endless-line-bounded", r.line() == b"-ERR line too long, closing connection" and r.closed(20), "")
     r.close()
+    # a line without end is answered and closed once it is 64 KiB past the
+    # limit, not read on until the timeout (or pop3maxbad x 64 KiB)
+    for where in ("before-login", "after-login"):
+        r = Raw(PORT)
+        r.line()
+        if where == "after-login":
+            r.cmd(b"USER alice")
+            r.cmd(b"PASS alice pw")
+        r.send(b"NOOP " + b"y" * 100000)
+        t0 = time.time()
+        try:
+            l = r.line()
+        except OSError as e:
+            l = repr(e).encode()
+        want = b"-ERR line too long, closing connection" + (b", no changes made" if where == "after-login" else b"")
+        check("endless-line-closed-" + where, l == want and r.closed(5) and time.time() - t0 < 5, repr(l))
+        r.close()
     r = Raw(PORT)
     r.line()
     check("garbage-bytes", r.cmd(bytes(range(1, 10)) + b"\xff\xfe\x80junk").startswith(b"-ERR"))
@@ -386,6 +468,28 @@ try:
         per = (hwm - hwm0) * 1024 / 10000
         print("memory per message: %.0f bytes" % per)
         check("big-maildir-memory", hwm and per < 300, "%.0f bytes per message" % per)
+    # --- The log: every login (user, address, result), every session's end
+    # with what was retrieved and deleted.
+    deliver(md, msg(5), uid, gid)
+    deliver(md, msg(6), uid, gid)
+    c = login()
+    myport = c.sock.getsockname()[1]
+    n = len(c.list()[1])
+    c.retr(1)
+    c.retr(1)
+    if n > 1:
+        c.retr(2)
+    c.quit()
+    time.sleep(0.3)
+    log = srv.stderr()
+    check("log-login-ok", re.search(r"^postie-pop3d: login user=alice ip=127\.0\.0\.1 port=%d ok messages=%d octets=\d+$" % (myport, n), log, re.M), log[-2000:])
+    check("log-session-end", re.search(r"^postie-pop3d: session user=alice ip=127\.0\.0\.1 port=%d retrieved=%d deleted=0 end=quit$" % (myport, min(n, 2)), log, re.M), log[-2000:])
+    check("log-session-deleted", re.search(r"^postie-pop3d: session user=alice ip=127\.0\.0\.1 port=\d+ retrieved=\d+ deleted=[1-9]\d* end=quit$", log, re.M), log[-2000:])
+    check("log-session-dropped", re.search(r"^postie-pop3d: session user=alice .* deleted=0 end=(eof|readerror)$", log, re.M), log[-2000:])
+    check("log-login-failed", re.search(r"^postie-popup: login user=alice ip=127\.0\.0\.1 port=\d+ failed$", log, re.M)
+          and re.search(r"^postie-popup: login user=mallory ip=127\.0\.0\.1 port=\d+ failed$", log, re.M), log[-2000:])
+    check("log-login-tempfail", re.search(r"^postie-popup: login user=bob ip=127\.0\.0\.1 port=\d+ tempfail$", log, re.M), log[-2000:])
+
     odd = [l for l in srv.stderr().splitlines() if ("fatal" in l and "chdir to the Maildir" not in l) or "crash" in l or ("warning" in l and "exited 111" not in l)]
     check("server-stderr-clean", not odd, "\n".join(odd[-20:]))
     if SAN:

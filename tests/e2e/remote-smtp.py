@@ -421,4 +421,24 @@ else:
         p.kill(); p.wait()
     shutil.rmtree(dump, ignore_errors=True)
 
+# Long lines (over RFC 5321's 1000 bytes, which postie-smtpd accepts up to
+# control/datalinemax): sent as they are, never split; a server that
+# refuses them after the message gets D (a bounce with its reply), one
+# that defers Z (doc/postie-remote.md, "Long lines").
+LONG = b"Subject: long\n\n" + b"h" * 5000 + b"\nend\n"
+s = FakeSMTP()
+route_to(s)
+rc, lines, _, _ = run_remote(home, "example.com", "x@y", ["a@example.com"], LONG)
+sess = s.wait_sessions()[0]
+check("long-line-sent-unaltered", letters(lines) == "KK" and sess["data"] == wire(LONG), repr(lines))
+s.stop()
+for name, reply, want in (("long-line-refused", b"500 5.5.2 Line too long", "DD"),
+                          ("long-line-deferred", b"451 4.3.0 try later", "ZZ")):
+    s = FakeSMTP(final_reply=reply)
+    route_to(s)
+    rc, lines, _, _ = run_remote(home, "example.com", "x@y", ["a@example.com"], LONG)
+    check(name, letters(lines) == want and reply.decode() in lines[-1], repr(lines))
+    s.stop()
+setctl("smtproutes", None)
+
 done()

@@ -20,15 +20,82 @@ r = c.cmd("MAIL FROM:<" + "a" * 600 + "@x.example>")
 check("command-long-mail", r[0] == 500 and r[1][0].startswith("5.5.2"), repr(r))
 r = c.cmd("NOOP")
 check("session-goes-on", r[0] == 250, repr(r))
-for n, want in ((998, 250), (999, 500)):
+# Text lines over RFC 5321's 1000 bytes are common in real mail (generated
+# HTML): accepted and stored unaltered up to control/datalinemax (default
+# 1 MiB); past it the message is refused with 554 5.6.0, not 5.5.2.
+def long_line(c, n):
+    """A message with a text line of n bytes (CRLF not counted): the reply
+    to the end of DATA, and what was queued."""
     clear_queue(home)
     c.cmd("MAIL FROM:<a@x.example>")
     c.cmd("RCPT TO:<u@local.example>")
     c.cmd("DATA")
     c.send(b"Subject: long\r\n\r\n" + b"y" * n + b"\r\n.\r\n")
-    r = c.reply()
-    check("text-line-%d" % (n + 2), r[0] == want and (want == 250 or r[1][0].startswith("5.5.2")), repr(r))
-    check("text-line-%d-queue" % (n + 2), len(queued(home)) == (1 if want == 250 else 0))
+    return c.reply(), queued(home)
+
+
+for n in (999, 5000, 200000):
+    r, q = long_line(c, n)
+    check("text-line-%d-accepted" % (n + 2), r[0] == 250, repr(r))
+    check("text-line-%d-unaltered" % (n + 2), len(q) == 1 and q[0][1].endswith(b"\n\n" + b"y" * n + b"\n"), repr(q)[:200])
+c.close()
+with open(os.path.join(home, "control", "datalinemax"), "w") as f:
+    f.write("1000\n")
+c = Raw(L.port)
+c.cmd("EHLO x.example")
+for n, want in ((998, 250), (999, 554)):
+    r, q = long_line(c, n)
+    check("datalinemax-line-%d" % (n + 2), r[0] == want and (want == 250 or (r[1][0].startswith("5.6.0") and "1000 bytes" in r[1][0])), repr(r))
+    check("datalinemax-line-%d-queue" % (n + 2), len(q) == (1 if want == 250 else 0))
+r = c.cmd("NOOP")
+check("datalinemax-session-goes-on", r[0] == 250, repr(r))
+os.unlink(os.path.join(home, "control", "datalinemax"))
+clear_queue(home)
+
+# --- a command line that never ends: read up to 64 KiB past the limit,
+# then answered and closed at once, not read until the timeout.
+c2 = Raw(L.port)
+c2.cmd("EHLO x.example")
+c2.s.settimeout(10)
+t0 = time.time()
+try:
+    c2.send(b"NOOP " + b"x" * 300000)
+except OSError:
+    pass
+r1 = r2 = r3 = (-1, ["no reply within 10 s"])
+try:
+    r1 = c2.reply()
+    r2 = c2.reply()
+    r3 = c2.reply()
+except OSError:
+    pass
+check("endless-line-500", r1[0] == 500 and r1[1][0].startswith("5.5.2"), repr(r1))
+check("endless-line-closed", r2[0] == 421 and r3[0] == 0 and time.time() - t0 < 8, repr((r2, r3, time.time() - t0)))
+c2.close()
+
+# --- the same recipient twice: one envelope entry, delivered once; the
+# domain's case does not matter, the local part's does.
+clear_queue(home)
+c.cmd("MAIL FROM:<a@x.example>")
+r = [c.cmd(x)[0] for x in ("RCPT TO:<dup@local.example>", "RCPT TO:<dup@LOCAL.Example>",
+                           "RCPT TO:<dup@local.example>", "RCPT TO:<Dup@local.example>")]
+check("duplicate-rcpt-250", r == [250, 250, 250, 250], repr(r))
+c.cmd("DATA")
+c.send(b"Subject: dup\r\n\r\nx\r\n.\r\n")
+r = c.reply()
+q = queued(home)
+check("duplicate-rcpt-once", r[0] == 250 and len(q) == 1 and q[0][3] == ["dup@local.example", "Dup@local.example"],
+      repr(q)[:300])
+clear_queue(home)
+c.cmd("MAIL FROM:<a@x.example>")
+c.cmd("RCPT TO:<dup@local.example>")
+c.cmd("RCPT TO:<dup@Local.Example>")
+c.cmd("DATA")
+c.send(b"Subject: dup\r\n\r\nx\r\n.\r\n")
+c.reply()
+q = queued(home)
+check("duplicate-rcpt-for-line", len(q) == 1 and q[0][3] == ["dup@local.example"] and b"for <dup@local.example>" in q[0][1],
+      repr(q)[:300])
 clear_queue(home)
 
 # --- sequence errors
@@ -96,6 +163,23 @@ while True:
 s.close()
 os.unlink(os.path.join(home, "control", "greetdelay"))
 check("pregreet-refused", data.startswith(b"554 5.5.0") and data.count(b"\r\n") == 1, repr(data))
+# A client that resets the connection before the greeting did not talk:
+# logged as a reset, and no 554 is written to the dead socket.
+with open(os.path.join(home, "control", "greetdelay"), "w") as f:
+    f.write("3000\n")
+s = socket.create_connection(("127.0.0.1", L.port))
+myport = s.getsockname()[1]
+s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\1\0\0\0\0\0\0\0")
+time.sleep(0.2)
+s.close()
+mine = []
+for i in range(100):
+    mine = [l for l in L.logtext().splitlines() if " session " in l and " port=%d " % myport in l]
+    if mine:
+        break
+    time.sleep(0.1)
+os.unlink(os.path.join(home, "control", "greetdelay"))
+check("pregreet-reset-logged", len(mine) == 1 and "end=reset" in mine[0], repr(mine))
 
 # --- DATA content sent without waiting for a refused DATA
 clear_queue(home)

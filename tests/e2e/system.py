@@ -45,10 +45,14 @@ try:
         p = pop3_tls(A, pa[2], "a.example")
         p.user("alice")
         p.pass_("alice-pw")
-        n, _ = p.stat()
-        lines = p.retr(1)[1] if n else []
+        n, total = p.stat()
+        listed = p.list()[1]
+        resp, lines, octets = p.retr(1) if n else (b"", [], 0)
         p.quit()
         check("pop3-read", n == 1 and b"hello alice" in lines and b"Subject: local test" in lines, repr(lines)[:300])
+        # RFC 1939 11: the size announced is the size as sent
+        check("pop3-size-as-sent", listed == [b"1 %d" % octets] and total == octets == sum(len(l) + 2 for l in lines)
+              and resp.startswith(b"+OK %d octets" % octets), repr((listed, total, octets, resp)))
     except Exception as e:
         check("pop3-read", False, repr(e))
 
@@ -138,6 +142,33 @@ try:
     qr = r.stdout.decode(errors="replace")
     check("unreachable-stays-queued", queued_ok and ok and "pending remote <someone@far-away.example>" in qr
           and "next-retry" in qr, qstat() + qr)
+    # The per-client limit of the run scripts (env/MAXCONNIP): a client over
+    # it is told why, in the protocol's words, before the close.
+    for svc in ("smtpd", "pop3d"):
+        write(os.path.join(B, "service", svc, "env", "MAXCONNIP"), "1\n")
+        sb.ctl(svc, "-r")
+    time.sleep(0.5)
+    check("maxconnip-restarted", sb.wait_ready(), "services not ready")
+    for svc, port, greet, told in (("smtpd", pb[0], b"220 ", b"421 4.7.0 Too many connections from your address\r\n"),
+                                   ("pop3d", pb[2], b"+OK ", b"-ERR [SYS/TEMP] too many connections from your address\r\n")):
+        import socket
+        first = socket.create_connection(("127.0.0.1", port), 10)
+        first.settimeout(10)
+        g = first.recv(1000)
+        second = socket.create_connection(("127.0.0.1", port), 10)
+        second.settimeout(10)
+        data = b""
+        try:
+            while True:
+                d = second.recv(1000)
+                if not d:
+                    break
+                data += d
+        except OSError:
+            pass
+        second.close()
+        first.close()
+        check("maxconnip-told-" + svc, g.startswith(greet) and data == told, repr((g, data)))
 finally:
     # Let the loggers catch up before reading them; then stop everything.
     time.sleep(0.5)

@@ -188,6 +188,135 @@ else:
     skip("v6-limits", "no IPv6 loopback here")
 
 
+# --- The -m message: a client over the per-address limit is told why
+# before the close (the text and a CRLF), instead of a silent close.
+MSG = "421 4.7.0 Too many connections from your address"
+srv = Server(["-v", "-C", "2", "-m", MSG], "127.0.0.1", [ECHO], os.path.join(tmp, "msg.log"))
+a, b = srv.connect(), srv.connect()
+check("msg-two-served", readline(a).startswith(b"hello ") and readline(b).startswith(b"hello "))
+c = srv.connect()
+data = read_all(c)
+c.close()
+check("msg-third-told", data == MSG.encode() + b"\r\n", repr(data))
+c = srv.connect()
+c.sendall(b"EHLO eager.example\r\n")  # input not read: the close is still no reset
+data = read_all(c)
+c.close()
+check("msg-third-told-after-talking", data == MSG.encode() + b"\r\n", repr(data))
+t = srv.wait_log(lambda t: t.count("refused") >= 2)
+check("msg-refused-logged", re.search(r"refused ip 127\.0\.0\.1 port \d+: too many connections from this ip \(2\)", t), t)
+a.close()
+b.close()
+srv.stop()
+for name, args in [("usage-m-control", ["-m", "421 a\r\nb", "127.0.0.1", "0", "true"]),
+                   ("usage-m-long", ["-m", "x" * 401, "127.0.0.1", "0", "true"]),
+                   ("usage-n-zero", ["-n", "0", "127.0.0.1", "0", "true"]),
+                   ("usage-n-129", ["-n", "129", "127.0.0.1", "0", "true"])]:
+    p = subprocess.run([prog("postie-tcpserver")] + args, stdin=subprocess.DEVNULL, capture_output=True, timeout=10)
+    check(name, p.returncode == 100, repr(p))
+
+
+# --- IPv6 clients are counted per /64 (-n): two addresses of one /64 are
+# one client; with -n 128, two. Needs addresses of our own on lo, so only
+# in the private network namespace tests/run makes as root.
+if os.environ.get("POSTIE_NETNS") and os.getuid() == 0 and has_ipv6():
+    A1, A2, A3 = "2001:db8:7:1::1", "2001:db8:7:1::2", "2001:db8:7:2::1"
+    added = []
+    for a in (A1, A2, A3):
+        if subprocess.run(["ip", "-6", "addr", "add", a + "/128", "dev", "lo", "nodad"]).returncode == 0:
+            added.append(a)
+    try:
+        if len(added) == 3:
+            srv = Server(["-C", "1", "-m", MSG], A1, [ECHO], os.path.join(tmp, "v6prefix.log"))
+            x = srv.connect(src=A1)
+            check("v6prefix-first-served", readline(x).startswith(b"hello "))
+            y = srv.connect(src=A2)
+            check("v6prefix-same-64-refused", read_all(y) == MSG.encode() + b"\r\n")
+            y.close()
+            z = srv.connect(src=A3)
+            check("v6prefix-other-64-served", readline(z).startswith(b"hello "))
+            x.close()
+            z.close()
+            srv.stop()
+            for bits, want in (("128", True), ("60", False)):
+                # A3 is in another /64 but the same /60
+                src2 = A2 if bits == "128" else A3
+                srv = Server(["-C", "1", "-n", bits], A1, [ECHO], os.path.join(tmp, "v6prefix%s.log" % bits))
+                x = srv.connect(src=A1)
+                y = srv.connect(src=src2)
+                served = readline(x).startswith(b"hello ") and readline(y).startswith(b"hello ")
+                check("v6prefix-%s-%s" % (bits, "two-clients" if want else "one-client"), served == want)
+                x.close()
+                y.close()
+                srv.stop()
+        else:
+            skip("v6prefix", "unable to add addresses to lo")
+    finally:
+        for a in added:
+            subprocess.run(["ip", "-6", "addr", "del", a + "/128", "dev", "lo"])
+else:
+    skip("v6prefix", "needs root in tests/run's private network namespace")
+
+
+# --- skalibs 2.13's selfpipe_trapset returns 0 on failure, not -1: a
+# failure to trap the signals must stop the server (exit 111), not leave
+# it running with SIGTERM and SIGCHLD unhandled. A preloaded signalfd()
+# that fails when the set is changed makes it happen; a build where
+# preloading does not reach skalibs (static) is skipped.
+import shutil
+cc = shutil.which("cc")
+if cc:
+    shim_c = os.path.join(tmp, "shim.c")
+    shim = os.path.join(tmp, "shim.so")
+    mark = os.path.join(tmp, "shim.mark")
+    with open(shim_c, "w") as f:
+        f.write(r"""
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <unistd.h>
+int signalfd (int fd, sigset_t const *mask, int flags)
+{
+  static int (*real) (int, sigset_t const *, int) ;
+  if (fd >= 0 && getenv("SHIM_MARK"))
+  {
+    int m = open(getenv("SHIM_MARK"), O_WRONLY | O_CREAT | O_CLOEXEC, 0644) ;
+    if (m >= 0) close(m) ;
+    errno = ENOMEM ;
+    return -1 ;
+  }
+  if (!real) real = (int (*) (int, sigset_t const *, int))dlsym(RTLD_NEXT, "signalfd") ;
+  return real(fd, mask, flags) ;
+}
+""")
+    r = subprocess.run([cc, "-shared", "-fPIC", "-o", shim, shim_c, "-ldl"], capture_output=True)
+    if r.returncode == 0:
+        e = dict(os.environ)
+        e["LD_PRELOAD"] = shim
+        e["SHIM_MARK"] = mark
+        p = subprocess.Popen([prog("postie-tcpserver"), "-1", "127.0.0.1", "0", "true"], stdin=subprocess.DEVNULL,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=e)
+        try:
+            out, err = p.communicate(timeout=5)
+            rc = p.returncode
+        except subprocess.TimeoutExpired:
+            p.kill()
+            out, err = p.communicate()
+            rc = None
+        if not os.path.exists(mark):
+            skip("trapset-failure", "the preloaded signalfd() was not called (static build?)")
+        else:
+            check("trapset-failure-exits-111", rc == 111 and b"unable to trap signals" in err,
+                  "rc=%r %r" % (rc, err))
+    else:
+        skip("trapset-failure", "cannot build the preload shim: " + r.stderr.decode()[-200:])
+else:
+    skip("trapset-failure", "no C compiler")
+
+
 # --- Exit status and signals of children in the end lines.
 srv = Server(["-v"], "127.0.0.1", ["sh", "-c", "exit 3"], os.path.join(tmp, "status.log"))
 s = srv.connect()
