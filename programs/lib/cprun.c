@@ -11,6 +11,7 @@
 #include <skalibs/strerr.h>
 #include <skalibs/types.h>
 #include "cprun.h"
+#include "logline.h"
 
 #define CP_INPUT_MAX 512    /* what a checkpassword reads from fd 3 */
 
@@ -76,4 +77,17 @@ int cprun (char const *const *argv, char const *hostname,
     strerr_warnw(argv[0], WIFEXITED(wstat) ? " exited " : " crashed with signal ", s) ;
   }
   return -1 ;
+}
+
+void cprun_logfail (char const *name, size_t namelen, char const *result)
+{
+  logline l ;
+  logline_start(&l, PROG) ;
+  logline_cat(&l, "login user=") ;
+  logline_catb(&l, name, namelen) ;
+  logline_env(&l, "ip", "TCPREMOTEIP") ;
+  logline_env(&l, "port", "TCPREMOTEPORT") ;
+  logline_cat(&l, " ") ;
+  logline_cat(&l, result) ;
+  logline_end(&l) ;
 }

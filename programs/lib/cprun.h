@@ -17,4 +17,9 @@ extern int cprun (char const *const *argv, char const *hostname,
                   char const *name, size_t namelen, char const *pw, size_t pwlen,
                   int rfd, int wfd) ;
 
+/* Logs a login that did not succeed (result "failed" or "tempfail") on
+   stderr: "PROG: login user=NAME ip=... port=... RESULT". A good one is
+   logged by the session program, which knows it was. */
+extern void cprun_logfail (char const *name, size_t namelen, char const *result) ;
+
 #endif

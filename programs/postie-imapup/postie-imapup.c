@@ -121,7 +121,8 @@ static void login (char const *name, size_t namelen, char const *pw, size_t pwle
   unsetenv("IMAPLOGINTAG") ;
   tain_now_g() ;
   if (!r) _exit(0) ;
-  if (r < 0) die_temp() ;
+  if (r < 0) { cprun_logfail(name, namelen, "tempfail") ; die_temp() ; }
+  cprun_logfail(name, namelen, "failed") ;
   prelogin_pause(lim.faildelay) ;
   if (++nfail >= lim.maxfail)
   {

@@ -38,7 +38,6 @@
 #include "base64.h"
 #include "cprun.h"
 #include "postie.h"
-#include "logline.h"
 #include "prelogin.h"
 #include "saslplain.h"
 #include "timedline.h"
@@ -82,21 +81,6 @@ static void bad (char const *msg)
   if (++nbad >= lim.maxbad) { out("-ERR too many bad commands\r\n") ; _exit(0) ; }
 }
 
-/* A login that did not succeed: user, address, result. A good one is
-   logged by the mailbox server (postie-pop3d), which knows it was. */
-static void loglogin (char const *name, size_t namelen, char const *result)
-{
-  logline l ;
-  logline_start(&l, "postie-popup") ;
-  logline_cat(&l, "login user=") ;
-  logline_catb(&l, name, namelen) ;
-  logline_env(&l, "ip", "TCPREMOTEIP") ;
-  logline_env(&l, "port", "TCPREMOTEPORT") ;
-  logline_cat(&l, " ") ;
-  logline_cat(&l, result) ;
-  logline_end(&l) ;
-}
-
 /* Run the checkpassword chain. Returns only after a bad login. */
 static void login (char const *name, size_t namelen, char const *pw, size_t pwlen)
 {
@@ -104,8 +88,8 @@ static void login (char const *name, size_t namelen, char const *pw, size_t pwle
                 tls.active && tls.rfd >= 0 ? tls.rfd : -1, tls.wfd) ;
   tain_now_g() ;
   if (!r) _exit(0) ;
-  if (r < 0) { loglogin(name, namelen, "tempfail") ; die_temp() ; }
-  loglogin(name, namelen, "failed") ;
+  if (r < 0) { cprun_logfail(name, namelen, "tempfail") ; die_temp() ; }
+  cprun_logfail(name, namelen, "failed") ;
   prelogin_pause(lim.faildelay) ;
   if (++nfail >= lim.maxfail) { out("-ERR [AUTH] authentication failed, too many failures\r\n") ; _exit(0) ; }
   out("-ERR [AUTH] authentication failed\r\n") ;

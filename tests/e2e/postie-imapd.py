@@ -82,6 +82,7 @@ try:
         check("bad-password", False, "accepted")
     except imaplib.IMAP4.error as e:
         check("bad-password", "AUTHENTICATIONFAILED" in str(e), e)
+    check("failed-login-logged", re.search(r"postie-imapup: login user=alice ip=127\.0\.0\.1 port=\d+ failed", req.logtext()), req.logtext()[-500:])
     typ, d = c.login("alice", "alice pw")
     check("starttls-login", typ == "OK" and b"CAPABILITY" in d[0] or typ == "OK", (typ, d))
 
