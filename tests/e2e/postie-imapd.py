@@ -185,6 +185,31 @@ try:
         check("starttls-injection", True)
         s.close()
 
+    # curl: imaps:// (implicit TLS) and imap:// with --ssl-reqd (STARTTLS),
+    # the certificate verified; a message fetched by UID, the folder listed.
+    for name, url, extra in (("curl-imaps", "imaps://imap.test:%d/INBOX;UID=%s" % (imp.port, uids1[-1].decode()), []),
+                             ("curl-imap-starttls", "imap://imap.test:%d/INBOX;UID=%s" % (req.port, uids1[-1].decode()), ["--ssl-reqd"])):
+        port = imp.port if name == "curl-imaps" else req.port
+        p = subprocess.run(["curl", "-sS", "--max-time", "30", "--cacert", ca, "--resolve", "imap.test:%d:127.0.0.1" % port,
+                            "-u", "alice:alice pw", url] + extra, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+        check(name, p.returncode == 0 and b"Subject: message 4" in p.stdout, (p.returncode, p.stdout[-300:], p.stderr[-300:]))
+
+    # fetchmail over IMAP with --ssl (implicit TLS), certificate checked,
+    # keeping the messages: it gets every message of INBOX.
+    fm = os.path.join(pub, "fetchmail")
+    os.makedirs(fm)
+    out = os.path.join(fm, "out")
+    rcf = os.path.join(fm, "rc")
+    with open(rcf, "w") as f:
+        f.write('poll 127.0.0.1 service %d protocol imap auth password user "alice" password "alice pw" '
+                'mda "/bin/sh -c \'cat >> %s\'"\n' % (imp.port, out))
+    os.chmod(rcf, 0o600)
+    p = subprocess.run(["fetchmail", "-f", rcf, "--nosyslog", "-k", "-a", "-v", "--ssl", "--sslcertck", "--sslcertfile", ca,
+                        "--sslcommonname", "imap.test", "--idfile", os.path.join(fm, "ids")],
+                       env=dict(os.environ, HOME=fm, FETCHMAILHOME=fm), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
+    got = open(out, "rb").read() if os.path.exists(out) else b""
+    check("fetchmail-imap-ssl", p.returncode == 0 and got.count(b"Subject: ") == 2, p.stdout.decode(errors="replace")[-1500:])
+
     # POP3 on the same mailbox: RETR marks it seen, IMAP agrees.
     pop = Pop3Server(home)
     try:
