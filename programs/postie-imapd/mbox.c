@@ -35,6 +35,23 @@ static int cmpent (void const *a, void const *b)
   return c ? c : (x->len > y->len) - (x->len < y->len) ;
 }
 
+/* The entry of e[0..ne) (sorted by cmpent) for the unique part of the
+   file name nm (up to ':'), or 0. */
+static ent *ent_find (ent *e, size_t ne, char const *base, char const *nm)
+{
+  size_t kl = strcspn(nm, ":"), lo = 0, hi = ne ;
+  while (lo < hi)
+  {
+    size_t mid = (lo + hi) / 2 ;
+    size_t l = e[mid].len < kl ? e[mid].len : kl ;
+    int c = memcmp(base + e[mid].off, nm, l) ;
+    if (!c) c = (e[mid].len > kl) - (e[mid].len < kl) ;
+    if (!c) return e + mid ;
+    if (c < 0) lo = mid + 1 ; else hi = mid ;
+  }
+  return 0 ;
+}
+
 static int cmpuid (void const *a, void const *b)
 {
   msg const *x = a, *y = b ;
@@ -282,32 +299,29 @@ int box_sync (box *b, int first)
     sortbase = uf.s ;
     qsort(e, ne, sizeof(ent), &cmpent) ;
   }
-  if (!scan(b->dir, &names, &files, &n, &cap)) goto err ;
+  {
+    unsigned int tries = 0 ;
+   rescan:
+    names.len = 0 ; n = 0 ;
+    if (!scan(b->dir, &names, &files, &n, &cap)) goto err ;
+    if (ne && !tries++)
+    {
+      /* A listed message not found: deleted, or renamed (flags changed
+         by a program that does not take the lock, e.g. postie-pop3d)
+         while we read cur/. Look once more before taking it for gone. */
+      size_t hits = 0 ;
+      for (i = 0 ; i < n ; i++)
+        if (ent_find(e, ne, uf.s, names.s + files[i].name + 4)) hits++ ;
+      if (hits < ne) goto rescan ;
+    }
+  }
   /* UIDs: known unique parts keep theirs; the others get new ones in
      file name order (delivery order for the usual time-based names). */
   {
     size_t nu = 0 ;
     for (i = 0 ; i < n ; i++)
     {
-      char const *nm = names.s + files[i].name + 4 ;
-      ent key ;
-      ent *hit = 0 ;
-      if (ne)
-      {
-        /* search with a key in names: compare by hand */
-        size_t lo = 0, hi = ne ;
-        size_t kl = strcspn(nm, ":") ;
-        (void)key ;
-        while (lo < hi)
-        {
-          size_t mid = (lo + hi) / 2 ;
-          size_t l = e[mid].len < kl ? e[mid].len : kl ;
-          int c = memcmp(uf.s + e[mid].off, nm, l) ;
-          if (!c) c = (e[mid].len > kl) - (e[mid].len < kl) ;
-          if (!c) { hit = e + mid ; break ; }
-          if (c < 0) lo = mid + 1 ; else hi = mid ;
-        }
-      }
+      ent *hit = ne ? ent_find(e, ne, uf.s, names.s + files[i].name + 4) : 0 ;
       if (hit) files[i].uid = hit->uid ;
       else nu++ ;
     }
@@ -380,7 +394,18 @@ int msg_setflags (box *b, size_t i, unsigned char fl)
   ok = stralloc_cats(&from, b->dir) && stralloc_cats(&from, "/") && stralloc_cats(&from, nm) && stralloc_0(&from)
     && stralloc_cats(&to, b->dir) && stralloc_cats(&to, "/") && stralloc_catb(&to, nm, 4 + ul)
     && stralloc_cats(&to, ":2,") && stralloc_cats(&to, letters) && stralloc_0(&to) ;
-  if (ok && rename(from.s, to.s) < 0)
+  if (ok)
+  {
+    /* under the folder's lock: a session listing cur/ meanwhile would
+       miss the file while it changes names, and take it for gone */
+    int lfd = lockdir(b->dir) ;
+    int r = rename(from.s, to.s) ;
+    int e = errno ;
+    if (lfd >= 0) close(lfd) ;
+    errno = e ;
+    if (r < 0) ok = -1 ;
+  }
+  if (ok < 0)
   {
     /* renamed by someone else meanwhile: once more under its new name
        (at most a few times, not for ever) */
