@@ -59,6 +59,24 @@ int timedin_getline (timedin *in, char *line, size_t max, size_t *len, tain cons
   return 1 ;
 }
 
+int timedin_get (timedin *in, char *s, size_t n, tain const *deadline)
+{
+  while (n)
+  {
+    size_t take ;
+    if (in->pos == in->len)
+    {
+      ssize_t r = fill(in, deadline) ;
+      if (r <= 0) return r ;
+    }
+    take = in->len - in->pos ;
+    if (take > n) take = n ;
+    memcpy(s, in->buf + in->pos, take) ;
+    in->pos += take ; s += take ; n -= take ;
+  }
+  return 1 ;
+}
+
 int timed_writeall (int fd, char const *s, size_t n, tain const *deadline)
 {
   while (n)

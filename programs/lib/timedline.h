@@ -2,8 +2,8 @@
    absolute deadlines (iopause), bounded line lengths, and an unbuffered
    mode that never reads past the end of a line (so that a program can
    hand the descriptor to a child, or switch to TLS, with nothing of the
-   client's left behind in its buffer). Used by postie-popup and
-   postie-pop3d. The descriptors should be non-blocking (ndelay_on); the
+   client's left behind in its buffer). Used by postie-popup,
+   postie-pop3d and postie-imapup. The descriptors should be non-blocking (ndelay_on); the
    clock must have been read (tain_now_set_stopwatch_g, tain_now_g). */
 #ifndef TIMEDLINE_H
 #define TIMEDLINE_H
@@ -32,6 +32,10 @@ struct timedin_s
    says so and ends the session, rather than reading on). */
 #define TIMEDIN_DISCARD_MAX 65536
 extern int timedin_getline (timedin *in, char *line, size_t max, size_t *len, tain const *deadline) ;
+
+/* Read exactly n bytes (e.g. an IMAP literal) into s. Returns 1, 0 at
+   end of input, -1 on error or when the deadline passes (ETIMEDOUT). */
+extern int timedin_get (timedin *in, char *s, size_t n, tain const *deadline) ;
 
 /* Discard what is buffered (e.g. at a STARTTLS switch). */
 #define timedin_discard(in) ((in)->pos = (in)->len = 0)

@@ -36,10 +36,11 @@
 #include <skalibs/tai.h>
 #include <skalibs/types.h>
 #include "base64.h"
+#include "cprun.h"
 #include "pop3_cmd.h"
 #include "sasl.h"
 #include "postie.h"
-#include "logline.h"
+#include "prelogin.h"
 #include "timedline.h"
 #include "ucspitls.h"
 
@@ -48,16 +49,10 @@
 #define LINE_MAX 255        /* RFC 2449: a command line, CRLF included */
 #define SASL_LINE_MAX 1024  /* an AUTH PLAIN response: base64 of 3 x 255 */
 #define USER_MAX 255
-#define CP_INPUT_MAX 512    /* what a checkpassword reads from fd 3 */
 
-static unsigned long timeout = 600 ;
-static unsigned long faildelay = 2 ;
-static unsigned long maxbad = 10 ;
-static unsigned long maxfail = 3 ;
+static prelogin lim = { .timeout = 600, .faildelay = 2, .maxbad = 10, .maxfail = 3, .logintime = 120, .maxcmds = 30 } ;
 static unsigned long nbad = 0 ;
 static unsigned long nfail = 0 ;
-static unsigned long logintime = 120 ;  /* control/pop3logintime */
-static unsigned long maxcmds = 30 ;     /* control/pop3maxcmds */
 static unsigned long ncmds = 0 ;
 static tain loginend ;  /* logintime after the start */
 
@@ -75,7 +70,7 @@ static void out (char const *s)
 {
   tain deadline ;
   tain_now_g() ;
-  tain_addsec_g(&deadline, timeout) ;
+  tain_addsec_g(&deadline, lim.timeout) ;
   if (!timed_writeall(outfd, s, strlen(s), &deadline)) _exit(0) ;
 }
 
@@ -84,104 +79,20 @@ static void die_temp (void) { out("-ERR [SYS/TEMP] temporary failure\r\n") ; _ex
 static void bad (char const *msg)
 {
   out(msg) ;
-  if (++nbad >= maxbad) { out("-ERR too many bad commands\r\n") ; _exit(0) ; }
-}
-
-static void control (unsigned long *u, char const *name)
-{
-  if (control_readulong(u, name, *u) < 0)
-  {
-    strerr_warnwu("read control/", name, ": ", control_strerror()) ;
-    die_temp() ;
-  }
-}
-
-static void pause_for (unsigned long secs)
-{
-  tain deadline ;
-  tain_now_g() ;
-  tain_addsec_g(&deadline, secs) ;
-  deepsleepuntil_g(&deadline) ;
-}
-
-/* A login that did not succeed: user, address, result. A good one is
-   logged by the mailbox server (postie-pop3d), which knows it was. */
-static void loglogin (char const *name, size_t namelen, char const *result)
-{
-  logline l ;
-  logline_start(&l, "postie-popup") ;
-  logline_cat(&l, "login user=") ;
-  logline_catb(&l, name, namelen) ;
-  logline_env(&l, "ip", "TCPREMOTEIP") ;
-  logline_env(&l, "port", "TCPREMOTEPORT") ;
-  logline_cat(&l, " ") ;
-  logline_cat(&l, result) ;
-  logline_end(&l) ;
+  if (++nbad >= lim.maxbad) { out("-ERR too many bad commands\r\n") ; _exit(0) ; }
 }
 
 /* Run the checkpassword chain. Returns only after a bad login. */
 static void login (char const *name, size_t namelen, char const *pw, size_t pwlen)
 {
-  char buf[CP_INPUT_MAX] ;
-  char fmt[PID_FMT + UINT64_FMT + 4] ;
-  size_t fmtlen = 0, hlen = strlen(hostname), n = 0 ;
-  int p[2] ;
-  int wstat ;
-  pid_t pid ;
-
-  fmt[fmtlen++] = '<' ;
-  fmtlen += pid_fmt(fmt + fmtlen, getpid()) ;
-  fmt[fmtlen++] = '.' ;
-  fmtlen += uint64_fmt(fmt + fmtlen, (uint64_t)time(0)) ;
-  fmt[fmtlen++] = '@' ;
-  if (hlen > 255) hlen = 255 ;
-  if (namelen + pwlen + fmtlen + hlen + 4 > sizeof buf) goto fail ;
-  memcpy(buf, name, namelen) ; n = namelen ; buf[n++] = 0 ;
-  memcpy(buf + n, pw, pwlen) ; n += pwlen ; buf[n++] = 0 ;
-  memcpy(buf + n, fmt, fmtlen) ; n += fmtlen ;
-  memcpy(buf + n, hostname, hlen) ; n += hlen ;
-  buf[n++] = '>' ; buf[n++] = 0 ;
-
-  if (pipe(p) < 0) { strerr_warnwusys("pipe") ; die_temp() ; }
-  pid = fork() ;
-  if (pid < 0) { strerr_warnwusys("fork") ; die_temp() ; }
-  if (!pid)
-  {
-    memset(buf, 0, sizeof buf) ;
-    close(p[1]) ;
-    if (tls.active && tls.rfd >= 0)
-    {
-      /* After STLS the client is on the UCSPI-TLS pipes (first: one of
-         them may be fd 3). */
-      if (fd_move(0, tls.rfd) < 0 || fd_move(1, tls.wfd) < 0) _exit(111) ;
-    }
-    if (p[0] != 3 && fd_move(3, p[0]) < 0) _exit(111) ;
-    ndelay_off(0) ; ndelay_off(1) ;
-    signal(SIGPIPE, SIG_DFL) ;
-    execvp(cpargv[0], (char *const *)cpargv) ;
-    strerr_warnwusys("exec ", cpargv[0]) ;
-    _exit(111) ;
-  }
-  close(p[0]) ;
-  if (allwrite(p[1], buf, n) < n && errno != EPIPE) { /* the child decides */ }
-  close(p[1]) ;
-  memset(buf, 0, sizeof buf) ;
-  if (waitpid_nointr(pid, &wstat, 0) != pid) { strerr_warnwusys("waitpid") ; die_temp() ; }
+  int r = cprun(cpargv, hostname, name, namelen, pw, pwlen,
+                tls.active && tls.rfd >= 0 ? tls.rfd : -1, tls.wfd) ;
   tain_now_g() ;
-  if (WIFEXITED(wstat) && WEXITSTATUS(wstat) == 0) _exit(0) ;
-  if (!WIFEXITED(wstat) || WEXITSTATUS(wstat) != 1)
-  {
-    char s[UINT_FMT] ;
-    s[uint_fmt(s, WIFEXITED(wstat) ? WEXITSTATUS(wstat) : WTERMSIG(wstat))] = 0 ;
-    strerr_warnw(cpargv[0], WIFEXITED(wstat) ? " exited " : " crashed with signal ", s) ;
-    loglogin(name, namelen, "tempfail") ;
-    out("-ERR [SYS/TEMP] temporary failure\r\n") ;
-    _exit(111) ;
-  }
- fail:
-  loglogin(name, namelen, "failed") ;
-  pause_for(faildelay) ;
-  if (++nfail >= maxfail) { out("-ERR [AUTH] authentication failed, too many failures\r\n") ; _exit(0) ; }
+  if (!r) _exit(0) ;
+  if (r < 0) { cprun_logfail(name, namelen, "tempfail") ; die_temp() ; }
+  cprun_logfail(name, namelen, "failed") ;
+  prelogin_pause(lim.faildelay) ;
+  if (++nfail >= lim.maxfail) { out("-ERR [AUTH] authentication failed, too many failures\r\n") ; _exit(0) ; }
   out("-ERR [AUTH] authentication failed\r\n") ;
 }
 
@@ -199,8 +110,8 @@ static ssize_t readcmd (char *line, size_t max)
      more than control/pop3maxcmds commands: a client cannot hold a
      connection slot with CAPA once a second. */
   if (!tain_less(&STAMP, &loginend)) { out("-ERR too long without logging in, closing\r\n") ; _exit(0) ; }
-  if (++ncmds > maxcmds) { out("-ERR too many commands without logging in, closing\r\n") ; _exit(0) ; }
-  tain_addsec_g(&deadline, timeout) ;
+  if (++ncmds > lim.maxcmds) { out("-ERR too many commands without logging in, closing\r\n") ; _exit(0) ; }
+  tain_addsec_g(&deadline, lim.timeout) ;
   whole = tain_less(&loginend, &deadline) ;
   if (whole) deadline = loginend ;
   r = timedin_getline(&in, line, max, &len, &deadline) ;
@@ -250,7 +161,7 @@ static void auth_plain (char const *ir)
   if (r < 0)
   {
     memset(dec, 0, sizeof dec) ;
-    pause_for(faildelay) ;
+    prelogin_pause(lim.faildelay) ;
     out("-ERR [AUTH] authorization identity not allowed\r\n") ;
     return ;
   }
@@ -287,7 +198,7 @@ static void stls (char const *arg)
   out("+OK Begin TLS negotiation\r\n") ;
   timedin_discard(&in) ;
   tain_now_g() ;
-  tain_addsec_g(&deadline, timeout) ;
+  tain_addsec_g(&deadline, lim.timeout) ;
   r = ucspitls_start(&tls, &deadline) ;
   if (r < 0) strerr_warnwusys("start TLS") ;
   if (r <= 0) _exit(0) ;
@@ -310,23 +221,10 @@ int main (int argc, char const *const *argv)
   ucspitls_init(&tls) ;
   authcleartext = !!getenv("AUTHCLEARTEXT") ;
   if (chdir(postie_home()) < 0) { strerr_warnwusys("chdir to ", postie_home()) ; die_temp() ; }
-  control(&timeout, "pop3timeout") ;
-  control(&faildelay, "pop3faildelay") ;
-  control(&maxbad, "pop3maxbad") ;
-  control(&maxfail, "pop3maxfail") ;
-  control(&logintime, "pop3logintime") ;
-  control(&maxcmds, "pop3maxcmds") ;
-  if (!timeout) timeout = 1 ;
-  if (!logintime) logintime = 1 ;
-  if (logintime > 86400) logintime = 86400 ;
-  if (!maxcmds) maxcmds = 1 ;
-  if (timeout > 86400) timeout = 86400 ;
-  if (faildelay > 60) faildelay = 60 ;
-  if (!maxbad) maxbad = 1 ;
-  if (!maxfail) maxfail = 1 ;
+  if (!prelogin_controls(&lim, "pop3")) die_temp() ;
 
   tain_now_g() ;
-  tain_addsec_g(&loginend, logintime) ;
+  tain_addsec_g(&loginend, lim.logintime) ;
   {
     /* One write: a client that reads the greeting with one read (openssl
        s_client -starttls pop3) must not take its end for the next reply. */

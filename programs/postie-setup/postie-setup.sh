@@ -17,7 +17,7 @@ TEMPLATES='@TEMPLATES@'
 MEMLIMIT='@MEMLIMIT@'
 
 PROG=postie-setup
-USAGE="postie-setup [ -n ] [ -u | -s ] [ -d dir ] [ -i ip ] [ -p smtpport,submissionport,pop3port[,submissionsport,pop3sport] ] [ -m hostname ] [ -a postmaster-address ] [ -S spooldir ] [ -L logdir ]"
+USAGE="postie-setup [ -n ] [ -u | -s ] [ -d dir ] [ -i ip ] [ -p smtpport,submissionport,pop3port[,submissionsport,pop3sport] ] [ -I imapport[,imapsport] ] [ -m hostname ] [ -a postmaster-address ] [ -S spooldir ] [ -L logdir ]"
 
 usage () { echo "$PROG: usage: $USAGE" >&2 ; exit 100 ; }
 die () { code=$1 ; shift ; echo "$PROG: fatal: $*" >&2 ; exit "$code" ; }
@@ -26,9 +26,9 @@ warn () { echo "$PROG: warning: $*" >&2 ; }
 umask 022
 export LC_ALL=C
 
-dry=0 mode= dir= ip= ports= me= spool= logdir= pmaddr=
+dry=0 mode= dir= ip= ports= imapports= me= spool= logdir= pmaddr=
 given=
-while getopts "nusd:i:p:m:a:S:L:" opt ; do
+while getopts "nusd:i:p:I:m:a:S:L:" opt ; do
   case $opt in
     n) dry=1 ;;
     u) mode=unpriv ;;
@@ -37,6 +37,7 @@ while getopts "nusd:i:p:m:a:S:L:" opt ; do
     i) ip=$OPTARG given="$given i" ;;
     p) ports=$OPTARG given="$given p" ;;
     m) me=$OPTARG given="$given m" ;;
+    I) imapports=$OPTARG given="$given I" ;;
     a) pmaddr=$OPTARG ;;
     S) spool=$OPTARG ;;
     L) logdir=$OPTARG ;;
@@ -54,13 +55,13 @@ fi
 
 # Defaults that depend on the mode.
 if [ "$mode" = system ] ; then
-  : "${dir:=$HOMEDIR}" "${ip:=0.0.0.0}" "${ports:=25,587,110,465,995}"
+  : "${dir:=$HOMEDIR}" "${ip:=0.0.0.0}" "${ports:=25,587,110,465,995}" "${imapports:=143,993}"
   if [ "$dir" = "$HOMEDIR" ] ; then
     : "${spool:=/var/spool/postie}" "${logdir:=/var/log/postie}"
   fi
 else
   [ -n "$dir" ] || die 100 "unprivileged mode needs the instance directory: -d dir"
-  : "${ip:=127.0.0.1}" "${ports:=2525,2587,1110,2465,2995}"
+  : "${ip:=127.0.0.1}" "${ports:=2525,2587,1110,2465,2995}" "${imapports:=2143,2993}"
 fi
 
 # Check what the command line gives before touching anything.
@@ -86,6 +87,15 @@ case $subsport,$pop3sport in
 esac
 for p in "$smtpport" "$subport" "$pop3port" $plist ; do
   case $p in ""|*[!0-9]*) die 100 "invalid port list: $ports (three or five numbers: smtp,submission,pop3[,submissions,pop3s])" ;; esac
+  [ "$p" -ge 1 ] && [ "$p" -le 65535 ] || die 100 "invalid port: $p"
+done
+# IMAP: STARTTLS on one port, and implicit TLS on the second if given.
+IFS=, read -r imapport imapsport rest <<EOF
+$imapports
+EOF
+[ -z "$rest" ] || die 100 "invalid IMAP port list: $imapports (one or two numbers: imap[,imaps])"
+for p in "$imapport" $imapsport ; do
+  case $p in ""|*[!0-9]*) die 100 "invalid IMAP port list: $imapports (one or two numbers: imap[,imaps])" ;; esac
   [ "$p" -ge 1 ] && [ "$p" -le 65535 ] || die 100 "invalid port: $p"
 done
 # The host name from the kernel (uname -n), never from the DNS.
@@ -244,7 +254,8 @@ kept () {
   [ "$v" = "$2" ] || echo "kept: $1 says $v, which differs from the option $3 $2 (edit the file to change it)"
 }
 for f in control/me service/smtpd/env/PORT service/submission/env/PORT service/pop3d/env/PORT \
-         service/smtpd/env/IP service/submission/env/IP service/pop3d/env/IP ; do
+         service/smtpd/env/IP service/submission/env/IP service/pop3d/env/IP \
+         service/submissions/env/PORT service/pop3s/env/PORT service/imapd/env/PORT service/imaps/env/PORT ; do
   remember "$dir/$f"
 done
 
@@ -577,6 +588,8 @@ if [ -n "$subsport" ] ; then
   service submissions "$subsport" submissions
   service pop3s "$pop3sport" pop3s
 fi
+service imapd "$imapport" imapd
+[ -n "$imapsport" ] && service imaps "$imapsport" imaps
 service send "" send
 # A run script made by an older postie-setup ran the checkpassword step of
 # SMTP AUTH without -a: it then changed into the user's home as postied,
@@ -596,6 +609,8 @@ if [ -n "$subsport" ] ; then
   kept "$dir/service/submissions/env/PORT" "$subsport" -p
   kept "$dir/service/pop3s/env/PORT" "$pop3sport" -p
 fi
+kept "$dir/service/imapd/env/PORT" "$imapport" -I
+[ -n "$imapsport" ] && kept "$dir/service/imaps/env/PORT" "$imapsport" -I
 
 echo "$PROG: $pmsay"
 added=$(wc -l <"$tally")

@@ -24,7 +24,8 @@ if need:
 base = scratch("makerun")
 inst = os.path.join(base, "run")
 ports = (free_port(), free_port(), free_port(), free_port(), free_port())
-env = dict(os.environ, POSTIE_RUN_DIR=inst, POSTIE_PORTS="%d,%d,%d,%d,%d" % ports)
+iports = (free_port(), free_port())
+env = dict(os.environ, POSTIE_RUN_DIR=inst, POSTIE_PORTS="%d,%d,%d,%d,%d" % ports, POSTIE_IMAP_PORTS="%d,%d" % iports)
 build = os.path.relpath(BUILD, TOP)
 
 
@@ -144,6 +145,37 @@ try:
     check("makerun-pop3s", found, repr(lst))
 except Exception as e:
     check("makerun-tls", False, repr(e))
+# IMAP: STARTTLS on the first port, implicit TLS on the second, both
+# verifying the certificate; a mail sent by SMTP shows up in IDLE.
+try:
+    import imaplib, ssl
+    ctx = tls_context(inst)
+    c = imaplib.IMAP4("127.0.0.1", iports[0], timeout=20)
+    c.host = me
+    c.starttls(ssl_context=ctx)
+    c.login("demo", pw)
+    typ, d = c.select("INBOX")
+    check("makerun-imap-starttls", typ == "OK" and int(d[0]) >= 2, (typ, d))
+    c.logout()
+
+    class S(imaplib.IMAP4_SSL):
+        def _create_socket(self, timeout):
+            return self.ssl_context.wrap_socket(socket.create_connection((self.host, self.port), timeout), server_hostname=me)
+    c = S("127.0.0.1", iports[1], ssl_context=ctx, timeout=30)
+    c.login("demo", pw)
+    typ, d = c.select("INBOX")
+    n = int(d[0])
+    c.send(b"i IDLE\r\n")
+    c.readline()
+    with smtplib.SMTP("127.0.0.1", ports[0], timeout=20) as s:
+        s.sendmail("me@example.org", ["demo@localhost"], "Subject: idle\r\n\r\nfor idle\r\n")
+    l = c.readline()
+    check("makerun-imaps-idle-smtp", l == b"* %d EXISTS\r\n" % (n + 1), (n, l))
+    c.send(b"DONE\r\n")
+    c.readline()
+    c.logout()
+except Exception as e:
+    check("makerun-imap", False, repr(e))
 finish(p, signal.SIGINT, "makerun-sigint")
 
 p, out = start()

@@ -1,0 +1,50 @@
+/* cmd.h: a command as read from the client, and its parser. */
+#ifndef CMD_H
+#define CMD_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "imapd.h"
+
+/* The whole command as sent (lines with CRLF, literals inline). */
+typedef struct parser_s parser ;
+struct parser_s
+{
+  char *s ;
+  size_t len ;
+  size_t pos ;
+} ;
+
+extern int p_sp (parser *p) ;
+extern int p_end (parser *p) ;
+extern int p_char (parser *p, char c) ;
+/* atom (no specials); returns its length, pointer in *a */
+extern size_t p_atom (parser *p, char const **a) ;
+/* astring / string: atom, quoted, literal; unescaped in place; *a, *n */
+extern int p_astring (parser *p, char **a, size_t *n) ;
+extern int p_string (parser *p, char **a, size_t *n) ;
+extern int p_number (parser *p, uint32_t *u) ;
+
+/* sequence sets */
+typedef struct seqset_s seqset ;
+struct seqset_s
+{
+  uint32_t r[512] ;   /* pairs lo, hi (0 = '*') */
+  unsigned int n ;
+} ;
+extern int p_seqset (parser *p, seqset *s) ;
+extern int seq_has (seqset const *s, uint32_t v, uint32_t star) ;
+
+/* fetch.c */
+extern void cmd_fetch (box *b, parser *p, int uid, char const *tag) ;
+extern void cmd_store (box *b, parser *p, int uid, char const *tag) ;
+extern void put_flags (unsigned char fl) ;
+extern int p_flaglist (parser *p, unsigned char *fl) ;
+
+/* search.c */
+extern void cmd_search (box *b, parser *p, int uid, char const *tag) ;
+
+extern void tagged (char const *tag, char const *s) ;
+extern void bad (char const *tag, char const *s) ;
+
+#endif

@@ -1,0 +1,570 @@
+/* mbox.c: one Maildir folder: its messages (cur/, with new/ moved in),
+   their flags (the Maildir file name's ":2," info), and their UIDs, kept
+   in postie-uids (doc/imap-uids.md): read and rewritten crash-safely
+   (write, fsync, rename) under an exclusive lock on postie-uids.lock, so
+   that two sessions never give one message two UIDs, nor one UID to two
+   messages. */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>  /* rename */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <dirent.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <skalibs/allreadwrite.h>
+#include <skalibs/djbunix.h>
+#include <skalibs/stralloc.h>
+#include <skalibs/types.h>
+#include "imapd.h"
+
+#define UIDFILE_MAX (64 << 20)
+
+typedef struct ent_s ent ;
+struct ent_s { uint32_t uid ; uint32_t off ; uint32_t len ; } ;
+
+static char const *sortbase ;
+static int cmpent (void const *a, void const *b)
+{
+  ent const *x = a, *y = b ;
+  size_t l = x->len < y->len ? x->len : y->len ;
+  int c = memcmp(sortbase + x->off, sortbase + y->off, l) ;
+  return c ? c : (x->len > y->len) - (x->len < y->len) ;
+}
+
+/* The entry of e[0..ne) (sorted by cmpent) for the unique part of the
+   file name nm (up to ':'), or 0. */
+static ent *ent_find (ent *e, size_t ne, char const *base, char const *nm)
+{
+  size_t kl = strcspn(nm, ":"), lo = 0, hi = ne ;
+  while (lo < hi)
+  {
+    size_t mid = (lo + hi) / 2 ;
+    size_t l = e[mid].len < kl ? e[mid].len : kl ;
+    int c = memcmp(base + e[mid].off, nm, l) ;
+    if (!c) c = (e[mid].len > kl) - (e[mid].len < kl) ;
+    if (!c) return e + mid ;
+    if (c < 0) lo = mid + 1 ; else hi = mid ;
+  }
+  return 0 ;
+}
+
+static int cmpuid (void const *a, void const *b)
+{
+  msg const *x = a, *y = b ;
+  return (x->uid > y->uid) - (x->uid < y->uid) ;
+}
+
+/* A folder name (IMAP, "." as hierarchy separator) to its directory:
+   INBOX is ".", anything else "./.Name". Names are printable ASCII (the
+   modified UTF-7 of RFC 3501 is ASCII), no "/", no empty level. Returns
+   1, or 0 for a name that cannot be a folder. */
+int box_name_to_dir (char const *name, size_t len, char *dir, size_t max)
+{
+  size_t i ;
+  if (len == 5 && !strncasecmp(name, "INBOX", 5)) { if (max < 2) return 0 ; strcpy(dir, ".") ; return 1 ; }
+  if (len > 6 && !strncasecmp(name, "INBOX.", 6)) { name += 6 ; len -= 6 ; }
+  if (!len || len + 4 > max || name[0] == '.' || name[len-1] == '.') return 0 ;
+  for (i = 0 ; i < len ; i++)
+  {
+    unsigned char c = name[i] ;
+    if (c < 0x20 || c > 0x7e || c == '/' || c == '*' || c == '%' || c == '\\' || c == '"') return 0 ;
+    if (c == '.' && name[i+1] == '.') return 0 ;
+  }
+  memcpy(dir, "./.", 3) ;
+  memcpy(dir + 3, name, len) ;
+  dir[len + 3] = 0 ;
+  return 1 ;
+}
+
+void flags_letters (unsigned char fl, char *s)
+{
+  if (fl & FL_DRAFT) *s++ = 'D' ;
+  if (fl & FL_FLAGGED) *s++ = 'F' ;
+  if (fl & FL_ANSWERED) *s++ = 'R' ;
+  if (fl & FL_SEEN) *s++ = 'S' ;
+  if (fl & FL_DELETED) *s++ = 'T' ;
+  *s = 0 ;
+}
+
+unsigned char flags_of_name (char const *name)
+{
+  char const *info = strstr(name, ":2,") ;
+  unsigned char fl = 0 ;
+  if (!info) return 0 ;
+  for (info += 3 ; *info ; info++)
+    switch (*info)
+    {
+      case 'D' : fl |= FL_DRAFT ; break ;
+      case 'F' : fl |= FL_FLAGGED ; break ;
+      case 'R' : fl |= FL_ANSWERED ; break ;
+      case 'S' : fl |= FL_SEEN ; break ;
+      case 'T' : fl |= FL_DELETED ; break ;
+      default : break ;
+    }
+  return fl ;
+}
+
+static int path3 (stralloc *sa, char const *a, char const *b, char const *c)
+{
+  sa->len = 0 ;
+  return stralloc_cats(sa, a) && stralloc_cats(sa, "/") && stralloc_cats(sa, b)
+      && (!c || (stralloc_cats(sa, "/") && stralloc_cats(sa, c))) && stralloc_0(sa) ;
+}
+
+static int syncdir (char const *dir)
+{
+  int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) ;
+  int r ;
+  if (fd < 0) return 0 ;
+  r = fsync(fd) ;
+  close(fd) ;
+  return r == 0 ;
+}
+
+/* The messages of dir/cur (new/ moved into cur/ first), into names
+   ("cur/NAME\0" each) and files (one msg each, uid 0). */
+static int scan (char const *dir, stralloc *names, msg **files, size_t *n, size_t *cap)
+{
+  static char const *const subs[2] = { "new", "cur" } ;
+  stralloc p = STRALLOC_ZERO, q = STRALLOC_ZERO ;
+  unsigned int k ;
+  for (k = 0 ; k < 2 ; k++)
+  {
+    DIR *d ;
+    if (!path3(&p, dir, subs[k], 0)) goto err ;
+    d = opendir(p.s) ;
+    if (!d) goto err ;
+    for (;;)
+    {
+      struct dirent *de ;
+      struct stat st ;
+      size_t nl ;
+      errno = 0 ;
+      de = readdir(d) ;
+      if (!de) break ;
+      if (de->d_name[0] == '.') continue ;
+      nl = strlen(de->d_name) ;
+      if (nl > 250) continue ;
+      if (!path3(&p, dir, subs[k], de->d_name)) { closedir(d) ; goto err ; }
+      if (lstat(p.s, &st) < 0 || !S_ISREG(st.st_mode)) continue ;
+      if (!k)
+      {
+        int hasinfo = !!strchr(de->d_name, ':') ;
+        q.len = 0 ;
+        if (!stralloc_cats(&q, dir) || !stralloc_cats(&q, "/cur/") || !stralloc_cats(&q, de->d_name)
+         || (!hasinfo && !stralloc_cats(&q, ":2,")) || !stralloc_0(&q)) { closedir(d) ; goto err ; }
+        rename(p.s, q.s) ;  /* seen again in cur/ below, or left for next time */
+        continue ;
+      }
+      if (*n >= *cap)
+      {
+        size_t nc = *cap ? *cap * 2 : 256 ;
+        msg *x = realloc(*files, nc * sizeof(msg)) ;
+        if (!x) { closedir(d) ; goto err ; }
+        *files = x ; *cap = nc ;
+      }
+      (*files)[*n].uid = 0 ;
+      (*files)[*n].name = names->len ;
+      (*files)[*n].fsize = st.st_size ;
+      (*files)[*n].sent = -1 ;
+      (*files)[*n].mtime = st.st_mtime ;
+      (*files)[*n].flags = flags_of_name(de->d_name) ;
+      (*files)[*n].gone = 0 ;
+      if (!stralloc_cats(names, "cur/") || !stralloc_catb(names, de->d_name, nl + 1)) { closedir(d) ; goto err ; }
+      (*n)++ ;
+    }
+    if (errno) { closedir(d) ; goto err ; }
+    closedir(d) ;
+  }
+  stralloc_free(&p) ; stralloc_free(&q) ;
+  return 1 ;
+ err:
+  stralloc_free(&p) ; stralloc_free(&q) ;
+  return 0 ;
+}
+
+/* postie-uids: "postie-uids 1 UIDVALIDITY UIDNEXT\n" then "UID UNIQ\n"
+   lines. Returns 1 (read, or absent: *valid 0), 0 on a read error. */
+static int uids_read (char const *path, stralloc *sa, uint32_t *validity, uint32_t *next, int *valid)
+{
+  *valid = 0 ;
+  sa->len = 0 ;
+  if (!openslurpclose(sa, path)) return errno == ENOENT ;
+  if (sa->len > UIDFILE_MAX) return (errno = EFBIG, 0) ;
+  if (!stralloc_0(sa)) return 0 ;
+  sa->len-- ;
+  {
+    char const *s = sa->s ;
+    size_t i ;
+    uint32_t v, nx ;
+    if (strncmp(s, "postie-uids 1 ", 14)) return 1 ;
+    s += 14 ;
+    i = uint32_scan(s, &v) ; if (!i || s[i] != ' ' || !v) return 1 ; s += i + 1 ;
+    i = uint32_scan(s, &nx) ; if (!i || s[i] != '\n' || !nx) return 1 ;
+    *validity = v ; *next = nx ; *valid = 1 ;
+  }
+  return 1 ;
+}
+
+static int uids_write (char const *dir, uint32_t validity, uint32_t next, msg const *f, size_t n, char const *names)
+{
+  stralloc sa = STRALLOC_ZERO, tmp = STRALLOC_ZERO, fin = STRALLOC_ZERO ;
+  char fmt[UINT32_FMT] ;
+  size_t i ;
+  int fd ;
+  if (!stralloc_cats(&sa, "postie-uids 1 ") || !stralloc_catb(&sa, fmt, uint32_fmt(fmt, validity))
+   || !stralloc_catb(&sa, " ", 1) || !stralloc_catb(&sa, fmt, uint32_fmt(fmt, next)) || !stralloc_catb(&sa, "\n", 1)) goto err ;
+  for (i = 0 ; i < n ; i++)
+  {
+    char const *nm = names + f[i].name + 4 ;
+    if (!stralloc_catb(&sa, fmt, uint32_fmt(fmt, f[i].uid)) || !stralloc_catb(&sa, " ", 1)
+     || !stralloc_catb(&sa, nm, strcspn(nm, ":")) || !stralloc_catb(&sa, "\n", 1)) goto err ;
+  }
+  if (!path3(&tmp, dir, "postie-uids.tmp", 0) || !path3(&fin, dir, "postie-uids", 0)) goto err ;
+  fd = open(tmp.s, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600) ;
+  if (fd < 0) goto err ;
+  if (allwrite(fd, sa.s, sa.len) < sa.len || fsync(fd) < 0) { close(fd) ; unlink(tmp.s) ; goto err ; }
+  close(fd) ;
+  if (rename(tmp.s, fin.s) < 0) { unlink(tmp.s) ; goto err ; }
+  syncdir(dir) ;
+  stralloc_free(&sa) ; stralloc_free(&tmp) ; stralloc_free(&fin) ;
+  return 1 ;
+ err:
+  stralloc_free(&sa) ; stralloc_free(&tmp) ; stralloc_free(&fin) ;
+  return 0 ;
+}
+
+static int lockdir (char const *dir)
+{
+  stralloc p = STRALLOC_ZERO ;
+  int fd ;
+  if (!path3(&p, dir, "postie-uids.lock", 0)) return -1 ;
+  fd = open(p.s, O_RDWR | O_CREAT | O_CLOEXEC, 0600) ;
+  stralloc_free(&p) ;
+  if (fd < 0) return -1 ;
+  while (flock(fd, LOCK_EX) < 0) if (errno != EINTR) { close(fd) ; return -1 ; }
+  return fd ;
+}
+
+/* A fresh snapshot of b->dir into b (b->names, b->m, b->n replaced),
+   UIDs given to new messages, postie-uids rewritten when it changed. */
+int box_sync (box *b, int first)
+{
+  stralloc names = STRALLOC_ZERO, uf = STRALLOC_ZERO, up = STRALLOC_ZERO ;
+  msg *files = 0 ;
+  size_t n = 0, cap = 0, ne = 0, i ;
+  ent *e = 0 ;
+  uint32_t validity = 0, next = 1 ;
+  int valid, changed = 0 ;
+  int lfd = lockdir(b->dir) ;
+  (void)first ;
+  if (lfd < 0) return 0 ;
+  if (!path3(&up, b->dir, "postie-uids", 0)) goto err ;
+  if (!uids_read(up.s, &uf, &validity, &next, &valid)) goto err ;
+  if (!valid)
+  {
+    validity = (uint32_t)time(0) ;
+    if (!validity) validity = 1 ;
+    next = 1 ;
+    changed = 1 ;
+  }
+  else
+  {
+    /* the entries, sorted by unique part */
+    char *s = strchr(uf.s, '\n') + 1 ;
+    size_t lines = 0 ;
+    char *t ;
+    for (t = s ; *t ; t++) if (*t == '\n') lines++ ;
+    e = malloc((lines + 1) * sizeof(ent)) ;
+    if (!e) goto err ;
+    while (*s)
+    {
+      char *nl = strchr(s, '\n') ;
+      uint32_t u ;
+      size_t k ;
+      if (!nl) break ;
+      k = uint32_scan(s, &u) ;
+      if (k && s[k] == ' ' && u && u < next && nl > s + k + 1)
+      {
+        e[ne].uid = u ; e[ne].off = s + k + 1 - uf.s ; e[ne].len = nl - (s + k + 1) ;
+        ne++ ;
+      }
+      else changed = 1 ;
+      s = nl + 1 ;
+    }
+    sortbase = uf.s ;
+    qsort(e, ne, sizeof(ent), &cmpent) ;
+  }
+  {
+    unsigned int tries = 0 ;
+   rescan:
+    names.len = 0 ; n = 0 ;
+    if (!scan(b->dir, &names, &files, &n, &cap)) goto err ;
+    if (ne && !tries++)
+    {
+      /* A listed message not found: deleted, or renamed (flags changed
+         by a program that does not take the lock, e.g. postie-pop3d)
+         while we read cur/. Look once more before taking it for gone. */
+      size_t hits = 0 ;
+      for (i = 0 ; i < n ; i++)
+        if (ent_find(e, ne, uf.s, names.s + files[i].name + 4)) hits++ ;
+      if (hits < ne) goto rescan ;
+    }
+  }
+  /* UIDs: known unique parts keep theirs; the others get new ones in
+     file name order (delivery order for the usual time-based names). */
+  {
+    size_t nu = 0 ;
+    for (i = 0 ; i < n ; i++)
+    {
+      ent *hit = ne ? ent_find(e, ne, uf.s, names.s + files[i].name + 4) : 0 ;
+      if (hit) files[i].uid = hit->uid ;
+      else nu++ ;
+    }
+    if (nu)
+    {
+      /* new ones, by name */
+      for (i = 0 ; i < n ; i++)
+        if (!files[i].uid) { files[i].uid = 0xffffffffu ; }
+      /* order the unknown ones by file name: selection over the few */
+      for (;;)
+      {
+        size_t best = n ;
+        for (i = 0 ; i < n ; i++)
+          if (files[i].uid == 0xffffffffu && (best == n || strcmp(names.s + files[i].name, names.s + files[best].name) < 0)) best = i ;
+        if (best == n) break ;
+        if (next == 0xffffffffu) goto err ;
+        files[best].uid = next++ ;
+      }
+      changed = 1 ;
+    }
+  }
+  qsort(files, n, sizeof(msg), &cmpuid) ;
+  /* a message seen twice (renamed while we read): keep one */
+  {
+    size_t j = 0 ;
+    for (i = 0 ; i < n ; i++)
+      if (!j || files[j-1].uid != files[i].uid) files[j++] = files[i] ;
+    n = j ;
+  }
+  if (ne != n) changed = 1 ;
+  if (changed && !uids_write(b->dir, validity, next, files, n, names.s)) goto err ;
+  close(lfd) ;
+  free(e) ;
+  stralloc_free(&uf) ; stralloc_free(&up) ;
+  stralloc_free(&b->names) ;
+  free(b->m) ;
+  b->names = names ;
+  b->m = files ; b->n = n ; b->cap = cap ;
+  b->uidvalidity = validity ;
+  b->uidnext = next ;
+  return 1 ;
+ err:
+  {
+    int e2 = errno ;
+    close(lfd) ;
+    free(e) ; free(files) ;
+    stralloc_free(&names) ; stralloc_free(&uf) ; stralloc_free(&up) ;
+    errno = e2 ;
+  }
+  return 0 ;
+}
+
+void box_free (box *b)
+{
+  stralloc_free(&b->names) ;
+  free(b->m) ;
+  b->m = 0 ; b->n = b->cap = 0 ;
+}
+
+/* Renames message i to carry the flags fl. Returns 1, 0 on error. */
+int msg_setflags (box *b, size_t i, unsigned char fl)
+{
+  stralloc from = STRALLOC_ZERO, to = STRALLOC_ZERO ;
+  char const *nm = b->names.s + b->m[i].name ;
+  char letters[8] ;
+  size_t ul = strcspn(nm + 4, ":") ;
+  int ok ;
+  if (b->m[i].flags == fl) return 1 ;
+  flags_letters(fl, letters) ;
+  ok = stralloc_cats(&from, b->dir) && stralloc_cats(&from, "/") && stralloc_cats(&from, nm) && stralloc_0(&from)
+    && stralloc_cats(&to, b->dir) && stralloc_cats(&to, "/") && stralloc_catb(&to, nm, 4 + ul)
+    && stralloc_cats(&to, ":2,") && stralloc_cats(&to, letters) && stralloc_0(&to) ;
+  if (ok)
+  {
+    /* under the folder's lock: a session listing cur/ meanwhile would
+       miss the file while it changes names, and take it for gone */
+    int lfd = lockdir(b->dir) ;
+    int r = rename(from.s, to.s) ;
+    int e = errno ;
+    if (lfd >= 0) close(lfd) ;
+    errno = e ;
+    if (r < 0) ok = -1 ;
+  }
+  if (ok < 0)
+  {
+    /* renamed by someone else meanwhile: once more under its new name
+       (at most a few times, not for ever) */
+    static unsigned int depth = 0 ;
+    ok = 0 ;
+    if (errno == ENOENT && depth < 3 && msg_refind(b, i))
+    {
+      stralloc_free(&from) ; stralloc_free(&to) ;
+      depth++ ;
+      ok = msg_setflags(b, i, fl) ;
+      depth-- ;
+      return ok ;
+    }
+  }
+  if (ok)
+  {
+    /* the new name is never longer than the space the old one had
+       unless flags were added: append it to names */
+    size_t off = b->names.len ;
+    if (stralloc_catb(&b->names, to.s + strlen(b->dir) + 1, to.len - strlen(b->dir) - 1))
+      b->m[i].name = off ;
+    b->m[i].flags = fl ;
+  }
+  stralloc_free(&from) ; stralloc_free(&to) ;
+  return ok ;
+}
+
+/* Message i, with every line ending in CRLF, into sa. Returns 1, or 0
+   (errno; EFBIG beyond maxmessage). */
+int msg_load (box *b, size_t i, stralloc *sa)
+{
+  stralloc raw = STRALLOC_ZERO, p = STRALLOC_ZERO ;
+  size_t j ;
+  int fd ;
+  struct stat st ;
+  sa->len = 0 ;
+  if (!stralloc_cats(&p, b->dir) || !stralloc_cats(&p, "/") || !stralloc_cats(&p, b->names.s + b->m[i].name) || !stralloc_0(&p)) return 0 ;
+  fd = open(p.s, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY) ;
+  stralloc_free(&p) ;
+  if (fd < 0) return 0 ;
+  if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) { close(fd) ; errno = EINVAL ; return 0 ; }
+  if ((uint64_t)st.st_size > maxmessage) { close(fd) ; errno = EFBIG ; return 0 ; }
+  if (!slurp(&raw, fd)) { close(fd) ; stralloc_free(&raw) ; return 0 ; }
+  close(fd) ;
+  if (!stralloc_ready(sa, raw.len + raw.len / 8 + 16)) { stralloc_free(&raw) ; return 0 ; }
+  for (j = 0 ; j < raw.len ; j++)
+  {
+    if (raw.s[j] == '\n' && (!j || raw.s[j-1] != '\r'))
+      if (!stralloc_catb(sa, "\r", 1)) { stralloc_free(&raw) ; return 0 ; }
+    if (!stralloc_catb(sa, raw.s + j, 1)) { stralloc_free(&raw) ; return 0 ; }
+  }
+  stralloc_free(&raw) ;
+  b->m[i].sent = sa->len ;
+  return 1 ;
+}
+
+static unsigned long seq = 0 ;
+
+/* Puts a message into the folder dir: src is linked (link_it) or renamed
+   into dir/tmp/UNIQ, then renamed to dir/cur/UNIQ:2,FLAGS. The unique
+   part goes to uniq. Returns 1, or 0 (errno). */
+int box_add_file (char const *dir, char const *src, int link_it, unsigned char fl, char *uniq, size_t umax)
+{
+  stralloc t = STRALLOC_ZERO, c = STRALLOC_ZERO ;
+  char u[128] ;
+  char letters[8] ;
+  size_t n = 0 ;
+  struct timespec ts ;
+  clock_gettime(CLOCK_REALTIME, &ts) ;
+  n += uint64_fmt(u + n, (uint64_t)ts.tv_sec) ;
+  u[n++] = '.' ; u[n++] = 'M' ;
+  n += uint64_fmt(u + n, (uint64_t)ts.tv_nsec / 1000) ;
+  u[n++] = 'P' ;
+  n += uint64_fmt(u + n, (uint64_t)getpid()) ;
+  u[n++] = 'Q' ;
+  n += uint64_fmt(u + n, (uint64_t)++seq) ;
+  memcpy(u + n, ".imap", 6) ; n += 5 ;
+  if (n + 1 > umax) return (errno = ENAMETOOLONG, 0) ;
+  memcpy(uniq, u, n + 1) ;
+  flags_letters(fl, letters) ;
+  if (!stralloc_cats(&t, dir) || !stralloc_cats(&t, "/tmp/") || !stralloc_cats(&t, u) || !stralloc_0(&t)
+   || !stralloc_cats(&c, dir) || !stralloc_cats(&c, "/cur/") || !stralloc_cats(&c, u)
+   || !stralloc_cats(&c, ":2,") || !stralloc_cats(&c, letters) || !stralloc_0(&c)) goto err ;
+  if (link_it ? link(src, t.s) < 0 : rename(src, t.s) < 0) goto err ;
+  if (rename(t.s, c.s) < 0) { unlink(t.s) ; goto err ; }
+  stralloc_free(&t) ; stralloc_free(&c) ;
+  return 1 ;
+ err:
+  stralloc_free(&t) ; stralloc_free(&c) ;
+  return 0 ;
+}
+
+/* The UID of the message whose unique part is uniq, after a sync. */
+uint32_t box_uid_of (box *b, char const *uniq)
+{
+  size_t i, l = strlen(uniq) ;
+  for (i = b->n ; i-- ;)
+  {
+    char const *nm = b->names.s + b->m[i].name + 4 ;
+    if (!strncmp(nm, uniq, l) && (nm[l] == ':' || !nm[l])) return b->m[i].uid ;
+  }
+  return 0 ;
+}
+
+/* A new Maildir++ folder (with the maildirfolder marker). Returns 1, 0 (errno). */
+int box_create (char const *dir)
+{
+  static char const *const subs[3] = { "tmp", "new", "cur" } ;
+  stralloc p = STRALLOC_ZERO ;
+  unsigned int k ;
+  int fd ;
+  if (mkdir(dir, 0700) < 0) return 0 ;
+  for (k = 0 ; k < 3 ; k++)
+    if (!path3(&p, dir, subs[k], 0) || mkdir(p.s, 0700) < 0) goto err ;
+  if (!path3(&p, dir, "maildirfolder", 0)) goto err ;
+  fd = open(p.s, O_WRONLY | O_CREAT | O_CLOEXEC, 0600) ;
+  if (fd < 0) goto err ;
+  close(fd) ;
+  stralloc_free(&p) ;
+  syncdir(".") ;
+  return 1 ;
+ err:
+  stralloc_free(&p) ;
+  return 0 ;
+}
+
+/* Message i's file was renamed by someone else (flags changed): find its
+   new name in cur/ by its unique part. Returns 1 found (b updated), 0
+   gone or error. */
+int msg_refind (box *b, size_t i)
+{
+  stralloc p = STRALLOC_ZERO ;
+  char const *nm = b->names.s + b->m[i].name + 4 ;
+  size_t ul = strcspn(nm, ":") ;
+  char uniq[256] ;
+  DIR *d ;
+  int found = 0 ;
+  if (ul >= sizeof uniq) return 0 ;
+  memcpy(uniq, nm, ul) ; uniq[ul] = 0 ;
+  if (!path3(&p, b->dir, "cur", 0)) return 0 ;
+  d = opendir(p.s) ;
+  stralloc_free(&p) ;
+  if (!d) return 0 ;
+  for (;;)
+  {
+    struct dirent *de = readdir(d) ;
+    if (!de) break ;
+    if (!strncmp(de->d_name, uniq, ul) && (de->d_name[ul] == ':' || !de->d_name[ul]))
+    {
+      size_t off = b->names.len ;
+      if (stralloc_cats(&b->names, "cur/") && stralloc_catb(&b->names, de->d_name, strlen(de->d_name) + 1))
+      {
+        b->m[i].name = off ;
+        b->m[i].flags = flags_of_name(de->d_name) ;
+        found = 1 ;
+      }
+      break ;
+    }
+  }
+  closedir(d) ;
+  return found ;
+}
