@@ -1628,6 +1628,31 @@ static void dest_up (char const *domain)
   dest_forget(x) ;
 }
 
+/* Messages an admin asked to retry now (postie-qctl retry or release):
+   their next remote delivery goes even to a destination that waits, as
+   that destination's probe. A few at a time; the oldest is forgotten. */
+#define FORCEDMAX 64
+static qid forced[FORCEDMAX] ;
+static unsigned int nforced = 0 ;
+
+static void dest_force (qid const *q)
+{
+  if (nforced == FORCEDMAX) { memmove(forced, forced + 1, (FORCEDMAX - 1) * sizeof(qid)) ; nforced-- ; }
+  forced[nforced++] = *q ;
+}
+
+static int dest_forced (qid const *q)
+{
+  unsigned int i ;
+  for (i = 0 ; i < nforced ; i++)
+    if (forced[i].sec == q->sec && forced[i].usec == q->usec && forced[i].ino == q->ino)
+    {
+      forced[i] = forced[--nforced] ;
+      return 1 ;
+    }
+  return 0 ;
+}
+
 /* The next remote delivery of a, if its destination is down: its
    recipients are deferred now, without a delivery, and the message
    will come back at the destination's next retry. Returns 1 if so (a may
@@ -1648,6 +1673,7 @@ static int dest_hold (active *a)
   x = dest_find(dom) ;
   if (!x) return 0 ;
   if (t >= (int64_t)a->id.sec + (int64_t)set.lifetime) return 0 ;  /* expired: tried, and bounced if it fails */
+  if (dest_forced(&a->id)) { x->probing = 1 ; return 0 ; }  /* postie-qctl: now */
   if (!x->probing && t >= x->until) { x->probing = 1 ; return 0 ; }  /* the destination's retry */
   wait = x->probing ? t + (x->interval * 2 < (int64_t)set.retrymax ? x->interval * 2 : (int64_t)set.retrymax) : x->until ;
   for (j = i ; j < a->n ; j++)
@@ -2195,6 +2221,7 @@ static void ctl_apply (ctlreq const *c)
     }
     LOG("release ", c->id, " by postie-qctl") ;
     if (a) { ctl_reply(c->name, 1, "released; its deliveries in flight end first, then it is retried on its schedule (postie-qctl retry ID: now)") ; return ; }
+    dest_force(&q) ;
     due_now(&q) ;
     ctl_reply(c->name, 1, "released, delivery now") ;
   }
@@ -2203,6 +2230,7 @@ static void ctl_apply (ctlreq const *c)
     if (held) { ctl_reply(c->name, 0, "held: release it (postie-qctl release ID), which retries it") ; return ; }
     LOG("retry ", c->id, " now by postie-qctl") ;
     if (a) { ctl_reply(c->name, 1, "being delivered now") ; return ; }
+    dest_force(&q) ;
     due_now(&q) ;
     ctl_reply(c->name, 1, "retrying now") ;
   }
