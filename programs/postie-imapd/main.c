@@ -143,13 +143,14 @@ static int readcmd (stralloc *c, char *tag)
   for (;;)
   {
     tain deadline ;
-    size_t len, lit = 0 ;
+    size_t len, lit = 0, cap ;
     int r, sync = 1, haslit = 0 ;
     tain_now_g() ;
     tain_addsec_g(&deadline, timeout) ;
     r = timedin_getline(&in, line, LINE_MAX, &len, &deadline) ;
     if (r == -1 && errno == ETIMEDOUT) bye("autologout: idle for too long") ;
     if (r == 0 || r == -1) _exit(0) ;
+    if (r == -3) bye("line too long") ;  /* no end of line in sight */
     if (r == -2)
     {
       put("* BAD line too long\r\n", 21) ; flush() ;
@@ -185,7 +186,10 @@ static int readcmd (stralloc *c, char *tag)
         if (i - k > 12 || size_scan(line + k, &lit) != i - k) lit = (size_t)-1 ;
       }
     }
-    if (c->len + len + 2 > CMD_MAX + (append ? maxmessage : 0) || (haslit && lit > (append ? maxmessage : CMD_MAX) - c->len))
+    /* what the command may hold in all; c->len + len + 2 <= cap is checked
+       first so that cap - (c->len + len + 2) cannot wrap */
+    cap = CMD_MAX + (append ? maxmessage : 0) ;
+    if (c->len + len + 2 > cap || (haslit && lit > cap - (c->len + len + 2)))
     {
       if (haslit && !sync) { tagged(tag, "BAD [TOOBIG] literal too big") ; bye("cannot skip a non-synchronizing literal") ; }
       bad(tag, haslit ? "NO [TOOBIG] literal too big" : "BAD command too long") ;
@@ -783,6 +787,7 @@ static void cmd_idle (char const *tag)
     r = timedin_getline(&in, line, sizeof line - 1, &len, &deadline) ;
     if (r == -1 && errno == ETIMEDOUT) bye("autologout: idle for too long") ;
     if (r == 0 || r == -1) _exit(0) ;
+    if (r == -3) bye("line too long") ;
     if (r == -2 || len < 5 || case_diffb(line, 4, "DONE") || (line[4] != '\r' && line[4] != '\n')) { bad(tag, "BAD expected DONE") ; return ; }
   }
   update() ;

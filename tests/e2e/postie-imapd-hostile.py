@@ -136,6 +136,40 @@ try:
     r = c.line()
     r2 = c.line()
     check("append-absurd-nonsync", r.startswith(b"i BAD") and r2.startswith(b"* BYE") and c.closed(), (r, r2))
+    c.close()
+
+    # A line with no end in sight (more than the line limit plus what is
+    # skipped of it): the session ends, nothing past the read part is used.
+    c = C(srv.port)
+    login(c)
+    c.send(b"a NOOP " + b"x" * 131172)
+    r = c.line()
+    check("endless-line-bye", r == b"* BYE line too long" and c.closed(), r)
+    c.close()
+    c = C(srv.port)
+    login(c)
+    c.send(b"s SELECT INBOX\r\n")
+    c.tagged(b"s")
+    c.send(b"a IDLE\r\n")
+    r = c.line()
+    c.send(b"x" * 70000)
+    r2 = c.line()
+    check("endless-idle-line-bye", r.startswith(b"+") and r2 == b"* BYE line too long" and c.closed(), (r, r2))
+    c.close()
+
+    # APPEND: a literal after a first one that filled imapmaxmessage (1000
+    # here) is measured against what is left, not a wrapped difference.
+    # (Controls are read by each session: this one and later ones only.)
+    with open(os.path.join(home, "control", "imapmaxmessage"), "w") as f:
+        f.write("1000\n")
+    c = C(srv.port)
+    login(c)
+    c.send(b"a APPEND INBOX {1000+}\r\n" + b"x" * 1000 + b" {5000000000}\r\n")
+    r = c.line()
+    check("append-second-literal-too-big", r.startswith(b"a NO [TOOBIG]"), r)
+    r = c.cmd(b"b NOOP")
+    check("alive-after-second-literal", r.startswith(b"b OK"), r)
+    c.close()
 finally:
     srv.stop()
     if SAN:
