@@ -465,10 +465,13 @@ static void cmd_create (parser *p, char const *tag)
   tagged(tag, "OK CREATE completed") ;
 }
 
-/* Remove a folder directory: its three subdirectories' files, then it. */
+/* Remove a folder directory: its three subdirectories' files, then it.
+   cur last: a folder is a directory with cur/, so one that a crash
+   left half-deleted still shows in LIST and a second DELETE finishes it
+   (a COPY into it meanwhile, with no tmp/, answers NO). */
 static int rmfolder (char const *dir)
 {
-  static char const *const subs[3] = { "cur", "new", "tmp" } ;
+  static char const *const subs[3] = { "tmp", "new", "cur" } ;
   stralloc pth = STRALLOC_ZERO ;
   unsigned int k ;
   int ok = 1 ;
@@ -616,7 +619,7 @@ static void cmd_copy (parser *p, char const *tag, int uid, int move)
   char dir[512] ;
   char *name ; size_t nlen ;
   box d ;
-  size_t i, count = 0 ;
+  size_t i, count = 0, retried = (size_t)-1 ;
   stralloc src = STRALLOC_ZERO, uniqs = STRALLOC_ZERO, srcuids = STRALLOC_ZERO, dstuids = STRALLOC_ZERO ;
   uint32_t star ;
   int r ;
@@ -634,7 +637,9 @@ static void cmd_copy (parser *p, char const *tag, int uid, int move)
     if (!stralloc_cats(&src, cur.dir) || !stralloc_cats(&src, "/") || !stralloc_cats(&src, cur.names.s + cur.m[i].name) || !stralloc_0(&src)) die_temp("allocate memory") ;
     if (!box_add_file(dir, src.s, 1, cur.m[i].flags & ~FL_DELETED, uniq, sizeof uniq))
     {
-      if (errno == ENOENT && msg_refind(&cur, i)) { i-- ; continue ; }
+      /* the source renamed meanwhile: look it up again, once (ENOENT
+         may as well be the destination's, e.g. a folder with no tmp/) */
+      if (errno == ENOENT && retried != i && msg_refind(&cur, i)) { retried = i-- ; continue ; }
       strerr_warnwusys("copy ", src.s) ;
       tagged(tag, "NO [SERVERBUG] cannot copy every message") ;
       goto end ;

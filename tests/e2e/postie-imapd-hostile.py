@@ -157,6 +157,24 @@ try:
     check("endless-idle-line-bye", r.startswith(b"+") and r2 == b"* BYE line too long" and c.closed(), (r, r2))
     c.close()
 
+    # COPY into a folder with no tmp/ (a DELETE cut short, a hand-made
+    # folder): NO, promptly, not a retry without end.
+    os.makedirs(os.path.join(md, ".Notmp", "cur"))
+    os.makedirs(os.path.join(md, ".Notmp", "new"))
+    chown_r(os.path.join(md, ".Notmp"), uid, gid)
+    c = C(srv.port)
+    login(c)
+    c.send(b"s SELECT INBOX\r\n")
+    c.tagged(b"s")
+    t0 = time.time()
+    c.send(b"a COPY 1 Notmp\r\n")
+    try:
+        u, r = c.tagged(b"a")
+    except (socket.timeout, TimeoutError):
+        r = b"(no answer)"
+    check("copy-into-folder-without-tmp", r.startswith(b"a NO") and time.time() - t0 < 5, (r, time.time() - t0))
+    c.close()
+
     # APPEND: a literal after a first one that filled imapmaxmessage (1000
     # here) is measured against what is left, not a wrapped difference.
     # (Controls are read by each session: this one and later ones only.)
