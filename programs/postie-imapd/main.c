@@ -316,27 +316,41 @@ static char const *special_use (char const *name)
   return 0 ;
 }
 
-/* IMAP LIST pattern: '*' any, '%' any but the separator '.' */
-static int match (char const *pat, size_t pl, char const *s, size_t sl, unsigned int depth)
+/* IMAP LIST pattern: '*' any, '%' any but the separator '.'. One row of
+   a table over pattern x name, kept up as the pattern is read: row[j]
+   says whether the pattern so far matches the name's first j bytes.
+   Time: pattern length x name length at most (a row with nothing left
+   in it ends the look), no recursion. A name is a directory entry's, at
+   most 255 bytes. */
+static int match (char const *pat, size_t pl, char const *s, size_t sl)
 {
-  if (depth > 32) return 0 ;
-  while (pl)
+  unsigned char row[256] ;
+  size_t i, j ;
+  if (sl >= sizeof row) return 0 ;
+  memset(row, 0, sl + 1) ;
+  row[0] = 1 ;
+  for (i = 0 ; i < pl ; i++)
   {
-    if (*pat == '*' || *pat == '%')
+    int any = 0 ;
+    if (pat[i] == '*')
     {
-      size_t k ;
-      int star = *pat == '*' ;
-      for (k = 0 ; k <= sl ; k++)
-      {
-        if (match(pat + 1, pl - 1, s + k, sl - k, depth + 1)) return 1 ;
-        if (k < sl && !star && s[k] == '.') break ;
-      }
-      return 0 ;
+      for (j = 1 ; j <= sl ; j++) row[j] |= row[j-1] ;
+      while (i + 1 < pl && (pat[i+1] == '*' || pat[i+1] == '%')) i++ ;
+      any = 1 ;
     }
-    if (!sl || *pat != *s) return 0 ;
-    pat++ ; pl-- ; s++ ; sl-- ;
+    else if (pat[i] == '%')
+    {
+      for (j = 1 ; j <= sl ; j++) if (row[j-1] && s[j-1] != '.') row[j] = 1 ;
+      any = 1 ;
+    }
+    else
+    {
+      for (j = sl ; j ; j--) { row[j] = row[j-1] && s[j-1] == pat[i] ; any |= row[j] ; }
+      row[0] = 0 ;
+    }
+    if (!any) return 0 ;
   }
-  return !sl ;
+  return row[sl] ;
 }
 
 static int subscribed (char const *name)
@@ -384,7 +398,7 @@ static void cmd_list (parser *p, char const *tag, int lsub)
     stralloc_free(&full) ;
     return ;
   }
-  if (match(full.s, full.len, "INBOX", 5, 0) && (!lsub || subscribed("INBOX")))
+  if (match(full.s, full.len, "INBOX", 5) && (!lsub || subscribed("INBOX")))
     puts_(lsub ? "* LSUB () \".\" INBOX\r\n" : "* LIST (\\HasNoChildren) \".\" INBOX\r\n") ;
   d = opendir(".") ;
   if (d)
@@ -400,7 +414,7 @@ static void cmd_list (parser *p, char const *tag, int lsub)
       nm = de->d_name + 1 ;
       l = strlen(nm) ;
       if (!isdir(de->d_name)) continue ;
-      if (!match(full.s, full.len, nm, l, 0)) continue ;
+      if (!match(full.s, full.len, nm, l)) continue ;
       if (lsub && !subscribed(nm)) continue ;
       su = special_use(nm) ;
       puts_(lsub ? "* LSUB (" : "* LIST (") ;

@@ -175,6 +175,38 @@ try:
     check("copy-into-folder-without-tmp", r.startswith(b"a NO") and time.time() - t0 < 5, (r, time.time() - t0))
     c.close()
 
+    # LIST patterns: many wildcards against a long name take no time
+    # (matching was exponential in them); '%' stops at the separator.
+    long = "W" + "a" * 59
+    for f in (long, "Wild", "Wild.sub", "Wildcat"):
+        for sub in ("cur", "new", "tmp"):
+            os.makedirs(os.path.join(md, "." + f, sub))
+        chown_r(os.path.join(md, "." + f), uid, gid)
+    c = C(srv.port)
+    login(c)
+
+    def names(tag, pat):
+        c.send(tag + b" LIST \"\" " + pat + b"\r\n")
+        try:
+            u, r = c.tagged(tag)
+        except (socket.timeout, TimeoutError):
+            return None, b"(no answer)"
+        return sorted(l.rsplit(b" ", 1)[1].strip(b'"').decode() for l in u if l.startswith(b"* LIST")), r
+    t0 = time.time()
+    got, r = names(b"a", b"************X")
+    check("list-many-wildcards", r.startswith(b"a OK") and got == ["INBOX"] and time.time() - t0 < 5, (got, r, time.time() - t0))
+    got, r = names(b"b", b"W*%*%*a*%a*")
+    check("list-many-wildcards-match", r.startswith(b"b OK") and got == [long], (got, r))
+    got, r = names(b"c", b"Wild%")
+    check("list-percent", got == ["Wild", "Wildcat"], (got, r))
+    got, r = names(b"d", b"Wild*")
+    check("list-star", got == ["Wild", "Wild.sub", "Wildcat"], (got, r))
+    got, r = names(b"e", b"%.s%b")
+    check("list-percent-levels", got == ["Wild.sub"], (got, r))
+    got, r = names(b"f", b"Wil")
+    check("list-literal-prefix", got == [], (got, r))
+    c.close()
+
     # APPEND: a literal after a first one that filled imapmaxmessage (1000
     # here) is measured against what is left, not a wrapped difference.
     # (Controls are read by each session: this one and later ones only.)
