@@ -207,6 +207,30 @@ try:
     check("list-literal-prefix", got == [], (got, r))
     c.close()
 
+    # SEARCH text keys are bounded: at most 16, each at most 1024 bytes.
+    c = C(srv.port)
+    login(c)
+    c.send(b"s SELECT INBOX\r\n")
+    c.tagged(b"s")
+    c.send(b"a SEARCH" + b" BODY innermost" * 8 + b" OR SUBJECT deep HEADER X-No x" + b" TEXT x" * 6 + b"\r\n")
+    u, r = c.tagged(b"a")
+    check("search-16-text-keys", r.startswith(b"a OK") and u == [b"* SEARCH 1"], (u, r))
+    c.send(b"b SEARCH" + b" BODY innermost" * 16 + b"\r\n")
+    u, r = c.tagged(b"b")
+    check("search-16-text-keys-match", r.startswith(b"b OK") and u == [b"* SEARCH 1"], (u, r))
+    c.send(b"c SEARCH" + b" BODY innermost" * 16 + b" FROM x\r\n")
+    u, r = c.tagged(b"c")
+    check("search-17-text-keys", r.startswith(b"c NO [LIMIT]") and u == [], (u, r))
+    c.send(b"d SEARCH BODY \"" + b"x" * 1024 + b"\"\r\n")
+    u, r = c.tagged(b"d")
+    check("search-needle-1024", r.startswith(b"d OK"), r)
+    c.send(b"e SEARCH OR ALL SUBJECT {1025+}\r\n" + b"x" * 1025 + b"\r\n")
+    u, r = c.tagged(b"e")
+    check("search-needle-1025", r.startswith(b"e NO [LIMIT]") and u == [], (u, r))
+    r = c.cmd(b"f NOOP")
+    check("alive-after-search-limit", r.startswith(b"f OK"), r)
+    c.close()
+
     # APPEND: a literal after a first one that filled imapmaxmessage (1000
     # here) is measured against what is left, not a wrapped difference.
     # (Controls are read by each session: this one and later ones only.)
