@@ -143,13 +143,14 @@ static int readcmd (stralloc *c, char *tag)
   for (;;)
   {
     tain deadline ;
-    size_t len, lit = 0 ;
+    size_t len, lit = 0, cap ;
     int r, sync = 1, haslit = 0 ;
     tain_now_g() ;
     tain_addsec_g(&deadline, timeout) ;
     r = timedin_getline(&in, line, LINE_MAX, &len, &deadline) ;
     if (r == -1 && errno == ETIMEDOUT) bye("autologout: idle for too long") ;
     if (r == 0 || r == -1) _exit(0) ;
+    if (r == -3) bye("line too long") ;  /* no end of line in sight */
     if (r == -2)
     {
       put("* BAD line too long\r\n", 21) ; flush() ;
@@ -185,7 +186,10 @@ static int readcmd (stralloc *c, char *tag)
         if (i - k > 12 || size_scan(line + k, &lit) != i - k) lit = (size_t)-1 ;
       }
     }
-    if (c->len + len + 2 > CMD_MAX + (append ? maxmessage : 0) || (haslit && lit > (append ? maxmessage : CMD_MAX) - c->len))
+    /* what the command may hold in all; c->len + len + 2 <= cap is checked
+       first so that cap - (c->len + len + 2) cannot wrap */
+    cap = CMD_MAX + (append ? maxmessage : 0) ;
+    if (c->len + len + 2 > cap || (haslit && lit > cap - (c->len + len + 2)))
     {
       if (haslit && !sync) { tagged(tag, "BAD [TOOBIG] literal too big") ; bye("cannot skip a non-synchronizing literal") ; }
       bad(tag, haslit ? "NO [TOOBIG] literal too big" : "BAD command too long") ;
@@ -312,27 +316,41 @@ static char const *special_use (char const *name)
   return 0 ;
 }
 
-/* IMAP LIST pattern: '*' any, '%' any but the separator '.' */
-static int match (char const *pat, size_t pl, char const *s, size_t sl, unsigned int depth)
+/* IMAP LIST pattern: '*' any, '%' any but the separator '.'. One row of
+   a table over pattern x name, kept up as the pattern is read: row[j]
+   says whether the pattern so far matches the name's first j bytes.
+   Time: pattern length x name length at most (a row with nothing left
+   in it ends the look), no recursion. A name is a directory entry's, at
+   most 255 bytes. */
+static int match (char const *pat, size_t pl, char const *s, size_t sl)
 {
-  if (depth > 32) return 0 ;
-  while (pl)
+  unsigned char row[256] ;
+  size_t i, j ;
+  if (sl >= sizeof row) return 0 ;
+  memset(row, 0, sl + 1) ;
+  row[0] = 1 ;
+  for (i = 0 ; i < pl ; i++)
   {
-    if (*pat == '*' || *pat == '%')
+    int any = 0 ;
+    if (pat[i] == '*')
     {
-      size_t k ;
-      int star = *pat == '*' ;
-      for (k = 0 ; k <= sl ; k++)
-      {
-        if (match(pat + 1, pl - 1, s + k, sl - k, depth + 1)) return 1 ;
-        if (k < sl && !star && s[k] == '.') break ;
-      }
-      return 0 ;
+      for (j = 1 ; j <= sl ; j++) row[j] |= row[j-1] ;
+      while (i + 1 < pl && (pat[i+1] == '*' || pat[i+1] == '%')) i++ ;
+      any = 1 ;
     }
-    if (!sl || *pat != *s) return 0 ;
-    pat++ ; pl-- ; s++ ; sl-- ;
+    else if (pat[i] == '%')
+    {
+      for (j = 1 ; j <= sl ; j++) if (row[j-1] && s[j-1] != '.') row[j] = 1 ;
+      any = 1 ;
+    }
+    else
+    {
+      for (j = sl ; j ; j--) { row[j] = row[j-1] && s[j-1] == pat[i] ; any |= row[j] ; }
+      row[0] = 0 ;
+    }
+    if (!any) return 0 ;
   }
-  return !sl ;
+  return row[sl] ;
 }
 
 static int subscribed (char const *name)
@@ -380,7 +398,7 @@ static void cmd_list (parser *p, char const *tag, int lsub)
     stralloc_free(&full) ;
     return ;
   }
-  if (match(full.s, full.len, "INBOX", 5, 0) && (!lsub || subscribed("INBOX")))
+  if (match(full.s, full.len, "INBOX", 5) && (!lsub || subscribed("INBOX")))
     puts_(lsub ? "* LSUB () \".\" INBOX\r\n" : "* LIST (\\HasNoChildren) \".\" INBOX\r\n") ;
   d = opendir(".") ;
   if (d)
@@ -396,7 +414,7 @@ static void cmd_list (parser *p, char const *tag, int lsub)
       nm = de->d_name + 1 ;
       l = strlen(nm) ;
       if (!isdir(de->d_name)) continue ;
-      if (!match(full.s, full.len, nm, l, 0)) continue ;
+      if (!match(full.s, full.len, nm, l)) continue ;
       if (lsub && !subscribed(nm)) continue ;
       su = special_use(nm) ;
       puts_(lsub ? "* LSUB (" : "* LIST (") ;
@@ -461,10 +479,13 @@ static void cmd_create (parser *p, char const *tag)
   tagged(tag, "OK CREATE completed") ;
 }
 
-/* Remove a folder directory: its three subdirectories' files, then it. */
+/* Remove a folder directory: its three subdirectories' files, then it.
+   cur last: a folder is a directory with cur/, so one that a crash
+   left half-deleted still shows in LIST and a second DELETE finishes it
+   (a COPY into it meanwhile, with no tmp/, answers NO). */
 static int rmfolder (char const *dir)
 {
-  static char const *const subs[3] = { "cur", "new", "tmp" } ;
+  static char const *const subs[3] = { "tmp", "new", "cur" } ;
   stralloc pth = STRALLOC_ZERO ;
   unsigned int k ;
   int ok = 1 ;
@@ -612,7 +633,7 @@ static void cmd_copy (parser *p, char const *tag, int uid, int move)
   char dir[512] ;
   char *name ; size_t nlen ;
   box d ;
-  size_t i, count = 0 ;
+  size_t i, count = 0, retried = (size_t)-1 ;
   stralloc src = STRALLOC_ZERO, uniqs = STRALLOC_ZERO, srcuids = STRALLOC_ZERO, dstuids = STRALLOC_ZERO ;
   uint32_t star ;
   int r ;
@@ -630,7 +651,9 @@ static void cmd_copy (parser *p, char const *tag, int uid, int move)
     if (!stralloc_cats(&src, cur.dir) || !stralloc_cats(&src, "/") || !stralloc_cats(&src, cur.names.s + cur.m[i].name) || !stralloc_0(&src)) die_temp("allocate memory") ;
     if (!box_add_file(dir, src.s, 1, cur.m[i].flags & ~FL_DELETED, uniq, sizeof uniq))
     {
-      if (errno == ENOENT && msg_refind(&cur, i)) { i-- ; continue ; }
+      /* the source renamed meanwhile: look it up again, once (ENOENT
+         may as well be the destination's, e.g. a folder with no tmp/) */
+      if (errno == ENOENT && retried != i && msg_refind(&cur, i)) { retried = i-- ; continue ; }
       strerr_warnwusys("copy ", src.s) ;
       tagged(tag, "NO [SERVERBUG] cannot copy every message") ;
       goto end ;
@@ -783,6 +806,7 @@ static void cmd_idle (char const *tag)
     r = timedin_getline(&in, line, sizeof line - 1, &len, &deadline) ;
     if (r == -1 && errno == ETIMEDOUT) bye("autologout: idle for too long") ;
     if (r == 0 || r == -1) _exit(0) ;
+    if (r == -3) bye("line too long") ;
     if (r == -2 || len < 5 || case_diffb(line, 4, "DONE") || (line[4] != '\r' && line[4] != '\n')) { bad(tag, "BAD expected DONE") ; return ; }
   }
   update() ;

@@ -11,6 +11,13 @@
 #include "imapd.h"
 
 #define SEARCH_DEPTH 32
+/* Text keys (FROM, TO, CC, BCC, SUBJECT, HEADER, BODY, TEXT) cost a
+   substring search each, per message: at most SEARCH_TEXT_MAX of them in
+   one SEARCH, each string at most SEARCH_NEEDLE_MAX bytes. */
+#define SEARCH_TEXT_MAX 16
+#define SEARCH_NEEDLE_MAX 1024
+#define STR_(x) #x
+#define STR(x) STR_(x)
 
 typedef struct ctx_s ctx ;
 struct ctx_s
@@ -20,7 +27,17 @@ struct ctx_s
   int uid ;
   stralloc msg ;
   int loaded ;
+  unsigned int ntext ;  /* text keys seen by the syntax pass */
+  int toomuch ;         /* past SEARCH_TEXT_MAX or SEARCH_NEEDLE_MAX */
 } ;
+
+/* The syntax pass counts the text keys; 0 when past a limit. */
+static int textkey (ctx *c, size_t vl)
+{
+  if (c->i != (size_t)-1) return 1 ;
+  if (++c->ntext > SEARCH_TEXT_MAX || vl > SEARCH_NEEDLE_MAX) { c->toomuch = 1 ; return 0 ; }
+  return 1 ;
+}
 
 static int load (ctx *c)
 {
@@ -176,14 +193,14 @@ static int key (parser *p, ctx *c, unsigned int depth)
     char field[8] ;
     char *v ; size_t vl ;
     memcpy(field, a, l) ; field[l] = 0 ;
-    if (!p_sp(p) || !p_astring(p, &v, &vl)) return -1 ;
+    if (!p_sp(p) || !p_astring(p, &v, &vl) || !textkey(c, vl)) return -1 ;
     return dry ? 0 : hdr_contains(c, field, v, vl) ;
   }
   if (IS("HEADER"))
   {
     char *f, *v ; size_t fl, vl ;
     char field[256] ;
-    if (!p_sp(p) || !p_astring(p, &f, &fl) || !p_sp(p) || !p_astring(p, &v, &vl) || fl >= sizeof field) return -1 ;
+    if (!p_sp(p) || !p_astring(p, &f, &fl) || !p_sp(p) || !p_astring(p, &v, &vl) || fl >= sizeof field || !textkey(c, vl)) return -1 ;
     if (dry) return 0 ;
     memcpy(field, f, fl) ; field[fl] = 0 ;
     return hdr_contains(c, field, v, vl) ;
@@ -192,7 +209,7 @@ static int key (parser *p, ctx *c, unsigned int depth)
   {
     char *v ; size_t vl, h ;
     int body = a[0] == 'B' || a[0] == 'b' ;
-    if (!p_sp(p) || !p_astring(p, &v, &vl)) return -1 ;
+    if (!p_sp(p) || !p_astring(p, &v, &vl) || !textkey(c, vl)) return -1 ;
     if (dry || !load(c)) return 0 ;
     h = body ? header_end(c->msg.s, c->msg.len) : 0 ;
     return contains(c->msg.s + h, c->msg.len - h, v, vl) ;
@@ -217,9 +234,10 @@ static int keys (parser *p, ctx *c, unsigned int depth)
 
 void cmd_search (box *b, parser *p, int uid, char const *tag)
 {
-  ctx c = { .b = b, .i = (size_t)-1, .uid = uid, .msg = STRALLOC_ZERO, .loaded = 0 } ;
+  ctx c = { .b = b, .i = (size_t)-1, .uid = uid, .msg = STRALLOC_ZERO, .loaded = 0, .ntext = 0, .toomuch = 0 } ;
   stralloc saved = STRALLOC_ZERO ;
   size_t start, i ;
+  int ok ;
   if (!p_sp(p)) { bad(tag, "BAD syntax: SEARCH keys") ; return ; }
   start = p->pos ;
   {
@@ -238,7 +256,14 @@ void cmd_search (box *b, parser *p, int uid, char const *tag)
   /* Quoted strings are unescaped in place as they are parsed: each pass
      starts from a copy of the keys as sent. */
   if (!stralloc_copyb(&saved, p->s + start, p->len - start)) die_temp("allocate memory") ;
-  if (keys(p, &c, 0) < 0 || !p_end(p)) { stralloc_free(&saved) ; bad(tag, "BAD syntax: SEARCH keys") ; return ; }
+  ok = keys(p, &c, 0) >= 0 ;
+  if (c.toomuch)
+  {
+    stralloc_free(&saved) ;
+    tagged(tag, "NO [LIMIT] SEARCH: at most " STR(SEARCH_TEXT_MAX) " text keys, each at most " STR(SEARCH_NEEDLE_MAX) " bytes") ;
+    return ;
+  }
+  if (!ok || !p_end(p)) { stralloc_free(&saved) ; bad(tag, "BAD syntax: SEARCH keys") ; return ; }
   puts_("* SEARCH") ;
   for (i = 0 ; i < b->n ; i++)
   {

@@ -136,6 +136,114 @@ try:
     r = c.line()
     r2 = c.line()
     check("append-absurd-nonsync", r.startswith(b"i BAD") and r2.startswith(b"* BYE") and c.closed(), (r, r2))
+    c.close()
+
+    # A line with no end in sight (more than the line limit plus what is
+    # skipped of it): the session ends, nothing past the read part is used.
+    c = C(srv.port)
+    login(c)
+    c.send(b"a NOOP " + b"x" * 131172)
+    r = c.line()
+    check("endless-line-bye", r == b"* BYE line too long" and c.closed(), r)
+    c.close()
+    c = C(srv.port)
+    login(c)
+    c.send(b"s SELECT INBOX\r\n")
+    c.tagged(b"s")
+    c.send(b"a IDLE\r\n")
+    r = c.line()
+    c.send(b"x" * 70000)
+    r2 = c.line()
+    check("endless-idle-line-bye", r.startswith(b"+") and r2 == b"* BYE line too long" and c.closed(), (r, r2))
+    c.close()
+
+    # COPY into a folder with no tmp/ (a DELETE cut short, a hand-made
+    # folder): NO, promptly, not a retry without end.
+    os.makedirs(os.path.join(md, ".Notmp", "cur"))
+    os.makedirs(os.path.join(md, ".Notmp", "new"))
+    chown_r(os.path.join(md, ".Notmp"), uid, gid)
+    c = C(srv.port)
+    login(c)
+    c.send(b"s SELECT INBOX\r\n")
+    c.tagged(b"s")
+    t0 = time.time()
+    c.send(b"a COPY 1 Notmp\r\n")
+    try:
+        u, r = c.tagged(b"a")
+    except (socket.timeout, TimeoutError):
+        r = b"(no answer)"
+    check("copy-into-folder-without-tmp", r.startswith(b"a NO") and time.time() - t0 < 5, (r, time.time() - t0))
+    c.close()
+
+    # LIST patterns: many wildcards against a long name take no time
+    # (matching was exponential in them); '%' stops at the separator.
+    long = "W" + "a" * 59
+    for f in (long, "Wild", "Wild.sub", "Wildcat"):
+        for sub in ("cur", "new", "tmp"):
+            os.makedirs(os.path.join(md, "." + f, sub))
+        chown_r(os.path.join(md, "." + f), uid, gid)
+    c = C(srv.port)
+    login(c)
+
+    def names(tag, pat):
+        c.send(tag + b" LIST \"\" " + pat + b"\r\n")
+        try:
+            u, r = c.tagged(tag)
+        except (socket.timeout, TimeoutError):
+            return None, b"(no answer)"
+        return sorted(l.rsplit(b" ", 1)[1].strip(b'"').decode() for l in u if l.startswith(b"* LIST")), r
+    t0 = time.time()
+    got, r = names(b"a", b"************X")
+    check("list-many-wildcards", r.startswith(b"a OK") and got == ["INBOX"] and time.time() - t0 < 5, (got, r, time.time() - t0))
+    got, r = names(b"b", b"W*%*%*a*%a*")
+    check("list-many-wildcards-match", r.startswith(b"b OK") and got == [long], (got, r))
+    got, r = names(b"c", b"Wild%")
+    check("list-percent", got == ["Wild", "Wildcat"], (got, r))
+    got, r = names(b"d", b"Wild*")
+    check("list-star", got == ["Wild", "Wild.sub", "Wildcat"], (got, r))
+    got, r = names(b"e", b"%.s%b")
+    check("list-percent-levels", got == ["Wild.sub"], (got, r))
+    got, r = names(b"f", b"Wil")
+    check("list-literal-prefix", got == [], (got, r))
+    c.close()
+
+    # SEARCH text keys are bounded: at most 16, each at most 1024 bytes.
+    c = C(srv.port)
+    login(c)
+    c.send(b"s SELECT INBOX\r\n")
+    c.tagged(b"s")
+    c.send(b"a SEARCH" + b" BODY innermost" * 8 + b" OR SUBJECT deep HEADER X-No x" + b" TEXT x" * 6 + b"\r\n")
+    u, r = c.tagged(b"a")
+    check("search-16-text-keys", r.startswith(b"a OK") and u == [b"* SEARCH 1"], (u, r))
+    c.send(b"b SEARCH" + b" BODY innermost" * 16 + b"\r\n")
+    u, r = c.tagged(b"b")
+    check("search-16-text-keys-match", r.startswith(b"b OK") and u == [b"* SEARCH 1"], (u, r))
+    c.send(b"c SEARCH" + b" BODY innermost" * 16 + b" FROM x\r\n")
+    u, r = c.tagged(b"c")
+    check("search-17-text-keys", r.startswith(b"c NO [LIMIT]") and u == [], (u, r))
+    c.send(b"d SEARCH BODY \"" + b"x" * 1024 + b"\"\r\n")
+    u, r = c.tagged(b"d")
+    check("search-needle-1024", r.startswith(b"d OK"), r)
+    c.send(b"e SEARCH OR ALL SUBJECT {1025+}\r\n" + b"x" * 1025 + b"\r\n")
+    u, r = c.tagged(b"e")
+    check("search-needle-1025", r.startswith(b"e NO [LIMIT]") and u == [], (u, r))
+    r = c.cmd(b"f NOOP")
+    check("alive-after-search-limit", r.startswith(b"f OK"), r)
+    c.close()
+
+    # APPEND: a literal after a first one that filled imapmaxmessage (1000
+    # here) is measured against what is left, not a wrapped difference.
+    # (Controls are read by each session: this one and later ones only.)
+    with open(os.path.join(home, "control", "imapmaxmessage"), "w") as f:
+        f.write("1000\n")
+    c = C(srv.port)
+    login(c)
+    c.send(b"a APPEND INBOX {1000+}\r\n" + b"x" * 1000 + b" {5000000000}\r\n")
+    r = c.line()
+    check("append-second-literal-too-big", r.startswith(b"a NO [TOOBIG]"), r)
+    r = c.cmd(b"b NOOP")
+    check("alive-after-second-literal", r.startswith(b"b OK"), r)
+    c.close()
 finally:
     srv.stop()
     if SAN:
