@@ -16,8 +16,13 @@ shutil.copytree(os.path.join(TOP, "programs"), os.path.join(src, "programs"))
 TARGETS = ["build-glibc/bin/postie-setup", "build-glibc/glibc/obj/lib/postie_home.o"]
 
 
+# Not the settings of the make that runs the tests (make test SAN=1 puts
+# SAN=1 into MAKEFLAGS, which would choose build-san).
+ENV = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES", "SAN", "LIBC")}
+
+
 def make(*args):
-    return subprocess.run(["make", "LIBC=glibc"] + list(args) + TARGETS, cwd=src, capture_output=True, text=True, timeout=300)
+    return subprocess.run(["make", "LIBC=glibc"] + list(args) + TARGETS, cwd=src, capture_output=True, text=True, timeout=300, env=ENV)
 
 
 def setup_home():
