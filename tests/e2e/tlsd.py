@@ -35,7 +35,19 @@ def logpath(n):
 
 imp = Server(["-v"], "127.0.0.1", [prog("postie-tlsd"), "-v", "2", "-K", "1500", APP], logpath("implicit"), env=env)
 req = Server(["-v"], "127.0.0.1", [prog("postie-tlsd"), "-r", "-K", "1500", APP], logpath("request"), env=env)
+# Stale UCSPI-TLS variables in postie-tlsd's own environment.
+stale = Server(["-v"], "127.0.0.1", [prog("postie-tlsd"), "-r", APP], logpath("stale"),
+               env=dict(env, SSL_PROTOCOL="TLSv1.2", SSL_CIPHER="X", SSLCTLFD="0", SSLREADFD="0", SSLWRITEFD="1"))
 try:
+    # TLS_UID without TLS_GID (or the reverse) would keep root's gid or
+    # uid: refused before anything runs.
+    for name, extra in (("uid-only", {"TLS_UID": "65534"}), ("gid-only", {"TLS_GID": "65534"})):
+        os.path.exists(mark) and os.unlink(mark)
+        p = subprocess.run([prog("postie-tlsd"), APP], env=dict(os.environ, **env, **extra),
+                           stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=10)
+        check("privileges-" + name + "-refused", p.returncode == 100 and b"TLS_UID and TLS_GID must be set together" in p.stderr
+              and not os.path.exists(mark), (p.returncode, p.stderr))
+
     # Implicit TLS: openssl s_client verifies the certificate, the program
     # sees SSL_PROTOCOL and SSL_CIPHER, and the session works.
     rc, out = s_client(imp.port, ca, ["-ign_eof"], b"ping\r\nQUIT\r\n")
@@ -220,6 +232,13 @@ try:
     check("nocert-no-sslctlfd", f.startswith(b"hello") and b"SSLCTLFD" not in f, f)
     t = req.wait_log(lambda t: "TLS not available" in t)
     check("nocert-logged", "cert.pem: unable to open" in t and "TLS not available" in t, t[-400:])
+    # Variables already in the environment do not reach the program: a
+    # stale SSL_PROTOCOL would make it believe TLS is on.
+    s = stale.connect()
+    f = readline(s)
+    s.sendall(b"QUIT\r\n")
+    s.close()
+    check("nocert-stale-vars-unset", f.startswith(b"hello") and not [v for v in (b"SSL_PROTOCOL", b"SSL_CIPHER", b"SSLCTLFD", b"SSLREADFD", b"SSLWRITEFD") if v in f], f)
     s = imp.connect()
     got = first_bytes(s)
     s.close()
@@ -228,4 +247,5 @@ try:
 finally:
     imp.stop()
     req.stop()
+    stale.stop()
 done()
