@@ -37,6 +37,20 @@ servers = [mx, sub, subs]
 reply = file_reply
 
 
+def starttls(c, ctx):
+    """smtplib's STARTTLS, verifying the server's name."""
+    if sys.version_info >= (3, 12):
+        c.starttls(context=ctx, server_hostname="mx.test.example")
+        return
+    # smtplib before 3.12 has no server_hostname: wrap by hand.
+    c.docmd("STARTTLS")
+    c.sock = ctx.wrap_socket(c.sock, server_hostname="mx.test.example")
+    c.file = None
+    c.helo_resp = c.ehlo_resp = None
+    c.esmtp_features = {}
+    c.does_esmtp = False
+
+
 def received(msg):
     hdr = msg.split(b"\n\n")[0]
     return hdr.split(b"\nReceived:")[0] if hdr.startswith(b"Received:") else b""
@@ -65,15 +79,7 @@ try:
     clear_queue(home)
     c = smtplib.SMTP("127.0.0.1", sub.port, local_hostname="c.example", timeout=20)
     c.ehlo()
-    c.starttls(context=ctx, server_hostname="mx.test.example") if sys.version_info >= (3, 12) else None
-    if sys.version_info < (3, 12):
-        # smtplib before 3.12 has no server_hostname: wrap by hand.
-        code, _ = c.docmd("STARTTLS")
-        c.sock = ctx.wrap_socket(c.sock, server_hostname="mx.test.example")
-        c.file = None
-        c.helo_resp = c.ehlo_resp = None
-        c.esmtp_features = {}
-        c.does_esmtp = False
+    starttls(c, ctx)
     c.ehlo()
     check("python-tls-auth-offered", c.has_extn("auth") and not c.has_extn("starttls"), c.esmtp_features)
     c.login("alice", "s3cret pw")
@@ -254,12 +260,7 @@ try:
     servers.append(cp)
     c = smtplib.SMTP("127.0.0.1", cp.port, local_hostname="c.example", timeout=20)
     c.ehlo()
-    code, _ = c.docmd("STARTTLS")
-    c.sock = ctx.wrap_socket(c.sock, server_hostname="mx.test.example")
-    c.file = None
-    c.helo_resp = c.ehlo_resp = None
-    c.esmtp_features = {}
-    c.does_esmtp = False
+    starttls(c, ctx)
     c.ehlo()
     c.login("alice", "secret")
     c.quit()
