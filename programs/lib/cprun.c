@@ -56,6 +56,9 @@ int cprun (char const *const *argv, char const *hostname,
     {
       /* The UCSPI-TLS pipes first: one of them may be fd 3. */
       if (fd_move(0, rfd) < 0 || fd_move(1, wfd) < 0) _exit(111) ;
+      /* ucspitls_init made them close-on-exec; the copies dup2 gave are
+         not, but a pipe already on 0 or 1 was not moved. */
+      if (uncoe(0) < 0 || uncoe(1) < 0) _exit(111) ;
     }
     if (p[0] != 3 && fd_move(3, p[0]) < 0) _exit(111) ;
     ndelay_off(0) ; ndelay_off(1) ;

@@ -56,6 +56,11 @@ int ucspitls_init (ucspitls *t)
   t->rfd = fdvar("SSLREADFD") ;
   t->wfd = fdvar("SSLWRITEFD") ;
   if (t->ctl < 0 || t->rfd < 0 || t->wfd < 0) { t->ctl = t->rfd = t->wfd = -1 ; return 0 ; }
+  /* Not for the programs this one runs (checkpassword, postie-queue):
+     the cleartext writer into the TLS session is ours alone. A program
+     that must have them (cprun) moves them with dup2, which gives a
+     copy without the flag. */
+  if (coe(t->ctl) < 0 || coe(t->rfd) < 0 || coe(t->wfd) < 0) { t->ctl = t->rfd = t->wfd = -1 ; return 0 ; }
   return 1 ;
 }
 

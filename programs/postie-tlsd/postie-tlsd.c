@@ -73,24 +73,38 @@ static int loadkeys (char const **why, char const **file)
   return 1 ;
 }
 
-/* Become TLS_UID/TLS_GID when given (system mode: postie-setup's run
-   scripts give the tls account), before anything touches the network. */
-static void droppriv (void)
+/* TLS_UID/TLS_GID (system mode: postie-setup's run scripts give the
+   tls account), read before anything runs: both or neither, since one
+   without the other would keep root's uid, or gid 0 and root's groups. */
+static int flagdrop = 0 ;
+static uid_t dropuid ;
+static gid_t dropgid ;
+
+static void readpriv (void)
 {
   char const *u = getenv("TLS_UID") ;
   char const *g = getenv("TLS_GID") ;
-  if (g)
-  {
-    gid_t gid ;
-    if (!gid0_scan(g, &gid)) strerr_dief(100, "invalid TLS_GID") ;
-    if (setgroups(1, &gid) < 0 || setgid(gid) < 0) strerr_diefu(111, "setgid to TLS_GID") ;
-  }
-  if (u)
-  {
-    uid_t uid ;
-    if (!uid0_scan(u, &uid)) strerr_dief(100, "invalid TLS_UID") ;
-    if (setuid(uid) < 0) strerr_diefu(111, "setuid to TLS_UID") ;
-  }
+  if (!u != !g) strerr_dief(100, "TLS_UID and TLS_GID must be set together") ;
+  if (!u) return ;
+  if (!gid0_scan(g, &dropgid)) strerr_dief(100, "invalid TLS_GID") ;
+  if (!uid0_scan(u, &dropuid)) strerr_dief(100, "invalid TLS_UID") ;
+  flagdrop = 1 ;
+}
+
+/* Become them, before anything touches the network. */
+static void droppriv (void)
+{
+  if (!flagdrop) return ;
+  if (setgroups(1, &dropgid) < 0 || setgid(dropgid) < 0) strerr_diefu(111, "setgid to TLS_GID") ;
+  if (setuid(dropuid) < 0) strerr_diefu(111, "setuid to TLS_UID") ;
+}
+
+static void unsetvars (void)
+{
+  static char const *const names[5] = { "SSL_PROTOCOL", "SSL_CIPHER", "SSLCTLFD", "SSLREADFD", "SSLWRITEFD" } ;
+  unsigned int i = 0 ;
+  for (; i < 5 ; i++)
+    if (unsetenv(names[i]) < 0) strerr_diefu(111, "unset ", names[i]) ;
 }
 
 static int waitchild (pid_t pid)
@@ -245,6 +259,9 @@ static int onrequest (char const *const *argv)
        a client that asks (STARTTLS gets 454). */
     logwhy(file, why) ;
     if (verbosity) strerr_warnw2x(remote, ": TLS not available: running the program without it") ;
+    /* Stale values from the environment would tell the program that TLS
+       is active, or offer it descriptors that are not ours. */
+    unsetvars() ;
     exec_sibling(argv[0], argv) ;
     strerr_dieexec(111, argv[0]) ;
   }
@@ -274,7 +291,9 @@ static int onrequest (char const *const *argv)
     tlsd_keys_wipe(&keys) ;
     fd_close(ctl[1]) ; fd_close(toapp[1]) ; fd_close(fromapp[0]) ;
     fd_close(0) ; fd_close(1) ;
-    return r ? 100 : waitchild(pid) ;
+    if (!r) return waitchild(pid) ;
+    waitchild(pid) ;
+    return 100 ;
   }
   if (!handshake(&why))
   {
@@ -318,6 +337,7 @@ int main (int argc, char const *const *argv)
     argc -= l.ind ; argv += l.ind ;
   }
   if (!argc) dieusage() ;
+  readpriv() ;
   {
     char const *ip = getenv("TCPREMOTEIP") ;
     if (ip && *ip && strlen(ip) < 64) remote = ip ;

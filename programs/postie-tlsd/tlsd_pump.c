@@ -169,11 +169,19 @@ void tlsd_server_init (br_ssl_server_context *sc, tlsd_keys const *k, unsigned c
   br_ssl_engine_set_buffer(eng, buf, bufsize, 1) ;
 }
 
+static void renew (tain *deadline, unsigned int ms)
+{
+  tain t ;
+  tain_from_millisecs(&t, ms) ;
+  tain_add_g(deadline, &t) ;
+}
+
 /* The loop. appin/appout -1 for the handshake (hsonly). */
 static int loop (br_ssl_engine_context *eng, int netin, int netout, int *appinp, int *appoutp, int hsonly, tain const *hsdeadline, unsigned int closems, char const **why)
 {
   tain deadline ;
   int closing = 0 ;
+  int appgone = 0 ;  /* the program has ended: the client gets closems per write */
   int ret ;
   int appin = *appinp, appout = *appoutp ;
   if (hsonly) deadline = *hsdeadline ;
@@ -181,7 +189,7 @@ static int loop (br_ssl_engine_context *eng, int netin, int netout, int *appinp,
   for (;;)
   {
     iopause_fd x[4] ;
-    int inet = -1, onet = -1, iapp = -1, oapp = -1 ;
+    int inet = -1, onet = -1, iapp = -1, oapp = -1, happ = -1 ;
     unsigned int n = 0 ;
     unsigned int st = br_ssl_engine_current_state(eng) ;
     int r ;
@@ -209,6 +217,13 @@ static int loop (br_ssl_engine_context *eng, int netin, int netout, int *appinp,
     if ((st & BR_SSL_RECVREC) && netin >= 0) { inet = n ; x[n].fd = netin ; x[n++].events = IOPAUSE_READ ; }
     if ((st & BR_SSL_RECVAPP) && appout >= 0) { oapp = n ; x[n].fd = appout ; x[n++].events = IOPAUSE_WRITE ; }
     if ((st & BR_SSL_SENDAPP) && appin >= 0 && !closing) { iapp = n ; x[n].fd = appin ; x[n++].events = IOPAUSE_READ ; }
+    else if (!hsonly && appin >= 0 && !closing && !appgone)
+    {
+      /* A record waits for a client that may have stopped reading: watch
+         for the program's end (the pipe's hang-up) all the same, so that
+         the client then gets a deadline instead of holding us forever. */
+      happ = n ; x[n].fd = appin ; x[n++].events = 0 ;
+    }
     if (!n)
     {
       /* Nothing can move: the client has gone and so has the program,
@@ -226,8 +241,15 @@ static int loop (br_ssl_engine_context *eng, int netin, int netout, int *appinp,
     if (!r)
     {
       errno = 0 ;
-      *why = hsonly ? "handshake timed out" : "timed out sending close_notify" ;
+      *why = hsonly ? "handshake timed out" : closing ? "timed out sending close_notify" : "client stopped reading" ;
       { ret = 0 ; goto end ; }
+    }
+    if (happ >= 0 && x[happ].revents & IOPAUSE_EXCEPT)
+    {
+      /* The program has gone (what it wrote may still be in the pipe,
+         and is still read and sent). */
+      appgone = 1 ;
+      renew(&deadline, closems) ;
     }
     if (onet >= 0 && x[onet].revents & (IOPAUSE_WRITE | IOPAUSE_EXCEPT))
     {
@@ -244,7 +266,12 @@ static int loop (br_ssl_engine_context *eng, int netin, int netout, int *appinp,
             *why = "write to the network" ; { ret = 0 ; goto end ; }
           }
         }
-        else br_ssl_engine_sendrec_ack(eng, w) ;
+        else
+        {
+          br_ssl_engine_sendrec_ack(eng, w) ;
+          /* A slow client that still reads gets everything. */
+          if (w > 0 && appgone) renew(&deadline, closems) ;
+        }
       }
       continue ;
     }
@@ -304,11 +331,8 @@ static int loop (br_ssl_engine_context *eng, int netin, int netout, int *appinp,
           if (netin < 0) { ret = 1 ; goto end ; }
           br_ssl_engine_close(eng) ;
           closing = 1 ;
-          {
-            tain t ;
-            tain_from_millisecs(&t, closems) ;
-            tain_add_g(&deadline, &t) ;
-          }
+          appgone = 1 ;
+          renew(&deadline, closems) ;
         }
         else if (w > 0)
         {

@@ -37,6 +37,20 @@ servers = [mx, sub, subs]
 reply = file_reply
 
 
+def starttls(c, ctx):
+    """smtplib's STARTTLS, verifying the server's name."""
+    if sys.version_info >= (3, 12):
+        c.starttls(context=ctx, server_hostname="mx.test.example")
+        return
+    # smtplib before 3.12 has no server_hostname: wrap by hand.
+    c.docmd("STARTTLS")
+    c.sock = ctx.wrap_socket(c.sock, server_hostname="mx.test.example")
+    c.file = None
+    c.helo_resp = c.ehlo_resp = None
+    c.esmtp_features = {}
+    c.does_esmtp = False
+
+
 def received(msg):
     hdr = msg.split(b"\n\n")[0]
     return hdr.split(b"\nReceived:")[0] if hdr.startswith(b"Received:") else b""
@@ -65,15 +79,7 @@ try:
     clear_queue(home)
     c = smtplib.SMTP("127.0.0.1", sub.port, local_hostname="c.example", timeout=20)
     c.ehlo()
-    c.starttls(context=ctx, server_hostname="mx.test.example") if sys.version_info >= (3, 12) else None
-    if sys.version_info < (3, 12):
-        # smtplib before 3.12 has no server_hostname: wrap by hand.
-        code, _ = c.docmd("STARTTLS")
-        c.sock = ctx.wrap_socket(c.sock, server_hostname="mx.test.example")
-        c.file = None
-        c.helo_resp = c.ehlo_resp = None
-        c.esmtp_features = {}
-        c.does_esmtp = False
+    starttls(c, ctx)
     c.ehlo()
     check("python-tls-auth-offered", c.has_extn("auth") and not c.has_extn("starttls"), c.esmtp_features)
     c.login("alice", "s3cret pw")
@@ -243,6 +249,24 @@ try:
     check("nocert-not-offered", b"STARTTLS" not in e and e.startswith(b"250"), e)
     check("nocert-454", r.startswith(b"454 4.7.0"), r)
     os.rename(os.path.join(home, "tls", "cert.off"), os.path.join(home, "tls", "cert.pem"))
+
+    # The checkpassword program (and what postie-smtpd runs) gets none of
+    # the UCSPI-TLS descriptors: the cleartext writer into the session is
+    # postie-smtpd's alone.
+    fdlog = os.path.join(home, "cp-fds")
+    cp = Server(["-v"], "127.0.0.1", [prog("postie-tlsd"), "-r", prog("postie-smtpd"),
+                                      os.path.join(os.path.dirname(__file__), "..", "lib", "test-checkpassword"), "true"],
+                os.path.join(home, "cp.log"), env=dict(env, SMTPAUTH="required", TEST_CHECKPASSWORD_FDS=fdlog))
+    servers.append(cp)
+    c = smtplib.SMTP("127.0.0.1", cp.port, local_hostname="c.example", timeout=20)
+    c.ehlo()
+    starttls(c, ctx)
+    c.ehlo()
+    c.login("alice", "secret")
+    c.quit()
+    got = open(fdlog).read() if os.path.exists(fdlog) else ""
+    check("checkpassword-ran", "SSL* fds:" in got and "\n3 " in got, got)
+    check("checkpassword-no-tls-fds", not [l for l in got.splitlines() if l[:1].isdigit() and int(l.split()[0]) > 3], got)
 finally:
     for x in servers:
         x.stop()

@@ -35,7 +35,60 @@ def logpath(n):
 
 imp = Server(["-v"], "127.0.0.1", [prog("postie-tlsd"), "-v", "2", "-K", "1500", APP], logpath("implicit"), env=env)
 req = Server(["-v"], "127.0.0.1", [prog("postie-tlsd"), "-r", "-K", "1500", APP], logpath("request"), env=env)
+# Stale UCSPI-TLS variables in postie-tlsd's own environment.
+# A program that writes 24 MB and exits (killed after 2 s if stuck), and
+# one with time enough for a slow reader to take 8 MB.
+FLOOD = 24 << 20
+flood = Server(["-v"], "127.0.0.1", [prog("postie-tlsd"), "-v", "2", "-K", "1500", APP], logpath("flood"),
+               env=dict(env, TLSAPP_FLOOD=str(FLOOD)))
+SLOW = 8 << 20
+slow = Server(["-v"], "127.0.0.1", [prog("postie-tlsd"), "-v", "2", "-K", "1500", APP], logpath("slow"),
+              env=dict(env, TLSAPP_FLOOD=str(SLOW), TLSAPP_ALARM="60"))
+stale = Server(["-v"], "127.0.0.1", [prog("postie-tlsd"), "-r", APP], logpath("stale"),
+               env=dict(env, SSL_PROTOCOL="TLSv1.2", SSL_CIPHER="X", SSLCTLFD="0", SSLREADFD="0", SSLWRITEFD="1"))
 try:
+    # A client that stops reading, once the program is gone, is given -K
+    # per network write, not forever.
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.settimeout(10)
+    s.connect(("127.0.0.1", flood.port))
+    ts = client_context(ca).wrap_socket(s, server_hostname="mx.test.example")
+    got = ts.recv(100)
+    t0 = time.time()
+    t = flood.wait_log(lambda t: "client stopped reading" in t, timeout=12)
+    took = time.time() - t0
+    ts.close()
+    check("stopped-reader-ended", got.startswith(b"x") and "client stopped reading" in t and took < 8, (took, t[-400:]))
+    # A slow reader that keeps reading gets everything, however long it takes.
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.settimeout(10)
+    s.connect(("127.0.0.1", slow.port))
+    ts = client_context(ca).wrap_socket(s, server_hostname="mx.test.example")
+    n, t0 = 0, time.time()
+    try:
+        while True:
+            d = ts.recv(65536)
+            if not d:
+                break
+            n += len(d)
+            time.sleep(0.01)
+    except (ssl.SSLError, OSError):
+        pass
+    took = time.time() - t0
+    ts.close()
+    check("slow-reader-gets-all", n == SLOW and took > 3, (n, took, slow.logtext()[-400:]))
+
+    # TLS_UID without TLS_GID (or the reverse) would keep root's gid or
+    # uid: refused before anything runs.
+    for name, extra in (("uid-only", {"TLS_UID": "65534"}), ("gid-only", {"TLS_GID": "65534"})):
+        os.path.exists(mark) and os.unlink(mark)
+        p = subprocess.run([prog("postie-tlsd"), APP], env=dict(os.environ, **env, **extra),
+                           stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=10)
+        check("privileges-" + name + "-refused", p.returncode == 100 and b"TLS_UID and TLS_GID must be set together" in p.stderr
+              and not os.path.exists(mark), (p.returncode, p.stderr))
+
     # Implicit TLS: openssl s_client verifies the certificate, the program
     # sees SSL_PROTOCOL and SSL_CIPHER, and the session works.
     rc, out = s_client(imp.port, ca, ["-ign_eof"], b"ping\r\nQUIT\r\n")
@@ -220,6 +273,13 @@ try:
     check("nocert-no-sslctlfd", f.startswith(b"hello") and b"SSLCTLFD" not in f, f)
     t = req.wait_log(lambda t: "TLS not available" in t)
     check("nocert-logged", "cert.pem: unable to open" in t and "TLS not available" in t, t[-400:])
+    # Variables already in the environment do not reach the program: a
+    # stale SSL_PROTOCOL would make it believe TLS is on.
+    s = stale.connect()
+    f = readline(s)
+    s.sendall(b"QUIT\r\n")
+    s.close()
+    check("nocert-stale-vars-unset", f.startswith(b"hello") and not [v for v in (b"SSL_PROTOCOL", b"SSL_CIPHER", b"SSLCTLFD", b"SSLREADFD", b"SSLWRITEFD") if v in f], f)
     s = imp.connect()
     got = first_bytes(s)
     s.close()
@@ -228,4 +288,7 @@ try:
 finally:
     imp.stop()
     req.stop()
+    stale.stop()
+    flood.stop()
+    slow.stop()
 done()
