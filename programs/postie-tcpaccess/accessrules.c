@@ -10,7 +10,7 @@
    exactly as libs6 does (bit n of the 16 bytes is bit n&7 of byte n>>3,
    so below a whole byte the order is not the network's: a rule for a
    prefix that does not end on a byte boundary matches as it does for
-   s6-tcpserver-access, which is the point). tests/e2e/tcpaccess.py
+   s6-tcpserver-access, which is the point). tests/e2e/postie-tcpaccess.py
    checks the decisions against libs6's own functions. */
 
 #include <errno.h>

@@ -2,6 +2,7 @@
 file, instance and Maildir set-up, the POP3 chain on loopback."""
 import os, shutil, socket, struct, subprocess, tempfile, time
 from postietest import BIN, env_for, prog, free_port, wait_port
+from lineclient import LineClient
 
 
 def _hash(k):
@@ -137,22 +138,8 @@ class Pop3Server:
             self.p.wait()
 
 
-class Raw:
+class Raw(LineClient):
     """A raw POP3 client for hostile input."""
-
-    def __init__(self, port, timeout=10):
-        self.s = socket.create_connection(("127.0.0.1", port), timeout)
-        self.buf = b""
-
-    def line(self):
-        while b"\r\n" not in self.buf:
-            d = self.s.recv(65536)
-            if not d:
-                r, self.buf = self.buf, b""
-                return r
-            self.buf += d
-        l, self.buf = self.buf.split(b"\r\n", 1)
-        return l
 
     def multi(self):
         out = []
@@ -162,28 +149,9 @@ class Raw:
                 return out
             out.append(l)
 
-    def send(self, b):
-        self.s.sendall(b)
-
     def cmd(self, b):
         self.send(b + b"\r\n")
         return self.line()
-
-    def closed(self, timeout=5):
-        """True if the server closes the connection (reads to EOF)."""
-        self.s.settimeout(timeout)
-        try:
-            while True:
-                d = self.s.recv(65536)
-                if not d:
-                    return True
-        except (socket.timeout, TimeoutError):
-            return False
-        except ConnectionResetError:
-            return True
-
-    def close(self):
-        self.s.close()
 
 
 def san_reports_into(pub):

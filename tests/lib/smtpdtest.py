@@ -5,6 +5,7 @@ UCSPI environment), raw SMTP dialogue over a socket."""
 import os, socket, subprocess, threading, time
 from postietest import *
 from cdbwrite import cdb_write
+from lineclient import LineClient
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CHECKPASSWORD = os.path.join(HERE, "test-checkpassword")
@@ -92,26 +93,12 @@ class Launcher:
         self.sock.close()
 
 
-class Raw:
+class Raw(LineClient):
     """A raw SMTP client: send bytes, read replies (multi-line aware)."""
 
     def __init__(self, port, greet=True):
-        self.s = socket.create_connection(("127.0.0.1", port), 10)
-        self.buf = b""
+        LineClient.__init__(self, port, 10)
         self.greeting = self.reply() if greet else None
-
-    def send(self, b):
-        self.s.sendall(b)
-
-    def line(self):
-        while b"\r\n" not in self.buf:
-            d = self.s.recv(65536)
-            if not d:
-                r, self.buf = self.buf, b""
-                return r
-            self.buf += d
-        l, self.buf = self.buf.split(b"\r\n", 1)
-        return l
 
     def reply(self):
         """One reply: (code, [lines text]); code 0 on EOF."""
@@ -129,12 +116,6 @@ class Raw:
             b = b.encode()
         self.send(b + b"\r\n")
         return self.reply()
-
-    def close(self):
-        try:
-            self.s.close()
-        except OSError:
-            pass
 
 
 def queued(home):

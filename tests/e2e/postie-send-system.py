@@ -129,7 +129,7 @@ if mess:
 # next attempt cannot truncate it (EACCES): that message waits, logged;
 # postie-send runs on and delivers the others. (With postie-setup's
 # set-uid postie-queue the file is the queue uid's and the program can do
-# neither: setup-system.py.)
+# neither: postie-setup-system.py.)
 ap = os.path.join(uh, "attack.py")
 with open(ap, "w") as f:
     f.write(ATTACK)

@@ -233,7 +233,7 @@ for mech in ("PLAIN", "LOGIN"):
 
 # --- SMTPAUTH=required (submission), SMTPAUTH=no, RELAYCLIENT
 # (SENDERLOGIN=any: alice@client.example is not one of alice's own
-# addresses, which submission requires by default; smtp-sender-login.py
+# addresses, which submission requires by default; postie-smtpd-sender-login.py
 # tests that.)
 L4 = Launcher(home, [CHECKPASSWORD], env={"SMTPAUTH": "required", "SENDERLOGIN": "any"})
 c = Raw(L4.port)
