@@ -1,16 +1,133 @@
-/* smtpd.h: what postie-smtpd's files share. The protocol lives in
-   postie-smtpd.c; I/O in smtpd_io.c; address and parameter syntax in
-   smtpd_addr.c; relay and recipient checks in smtpd_rcpt.c. */
+/* smtpd.h: what postie-smtpd's files share. The session, the simple
+   commands, the queue program and the command loop live in
+   postie-smtpd.c; MAIL and RCPT in smtpd_envelope.c; DATA in
+   smtpd_data.c; AUTH in smtpd_auth.c; I/O in smtpd_io.c; address and
+   parameter syntax in smtpd_addr.c; relay and recipient checks in
+   smtpd_rcpt.c. */
 #ifndef SMTPD_H
 #define SMTPD_H
 
 #include <stddef.h>
+#include <time.h>
 #include <sys/types.h>
+#include <skalibs/gccattributes.h>
 #include <skalibs/stralloc.h>
 #include <skalibs/tai.h>
+#include <skalibs/types.h>
+#include "ucspitls.h"
 
 /* RFC 5321 4.5.3.1.4: a command line is at most 512 bytes with its CRLF. */
 #define SMTPD_CMDMAX 512
+
+/* --- postie-smtpd.c: the three kinds of state, one struct each. */
+
+/* The settings: control files (doc/postie-smtpd.md) and the command line,
+   read once at the start. */
+struct smtpd_settings
+{
+  stralloc me ;        /* control/me: our host name */
+  stralloc greeting ;  /* control/smtpgreeting */
+  unsigned long databytes ;
+  unsigned long maxrcpt ;
+  unsigned long timeoutsmtpd ;
+  unsigned long timeoutdata ;
+  unsigned long timeoutdatatotal ;
+  unsigned long maxbadcmds ;
+  unsigned long maxhops ;
+  unsigned long datalinemax ;  /* RFC 5321's 1000 is too few for real mail */
+  unsigned long authfaildelay ;
+  unsigned long greetdelay ;
+  unsigned long maxauthfail ;
+  unsigned long timeoutqueue ;
+  unsigned long maxjunkcmds ;
+  unsigned long timeoutsession ;
+  char const *const *checkpassword ;  /* the checkpassword program's argv, from ours */
+  unsigned int ncheckpassword ;
+} ;
+extern struct smtpd_settings settings ;
+
+/* The session: who the client is, what it said and was allowed, counts. */
+struct smtpd_session
+{
+  char id[64] ;
+  char remoteip[72] ;
+  char remoteport[8] ;
+  char localuid[UINT_FMT] ;  /* sendmail -bs: the uid that ran it */
+  char helo[256] ;
+  int helostate ;      /* 0 none, 1 HELO, 2 EHLO */
+  int relayclient ;
+  int authoffer ;      /* AUTH offered (a checkpassword program given) */
+  int authrequired ;   /* SMTPAUTH=required: AUTH before MAIL */
+  int authcleartext ;  /* AUTHCLEARTEXT: AUTH without TLS too */
+  ucspitls tls ;       /* STARTTLS through UCSPI-TLS (postie-tlsd -r) */
+  char authuser[256] ;
+  char authshow[256] ; /* authuser as it may appear in a header or reply */
+  int authed ;
+  int senderlogin ;    /* SENDERLOGIN=match: MAIL FROM one of the login's addresses */
+  unsigned long nbad, nmessages, nrefused, nauthfail, njunk ;
+  tain end ;           /* control/timeoutsession after the start */
+} ;
+extern struct smtpd_session session ;
+
+/* The mail transaction: MAIL to the end of DATA (or RSET). */
+struct smtpd_transaction
+{
+  int havemail ;
+  int smtputf8 ;
+  stralloc sender ;
+  stralloc rcpts ;     /* "T" addr "\0", each */
+  unsigned long nrcpt ;
+} ;
+extern struct smtpd_transaction transaction ;
+
+extern void reset (void) ;  /* ends the transaction */
+
+/* One log line per event on stderr: logstart, the fields, logend. */
+extern void logbytes (char const *s, size_t n) ;
+extern void logstr (char const *s) ;
+extern void lognum (unsigned long u) ;
+extern void logstart (char const *what) ;
+extern void logend (void) ;
+
+/* Replies, and the ways a session ends (each logs its end=). */
+extern void out (char const *s) ;
+extern void session_end (char const *why) gccattr_noreturn ;
+extern void die_nomem (void) gccattr_noreturn ;
+extern void die_read (void) gccattr_noreturn ;  /* errno: 0 EOF, ETIMEDOUT, other */
+extern void die_linetoolong (void) gccattr_noreturn ;
+extern void err (char const *s) ;  /* a 5xx reply, counted against control/maxbadcmds */
+extern void junk (void) ;          /* a command that moves no mail, counted */
+extern void deadline_cmd (tain *d) ;
+extern int isarg (char const *arg) ;
+extern char const *afterkey (char const *arg, char const *key) ;
+extern char const *safehelo (void) ;
+
+/* The queue program (POSTIE_QUEUE): started for DATA, fed the message
+   through a buffer, then given the envelope; queue_finish returns its
+   exit code (QQ_*), -1 if it timed out, with its id in id. qsig: the
+   signal that killed it, 0 if none. */
+extern int queue_start (void) ;
+extern void queue_abort (void) ;
+extern int queue_finish (char *id, size_t idmax) ;
+extern int qsig ;
+extern char qbuf[65536] ;
+extern size_t qlen ;
+extern void qflush (tain const *deadline) ;
+extern void qputs (char const *s) ;
+/* One byte of the message: the DATA loop's per-byte call, inline. */
+static inline void qput (char c)
+{
+  if (qlen == sizeof qbuf) qflush(0) ;
+  qbuf[qlen++] = c ;
+}
+
+extern void date822 (char *s, time_t t) ;  /* RFC 5322, UTC; s has 64 bytes */
+
+/* The commands, one function each (the command loop's table). */
+extern void smtp_mail (char const *arg) ;   /* smtpd_envelope.c */
+extern void smtp_rcpt (char const *arg) ;
+extern void smtp_data (char const *arg) ;   /* smtpd_data.c */
+extern void smtp_auth (char const *arg) ;   /* smtpd_auth.c */
 
 /* --- smtpd_io.c: one input and one output descriptor, both swappable
    (io_setfds) and the input buffer discardable (io_discard), for STARTTLS
