@@ -152,10 +152,30 @@ $(foreach p,$(PROGS),$(if $(wildcard programs/$(p)/$(p).sh),$(eval $(BUILD)/bin/
 .PHONY: FORCE
 FORCE:
 
-$(BUILD)/test/%: tests/unit/%.c $(BUILD)/$(UNITLIBC)/libpostie.a $(LIBHDR) conf-cc conf-ld conf-cc-glibc conf-ld-glibc
-	@mkdir -p $(@D)
-	$(CC_$(UNITLIBC)) -c -o $@.o $<
-	$(LD_$(UNITLIBC)) -o $@ $@.o $(BUILD)/$(UNITLIBC)/libpostie.a $(LIBS)
+# A unit test (or fuzz target) of a program's own module names that
+# program in a line of its source, "/* links: postie-remote */": it is
+# compiled with the program's folder on its include path and linked with
+# an archive of the program's objects but its main file (<prog>.c or
+# main.c), so that it tests the very objects the program is made of, and
+# the linker takes only the members it uses. Nothing else is linked:
+# neither the program's own libraries (programs/<prog>/libs, e.g.
+# -lcrypt) nor another program's objects.
+links_of = $(shell sed -n 's|^/\* links: \(.*\) \*/$$|\1|p' $(1))
+nonmain_of = $(filter-out programs/$(1)/$(1).c programs/$(1)/main.c,$(wildcard programs/$(1)/*.c))
+define progarchive_rule
+$(2)/progobj/$(1).a: $(patsubst programs/%.c,$(2)/obj/%.o,$(call nonmain_of,$(1)))
+	@mkdir -p $$(@D)
+	rm -f $$@ && ar rcs $$@ $$^
+endef
+$(foreach p,$(CPROGS),$(eval $(call progarchive_rule,$(p),$(BUILD)/$(UNITLIBC))))
+
+define unit_rule
+$(BUILD)/test/$(1): tests/unit/$(1).c $(foreach p,$(2),$(BUILD)/$(UNITLIBC)/progobj/$(p).a) $(BUILD)/$(UNITLIBC)/libpostie.a $(LIBHDR) $(PROGHDR) conf-cc conf-ld conf-cc-glibc conf-ld-glibc
+	@mkdir -p $$(@D)
+	$$(CC_$(UNITLIBC)) $(foreach p,$(2),-iquote programs/$(p)) -c -o $$@.o $$<
+	$$(LD_$(UNITLIBC)) -o $$@ $$@.o $(foreach p,$(2),$(BUILD)/$(UNITLIBC)/progobj/$(p).a) $(BUILD)/$(UNITLIBC)/libpostie.a $(LIBS)
+endef
+$(foreach t,$(UNITSRC),$(eval $(call unit_rule,$(patsubst tests/unit/%.c,%,$(t)),$(call links_of,$(t)))))
 
 # Man pages, made from doc/*.md with lowdown (package/mkman says which
 # page goes to which section): BUILD/man/manN/, installed by make install.
@@ -212,7 +232,8 @@ FUZZTARGETS ?= $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/*.c))
 FUZZFLAGS := -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined -iquote programs/lib
 FUZZLIBOBJ := $(patsubst programs/lib/%.c,$(BUILD)/fuzz/obj/%.o,$(LIBSRC))
 FUZZBIN := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/*.c))
-# A target may include a program's own source file (e.g. smtpd_addr.c).
+# A target may include a program's own source file (smtpd_addr.c, for its
+# static helpers), or link the program's objects ("/* links: ... */").
 FUZZPROGSRC := $(filter-out programs/lib/%,$(wildcard programs/*/*.c))
 
 .PHONY: fuzzers fuzz
@@ -225,8 +246,22 @@ $(BUILD)/fuzz/obj/%.o: programs/lib/%.c $(LIBHDR)
 $(BUILD)/fuzz/libpostie.a: $(FUZZLIBOBJ)
 	rm -f $@ && ar rcs $@ $(FUZZLIBOBJ)
 
-$(BUILD)/fuzz/%: tests/fuzz/%.c $(BUILD)/fuzz/libpostie.a $(LIBHDR) $(PROGHDR) $(FUZZPROGSRC)
-	$(FUZZCC) $(FUZZFLAGS) -fsanitize=fuzzer -o $@ $< $(BUILD)/fuzz/libpostie.a -lskarnet
+$(BUILD)/fuzz/progobj/%.o: programs/%.c $(LIBHDR) $(PROGHDR)
+	@mkdir -p $(@D)
+	$(FUZZCC) $(FUZZFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+# A fuzz target names its program as a unit test does ("/* links: ... */").
+define fuzzarchive_rule
+$(BUILD)/fuzz/progobj/$(1).a: $(patsubst programs/%.c,$(BUILD)/fuzz/progobj/%.o,$(call nonmain_of,$(1)))
+	rm -f $$@ && ar rcs $$@ $$^
+endef
+$(foreach p,$(CPROGS),$(eval $(call fuzzarchive_rule,$(p))))
+
+define fuzz_rule
+$(BUILD)/fuzz/$(1): tests/fuzz/$(1).c $(foreach p,$(2),$(BUILD)/fuzz/progobj/$(p).a) $(BUILD)/fuzz/libpostie.a $(LIBHDR) $(PROGHDR) $(FUZZPROGSRC)
+	$(FUZZCC) $(FUZZFLAGS) $(foreach p,$(2),-iquote programs/$(p)) -fsanitize=fuzzer -o $$@ $$< $(foreach p,$(2),$(BUILD)/fuzz/progobj/$(p).a) $(BUILD)/fuzz/libpostie.a -lskarnet
+endef
+$(foreach t,$(wildcard tests/fuzz/*.c),$(eval $(call fuzz_rule,$(patsubst tests/fuzz/%.c,%,$(t)),$(call links_of,$(t)))))
 
 fuzz: fuzzers
 	sh tests/fuzz/run $(BUILD) $(FUZZTIME) $(FUZZTARGETS)

@@ -1,4 +1,4 @@
-/* Fuzz target: dns_mx_parse and dns_mx_sort (programs/lib/dns_mx.c),
+/* Fuzz target: dns_mx_parse and dns_mx_sort (programs/postie-remote/dns_mx.c),
    the MX records of a DNS answer, which postie-remote gets from the
    network.
    Input: the first byte is how many records to keep (0-15), the rest
@@ -6,6 +6,7 @@
    every name made of lowercase letters, digits, '-', '_' and '.' only
    (or "?"), NUL-terminated within DNS_NAME_MAX; sorting keeps the
    records and orders them by preference. */
+/* links: postie-remote */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,5 +1,5 @@
 /* Fuzz target: smtproute_parse and smtproutes_find
-   (programs/lib/smtproutes.c), control/smtproutes as postie-remote reads
+   (programs/postie-remote/smtproutes.c), control/smtproutes as postie-remote reads
    it.
    Input: a domain to look up, a newline, then the file, one route a
    line. Each line is also parsed alone from a buffer of exactly its
@@ -8,6 +8,7 @@
    empty when a port follows, a port is 1-65535, an address literal comes
    with its address; smtproutes_find points at a bad line when it
    fails, and finds a route only when a line names it. */
+/* links: postie-remote */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>

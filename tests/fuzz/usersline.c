@@ -1,4 +1,4 @@
-/* Fuzz target: usersline_parse (programs/lib/usersline.c), one line of
+/* Fuzz target: usersline_parse (programs/postie-users/usersline.c), one line of
    users/users, which postie-users compiles (as root) from a file an
    administrator, or a tool, writes.
    Input: the line. Checks: every field points inside the line, has no
@@ -6,6 +6,7 @@
    maildir ends with '/'; a malformed line says why. Then the round
    trip: the fields written back as name:hash:uid:gid:home:maildir parse
    to the same user. */
+/* links: postie-users */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,5 +1,6 @@
-/* Unit test: MX records out of DNS answers (programs/lib/dns_mx.c),
+/* Unit test: MX records out of DNS answers (programs/postie-remote/dns_mx.c),
    well-formed and hostile. */
+/* links: postie-remote */
 #include <stdio.h>
 #include <string.h>
 #include "dns_mx.h"

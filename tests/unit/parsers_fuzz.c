@@ -5,6 +5,7 @@
    is a memory-safety check; in both builds it checks the invariants the
    callers rely on: offsets inside the input and moving forward, no CR, LF
    or NUL in a parsed address, MX names made of safe bytes only. */
+/* links: postie-remote */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>

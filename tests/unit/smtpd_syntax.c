@@ -1,9 +1,11 @@
-/* Unit tests for postie-smtpd's parsers: RFC 5321 paths (smtpd_addr.c)
-   and strict base64 (programs/lib/base64.c), compiled in from the program's own
-   folder. */
+/* Unit tests for postie-smtpd's parsers: RFC 5321 paths
+   (programs/postie-smtpd/smtpd_addr.c, the program's own object) and
+   strict base64 (programs/lib/base64.c). */
+/* links: postie-smtpd */
 #include <stdio.h>
 #include <string.h>
-#include "../../programs/postie-smtpd/smtpd_addr.c"
+#include <skalibs/stralloc.h>
+#include "smtpd.h"
 #include "base64.h"
 
 static int failed = 0 ;

@@ -1,4 +1,5 @@
-/* Unit test: control/smtproutes parsing and lookup (programs/lib/smtproutes.c). */
+/* Unit test: control/smtproutes parsing and lookup (programs/postie-remote/smtproutes.c). */
+/* links: postie-remote */
 #include <stdio.h>
 #include <string.h>
 #include "smtproutes.h"

@@ -1,4 +1,6 @@
-/* Unit test: usersline_parse, the parser of users/users lines. */
+/* Unit test: usersline_parse, the parser of users/users lines
+   (programs/postie-users/usersline.c). */
+/* links: postie-users */
 #include <stdio.h>
 #include <string.h>
 #include "usersline.h"
