@@ -123,10 +123,10 @@ static void put (char const *s, size_t n)
   }
 }
 
-static void puts_ (char const *s) { put(s, strlen(s)) ; }
+static void put_str (char const *s) { put(s, strlen(s)) ; }
 static void putnum (uint64_t u) { char f[UINT64_FMT] ; put(f, uint64_fmt(f, u)) ; }
 
-static void err (char const *s) { puts_("-ERR ") ; puts_(s) ; puts_("\r\n") ; flush() ; }
+static void err (char const *s) { put_str("-ERR ") ; put_str(s) ; put_str("\r\n") ; flush() ; }
 static void bad (char const *s)
 {
   err(s) ;
@@ -244,7 +244,7 @@ static void putuidl (size_t i)
 /* Send message i: CRLF line ends whatever the file has, byte-stuffing,
    then ".". With top >= 0, only the header, the blank line and top lines
    of the body. */
-static int sendmsg_ (size_t i, long top)
+static int send_message (size_t i, long top)
 {
   char buf[65536] ;
   /* the file may have been replaced since the scan: not through a
@@ -255,10 +255,10 @@ static int sendmsg_ (size_t i, long top)
   struct stat st ;
   if (fd < 0) return 0 ;
   if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) { close(fd) ; return 0 ; }
-  puts_("+OK ") ;
-  if (top < 0) { putnum(m[i].size) ; puts_(" octets") ; }
-  else puts_("top of message follows") ;
-  puts_("\r\n") ;
+  put_str("+OK ") ;
+  if (top < 0) { putnum(m[i].size) ; put_str(" octets") ; }
+  else put_str("top of message follows") ;
+  put_str("\r\n") ;
   for (;;)
   {
     ssize_t r = read(fd, buf, sizeof buf) ;
@@ -411,13 +411,151 @@ static void readcontrols (void)
   close(here) ;
 }
 
+/* ---------- the commands of the TRANSACTION state (RFC 1939 5), one
+   function each; the argument is 0 when there is none. The reply is
+   flushed by the loop after each. */
+
+static void pop3_quit (char *arg)
+{
+  if (arg) { bad("syntax: QUIT") ; return ; }
+  if (update()) put_str("+OK bye\r\n") ;
+  else put_str("-ERR [SYS/TEMP] some deleted messages were not removed\r\n") ;
+  flush() ;
+  finish("quit") ;
+}
+
+static void pop3_stat (char *arg)
+{
+  uint64_t t = 0 ;
+  size_t live = 0 ;
+  if (arg) { bad("syntax: STAT") ; return ; }
+  for (size_t i = 0 ; i < nmsgs ; i++)
+    if (!(m[i].flags & F_DELETED)) { live++ ; t += m[i].size ; }
+  put_str("+OK ") ; putnum(live) ; put_str(" ") ; putnum(t) ; put_str("\r\n") ;
+}
+
+/* LIST and UIDL: one message's line, or every live message's. */
+static void list (char *arg, int uidl)
+{
+  if (arg)
+  {
+    int ok ;
+    size_t k = msgnum(arg, &ok) ;
+    if (!ok) return ;
+    put_str("+OK ") ; putnum(k + 1) ; put_str(" ") ;
+    if (uidl) putuidl(k) ; else putnum(m[k].size) ;
+    put_str("\r\n") ;
+  }
+  else
+  {
+    put_str("+OK\r\n") ;
+    for (size_t i = 0 ; i < nmsgs ; i++)
+    {
+      if (m[i].flags & F_DELETED) continue ;
+      putnum(i + 1) ; put(" ", 1) ;
+      if (uidl) putuidl(i) ; else putnum(m[i].size) ;
+      put("\r\n", 2) ;
+    }
+    put_str(".\r\n") ;
+  }
+}
+
+static void pop3_list (char *arg) { list(arg, 0) ; }
+static void pop3_uidl (char *arg) { list(arg, 1) ; }
+
+static void pop3_retr (char *arg)
+{
+  int ok ;
+  size_t k ;
+  if (!arg) { bad("syntax: RETR n") ; return ; }
+  k = msgnum(arg, &ok) ;
+  if (!ok) return ;
+  if (!send_message(k, -1)) { err("[SYS/TEMP] cannot open the message") ; return ; }
+  if (!(m[k].flags & F_RETRIEVED)) nretrieved++ ;
+  m[k].flags |= F_RETRIEVED ;
+}
+
+static void pop3_top (char *arg)
+{
+  char *sp = arg ? strchr(arg, ' ') : 0 ;
+  size_t n ;
+  size_t k ;
+  int ok ;
+  if (!sp || !pop3_num_scan(sp + 1, 9, &n)) { bad("syntax: TOP n lines") ; return ; }
+  *sp = 0 ;
+  k = msgnum(arg, &ok) ;
+  if (!ok) return ;
+  if (!send_message(k, n)) err("[SYS/TEMP] cannot open the message") ;
+}
+
+static void pop3_dele (char *arg)
+{
+  int ok ;
+  size_t k ;
+  if (!arg) { bad("syntax: DELE n") ; return ; }
+  k = msgnum(arg, &ok) ;
+  if (!ok) return ;
+  m[k].flags |= F_DELETED ;
+  put_str("+OK message ") ; putnum(k + 1) ; put_str(" deleted\r\n") ;
+}
+
+static void pop3_rset (char *arg)
+{
+  if (arg) { bad("syntax: RSET") ; return ; }
+  for (size_t i = 0 ; i < nmsgs ; i++) m[i].flags &= ~F_DELETED ;
+  put_str("+OK\r\n") ;
+}
+
+static void pop3_noop (char *arg)
+{
+  if (arg) { bad("syntax: NOOP") ; return ; }
+  put_str("+OK\r\n") ;
+}
+
+static void pop3_capa (char *arg)
+{
+  (void)arg ;
+  put_str("+OK capability list follows\r\nTOP\r\nUIDL\r\nRESP-CODES\r\nIMPLEMENTATION postie\r\n.\r\n") ;
+}
+
+/* The AUTHORIZATION state's commands: postie-popup's, done already. */
+static void pop3_loggedin (char *arg)
+{
+  (void)arg ;
+  bad("already logged in") ;
+}
+
+struct command
+{
+  char const *name ;
+  void (*run) (char *arg) ;
+} ;
+
+static struct command const commands[] =
+{
+  { "QUIT", &pop3_quit },
+  { "STAT", &pop3_stat },
+  { "LIST", &pop3_list },
+  { "UIDL", &pop3_uidl },
+  { "RETR", &pop3_retr },
+  { "TOP", &pop3_top },
+  { "DELE", &pop3_dele },
+  { "RSET", &pop3_rset },
+  { "NOOP", &pop3_noop },
+  { "CAPA", &pop3_capa },
+  { "USER", &pop3_loggedin },
+  { "PASS", &pop3_loggedin },
+  { "AUTH", &pop3_loggedin },
+  { 0, 0 }
+} ;
+
 int main (int argc, char const *const *argv)
 {
   char line[LINE_MAX + 1] ;
   char const *maildir ;
   unsigned long opt_timeout = 0 ;
   uint64_t total = 0 ;
-  size_t i, live ;
+  size_t i ;
   PROG = "postie-pop3d" ;
   {
     subgetopt l = SUBGETOPT_ZERO ;
@@ -464,7 +602,7 @@ int main (int argc, char const *const *argv)
     logline_cat(&l, " octets=") ; logline_num(&l, total) ;
     logline_end(&l) ;
   }
-  puts_("+OK ") ; putnum(nmsgs) ; puts_(" messages (") ; putnum(total) ; puts_(" octets)\r\n") ;
+  put_str("+OK ") ; putnum(nmsgs) ; put_str(" messages (") ; putnum(total) ; put_str(" octets)\r\n") ;
   flush() ;
 
   for (;;)
@@ -472,6 +610,7 @@ int main (int argc, char const *const *argv)
     tain deadline ;
     size_t len, cmdlen ;
     char *arg ;
+    struct command const *c ;
     int r ;
     tain_now_g() ;
     tain_addsec_g(&deadline, timeout) ;
@@ -484,96 +623,8 @@ int main (int argc, char const *const *argv)
     if (len && line[len-1] == '\r') len-- ;
     line[len] = 0 ;
     if (!pop3_cmd_split(line, len, &cmdlen, &arg)) { bad("NUL byte in command") ; continue ; }
-
-    if (pop3_cmd_is(line, cmdlen, "QUIT"))
-    {
-      if (arg) { bad("syntax: QUIT") ; continue ; }
-      if (update()) puts_("+OK bye\r\n") ;
-      else puts_("-ERR [SYS/TEMP] some deleted messages were not removed\r\n") ;
-      flush() ;
-      finish("quit") ;
-    }
-    else if (pop3_cmd_is(line, cmdlen, "STAT"))
-    {
-      uint64_t t = 0 ;
-      if (arg) { bad("syntax: STAT") ; continue ; }
-      for (i = 0, live = 0 ; i < nmsgs ; i++)
-        if (!(m[i].flags & F_DELETED)) { live++ ; t += m[i].size ; }
-      puts_("+OK ") ; putnum(live) ; puts_(" ") ; putnum(t) ; puts_("\r\n") ;
-    }
-    else if (pop3_cmd_is(line, cmdlen, "LIST") || pop3_cmd_is(line, cmdlen, "UIDL"))
-    {
-      int uidl = line[0] == 'U' || line[0] == 'u' ;
-      if (arg)
-      {
-        int ok ;
-        size_t k = msgnum(arg, &ok) ;
-        if (!ok) continue ;
-        puts_("+OK ") ; putnum(k + 1) ; puts_(" ") ;
-        if (uidl) putuidl(k) ; else putnum(m[k].size) ;
-        puts_("\r\n") ;
-      }
-      else
-      {
-        puts_("+OK\r\n") ;
-        for (i = 0 ; i < nmsgs ; i++)
-        {
-          if (m[i].flags & F_DELETED) continue ;
-          putnum(i + 1) ; put(" ", 1) ;
-          if (uidl) putuidl(i) ; else putnum(m[i].size) ;
-          put("\r\n", 2) ;
-        }
-        puts_(".\r\n") ;
-      }
-    }
-    else if (pop3_cmd_is(line, cmdlen, "RETR"))
-    {
-      int ok ;
-      size_t k ;
-      if (!arg) { bad("syntax: RETR n") ; continue ; }
-      k = msgnum(arg, &ok) ;
-      if (!ok) continue ;
-      if (!sendmsg_(k, -1)) { err("[SYS/TEMP] cannot open the message") ; continue ; }
-      if (!(m[k].flags & F_RETRIEVED)) nretrieved++ ;
-      m[k].flags |= F_RETRIEVED ;
-    }
-    else if (pop3_cmd_is(line, cmdlen, "TOP"))
-    {
-      char *sp = arg ? strchr(arg, ' ') : 0 ;
-      size_t n ;
-      size_t k ;
-      int ok ;
-      if (!sp || !pop3_num_scan(sp + 1, 9, &n)) { bad("syntax: TOP n lines") ; continue ; }
-      *sp = 0 ;
-      k = msgnum(arg, &ok) ;
-      if (!ok) continue ;
-      if (!sendmsg_(k, n)) err("[SYS/TEMP] cannot open the message") ;
-    }
-    else if (pop3_cmd_is(line, cmdlen, "DELE"))
-    {
-      int ok ;
-      size_t k ;
-      if (!arg) { bad("syntax: DELE n") ; continue ; }
-      k = msgnum(arg, &ok) ;
-      if (!ok) continue ;
-      m[k].flags |= F_DELETED ;
-      puts_("+OK message ") ; putnum(k + 1) ; puts_(" deleted\r\n") ;
-    }
-    else if (pop3_cmd_is(line, cmdlen, "RSET"))
-    {
-      if (arg) { bad("syntax: RSET") ; continue ; }
-      for (i = 0 ; i < nmsgs ; i++) m[i].flags &= ~F_DELETED ;
-      puts_("+OK\r\n") ;
-    }
-    else if (pop3_cmd_is(line, cmdlen, "NOOP"))
-    {
-      if (arg) { bad("syntax: NOOP") ; continue ; }
-      puts_("+OK\r\n") ;
-    }
-    else if (pop3_cmd_is(line, cmdlen, "CAPA"))
-      puts_("+OK capability list follows\r\nTOP\r\nUIDL\r\nRESP-CODES\r\nIMPLEMENTATION postie\r\n.\r\n") ;
-    else if (pop3_cmd_is(line, cmdlen, "USER") || pop3_cmd_is(line, cmdlen, "PASS") || pop3_cmd_is(line, cmdlen, "AUTH"))
-      bad("already logged in") ;
+    for (c = commands ; c->name ; c++) if (pop3_cmd_is(line, cmdlen, c->name)) break ;
+    if (c->name) (*c->run)(arg) ;
     else bad("unknown command") ;
     flush() ;
   }
