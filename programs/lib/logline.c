@@ -38,6 +38,9 @@ void logline_env (logline *l, char const *key, char const *var)
   logline_cat(l, x && *x ? x : "-") ;
 }
 
+/* One write(2) per line, never skalibs' buffer on fd 2: several
+   processes (a service's sessions) share one log pipe, and a line written
+   whole, under PIPE_BUF, is never cut into by another's. */
 void logline_end (logline *l)
 {
   l->buf[l->n++] = '\n' ;

@@ -1,5 +1,6 @@
 /* rfc5322_field.c: where the header fields of a message begin and end. */
 #include <string.h>
+#include <skalibs/bytestr.h>
 #include "rfc5322.h"
 
 size_t rfc5322_field_start (char const *s, size_t len)
@@ -12,18 +13,11 @@ size_t rfc5322_field_start (char const *s, size_t len)
   return i < len && s[i] == ':' ? n : 0 ;
 }
 
+/* name has exactly len bytes before its NUL, so a NUL in s (where
+   strncasecmp would stop) never matches one of them. */
 int rfc5322_field_is (char const *s, size_t len, char const *name)
 {
-  size_t i ;
-  for (i = 0 ; i < len ; i++)
-  {
-    unsigned char a = s[i], b = name[i] ;
-    if (!b) return 0 ;
-    if (a >= 'A' && a <= 'Z') a += 32 ;
-    if (b >= 'A' && b <= 'Z') b += 32 ;
-    if (a != b) return 0 ;
-  }
-  return !name[len] ;
+  return strlen(name) == len && case_equalb(s, len, name) ;
 }
 
 /* The line that starts at i: its content ends at *cend (line end

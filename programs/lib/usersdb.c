@@ -1,6 +1,7 @@
 /* usersdb.c: look a user up in users/users.cdb. */
 #include <errno.h>
 #include <string.h>
+#include <skalibs/bytestr.h>
 #include <skalibs/cdb.h>
 #include <skalibs/types.h>
 #include "usersdb.h"
@@ -30,14 +31,10 @@ int usersdb_find (char const *name, size_t namelen, usersdb_entry *e, stralloc *
   cdb c = CDB_ZERO ;
   cdb_data d ;
   char key[USERSDB_NAME_MAX] ;
-  size_t i ;
   int r ;
   if (!namelen || namelen > USERSDB_NAME_MAX) return 0 ;
-  for (i = 0 ; i < namelen ; i++)
-  {
-    char ch = name[i] ;
-    key[i] = ch >= 'A' && ch <= 'Z' ? ch + 32 : ch ;
-  }
+  memcpy(key, name, namelen) ;
+  case_lowerb(key, namelen) ;
   /* A missing database is an error like an unreadable one: an admin
      rebuilding it by hand or a failed copy must defer mail, never turn
      every user into an unknown one. */

@@ -1,6 +1,7 @@
 /* userspw.c: look a password hash up in users/passwords.cdb. */
 #include <errno.h>
 #include <string.h>
+#include <skalibs/bytestr.h>
 #include <skalibs/cdb.h>
 #include "usersdb.h"
 #include "userspw.h"
@@ -12,8 +13,8 @@ int userspw_find (char const *name, size_t namelen, stralloc *sa)
   char key[USERSDB_NAME_MAX] ;
   int r ;
   if (!namelen || namelen > USERSDB_NAME_MAX) return 0 ;
-  for (size_t i = 0 ; i < namelen ; i++)
-    key[i] = name[i] >= 'A' && name[i] <= 'Z' ? name[i] + 32 : name[i] ;
+  memcpy(key, name, namelen) ;
+  case_lowerb(key, namelen) ;
   if (!cdb_init(&c, USERSPW_FILE)) return -1 ;
   r = cdb_find(&c, &d, key, namelen) ;
   if (r <= 0) { cdb_free(&c) ; if (r < 0) errno = EINVAL ; return r ; }

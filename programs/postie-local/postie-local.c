@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <skalibs/bytestr.h>
+#include <skalibs/djbunix.h>
 #include <skalibs/stralloc.h>
 #include <skalibs/strerr.h>
 #include <skalibs/types.h>
@@ -42,18 +43,6 @@ local_ctx ctx = { .rcptlc = STRALLOC_ZERO, .rpline = STRALLOC_ZERO, .dtline = ST
 static unsigned long filemax, forwardmax, headermax ;
 static stralloc me = STRALLOC_ZERO ;
 
-/* fds 0, 1, 2 must be open: the result goes to 1, and a pipe must never
-   land on them. */
-static void fixfds (void)
-{
-  int fd ;
-  for (fd = 0 ; fd < 3 ; fd++)
-    if (fcntl(fd, F_GETFD) < 0)
-    {
-      int n = open("/dev/null", fd ? O_WRONLY : O_RDONLY) ;
-      if (n != fd) _exit(LOCAL_TEMP) ;
-    }
-}
 
 static int printable (char const *s)
 {
@@ -326,7 +315,9 @@ int main (int argc, char const *const *argv)
   unsigned long nfwd = 0 ;
   struct stat st ;
 
-  fixfds() ;
+  /* fds 0, 1, 2 must be open (on /dev/null if they are not): the
+     result goes to 1, and a pipe must never land on them. */
+  if (!fd_sanitize()) _exit(LOCAL_TEMP) ;
   signal(SIGPIPE, SIG_IGN) ;
   signal(SIGXFSZ, SIG_IGN) ;  /* past RLIMIT_FSIZE, write fails with EFBIG */
   umask(077) ;

@@ -13,9 +13,10 @@
    session; postie-popup then exits 0 when it does. Exit 1 means a bad
    login: postie-popup waits pop3faildelay seconds and says -ERR [AUTH].
 
-   Input is read one byte at a time, so nothing the client sent after the
-   PASS line (pipelined commands) is lost when the child takes over, and
-   nothing sent after STLS is read before the handshake.
+   Input is read one byte at a time (not through skalibs' buffer, which
+   reads ahead), so nothing the client sent after the PASS line
+   (pipelined commands) is lost when the child takes over, and nothing
+   sent after STLS is read before the handshake.
 
    STLS (RFC 2595) through UCSPI-TLS (postie-tlsd -r): after it, the
    client is on SSLREADFD and SSLWRITEFD, which the child gets as fd 0 and

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 #include <arpa/inet.h>
+#include <skalibs/bytestr.h>
 #include <skalibs/stralloc.h>
 #include "smtpd.h"
 
@@ -84,8 +85,7 @@ static int domain (char const *s, size_t len, size_t *i, stralloc *out, int *non
     if (out)
     {
       if (!stralloc_catb(out, s + *i, j + 1 - *i)) return -1 ;
-      for (size_t q = out->len - (j + 1 - *i) ; q < out->len ; q++)
-        if (out->s[q] >= 'A' && out->s[q] <= 'Z') out->s[q] += 32 ;
+      case_lowerb(out->s + out->len - (j + 1 - *i), j + 1 - *i) ;
     }
     *i = j + 1 ;
     return 1 ;
@@ -122,6 +122,9 @@ static int domain (char const *s, size_t len, size_t *i, stralloc *out, int *non
   return 1 ;
 }
 
+/* About 90 lines, on purpose: the Path grammar of RFC 5321 4.1.2 read
+   left to right in one place (source route, local part as dot-string or
+   quoted string, domain or address literal), as the RFC writes it. */
 int addr_parse (char const *s, size_t len, unsigned int flags, stralloc *out, size_t *used, size_t *at)
 {
   size_t i = 0, lstart ;

@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <string.h>
 #include <strings.h>
+#include <skalibs/bytestr.h>
 #include <skalibs/cdb.h>
 #include <skalibs/stralloc.h>
 #include <skalibs/strerr.h>
@@ -35,16 +36,11 @@ static local_resolver resolver = LOCAL_RESOLVER_ZERO ;
 static int havecdb = 0 ;
 static cdb hostscdb = CDB_ZERO ;
 
-static void lower (char *s, size_t n)
-{
-  for (size_t i = 0 ; i < n ; i++) if (s[i] >= 'A' && s[i] <= 'Z') s[i] += 32 ;
-}
-
 char const *rcpt_init (void)
 {
   int r = control_readlines(&rcpthosts, "rcpthosts", LIST_MAX) ;
   if (r <= 0) { if (!r) errno = ENOENT ; return "rcpthosts" ; }
-  lower(rcpthosts.s, rcpthosts.len) ;
+  case_lowerb(rcpthosts.s, rcpthosts.len) ;
   if (local_resolve_init(&resolver) < 0)
     return resolver.errfile[0] ? resolver.errfile + 8 : "locals" ;  /* "control/..." */
   if (cdb_init(&hostscdb, "control/rcpthosts.cdb")) havecdb = 1 ;

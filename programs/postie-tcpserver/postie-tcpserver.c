@@ -78,7 +78,12 @@ static unsigned int scan_uint (char const *s, char const *what, unsigned int max
   return u ;
 }
 
-/* A comma-separated list of numeric gids. */
+/* A comma-separated list of numeric gids. Not skalibs' gid_scanlist,
+   which also takes ':', ';' and blanks between the numbers and stops
+   quietly at the first thing that is not one: -G and $GIDLIST are
+   refused whole when any part is wrong (the gids of a privilege drop).
+   Nor setgroups_and_gid below: it puts the gid of -g into the group list,
+   where -G alone says what the list is (as ucspi-tcp's tcpserver). */
 static size_t scan_gidlist (char const *s, gid_t *tab, char const *what)
 {
   size_t n = 0 ;
@@ -382,18 +387,6 @@ static void notify_port (uint16_t port)
   if (allwrite(1, fmt, n) < n) strerr_diefusys(111, "write the port to stdout") ;
 }
 
-/* 0, 1 and 2 always exist, so that no socket lands on them. */
-static void std_fds (void)
-{
-  for (int fd = 0 ; fd < 3 ; fd++)
-    if (fcntl(fd, F_GETFD) < 0)
-    {
-      int n = open("/dev/null", O_RDWR) ;
-      if (n < 0) strerr_diefusys(111, "open /dev/null") ;
-      if (n != fd) strerr_dief(111, "unable to reopen fds 0 to 2 on /dev/null") ;
-    }
-}
-
 /* stdin and stdout are not used past the readiness line: /dev/null. */
 static void close_std (void)
 {
@@ -485,7 +478,9 @@ int main (int argc, char const *const *argv)
     if (x && !hasgidlist) { gidn = scan_gidlist(x, gidlist, "$GIDLIST") ; hasgidlist = 1 ; }
   }
 
-  std_fds() ;
+  /* 0, 1 and 2 always exist (on /dev/null if they did not), so that no
+     socket lands on them. */
+  if (!fd_sanitize()) strerr_diefusys(111, "reopen fds 0 to 2 on /dev/null") ;
   s = socket_tcp46_internal(ip.is6, O_NONBLOCK | O_CLOEXEC) ;
   if (s < 0) strerr_diefusys(111, "create socket") ;
   if (socket_bind46_reuse(s, &ip, port) < 0)

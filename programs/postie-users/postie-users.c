@@ -26,6 +26,7 @@
 #include <crypt.h>
 #include <skalibs/allreadwrite.h>
 #include <skalibs/buffer.h>
+#include <skalibs/bytestr.h>
 #include <skalibs/cdbmake.h>
 #include <skalibs/djbunix.h>
 #include <skalibs/genalloc.h>
@@ -62,18 +63,11 @@ static genalloc ents = GENALLOC_ZERO ;  /* ent */
 
 static void die_nomem (void) { strerr_diefu(111, "allocate memory") ; }
 
+/* Names hold no NUL (usersline_parse refuses control characters; argv
+   cannot hold one), so strncasecmp's stop at a NUL never comes early. */
 static int lowereq (char const *a, size_t alen, char const *b, size_t blen)
 {
-  size_t i = 0 ;
-  if (alen != blen) return 0 ;
-  for (; i < alen ; i++)
-  {
-    char x = a[i], y = b[i] ;
-    if (x >= 'A' && x <= 'Z') x += 32 ;
-    if (y >= 'A' && y <= 'Z') y += 32 ;
-    if (x != y) return 0 ;
-  }
-  return 1 ;
+  return alen == blen && case_equalb(a, alen, b) ;
 }
 
 static int lowercmp (ent const *a, ent const *b)
@@ -227,12 +221,8 @@ static void compile1 (int hashes, char const *tmp, char const *target, unsigned 
   {
     char key[USERSDB_NAME_MAX] ;
     char fmt[UINT32_FMT] ;
-    size_t j = 0 ;
-    for (; j < e[i].u.namelen ; j++)
-    {
-      char ch = e[i].u.name[j] ;
-      key[j] = ch >= 'A' && ch <= 'Z' ? ch + 32 : ch ;
-    }
+    memcpy(key, e[i].u.name, e[i].u.namelen) ;
+    case_lowerb(key, e[i].u.namelen) ;
     data.len = 0 ;
     if (hashes)
     {
