@@ -15,7 +15,8 @@ def gone(pid):
             for l in f:
                 if l.startswith("State:"):
                     return "Z" in l.split()[1]
-    except FileNotFoundError:
+    except (FileNotFoundError, ProcessLookupError):
+        # gone between the open and the read: the kernel says ESRCH
         return True
     return True
 
