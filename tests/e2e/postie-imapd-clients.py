@@ -14,7 +14,7 @@ from postietest import *
 from poptest import deliver
 from imaptest import *
 
-NAMES = ["curl-list", "curl-search", "curl-fetch-section", "curl-append", "fetchmail-starttls",
+NAMES = ["imaplib-folders", "curl-list", "curl-search", "curl-fetch-section", "curl-append", "fetchmail-starttls",
          "mutt-imaps", "mutt-starttls", "s-nail-imaps", "s-nail-starttls"]
 private_hosts(NAMES)
 
@@ -55,6 +55,40 @@ try:
         rc, out, err = curl(port, "Drafts", "--upload-file", up, starttls=starttls)
         flags = maildir_flags(md, ".Drafts")
         check("curl-append", rc == 0 and ("draft by curl %s" % how) in flags, (how, rc, out, err, flags))
+
+    # imaplib, the folder commands and the rest of RFC 3501 a client
+    # sends (LOGIN over implicit TLS): CREATE, RENAME, SUBSCRIBE, LSUB,
+    # DELETE, NAMESPACE, ID, ENABLE, EXAMINE (reading does not set \Seen),
+    # a partial FETCH, CHECK, UNSELECT, CLOSE (which expunges).
+    c = S.imaps("alice", "alice pw")
+    r = {}
+    r["create"] = c.create("Projects.2024")
+    r["rename"] = c.rename("Projects.2024", "Projects.2025")
+    r["subscribe"] = c.subscribe("Projects.2025")
+    r["lsub"] = c.lsub('""', "Projects*")
+    r["list"] = c.list('""', "Projects*")
+    r["delete"] = c.delete("Projects.2025")
+    r["list-after"] = c.list('""', "Projects.*")
+    r["namespace"] = c.namespace()
+    r["id"] = c.xatom("ID", '("name" "postie-test")')
+    r["id-data"] = c.untagged_responses.pop("ID", None)
+    r["enable"] = c._simple_command("ENABLE", "UTF8=ACCEPT")
+    r["examine"] = c.select("INBOX", readonly=True)
+    r["partial"] = c.fetch("1", "(BODY[]<0.10>)")
+    r["flags-after-examine"] = c.fetch("1", "(FLAGS)")
+    r["unselect"] = c.unselect()
+    r["select"] = c.select("INBOX")
+    r["check"] = c.check()
+    r["store"] = c.store("2", "+FLAGS", "(\\Deleted)")
+    r["close"] = c.close()
+    r["after-close"] = c.status("INBOX", "(MESSAGES)")
+    c.logout()
+    ok = all(v[0] == "OK" for k, v in r.items() if k not in ("id-data", "list-after"))
+    check("imaplib-folders", ok and r["lsub"][1] == [b'() "." "Projects.2025"'] and r["list"][1] == [b'(\\HasNoChildren) "." "Projects.2025"']
+          and r["list-after"][1] in ([None], [])
+          and r["namespace"][1] == [b'(("" ".")) NIL NIL'] and r["id-data"] and r["id-data"][0].startswith(b"(")
+          and r["partial"][1][0][1] == b"From: Bob " and b"\\Seen" not in r["flags-after-examine"][1][0]
+          and b"MESSAGES 2" in r["after-close"][1][0], r)
 
     # fetchmail over IMAP with STARTTLS (required: --sslproto tls1.2+ and
     # the certificate checked), fetching and deleting: every message
