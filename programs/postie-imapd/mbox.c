@@ -351,7 +351,7 @@ int box_sync (box *b, int first)
       changed = 1 ;
     }
   }
-  qsort(files, n, sizeof(msg), &cmpuid) ;
+  if (n) qsort(files, n, sizeof(msg), &cmpuid) ;  /* files is null in an empty folder */
   /* a message seen twice (renamed while we read): keep one */
   {
     size_t j = 0 ;
