@@ -43,10 +43,19 @@ def send(i):
 
 def imap():
     c = imaplib.IMAP4("127.0.0.1", imapport, timeout=30)
+    opened.append(c)
     c.host = ME
     c.starttls(ssl_context=tls_context(home))
     c.login("alice", "alice-pw")
     return c
+
+
+def pop3():
+    p = pop3_tls(home, ports[2], ME)
+    opened.append(p)
+    p.user("alice")
+    p.pass_("alice-pw")
+    return p
 
 
 def imap_map(c):
@@ -74,6 +83,7 @@ def pop3_ids(p):
 
 sv = Supervised(home)
 errors = []
+opened = []  # every client connection, closed at the end whatever happened
 try:
     check("supervised-ready", sv.wait_ready(("smtpd", "pop3d", "send", "imapd")), "services not ready")
 
@@ -111,9 +121,7 @@ try:
                 if seen.setdefault(u, mid) != mid:
                     errors.append(("uid", u, seen[u], mid))
             c.logout()
-            p = pop3_tls(home, ports[2], ME)
-            p.user("alice")
-            p.pass_("alice-pw")
+            p = pop3()
             pop3_ids(p)
             p.quit()
         except Exception as e:
@@ -130,9 +138,7 @@ try:
     for u, (mid, _) in m.items():
         if seen.setdefault(u, mid) != mid:
             errors.append(("uid", u, seen[u], mid))
-    p = pop3_tls(home, ports[2], ME)
-    p.user("alice")
-    p.pass_("alice-pw")
+    p = pop3()
     ids = pop3_ids(p)
     check("counts-agree", int(d[0]) == len(m) == len(ids) == K + 1, (d, len(m), len(ids)))
     check("message-ids-agree", sorted(x[2] for x in ids) == sorted(v[0] for v in m.values())
@@ -155,9 +161,7 @@ try:
     typ, d = c.search(None, "HEADER", "Message-ID", "<m7@example.org>")
     c.store(d[0].decode(), "+FLAGS", "\\Deleted")
     c.expunge()
-    p = pop3_tls(home, ports[2], ME)
-    p.user("alice")
-    p.pass_("alice-pw")
+    p = pop3()
     ids = pop3_ids(p)
     p.quit()
     check("imap-expunge-gone-for-pop3", len(ids) == K - 1 and b"<m7@example.org>" not in [x[2] for x in ids], ids)
@@ -174,6 +178,11 @@ try:
     check("no-uid-reused", len(new) == 1 and new[0] > max(seen) and all(seen[u] == v[0] for u, v in m3.items() if u in seen),
           (new, max(seen), m3))
 finally:
+    for x in opened:
+        try:
+            x.sock.close()
+        except Exception:
+            pass
     ok = sv.stop()
     check("clean-stop", ok and not supervisors_left(home), supervisors_left(home))
 done()
