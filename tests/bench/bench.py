@@ -14,6 +14,9 @@ to end everything at the end). python3 standard library only."""
 import ctypes, json, os, platform, poplib, pwd, re, select, shutil, signal, socket
 import statistics, subprocess, sys, threading, time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import postfixtest      # the services of Debian's master.cf, chroot off, postlogd
+
 E = os.environ
 TOP = E.get("BENCH_TOP", os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
 HERE = os.path.join(TOP, "tests", "bench")
@@ -421,32 +424,7 @@ import_environment = MAIL_CONFIG MAIL_DEBUG MAIL_LOGTAG TZ LANG=C
         # Debian's master.cf services, chroot off, smtpd on 127.0.0.1 only, postlogd
         # (there is no syslog in the namespace).
         with open(self.conf + "/master.cf", "w") as f:
-            f.write("""127.0.0.1:{port} inet n - n - - smtpd
-pickup    unix  n       -       n       60      1       pickup
-cleanup   unix  n       -       n       -       0       cleanup
-qmgr      unix  n       -       n       300     1       qmgr
-tlsmgr    unix  -       -       n       1000?   1       tlsmgr
-rewrite   unix  -       -       n       -       -       trivial-rewrite
-bounce    unix  -       -       n       -       0       bounce
-defer     unix  -       -       n       -       0       bounce
-trace     unix  -       -       n       -       0       bounce
-verify    unix  -       -       n       -       1       verify
-flush     unix  n       -       n       1000?   0       flush
-proxymap  unix  -       -       n       -       -       proxymap
-proxywrite unix -       -       n       -       1       proxymap
-smtp      unix  -       -       n       -       -       smtp
-relay     unix  -       -       n       -       -       smtp
-showq     unix  n       -       n       -       -       showq
-error     unix  -       -       n       -       -       error
-retry     unix  -       -       n       -       -       error
-discard   unix  -       -       n       -       -       discard
-local     unix  -       n       n       -       -       local
-virtual   unix  -       n       n       -       -       virtual
-lmtp      unix  -       -       n       -       -       lmtp
-anvil     unix  -       -       n       -       1       anvil
-scache    unix  -       -       n       -       1       scache
-postlog   unix-dgram n  -       n       -       1       postlogd
-""".format(port=self.port))
+            f.write("127.0.0.1:%d inet n - n - - smtpd\n" % self.port + postfixtest.SERVICES)
         sh(["postfix", "-c", self.conf, "check"])
 
     def start(self):
@@ -710,6 +688,35 @@ def count_new(new):
         return 0
 
 
+def wait_delivered(srv, new, base, n, m0):
+    """Wait until n files more than base are in new/, TIMEOUT after m0 at
+    most, or until none came for STALL seconds. Returns how many came."""
+    count = count_new(new) - base
+    last, last_t = count, time.monotonic()
+    while count < n and time.monotonic() - m0 < TIMEOUT:
+        time.sleep(0.1)
+        count = count_new(new) - base
+        if count != last:
+            last, last_t = count, time.monotonic()
+        elif time.monotonic() - last_t > STALL:
+            log("%s: no delivery for %d s, %d of %d delivered: giving up" % (srv.label, STALL, count, n))
+            break
+    return count
+
+
+def newest_since(new, t0):
+    """Seconds from t0 (time.time()) to the newest file's ctime in new/
+    (the rename or link into new/ sets it)."""
+    newest = t0
+    with os.scandir(new) as it:
+        for ent in it:
+            try:
+                newest = max(newest, ent.stat().st_ctime)
+            except OSError:
+                pass
+    return max(newest - t0, 1e-6)
+
+
 def smtp_run(srv, sessions, n, rcpt=RCPT, wait_delivery=True):
     """smtp-source: n messages, `sessions` at once. Acceptance: until it exits;
     end to end: until the newest of the n files landed in new/ (its ctime,
@@ -732,28 +739,13 @@ def smtp_run(srv, sessions, n, rcpt=RCPT, wait_delivery=True):
     ru1 = os.times()
     count = count_new(new) - base
     if wait_delivery:
-        last, last_t = count, time.monotonic()
-        while count < n and time.monotonic() - m0 < TIMEOUT:
-            time.sleep(0.1)
-            count = count_new(new) - base
-            if count != last:
-                last, last_t = count, time.monotonic()
-            elif time.monotonic() - last_t > STALL:
-                log("%s: no delivery for %d s, %d of %d delivered: giving up" % (srv.label, STALL, count, n))
-                break
+        count = wait_delivered(srv, new, base, n, m0)
     poll = time.monotonic() - m0
     u1, s1 = srv.cg.cpu()
     samp.stop()
     e2e = None
     if wait_delivery and count >= n:
-        newest = t0
-        with os.scandir(new) as it:
-            for ent in it:
-                try:
-                    newest = max(newest, ent.stat().st_ctime)
-                except OSError:
-                    pass
-        e2e = max(newest - t0, 1e-6)
+        e2e = newest_since(new, t0)
     return {"server": srv.name, "sessions": sessions, "n": n, "size": SIZE, "delivered": count,
             "smtp_source_rc": rc, "smtp_source_out": out[-300:],
             "ok": rc == 0 and (count >= n or not wait_delivery),
@@ -1032,28 +1024,10 @@ def tls_run(srv, sessions, n, ctx):
         t.join(TIMEOUT)
     accept = time.monotonic() - m0
     ru1 = os.times()
-    want = n - state["failed"]
-    count, last, last_t = count_new(new) - base, -1, time.monotonic()
-    while count < want and time.monotonic() - m0 < TIMEOUT:
-        time.sleep(0.1)
-        count = count_new(new) - base
-        if count != last:
-            last, last_t = count, time.monotonic()
-        elif time.monotonic() - last_t > STALL:
-            log("%s: no delivery for %d s, %d of %d delivered: giving up" % (srv.label, STALL, count, n))
-            break
+    count = wait_delivered(srv, new, base, n - state["failed"], m0)
     u1, s1 = srv.cg.cpu()
     samp.stop()
-    e2e = None
-    if count >= n:
-        newest = t0
-        with os.scandir(new) as it:
-            for ent in it:
-                try:
-                    newest = max(newest, ent.stat().st_ctime)
-                except OSError:
-                    pass
-        e2e = max(newest - t0, 1e-6)
+    e2e = newest_since(new, t0) if count >= n else None
     return {"server": srv.name, "sessions": sessions, "n": n, "size": SIZE, "delivered": count,
             "failed_messages": state["failed"], "errors": state["errors"],
             "tls": sorted("%s %s" % x for x in state["tls"]),

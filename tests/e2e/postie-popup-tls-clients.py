@@ -7,12 +7,12 @@ mid-handshake, a huge record) end the session with a log line, never a
 crash, and postie-pop3d never runs. s-nail finds the server by name
 (pop.test) in a private /etc/hosts, in the test's own mount namespace:
 no DNS."""
-import os, shutil, socket, subprocess, sys, time
+import os, shutil, socket, subprocess, sys
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from postietest import *
 from poptest import *
 from tcp import Server, readline
-from tlstest import make_cert
+from tlstest import make_cert, hostile_handshakes
 
 NAMES = ["s-nail-stls", "s-nail-pop3s", "s-nail-wrong-ca-refused"]
 own_mount_namespace(NAMES)
@@ -69,38 +69,14 @@ try:
         s.sendall(b"STLS\r\n")
         return s, readline(s)
 
-    def gone(s, timeout=10):
-        s.settimeout(timeout)
-        t0, got = time.time(), b""
-        try:
-            while True:
-                d = s.recv(4096)
-                if not d:
-                    break
-                got += d
-        except (ConnectionResetError, socket.timeout):
-            got += b"<timeout or reset>"
-        return got, time.time() - t0
-
     before = req.logtext().count("handshake failed")
     logins = req.logtext().count("postie-pop3d: login")
-    s, r = after_stls()
-    s.sendall(b"USER alice\r\nPASS alice pw\r\nSTAT\r\n" * 4)
-    got, _ = gone(s)
-    s.close()
-    check("stls-garbage-closed", r.startswith(b"+OK") and b"+OK" not in got, (r, got))
-    s, r = after_stls()
-    s.sendall(bytes.fromhex("160301002e0100002a0303") + b"\0" * 10)
-    got, el = gone(s)
-    s.close()
+    h = hostile_handshakes(after_stls, b"USER alice\r\nPASS alice pw\r\nSTAT\r\n" * 4)
+    yes, got, _ = h["garbage"]
+    check("stls-garbage-closed", yes.startswith(b"+OK") and b"+OK" not in got, (yes, got))
+    _, got, el = h["stalled"]
     check("stls-stalled-ends", got == b"" and 1.0 < el < 8, "%r after %.1fs" % (got, el))
-    s, r = after_stls()
-    try:
-        s.sendall(b"\x16\x03\x03\xff\xff" + b"\x01" * 65535)
-    except OSError:
-        pass
-    got, _ = gone(s)
-    s.close()
+    _, got, _ = h["huge"]
     check("stls-huge-record-closed", b"+OK" not in got, got)
     t = req.wait_log(lambda t: t.count("handshake failed") >= before + 3 and t.count(" end pid ") >= 6)
     check("stls-hostile-logged", t.count("handshake failed") >= before + 3 and "handshake failed: handshake timed out" in t

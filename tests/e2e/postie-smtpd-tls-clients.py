@@ -10,13 +10,13 @@ hostile handshakes after STARTTLS (garbage, a client stopping
 mid-handshake, a huge record) end the session with a log line, never a
 crash. The clients find the server by name (mx.test.example) in a
 private /etc/hosts, in the test's own mount namespace: no DNS."""
-import os, shutil, socket, subprocess, sys, time
+import os, shutil, socket, subprocess, sys
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from postietest import *
 from smtpdtest import queued, clear_queue, file_reply
 from poptest import users, public_tmp
 from tcp import Server
-from tlstest import make_cert
+from tlstest import make_cert, hostile_handshakes
 import postfixtest
 
 NAMES = ["s-nail-starttls", "s-nail-smtps", "s-nail-wrong-ca-refused", "mutt-starttls", "mutt-smtps",
@@ -147,48 +147,22 @@ try:
     # Hostile handshakes after STARTTLS, through postie-smtpd: each ends
     # the session with a log line from postie-tlsd, and postie-smtpd ends
     # without a crash (the sanitizer build reports any).
-    def after_starttls(port):
-        s = socket.create_connection(("127.0.0.1", port), 10)
+    def after_starttls():
+        s = socket.create_connection(("127.0.0.1", mx.port), 10)
         f = s.makefile("rb")
         file_reply(f)
         s.sendall(b"EHLO c.example\r\n")
         file_reply(f)
         s.sendall(b"STARTTLS\r\n")
-        r = file_reply(f)
-        return s, r
-
-    def gone(s, timeout=10):
-        """What the server sends before closing, and how long that took."""
-        s.settimeout(timeout)
-        t0, got = time.time(), b""
-        try:
-            while True:
-                d = s.recv(4096)
-                if not d:
-                    break
-                got += d
-        except (ConnectionResetError, socket.timeout):
-            got += b"<timeout or reset>"
-        return got, time.time() - t0
+        return s, file_reply(f)
 
     before = mx.logtext().count("handshake failed")
-    s, r = after_starttls(mx.port)
-    s.sendall(b"EHLO garbage instead of a ClientHello\r\n" * 4)
-    got, _ = gone(s)
-    s.close()
-    check("starttls-garbage-closed", r.startswith(b"220") and b"250" not in got, (r, got))
-    s, r = after_starttls(mx.port)
-    s.sendall(bytes.fromhex("160301002e0100002a0303") + b"\0" * 10)  # a ClientHello cut short
-    got, el = gone(s)
-    s.close()
+    h = hostile_handshakes(after_starttls, b"EHLO garbage instead of a ClientHello\r\n" * 4)
+    yes, got, _ = h["garbage"]
+    check("starttls-garbage-closed", yes.startswith(b"220") and b"250" not in got, (yes, got))
+    _, got, el = h["stalled"]
     check("starttls-stalled-ends", got == b"" and 1.0 < el < 8, "%r after %.1fs" % (got, el))
-    s, r = after_starttls(mx.port)
-    try:
-        s.sendall(b"\x16\x03\x03\xff\xff" + b"\x01" * 65535)
-    except OSError:
-        pass
-    got, _ = gone(s)
-    s.close()
+    _, got, _ = h["huge"]
     check("starttls-huge-record-closed", b"250" not in got, got)
     t = mx.wait_log(lambda t: t.count("handshake failed") >= before + 3 and t.count("end=tlsfailed") >= 3)
     check("starttls-hostile-logged", t.count("handshake failed") >= before + 3 and "handshake failed: handshake timed out" in t

@@ -2,7 +2,8 @@
 need a real Postfix as a peer: its own configuration, queue and log
 under one directory, no inet listener unless asked, no DNS (a relayhost
 given as [address]:port, disable_dns_lookups), its log in a file
-(postlogd: there is no syslog in a test). Run as root."""
+(postlogd: there is no syslog in a test). Run as root. make bench's
+Postfix (tests/bench/bench.py) uses SERVICES too."""
 import os, shutil, subprocess, time
 
 SERVICES = """pickup    unix  n       -       n       60      1       pickup
