@@ -5,7 +5,9 @@ does not cover, each verifying the instance's certificate: s-nail
 through submissions (implicit TLS), and refusing a certificate their CA
 file does not vouch for; Postfix as the client (a private instance,
 smtp_tls_security_level = may, relayhost [127.0.0.1]:port) delivering to
-postie-smtpd on port 25's service, its log showing the TLS connection;
+postie-smtpd on port 25's service, its log showing the TLS connection,
+and relaying through postie's submission port as its smarthost (TLS at
+the "secure" level, then SMTP AUTH PLAIN);
 hostile handshakes after STARTTLS (garbage, a client stopping
 mid-handshake, a huge record) end the session with a log line, never a
 crash. The clients find the server by name (mx.test.example) in a
@@ -20,7 +22,8 @@ from tlstest import make_cert, hostile_handshakes
 import postfixtest
 
 NAMES = ["s-nail-starttls", "s-nail-smtps", "s-nail-wrong-ca-refused", "mutt-starttls", "mutt-smtps",
-         "mutt-wrong-ca-refused", "postfix-client-tls-log", "postfix-client-delivered"]
+         "mutt-wrong-ca-refused", "postfix-client-tls-log", "postfix-client-delivered",
+         "postfix-smarthost-verified-tls", "postfix-smarthost-auth-delivered"]
 own_mount_namespace(NAMES)
 
 home = mkinstance(tmpdir("smtpd-tls-clients"), {"me": "mx.test.example", "rcpthosts": "local.example",
@@ -120,17 +123,31 @@ try:
     if why:
         skip("postfix-client-tls-log", why)
         skip("postfix-client-delivered", why)
+        skip("postfix-smarthost-verified-tls", why)
+        skip("postfix-smarthost-auth-delivered", why)
     else:
         clear_queue(home)
         pftop = public_tmp("smtpd-tls-postfix")  # Postfix's own uid goes through it
         pfca = os.path.join(pftop, "ca.pem")
         shutil.copy(ca, pfca)
+        # remote.example goes through postie's submission port instead:
+        # TLS at Postfix's "secure" level (certificate and name verified),
+        # then SMTP AUTH PLAIN as alice, as a Postfix using postie as its
+        # smarthost would.
+        nexthop = "[mx.test.example]:%d" % sub.port
         pf = postfixtest.Postfix(pftop, {
             "relayhost": "[127.0.0.1]:%d" % mx.port,
             "smtp_tls_security_level": "may",
             "smtp_tls_CAfile": pfca,
             "smtp_tls_loglevel": "1",
             "smtp_helo_name": "client.example",
+            "transport_maps": "inline:{ remote.example=smtp:%s }" % nexthop,
+            "smtp_tls_policy_maps": "inline:{ %s=secure }" % nexthop,
+            "smtp_sasl_auth_enable": "yes",
+            "smtp_sasl_password_maps": "inline:{ { %s = alice:s3cret pw } }" % nexthop,
+            "smtp_sasl_security_options": "noanonymous",
+            "smtp_sasl_tls_security_options": "noanonymous",
+            "smtp_sasl_mechanism_filter": "plain",
         })
         p = pf.sendmail("bob@client.example", ["alice@local.example"], b"Subject: via Postfix\n\nhello from Postfix\n")
         check("postfix-sendmail", p.returncode == 0, p.stdout)
@@ -143,6 +160,18 @@ try:
               (t[-800:], q and received(q[0][1])))
         t = mx.wait_log(lambda t: "tls=TLSv1.2:" in t)
         check("postfix-client-session-log", "tls=TLSv1.2:ECDHE-ECDSA-" in t, t[-500:])
+
+        clear_queue(home)
+        # alice's own address: postie refuses a sender the login does not own.
+        p = pf.sendmail("alice@local.example", ["friend@remote.example"], b"Subject: via Postfix and AUTH\n\nhello\n")
+        check("postfix-sendmail-auth", p.returncode == 0, p.stdout)
+        t = pf.wait_log(lambda t: t.count("status=") >= 2, timeout=60)
+        tls = [l for l in t.splitlines() if "Verified TLS connection established to mx.test.example[127.0.0.1]:%d" % sub.port in l]
+        check("postfix-smarthost-verified-tls", tls and "TLSv1.2 with cipher ECDHE-ECDSA-" in tls[0], t[-1500:])
+        q = queued(home)
+        check("postfix-smarthost-auth-delivered", t.count("status=sent") == 2 and len(q) == 1 and q[0][3] == ["friend@remote.example"]
+              and b"with ESMTPSA" in received(q[0][1]) and b"(authenticated as alice)" in received(q[0][1]),
+              (t[-800:], q and received(q[0][1])))
 
     # Hostile handshakes after STARTTLS, through postie-smtpd: each ends
     # the session with a log line from postie-tlsd, and postie-smtpd ends
