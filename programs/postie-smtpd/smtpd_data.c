@@ -91,66 +91,74 @@ struct data_scan
 /* The state machine, over the n bytes at s: what goes to the queue
    program, and what the message holds. Returns how many bytes it took:
    all n, or fewer when the end of data was among them (*end is set). */
-static size_t data_feed (struct data_scan *scan, char const *s, size_t n, int *end)
+static size_t data_feed (struct data_scan *saved, char const *s, size_t n, int *end)
 {
   static char const received_key[] = "received:" ;
+  /* The loop works on copies the compiler may keep in registers: a
+     store into the queue program's buffer (char) could alias anything
+     reached through a pointer, and this loop runs once per byte. */
+  struct data_scan scan = *saved ;
+  unsigned long const databytes = settings.databytes ;
+  size_t taken = n ;
+  *end = 0 ;
   for (size_t i = 0 ; i < n ; i++)
   {
     char c = s[i] ;
-    switch (scan->state)
+    switch (scan.state)
     {
       case DATA_BOL :
-        scan->linelen = 0 ;
-        scan->received_matched = 0 ;
-        if (c == '.') { scan->state = DATA_DOT ; scan->linelen = 1 ; continue ; }
+        scan.linelen = 0 ;
+        scan.received_matched = 0 ;
+        if (c == '.') { scan.state = DATA_DOT ; scan.linelen = 1 ; continue ; }
         break ;
       case DATA_DOT :
-        if (c == '\r') { scan->state = DATA_DOTCR ; continue ; }
+        if (c == '\r') { scan.state = DATA_DOTCR ; continue ; }
         break ;  /* a stuffed dot: dropped (RFC 5321 4.5.2) */
       case DATA_DOTCR :
-        if (c == '\n') { *end = 1 ; return i + 1 ; }
-        scan->bare = 1 ;
-        if (++scan->linelen > scan->linemax) scan->toolong = 1 ;
-        scan->bytes++ ;
+        if (c == '\n') { *end = 1 ; taken = i + 1 ; goto done ; }  /* the end of data */
+        scan.bare = 1 ;
+        if (++scan.linelen > scan.linemax) scan.toolong = 1 ;
+        scan.bytes++ ;
         break ;
       case DATA_CR :
         if (c == '\n')
         {
-          scan->bytes++ ;
-          if (settings.databytes && scan->bytes > settings.databytes) scan->toobig = 1 ;
-          if (!(scan->bare | scan->toolong | scan->toobig)) qput('\n') ;
-          if (!scan->linelen) scan->inheader = 0 ;
-          scan->state = DATA_BOL ;
+          scan.bytes++ ;
+          if (databytes && scan.bytes > databytes) scan.toobig = 1 ;
+          if (!(scan.bare | scan.toolong | scan.toobig)) qput('\n') ;
+          if (!scan.linelen) scan.inheader = 0 ;
+          scan.state = DATA_BOL ;
           continue ;
         }
-        scan->bare = 1 ;
-        if (++scan->linelen > scan->linemax) scan->toolong = 1 ;
-        scan->bytes++ ;
+        scan.bare = 1 ;
+        if (++scan.linelen > scan.linemax) scan.toolong = 1 ;
+        scan.bytes++ ;
         break ;
       default : break ;
     }
     /* DATA_MID: an ordinary byte of a line. */
-    scan->state = DATA_MID ;
-    if (c == '\r') { scan->state = DATA_CR ; continue ; }
-    if (c == '\n') scan->bare = 1 ;
-    if (!c) scan->nul = 1 ;
-    if (++scan->linelen > scan->linemax) scan->toolong = 1 ;
-    if (scan->inheader && scan->received_matched >= 0)
+    scan.state = DATA_MID ;
+    if (c == '\r') { scan.state = DATA_CR ; continue ; }
+    if (c == '\n') scan.bare = 1 ;
+    if (!c) scan.nul = 1 ;
+    if (++scan.linelen > scan.linemax) scan.toolong = 1 ;
+    if (scan.inheader && scan.received_matched >= 0)
     {
       char lc = c >= 'A' && c <= 'Z' ? c + 32 : c ;
-      if (lc == received_key[scan->received_matched])
+      if (lc == received_key[scan.received_matched])
       {
-        if (!received_key[++scan->received_matched]) { scan->hops++ ; scan->received_matched = -1 ; }
+        if (!received_key[++scan.received_matched]) { scan.hops++ ; scan.received_matched = -1 ; }
       }
-      else scan->received_matched = -1 ;
+      else scan.received_matched = -1 ;
     }
-    scan->bytes++ ;
-    if (settings.databytes && scan->bytes > settings.databytes) scan->toobig = 1 ;
+    scan.bytes++ ;
+    if (databytes && scan.bytes > databytes) scan.toobig = 1 ;
     /* Once the message is refused, nothing more goes to the queue. */
-    if (!(scan->bare | scan->toolong | scan->toobig)) qput(c) ;
+    if (!(scan.bare | scan.toolong | scan.toobig)) qput(c) ;
   }
-  *end = 0 ;
-  return n ;
+ done:
+  *saved = scan ;
+  return taken ;
 }
 
 /* Reads the message to its end, within control/timeoutdata per read and
