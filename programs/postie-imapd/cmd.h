@@ -44,6 +44,21 @@ extern int p_flaglist (parser *p, unsigned char *fl) ;
 /* search.c */
 extern void cmd_search (box *b, parser *p, int uid, char const *tag) ;
 
+/* main.c */
+extern box cur ;          /* the selected folder */
+extern int selected ;
+extern void out_discard (void) ;
+extern int getbox (parser *p, char *dir, size_t max, char **name, size_t *nlen) ;
+extern int isdir (char const *d) ;  /* a Maildir: has cur/ */
+
+/* folders.c */
+extern void cmd_list (parser *p, char const *tag, int lsub) ;
+extern void cmd_status (parser *p, char const *tag) ;
+extern void cmd_create (parser *p, char const *tag) ;
+extern void cmd_delete (parser *p, char const *tag) ;
+extern void cmd_rename (parser *p, char const *tag) ;
+extern void cmd_subscribe (parser *p, char const *tag, int add) ;
+
 extern void tagged (char const *tag, char const *s) ;
 extern void bad (char const *tag, char const *s) ;
 
