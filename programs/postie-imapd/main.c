@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <dirent.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -46,7 +47,7 @@
 
 static unsigned long timeout = 1800 ;
 static unsigned long maxbad = 20 ;
-static unsigned long idlepoll = 2 ;
+static unsigned long idlepoll = 30 ;
 unsigned long maxmessage = 40000000 ;
 static unsigned long nbad = 0 ;
 
@@ -489,10 +490,38 @@ static void cmd_append (parser *p, char const *tag)
   box_free(&d) ;
 }
 
-/* IDLE (RFC 2177): updates every idlepoll seconds until DONE. */
+/* An inotify watch on the selected folder's new/ and cur/: a delivery
+   (a file renamed or linked into new/), an expunge or a flag change by
+   anyone (a rename in cur/) wakes IDLE at once. Returns the descriptor,
+   or -1 (no inotify here: IDLE then looks every idlepoll seconds). */
+static int idle_watch (void)
+{
+  static char const *const subs[2] = { "/new", "/cur" } ;
+  char p[600] ;
+  size_t l = strlen(cur.dir) ;
+  unsigned int k ;
+  int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC) ;
+  if (fd < 0) { strerr_warnwusys("inotify_init1: IDLE polls every ", "imapidlepoll seconds") ; return -1 ; }
+  for (k = 0 ; k < 2 ; k++)
+  {
+    memcpy(p, cur.dir, l) ; strcpy(p + l, subs[k]) ;
+    if (inotify_add_watch(fd, p, IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_ONLYDIR) < 0)
+    {
+      strerr_warnwusys("watch ", p, ": IDLE polls every imapidlepoll seconds") ;
+      close(fd) ;
+      return -1 ;
+    }
+  }
+  return fd ;
+}
+
+/* IDLE (RFC 2177): updates when the folder changes (inotify), and every
+   idlepoll seconds anyway (a file system without inotify events), until
+   DONE. */
 static void cmd_idle (char const *tag)
 {
   tain end ;
+  int wfd = selected ? idle_watch() : -1 ;
   puts_("+ idling\r\n") ;
   flush() ;
   tain_now_g() ;
@@ -500,7 +529,7 @@ static void cmd_idle (char const *tag)
   for (;;)
   {
     tain deadline ;
-    iopause_fd x = { .fd = 0, .events = IOPAUSE_READ, .revents = 0 } ;
+    iopause_fd x[2] = { { .fd = 0, .events = IOPAUSE_READ, .revents = 0 }, { .fd = wfd, .events = IOPAUSE_READ, .revents = 0 } } ;
     int r ;
     update() ;
     flush() ;
@@ -508,11 +537,18 @@ static void cmd_idle (char const *tag)
     tain_now_g() ;
     tain_addsec_g(&deadline, idlepoll) ;
     if (tain_less(&end, &deadline)) deadline = end ;
-    r = iopause_g(&x, 1, &deadline) ;
+    r = iopause_g(x, wfd >= 0 ? 2 : 1, &deadline) ;
     if (r < 0 && errno != EINTR) _exit(0) ;
-    if (r > 0) break ;
-    if (!tain_less(&STAMP, &end)) bye("autologout: idle for too long") ;
+    if (r > 0 && x[0].revents) break ;
+    if (r > 0 && x[1].revents)
+    {
+      /* drain the events: what changed is read from the folder itself */
+      char ev[4096] ;
+      while (read(wfd, ev, sizeof ev) > 0) ;
+    }
+    if (!tain_less(&STAMP, &end)) { if (wfd >= 0) close(wfd) ; bye("autologout: idle for too long") ; }
   }
+  if (wfd >= 0) close(wfd) ;
   {
     char line[64] ;
     size_t len ;
