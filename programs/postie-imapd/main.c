@@ -310,16 +310,19 @@ static void cmd_select (parser *p, char const *tag, int ro)
   tagged(tag, ro ? "OK [READ-ONLY] EXAMINE completed" : "OK [READ-WRITE] SELECT completed") ;
 }
 
-/* EXPUNGE (all \Deleted, or those of a UID set) */
-static void expunge (seqset const *uids, int silent)
+/* EXPUNGE (all \Deleted, or those of a UID set, or those whose only[]
+   is set: only[] is indexed as cur.m was on entry) */
+static void expunge (seqset const *uids, unsigned char const *only, int silent)
 {
   size_t i ;
   int dirty = 0 ;
+  uint32_t star = cur.n ? cur.m[cur.n-1].uid : 0 ;
   for (i = cur.n ; i-- ;)
   {
     stralloc pth = STRALLOC_ZERO ;
     if (!(cur.m[i].flags & FL_DELETED)) continue ;
-    if (uids && !seq_has(uids, cur.m[i].uid, cur.n ? cur.m[cur.n-1].uid : 0)) continue ;
+    if (uids && !seq_has(uids, cur.m[i].uid, star)) continue ;
+    if (only && !only[i]) continue ;
     if (!stralloc_cats(&pth, cur.dir) || !stralloc_cats(&pth, "/") || !stralloc_cats(&pth, cur.names.s + cur.m[i].name) || !stralloc_0(&pth)) die_temp("allocate memory") ;
     if (unlink(pth.s) < 0 && errno == ENOENT && msg_refind(&cur, i) && (cur.m[i].flags & FL_DELETED))
     {
@@ -402,12 +405,12 @@ static void cmd_copy (parser *p, char const *tag, int uid, int move)
       if (seq_has(&s, uid ? cur.m[i].uid : i + 1, star) && !(cur.m[i].flags & FL_DELETED))
         msg_setflags(&cur, i, cur.m[i].flags | FL_DELETED) ;
     {
-      seqset us ;
-      /* only those just moved: by UID */
-      us.n = 0 ;
-      for (i = 0 ; i < cur.n && us.n < sizeof us.r / sizeof us.r[0] ; i++)
-        if (seq_has(&s, uid ? cur.m[i].uid : i + 1, star)) { us.r[us.n++] = cur.m[i].uid ; us.r[us.n++] = cur.m[i].uid ; }
-      expunge(&us, 0) ;
+      /* only those just moved, however many */
+      unsigned char *only = calloc(cur.n + 1, 1) ;
+      if (!only) die_temp("allocate memory") ;
+      for (i = 0 ; i < cur.n ; i++) only[i] = !!seq_has(&s, uid ? cur.m[i].uid : i + 1, star) ;
+      expunge(0, only, 0) ;
+      free(only) ;
     }
   }
   if (!move && count && dstuids.len)
@@ -675,7 +678,7 @@ int main (int argc, char const *const *argv)
       bad(tag, "BAD no folder selected") ;
     else if (cmdis(cmd, cl, "CLOSE") || cmdis(cmd, cl, "UNSELECT"))
     {
-      if (!cur.readonly && (cmd[0] == 'C' || cmd[0] == 'c')) expunge(0, 1) ;
+      if (!cur.readonly && (cmd[0] == 'C' || cmd[0] == 'c')) expunge(0, 0, 1) ;
       box_free(&cur) ; selected = 0 ;
       tagged(tag, "OK completed") ;
     }
@@ -685,7 +688,7 @@ int main (int argc, char const *const *argv)
       if (uid && (!p_sp(&p) || !p_seqset(&p, &s))) { bad(tag, "BAD syntax: UID EXPUNGE set") ; continue ; }
       if (cur.readonly) { tagged(tag, "NO [READ-ONLY] folder is read-only") ; continue ; }
       update() ;
-      expunge(uid ? &s : 0, 0) ;
+      expunge(uid ? &s : 0, 0, 0) ;
       tagged(tag, "OK EXPUNGE completed") ;
     }
     else if (cmdis(cmd, cl, "SEARCH")) cmd_search(&cur, &p, uid, tag) ;

@@ -52,6 +52,14 @@ static ent *ent_find (ent *e, size_t ne, char const *base, char const *nm)
   return 0 ;
 }
 
+static char const *sortnames ;
+static msg const *sortfiles ;
+static int cmpname (void const *a, void const *b)
+{
+  size_t const *x = a, *y = b ;
+  return strcmp(sortnames + sortfiles[*x].name, sortnames + sortfiles[*y].name) ;
+}
+
 static int cmpuid (void const *a, void const *b)
 {
   msg const *x = a, *y = b ;
@@ -250,6 +258,41 @@ static int lockdir (char const *dir)
   return fd ;
 }
 
+/* A new UIDVALIDITY: the time, but above every one given before in this
+   Maildir, so that a folder deleted and created again within a second
+   (or with the clock set back) never gets its old UIDVALIDITY again.
+   The last one given is kept in the Maildir's postie-uidvalidity (one
+   decimal number, written in place under a lock on the file itself; an
+   unreadable file counts as 0). Without the file (it cannot be made),
+   the time alone. */
+static uint32_t uidvalidity_new (void)
+{
+  char buf[16] ;
+  uint32_t last = 0, v = (uint32_t)time(0) ;
+  ssize_t r ;
+  int fd = open("postie-uidvalidity", O_RDWR | O_CREAT | O_CLOEXEC, 0600) ;
+  if (fd < 0) return v ? v : 1 ;
+  while (flock(fd, LOCK_EX) < 0) if (errno != EINTR) { close(fd) ; return v ? v : 1 ; }
+  r = pread(fd, buf, sizeof buf - 1, 0) ;
+  if (r > 0)
+  {
+    buf[r] = 0 ;
+    if (!uint32_scan(buf, &last)) last = 0 ;
+  }
+  if (v <= last) v = last + 1 ;
+  if (!v) v = 1 ;  /* wrapped past 4294967295: start again */
+  {
+    /* fixed width, so that the write replaces the whole number */
+    size_t n = uint32_fmt(0, v) ;
+    memset(buf, '0', 10) ;
+    uint32_fmt(buf + 10 - n, v) ;
+    buf[10] = '\n' ;
+    if (pwrite(fd, buf, 11, 0) == 11) fsync(fd) ;
+  }
+  close(fd) ;
+  return v ;
+}
+
 /* A fresh snapshot of b->dir into b (b->names, b->m, b->n replaced),
    UIDs given to new messages, postie-uids rewritten when it changed. */
 int box_sync (box *b, int first)
@@ -267,8 +310,7 @@ int box_sync (box *b, int first)
   if (!uids_read(up.s, &uf, &validity, &next, &valid)) goto err ;
   if (!valid)
   {
-    validity = (uint32_t)time(0) ;
-    if (!validity) validity = 1 ;
+    validity = uidvalidity_new() ;
     next = 1 ;
     changed = 1 ;
   }
@@ -327,19 +369,19 @@ int box_sync (box *b, int first)
     }
     if (nu)
     {
-      /* new ones, by name */
-      for (i = 0 ; i < n ; i++)
-        if (!files[i].uid) { files[i].uid = 0xffffffffu ; }
-      /* order the unknown ones by file name: selection over the few */
-      for (;;)
+      /* the new ones, in file name order: sorted, n log n */
+      size_t *idx = malloc(nu * sizeof(size_t)) ;
+      size_t k = 0 ;
+      if (!idx) goto err ;
+      for (i = 0 ; i < n ; i++) if (!files[i].uid) idx[k++] = i ;
+      sortnames = names.s ; sortfiles = files ;
+      qsort(idx, nu, sizeof(size_t), &cmpname) ;
+      for (k = 0 ; k < nu ; k++)
       {
-        size_t best = n ;
-        for (i = 0 ; i < n ; i++)
-          if (files[i].uid == 0xffffffffu && (best == n || strcmp(names.s + files[i].name, names.s + files[best].name) < 0)) best = i ;
-        if (best == n) break ;
-        if (next == 0xffffffffu) goto err ;
-        files[best].uid = next++ ;
+        if (next == 0xffffffffu) { free(idx) ; goto err ; }
+        files[idx[k]].uid = next++ ;
       }
+      free(idx) ;
       changed = 1 ;
     }
   }
