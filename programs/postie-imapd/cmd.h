@@ -24,6 +24,7 @@ extern size_t p_atom (parser *p, char const **a) ;
 extern int p_astring (parser *p, char **a, size_t *n) ;
 extern int p_string (parser *p, char **a, size_t *n) ;
 extern int p_number (parser *p, uint32_t *u) ;
+extern int p_spooled (parser *p) ;  /* APPEND's message, read into a file */
 
 /* sequence sets */
 typedef struct seqset_s seqset ;
@@ -45,6 +46,15 @@ extern int p_flaglist (parser *p, unsigned char *fl) ;
 extern void cmd_search (box *b, parser *p, int uid, char const *tag) ;
 
 /* main.c */
+struct spool_s
+{
+  int fd ;          /* -1: no spooled literal */
+  int err ;         /* errno of a failed write */
+  size_t at ;       /* the offset in the command where its bytes would be */
+  size_t len ;
+  char path[64] ;   /* tmp/append.PID.SEQ, relative to the Maildir */
+} ;
+extern struct spool_s spool ;
 extern box cur ;          /* the selected folder */
 extern int selected ;
 extern void out_discard (void) ;

@@ -3,6 +3,8 @@
 #include <errno.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+#include <skalibs/strerr.h>
 #include <skalibs/bytestr.h>
 #include <skalibs/stralloc.h>
 #include <skalibs/types.h>
@@ -260,10 +262,86 @@ static void put_section (item const *it, char const *m, size_t n)
   }
 }
 
-static int needs_body (item const *it)
+/* What an item needs of the message: all of it in memory (the MIME
+   structure), its header in memory, its size as sent (a walk through the
+   file). Anything else is sent from the file, piece by piece. */
+#define N_WHOLE 1
+#define N_HEADER 2
+#define N_SIZE 4
+static int needs (item const *it)
 {
-  return it->kind == I_ENVELOPE || it->kind == I_BODYSTRUCTURE || it->kind == I_BODY || it->kind == I_SECTION
-      || it->kind == I_RFC822 || it->kind == I_RFC822_HEADER || it->kind == I_RFC822_TEXT ;
+  switch (it->kind)
+  {
+    case I_BODYSTRUCTURE : case I_BODY : return N_WHOLE ;
+    case I_SECTION :
+      if (it->nsec) return N_WHOLE ;
+      return it->what == S_ALL ? N_SIZE : it->what == S_TEXT ? N_HEADER | N_SIZE : N_HEADER ;
+    case I_ENVELOPE : case I_RFC822_HEADER : return N_HEADER ;
+    case I_RFC822_TEXT : return N_HEADER | N_SIZE ;
+    case I_SIZE : case I_RFC822 : return N_SIZE ;
+    default : return 0 ;
+  }
+}
+
+/* A part of the file's CRLF form, [start, start + n), as a literal (with
+   the item's <partial>), sent from the file. */
+static void put_part_file (item const *it, int fd, uint64_t start, uint64_t n)
+{
+  uint64_t off = 0 ;
+  if (it->partial)
+  {
+    puts_("<") ; putnum(it->pstart) ; puts_(">") ;
+    if (it->pstart >= n) n = 0 ;
+    else { off = it->pstart ; n -= it->pstart ; if (n > it->plen) n = it->plen ; }
+  }
+  puts_(" {") ; putnum(n) ; puts_("}\r\n") ;
+  if (n && !msg_send(fd, start + off, n)) strerr_warnwu1sys("read a message file whole: its literal was filled with spaces") ;
+}
+
+/* BODY[], BODY[HEADER...], BODY[TEXT] of the message (no part number):
+   the header from memory, the rest from the file. */
+static void put_section_file (item const *it, char const *hd, size_t hlen, int fd, uint64_t size)
+{
+  size_t h = header_end(hd, hlen) ;
+  stralloc tmp = STRALLOC_ZERO ;
+  puts_("BODY[") ; put(it->raw, it->rawlen) ; puts_("]") ;
+  switch (it->what)
+  {
+    case S_ALL : put_part_file(it, fd, 0, size) ; break ;
+    case S_HEADER : put_part(it, hd, h) ; break ;
+    case S_TEXT : put_part_file(it, fd, h, size - h) ; break ;
+    default :
+      filter_fields(it, hd, h, &tmp) ;
+      put_part(it, tmp.s, tmp.len) ;
+      stralloc_free(&tmp) ;
+  }
+}
+
+/* Reads what the items need of message i: all of it (need & N_WHOLE:
+   into msg, as now), or its header into msg and its size into *size;
+   *fd is the open file (or -1). Returns 1, 0 when it cannot be read. */
+static int prepare (box *b, size_t i, int need, stralloc *sa, int *fd, uint64_t *size)
+{
+  *fd = -1 ;
+  if (need & N_WHOLE)
+  {
+    if (!msg_load(b, i, sa)) return 0 ;
+    *size = sa->len ;
+    return 1 ;
+  }
+  *fd = msg_open(b, i) ;
+  if (*fd < 0) return 0 ;
+  if (need & N_SIZE)
+  {
+    int64_t n = msg_size(b, i, *fd) ;
+    if (n < 0) goto err ;
+    *size = n ;
+  }
+  if ((need & N_HEADER) && !msg_header(*fd, sa, maxmessage)) goto err ;
+  return 1 ;
+ err:
+  close(*fd) ; *fd = -1 ;
+  return 0 ;
 }
 
 void cmd_fetch (box *b, parser *p, int uid, char const *tag)
@@ -273,7 +351,7 @@ void cmd_fetch (box *b, parser *p, int uid, char const *tag)
   seqset s ;
   size_t i ;
   uint32_t star ;
-  int body = 0, setseen = 0, missing = 0 ;
+  int need = 0, setseen = 0, missing = 0 ;
   stralloc msgbuf = STRALLOC_ZERO ;
   if (!p_sp(p) || !p_seqset(p, &s) || !p_sp(p)) { bad(tag, "BAD syntax: FETCH set items") ; return ; }
   {
@@ -304,7 +382,7 @@ void cmd_fetch (box *b, parser *p, int uid, char const *tag)
   }
   for (k = 0 ; k < ni ; k++)
   {
-    if (needs_body(&items[k]) || items[k].kind == I_SIZE) body = 1 ;
+    need |= needs(&items[k]) ;
     if ((items[k].kind == I_SECTION && !items[k].peek) || items[k].kind == I_RFC822 || items[k].kind == I_RFC822_TEXT) setseen = 1 ;
   }
   if (b->readonly) setseen = 0 ;
@@ -314,10 +392,12 @@ void cmd_fetch (box *b, parser *p, int uid, char const *tag)
   {
     int sp = 0 ;
     int flagsdone = 0 ;
+    int fd = -1 ;
+    uint64_t size = 0 ;
     if (!seq_has(&s, uid ? b->m[i].uid : i + 1, star)) continue ;
-    if (body && !msg_load(b, i, &msgbuf))
+    if (need && !prepare(b, i, need, &msgbuf, &fd, &size))
     {
-      if (errno == ENOENT && msg_refind(b, i) && msg_load(b, i, &msgbuf)) ;
+      if (errno == ENOENT && msg_refind(b, i) && prepare(b, i, need, &msgbuf, &fd, &size)) ;
       else { missing = 1 ; continue ; }
     }
     if (setseen && !(b->m[i].flags & FL_SEEN)) msg_setflags(b, i, b->m[i].flags | FL_SEEN) ;
@@ -337,20 +417,29 @@ void cmd_fetch (box *b, parser *p, int uid, char const *tag)
         case I_FLAGS : puts_("FLAGS ") ; put_flags(b->m[i].flags) ; flagsdone = 1 ; break ;
         case I_UID : puts_("UID ") ; putnum(b->m[i].uid) ; break ;
         case I_INTERNALDATE : puts_("INTERNALDATE ") ; put_internaldate(b->m[i].mtime) ; break ;
-        case I_SIZE : puts_("RFC822.SIZE ") ; putnum(msgbuf.len) ; break ;
+        case I_SIZE : puts_("RFC822.SIZE ") ; putnum(size) ; break ;
         case I_ENVELOPE : puts_("ENVELOPE ") ; put_envelope(msgbuf.s, msgbuf.len) ; break ;
         case I_BODYSTRUCTURE : puts_("BODYSTRUCTURE ") ; put_bodystructure(msgbuf.s, msgbuf.len, 1) ; break ;
         case I_BODY : puts_("BODY ") ; put_bodystructure(msgbuf.s, msgbuf.len, 0) ; break ;
-        case I_SECTION : put_section(it, msgbuf.s, msgbuf.len) ; break ;
-        case I_RFC822 : puts_("RFC822 {") ; putnum(msgbuf.len) ; puts_("}\r\n") ; put(msgbuf.s, msgbuf.len) ; break ;
+        case I_SECTION :
+          if (fd < 0) put_section(it, msgbuf.s, msgbuf.len) ;
+          else put_section_file(it, msgbuf.s, msgbuf.len, fd, size) ;
+          break ;
+        case I_RFC822 :
+          if (fd < 0) { puts_("RFC822 {") ; putnum(msgbuf.len) ; puts_("}\r\n") ; put(msgbuf.s, msgbuf.len) ; }
+          else { item whole = { .kind = I_RFC822 } ; puts_("RFC822") ; put_part_file(&whole, fd, 0, size) ; }
+          break ;
         case I_RFC822_HEADER :
           h = header_end(msgbuf.s, msgbuf.len) ;
           puts_("RFC822.HEADER {") ; putnum(h) ; puts_("}\r\n") ; put(msgbuf.s, h) ; break ;
         case I_RFC822_TEXT :
           h = header_end(msgbuf.s, msgbuf.len) ;
-          puts_("RFC822.TEXT {") ; putnum(msgbuf.len - h) ; puts_("}\r\n") ; put(msgbuf.s + h, msgbuf.len - h) ; break ;
+          if (fd < 0) { puts_("RFC822.TEXT {") ; putnum(msgbuf.len - h) ; puts_("}\r\n") ; put(msgbuf.s + h, msgbuf.len - h) ; }
+          else { item whole = { .kind = I_RFC822_TEXT } ; puts_("RFC822.TEXT") ; put_part_file(&whole, fd, h, size - h) ; }
+          break ;
       }
     }
+    if (fd >= 0) close(fd) ;
     if (setseen && !flagsdone) { puts_(" FLAGS ") ; put_flags(b->m[i].flags) ; }
     puts_(")\r\n") ;
   }

@@ -60,6 +60,12 @@ extern uint32_t box_uid_of (box *b, char const *uniq) ;
 extern int box_create (char const *dir) ;
 extern int msg_refind (box *b, size_t i) ;
 
+/* msgfile.c: a message read in pieces */
+extern int msg_open (box *b, size_t i) ;  /* fd, -1 (errno) */
+extern int64_t msg_size (box *b, size_t i, int fd) ;  /* as sent; -1 error */
+extern int msg_header (int fd, stralloc *sa, size_t max) ;  /* CRLF form */
+extern int msg_send (int fd, uint64_t from, uint64_t len) ;
+
 /* mime.c */
 extern void put_envelope (char const *m, size_t n) ;
 extern void put_bodystructure (char const *m, size_t n, int ext) ;

@@ -42,6 +42,7 @@
 #define LINE_MAX 65536           /* one line of a command */
 #define CMD_MAX (1 << 20)        /* a command, literals included (APPEND's message aside) */
 #define TAG_MAX 64
+#define SPOOL_MIN 65536          /* an APPEND literal larger goes to a file */
 
 #define CAPS "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UIDPLUS MOVE UNSELECT CHILDREN SPECIAL-USE"
 
@@ -138,13 +139,58 @@ void die_temp (char const *what)
   bye("[UNAVAILABLE] temporary failure") ;
 }
 
+/* APPEND's message, when it is big, is not kept in memory: it is read
+   into a file in the Maildir's tmp/, and the command holds only its
+   {n}CRLF (spool.at is where its bytes would begin). cmd_append renames
+   the file into the folder; readcmd removes one left unused. */
+struct spool_s spool = { .fd = -1 } ;
+
+static void spool_drop (void)
+{
+  if (spool.fd >= 0) { close(spool.fd) ; spool.fd = -1 ; }
+  if (spool.path[0]) { unlink(spool.path) ; spool.path[0] = 0 ; }
+  spool.at = 0 ; spool.len = 0 ;
+}
+
+/* Reads the literal of lit bytes into a new spool file. */
+static void spool_read (size_t lit, size_t at)
+{
+  static unsigned long seq = 0 ;
+  char buf[65536] ;
+  size_t n = 0 ;
+  memcpy(spool.path, "tmp/append.", 11) ; n = 11 ;
+  n += uint64_fmt(spool.path + n, (uint64_t)getpid()) ;
+  spool.path[n++] = '.' ;
+  n += uint64_fmt(spool.path + n, (uint64_t)++seq) ;
+  spool.path[n] = 0 ;
+  spool.fd = open(spool.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600) ;
+  if (spool.fd < 0) { spool.path[0] = 0 ; die_temp("create a file in tmp/ for APPEND") ; }
+  spool.at = at ; spool.len = lit ;
+  while (lit)
+  {
+    tain deadline ;
+    size_t k = lit < sizeof buf ? lit : sizeof buf ;
+    int r ;
+    tain_now_g() ;
+    tain_addsec_g(&deadline, timeout) ;
+    r = timedin_get(&in, buf, k, &deadline) ;
+    if (r < 0 && errno == ETIMEDOUT) { spool_drop() ; bye("autologout: idle for too long") ; }
+    if (r <= 0) { spool_drop() ; _exit(0) ; }
+    if (spool.err || allwrite(spool.fd, buf, k) < k) { if (!spool.err) spool.err = errno ? errno : EIO ; }
+    lit -= k ;
+  }
+}
+
 /* Input: one command, literals included, into c. Returns 1, or 0 when
    the command was refused already (too long, literal too big). */
 static int readcmd (stralloc *c, char *tag)
 {
   char line[LINE_MAX + 1] ;
   int first = 1, append = 0 ;
+  size_t spooled = 0 ;
   c->len = 0 ;
+  spool_drop() ;
+  spool.err = 0 ;
   for (;;)
   {
     tain deadline ;
@@ -194,7 +240,7 @@ static int readcmd (stralloc *c, char *tag)
     /* what the command may hold in all; c->len + len + 2 <= cap is checked
        first so that cap - (c->len + len + 2) cannot wrap */
     cap = CMD_MAX + (append ? maxmessage : 0) ;
-    if (c->len + len + 2 > cap || (haslit && lit > cap - (c->len + len + 2)))
+    if (spooled + c->len + len + 2 > cap || (haslit && lit > cap - (spooled + c->len + len + 2)))
     {
       if (haslit && !sync) { tagged(tag, "BAD [TOOBIG] literal too big") ; bye("cannot skip a non-synchronizing literal") ; }
       bad(tag, haslit ? "NO [TOOBIG] literal too big" : "BAD command too long") ;
@@ -203,6 +249,12 @@ static int readcmd (stralloc *c, char *tag)
     if (!stralloc_catb(c, line, len) || !stralloc_catb(c, "\r\n", 2)) die_temp("allocate memory") ;
     if (!haslit) { c->len -= 2 ; return 1 ; }
     if (sync) { put("+ Ready for literal data\r\n", 26) ; flush() ; }
+    if (append && lit > SPOOL_MIN && spool.fd < 0)
+    {
+      spool_read(lit, c->len) ;
+      spooled = lit ;
+      continue ;
+    }
     if (!stralloc_readyplus(c, lit)) die_temp("allocate memory") ;
     tain_now_g() ;
     tain_addsec_g(&deadline, timeout) ;
@@ -448,6 +500,23 @@ static void cmd_append (parser *p, char const *tag)
     char *dt ; size_t dl ;
     if (!p_string(p, &dt, &dl) || !p_sp(p)) { bad(tag, "BAD syntax: APPEND date") ; return ; }
   }
+  if (p_spooled(p))
+  {
+    /* the message is in spool.path already */
+    if (!p_end(p)) { bad(tag, "BAD syntax: APPEND message literal") ; return ; }
+    if (r < 0 || !isdir(dir)) { tagged(tag, "NO [TRYCREATE] no such folder") ; return ; }
+    if (spool.err || fsync(spool.fd) < 0)
+    {
+      int e = spool.err ? spool.err : errno ;
+      tagged(tag, e == ENOSPC || e == EDQUOT ? "NO [OVERQUOTA] no space" : "NO [SERVERBUG] cannot store the message") ;
+      return ;
+    }
+    close(spool.fd) ; spool.fd = -1 ;
+    if (strlen(spool.path) >= sizeof tmpname) { tagged(tag, "NO [SERVERBUG] cannot store the message") ; return ; }
+    strcpy(tmpname, spool.path) ;
+    spool.path[0] = 0 ;  /* renamed away now, or unlinked below */
+    goto stored ;
+  }
   if (!p_string(p, &data, &dlen) || !p_end(p)) { bad(tag, "BAD syntax: APPEND message literal") ; return ; }
   if (r < 0 || !isdir(dir)) { tagged(tag, "NO [TRYCREATE] no such folder") ; return ; }
   {
@@ -468,6 +537,7 @@ static void cmd_append (parser *p, char const *tag)
     return ;
   }
   close(fd) ;
+ stored:
   if (!box_add_file(dir, tmpname, 0, fl, uniq, sizeof uniq))
   {
     unlink(tmpname) ;
