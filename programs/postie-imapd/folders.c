@@ -62,79 +62,310 @@ static int match (char const *pat, size_t pl, char const *s, size_t sl)
   return row[sl] ;
 }
 
-static int subscribed (char const *name)
+/* A sorted list of names (NUL-terminated, in one stralloc), searched by
+   bisection: the folders of the Maildir, the subscriptions. */
+typedef struct names_s names ;
+struct names_s
+{
+  stralloc s ;
+  size_t *off ;
+  size_t n ;
+} ;
+#define NAMES_ZERO { STRALLOC_ZERO, 0, 0 }
+
+static char const *sortbase ;
+static int cmpoff (void const *a, void const *b)
+{
+  return strcmp(sortbase + *(size_t const *)a, sortbase + *(size_t const *)b) ;
+}
+
+static int names_add (names *l, char const *s, size_t n)
+{
+  return stralloc_catb(&l->s, s, n) && stralloc_0(&l->s) ;
+}
+
+/* offsets of every name, sorted */
+static int names_sort (names *l)
+{
+  size_t i, k = 0 ;
+  for (i = 0 ; i < l->s.len ; i++) if (!l->s.s[i]) k++ ;
+  l->off = malloc((k + 1) * sizeof(size_t)) ;
+  if (!l->off) return 0 ;
+  l->n = 0 ;
+  for (i = 0 ; i < l->s.len ; i += strlen(l->s.s + i) + 1) l->off[l->n++] = i ;
+  sortbase = l->s.s ;
+  qsort(l->off, l->n, sizeof(size_t), &cmpoff) ;
+  return 1 ;
+}
+
+static void names_free (names *l) { stralloc_free(&l->s) ; free(l->off) ; l->off = 0 ; l->n = 0 ; }
+
+/* the index of the first name not below s (first n bytes of s) */
+static size_t names_lower (names const *l, char const *s, size_t n)
+{
+  size_t lo = 0, hi = l->n ;
+  while (lo < hi)
+  {
+    size_t mid = (lo + hi) / 2 ;
+    char const *x = l->s.s + l->off[mid] ;
+    size_t xl = strlen(x) ;
+    int c = memcmp(x, s, xl < n ? xl : n) ;
+    if (!c) c = (xl > n) - (xl < n) ;
+    if (c < 0) lo = mid + 1 ; else hi = mid ;
+  }
+  return lo ;
+}
+
+static int names_has (names const *l, char const *s, size_t n)
+{
+  size_t i = names_lower(l, s, n) ;
+  return i < l->n && strlen(l->s.s + l->off[i]) == n && !memcmp(l->s.s + l->off[i], s, n) ;
+}
+
+/* some name begins with s "." */
+static int names_haschild (names const *l, char const *s, size_t n)
+{
+  char buf[300] ;
+  size_t i ;
+  if (n + 1 > sizeof buf) return 0 ;
+  memcpy(buf, s, n) ; buf[n] = '.' ;
+  i = names_lower(l, buf, n + 1) ;
+  return i < l->n && !strncmp(l->s.s + l->off[i], buf, n + 1) ;
+}
+
+/* The folders: INBOX and every .Name directory with cur/ */
+static int folders_read (names *l)
+{
+  DIR *d = opendir(".") ;
+  if (!names_add(l, "INBOX", 5)) return 0 ;
+  if (!d) return 0 ;
+  for (;;)
+  {
+    struct dirent *de ;
+    errno = 0 ;
+    de = readdir(d) ;
+    if (!de) break ;
+    if (de->d_name[0] != '.' || !de->d_name[1] || de->d_name[1] == '.') continue ;
+    if (!isdir(de->d_name)) continue ;
+    if (!names_add(l, de->d_name + 1, strlen(de->d_name + 1))) { closedir(d) ; return 0 ; }
+  }
+  closedir(d) ;
+  return !errno && names_sort(l) ;
+}
+
+/* postie-subscriptions, one name a line */
+static int subs_read (names *l)
 {
   stralloc sa = STRALLOC_ZERO ;
-  size_t i = 0, nl = strlen(name) ;
-  int r = 0 ;
-  if (!openslurpclose(&sa, "postie-subscriptions")) return 0 ;
+  size_t i = 0 ;
+  if (!openslurpclose(&sa, "postie-subscriptions") && errno != ENOENT) return 0 ;
   while (i < sa.len)
   {
     char *e = memchr(sa.s + i, '\n', sa.len - i) ;
-    size_t l = e ? (size_t)(e - sa.s) - i : sa.len - i ;
-    if (l == nl && !memcmp(sa.s + i, name, nl)) { r = 1 ; break ; }
-    i += l + 1 ;
+    size_t n = e ? (size_t)(e - sa.s) - i : sa.len - i ;
+    if (n && !memchr(sa.s + i, 0, n) && !names_has(l, sa.s + i, n) && !names_add(l, sa.s + i, n)) { stralloc_free(&sa) ; return 0 ; }
+    i += n + 1 ;
   }
   stralloc_free(&sa) ;
-  return r ;
+  return names_sort(l) ;
 }
 
+/* STATUS items, in p up to ')': checks them (dry, b null) or writes
+   them for the folder b. Returns 1, 0 for an unknown item. */
+static int status_items (parser *p, box const *b)
+{
+  size_t i, unseen = 0 ;
+  int first = 1 ;
+  if (b) for (i = 0 ; i < b->n ; i++) if (!(b->m[i].flags & FL_SEEN)) unseen++ ;
+  for (;;)
+  {
+    char const *a ;
+    size_t l = p_atom(p, &a) ;
+    if (!l) return 1 ;
+    if (b && !first) puts_(" ") ;
+    first = 0 ;
+    if (l == 8 && !case_diffb(a, 8, "MESSAGES")) { if (b) { puts_("MESSAGES ") ; putnum(b->n) ; } }
+    else if (l == 6 && !case_diffb(a, 6, "RECENT")) { if (b) puts_("RECENT 0") ; }
+    else if (l == 7 && !case_diffb(a, 7, "UIDNEXT")) { if (b) { puts_("UIDNEXT ") ; putnum(b->uidnext) ; } }
+    else if (l == 11 && !case_diffb(a, 11, "UIDVALIDITY")) { if (b) { puts_("UIDVALIDITY ") ; putnum(b->uidvalidity) ; } }
+    else if (l == 6 && !case_diffb(a, 6, "UNSEEN")) { if (b) { puts_("UNSEEN ") ; putnum(unseen) ; } }
+    else return 0 ;
+    if (!p_sp(p)) return 1 ;
+  }
+}
+
+#define LS_SUBSCRIBED 1    /* selection */
+#define LS_SPECIALUSE 2
+#define LR_SUBSCRIBED 1    /* return */
+#define LR_STATUS 2
+
+/* the atoms of "(A B ...)" at p: each given to f; 0 on bad syntax or
+   an option f refuses */
+static int optlist (parser *p, int (*f)(char const *, size_t, int *, parser *), int *set)
+{
+  if (!p_char(p, '(')) return 0 ;
+  if (p_char(p, ')')) return 1 ;
+  for (;;)
+  {
+    char const *a ;
+    size_t l = p_atom(p, &a) ;
+    if (!l || !(*f)(a, l, set, p)) return 0 ;
+    if (!p_sp(p)) break ;
+  }
+  return p_char(p, ')') ;
+}
+
+static int selopt (char const *a, size_t l, int *set, parser *p)
+{
+  (void)p ;
+  if (l == 10 && !case_diffb(a, 10, "SUBSCRIBED")) *set |= LS_SUBSCRIBED ;
+  else if (l == 11 && !case_diffb(a, 11, "SPECIAL-USE")) *set |= LS_SPECIALUSE ;
+  else if (l == 6 && !case_diffb(a, 6, "REMOTE")) ;  /* none here */
+  else return 0 ;  /* RECURSIVEMATCH and the unknown */
+  return 1 ;
+}
+
+static size_t status_at ;  /* where RETURN (STATUS (...)) items begin */
+static int retopt (char const *a, size_t l, int *set, parser *p)
+{
+  if (l == 10 && !case_diffb(a, 10, "SUBSCRIBED")) *set |= LR_SUBSCRIBED ;
+  else if ((l == 8 && !case_diffb(a, 8, "CHILDREN")) || (l == 11 && !case_diffb(a, 11, "SPECIAL-USE"))) ;  /* always given */
+  else if (l == 6 && !case_diffb(a, 6, "STATUS"))
+  {
+    if (!p_sp(p) || !p_char(p, '(')) return 0 ;
+    status_at = p->pos ;
+    if (!status_items(p, 0) || !p_char(p, ')')) return 0 ;
+    *set |= LR_STATUS ;
+  }
+  else return 0 ;
+  return 1 ;
+}
+
+/* a list-mailbox: a string, or an atom that may hold % and * */
+static int p_listmailbox (parser *p, char **s, size_t *n)
+{
+  size_t st = p->pos ;
+  if (p->pos < p->len && (p->s[p->pos] == '"' || p->s[p->pos] == '{')) return p_string(p, s, n) ;
+  while (p->pos < p->len && p->s[p->pos] != ' ' && p->s[p->pos] != '(' && p->s[p->pos] != ')'
+         && p->s[p->pos] != '"' && (unsigned char)p->s[p->pos] > 0x20) p->pos++ ;
+  *s = p->s + st ; *n = p->pos - st ;
+  return *n > 0 ;
+}
+
+#define PATS_MAX 16
+
+/* LIST, with the LIST-EXTENDED (RFC 5258) selection options SUBSCRIBED,
+   SPECIAL-USE (RFC 6154), REMOTE, several patterns, the return options
+   SUBSCRIBED, CHILDREN, SPECIAL-USE and STATUS (LIST-STATUS, RFC 5819);
+   and LSUB. The folders are read once, sorted: \HasChildren by
+   bisection, whatever their number. */
 void cmd_list (parser *p, char const *tag, int lsub)
 {
-  char *ref, *pat ;
-  size_t rl, pl ;
+  char *ref, *pat[PATS_MAX] ;
+  size_t rl, pl[PATS_MAX], np = 0, i, k ;
+  int sel = 0, ret = 0 ;
+  names fl = NAMES_ZERO, sl = NAMES_ZERO ;
   stralloc full = STRALLOC_ZERO ;
-  DIR *d ;
-  if (!p_sp(p) || !p_astring(p, &ref, &rl)) { bad(tag, "BAD syntax: LIST reference pattern") ; return ; }
-  /* "" is an atom-less empty quoted string: p_astring handles it */
   if (!p_sp(p)) { bad(tag, "BAD syntax: LIST reference pattern") ; return ; }
+  if (!lsub && p->pos < p->len && p->s[p->pos] == '(')
   {
-    /* list-mailbox: atoms with % and * too */
-    size_t st = p->pos ;
-    if (p->pos < p->len && (p->s[p->pos] == '"' || p->s[p->pos] == '{')) { if (!p_string(p, &pat, &pl)) { bad(tag, "BAD syntax: LIST pattern") ; return ; } }
-    else
-    {
-      while (p->pos < p->len && p->s[p->pos] != ' ' && p->s[p->pos] != '(' && p->s[p->pos] != ')') p->pos++ ;
-      pat = p->s + st ; pl = p->pos - st ;
-    }
+    if (!optlist(p, &selopt, &sel) || !p_sp(p)) { bad(tag, "BAD syntax or unsupported LIST selection option") ; return ; }
   }
-  /* LIST-EXTENDED return options: accepted, not acted on */
-  if (!stralloc_catb(&full, ref, rl) || !stralloc_catb(&full, pat, pl)) die_temp("allocate memory") ;
-  if (!pl)
-  {
-    puts_("* LIST (\\Noselect) \".\" \"\"\r\n") ;
-    tagged(tag, "OK LIST completed") ;
-    stralloc_free(&full) ;
-    return ;
-  }
-  if (match(full.s, full.len, "INBOX", 5) && (!lsub || subscribed("INBOX")))
-    puts_(lsub ? "* LSUB () \".\" INBOX\r\n" : "* LIST (\\HasNoChildren) \".\" INBOX\r\n") ;
-  d = opendir(".") ;
-  if (d)
+  if (!p_astring(p, &ref, &rl) || !p_sp(p)) { bad(tag, "BAD syntax: LIST reference pattern") ; return ; }
+  if (!lsub && p_char(p, '('))
   {
     for (;;)
     {
-      struct dirent *de = readdir(d) ;
-      char const *nm ;
-      char const *su ;
-      size_t l ;
-      if (!de) break ;
-      if (de->d_name[0] != '.' || !de->d_name[1] || de->d_name[1] == '.') continue ;
-      nm = de->d_name + 1 ;
-      l = strlen(nm) ;
-      if (!isdir(de->d_name)) continue ;
-      if (!match(full.s, full.len, nm, l)) continue ;
-      if (lsub && !subscribed(nm)) continue ;
-      su = special_use(nm) ;
-      puts_(lsub ? "* LSUB (" : "* LIST (") ;
-      if (!lsub) puts_("\\HasNoChildren") ;
-      if (!lsub && su) { puts_(" ") ; puts_(su) ; }
-      puts_(") \".\" ") ;
-      putstring(nm, l) ;
-      puts_("\r\n") ;
+      if (np >= PATS_MAX || !p_listmailbox(p, &pat[np], &pl[np])) { bad(tag, "BAD syntax: LIST patterns") ; return ; }
+      np++ ;
+      if (!p_sp(p)) break ;
     }
-    closedir(d) ;
+    if (!p_char(p, ')')) { bad(tag, "BAD syntax: LIST patterns") ; return ; }
   }
+  else
+  {
+    if (p->pos < p->len && (p->s[p->pos] == '"' || p->s[p->pos] == '{')) { if (!p_string(p, &pat[0], &pl[0])) { bad(tag, "BAD syntax: LIST pattern") ; return ; } }
+    else if (!p_listmailbox(p, &pat[0], &pl[0])) { bad(tag, "BAD syntax: LIST pattern") ; return ; }
+    np = 1 ;
+  }
+  if (!lsub && p_sp(p))
+  {
+    char const *a ;
+    size_t l = p_atom(p, &a) ;
+    if (!(l == 6 && !case_diffb(a, 6, "RETURN")) || !p_sp(p) || !optlist(p, &retopt, &ret)) { bad(tag, "BAD syntax or unsupported LIST return option") ; return ; }
+  }
+  if (!p_end(p)) { bad(tag, "BAD syntax: LIST reference pattern") ; return ; }
+  if (sel & LS_SUBSCRIBED) ret |= LR_SUBSCRIBED ;
+  if (np == 1 && !pl[0] && !sel)
+  {
+    puts_(lsub ? "* LSUB (\\Noselect) \".\" \"\"\r\n" : "* LIST (\\Noselect) \".\" \"\"\r\n") ;
+    tagged(tag, lsub ? "OK LSUB completed" : "OK LIST completed") ;
+    return ;
+  }
+  if (!folders_read(&fl) || ((lsub || ret & LR_SUBSCRIBED) && !subs_read(&sl)))
+  {
+    names_free(&fl) ; names_free(&sl) ;
+    strerr_warnwusys("read the folders or the subscriptions") ;
+    tagged(tag, "NO [SERVERBUG] cannot read the folders") ;
+    return ;
+  }
+  /* candidates: the folders, and with SUBSCRIBED selection the
+     subscriptions too (those that do not exist are \NonExistent) */
+  for (k = 0 ; k < 2 ; k++)
+  {
+    names const *l = k ? &sl : &fl ;
+    if (k && !(lsub || (sel & LS_SUBSCRIBED))) break ;
+    for (i = 0 ; i < l->n ; i++)
+    {
+      char const *nm = l->s.s + l->off[i] ;
+      size_t nl = strlen(nm), j ;
+      int exists = !k || names_has(&fl, nm, nl), sub, m = 0 ;
+      char const *su = special_use(nm) ;
+      if (k && exists) continue ;  /* listed with the folders */
+      for (j = 0 ; j < np && !m ; j++)
+      {
+        full.len = 0 ;
+        if (!stralloc_catb(&full, ref, rl) || !stralloc_catb(&full, pat[j], pl[j])) die_temp("allocate memory") ;
+        m = match(full.s, full.len, nm, nl) || (nl == 5 && !strcmp(nm, "INBOX") && full.len == 5 && !case_diffb(full.s, 5, "INBOX")) ;
+      }
+      if (!m) continue ;
+      sub = (lsub || (ret & LR_SUBSCRIBED)) && names_has(&sl, nm, nl) ;
+      if ((lsub || (sel & LS_SUBSCRIBED)) && !sub) continue ;
+      if ((sel & LS_SPECIALUSE) && !su) continue ;
+      if (lsub)
+      {
+        puts_("* LSUB () \".\" ") ;
+        if (!strcmp(nm, "INBOX")) puts_("INBOX") ; else putstring(nm, nl) ;
+        puts_("\r\n") ;
+        continue ;
+      }
+      puts_("* LIST (") ;
+      if (!exists) puts_("\\NonExistent") ;
+      else puts_(names_haschild(&fl, nm, nl) ? "\\HasChildren" : "\\HasNoChildren") ;
+      if (sub) puts_(" \\Subscribed") ;
+      if (su && exists) { puts_(" ") ; puts_(su) ; }
+      puts_(") \".\" ") ;
+      if (!strcmp(nm, "INBOX")) puts_("INBOX") ; else putstring(nm, nl) ;
+      puts_("\r\n") ;
+      if ((ret & LR_STATUS) && exists)
+      {
+        char dir[512] ;
+        box b ;
+        parser q = { .s = p->s, .len = p->len, .pos = status_at } ;
+        memset(&b, 0, sizeof b) ;
+        if (!box_name_to_dir(nm, nl, dir, sizeof dir)) continue ;
+        strcpy(b.dir, dir) ;
+        if (!box_sync(&b, 1)) continue ;
+        puts_("* STATUS ") ;
+        if (!strcmp(nm, "INBOX")) puts_("INBOX") ; else putstring(nm, nl) ;
+        puts_(" (") ;
+        status_items(&q, &b) ;
+        puts_(")\r\n") ;
+        box_free(&b) ;
+      }
+    }
+  }
+  names_free(&fl) ; names_free(&sl) ;
   stralloc_free(&full) ;
   tagged(tag, lsub ? "OK LSUB completed" : "OK LIST completed") ;
 }
@@ -144,34 +375,21 @@ void cmd_status (parser *p, char const *tag)
   char dir[512] ;
   char *name ; size_t nlen ;
   box b ;
-  size_t i, unseen = 0 ;
+  size_t st ;
   int r = p_sp(p) ? getbox(p, dir, sizeof dir, &name, &nlen) : 0 ;
-  int first = 1 ;
   if (!r || !p_sp(p) || !p_char(p, '(')) { bad(tag, "BAD syntax: STATUS folder (items)") ; return ; }
+  st = p->pos ;
+  if (!status_items(p, 0)) { bad(tag, "BAD unknown STATUS item") ; return ; }
+  if (!p_char(p, ')') || !p_end(p)) { bad(tag, "BAD syntax: STATUS folder (items)") ; return ; }
   if (r < 0 || !isdir(dir)) { tagged(tag, "NO [NONEXISTENT] no such folder") ; return ; }
   memset(&b, 0, sizeof b) ;
   strcpy(b.dir, dir) ;
   if (!box_sync(&b, 1)) { tagged(tag, "NO [UNAVAILABLE] cannot read the folder") ; return ; }
-  for (i = 0 ; i < b.n ; i++) if (!(b.m[i].flags & FL_SEEN)) unseen++ ;
   puts_("* STATUS ") ; putstring(name, nlen) ; puts_(" (") ;
-  for (;;)
-  {
-    char const *a ;
-    size_t l = p_atom(p, &a) ;
-    if (!l) break ;
-    if (!first) puts_(" ") ;
-    first = 0 ;
-    if (l == 8 && !case_diffb(a, 8, "MESSAGES")) { puts_("MESSAGES ") ; putnum(b.n) ; }
-    else if (l == 6 && !case_diffb(a, 6, "RECENT")) puts_("RECENT 0") ;
-    else if (l == 7 && !case_diffb(a, 7, "UIDNEXT")) { puts_("UIDNEXT ") ; putnum(b.uidnext) ; }
-    else if (l == 11 && !case_diffb(a, 11, "UIDVALIDITY")) { puts_("UIDVALIDITY ") ; putnum(b.uidvalidity) ; }
-    else if (l == 6 && !case_diffb(a, 6, "UNSEEN")) { puts_("UNSEEN ") ; putnum(unseen) ; }
-    else { box_free(&b) ; out_discard() ; bad(tag, "BAD unknown STATUS item") ; return ; }
-    if (!p_sp(p)) break ;
-  }
-  box_free(&b) ;
-  if (!p_char(p, ')') || !p_end(p)) { out_discard() ; bad(tag, "BAD syntax: STATUS folder (items)") ; return ; }
+  p->pos = st ;
+  status_items(p, &b) ;
   puts_(")\r\n") ;
+  box_free(&b) ;
   tagged(tag, "OK STATUS completed") ;
 }
 
