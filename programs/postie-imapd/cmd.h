@@ -39,8 +39,12 @@ extern int seq_has (seqset const *s, uint32_t v, uint32_t star) ;
 /* fetch.c */
 extern void cmd_fetch (box *b, parser *p, int uid, char const *tag) ;
 extern void cmd_store (box *b, parser *p, int uid, char const *tag) ;
-extern void put_flags (unsigned char fl) ;
-extern int p_flaglist (parser *p, unsigned char *fl) ;
+typedef struct kwnames_s kwnames ;  /* keywords named in a command */
+struct kwnames_s { char const *s[KW_N] ; size_t n[KW_N] ; unsigned int count ; } ;
+extern void put_flags (kwtab const *t, unsigned char fl, uint32_t kw) ;
+extern void put_flaglists (box const *b) ;
+extern int p_flaglist (parser *p, unsigned char *fl, kwnames *kn) ;
+extern int kw_mask (char const *dir, kwtab *t, kwnames const *kn, int create, uint32_t *mask, int *added) ;
 
 /* search.c */
 extern void cmd_search (box *b, parser *p, int uid, char const *tag) ;

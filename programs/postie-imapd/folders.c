@@ -437,8 +437,8 @@ static int rmfolder (char const *dir)
     if (rmdir(pth.s) < 0) ok = 0 ;
   }
   {
-    static char const *const files[4] = { "postie-uids", "postie-uids.lock", "postie-uids.tmp", "maildirfolder" } ;
-    for (k = 0 ; k < 4 ; k++)
+    static char const *const files[6] = { "postie-uids", "postie-uids.lock", "postie-uids.tmp", "postie-keywords", "postie-keywords.tmp", "maildirfolder" } ;
+    for (k = 0 ; k < 6 ; k++)
     {
       pth.len = 0 ;
       if (stralloc_cats(&pth, dir) && stralloc_cats(&pth, "/") && stralloc_cats(&pth, files[k]) && stralloc_0(&pth)) unlink(pth.s) ;
@@ -478,8 +478,15 @@ void cmd_rename (parser *p, char const *tag)
     char uniq[128] ;
     memset(&b, 0, sizeof b) ; strcpy(b.dir, ".") ;
     if (!box_create(to) || !box_sync(&b, 1)) { tagged(tag, "NO [SERVERBUG] cannot rename INBOX") ; return ; }
+    {
+      /* the keywords keep their letters: the new folder gets INBOX's list */
+      stralloc kf = STRALLOC_ZERO, kt = STRALLOC_ZERO ;
+      if (openslurpclose(&kf, "postie-keywords") && stralloc_cats(&kt, to) && stralloc_cats(&kt, "/postie-keywords") && stralloc_0(&kt))
+        openwritenclose_suffix(kt.s, kf.s, kf.len, ".tmp") ;
+      stralloc_free(&kf) ; stralloc_free(&kt) ;
+    }
     for (i = 0 ; i < b.n ; i++)
-      box_add_file(to, b.names.s + b.m[i].name, 0, b.m[i].flags, uniq, sizeof uniq) ;
+      box_add_file(to, b.names.s + b.m[i].name, 0, b.m[i].flags, b.m[i].kw, uniq, sizeof uniq) ;
     box_free(&b) ;
     tagged(tag, "OK RENAME completed") ;
     return ;

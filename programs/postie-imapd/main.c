@@ -265,20 +265,24 @@ static int readcmd (stralloc *c, char *tag)
   }
 }
 
-static void put_flags_of (box *b, size_t i) { put_flags(b->m[i].flags) ; }
+static void put_flags_of (box *b, size_t i) { put_flags(&b->kw, b->m[i].flags, b->m[i].kw) ; }
 
 /* The changes since the last look at the selected folder: EXPUNGE,
    EXISTS, FETCH FLAGS. */
 static void update (void)
 {
-  uint32_t *ou ; unsigned char *of ;
+  uint32_t *ou, *ok ; unsigned char *of ;
   size_t on = cur.n, i, j ;
+  kwtab okw ;
   if (!selected) return ;
   ou = malloc((on + 1) * sizeof(uint32_t)) ;
+  ok = malloc((on + 1) * sizeof(uint32_t)) ;
   of = malloc(on + 1) ;
-  if (!ou || !of) die_temp("allocate memory") ;
-  for (i = 0 ; i < on ; i++) { ou[i] = cur.m[i].uid ; of[i] = cur.m[i].flags ; }
+  if (!ou || !of || !ok) die_temp("allocate memory") ;
+  for (i = 0 ; i < on ; i++) { ou[i] = cur.m[i].uid ; of[i] = cur.m[i].flags ; ok[i] = cur.m[i].kw ; }
+  okw = cur.kw ;
   if (!box_sync(&cur, 0)) die_temp("read the folder") ;
+  if (memcmp(&okw, &cur.kw, sizeof okw)) put_flaglists(&cur) ;  /* keywords added by another session */
   /* expunged: those no longer there, from the last down */
   for (i = on, j = cur.n ; i-- ;)
   {
@@ -299,7 +303,7 @@ static void update (void)
     for (i = 0 ; i < cur.n ; i++)
     {
       while (k < on && ou[k] < cur.m[i].uid) k++ ;
-      if (k < on && ou[k] == cur.m[i].uid && of[k] != cur.m[i].flags)
+      if (k < on && ou[k] == cur.m[i].uid && (of[k] != cur.m[i].flags || ok[k] != cur.m[i].kw))
       {
         puts_("* ") ; putnum(i + 1) ; puts_(" FETCH (FLAGS ") ; put_flags_of(&cur, i) ; puts_(")\r\n") ;
       }
@@ -319,7 +323,7 @@ static void update (void)
     }
     if (cur.n != still || cur.n != on) { puts_("* ") ; putnum(cur.n) ; puts_(" EXISTS\r\n") ; }
   }
-  free(ou) ; free(of) ;
+  free(ou) ; free(of) ; free(ok) ;
 }
 
 int getbox (parser *p, char *dir, size_t max, char **name, size_t *nlen)
@@ -352,8 +356,7 @@ static void cmd_select (parser *p, char const *tag, int ro)
   cur.readonly = ro ;
   if (!box_sync(&cur, 1)) { strerr_warnwusys("read ", dir) ; tagged(tag, "NO [UNAVAILABLE] cannot read the folder") ; return ; }
   selected = 1 ;
-  puts_("* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)\r\n") ;
-  puts_(ro ? "* OK [PERMANENTFLAGS ()] read-only\r\n" : "* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)] no keywords\r\n") ;
+  put_flaglists(&cur) ;
   puts_("* ") ; putnum(cur.n) ; puts_(" EXISTS\r\n* 0 RECENT\r\n") ;
   for (i = 0 ; i < cur.n ; i++) if (!(cur.m[i].flags & FL_SEEN)) { unseen = i + 1 ; break ; }
   if (unseen) { puts_("* OK [UNSEEN ") ; putnum(unseen) ; puts_("] first unseen\r\n") ; }
@@ -408,6 +411,7 @@ static void cmd_copy (parser *p, char const *tag, int uid, int move)
   box d ;
   size_t i, count = 0, retried = (size_t)-1 ;
   stralloc src = STRALLOC_ZERO, uniqs = STRALLOC_ZERO, srcuids = STRALLOC_ZERO, dstuids = STRALLOC_ZERO ;
+  static kwtab dkw ;
   uint32_t star ;
   int r ;
   if (!p_sp(p) || !p_seqset(p, &s) || !p_sp(p)) { bad(tag, "BAD syntax: COPY set folder") ; return ; }
@@ -416,13 +420,29 @@ static void cmd_copy (parser *p, char const *tag, int uid, int move)
   if (r < 0 || !isdir(dir)) { tagged(tag, "NO [TRYCREATE] no such folder") ; return ; }
   if (move && cur.readonly) { tagged(tag, "NO [READ-ONLY] folder is read-only") ; return ; }
   star = uid ? (cur.n ? cur.m[cur.n-1].uid : 0) : cur.n ;
+  if (!kw_load(dir, &dkw)) { tagged(tag, "NO [SERVERBUG] cannot read the folder's keywords") ; goto end ; }
   for (i = 0 ; i < cur.n ; i++)
   {
     char uniq[128] ;
+    uint32_t dk = 0 ;
     if (!seq_has(&s, uid ? cur.m[i].uid : i + 1, star)) continue ;
+    if (cur.m[i].kw)
+    {
+      /* the keywords by name: the destination's letters may differ */
+      kwnames kn ;
+      unsigned int k ;
+      kn.count = 0 ;
+      for (k = 0 ; k < KW_N ; k++)
+        if ((cur.m[i].kw & (1u << k)) && cur.kw.name[k][0]) { kn.s[kn.count] = cur.kw.name[k] ; kn.n[kn.count++] = strlen(cur.kw.name[k]) ; }
+      if (!kw_mask(dir, &dkw, &kn, 1, &dk, 0))
+      {
+        tagged(tag, errno == ENOSPC ? "NO [LIMIT] the destination has 26 keywords already, the most it can keep" : "NO [SERVERBUG] cannot copy the keywords") ;
+        goto end ;
+      }
+    }
     src.len = 0 ;
     if (!stralloc_cats(&src, cur.dir) || !stralloc_cats(&src, "/") || !stralloc_cats(&src, cur.names.s + cur.m[i].name) || !stralloc_0(&src)) die_temp("allocate memory") ;
-    if (!box_add_file(dir, src.s, 1, cur.m[i].flags & ~FL_DELETED, uniq, sizeof uniq))
+    if (!box_add_file(dir, src.s, 1, cur.m[i].flags & ~FL_DELETED, dk, uniq, sizeof uniq))
     {
       /* the source renamed meanwhile: look it up again, once (ENOENT
          may as well be the destination's, e.g. a folder with no tmp/) */
@@ -455,7 +475,7 @@ static void cmd_copy (parser *p, char const *tag, int uid, int move)
   {
     for (i = 0 ; i < cur.n ; i++)
       if (seq_has(&s, uid ? cur.m[i].uid : i + 1, star) && !(cur.m[i].flags & FL_DELETED))
-        msg_setflags(&cur, i, cur.m[i].flags | FL_DELETED) ;
+        msg_setflags(&cur, i, cur.m[i].flags | FL_DELETED, cur.m[i].kw) ;
     {
       /* only those just moved, however many */
       unsigned char *only = calloc(cur.n + 1, 1) ;
@@ -485,6 +505,9 @@ static void cmd_append (parser *p, char const *tag)
   char dir[512] ;
   char *name, *data ; size_t nlen, dlen ;
   unsigned char fl = 0 ;
+  kwnames kn = { .count = 0 } ;
+  static kwtab dkw ;
+  uint32_t kw = 0 ;
   char uniq[128] ;
   char tmpname[600] ;
   box d ;
@@ -493,7 +516,7 @@ static void cmd_append (parser *p, char const *tag)
   if (!r || !p_sp(p)) { bad(tag, "BAD syntax: APPEND folder [(flags)] [date] literal") ; return ; }
   if (p->pos < p->len && p->s[p->pos] == '(')
   {
-    if (!p_flaglist(p, &fl) || !p_sp(p)) { bad(tag, "BAD syntax: APPEND flags") ; return ; }
+    if (!p_flaglist(p, &fl, &kn) || !p_sp(p)) { bad(tag, "BAD syntax: APPEND flags") ; return ; }
   }
   if (p->pos < p->len && p->s[p->pos] == '"')
   {
@@ -538,7 +561,13 @@ static void cmd_append (parser *p, char const *tag)
   }
   close(fd) ;
  stored:
-  if (!box_add_file(dir, tmpname, 0, fl, uniq, sizeof uniq))
+  if (kn.count && (!kw_load(dir, &dkw) || !kw_mask(dir, &dkw, &kn, 1, &kw, 0)))
+  {
+    unlink(tmpname) ;
+    tagged(tag, errno == ENOSPC ? "NO [LIMIT] this folder has 26 keywords already, the most it can keep" : "NO [SERVERBUG] cannot store the keywords") ;
+    return ;
+  }
+  if (!box_add_file(dir, tmpname, 0, fl, kw, uniq, sizeof uniq))
   {
     unlink(tmpname) ;
     tagged(tag, "NO [SERVERBUG] cannot store the message") ;
