@@ -90,30 +90,6 @@ void out_discard (void) { outlen = 0 ; }
 void puts_ (char const *s) { put(s, strlen(s)) ; }
 void putnum (uint64_t u) { char f[UINT64_FMT] ; put(f, uint64_fmt(f, u)) ; }
 
-/* A string: quoted when it can be, else a literal. */
-void putstring (char const *s, size_t n)
-{
-  size_t i ;
-  int q = n < 1024 ;
-  for (i = 0 ; q && i < n ; i++)
-    if (s[i] == '\r' || s[i] == '\n' || !s[i] || (unsigned char)s[i] >= 0x80) q = 0 ;
-  if (q)
-  {
-    put("\"", 1) ;
-    for (i = 0 ; i < n ; i++)
-    {
-      if (s[i] == '"' || s[i] == '\\') put("\\", 1) ;
-      put(s + i, 1) ;
-    }
-    put("\"", 1) ;
-  }
-  else
-  {
-    put("{", 1) ; putnum(n) ; put("}\r\n", 3) ;
-    put(s, n) ;
-  }
-}
-
 void tagged (char const *tag, char const *s)
 {
   puts_(tag) ; put(" ", 1) ; puts_(s) ; put("\r\n", 2) ;

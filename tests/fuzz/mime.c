@@ -21,24 +21,6 @@ static stralloc out = STRALLOC_ZERO ;
 void put (char const *s, size_t n) { if (!stralloc_catb(&out, s, n)) abort() ; }
 void puts_ (char const *s) { put(s, strlen(s)) ; }
 void putnum (uint64_t u) { char f[UINT64_FMT] ; put(f, uint64_fmt(f, u)) ; }
-void putstring (char const *s, size_t n)
-{
-  size_t i ;
-  int q = n < 1024 ;
-  for (i = 0 ; q && i < n ; i++)
-    if (s[i] == '\r' || s[i] == '\n' || !s[i] || (unsigned char)s[i] >= 0x80) q = 0 ;
-  if (q)
-  {
-    put("\"", 1) ;
-    for (i = 0 ; i < n ; i++)
-    {
-      if (s[i] == '"' || s[i] == '\\') put("\\", 1) ;
-      put(s + i, 1) ;
-    }
-    put("\"", 1) ;
-  }
-  else { put("{", 1) ; putnum(n) ; put("}\r\n", 3) ; put(s, n) ; }
-}
 
 /* one parenthesized list, and nothing after it */
 static void wellformed (char const *s, size_t n, unsigned int maxdepth)
