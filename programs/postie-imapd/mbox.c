@@ -52,12 +52,12 @@ static ent *ent_find (ent *e, size_t ne, char const *base, char const *nm)
   return 0 ;
 }
 
-static char const *sortnames ;
+/* indices into sortfiles, by file name (names in sortbase) */
 static msg const *sortfiles ;
-static int cmpname (void const *a, void const *b)
+static int cmpnewname (void const *a, void const *b)
 {
   size_t const *x = a, *y = b ;
-  return strcmp(sortnames + sortfiles[*x].name, sortnames + sortfiles[*y].name) ;
+  return strcmp(sortbase + sortfiles[*x].name, sortbase + sortfiles[*y].name) ;
 }
 
 static int cmpuid (void const *a, void const *b)
@@ -374,23 +374,23 @@ int box_sync (box *b, int first)
     }
     if (nu)
     {
-      /* the new ones, in file name order: sorted, n log n */
-      size_t *idx = malloc(nu * sizeof(size_t)) ;
-      size_t k = 0 ;
-      if (!idx) goto err ;
-      for (i = 0 ; i < n ; i++) if (!files[i].uid) idx[k++] = i ;
-      sortnames = names.s ; sortfiles = files ;
-      qsort(idx, nu, sizeof(size_t), &cmpname) ;
+      /* the new ones in file name order, sorted (not picked one by one:
+         a first look at a folder of 100,000 took n * n comparisons) */
+      size_t *ix = malloc(nu * sizeof(size_t)), k = 0 ;
+      if (!ix) goto err ;
+      for (i = 0 ; i < n ; i++) if (!files[i].uid) ix[k++] = i ;
+      sortbase = names.s ; sortfiles = files ;
+      qsort(ix, nu, sizeof(size_t), &cmpnewname) ;
       for (k = 0 ; k < nu ; k++)
       {
-        if (next == 0xffffffffu) { free(idx) ; goto err ; }
-        files[idx[k]].uid = next++ ;
+        if (next == 0xffffffffu) { free(ix) ; goto err ; }
+        files[ix[k]].uid = next++ ;
       }
-      free(idx) ;
+      free(ix) ;
       changed = 1 ;
     }
   }
-  qsort(files, n, sizeof(msg), &cmpuid) ;
+  if (n) qsort(files, n, sizeof(msg), &cmpuid) ;  /* files is null in an empty folder */
   /* a message seen twice (renamed while we read): keep one */
   {
     size_t j = 0 ;
