@@ -703,22 +703,15 @@ static int authenticate (void)
   }
   else
   {
+    /* the user, then the password, each after a 334 */
+    stralloc const *answer[2] = { &authuser, &authpass } ;
     if (!oputs("AUTH LOGIN\r\n")) goto lost ;
     code = getreply() ;
     if (!code) goto lost ;
-    if (code == 334)
+    for (unsigned int k = 0 ; k < 2 && code == 334 ; k++)
     {
       c.len = 0 ;
-      catb(&c, b, base64_encode(authuser.s, authuser.len, b)) ;
-      cat(&c, "\r\n") ;
-      if (!oput(c.s, c.len)) goto lost ;
-      code = getreply() ;
-      if (!code) goto lost ;
-    }
-    if (code == 334)
-    {
-      c.len = 0 ;
-      catb(&c, b, base64_encode(authpass.s, authpass.len, b)) ;
+      catb(&c, b, base64_encode(answer[k]->s, answer[k]->len, b)) ;
       cat(&c, "\r\n") ;
       if (!oput(c.s, c.len)) goto lost ;
       code = getreply() ;  /* flushes first */

@@ -15,7 +15,7 @@ configuration, queue and log under the test's directory, no DNS,
 import os, pwd, shutil, subprocess, sys, time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from postietest import *
-from remotetest import run_remote, letters, well_formed
+from remotetest import run_remote, letters, well_formed, set_control
 from tlstest import make_cert
 
 if os.geteuid() != 0 or not shutil.which("postfix") or not shutil.which("saslpasswd2"):
@@ -169,13 +169,7 @@ def wait_log(pred, timeout=20):
 
 
 def setctl(name, value):
-    p = os.path.join(ctl, name)
-    if value is None:
-        if os.path.exists(p):
-            os.unlink(p)
-        return
-    with open(p, "w") as f:
-        f.write(value)
+    set_control(home, name, value)
 
 
 try:

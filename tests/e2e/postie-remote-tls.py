@@ -8,7 +8,7 @@ import base64, os, ssl, sys
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from postietest import *
 from smtpfake import FakeSMTP, wire
-from remotetest import run_remote, letters, well_formed
+from remotetest import run_remote, letters, well_formed, set_control
 from tlstest import make_cert
 
 home = mkinstance(tmpdir("remote-tls"))
@@ -16,13 +16,7 @@ ctl = os.path.join(home, "control")
 
 
 def setctl(name, value):
-    p = os.path.join(ctl, name)
-    if value is None:
-        if os.path.exists(p):
-            os.unlink(p)
-        return
-    with open(p, "w") as f:
-        f.write(value)
+    set_control(home, name, value)
 
 
 def server_ctx(kind="ec", name="localhost"):

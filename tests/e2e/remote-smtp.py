@@ -7,20 +7,14 @@ import os, shutil, socket, subprocess, sys, time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from postietest import *
 from smtpfake import FakeSMTP, wire
-from remotetest import run_remote, letters, well_formed
+from remotetest import run_remote, letters, well_formed, set_control
 
 home = mkinstance(tmpdir("remote-smtp"))
 ctl = os.path.join(home, "control")
 
 
 def setctl(name, value):
-    p = os.path.join(ctl, name)
-    if value is None:
-        if os.path.exists(p):
-            os.unlink(p)
-        return
-    with open(p, "w") as f:
-        f.write(value)
+    set_control(home, name, value)
 
 
 def route_to(srv, domain="example.com", host="127.0.0.1"):
