@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""postie-tlsc on its own: the connection on fd 6/7, cleartext on fd 0/1,
+"""postie-tlsc on its own: the connection on -6/-7's descriptors, cleartext on fd 0/1,
 the UCSPI-TLS environment block on -d's descriptor, against Python's ssl
 as the server on loopback: the handshake and the session, SNI, the
 certificate checked against a CA file (or not at all), and handshakes
@@ -74,12 +74,10 @@ def tlsc(port, args, send=b"hello\n", timeout=20):
     nr, nw = os.pipe()
     sfd = s.fileno()
 
-    def layout():
-        os.dup2(nw, 3)
-        os.dup2(sfd, 6)
-        os.dup2(sfd, 7)
-    p = subprocess.Popen([prog("postie-tlsc"), "-d", "3"] + list(args), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, preexec_fn=layout, pass_fds=(3, 6, 7, nw, sfd))
+    # the descriptors as they are here (-d, -6, -7): postie-remote's own
+    # runs cover the default 6 and 7
+    p = subprocess.Popen([prog("postie-tlsc"), "-d", str(nw), "-6", str(sfd), "-7", str(sfd)] + list(args),
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, pass_fds=(nw, sfd))
     os.close(nw)
     s.close()
     block = b""
