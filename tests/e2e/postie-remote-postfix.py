@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """postie-remote's TLS and AUTH against a real Postfix (Debian's
 package) as the next server: a private instance on loopback (its own
-configuration, queue and log under the test's directory, no DNS,
+configuration, queue and log in a scratch directory (tests/lib/postfixtest.py), no DNS,
 127.0.0.1 only), started and stopped here.
 
 - STARTTLS offered: postie-remote delivers inside TLS, and Postfix's log
@@ -17,20 +17,21 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from postietest import *
 from remotetest import run_remote, letters, well_formed, set_control
 from tlstest import make_cert
+from poptest import public_tmp
+import postfixtest
 
-if os.geteuid() != 0 or not shutil.which("postfix") or not shutil.which("saslpasswd2"):
-    skip("postfix", "needs root, postfix and saslpasswd2 (sasl2-bin): package/deps --test")
+why = postfixtest.available() or (None if shutil.which("saslpasswd2") else "no saslpasswd2 (sasl2-bin): package/deps --test")
+if why:
+    skip("postfix", why)
     done()
 
 home = mkinstance(tmpdir("remote-postfix"))
 ctl = os.path.join(home, "control")
 # Postfix's own uid must reach its files: not under the test's private
-# (mode 700) directory; removed at the end
-import tempfile
-pf = tempfile.mkdtemp(prefix="postie-remote-postfix.")
+# directory; removed at the end
+pf = public_tmp("remote-postfix")
 os.chmod(pf, 0o755)
 conf = os.path.join(pf, "etc")
-os.makedirs(conf, exist_ok=True)
 cert = make_cert(os.path.join(pf, "cert"), name="localhost")
 othercert = make_cert(os.path.join(pf, "other"), name="localhost")
 for d in ("cert", "cert/tls", "other", "other/tls"):
@@ -55,117 +56,47 @@ os.chown(sasldb, pwd.getpwnam("postfix").pw_uid, -1)
 os.chmod(sasldb, 0o600)
 os.chmod(sasl, 0o755)
 
-maillog = os.path.join(pf, "maillog")
-with open(os.path.join(conf, "main.cf"), "w") as f:
-    f.write("""compatibility_level = 3.6
-queue_directory = {pf}/queue
-data_directory = {pf}/data
-meta_directory = /etc/postfix
-shlib_directory = /usr/lib/postfix
-daemon_directory = /usr/lib/postfix/sbin
-command_directory = /usr/sbin
-mail_owner = postfix
-setgid_group = postdrop
-myhostname = mx.example.test
-mydomain = example.test
-myorigin = $mydomain
-mydestination = example.test
-inet_interfaces = 127.0.0.1
-inet_protocols = ipv4
-mynetworks = 127.0.0.0/8
-smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
-smtpd_peername_lookup = no
-disable_dns_lookups = yes
-smtp_dns_support_level = disabled
-smtp_host_lookup = native
-alias_maps =
-alias_database =
-local_recipient_maps =
-local_transport = discard
-default_transport = discard
-relay_transport = discard
-biff = no
-append_dot_mydomain = no
-relayhost =
-maillog_file = {log}
-maillog_file_prefixes = {pf}
-smtpd_tls_security_level = may
-smtpd_tls_cert_file = {cert}
-smtpd_tls_key_file = {key}
-smtpd_tls_loglevel = 1
-smtpd_sasl_type = cyrus
-smtpd_sasl_path = smtpd
-cyrus_sasl_config_path = {sasl}
-import_environment = MAIL_CONFIG MAIL_DEBUG MAIL_LOGTAG TZ LANG=C
-""".format(pf=pf, log=maillog, cert=cert, key=key, sasl=sasl))
-with open(os.path.join(conf, "master.cf"), "w") as f:
-    f.write("""127.0.0.1:{tls} inet n - n - - smtpd
-127.0.0.1:{clear} inet n - n - - smtpd -o smtpd_tls_security_level=none
-127.0.0.1:{sub} inet n - n - - smtpd -o smtpd_tls_security_level=encrypt -o smtpd_sasl_auth_enable=yes -o smtpd_tls_auth_only=yes -o smtpd_relay_restrictions=permit_sasl_authenticated,reject -o smtpd_recipient_restrictions=permit_sasl_authenticated,reject
-pickup    unix  n       -       n       60      1       pickup
-cleanup   unix  n       -       n       -       0       cleanup
-qmgr      unix  n       -       n       300     1       qmgr
-tlsmgr    unix  -       -       n       1000?   1       tlsmgr
-rewrite   unix  -       -       n       -       -       trivial-rewrite
-bounce    unix  -       -       n       -       0       bounce
-defer     unix  -       -       n       -       0       bounce
-trace     unix  -       -       n       -       0       bounce
-verify    unix  -       -       n       -       1       verify
-flush     unix  n       -       n       1000?   0       flush
-proxymap  unix  -       -       n       -       -       proxymap
-proxywrite unix -       -       n       -       1       proxymap
-smtp      unix  -       -       n       -       -       smtp
-relay     unix  -       -       n       -       -       smtp
-showq     unix  n       -       n       -       -       showq
-error     unix  -       -       n       -       -       error
-retry     unix  -       -       n       -       -       error
-discard   unix  -       -       n       -       -       discard
-anvil     unix  -       -       n       -       1       anvil
-scache    unix  -       -       n       -       1       scache
-postlog   unix-dgram n  -       n       -       1       postlogd
-""".format(tls=P_TLS, clear=P_CLEAR, sub=P_SUB))
-os.makedirs(os.path.join(pf, "queue"), exist_ok=True)
-os.makedirs(os.path.join(pf, "data"), exist_ok=True)
-os.chown(os.path.join(pf, "data"), pwd.getpwnam("postfix").pw_uid, -1)
-penv = dict(os.environ, MAIL_CONFIG=conf)
-c = subprocess.run(["postfix", "-c", conf, "check"], env=penv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-if c.returncode:
-    print(c.stdout.decode(errors="replace"), file=sys.stderr)
-r = subprocess.run(["postfix", "-c", conf, "start"], env=penv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-
-
-def stop_postfix():
-    pidf = os.path.join(pf, "queue", "pid", "master.pid")
-    pid = None
-    try:
-        pid = int(open(pidf).read().strip())
-    except (OSError, ValueError):
-        pass
-    subprocess.run(["postfix", "-c", conf, "stop"], env=penv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    end = time.time() + 20
-    while pid and time.time() < end:
-        try:
-            os.kill(pid, 0)
-        except OSError:
-            break
-        time.sleep(0.1)
+# three smtpd: STARTTLS offered; none; a submission port that requires
+# TLS and AUTH to relay. Whatever is accepted is discarded.
+SUBOPTS = ("-o smtpd_tls_security_level=encrypt -o smtpd_sasl_auth_enable=yes -o smtpd_tls_auth_only=yes "
+           "-o smtpd_relay_restrictions=permit_sasl_authenticated,reject "
+           "-o smtpd_recipient_restrictions=permit_sasl_authenticated,reject")
+master = ("127.0.0.1:%d inet n - n - - smtpd\n" % P_TLS
+          + "127.0.0.1:%d inet n - n - - smtpd -o smtpd_tls_security_level=none\n" % P_CLEAR
+          + "127.0.0.1:%d inet n - n - - smtpd %s\n" % (P_SUB, SUBOPTS))
+pfx = None
+try:
+    pfx = postfixtest.Postfix(pf, {
+        "myhostname": "mx.example.test",
+        "mydomain": "example.test",
+        "mydestination": "example.test",
+        "inet_interfaces": "127.0.0.1",
+        "mynetworks": "127.0.0.0/8",
+        "smtpd_relay_restrictions": "permit_mynetworks, reject_unauth_destination",
+        "local_recipient_maps": "",
+        "local_transport": "discard",
+        "default_transport": "discard",
+        "relay_transport": "discard",
+        "relayhost": "",
+        "append_dot_mydomain": "no",
+        "smtpd_tls_security_level": "may",
+        "smtpd_tls_cert_file": cert,
+        "smtpd_tls_key_file": key,
+        "smtpd_tls_loglevel": "1",
+        "smtpd_sasl_type": "cyrus",
+        "smtpd_sasl_path": "smtpd",
+    }, master)
+    started = ""
+except RuntimeError as e:
+    started = str(e)
 
 
 def log():
-    try:
-        return open(maillog, errors="replace").read()
-    except OSError:
-        return ""
+    return pfx.logtext() if pfx else ""
 
 
 def wait_log(pred, timeout=20):
-    end = time.time() + timeout
-    while time.time() < end:
-        t = log()
-        if pred(t):
-            return t
-        time.sleep(0.2)
-    return log()
+    return pfx.wait_log(pred, timeout) if pfx else ""
 
 
 def setctl(name, value):
@@ -173,8 +104,7 @@ def setctl(name, value):
 
 
 try:
-    check("postfix-started", r.returncode == 0 and all(wait_port(p) for p in (P_TLS, P_CLEAR, P_SUB)) is not False,
-          r.stdout.decode(errors="replace"))
+    check("postfix-started", pfx is not None and all(wait_port(p) for p in (P_TLS, P_CLEAR, P_SUB)) is not False, started)
     setctl("helohost", "client.test\n")
     MSG = b"Subject: to postfix\n\nhello Postfix\n"
 
@@ -220,6 +150,7 @@ try:
     rc, lines, err, _ = run_remote(home, "far.example", "sender@client.test", ["carol@far.example"], MSG)
     check("auth-wrong-deferred", letters(lines) == "UU" and "said after AUTH: 535" in lines[-1], repr(lines))
 finally:
-    stop_postfix()
+    if pfx:
+        pfx.stop()
     shutil.rmtree(pf, ignore_errors=True)
 done()
