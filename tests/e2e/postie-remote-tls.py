@@ -93,6 +93,15 @@ check("may-refused-clear", letters(lines) == "KKK" and len(ss) == 1 and ss[0]["d
 rc, lines, err, ss = deliver("example.com:127.0.0.1:PORT tls=encrypt", tls=ec, starttls_reply=b"454 4.7.0 TLS not available")
 check("encrypt-refused-deferred", letters(lines) == "UUU" and "said after STARTTLS: 454 4.7.0 TLS not available" in lines[-1], repr(lines))
 
+# 7b. A server that sends more behind its 220 to STARTTLS (the command
+# injection, the other way round): it is thrown away, never read as the
+# answer to the EHLO inside TLS.
+rc, lines, err, ss = deliver("example.com:127.0.0.1:PORT", tls=ec,
+                             starttls_reply=b"220 2.0.0 go ahead\r\n250-injected\r\n250 SIZE 10")
+check("starttls-injection-ignored", letters(lines) == "KKK" and ss and ss[0]["tls"] and ss[0]["data"] == wire(MSG)
+      and ss[0]["commands"][:4] == [b"EHLO client.test", b"STARTTLS", b"EHLO client.test", b"MAIL FROM:<sender@example.org> SIZE=%d" % (len(wire(MSG)) - 3 - 1)],
+      repr((lines, ss)))
+
 # 8. tls=verify against a CA file: the right one (the server's own
 # self-signed certificate, named localhost, the relay's name) delivers;
 # another one, or the right one under another name, defers.
