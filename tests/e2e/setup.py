@@ -123,7 +123,7 @@ for n in ("lib/sendmail", "bin/mailq", "bin/newaliases"):
     l = os.path.join(stage, "usr/local", n)
     check("install-destdir-" + n.replace("/", "-"), os.path.islink(l) and os.readlink(l) == "/usr/local/bin/sendmail",
           os.readlink(l) if os.path.islink(l) else "missing")
-check("install-destdir-docs", os.path.exists(os.path.join(stage, "usr/local/share/doc/postie/queue.md")))
+check("install-destdir-docs", os.path.exists(os.path.join(stage, "usr/local/share/doc/postie/queue.md.gz")))
 check("install-destdir-templates", os.path.exists(os.path.join(stage, "usr/local/share/postie/templates/service/smtpd/run")))
 st = open(os.path.join(stage, "usr/local/bin/postie-setup")).read()
 check("install-setup-paths", "BINDIR='/usr/local/bin'" in st and "TEMPLATES='/usr/local/share/postie/templates'" in st
