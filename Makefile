@@ -28,9 +28,9 @@ LIBC ?= musl
 # BearSSL for musl are built from Debian's source packages into
 # build/ext/<name>-<version>/ (package/ext), once: conf-cc and conf-ld name
 # those directories, and the Makefile builds every build/ext/ directory
-# they name. A program whose folder's file `libc` says glibc (postie-users
-# and postie-checkpassword: libxcrypt's yescrypt) is linked statically
-# against glibc instead, with conf-cc-glibc and conf-ld-glibc.
+# they name (skalibs, BearSSL, libxcrypt). A program whose folder's file
+# `libc` says glibc (none today) is linked statically against glibc
+# instead, with conf-cc-glibc and conf-ld-glibc.
 #
 # SAN=1 (build-san/): every program on glibc, dynamically linked, with
 # AddressSanitizer and UBSan (they need glibc). LIBC=glibc (build-glibc/):

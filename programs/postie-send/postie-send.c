@@ -326,7 +326,9 @@ struct chan_s
   delivery d[CONC_MAX] ;
 } ;
 
-static chan chans[2] = { { .prog = "postie-lspawn", .kindch = 'L' }, { .prog = "postie-rspawn", .kindch = 'R' } } ;
+/* In .bss, named in main(): with an initializer the whole array (64 KiB
+   of slots) would sit in .data, in the executable file. */
+static chan chans[2] ;
 
 static unsigned long conc (int k)
 {
@@ -2312,6 +2314,8 @@ int main (int argc, char const *const *argv)
   tain deadline ;
   int64_t nextscan, stopat = 0 ;
   PROG = "postie-send" ;
+  chans[0].prog = "postie-lspawn" ; chans[0].kindch = 'L' ;
+  chans[1].prog = "postie-rspawn" ; chans[1].kindch = 'R' ;
   (void)argv ;
   if (argc > 1) strerr_dieusage(100, USAGE) ;
   umask(027) ;

@@ -1858,8 +1858,8 @@ def report(versions, mach, started_at, elapsed):
         w("")
         w("Stripped programs as make install lays them out (size(1): text, data, bss bytes), and the "
           "text of the same program linked dynamically against glibc (`make LIBC=glibc`; the default "
-          "build links every program statically against musl, postie-users and postie-checkpassword "
-          "against glibc and libxcrypt):")
+          "build links every program statically against musl; postie-users and postie-checkpassword "
+          "also against libxcrypt, built for musl):")
         w("")
         w("| program | text | data | bss | text, glibc dynamic | under 64 KiB |")
         w("|---|---|---|---|---|---|")

@@ -2,7 +2,7 @@
 """The man pages: make builds one per doc/*.md into BUILD/man (programs in
 sections 1 and 8, formats in 5, the rest in 7), each renders with man(1)
 under a NAME line that whatis can read, and make install (package/install)
-puts them under PREFIX/share/man with LICENSE in PREFIX/share/doc/postie."""
+puts them under PREFIX/share/man, gzipped, with LICENSE in PREFIX/share/doc/postie."""
 import os, re, subprocess, sys
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from postietest import *
@@ -33,7 +33,11 @@ r = subprocess.run(["sh", os.path.join(TOP, "package", "install"), os.path.relpa
                    capture_output=True, text=True, cwd=TOP, timeout=300)
 got = sorted(os.path.join(s, f) for s in os.listdir(os.path.join(stage, "usr/share/man"))
              for f in os.listdir(os.path.join(stage, "usr/share/man", s))) if r.returncode == 0 else []
-check("install-man", r.returncode == 0 and got == pages, r.stderr[-300:] + repr(got[:5]))
+check("install-man", r.returncode == 0 and got == [p + ".gz" for p in pages], r.stderr[-300:] + repr(got[:5]))
+# Installed gzipped (package/install), and man reads them so.
+inst = subprocess.run(["man", "-l", os.path.join(stage, "usr/share/man", "man8/postie-smtpd.8.gz")], capture_output=True,
+                      text=True, timeout=60, env=dict(os.environ, MANWIDTH="200", PAGER="cat")).stdout
+check("install-man-gzip-renders", "SENDERLOGIN" in inst and "Synopsis" in inst, inst[:300])
 lic = os.path.join(stage, "usr/share/doc/postie/LICENSE")
 text = open(lic).read() if os.path.exists(lic) else ""
 check("install-license-isc", "Copyright (c) 2026 the postie authors" in text
