@@ -158,7 +158,7 @@ static int record (stralloc const *b, size_t i, char const *f[4], size_t fl[4])
 int bounce_send (char const *id, unsigned int bucket, char const *sender, int64_t birth)
 {
   stralloc b = STRALLOC_ZERO, m = STRALLOC_ZERO, h = STRALLOC_ZERO ;
-  char path[32 + QUEUE_ID_MAX] ;
+  char path[QUEUE_PATH_MAX] ;
   char date[40], adate[40] ;
   char const *to, *envsender ;
   int doublebounce = 0, returned = 0 ;
@@ -174,12 +174,12 @@ int bounce_send (char const *id, unsigned int bucket, char const *sender, int64_
   }
   if (!*sender)
   {
-    if (set.doublebounceto.len <= 1)
+    if (settings.doublebounceto.len <= 1)
     {
       LOG("bounce ", id, ": no bounce for the null sender, and no control/doublebounceto: dropping it") ;
       return 0 ;
     }
-    to = set.doublebounceto.s ;
+    to = settings.doublebounceto.s ;
     envsender = DOUBLEBOUNCE_SENDER ;
     doublebounce = 1 ;
   }
@@ -213,8 +213,8 @@ int bounce_send (char const *id, unsigned int bucket, char const *sender, int64_
   /* the whole message up to control/bouncemessagebytes, else its header */
   {
     int whole = 0 ;
-    if (set.bouncemessagebytes && readfile(&h, path, set.bouncemessagebytes + 1, 0) == 0 && h.len <= set.bouncemessagebytes) whole = 1 ;
-    else if (readfile(&h, path, set.bounceheaderbytes ? set.bounceheaderbytes : 1, 1) < 0) h.len = 0 ;
+    if (settings.bouncemessagebytes && readfile(&h, path, settings.bouncemessagebytes + 1, 0) == 0 && h.len <= settings.bouncemessagebytes) whole = 1 ;
+    else if (readfile(&h, path, settings.bounceheaderbytes ? settings.bounceheaderbytes : 1, 1) < 0) h.len = 0 ;
     returned = whole ;
   }
 
@@ -228,17 +228,17 @@ int bounce_send (char const *id, unsigned int bucket, char const *sender, int64_
     memcpy(boundary + bn, id, strlen(id)) ; bn += strlen(id) ;
     boundary[bn] = 0 ;
     tfmt[uint64_fmt(tfmt, (uint64_t)ts.tv_sec)] = 0 ;
-    if (!cats(&m, "From: Mail Delivery System <MAILER-DAEMON@") || !cats(&m, set.me.s) || !cats(&m, ">\n")
+    if (!cats(&m, "From: Mail Delivery System <MAILER-DAEMON@") || !cats(&m, settings.me.s) || !cats(&m, ">\n")
      || !cats(&m, "To: <") || !cats(&m, to) || !cats(&m, ">\n")
      || !cats(&m, doublebounce ? "Subject: Undelivered Mail: double bounce\n" : "Subject: Undelivered Mail Returned to Sender\n")
      || !cats(&m, "Date: ") || !cats(&m, date) || !cats(&m, "\n")
-     || !cats(&m, "Message-ID: <") || !cats(&m, id) || !cats(&m, ".") || !cats(&m, tfmt) || !cats(&m, ".dsn@") || !cats(&m, set.me.s) || !cats(&m, ">\n")
+     || !cats(&m, "Message-ID: <") || !cats(&m, id) || !cats(&m, ".") || !cats(&m, tfmt) || !cats(&m, ".dsn@") || !cats(&m, settings.me.s) || !cats(&m, ">\n")
      || !cats(&m, "Auto-Submitted: auto-replied\n")
      || !cats(&m, "MIME-Version: 1.0\n")
      || !cats(&m, "Content-Type: multipart/report; report-type=delivery-status;\n\tboundary=\"") || !cats(&m, boundary) || !cats(&m, "\"\n\n")
      || !cats(&m, "This is a MIME-encapsulated message.\n\n--") || !cats(&m, boundary) || !cats(&m, "\n")
      || !cats(&m, "Content-Description: Notification\nContent-Type: text/plain; charset=us-ascii\n\n")
-     || !cats(&m, "This is the mail system at ") || !cats(&m, set.me.s) || !cats(&m, ".\n\n")
+     || !cats(&m, "This is the mail system at ") || !cats(&m, settings.me.s) || !cats(&m, ".\n\n")
      || !cats(&m, doublebounce ? "A delivery status notification could not be delivered to its\nrecipient (the sender of the original message, whose address is below).\n\n"
                                : "I am sorry to have to tell you that your message could not be delivered\nto one or more recipients. The reasons are below.\n\n"))
       goto nomem ;
@@ -252,7 +252,7 @@ int bounce_send (char const *id, unsigned int bucket, char const *sender, int64_
     }
     if (!cats(&m, "\n--") || !cats(&m, boundary) || !cats(&m, "\n")
      || !cats(&m, "Content-Description: Delivery report\nContent-Type: message/delivery-status\n\n")
-     || !cats(&m, "Reporting-MTA: dns; ") || !cats(&m, set.me.s) || !cats(&m, "\n")
+     || !cats(&m, "Reporting-MTA: dns; ") || !cats(&m, settings.me.s) || !cats(&m, "\n")
      || !cats(&m, "X-Postie-Queue-ID: ") || !cats(&m, id) || !cats(&m, "\n")
      || !cats(&m, "Arrival-Date: ") || !cats(&m, adate) || !cats(&m, "\n"))
       goto nomem ;
