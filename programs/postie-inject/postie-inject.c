@@ -408,26 +408,10 @@ static void parseheader (void)
 
 static void catdate (stralloc *sa)
 {
-  static char const *const days[7] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" } ;
-  static char const *const months[12] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" } ;
-  time_t t = time(0) ;
-  struct tm tm ;
-  char s[64] ;
-  size_t n = 0 ;
-  if (!gmtime_r(&t, &tm)) strerr_diefusys(EX_OSERR, "read the clock") ;
-  memcpy(s, days[tm.tm_wday % 7], 3) ; n = 3 ;
-  s[n++] = ',' ; s[n++] = ' ' ;
-  n += uint_fmt(s + n, (unsigned int)tm.tm_mday) ;
-  s[n++] = ' ' ;
-  memcpy(s + n, months[tm.tm_mon % 12], 3) ; n += 3 ;
-  s[n++] = ' ' ;
-  n += uint_fmt(s + n, (unsigned int)tm.tm_year + 1900) ;
-  s[n++] = ' ' ;
-  s[n++] = '0' + tm.tm_hour / 10 ; s[n++] = '0' + tm.tm_hour % 10 ; s[n++] = ':' ;
-  s[n++] = '0' + tm.tm_min / 10 ; s[n++] = '0' + tm.tm_min % 10 ; s[n++] = ':' ;
-  s[n++] = '0' + tm.tm_sec / 10 % 10 ; s[n++] = '0' + tm.tm_sec % 10 ;
-  memcpy(s + n, " +0000\n", 7) ; n += 7 ;
-  if (!stralloc_catb(sa, s, n)) die_nomem() ;
+  char s[RFC5322_DATE_FMT] ;
+  size_t n = rfc5322_date_fmt(s, time(0)) ;
+  if (!n) strerr_diefusys(EX_OSERR, "read the clock") ;
+  if (!stralloc_catb(sa, s, n) || !stralloc_catb(sa, "\n", 1)) die_nomem() ;
 }
 
 static void catmsgid (stralloc *sa)

@@ -15,31 +15,10 @@
 #include <skalibs/stralloc.h>
 #include <skalibs/types.h>
 #include "queue.h"
+#include "rfc5322.h"
 #include "send.h"
 
 #define BOUNCE_FILE_MAX (16UL << 20)
-
-static void date822 (char *buf, int64_t t)
-{
-  static char const days[] = "SunMonTueWedThuFriSat" ;
-  static char const months[] = "JanFebMarAprMayJunJulAugSepOctNovDec" ;
-  struct tm tm ;
-  time_t tt = (time_t)t ;
-  size_t n = 0 ;
-  gmtime_r(&tt, &tm) ;
-  memcpy(buf, days + 3 * tm.tm_wday, 3) ; n = 3 ;
-  buf[n++] = ',' ; buf[n++] = ' ' ;
-  n += uint_fmt(buf + n, (unsigned int)tm.tm_mday) ;
-  buf[n++] = ' ' ;
-  memcpy(buf + n, months + 3 * tm.tm_mon, 3) ; n += 3 ;
-  buf[n++] = ' ' ;
-  n += uint_fmt(buf + n, (unsigned int)tm.tm_year + 1900) ;
-  buf[n++] = ' ' ;
-  buf[n++] = '0' + tm.tm_hour / 10 ; buf[n++] = '0' + tm.tm_hour % 10 ; buf[n++] = ':' ;
-  buf[n++] = '0' + tm.tm_min / 10 ; buf[n++] = '0' + tm.tm_min % 10 ; buf[n++] = ':' ;
-  buf[n++] = '0' + tm.tm_sec / 10 ; buf[n++] = '0' + tm.tm_sec % 10 ;
-  memcpy(buf + n, " +0000", 7) ;
-}
 
 static int readfile (stralloc *sa, char const *path, size_t max, int cut_at_header_end)
 {
@@ -159,7 +138,7 @@ int bounce_send (char const *id, unsigned int bucket, char const *sender, int64_
 {
   stralloc b = STRALLOC_ZERO, m = STRALLOC_ZERO, h = STRALLOC_ZERO ;
   char path[QUEUE_PATH_MAX] ;
-  char date[40], adate[40] ;
+  char date[RFC5322_DATE_FMT], adate[RFC5322_DATE_FMT] ;
   char const *to, *envsender ;
   int doublebounce = 0, returned = 0 ;
   size_t i ;
@@ -218,8 +197,8 @@ int bounce_send (char const *id, unsigned int bucket, char const *sender, int64_
     returned = whole ;
   }
 
-  date822(date, ts.tv_sec) ;
-  date822(adate, birth) ;
+  rfc5322_date_fmt(date, ts.tv_sec) ;
+  rfc5322_date_fmt(adate, birth) ;
   {
     char boundary[QUEUE_ID_MAX + 32] ;
     char tfmt[UINT64_FMT] ;
