@@ -99,6 +99,83 @@ int ctl_pass_end (active *a)
   return deleted ;
 }
 
+static void ctl_hold (ctlreq const *c, queue_id const *q, active *a, int held)
+{
+  (void)q ;
+  if (held) { ctl_reply(c->name, 1, "already held") ; return ; }
+  if (hold_set(c->id) < 0)
+  {
+    LOG("warning: ", c->id, ": unable to hold it: ", strerror(errno)) ;
+    ctl_reply(c->name, 0, "unable to create its hold mark (see postie-send's log)") ;
+    return ;
+  }
+  LOG("hold ", c->id, " by postie-qctl") ;
+  if (a)
+  {
+    stop_starting(a) ;
+    ctl_reply(c->name, 1, a->running ? "held; the deliveries in flight go on to their end" : "held") ;
+    if (pass_done(a)) pass_end(a) ;
+    return ;
+  }
+  ctl_reply(c->name, 1, "held") ;
+}
+
+static void ctl_release (ctlreq const *c, queue_id const *q, active *a, int held)
+{
+  if (!held) { ctl_reply(c->name, 0, "not held") ; return ; }
+  if (hold_clear(c->id) < 0)
+  {
+    LOG("warning: ", c->id, ": unable to release it: ", strerror(errno)) ;
+    ctl_reply(c->name, 0, "unable to remove its hold mark (see postie-send's log)") ;
+    return ;
+  }
+  LOG("release ", c->id, " by postie-qctl") ;
+  if (a) { ctl_reply(c->name, 1, "released; its deliveries in flight end first, then it is retried on its schedule (postie-qctl retry ID: now)") ; return ; }
+  dest_force(q) ;
+  due_now(q) ;
+  ctl_reply(c->name, 1, "released, delivery now") ;
+}
+
+static void ctl_retry (ctlreq const *c, queue_id const *q, active *a, int held)
+{
+  if (held) { ctl_reply(c->name, 0, "held: release it (postie-qctl release ID), which retries it") ; return ; }
+  LOG("retry ", c->id, " now by postie-qctl") ;
+  if (a) { ctl_reply(c->name, 1, "being delivered now") ; return ; }
+  dest_force(q) ;
+  due_now(q) ;
+  ctl_reply(c->name, 1, "retrying now") ;
+}
+
+static void ctl_delete (ctlreq const *c, queue_id const *q, active *a, int held)
+{
+  (void)held ;
+  if (a)
+  {
+    /* never behind a delivery's back: it waits for the pass to end;
+       the request goes back to NAME.req, so that postie-qctl may
+       withdraw it meanwhile and a restart finds it */
+    char from[32 + CTL_NAME_MAX], to[32 + CTL_NAME_MAX] ;
+    memcpy(from, "queue/ctl/", 10) ; memcpy(from + 10, c->name, strlen(c->name)) ; memcpy(from + 10 + strlen(c->name), ".run", 5) ;
+    memcpy(to, from, 10 + strlen(c->name)) ; memcpy(to + 10 + strlen(c->name), ".req", 5) ;
+    if (rename(from, to) < 0) { ctl_reply(c->name, 0, "unable to keep the request while the deliveries run") ; return ; }
+    if (nctlw == ctlwcap)
+    {
+      size_t nc = ctlwcap ? 2 * ctlwcap : 8 ;
+      ctlwait *p = realloc(ctlw, nc * sizeof(ctlwait)) ;
+      if (!p) die_nomem() ;
+      ctlw = p ; ctlwcap = nc ;
+    }
+    memcpy(ctlw[nctlw].name, c->name, strlen(c->name) + 1) ;
+    ctlw[nctlw++].id = *q ;
+    LOG("delete ", c->id, " by postie-qctl: after the deliveries in flight") ;
+    stop_starting(a) ;
+    if (pass_done(a)) pass_end(a) ;
+    return ;
+  }
+  if (delete_files(q, c->id)) ctl_reply(c->name, 1, "deleted") ;
+  else ctl_reply(c->name, 0, "unable to delete it (see postie-send's log)") ;
+}
+
 void ctl_apply (ctlreq const *c)
 {
   char path[QUEUE_PATH_MAX] ;
@@ -118,76 +195,9 @@ void ctl_apply (ctlreq const *c)
   }
   a = active_find(&q) ;
   held = hold_is(c->id) ;
-  if (!strcmp(c->cmd, "hold"))
-  {
-    if (held) { ctl_reply(c->name, 1, "already held") ; return ; }
-    if (hold_set(c->id) < 0)
-    {
-      LOG("warning: ", c->id, ": unable to hold it: ", strerror(errno)) ;
-      ctl_reply(c->name, 0, "unable to create its hold mark (see postie-send's log)") ;
-      return ;
-    }
-    LOG("hold ", c->id, " by postie-qctl") ;
-    if (a)
-    {
-      stop_starting(a) ;
-      ctl_reply(c->name, 1, a->running ? "held; the deliveries in flight go on to their end" : "held") ;
-      if (pass_done(a)) pass_end(a) ;
-      return ;
-    }
-    ctl_reply(c->name, 1, "held") ;
-  }
-  else if (!strcmp(c->cmd, "release"))
-  {
-    if (!held) { ctl_reply(c->name, 0, "not held") ; return ; }
-    if (hold_clear(c->id) < 0)
-    {
-      LOG("warning: ", c->id, ": unable to release it: ", strerror(errno)) ;
-      ctl_reply(c->name, 0, "unable to remove its hold mark (see postie-send's log)") ;
-      return ;
-    }
-    LOG("release ", c->id, " by postie-qctl") ;
-    if (a) { ctl_reply(c->name, 1, "released; its deliveries in flight end first, then it is retried on its schedule (postie-qctl retry ID: now)") ; return ; }
-    dest_force(&q) ;
-    due_now(&q) ;
-    ctl_reply(c->name, 1, "released, delivery now") ;
-  }
-  else if (!strcmp(c->cmd, "retry"))
-  {
-    if (held) { ctl_reply(c->name, 0, "held: release it (postie-qctl release ID), which retries it") ; return ; }
-    LOG("retry ", c->id, " now by postie-qctl") ;
-    if (a) { ctl_reply(c->name, 1, "being delivered now") ; return ; }
-    dest_force(&q) ;
-    due_now(&q) ;
-    ctl_reply(c->name, 1, "retrying now") ;
-  }
-  else if (!strcmp(c->cmd, "delete"))
-  {
-    if (a)
-    {
-      /* never behind a delivery's back: it waits for the pass to end;
-         the request goes back to NAME.req, so that postie-qctl may
-         withdraw it meanwhile and a restart finds it */
-      char from[32 + CTL_NAME_MAX], to[32 + CTL_NAME_MAX] ;
-      memcpy(from, "queue/ctl/", 10) ; memcpy(from + 10, c->name, strlen(c->name)) ; memcpy(from + 10 + strlen(c->name), ".run", 5) ;
-      memcpy(to, from, 10 + strlen(c->name)) ; memcpy(to + 10 + strlen(c->name), ".req", 5) ;
-      if (rename(from, to) < 0) { ctl_reply(c->name, 0, "unable to keep the request while the deliveries run") ; return ; }
-      if (nctlw == ctlwcap)
-      {
-        size_t nc = ctlwcap ? 2 * ctlwcap : 8 ;
-        ctlwait *p = realloc(ctlw, nc * sizeof(ctlwait)) ;
-        if (!p) die_nomem() ;
-        ctlw = p ; ctlwcap = nc ;
-      }
-      memcpy(ctlw[nctlw].name, c->name, strlen(c->name) + 1) ;
-      ctlw[nctlw++].id = q ;
-      LOG("delete ", c->id, " by postie-qctl: after the deliveries in flight") ;
-      stop_starting(a) ;
-      if (pass_done(a)) pass_end(a) ;
-      return ;
-    }
-    if (delete_files(&q, c->id)) ctl_reply(c->name, 1, "deleted") ;
-    else ctl_reply(c->name, 0, "unable to delete it (see postie-send's log)") ;
-  }
+  if (!strcmp(c->cmd, "hold")) ctl_hold(c, &q, a, held) ;
+  else if (!strcmp(c->cmd, "release")) ctl_release(c, &q, a, held) ;
+  else if (!strcmp(c->cmd, "retry")) ctl_retry(c, &q, a, held) ;
+  else if (!strcmp(c->cmd, "delete")) ctl_delete(c, &q, a, held) ;
   else ctl_reply(c->name, 0, "unknown command: not delete, hold, release or retry") ;
 }
