@@ -30,6 +30,7 @@
 #include "postie.h"
 #include "exec_sibling.h"
 #include "queue.h"
+#include "postie_queue.h"
 #include "rfc5322.h"
 #include "base64.h"
 #include "sasl.h"
@@ -831,18 +832,8 @@ static int queue_finish (char *id, size_t idmax)
   id[0] = 0 ;
   if (!code)
   {
-    size_t n = 0 ;
-    ndelay_on(qifd) ;
-    for (;;)
-    {
-      ssize_t r = read(qifd, id + n, idmax - 1 - n) ;
-      if (r <= 0) break ;
-      n += r ;
-      if (n == idmax - 1) break ;
-    }
-    while (n && (id[n-1] == '\n')) n-- ;
-    id[n] = 0 ;
-    for (size_t i = 0 ; i < n ; i++) if ((unsigned char)id[i] <= 32 || id[i] == 127) { id[0] = 0 ; break ; }
+    ndelay_on(qifd) ;  /* what it wrote before exiting, never more */
+    postie_queue_id_read(qifd, id, idmax, 0) ;
   }
   fd_close(qifd) ;
   return code ;
