@@ -207,6 +207,8 @@ static int reresolve (active *a)
   }
   stralloc_free(&res) ;
   if (!changed) { stralloc_free(&out) ; return 0 ; }
+  /* queue_info_parse writes a NUL after the text */
+  if (!stralloc_readyplus(&out, 1)) die_nomem() ;
   memcpy(wpath, "queue/work/info.", 16) ;
   memcpy(wpath + 16, a->idstr, strlen(a->idstr) + 1) ;
   queue_path(info, "info", &a->id) ;
