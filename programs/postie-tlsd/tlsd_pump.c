@@ -182,6 +182,12 @@ static int loop (br_ssl_engine_context *eng, int netin, int netout, int *appinp,
   tain deadline ;
   int closing = 0 ;
   int appgone = 0 ;  /* the program has ended: the client gets closems per write */
+  /* Writes are tried without a poll first (the socket and the pipe
+     nearly always have room): only one that would block waits for its
+     descriptor. Likewise the body of a record whose header has just
+     come is nearly always there already. That is one poll per exchange
+     instead of one per read and write. */
+  int netfull = 0, appfull = 0, netmore = 0 ;
   int ret ;
   int appin = *appinp, appout = *appoutp ;
   if (hsonly) deadline = *hsdeadline ;
@@ -213,16 +219,16 @@ static int loop (br_ssl_engine_context *eng, int netin, int netout, int *appinp,
       br_ssl_engine_recvapp_ack(eng, len) ;
       continue ;
     }
-    if (st & BR_SSL_SENDREC) { onet = n ; x[n].fd = netout ; x[n++].events = IOPAUSE_WRITE ; }
-    if ((st & BR_SSL_RECVREC) && netin >= 0) { inet = n ; x[n].fd = netin ; x[n++].events = IOPAUSE_READ ; }
-    if ((st & BR_SSL_RECVAPP) && appout >= 0) { oapp = n ; x[n].fd = appout ; x[n++].events = IOPAUSE_WRITE ; }
-    if ((st & BR_SSL_SENDAPP) && appin >= 0 && !closing) { iapp = n ; x[n].fd = appin ; x[n++].events = IOPAUSE_READ ; }
+    if (st & BR_SSL_SENDREC) { onet = n ; x[n].fd = netout ; x[n].revents = netfull ? 0 : IOPAUSE_WRITE ; x[n++].events = IOPAUSE_WRITE ; }
+    if ((st & BR_SSL_RECVREC) && netin >= 0) { inet = n ; x[n].fd = netin ; x[n].revents = netmore ? IOPAUSE_READ : 0 ; x[n++].events = IOPAUSE_READ ; }
+    if ((st & BR_SSL_RECVAPP) && appout >= 0) { oapp = n ; x[n].fd = appout ; x[n].revents = appfull ? 0 : IOPAUSE_WRITE ; x[n++].events = IOPAUSE_WRITE ; }
+    if ((st & BR_SSL_SENDAPP) && appin >= 0 && !closing) { iapp = n ; x[n].fd = appin ; x[n].revents = 0 ; x[n++].events = IOPAUSE_READ ; }
     else if (!hsonly && appin >= 0 && !closing && !appgone)
     {
       /* A record waits for a client that may have stopped reading: watch
          for the program's end (the pipe's hang-up) all the same, so that
          the client then gets a deadline instead of holding us forever. */
-      happ = n ; x[n].fd = appin ; x[n++].events = 0 ;
+      happ = n ; x[n].fd = appin ; x[n].revents = 0 ; x[n++].events = 0 ;
     }
     if (!n)
     {
@@ -232,6 +238,8 @@ static int loop (br_ssl_engine_context *eng, int netin, int netout, int *appinp,
       if (appin >= 0 && !closing) { fd_close(appin) ; appin = -1 ; }
       { ret = 1 ; goto end ; }
     }
+    if ((onet >= 0 && x[onet].revents) || (inet >= 0 && x[inet].revents) || (oapp >= 0 && x[oapp].revents))
+      goto ready ;  /* something to try at once */
     r = iopause_g(x, n, &deadline) ;
     if (r < 0)
     {
@@ -251,6 +259,7 @@ static int loop (br_ssl_engine_context *eng, int netin, int netout, int *appinp,
       appgone = 1 ;
       renew(&deadline, closems) ;
     }
+   ready:
     if (onet >= 0 && x[onet].revents & (IOPAUSE_WRITE | IOPAUSE_EXCEPT))
     {
       size_t len ;
@@ -265,9 +274,11 @@ static int loop (br_ssl_engine_context *eng, int netin, int netout, int *appinp,
             if (!hsonly && (errno == EPIPE || errno == ECONNRESET) && netin < 0) { ret = 1 ; goto end ; }
             *why = "write to the network" ; { ret = 0 ; goto end ; }
           }
+          netfull = 1 ;
         }
         else
         {
+          netfull = 0 ;
           br_ssl_engine_sendrec_ack(eng, w) ;
           /* A slow client that still reads gets everything. */
           if (w > 0 && appgone) renew(&deadline, closems) ;
@@ -282,6 +293,8 @@ static int loop (br_ssl_engine_context *eng, int netin, int netout, int *appinp,
       if (buf)
       {
         ssize_t w = fd_read(netin, (char *)buf, len) ;
+        /* BearSSL asks for a record's 5-byte header, then its body. */
+        netmore = w == 5 && len == 5 ;
         if (w < 0)
         {
           if (errno != EAGAIN && errno != EWOULDBLOCK)
@@ -308,9 +321,11 @@ static int loop (br_ssl_engine_context *eng, int netin, int netout, int *appinp,
       if (buf)
       {
         ssize_t w = fd_write(appout, (char *)buf, len) ;
+        appfull = 0 ;
         if (w < 0)
         {
           if (errno != EAGAIN && errno != EWOULDBLOCK) { fd_close(appout) ; appout = -1 ; }
+          else appfull = 1 ;
         }
         else br_ssl_engine_recvapp_ack(eng, w) ;
       }
