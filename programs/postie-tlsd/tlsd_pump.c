@@ -169,6 +169,15 @@ void tlsd_server_init (br_ssl_server_context *sc, tlsd_keys const *k, unsigned c
   br_ssl_engine_set_buffer(eng, buf, bufsize, 1) ;
 }
 
+/* What came from the network beyond what the engine asked for: BearSSL
+   asks for a record's 5-byte header, then for its body, and reading each
+   on its own would take two reads per record. A read for a header (or a
+   small body) takes up to this much at once; the engine gets the rest
+   from here. Kept between the handshake and the session, since a client
+   may send its first data right behind its Finished. */
+static unsigned char stage[4096] ;
+static size_t stagepos, stagelen ;
+
 static void renew (tain *deadline, unsigned int ms)
 {
   tain t ;
@@ -220,7 +229,7 @@ static int loop (br_ssl_engine_context *eng, int netin, int netout, int *appinp,
       continue ;
     }
     if (st & BR_SSL_SENDREC) { onet = n ; x[n].fd = netout ; x[n].revents = netfull ? 0 : IOPAUSE_WRITE ; x[n++].events = IOPAUSE_WRITE ; }
-    if ((st & BR_SSL_RECVREC) && netin >= 0) { inet = n ; x[n].fd = netin ; x[n].revents = netmore ? IOPAUSE_READ : 0 ; x[n++].events = IOPAUSE_READ ; }
+    if ((st & BR_SSL_RECVREC) && netin >= 0) { inet = n ; x[n].fd = netin ; x[n].revents = netmore || stagepos < stagelen ? IOPAUSE_READ : 0 ; x[n++].events = IOPAUSE_READ ; }
     if ((st & BR_SSL_RECVAPP) && appout >= 0) { oapp = n ; x[n].fd = appout ; x[n].revents = appfull ? 0 : IOPAUSE_WRITE ; x[n++].events = IOPAUSE_WRITE ; }
     if ((st & BR_SSL_SENDAPP) && appin >= 0 && !closing) { iapp = n ; x[n].fd = appin ; x[n].revents = 0 ; x[n++].events = IOPAUSE_READ ; }
     else if (!hsonly && appin >= 0 && !closing && !appgone)
@@ -292,9 +301,32 @@ static int loop (br_ssl_engine_context *eng, int netin, int netout, int *appinp,
       unsigned char *buf = br_ssl_engine_recvrec_buf(eng, &len) ;
       if (buf)
       {
-        ssize_t w = fd_read(netin, (char *)buf, len) ;
-        /* BearSSL asks for a record's 5-byte header, then its body. */
-        netmore = w == 5 && len == 5 ;
+        ssize_t w ;
+        if (stagepos < stagelen)
+        {
+          w = stagelen - stagepos < len ? stagelen - stagepos : len ;
+          memcpy(buf, stage + stagepos, w) ;
+          stagepos += w ;
+          netmore = 0 ;
+        }
+        else
+        {
+          if (len < sizeof stage)
+          {
+            w = fd_read(netin, (char *)stage, sizeof stage) ;
+            stagepos = stagelen = 0 ;
+            if (w > 0)
+            {
+              stagelen = w ;
+              stagepos = (size_t)w < len ? (size_t)w : len ;
+              memcpy(buf, stage, stagepos) ;
+              w = stagepos ;
+            }
+          }
+          else w = fd_read(netin, (char *)buf, len) ;
+          /* A header alone: its body is nearly always right behind it. */
+          netmore = w == 5 && len == 5 && stagepos == stagelen ;
+        }
         if (w < 0)
         {
           if (errno != EAGAIN && errno != EWOULDBLOCK)

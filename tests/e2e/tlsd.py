@@ -260,8 +260,23 @@ try:
     ts = client_context(ca).wrap_socket(s, server_hostname="mx.test.example")
     l = readline(ts)
     check("request-env-block", l.startswith(b"tls SSL_PROTOCOL=TLSv1.2 SSL_CIPHER=ECDHE-ECDSA-"), l)
-    ts.sendall(b"inside\r\nQUIT\r\n")
+    ts.sendall(b"inside\r\n")
     check("request-tls-echo", readline(ts) == b"echo inside\r\n")
+    # Records of every size, full ones (16 KiB) and a few bytes, in one
+    # write and in pieces: nothing lost or reordered on the way in.
+    big = bytes(b"abcdefghijklmnopqrstuvwxyz0123456789"[i % 36] for i in range(70000))
+    ts.sendall(big[:40000])
+    for i in range(40000, 70000, 7001):
+        ts.sendall(big[i:min(i + 7001, 70000)])
+    ts.sendall(b"\r\nsmall\r\n")
+    got = b""
+    while got.count(b"\n") < 2:
+        d = ts.recv(65536)
+        if not d:
+            break
+        got += d
+    check("request-tls-big-records", got == b"echo " + big + b"\r\necho small\r\n", (len(got), got[:40], got[-40:]))
+    ts.sendall(b"QUIT\r\n")
     ts.close()
 
     # Bytes the client sent after STARTTLS, still in the socket, are not
