@@ -1,6 +1,9 @@
 /* tlsd_keys.c: the certificate chain and the private key, from PEM files.
    Both are read anew by every connection (postie-tlsd is exec'd per
-   connection), so replacing the files needs no restart. */
+   connection), so replacing the files needs no restart. Opening and
+   decoding are apart: the files are opened (as the uid that may read the
+   key) when the connection starts, and decoded, which is most of the
+   start-up's work, only when a handshake is to be made. */
 
 #include <errno.h>
 #include <string.h>
@@ -33,12 +36,10 @@ static void tokey (void *ctx, void const *s, size_t n)
   keylen += n ;
 }
 
-/* The file, NUL-free PEM text, at most TLSD_FILEMAX bytes. */
-static ssize_t readpem (char const *file, char const **why)
+/* The file on fd (closed here), PEM text, at most TLSD_FILEMAX bytes. */
+static ssize_t readpem (int fd, char const **why)
 {
-  int fd = openb_read(file) ;
   size_t r = 0 ;
-  if (fd < 0) { *why = "unable to open" ; return -1 ; }
   while (r < sizeof filebuf)
   {
     ssize_t w = fd_read(fd, filebuf + r, sizeof filebuf - r) ;
@@ -118,16 +119,34 @@ static int decode (tlsd_keys *k, size_t n, int wantkey, char const **why)
   return 1 ;
 }
 
-int tlsd_keys_load (tlsd_keys *k, char const *certfile, char const *keyfile, char const **why)
+int tlsd_keys_open (int *certfd, int *keyfd, char const *certfile, char const *keyfile, char const **why, char const **file)
+{
+  *file = certfile ;
+  *certfd = openbc_read(certfile) ;
+  if (*certfd < 0) { *why = "unable to open" ; return 0 ; }
+  *file = keyfile ;
+  *keyfd = openbc_read(keyfile) ;
+  if (*keyfd < 0)
+  {
+    int e = errno ;
+    fd_close(*certfd) ; *certfd = -1 ;
+    errno = e ;
+    *why = "unable to open" ;
+    return 0 ;
+  }
+  return 1 ;
+}
+
+int tlsd_keys_load (tlsd_keys *k, int certfd, int keyfd, char const **why)
 {
   ssize_t n ;
   int err ;
   k->chainlen = 0 ;
   derlen = 0 ;
-  n = readpem(certfile, why) ;
-  if (n < 0) return 0 ;
-  if (!decode(k, n, 0, why)) return 0 ;
-  n = readpem(keyfile, why) ;
+  n = readpem(certfd, why) ;
+  if (n < 0) { fd_close(keyfd) ; return 0 ; }
+  if (!decode(k, n, 0, why)) { fd_close(keyfd) ; return 0 ; }
+  n = readpem(keyfd, why) ;
   if (n < 0) return 0 ;
   if (!decode(k, n, 1, why)) { tlsd_keys_wipe(k) ; return 0 ; }
   br_skey_decoder_init(&k->key) ;
