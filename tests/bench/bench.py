@@ -14,6 +14,9 @@ to end everything at the end). python3 standard library only."""
 import ctypes, json, os, platform, poplib, pwd, re, select, shutil, signal, socket
 import statistics, subprocess, sys, threading, time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import postfixtest      # the services of Debian's master.cf, chroot off, postlogd
+
 E = os.environ
 TOP = E.get("BENCH_TOP", os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
 HERE = os.path.join(TOP, "tests", "bench")
@@ -25,7 +28,7 @@ SENDER = "sender@" + DOMAIN
 FAR = "unreachable.test"            # routed to 127.0.0.1:9, where nothing listens
 PASSWORD = "benchpass"
 
-DEFAULTS = {"BENCH_N": "10000", "BENCH_ROUNDS": "3", "BENCH_SCENARIOS": "disk 1 2 3 4 5 6",
+DEFAULTS = {"BENCH_N": "10000", "BENCH_ROUNDS": "3", "BENCH_SCENARIOS": "disk 1 2 3 4 5 6 8",
             "BENCH_SESSIONS": "1 10 50", "BENCH_PEERS": "postfix opensmtpd"}
 def setting(name):
     return E.get(name) or DEFAULTS[name]
@@ -51,7 +54,7 @@ FULL = N == 10000 and ROUNDS >= 3 and SIZE == 2048 and DEEP == 100000 and LAT_N 
     and not E.get("BENCH_SCENARIOS") and not E.get("BENCH_SESSIONS") and not E.get("BENCH_PEERS")
 
 CG_V1 = "/sys/fs/cgroup/cpuacct"
-CG_NAME = "postie-bench"
+CG_NAME = E.get("BENCH_CGROUP_NAME") or "postie-bench"
 
 def log(*a):
     try:
@@ -421,32 +424,7 @@ import_environment = MAIL_CONFIG MAIL_DEBUG MAIL_LOGTAG TZ LANG=C
         # Debian's master.cf services, chroot off, smtpd on 127.0.0.1 only, postlogd
         # (there is no syslog in the namespace).
         with open(self.conf + "/master.cf", "w") as f:
-            f.write("""127.0.0.1:{port} inet n - n - - smtpd
-pickup    unix  n       -       n       60      1       pickup
-cleanup   unix  n       -       n       -       0       cleanup
-qmgr      unix  n       -       n       300     1       qmgr
-tlsmgr    unix  -       -       n       1000?   1       tlsmgr
-rewrite   unix  -       -       n       -       -       trivial-rewrite
-bounce    unix  -       -       n       -       0       bounce
-defer     unix  -       -       n       -       0       bounce
-trace     unix  -       -       n       -       0       bounce
-verify    unix  -       -       n       -       1       verify
-flush     unix  n       -       n       1000?   0       flush
-proxymap  unix  -       -       n       -       -       proxymap
-proxywrite unix -       -       n       -       1       proxymap
-smtp      unix  -       -       n       -       -       smtp
-relay     unix  -       -       n       -       -       smtp
-showq     unix  n       -       n       -       -       showq
-error     unix  -       -       n       -       -       error
-retry     unix  -       -       n       -       -       error
-discard   unix  -       -       n       -       -       discard
-local     unix  -       n       n       -       -       local
-virtual   unix  -       n       n       -       -       virtual
-lmtp      unix  -       -       n       -       -       lmtp
-anvil     unix  -       -       n       -       1       anvil
-scache    unix  -       -       n       -       1       scache
-postlog   unix-dgram n  -       n       -       1       postlogd
-""".format(port=self.port))
+            f.write("127.0.0.1:%d inet n - n - - smtpd\n" % self.port + postfixtest.SERVICES)
         sh(["postfix", "-c", self.conf, "check"])
 
     def start(self):
@@ -710,6 +688,35 @@ def count_new(new):
         return 0
 
 
+def wait_delivered(srv, new, base, n, m0):
+    """Wait until n files more than base are in new/, TIMEOUT after m0 at
+    most, or until none came for STALL seconds. Returns how many came."""
+    count = count_new(new) - base
+    last, last_t = count, time.monotonic()
+    while count < n and time.monotonic() - m0 < TIMEOUT:
+        time.sleep(0.1)
+        count = count_new(new) - base
+        if count != last:
+            last, last_t = count, time.monotonic()
+        elif time.monotonic() - last_t > STALL:
+            log("%s: no delivery for %d s, %d of %d delivered: giving up" % (srv.label, STALL, count, n))
+            break
+    return count
+
+
+def newest_since(new, t0):
+    """Seconds from t0 (time.time()) to the newest file's ctime in new/
+    (the rename or link into new/ sets it)."""
+    newest = t0
+    with os.scandir(new) as it:
+        for ent in it:
+            try:
+                newest = max(newest, ent.stat().st_ctime)
+            except OSError:
+                pass
+    return max(newest - t0, 1e-6)
+
+
 def smtp_run(srv, sessions, n, rcpt=RCPT, wait_delivery=True):
     """smtp-source: n messages, `sessions` at once. Acceptance: until it exits;
     end to end: until the newest of the n files landed in new/ (its ctime,
@@ -732,28 +739,13 @@ def smtp_run(srv, sessions, n, rcpt=RCPT, wait_delivery=True):
     ru1 = os.times()
     count = count_new(new) - base
     if wait_delivery:
-        last, last_t = count, time.monotonic()
-        while count < n and time.monotonic() - m0 < TIMEOUT:
-            time.sleep(0.1)
-            count = count_new(new) - base
-            if count != last:
-                last, last_t = count, time.monotonic()
-            elif time.monotonic() - last_t > STALL:
-                log("%s: no delivery for %d s, %d of %d delivered: giving up" % (srv.label, STALL, count, n))
-                break
+        count = wait_delivered(srv, new, base, n, m0)
     poll = time.monotonic() - m0
     u1, s1 = srv.cg.cpu()
     samp.stop()
     e2e = None
     if wait_delivery and count >= n:
-        newest = t0
-        with os.scandir(new) as it:
-            for ent in it:
-                try:
-                    newest = max(newest, ent.stat().st_ctime)
-                except OSError:
-                    pass
-        e2e = max(newest - t0, 1e-6)
+        e2e = newest_since(new, t0)
     return {"server": srv.name, "sessions": sessions, "n": n, "size": SIZE, "delivered": count,
             "smtp_source_rc": rc, "smtp_source_out": out[-300:],
             "ok": rc == 0 and (count >= n or not wait_delivery),
@@ -925,6 +917,248 @@ def idle_session(srv):
     m = found[0][1]
     return {"server": srv.name, "ok": True, "comm": m[3], "rss_kb": m[0], "pss_kb": m[1],
             "private_kb": m[2], "candidates": len(found)}
+
+
+# ---------------------------------------------------------------- scenario 8: STARTTLS
+
+TLS_N = int(E.get("BENCH_TLS_N") or N)
+TLS_SESSIONS = int(E.get("BENCH_TLS_SESSIONS") or 10)
+# The processes that hold one session's TLS: postie-tlsd (and, for the
+# whole session, postie-smtpd behind it); Postfix's smtpd does SMTP and
+# TLS in one process, with tlsmgr shared by all sessions.
+TLS_PROCS = {"postie": (["postie-tlsd"], ["postie-tlsd", "postie-smtpd"]),
+             "postfix-tls": (["smtpd", "tlsmgr"], ["smtpd", "tlsmgr"])}
+
+
+class PostfixTLS(Postfix):
+    """The bench's Postfix with STARTTLS offered on its smtpd
+    (smtpd_tls_security_level = may), signing with the same EC P-256
+    certificate and key that postie-setup made for postie, no session
+    cache (each message is a new session anyway)."""
+    name = "postfix-tls"
+
+    def __init__(self, cert, key):
+        super().__init__()
+        self.cert, self.key = cert, key
+
+    def setup(self):
+        super().setup()
+        for n, src in (("cert.pem", self.cert), ("key.pem", self.key)):
+            shutil.copy(src, os.path.join(self.conf, n))
+            os.chown(os.path.join(self.conf, n), 0, 0)
+        os.chmod(os.path.join(self.conf, "key.pem"), 0o600)
+        with open(self.conf + "/main.cf", "a") as f:
+            f.write("smtpd_tls_security_level = may\nsmtpd_tls_cert_file = {c}/cert.pem\n"
+                    "smtpd_tls_key_file = {c}/key.pem\nsmtpd_tls_loglevel = 0\n".format(c=self.conf))
+        sh(["postfix", "-c", self.conf, "check"])
+
+
+def tls_context(cert):
+    """A client context that verifies the server's certificate against
+    the one certificate both servers use (its name is the postie
+    instance's, not 127.0.0.1: the name is not checked)."""
+    import ssl
+    ctx = ssl.create_default_context(cafile=cert)
+    ctx.check_hostname = False
+    return ctx
+
+
+def tls_message(port, ctx, data):
+    """One message over a new connection and a new TLS session:
+    EHLO, STARTTLS, the handshake, EHLO, one transaction, QUIT.
+    Returns (protocol, cipher)."""
+    c = SMTPClient(port)
+    try:
+        c.cmd("EHLO bench.client", 250)
+        c.cmd("STARTTLS", 220)
+        c.s = ctx.wrap_socket(c.s)
+        c.cmd("EHLO bench.client", 250)
+        c.cmd("MAIL FROM:<%s>" % SENDER, 250)
+        c.cmd("RCPT TO:<%s>" % RCPT, 250)
+        c.cmd("DATA", 354)
+        c.s.sendall(data)
+        code, line = c.reply()
+        if code != 250:
+            raise RuntimeError("end of DATA: %r" % line)
+        got = (c.s.version(), c.s.cipher()[0])
+    finally:
+        c.close()
+    return got
+
+
+def tls_run(srv, sessions, n, ctx):
+    """n messages from `sessions` client threads, each message over a new
+    TLS session; timed until the last of the n files is in new/."""
+    new = os.path.join(srv.maildir(), "new")
+    base = count_new(new)
+    body = body_text(0)
+    lock = threading.Lock()
+    state = {"next": 0, "failed": 0, "errors": [], "tls": set()}
+
+    def worker():
+        while True:
+            with lock:
+                i = state["next"]
+                if i >= n:
+                    return
+                state["next"] += 1
+            data = ("From: <%s>\r\nTo: <%s>\r\nSubject: tls bench %d\r\n\r\n%s.\r\n"
+                    % (SENDER, RCPT, i, body)).encode()
+            try:
+                got = tls_message(srv.port, ctx, data)
+                with lock:
+                    state["tls"].add(got)
+            except Exception as e:
+                with lock:
+                    state["failed"] += 1
+                    state["errors"] = (state["errors"] + [str(e)])[-5:]
+    samp = Sampler(srv.cg)
+    u0, s0 = srv.cg.cpu()
+    ru0 = os.times()
+    t0 = time.time()
+    m0 = time.monotonic()
+    ths = [threading.Thread(target=worker, daemon=True) for _ in range(sessions)]
+    for t in ths:
+        t.start()
+    for t in ths:
+        t.join(TIMEOUT)
+    accept = time.monotonic() - m0
+    ru1 = os.times()
+    count = wait_delivered(srv, new, base, n - state["failed"], m0)
+    u1, s1 = srv.cg.cpu()
+    samp.stop()
+    e2e = newest_since(new, t0) if count >= n else None
+    return {"server": srv.name, "sessions": sessions, "n": n, "size": SIZE, "delivered": count,
+            "failed_messages": state["failed"], "errors": state["errors"],
+            "tls": sorted("%s %s" % x for x in state["tls"]),
+            "ok": state["failed"] == 0 and count >= n,
+            "accept_s": round(accept, 3), "accept_mps": round(n / accept, 1),
+            "e2e_s": round(e2e, 3) if e2e else None, "e2e_mps": round(n / e2e, 1) if e2e else None,
+            "cpu_s": round(u1 - u0 + s1 - s0, 3),
+            "client_cpu_s": round((ru1.user - ru0.user) + (ru1.system - ru0.system), 3),
+            "peak_rss_kb": samp.rss, "peak_pss_kb": samp.pss, "max_procs": samp.nprocs}
+
+
+def tls_session_mem(srv, sessions, ctx):
+    """`sessions` sessions held open after STARTTLS and the second EHLO:
+    PSS of the processes that hold their TLS (TLS_PROCS), and of the
+    whole server, above what it used idle, per session."""
+    time.sleep(1)
+    idle = group_mem(srv.cg)[1]
+    conns = []
+    try:
+        for _ in range(sessions):
+            c = SMTPClient(srv.port)
+            conns.append(c)
+            c.cmd("EHLO bench.client", 250)
+            c.cmd("STARTTLS", 220)
+            c.s = ctx.wrap_socket(c.s)
+            c.cmd("EHLO bench.client", 250)
+        time.sleep(1)
+        tls_comms, session_comms = TLS_PROCS[srv.name]
+        per = {}
+        for p in srv.cg.procs():
+            m = proc_mem(p)
+            if m and m[3] in session_comms:
+                k = per.setdefault(m[3], [0, 0])
+                k[0] += 1
+                k[1] += m[1]
+        total = group_mem(srv.cg)[1]
+    finally:
+        for c in conns:
+            c.close()
+    tls_pss = sum(per.get(c, [0, 0])[1] for c in tls_comms)
+    sess_pss = sum(per.get(c, [0, 0])[1] for c in session_comms)
+    return {"server": srv.name, "sessions": sessions, "ok": bool(per), "procs": per,
+            "tls_pss_kb_per_session": round(tls_pss / sessions, 1),
+            "session_pss_kb_per_session": round(sess_pss / sessions, 1),
+            "server_pss_kb_per_session": round((total - idle) / sessions, 1),
+            "idle_pss_kb": idle}
+
+
+def scenario_tls(smtp):
+    """Scenario 8: STARTTLS on port 25's service, a new TLS session per
+    message, end to end to Maildir: postie against Postfix with TLS on;
+    then the memory of TLS_SESSIONS sessions held open after STARTTLS."""
+    postie = next((s for s in smtp if s.name == "postie"), None)
+    if postie is None:
+        log("scenario 8: needs postie (and its certificate): skipped")
+        return []
+    cert = os.path.join(postie.home, "tls", "cert.pem")
+    servers = []
+    if "postfix" in PEERS:
+        pf = PostfixTLS(cert, os.path.join(postie.home, "tls", "key.pem"))
+        pf.setup()
+        servers.append(pf)
+    servers.append(postie)
+    ctx = tls_context(cert)
+    for rnd in range(1, ROUNDS + 1):
+        for srv in servers:
+            log("scenario 8: %s, STARTTLS, %d sessions, N=%d, round %d" % (srv.name, TLS_SESSIONS, TLS_N, rnd))
+            fresh(srv)
+            attempt("tls", srv, lambda: tls_run(srv, TLS_SESSIONS, TLS_N, ctx), round=rnd)
+    for rnd in range(1, ROUNDS + 1):
+        for srv in servers:
+            log("scenario 8: %s, %d sessions held after STARTTLS, round %d" % (srv.name, TLS_SESSIONS, rnd))
+            attempt("tls-mem", srv, lambda: tls_session_mem(srv, TLS_SESSIONS, ctx), round=rnd)
+    return servers
+
+
+def report_tls(w):
+    """Scenario 8's tables."""
+    rs = by("tls")
+    if not rs:
+        return
+    w("## Scenario 8: STARTTLS, a new TLS session per message, end to end, msg/s (%d sessions, N=%d)"
+      % (TLS_SESSIONS, TLS_N))
+    w("")
+    w("| server | runs | msg/s | range | CPU s | CPU ms/msg | client CPU s | peak PSS MiB | failed | TLS | postie/server msg/s | postie/server CPU |")
+    w("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    good = lambda n: [r for r in by("tls", server=n) if r.get("ok")]
+    pm = median([r["e2e_mps"] for r in good("postie")])
+    pc = median([r["cpu_s"] for r in good("postie")])
+    for name in ("postfix-tls", "postie"):
+        all_ = by("tls", server=name)
+        if not all_:
+            continue
+        g = good(name)
+        ms = [r["e2e_mps"] for r in g]
+        m, c = median(ms), median([r["cpu_s"] for r in g])
+        tls = sorted(set(t for r in g for t in r.get("tls", [])))
+        w("| %s | %d | %s | %s | %s | %s | %s | %s | %d | %s | %s | %s |" % (
+            name, len(all_), fmt(m), ("%s-%s" % (fmt(min(ms)), fmt(max(ms)))) if ms else "-", fmt(c, 2),
+            fmt(c * 1000 / TLS_N if c is not None else None, 2),
+            fmt(median([r["client_cpu_s"] for r in g]), 2),
+            fmt(median([r["peak_pss_kb"] for r in g]) / 1024 if g else None, 1), len(all_) - len(g),
+            ", ".join(tls) or "-", "" if name == "postie" else ratio(pm, m),
+            "" if name == "postie" else ratio(pc, c)))
+    w("")
+    mem = by("tls-mem")
+    if mem:
+        w("%d sessions held open after STARTTLS and the second EHLO, PSS per session (KiB): the "
+          "processes that hold the TLS (postie-tlsd; Postfix's smtpd and its share of tlsmgr), the "
+          "whole session (postie-tlsd + postie-smtpd; smtpd + tlsmgr), and the whole server's growth "
+          "over its idle PSS:" % TLS_SESSIONS)
+        w("")
+        w("| server | runs | TLS processes | whole session | server growth | postie/server TLS | postie/server session |")
+        w("|---|---|---|---|---|---|---|")
+        good = lambda n: [r for r in by("tls-mem", server=n) if r.get("ok")]
+        pt = median([r["tls_pss_kb_per_session"] for r in good("postie")])
+        ps = median([r["session_pss_kb_per_session"] for r in good("postie")])
+        for name in ("postfix-tls", "postie"):
+            g = good(name)
+            if not g:
+                continue
+            t = median([r["tls_pss_kb_per_session"] for r in g])
+            s_ = median([r["session_pss_kb_per_session"] for r in g])
+            w("| %s | %d | %s | %s | %s | %s | %s |" % (
+                name, len(g), fmt(t), fmt(s_), fmt(median([r["server_pss_kb_per_session"] for r in g])),
+                "" if name == "postie" else ratio(pt, t), "" if name == "postie" else ratio(ps, s_)))
+        w("")
+        w("postie's goal (issue 12): msg/s at least Postfix's, postie-tlsd's PSS per session under 1/4 of "
+          "Postfix's smtpd + tlsmgr per session.")
+        w("")
+
 
 
 # ---------------------------------------------------------------- scenarios
@@ -1434,6 +1668,7 @@ def report(versions, mach, started_at, elapsed):
                     name, rs[0]["comm"], len(rs), fmt(rss), fmt(median([r["pss_kb"] for r in rs])), fmt(priv),
                     "" if name == "postie" else ratio(prss, rss), "" if name == "postie" else ratio(ppriv, priv)))
         w("")
+    report_tls(w)
     return "\n".join(L) + "\n"
 
 
@@ -1531,6 +1766,7 @@ def main():
         dove.setup()
         versions.append(dove.version())
     record({"scenario": "versions", "versions": versions})
+    extra = []
     try:
         if "disk" in SCENARIOS:
             scenario_disk("start")
@@ -1547,10 +1783,12 @@ def main():
             scenario_pop3(next((s for s in smtp if s.name == "postie"), None), dove)
         if "6" in SCENARIOS:
             scenario_footprint(smtp)
+        if "8" in SCENARIOS:
+            extra += scenario_tls(smtp)
         if "disk" in SCENARIOS:
             scenario_disk("end")
     finally:
-        for s in smtp + ([dove] if dove else []):
+        for s in smtp + ([dove] if dove else []) + extra:
             s.cg.kill_all(wait=5)
     elapsed = int(time.time() - t_start)
     table = report(versions, mach, started_at, elapsed)

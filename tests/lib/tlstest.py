@@ -71,3 +71,43 @@ def s_client_after(port, cafile, wait_for, data, args=(), name="mx.test.example"
     p.wait()
     p.stdout.close()
     return p.returncode, out.decode("utf-8", "replace")
+
+
+def read_until_closed(s, timeout=10):
+    """What the server sends before it closes s (b"<timeout or reset>"
+    appended if it does not), and how long that took."""
+    import time
+    s.settimeout(timeout)
+    t0, got = time.time(), b""
+    try:
+        while True:
+            d = s.recv(4096)
+            if not d:
+                break
+            got += d
+    except (ConnectionResetError, socket.timeout):
+        got += b"<timeout or reset>"
+    return got, time.time() - t0
+
+
+def hostile_handshakes(switch, garbage):
+    """Three hostile clients after the server agreed to start TLS:
+    switch() connects and returns (socket, the server's yes). Each sends
+    something else than a good handshake: `garbage` (clear-text
+    commands), a ClientHello cut short (then waits: only the server's
+    handshake timeout ends it), a record header claiming 65535 bytes and
+    the bytes. Returns {name: (server's yes, what it sent then, seconds
+    until it closed)}."""
+    out = {}
+    for name, data in (("garbage", garbage),
+                       ("stalled", bytes.fromhex("160301002e0100002a0303") + b"\0" * 10),
+                       ("huge", b"\x16\x03\x03\xff\xff" + b"\x01" * 65535)):
+        s, yes = switch()
+        try:
+            s.sendall(data)
+        except OSError:
+            pass
+        got, secs = read_until_closed(s)
+        s.close()
+        out[name] = (yes, got, secs)
+    return out
