@@ -42,3 +42,18 @@ ssize_t base64_decode (char const *s, size_t n, char *o, size_t omax)
   }
   return k ;
 }
+
+size_t base64_encode (char const *s, size_t n, char *o)
+{
+  static char const tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/" ;
+  size_t k = 0 ;
+  for (size_t i = 0 ; i < n ; i += 3)
+  {
+    unsigned char a = s[i], b = i + 1 < n ? s[i+1] : 0, c = i + 2 < n ? s[i+2] : 0 ;
+    o[k++] = tab[a >> 2] ;
+    o[k++] = tab[((a & 3) << 4) | (b >> 4)] ;
+    o[k++] = i + 1 < n ? tab[((b & 15) << 2) | (c >> 6)] : '=' ;
+    o[k++] = i + 2 < n ? tab[c & 63] : '=' ;
+  }
+  return k ;
+}

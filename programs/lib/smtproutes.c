@@ -69,10 +69,73 @@ static int scan_hostname (char const *s, size_t len, smtproute *r)
   return 1 ;
 }
 
+static int isspc (char c)
+{
+  return c == ' ' || c == '\t' ;
+}
+
+/* The settings after the route: words separated by spaces or tabs, each
+   at most once. auth= needs TLS (credentials never go in clear): it
+   makes encrypt the default level and refuses none and may; ca= goes
+   with tls=verify only. */
+static int settings (char const *s, size_t len, smtproute *r)
+{
+  size_t i = 0 ;
+  int seentls = 0 ;
+  while (i < len)
+  {
+    size_t w ;
+    char const *v ;
+    size_t vl ;
+    if (isspc(s[i])) { i++ ; continue ; }
+    w = i ;
+    while (i < len && !isspc(s[i])) i++ ;
+    v = memchr(s + w, '=', i - w) ;
+    if (!v) return 0 ;
+    v++ ;
+    vl = s + i - v ;
+    if (!vl) return 0 ;
+    if (v - (s + w) == 4 && !memcmp(s + w, "tls=", 4))
+    {
+      if (seentls++) return 0 ;
+      if (vl == 4 && !memcmp(v, "none", 4)) r->tls = SMTPROUTE_TLS_NONE ;
+      else if (vl == 3 && !memcmp(v, "may", 3)) r->tls = SMTPROUTE_TLS_MAY ;
+      else if (vl == 7 && !memcmp(v, "encrypt", 7)) r->tls = SMTPROUTE_TLS_ENCRYPT ;
+      else if (vl == 6 && !memcmp(v, "verify", 6)) r->tls = SMTPROUTE_TLS_VERIFY ;
+      else return 0 ;
+    }
+    else if (v - (s + w) == 3 && !memcmp(s + w, "ca=", 3))
+    {
+      if (r->ca) return 0 ;
+      r->ca = v ; r->calen = vl ;
+    }
+    else if (v - (s + w) == 5 && !memcmp(s + w, "auth=", 5))
+    {
+      if (r->auth) return 0 ;
+      for (size_t k = 0 ; k < vl ; k++)
+        if (!((v[k] >= 'a' && v[k] <= 'z') || (v[k] >= 'A' && v[k] <= 'Z') || (v[k] >= '0' && v[k] <= '9')
+           || v[k] == '.' || v[k] == '-' || v[k] == '_' || v[k] == '@')) return 0 ;
+      r->auth = v ; r->authlen = vl ;
+    }
+    else return 0 ;
+  }
+  if (r->auth)
+  {
+    if (!seentls) r->tls = SMTPROUTE_TLS_ENCRYPT ;
+    else if (r->tls == SMTPROUTE_TLS_NONE || r->tls == SMTPROUTE_TLS_MAY) return 0 ;
+  }
+  if (r->ca && r->tls != SMTPROUTE_TLS_VERIFY) return 0 ;
+  return 1 ;
+}
+
 int smtproute_parse (char const *line, size_t len, char const **dom, size_t *domlen, smtproute *r)
 {
-  size_t i, hs, he ;
+  size_t i, hs, he, rest ;
   memset(r, 0, sizeof *r) ;
+  /* the route ends at the first space or tab; settings follow */
+  for (rest = 0 ; rest < len && !isspc(line[rest]) ; rest++) ;
+  if (rest < len && !settings(line + rest, len - rest, r)) return 0 ;
+  len = rest ;
   if (len && line[0] == '[')
   {
     i = byte_chr(line, len, ']') ;

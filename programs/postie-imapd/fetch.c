@@ -3,6 +3,8 @@
 #include <errno.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+#include <skalibs/strerr.h>
 #include <skalibs/bytestr.h>
 #include <skalibs/stralloc.h>
 #include <skalibs/types.h>
@@ -35,27 +37,54 @@ struct item_s
   uint32_t pstart, plen ;
 } ;
 
-void put_flags (unsigned char fl)
+static void put_flags_in (kwtab const *t, unsigned char fl, uint32_t kw)
 {
   int sp = 0 ;
-  puts_("(") ;
+  unsigned int k ;
   if (fl & FL_ANSWERED) { puts_("\\Answered") ; sp = 1 ; }
   if (fl & FL_FLAGGED) { if (sp) puts_(" ") ; puts_("\\Flagged") ; sp = 1 ; }
   if (fl & FL_DELETED) { if (sp) puts_(" ") ; puts_("\\Deleted") ; sp = 1 ; }
   if (fl & FL_SEEN) { if (sp) puts_(" ") ; puts_("\\Seen") ; sp = 1 ; }
-  if (fl & FL_DRAFT) { if (sp) puts_(" ") ; puts_("\\Draft") ; }
-  puts_(")") ;
+  if (fl & FL_DRAFT) { if (sp) puts_(" ") ; puts_("\\Draft") ; sp = 1 ; }
+  for (k = 0 ; k < KW_N ; k++)
+    if ((kw & (1u << k)) && t->name[k][0]) { if (sp) puts_(" ") ; puts_(t->name[k]) ; sp = 1 ; }
 }
 
-/* one flag: 1 known (*fl |=), 2 keyword (ignored: not kept), 0 bad */
-static int p_flag (parser *p, unsigned char *fl)
+void put_flags (kwtab const *t, unsigned char fl, uint32_t kw)
+{
+  puts_("(") ; put_flags_in(t, fl, kw) ; puts_(")") ;
+}
+
+/* The folder's flags: the FLAGS and PERMANENTFLAGS of SELECT, and again
+   when a keyword is added. */
+void put_flaglists (box const *b)
+{
+  puts_("* FLAGS ") ; put_flags(&b->kw, 0x1f, 0x3ffffff) ; puts_("\r\n") ;
+  if (b->readonly) puts_("* OK [PERMANENTFLAGS ()] read-only\r\n") ;
+  else
+  {
+    unsigned int k, n = 0 ;
+    for (k = 0 ; k < KW_N ; k++) if (b->kw.name[k][0]) n++ ;
+    puts_("* OK [PERMANENTFLAGS (") ;
+    put_flags_in(&b->kw, 0x1f, 0x3ffffff) ;
+    puts_(n < KW_N ? " \\*)] keywords allowed\r\n" : ")] no more keywords in this folder\r\n") ;
+  }
+}
+
+/* one flag: 1 system (*fl |=), 2 keyword (into kn), 0 bad */
+static int p_flag (parser *p, unsigned char *fl, kwnames *kn)
 {
   char const *a ;
   size_t l ;
   int sys = p_char(p, '\\') ;
   l = p_atom(p, &a) ;
   if (!l) return 0 ;
-  if (!sys) return 2 ;
+  if (!sys)
+  {
+    if (kn->count >= KW_N || l > KW_LEN) return 0 ;
+    kn->s[kn->count] = a ; kn->n[kn->count++] = l ;
+    return 2 ;
+  }
   if (l == 4 && !case_diffb(a, 4, "Seen")) *fl |= FL_SEEN ;
   else if (l == 8 && !case_diffb(a, 8, "Answered")) *fl |= FL_ANSWERED ;
   else if (l == 7 && !case_diffb(a, 7, "Flagged")) *fl |= FL_FLAGGED ;
@@ -65,17 +94,40 @@ static int p_flag (parser *p, unsigned char *fl)
   return 1 ;
 }
 
-int p_flaglist (parser *p, unsigned char *fl)
+int p_flaglist (parser *p, unsigned char *fl, kwnames *kn)
 {
   int paren = p_char(p, '(') ;
   *fl = 0 ;
+  kn->count = 0 ;
   if (paren && p_char(p, ')')) return 1 ;
   for (;;)
   {
-    if (!p_flag(p, fl)) return 0 ;
+    if (!p_flag(p, fl, kn)) return 0 ;
     if (!p_sp(p)) break ;
   }
   return paren ? p_char(p, ')') : 1 ;
+}
+
+/* The keywords named in kn as a mask of letters of folder dir (table t):
+   with create, a keyword the folder has not got gets a letter (*added
+   set). Returns 1, or 0 (errno: ENOSPC when the folder's 26 letters are
+   taken). */
+int kw_mask (char const *dir, kwtab *t, kwnames const *kn, int create, uint32_t *mask, int *added)
+{
+  unsigned int j ;
+  *mask = 0 ;
+  for (j = 0 ; j < kn->count ; j++)
+  {
+    int k = kw_find(t, kn->s[j], kn->n[j]) ;
+    if (k < 0 && create)
+    {
+      k = kw_add(dir, t, kn->s[j], kn->n[j]) ;
+      if (k < 0) return 0 ;
+      if (added) *added = 1 ;
+    }
+    if (k >= 0) *mask |= 1u << k ;
+  }
+  return 1 ;
 }
 
 static int p_section (parser *p, item *it)
@@ -260,10 +312,86 @@ static void put_section (item const *it, char const *m, size_t n)
   }
 }
 
-static int needs_body (item const *it)
+/* What an item needs of the message: all of it in memory (the MIME
+   structure), its header in memory, its size as sent (a walk through the
+   file). Anything else is sent from the file, piece by piece. */
+#define N_WHOLE 1
+#define N_HEADER 2
+#define N_SIZE 4
+static int needs (item const *it)
 {
-  return it->kind == I_ENVELOPE || it->kind == I_BODYSTRUCTURE || it->kind == I_BODY || it->kind == I_SECTION
-      || it->kind == I_RFC822 || it->kind == I_RFC822_HEADER || it->kind == I_RFC822_TEXT ;
+  switch (it->kind)
+  {
+    case I_BODYSTRUCTURE : case I_BODY : return N_WHOLE ;
+    case I_SECTION :
+      if (it->nsec) return N_WHOLE ;
+      return it->what == S_ALL ? N_SIZE : it->what == S_TEXT ? N_HEADER | N_SIZE : N_HEADER ;
+    case I_ENVELOPE : case I_RFC822_HEADER : return N_HEADER ;
+    case I_RFC822_TEXT : return N_HEADER | N_SIZE ;
+    case I_SIZE : case I_RFC822 : return N_SIZE ;
+    default : return 0 ;
+  }
+}
+
+/* A part of the file's CRLF form, [start, start + n), as a literal (with
+   the item's <partial>), sent from the file. */
+static void put_part_file (item const *it, int fd, uint64_t start, uint64_t n)
+{
+  uint64_t off = 0 ;
+  if (it->partial)
+  {
+    puts_("<") ; putnum(it->pstart) ; puts_(">") ;
+    if (it->pstart >= n) n = 0 ;
+    else { off = it->pstart ; n -= it->pstart ; if (n > it->plen) n = it->plen ; }
+  }
+  puts_(" {") ; putnum(n) ; puts_("}\r\n") ;
+  if (n && !msg_send(fd, start + off, n)) strerr_warnwu1sys("read a message file whole: its literal was filled with spaces") ;
+}
+
+/* BODY[], BODY[HEADER...], BODY[TEXT] of the message (no part number):
+   the header from memory, the rest from the file. */
+static void put_section_file (item const *it, char const *hd, size_t hlen, int fd, uint64_t size)
+{
+  size_t h = header_end(hd, hlen) ;
+  stralloc tmp = STRALLOC_ZERO ;
+  puts_("BODY[") ; put(it->raw, it->rawlen) ; puts_("]") ;
+  switch (it->what)
+  {
+    case S_ALL : put_part_file(it, fd, 0, size) ; break ;
+    case S_HEADER : put_part(it, hd, h) ; break ;
+    case S_TEXT : put_part_file(it, fd, h, size - h) ; break ;
+    default :
+      filter_fields(it, hd, h, &tmp) ;
+      put_part(it, tmp.s, tmp.len) ;
+      stralloc_free(&tmp) ;
+  }
+}
+
+/* Reads what the items need of message i: all of it (need & N_WHOLE:
+   into msg, as now), or its header into msg and its size into *size;
+   *fd is the open file (or -1). Returns 1, 0 when it cannot be read. */
+static int prepare (box *b, size_t i, int need, stralloc *sa, int *fd, uint64_t *size)
+{
+  *fd = -1 ;
+  if (need & N_WHOLE)
+  {
+    if (!msg_load(b, i, sa)) return 0 ;
+    *size = sa->len ;
+    return 1 ;
+  }
+  *fd = msg_open(b, i) ;
+  if (*fd < 0) return 0 ;
+  if (need & N_SIZE)
+  {
+    int64_t n = msg_size(b, i, *fd) ;
+    if (n < 0) goto err ;
+    *size = n ;
+  }
+  if ((need & N_HEADER) && !msg_header(*fd, sa, maxmessage)) goto err ;
+  return 1 ;
+ err:
+  close(*fd) ; *fd = -1 ;
+  return 0 ;
 }
 
 void cmd_fetch (box *b, parser *p, int uid, char const *tag)
@@ -273,7 +401,7 @@ void cmd_fetch (box *b, parser *p, int uid, char const *tag)
   seqset s ;
   size_t i ;
   uint32_t star ;
-  int body = 0, setseen = 0, missing = 0 ;
+  int need = 0, setseen = 0, missing = 0 ;
   stralloc msgbuf = STRALLOC_ZERO ;
   if (!p_sp(p) || !p_seqset(p, &s) || !p_sp(p)) { bad(tag, "BAD syntax: FETCH set items") ; return ; }
   {
@@ -304,7 +432,7 @@ void cmd_fetch (box *b, parser *p, int uid, char const *tag)
   }
   for (k = 0 ; k < ni ; k++)
   {
-    if (needs_body(&items[k]) || items[k].kind == I_SIZE) body = 1 ;
+    need |= needs(&items[k]) ;
     if ((items[k].kind == I_SECTION && !items[k].peek) || items[k].kind == I_RFC822 || items[k].kind == I_RFC822_TEXT) setseen = 1 ;
   }
   if (b->readonly) setseen = 0 ;
@@ -314,13 +442,15 @@ void cmd_fetch (box *b, parser *p, int uid, char const *tag)
   {
     int sp = 0 ;
     int flagsdone = 0 ;
+    int fd = -1 ;
+    uint64_t size = 0 ;
     if (!seq_has(&s, uid ? b->m[i].uid : i + 1, star)) continue ;
-    if (body && !msg_load(b, i, &msgbuf))
+    if (need && !prepare(b, i, need, &msgbuf, &fd, &size))
     {
-      if (errno == ENOENT && msg_refind(b, i) && msg_load(b, i, &msgbuf)) ;
+      if (errno == ENOENT && msg_refind(b, i) && prepare(b, i, need, &msgbuf, &fd, &size)) ;
       else { missing = 1 ; continue ; }
     }
-    if (setseen && !(b->m[i].flags & FL_SEEN)) msg_setflags(b, i, b->m[i].flags | FL_SEEN) ;
+    if (setseen && !(b->m[i].flags & FL_SEEN)) msg_setflags(b, i, b->m[i].flags | FL_SEEN, b->m[i].kw) ;
     else setseen = setseen ;
     puts_("* ") ; putnum(i + 1) ; puts_(" FETCH (") ;
     if (uid) { puts_("UID ") ; putnum(b->m[i].uid) ; sp = 1 ; }
@@ -334,24 +464,33 @@ void cmd_fetch (box *b, parser *p, int uid, char const *tag)
       sp = 1 ;
       switch (it->kind)
       {
-        case I_FLAGS : puts_("FLAGS ") ; put_flags(b->m[i].flags) ; flagsdone = 1 ; break ;
+        case I_FLAGS : puts_("FLAGS ") ; put_flags(&b->kw, b->m[i].flags, b->m[i].kw) ; flagsdone = 1 ; break ;
         case I_UID : puts_("UID ") ; putnum(b->m[i].uid) ; break ;
         case I_INTERNALDATE : puts_("INTERNALDATE ") ; put_internaldate(b->m[i].mtime) ; break ;
-        case I_SIZE : puts_("RFC822.SIZE ") ; putnum(msgbuf.len) ; break ;
+        case I_SIZE : puts_("RFC822.SIZE ") ; putnum(size) ; break ;
         case I_ENVELOPE : puts_("ENVELOPE ") ; put_envelope(msgbuf.s, msgbuf.len) ; break ;
         case I_BODYSTRUCTURE : puts_("BODYSTRUCTURE ") ; put_bodystructure(msgbuf.s, msgbuf.len, 1) ; break ;
         case I_BODY : puts_("BODY ") ; put_bodystructure(msgbuf.s, msgbuf.len, 0) ; break ;
-        case I_SECTION : put_section(it, msgbuf.s, msgbuf.len) ; break ;
-        case I_RFC822 : puts_("RFC822 {") ; putnum(msgbuf.len) ; puts_("}\r\n") ; put(msgbuf.s, msgbuf.len) ; break ;
+        case I_SECTION :
+          if (fd < 0) put_section(it, msgbuf.s, msgbuf.len) ;
+          else put_section_file(it, msgbuf.s, msgbuf.len, fd, size) ;
+          break ;
+        case I_RFC822 :
+          if (fd < 0) { puts_("RFC822 {") ; putnum(msgbuf.len) ; puts_("}\r\n") ; put(msgbuf.s, msgbuf.len) ; }
+          else { item whole = { .kind = I_RFC822 } ; puts_("RFC822") ; put_part_file(&whole, fd, 0, size) ; }
+          break ;
         case I_RFC822_HEADER :
           h = header_end(msgbuf.s, msgbuf.len) ;
           puts_("RFC822.HEADER {") ; putnum(h) ; puts_("}\r\n") ; put(msgbuf.s, h) ; break ;
         case I_RFC822_TEXT :
           h = header_end(msgbuf.s, msgbuf.len) ;
-          puts_("RFC822.TEXT {") ; putnum(msgbuf.len - h) ; puts_("}\r\n") ; put(msgbuf.s + h, msgbuf.len - h) ; break ;
+          if (fd < 0) { puts_("RFC822.TEXT {") ; putnum(msgbuf.len - h) ; puts_("}\r\n") ; put(msgbuf.s + h, msgbuf.len - h) ; }
+          else { item whole = { .kind = I_RFC822_TEXT } ; puts_("RFC822.TEXT") ; put_part_file(&whole, fd, h, size - h) ; }
+          break ;
       }
     }
-    if (setseen && !flagsdone) { puts_(" FLAGS ") ; put_flags(b->m[i].flags) ; }
+    if (fd >= 0) close(fd) ;
+    if (setseen && !flagsdone) { puts_(" FLAGS ") ; put_flags(&b->kw, b->m[i].flags, b->m[i].kw) ; }
     puts_(")\r\n") ;
   }
   stralloc_free(&msgbuf) ;
@@ -363,28 +502,38 @@ void cmd_store (box *b, parser *p, int uid, char const *tag)
   seqset s ;
   char const *a ;
   size_t l, i ;
-  int mode = 0, silent = 0, failed = 0 ;
+  int mode = 0, silent = 0, failed = 0, added = 0 ;
   unsigned char fl ;
-  uint32_t star ;
+  kwnames kn ;
+  uint32_t star, kw ;
   if (!p_sp(p) || !p_seqset(p, &s) || !p_sp(p)) { bad(tag, "BAD syntax: STORE set item flags") ; return ; }
   if (p_char(p, '+')) mode = 1 ; else if (p_char(p, '-')) mode = -1 ;
   l = p_atom(p, &a) ;
   if (l == 12 && !case_diffb(a, 12, "FLAGS.SILENT")) silent = 1 ;
   else if (!(l == 5 && !case_diffb(a, 5, "FLAGS"))) { bad(tag, "BAD syntax: STORE set [+-]FLAGS[.SILENT] flags") ; return ; }
-  if (!p_sp(p) || !p_flaglist(p, &fl) || !p_end(p)) { bad(tag, "BAD syntax: STORE flags") ; return ; }
+  if (!p_sp(p) || !p_flaglist(p, &fl, &kn) || !p_end(p)) { bad(tag, "BAD syntax: STORE flags") ; return ; }
   if (b->readonly) { tagged(tag, "NO [READ-ONLY] folder is read-only") ; return ; }
+  if (!kw_mask(b->dir, &b->kw, &kn, mode >= 0, &kw, &added))
+  {
+    if (errno == ENOSPC) tagged(tag, "NO [LIMIT] this folder has 26 keywords already, the most it can keep") ;
+    else tagged(tag, "NO [SERVERBUG] cannot store the keyword") ;
+    return ;
+  }
+  if (added) put_flaglists(b) ;
   star = uid ? (b->n ? b->m[b->n-1].uid : 0) : b->n ;
   for (i = 0 ; i < b->n ; i++)
   {
     unsigned char nf ;
+    uint32_t nk ;
     if (!seq_has(&s, uid ? b->m[i].uid : i + 1, star)) continue ;
     nf = mode > 0 ? b->m[i].flags | fl : mode < 0 ? b->m[i].flags & ~fl : fl ;
-    if (!msg_setflags(b, i, nf)) { failed = 1 ; continue ; }
+    nk = mode > 0 ? b->m[i].kw | kw : mode < 0 ? b->m[i].kw & ~kw : kw ;
+    if (!msg_setflags(b, i, nf, nk)) { failed = 1 ; continue ; }
     if (!silent)
     {
       puts_("* ") ; putnum(i + 1) ; puts_(" FETCH (") ;
       if (uid) { puts_("UID ") ; putnum(b->m[i].uid) ; puts_(" ") ; }
-      puts_("FLAGS ") ; put_flags(b->m[i].flags) ; puts_(")\r\n") ;
+      puts_("FLAGS ") ; put_flags(&b->kw, b->m[i].flags, b->m[i].kw) ; puts_(")\r\n") ;
     }
   }
   tagged(tag, failed ? "NO some flags could not be stored (expunged meanwhile?)" : "OK STORE completed") ;

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <dirent.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -41,12 +42,13 @@
 #define LINE_MAX 65536           /* one line of a command */
 #define CMD_MAX (1 << 20)        /* a command, literals included (APPEND's message aside) */
 #define TAG_MAX 64
+#define SPOOL_MIN 65536          /* an APPEND literal larger goes to a file */
 
-#define CAPS "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UIDPLUS MOVE UNSELECT CHILDREN SPECIAL-USE"
+#define CAPS "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UIDPLUS MOVE UNSELECT CHILDREN SPECIAL-USE LIST-EXTENDED LIST-STATUS"
 
 static unsigned long timeout = 1800 ;
 static unsigned long maxbad = 20 ;
-static unsigned long idlepoll = 2 ;
+static unsigned long idlepoll = 30 ;
 unsigned long maxmessage = 40000000 ;
 static unsigned long nbad = 0 ;
 
@@ -55,8 +57,9 @@ static timedin in = TIMEDIN_INIT(0, inbuf, sizeof inbuf) ;
 static char outbuf[16384] ;
 static size_t outlen = 0 ;
 
-static box cur ;
-static int selected = 0 ;
+box cur ;
+int selected = 0 ;
+
 
 /* Output */
 
@@ -81,32 +84,11 @@ void put (char const *s, size_t n)
   }
 }
 
+/* Drops what was put and not sent yet (a reply given up half-way). */
+void out_discard (void) { outlen = 0 ; }
+
 void puts_ (char const *s) { put(s, strlen(s)) ; }
 void putnum (uint64_t u) { char f[UINT64_FMT] ; put(f, uint64_fmt(f, u)) ; }
-
-/* A string: quoted when it can be, else a literal. */
-void putstring (char const *s, size_t n)
-{
-  size_t i ;
-  int q = n < 1024 ;
-  for (i = 0 ; q && i < n ; i++)
-    if (s[i] == '\r' || s[i] == '\n' || !s[i] || (unsigned char)s[i] >= 0x80) q = 0 ;
-  if (q)
-  {
-    put("\"", 1) ;
-    for (i = 0 ; i < n ; i++)
-    {
-      if (s[i] == '"' || s[i] == '\\') put("\\", 1) ;
-      put(s + i, 1) ;
-    }
-    put("\"", 1) ;
-  }
-  else
-  {
-    put("{", 1) ; putnum(n) ; put("}\r\n", 3) ;
-    put(s, n) ;
-  }
-}
 
 void tagged (char const *tag, char const *s)
 {
@@ -133,13 +115,58 @@ void die_temp (char const *what)
   bye("[UNAVAILABLE] temporary failure") ;
 }
 
+/* APPEND's message, when it is big, is not kept in memory: it is read
+   into a file in the Maildir's tmp/, and the command holds only its
+   {n}CRLF (spool.at is where its bytes would begin). cmd_append renames
+   the file into the folder; readcmd removes one left unused. */
+struct spool_s spool = { .fd = -1 } ;
+
+static void spool_drop (void)
+{
+  if (spool.fd >= 0) { close(spool.fd) ; spool.fd = -1 ; }
+  if (spool.path[0]) { unlink(spool.path) ; spool.path[0] = 0 ; }
+  spool.at = 0 ; spool.len = 0 ;
+}
+
+/* Reads the literal of lit bytes into a new spool file. */
+static void spool_read (size_t lit, size_t at)
+{
+  static unsigned long seq = 0 ;
+  char buf[65536] ;
+  size_t n = 0 ;
+  memcpy(spool.path, "tmp/append.", 11) ; n = 11 ;
+  n += uint64_fmt(spool.path + n, (uint64_t)getpid()) ;
+  spool.path[n++] = '.' ;
+  n += uint64_fmt(spool.path + n, (uint64_t)++seq) ;
+  spool.path[n] = 0 ;
+  spool.fd = open(spool.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600) ;
+  if (spool.fd < 0) { spool.path[0] = 0 ; die_temp("create a file in tmp/ for APPEND") ; }
+  spool.at = at ; spool.len = lit ;
+  while (lit)
+  {
+    tain deadline ;
+    size_t k = lit < sizeof buf ? lit : sizeof buf ;
+    int r ;
+    tain_now_g() ;
+    tain_addsec_g(&deadline, timeout) ;
+    r = timedin_get(&in, buf, k, &deadline) ;
+    if (r < 0 && errno == ETIMEDOUT) { spool_drop() ; bye("autologout: idle for too long") ; }
+    if (r <= 0) { spool_drop() ; _exit(0) ; }
+    if (spool.err || allwrite(spool.fd, buf, k) < k) { if (!spool.err) spool.err = errno ? errno : EIO ; }
+    lit -= k ;
+  }
+}
+
 /* Input: one command, literals included, into c. Returns 1, or 0 when
    the command was refused already (too long, literal too big). */
 static int readcmd (stralloc *c, char *tag)
 {
   char line[LINE_MAX + 1] ;
   int first = 1, append = 0 ;
+  size_t spooled = 0 ;
   c->len = 0 ;
+  spool_drop() ;
+  spool.err = 0 ;
   for (;;)
   {
     tain deadline ;
@@ -189,7 +216,7 @@ static int readcmd (stralloc *c, char *tag)
     /* what the command may hold in all; c->len + len + 2 <= cap is checked
        first so that cap - (c->len + len + 2) cannot wrap */
     cap = CMD_MAX + (append ? maxmessage : 0) ;
-    if (c->len + len + 2 > cap || (haslit && lit > cap - (c->len + len + 2)))
+    if (spooled + c->len + len + 2 > cap || (haslit && lit > cap - (spooled + c->len + len + 2)))
     {
       if (haslit && !sync) { tagged(tag, "BAD [TOOBIG] literal too big") ; bye("cannot skip a non-synchronizing literal") ; }
       bad(tag, haslit ? "NO [TOOBIG] literal too big" : "BAD command too long") ;
@@ -198,6 +225,12 @@ static int readcmd (stralloc *c, char *tag)
     if (!stralloc_catb(c, line, len) || !stralloc_catb(c, "\r\n", 2)) die_temp("allocate memory") ;
     if (!haslit) { c->len -= 2 ; return 1 ; }
     if (sync) { put("+ Ready for literal data\r\n", 26) ; flush() ; }
+    if (append && lit > SPOOL_MIN && spool.fd < 0)
+    {
+      spool_read(lit, c->len) ;
+      spooled = lit ;
+      continue ;
+    }
     if (!stralloc_readyplus(c, lit)) die_temp("allocate memory") ;
     tain_now_g() ;
     tain_addsec_g(&deadline, timeout) ;
@@ -208,20 +241,24 @@ static int readcmd (stralloc *c, char *tag)
   }
 }
 
-static void put_flags_of (box *b, size_t i) { put_flags(b->m[i].flags) ; }
+static void put_flags_of (box *b, size_t i) { put_flags(&b->kw, b->m[i].flags, b->m[i].kw) ; }
 
 /* The changes since the last look at the selected folder: EXPUNGE,
    EXISTS, FETCH FLAGS. */
 static void update (void)
 {
-  uint32_t *ou ; unsigned char *of ;
+  uint32_t *ou, *ok ; unsigned char *of ;
   size_t on = cur.n, i, j ;
+  kwtab okw ;
   if (!selected) return ;
   ou = malloc((on + 1) * sizeof(uint32_t)) ;
+  ok = malloc((on + 1) * sizeof(uint32_t)) ;
   of = malloc(on + 1) ;
-  if (!ou || !of) die_temp("allocate memory") ;
-  for (i = 0 ; i < on ; i++) { ou[i] = cur.m[i].uid ; of[i] = cur.m[i].flags ; }
+  if (!ou || !of || !ok) die_temp("allocate memory") ;
+  for (i = 0 ; i < on ; i++) { ou[i] = cur.m[i].uid ; of[i] = cur.m[i].flags ; ok[i] = cur.m[i].kw ; }
+  okw = cur.kw ;
   if (!box_sync(&cur, 0)) die_temp("read the folder") ;
+  if (memcmp(&okw, &cur.kw, sizeof okw)) put_flaglists(&cur) ;  /* keywords added by another session */
   /* expunged: those no longer there, from the last down */
   for (i = on, j = cur.n ; i-- ;)
   {
@@ -242,7 +279,7 @@ static void update (void)
     for (i = 0 ; i < cur.n ; i++)
     {
       while (k < on && ou[k] < cur.m[i].uid) k++ ;
-      if (k < on && ou[k] == cur.m[i].uid && of[k] != cur.m[i].flags)
+      if (k < on && ou[k] == cur.m[i].uid && (of[k] != cur.m[i].flags || ok[k] != cur.m[i].kw))
       {
         puts_("* ") ; putnum(i + 1) ; puts_(" FETCH (FLAGS ") ; put_flags_of(&cur, i) ; puts_(")\r\n") ;
       }
@@ -262,16 +299,16 @@ static void update (void)
     }
     if (cur.n != still || cur.n != on) { puts_("* ") ; putnum(cur.n) ; puts_(" EXISTS\r\n") ; }
   }
-  free(ou) ; free(of) ;
+  free(ou) ; free(of) ; free(ok) ;
 }
 
-static int getbox (parser *p, char *dir, size_t max, char **name, size_t *nlen)
+int getbox (parser *p, char *dir, size_t max, char **name, size_t *nlen)
 {
   if (!p_astring(p, name, nlen)) return 0 ;
   return box_name_to_dir(*name, *nlen, dir, max) ? 1 : -1 ;
 }
 
-static int isdir (char const *d)
+int isdir (char const *d)
 {
   struct stat st ;
   char p[600] ;
@@ -295,8 +332,7 @@ static void cmd_select (parser *p, char const *tag, int ro)
   cur.readonly = ro ;
   if (!box_sync(&cur, 1)) { strerr_warnwusys("read ", dir) ; tagged(tag, "NO [UNAVAILABLE] cannot read the folder") ; return ; }
   selected = 1 ;
-  puts_("* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)\r\n") ;
-  puts_(ro ? "* OK [PERMANENTFLAGS ()] read-only\r\n" : "* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)] no keywords\r\n") ;
+  put_flaglists(&cur) ;
   puts_("* ") ; putnum(cur.n) ; puts_(" EXISTS\r\n* 0 RECENT\r\n") ;
   for (i = 0 ; i < cur.n ; i++) if (!(cur.m[i].flags & FL_SEEN)) { unseen = i + 1 ; break ; }
   if (unseen) { puts_("* OK [UNSEEN ") ; putnum(unseen) ; puts_("] first unseen\r\n") ; }
@@ -305,303 +341,19 @@ static void cmd_select (parser *p, char const *tag, int ro)
   tagged(tag, ro ? "OK [READ-ONLY] EXAMINE completed" : "OK [READ-WRITE] SELECT completed") ;
 }
 
-/* Folder listing */
-
-static char const *special_use (char const *name)
-{
-  if (!strcmp(name, "Sent")) return "\\Sent" ;
-  if (!strcmp(name, "Drafts")) return "\\Drafts" ;
-  if (!strcmp(name, "Trash")) return "\\Trash" ;
-  if (!strcmp(name, "Junk")) return "\\Junk" ;
-  return 0 ;
-}
-
-/* IMAP LIST pattern: '*' any, '%' any but the separator '.'. One row of
-   a table over pattern x name, kept up as the pattern is read: row[j]
-   says whether the pattern so far matches the name's first j bytes.
-   Time: pattern length x name length at most (a row with nothing left
-   in it ends the look), no recursion. A name is a directory entry's, at
-   most 255 bytes. */
-static int match (char const *pat, size_t pl, char const *s, size_t sl)
-{
-  unsigned char row[256] ;
-  size_t i, j ;
-  if (sl >= sizeof row) return 0 ;
-  memset(row, 0, sl + 1) ;
-  row[0] = 1 ;
-  for (i = 0 ; i < pl ; i++)
-  {
-    int any = 0 ;
-    if (pat[i] == '*')
-    {
-      for (j = 1 ; j <= sl ; j++) row[j] |= row[j-1] ;
-      while (i + 1 < pl && (pat[i+1] == '*' || pat[i+1] == '%')) i++ ;
-      any = 1 ;
-    }
-    else if (pat[i] == '%')
-    {
-      for (j = 1 ; j <= sl ; j++) if (row[j-1] && s[j-1] != '.') row[j] = 1 ;
-      any = 1 ;
-    }
-    else
-    {
-      for (j = sl ; j ; j--) { row[j] = row[j-1] && s[j-1] == pat[i] ; any |= row[j] ; }
-      row[0] = 0 ;
-    }
-    if (!any) return 0 ;
-  }
-  return row[sl] ;
-}
-
-static int subscribed (char const *name)
-{
-  stralloc sa = STRALLOC_ZERO ;
-  size_t i = 0, nl = strlen(name) ;
-  int r = 0 ;
-  if (!openslurpclose(&sa, "postie-subscriptions")) return 0 ;
-  while (i < sa.len)
-  {
-    char *e = memchr(sa.s + i, '\n', sa.len - i) ;
-    size_t l = e ? (size_t)(e - sa.s) - i : sa.len - i ;
-    if (l == nl && !memcmp(sa.s + i, name, nl)) { r = 1 ; break ; }
-    i += l + 1 ;
-  }
-  stralloc_free(&sa) ;
-  return r ;
-}
-
-static void cmd_list (parser *p, char const *tag, int lsub)
-{
-  char *ref, *pat ;
-  size_t rl, pl ;
-  stralloc full = STRALLOC_ZERO ;
-  DIR *d ;
-  if (!p_sp(p) || !p_astring(p, &ref, &rl)) { bad(tag, "BAD syntax: LIST reference pattern") ; return ; }
-  /* "" is an atom-less empty quoted string: p_astring handles it */
-  if (!p_sp(p)) { bad(tag, "BAD syntax: LIST reference pattern") ; return ; }
-  {
-    /* list-mailbox: atoms with % and * too */
-    size_t st = p->pos ;
-    if (p->pos < p->len && (p->s[p->pos] == '"' || p->s[p->pos] == '{')) { if (!p_string(p, &pat, &pl)) { bad(tag, "BAD syntax: LIST pattern") ; return ; } }
-    else
-    {
-      while (p->pos < p->len && p->s[p->pos] != ' ' && p->s[p->pos] != '(' && p->s[p->pos] != ')') p->pos++ ;
-      pat = p->s + st ; pl = p->pos - st ;
-    }
-  }
-  /* LIST-EXTENDED return options: accepted, not acted on */
-  if (!stralloc_catb(&full, ref, rl) || !stralloc_catb(&full, pat, pl)) die_temp("allocate memory") ;
-  if (!pl)
-  {
-    puts_("* LIST (\\Noselect) \".\" \"\"\r\n") ;
-    tagged(tag, "OK LIST completed") ;
-    stralloc_free(&full) ;
-    return ;
-  }
-  if (match(full.s, full.len, "INBOX", 5) && (!lsub || subscribed("INBOX")))
-    puts_(lsub ? "* LSUB () \".\" INBOX\r\n" : "* LIST (\\HasNoChildren) \".\" INBOX\r\n") ;
-  d = opendir(".") ;
-  if (d)
-  {
-    for (;;)
-    {
-      struct dirent *de = readdir(d) ;
-      char const *nm ;
-      char const *su ;
-      size_t l ;
-      if (!de) break ;
-      if (de->d_name[0] != '.' || !de->d_name[1] || de->d_name[1] == '.') continue ;
-      nm = de->d_name + 1 ;
-      l = strlen(nm) ;
-      if (!isdir(de->d_name)) continue ;
-      if (!match(full.s, full.len, nm, l)) continue ;
-      if (lsub && !subscribed(nm)) continue ;
-      su = special_use(nm) ;
-      puts_(lsub ? "* LSUB (" : "* LIST (") ;
-      if (!lsub) puts_("\\HasNoChildren") ;
-      if (!lsub && su) { puts_(" ") ; puts_(su) ; }
-      puts_(") \".\" ") ;
-      putstring(nm, l) ;
-      puts_("\r\n") ;
-    }
-    closedir(d) ;
-  }
-  stralloc_free(&full) ;
-  tagged(tag, lsub ? "OK LSUB completed" : "OK LIST completed") ;
-}
-
-static void cmd_status (parser *p, char const *tag)
-{
-  char dir[512] ;
-  char *name ; size_t nlen ;
-  box b ;
-  size_t i, unseen = 0 ;
-  int r = p_sp(p) ? getbox(p, dir, sizeof dir, &name, &nlen) : 0 ;
-  int first = 1 ;
-  if (!r || !p_sp(p) || !p_char(p, '(')) { bad(tag, "BAD syntax: STATUS folder (items)") ; return ; }
-  if (r < 0 || !isdir(dir)) { tagged(tag, "NO [NONEXISTENT] no such folder") ; return ; }
-  memset(&b, 0, sizeof b) ;
-  strcpy(b.dir, dir) ;
-  if (!box_sync(&b, 1)) { tagged(tag, "NO [UNAVAILABLE] cannot read the folder") ; return ; }
-  for (i = 0 ; i < b.n ; i++) if (!(b.m[i].flags & FL_SEEN)) unseen++ ;
-  puts_("* STATUS ") ; putstring(name, nlen) ; puts_(" (") ;
-  for (;;)
-  {
-    char const *a ;
-    size_t l = p_atom(p, &a) ;
-    if (!l) break ;
-    if (!first) puts_(" ") ;
-    first = 0 ;
-    if (l == 8 && !case_diffb(a, 8, "MESSAGES")) { puts_("MESSAGES ") ; putnum(b.n) ; }
-    else if (l == 6 && !case_diffb(a, 6, "RECENT")) puts_("RECENT 0") ;
-    else if (l == 7 && !case_diffb(a, 7, "UIDNEXT")) { puts_("UIDNEXT ") ; putnum(b.uidnext) ; }
-    else if (l == 11 && !case_diffb(a, 11, "UIDVALIDITY")) { puts_("UIDVALIDITY ") ; putnum(b.uidvalidity) ; }
-    else if (l == 6 && !case_diffb(a, 6, "UNSEEN")) { puts_("UNSEEN ") ; putnum(unseen) ; }
-    else { box_free(&b) ; outlen = 0 ; bad(tag, "BAD unknown STATUS item") ; return ; }
-    if (!p_sp(p)) break ;
-  }
-  box_free(&b) ;
-  if (!p_char(p, ')') || !p_end(p)) { outlen = 0 ; bad(tag, "BAD syntax: STATUS folder (items)") ; return ; }
-  puts_(")\r\n") ;
-  tagged(tag, "OK STATUS completed") ;
-}
-
-static void cmd_create (parser *p, char const *tag)
-{
-  char dir[512] ;
-  char *name ; size_t nlen ;
-  int r = p_sp(p) ? getbox(p, dir, sizeof dir, &name, &nlen) : 0 ;
-  if (!r || !p_end(p)) { bad(tag, "BAD syntax: CREATE folder") ; return ; }
-  if (nlen && name[nlen-1] == '.') { nlen-- ; r = box_name_to_dir(name, nlen, dir, sizeof dir) ? 1 : -1 ; }
-  if (r < 0 || !strcmp(dir, ".")) { tagged(tag, "NO [CANNOT] not a folder name here") ; return ; }
-  if (isdir(dir)) { tagged(tag, "NO [ALREADYEXISTS] folder exists") ; return ; }
-  if (!box_create(dir)) { strerr_warnwusys("create ", dir) ; tagged(tag, "NO [SERVERBUG] cannot create the folder") ; return ; }
-  tagged(tag, "OK CREATE completed") ;
-}
-
-/* Remove a folder directory: its three subdirectories' files, then it.
-   cur last: a folder is a directory with cur/, so one that a crash
-   left half-deleted still shows in LIST and a second DELETE finishes it
-   (a COPY into it meanwhile, with no tmp/, answers NO). */
-static int rmfolder (char const *dir)
-{
-  static char const *const subs[3] = { "tmp", "new", "cur" } ;
-  stralloc pth = STRALLOC_ZERO ;
-  unsigned int k ;
-  int ok = 1 ;
-  for (k = 0 ; k < 3 ; k++)
-  {
-    DIR *d ;
-    pth.len = 0 ;
-    if (!stralloc_cats(&pth, dir) || !stralloc_cats(&pth, "/") || !stralloc_cats(&pth, subs[k]) || !stralloc_0(&pth)) return 0 ;
-    d = opendir(pth.s) ;
-    if (!d) continue ;
-    for (;;)
-    {
-      struct dirent *de = readdir(d) ;
-      stralloc f = STRALLOC_ZERO ;
-      if (!de) break ;
-      if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue ;
-      if (stralloc_cats(&f, pth.s) && stralloc_cats(&f, "/") && stralloc_cats(&f, de->d_name) && stralloc_0(&f))
-        if (unlink(f.s) < 0) ok = 0 ;
-      stralloc_free(&f) ;
-    }
-    closedir(d) ;
-    if (rmdir(pth.s) < 0) ok = 0 ;
-  }
-  {
-    static char const *const files[4] = { "postie-uids", "postie-uids.lock", "postie-uids.tmp", "maildirfolder" } ;
-    for (k = 0 ; k < 4 ; k++)
-    {
-      pth.len = 0 ;
-      if (stralloc_cats(&pth, dir) && stralloc_cats(&pth, "/") && stralloc_cats(&pth, files[k]) && stralloc_0(&pth)) unlink(pth.s) ;
-    }
-  }
-  stralloc_free(&pth) ;
-  return ok && rmdir(dir) == 0 ;
-}
-
-static void cmd_delete (parser *p, char const *tag)
-{
-  char dir[512] ;
-  char *name ; size_t nlen ;
-  int r = p_sp(p) ? getbox(p, dir, sizeof dir, &name, &nlen) : 0 ;
-  if (!r || !p_end(p)) { bad(tag, "BAD syntax: DELETE folder") ; return ; }
-  if (r > 0 && !strcmp(dir, ".")) { tagged(tag, "NO [CANNOT] INBOX cannot be deleted") ; return ; }
-  if (r < 0 || !isdir(dir)) { tagged(tag, "NO [NONEXISTENT] no such folder") ; return ; }
-  if (selected && !strcmp(cur.dir, dir)) { box_free(&cur) ; selected = 0 ; }
-  if (!rmfolder(dir)) { strerr_warnwusys("delete ", dir) ; tagged(tag, "NO [SERVERBUG] cannot delete the folder wholly") ; return ; }
-  tagged(tag, "OK DELETE completed") ;
-}
-
-static void cmd_rename (parser *p, char const *tag)
-{
-  char from[512], to[512] ;
-  char *n1, *n2 ; size_t l1, l2 ;
-  int r1 = p_sp(p) ? getbox(p, from, sizeof from, &n1, &l1) : 0 ;
-  int r2 = r1 && p_sp(p) ? getbox(p, to, sizeof to, &n2, &l2) : 0 ;
-  if (!r1 || !r2 || !p_end(p)) { bad(tag, "BAD syntax: RENAME old new") ; return ; }
-  if (r1 < 0 || !isdir(from)) { tagged(tag, "NO [NONEXISTENT] no such folder") ; return ; }
-  if (r2 < 0 || !strcmp(to, ".")) { tagged(tag, "NO [CANNOT] not a folder name here") ; return ; }
-  if (isdir(to)) { tagged(tag, "NO [ALREADYEXISTS] folder exists") ; return ; }
-  if (!strcmp(from, "."))
-  {
-    /* RENAME INBOX: its messages move to the new folder, INBOX stays */
-    box b ; size_t i ;
-    char uniq[128] ;
-    memset(&b, 0, sizeof b) ; strcpy(b.dir, ".") ;
-    if (!box_create(to) || !box_sync(&b, 1)) { tagged(tag, "NO [SERVERBUG] cannot rename INBOX") ; return ; }
-    for (i = 0 ; i < b.n ; i++)
-      box_add_file(to, b.names.s + b.m[i].name, 0, b.m[i].flags, uniq, sizeof uniq) ;
-    box_free(&b) ;
-    tagged(tag, "OK RENAME completed") ;
-    return ;
-  }
-  if (rename(from, to) < 0) { strerr_warnwusys("rename ", from) ; tagged(tag, "NO [SERVERBUG] cannot rename") ; return ; }
-  if (selected && !strcmp(cur.dir, from)) strcpy(cur.dir, to) ;
-  tagged(tag, "OK RENAME completed") ;
-}
-
-static void cmd_subscribe (parser *p, char const *tag, int add)
-{
-  char dir[512] ;
-  char *name ; size_t nlen ;
-  stralloc sa = STRALLOC_ZERO, out = STRALLOC_ZERO ;
-  size_t i = 0 ;
-  int r = p_sp(p) ? getbox(p, dir, sizeof dir, &name, &nlen) : 0 ;
-  if (!r || !p_end(p)) { bad(tag, "BAD syntax: SUBSCRIBE folder") ; return ; }
-  if (r < 0) { tagged(tag, "NO [NONEXISTENT] no such folder") ; return ; }
-  if (!strcmp(dir, ".")) { name = "INBOX" ; nlen = 5 ; }
-  else { name = dir + 3 ; nlen = strlen(name) ; }
-  if (!openslurpclose(&sa, "postie-subscriptions") && errno != ENOENT) { tagged(tag, "NO [SERVERBUG] cannot read the subscriptions") ; return ; }
-  while (i < sa.len)
-  {
-    char *e = memchr(sa.s + i, '\n', sa.len - i) ;
-    size_t l = e ? (size_t)(e - sa.s) - i : sa.len - i ;
-    if (l && !(l == nlen && !memcmp(sa.s + i, name, nlen))) { stralloc_catb(&out, sa.s + i, l) ; stralloc_catb(&out, "\n", 1) ; }
-    i += l + 1 ;
-  }
-  if (add) { stralloc_catb(&out, name, nlen) ; stralloc_catb(&out, "\n", 1) ; }
-  if (!openwritenclose_suffix("postie-subscriptions", out.s, out.len, ".tmp"))
-  {
-    stralloc_free(&sa) ; stralloc_free(&out) ;
-    tagged(tag, "NO [SERVERBUG] cannot write the subscriptions") ;
-    return ;
-  }
-  stralloc_free(&sa) ; stralloc_free(&out) ;
-  tagged(tag, add ? "OK SUBSCRIBE completed" : "OK UNSUBSCRIBE completed") ;
-}
-
-/* EXPUNGE (all \Deleted, or those of a UID set) */
-static void expunge (seqset const *uids, int silent)
+/* EXPUNGE (all \Deleted, or those of a UID set, or those whose only[]
+   is set: only[] is indexed as cur.m was on entry) */
+static void expunge (seqset const *uids, unsigned char const *only, int silent)
 {
   size_t i ;
   int dirty = 0 ;
+  uint32_t star = cur.n ? cur.m[cur.n-1].uid : 0 ;
   for (i = cur.n ; i-- ;)
   {
     stralloc pth = STRALLOC_ZERO ;
     if (!(cur.m[i].flags & FL_DELETED)) continue ;
-    if (uids && !seq_has(uids, cur.m[i].uid, cur.n ? cur.m[cur.n-1].uid : 0)) continue ;
+    if (uids && !seq_has(uids, cur.m[i].uid, star)) continue ;
+    if (only && !only[i]) continue ;
     if (!stralloc_cats(&pth, cur.dir) || !stralloc_cats(&pth, "/") || !stralloc_cats(&pth, cur.names.s + cur.m[i].name) || !stralloc_0(&pth)) die_temp("allocate memory") ;
     if (unlink(pth.s) < 0 && errno == ENOENT && msg_refind(&cur, i) && (cur.m[i].flags & FL_DELETED))
     {
@@ -635,6 +387,7 @@ static void cmd_copy (parser *p, char const *tag, int uid, int move)
   box d ;
   size_t i, count = 0, retried = (size_t)-1 ;
   stralloc src = STRALLOC_ZERO, uniqs = STRALLOC_ZERO, srcuids = STRALLOC_ZERO, dstuids = STRALLOC_ZERO ;
+  static kwtab dkw ;
   uint32_t star ;
   int r ;
   if (!p_sp(p) || !p_seqset(p, &s) || !p_sp(p)) { bad(tag, "BAD syntax: COPY set folder") ; return ; }
@@ -643,13 +396,29 @@ static void cmd_copy (parser *p, char const *tag, int uid, int move)
   if (r < 0 || !isdir(dir)) { tagged(tag, "NO [TRYCREATE] no such folder") ; return ; }
   if (move && cur.readonly) { tagged(tag, "NO [READ-ONLY] folder is read-only") ; return ; }
   star = uid ? (cur.n ? cur.m[cur.n-1].uid : 0) : cur.n ;
+  if (!kw_load(dir, &dkw)) { tagged(tag, "NO [SERVERBUG] cannot read the folder's keywords") ; goto end ; }
   for (i = 0 ; i < cur.n ; i++)
   {
     char uniq[128] ;
+    uint32_t dk = 0 ;
     if (!seq_has(&s, uid ? cur.m[i].uid : i + 1, star)) continue ;
+    if (cur.m[i].kw)
+    {
+      /* the keywords by name: the destination's letters may differ */
+      kwnames kn ;
+      unsigned int k ;
+      kn.count = 0 ;
+      for (k = 0 ; k < KW_N ; k++)
+        if ((cur.m[i].kw & (1u << k)) && cur.kw.name[k][0]) { kn.s[kn.count] = cur.kw.name[k] ; kn.n[kn.count++] = strlen(cur.kw.name[k]) ; }
+      if (!kw_mask(dir, &dkw, &kn, 1, &dk, 0))
+      {
+        tagged(tag, errno == ENOSPC ? "NO [LIMIT] the destination has 26 keywords already, the most it can keep" : "NO [SERVERBUG] cannot copy the keywords") ;
+        goto end ;
+      }
+    }
     src.len = 0 ;
     if (!stralloc_cats(&src, cur.dir) || !stralloc_cats(&src, "/") || !stralloc_cats(&src, cur.names.s + cur.m[i].name) || !stralloc_0(&src)) die_temp("allocate memory") ;
-    if (!box_add_file(dir, src.s, 1, cur.m[i].flags & ~FL_DELETED, uniq, sizeof uniq))
+    if (!box_add_file(dir, src.s, 1, cur.m[i].flags & ~FL_DELETED, dk, uniq, sizeof uniq))
     {
       /* the source renamed meanwhile: look it up again, once (ENOENT
          may as well be the destination's, e.g. a folder with no tmp/) */
@@ -682,14 +451,14 @@ static void cmd_copy (parser *p, char const *tag, int uid, int move)
   {
     for (i = 0 ; i < cur.n ; i++)
       if (seq_has(&s, uid ? cur.m[i].uid : i + 1, star) && !(cur.m[i].flags & FL_DELETED))
-        msg_setflags(&cur, i, cur.m[i].flags | FL_DELETED) ;
+        msg_setflags(&cur, i, cur.m[i].flags | FL_DELETED, cur.m[i].kw) ;
     {
-      seqset us ;
-      /* only those just moved: by UID */
-      us.n = 0 ;
-      for (i = 0 ; i < cur.n && us.n < sizeof us.r / sizeof us.r[0] ; i++)
-        if (seq_has(&s, uid ? cur.m[i].uid : i + 1, star)) { us.r[us.n++] = cur.m[i].uid ; us.r[us.n++] = cur.m[i].uid ; }
-      expunge(&us, 0) ;
+      /* only those just moved, however many */
+      unsigned char *only = calloc(cur.n + 1, 1) ;
+      if (!only) die_temp("allocate memory") ;
+      for (i = 0 ; i < cur.n ; i++) only[i] = !!seq_has(&s, uid ? cur.m[i].uid : i + 1, star) ;
+      expunge(0, only, 0) ;
+      free(only) ;
     }
   }
   if (!move && count && dstuids.len)
@@ -712,6 +481,9 @@ static void cmd_append (parser *p, char const *tag)
   char dir[512] ;
   char *name, *data ; size_t nlen, dlen ;
   unsigned char fl = 0 ;
+  kwnames kn = { .count = 0 } ;
+  static kwtab dkw ;
+  uint32_t kw = 0 ;
   char uniq[128] ;
   char tmpname[600] ;
   box d ;
@@ -720,12 +492,29 @@ static void cmd_append (parser *p, char const *tag)
   if (!r || !p_sp(p)) { bad(tag, "BAD syntax: APPEND folder [(flags)] [date] literal") ; return ; }
   if (p->pos < p->len && p->s[p->pos] == '(')
   {
-    if (!p_flaglist(p, &fl) || !p_sp(p)) { bad(tag, "BAD syntax: APPEND flags") ; return ; }
+    if (!p_flaglist(p, &fl, &kn) || !p_sp(p)) { bad(tag, "BAD syntax: APPEND flags") ; return ; }
   }
   if (p->pos < p->len && p->s[p->pos] == '"')
   {
     char *dt ; size_t dl ;
     if (!p_string(p, &dt, &dl) || !p_sp(p)) { bad(tag, "BAD syntax: APPEND date") ; return ; }
+  }
+  if (p_spooled(p))
+  {
+    /* the message is in spool.path already */
+    if (!p_end(p)) { bad(tag, "BAD syntax: APPEND message literal") ; return ; }
+    if (r < 0 || !isdir(dir)) { tagged(tag, "NO [TRYCREATE] no such folder") ; return ; }
+    if (spool.err || fsync(spool.fd) < 0)
+    {
+      int e = spool.err ? spool.err : errno ;
+      tagged(tag, e == ENOSPC || e == EDQUOT ? "NO [OVERQUOTA] no space" : "NO [SERVERBUG] cannot store the message") ;
+      return ;
+    }
+    close(spool.fd) ; spool.fd = -1 ;
+    if (strlen(spool.path) >= sizeof tmpname) { tagged(tag, "NO [SERVERBUG] cannot store the message") ; return ; }
+    strcpy(tmpname, spool.path) ;
+    spool.path[0] = 0 ;  /* renamed away now, or unlinked below */
+    goto stored ;
   }
   if (!p_string(p, &data, &dlen) || !p_end(p)) { bad(tag, "BAD syntax: APPEND message literal") ; return ; }
   if (r < 0 || !isdir(dir)) { tagged(tag, "NO [TRYCREATE] no such folder") ; return ; }
@@ -747,7 +536,14 @@ static void cmd_append (parser *p, char const *tag)
     return ;
   }
   close(fd) ;
-  if (!box_add_file(dir, tmpname, 0, fl, uniq, sizeof uniq))
+ stored:
+  if (kn.count && (!kw_load(dir, &dkw) || !kw_mask(dir, &dkw, &kn, 1, &kw, 0)))
+  {
+    unlink(tmpname) ;
+    tagged(tag, errno == ENOSPC ? "NO [LIMIT] this folder has 26 keywords already, the most it can keep" : "NO [SERVERBUG] cannot store the keywords") ;
+    return ;
+  }
+  if (!box_add_file(dir, tmpname, 0, fl, kw, uniq, sizeof uniq))
   {
     unlink(tmpname) ;
     tagged(tag, "NO [SERVERBUG] cannot store the message") ;
@@ -772,10 +568,38 @@ static void cmd_append (parser *p, char const *tag)
   box_free(&d) ;
 }
 
-/* IDLE (RFC 2177): updates every idlepoll seconds until DONE. */
+/* An inotify watch on the selected folder's new/ and cur/: a delivery
+   (a file renamed or linked into new/), an expunge or a flag change by
+   anyone (a rename in cur/) wakes IDLE at once. Returns the descriptor,
+   or -1 (no inotify here: IDLE then looks every idlepoll seconds). */
+static int idle_watch (void)
+{
+  static char const *const subs[2] = { "/new", "/cur" } ;
+  char p[600] ;
+  size_t l = strlen(cur.dir) ;
+  unsigned int k ;
+  int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC) ;
+  if (fd < 0) { strerr_warnwusys("inotify_init1: IDLE polls every ", "imapidlepoll seconds") ; return -1 ; }
+  for (k = 0 ; k < 2 ; k++)
+  {
+    memcpy(p, cur.dir, l) ; strcpy(p + l, subs[k]) ;
+    if (inotify_add_watch(fd, p, IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_ONLYDIR) < 0)
+    {
+      strerr_warnwusys("watch ", p, ": IDLE polls every imapidlepoll seconds") ;
+      close(fd) ;
+      return -1 ;
+    }
+  }
+  return fd ;
+}
+
+/* IDLE (RFC 2177): updates when the folder changes (inotify), and every
+   idlepoll seconds anyway (a file system without inotify events), until
+   DONE. */
 static void cmd_idle (char const *tag)
 {
   tain end ;
+  int wfd = selected ? idle_watch() : -1 ;
   puts_("+ idling\r\n") ;
   flush() ;
   tain_now_g() ;
@@ -783,7 +607,7 @@ static void cmd_idle (char const *tag)
   for (;;)
   {
     tain deadline ;
-    iopause_fd x = { .fd = 0, .events = IOPAUSE_READ, .revents = 0 } ;
+    iopause_fd x[2] = { { .fd = 0, .events = IOPAUSE_READ, .revents = 0 }, { .fd = wfd, .events = IOPAUSE_READ, .revents = 0 } } ;
     int r ;
     update() ;
     flush() ;
@@ -791,11 +615,18 @@ static void cmd_idle (char const *tag)
     tain_now_g() ;
     tain_addsec_g(&deadline, idlepoll) ;
     if (tain_less(&end, &deadline)) deadline = end ;
-    r = iopause_g(&x, 1, &deadline) ;
+    r = iopause_g(x, wfd >= 0 ? 2 : 1, &deadline) ;
     if (r < 0 && errno != EINTR) _exit(0) ;
-    if (r > 0) break ;
-    if (!tain_less(&STAMP, &end)) bye("autologout: idle for too long") ;
+    if (r > 0 && x[0].revents) break ;
+    if (r > 0 && x[1].revents)
+    {
+      /* drain the events: what changed is read from the folder itself */
+      char ev[4096] ;
+      while (read(wfd, ev, sizeof ev) > 0) ;
+    }
+    if (!tain_less(&STAMP, &end)) { if (wfd >= 0) close(wfd) ; bye("autologout: idle for too long") ; }
   }
+  if (wfd >= 0) close(wfd) ;
   {
     char line[64] ;
     size_t len ;
@@ -922,7 +753,7 @@ int main (int argc, char const *const *argv)
       bad(tag, "BAD no folder selected") ;
     else if (cmdis(cmd, cl, "CLOSE") || cmdis(cmd, cl, "UNSELECT"))
     {
-      if (!cur.readonly && (cmd[0] == 'C' || cmd[0] == 'c')) expunge(0, 1) ;
+      if (!cur.readonly && (cmd[0] == 'C' || cmd[0] == 'c')) expunge(0, 0, 1) ;
       box_free(&cur) ; selected = 0 ;
       tagged(tag, "OK completed") ;
     }
@@ -932,7 +763,7 @@ int main (int argc, char const *const *argv)
       if (uid && (!p_sp(&p) || !p_seqset(&p, &s))) { bad(tag, "BAD syntax: UID EXPUNGE set") ; continue ; }
       if (cur.readonly) { tagged(tag, "NO [READ-ONLY] folder is read-only") ; continue ; }
       update() ;
-      expunge(uid ? &s : 0, 0) ;
+      expunge(uid ? &s : 0, 0, 0) ;
       tagged(tag, "OK EXPUNGE completed") ;
     }
     else if (cmdis(cmd, cl, "SEARCH")) cmd_search(&cur, &p, uid, tag) ;

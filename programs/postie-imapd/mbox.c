@@ -52,6 +52,14 @@ static ent *ent_find (ent *e, size_t ne, char const *base, char const *nm)
   return 0 ;
 }
 
+/* indices into sortfiles, by file name (names in sortbase) */
+static msg const *sortfiles ;
+static int cmpnewname (void const *a, void const *b)
+{
+  size_t const *x = a, *y = b ;
+  return strcmp(sortbase + sortfiles[*x].name, sortbase + sortfiles[*y].name) ;
+}
+
 static int cmpuid (void const *a, void const *b)
 {
   msg const *x = a, *y = b ;
@@ -80,14 +88,17 @@ int box_name_to_dir (char const *name, size_t len, char *dir, size_t max)
   return 1 ;
 }
 
-void flags_letters (unsigned char fl, char *s)
+void box_unlock (int fd) { close(fd) ; }
+
+/* the info letters: system flags, then keywords (at most 32 bytes) */
+void flags_letters (unsigned char fl, uint32_t kw, char *s)
 {
   if (fl & FL_DRAFT) *s++ = 'D' ;
   if (fl & FL_FLAGGED) *s++ = 'F' ;
   if (fl & FL_ANSWERED) *s++ = 'R' ;
   if (fl & FL_SEEN) *s++ = 'S' ;
   if (fl & FL_DELETED) *s++ = 'T' ;
-  *s = 0 ;
+  kw_letters(kw, s) ;
 }
 
 unsigned char flags_of_name (char const *name)
@@ -173,6 +184,7 @@ static int scan (char const *dir, stralloc *names, msg **files, size_t *n, size_
       (*files)[*n].sent = -1 ;
       (*files)[*n].mtime = st.st_mtime ;
       (*files)[*n].flags = flags_of_name(de->d_name) ;
+      (*files)[*n].kw = kw_of_name(de->d_name) ;
       (*files)[*n].gone = 0 ;
       if (!stralloc_cats(names, "cur/") || !stralloc_catb(names, de->d_name, nl + 1)) { closedir(d) ; goto err ; }
       (*n)++ ;
@@ -238,7 +250,7 @@ static int uids_write (char const *dir, uint32_t validity, uint32_t next, msg co
   return 0 ;
 }
 
-static int lockdir (char const *dir)
+int box_lock (char const *dir)
 {
   stralloc p = STRALLOC_ZERO ;
   int fd ;
@@ -248,6 +260,41 @@ static int lockdir (char const *dir)
   if (fd < 0) return -1 ;
   while (flock(fd, LOCK_EX) < 0) if (errno != EINTR) { close(fd) ; return -1 ; }
   return fd ;
+}
+
+/* A new UIDVALIDITY: the time, but above every one given before in this
+   Maildir, so that a folder deleted and created again within a second
+   (or with the clock set back) never gets its old UIDVALIDITY again.
+   The last one given is kept in the Maildir's postie-uidvalidity (one
+   decimal number, written in place under a lock on the file itself; an
+   unreadable file counts as 0). Without the file (it cannot be made),
+   the time alone. */
+static uint32_t uidvalidity_new (void)
+{
+  char buf[16] ;
+  uint32_t last = 0, v = (uint32_t)time(0) ;
+  ssize_t r ;
+  int fd = open("postie-uidvalidity", O_RDWR | O_CREAT | O_CLOEXEC, 0600) ;
+  if (fd < 0) return v ? v : 1 ;
+  while (flock(fd, LOCK_EX) < 0) if (errno != EINTR) { close(fd) ; return v ? v : 1 ; }
+  r = pread(fd, buf, sizeof buf - 1, 0) ;
+  if (r > 0)
+  {
+    buf[r] = 0 ;
+    if (!uint32_scan(buf, &last)) last = 0 ;
+  }
+  if (v <= last) v = last + 1 ;
+  if (!v) v = 1 ;  /* wrapped past 4294967295: start again */
+  {
+    /* fixed width, so that the write replaces the whole number */
+    size_t n = uint32_fmt(0, v) ;
+    memset(buf, '0', 10) ;
+    uint32_fmt(buf + 10 - n, v) ;
+    buf[10] = '\n' ;
+    if (pwrite(fd, buf, 11, 0) == 11) fsync(fd) ;
+  }
+  close(fd) ;
+  return v ;
 }
 
 /* A fresh snapshot of b->dir into b (b->names, b->m, b->n replaced),
@@ -260,15 +307,15 @@ int box_sync (box *b, int first)
   ent *e = 0 ;
   uint32_t validity = 0, next = 1 ;
   int valid, changed = 0 ;
-  int lfd = lockdir(b->dir) ;
+  int lfd = box_lock(b->dir) ;
   (void)first ;
   if (lfd < 0) return 0 ;
   if (!path3(&up, b->dir, "postie-uids", 0)) goto err ;
+  if (!kw_load(b->dir, &b->kw)) goto err ;
   if (!uids_read(up.s, &uf, &validity, &next, &valid)) goto err ;
   if (!valid)
   {
-    validity = (uint32_t)time(0) ;
-    if (!validity) validity = 1 ;
+    validity = uidvalidity_new() ;
     next = 1 ;
     changed = 1 ;
   }
@@ -327,23 +374,23 @@ int box_sync (box *b, int first)
     }
     if (nu)
     {
-      /* new ones, by name */
-      for (i = 0 ; i < n ; i++)
-        if (!files[i].uid) { files[i].uid = 0xffffffffu ; }
-      /* order the unknown ones by file name: selection over the few */
-      for (;;)
+      /* the new ones in file name order, sorted (not picked one by one:
+         a first look at a folder of 100,000 took n * n comparisons) */
+      size_t *ix = malloc(nu * sizeof(size_t)), k = 0 ;
+      if (!ix) goto err ;
+      for (i = 0 ; i < n ; i++) if (!files[i].uid) ix[k++] = i ;
+      sortbase = names.s ; sortfiles = files ;
+      qsort(ix, nu, sizeof(size_t), &cmpnewname) ;
+      for (k = 0 ; k < nu ; k++)
       {
-        size_t best = n ;
-        for (i = 0 ; i < n ; i++)
-          if (files[i].uid == 0xffffffffu && (best == n || strcmp(names.s + files[i].name, names.s + files[best].name) < 0)) best = i ;
-        if (best == n) break ;
-        if (next == 0xffffffffu) goto err ;
-        files[best].uid = next++ ;
+        if (next == 0xffffffffu) { free(ix) ; goto err ; }
+        files[ix[k]].uid = next++ ;
       }
+      free(ix) ;
       changed = 1 ;
     }
   }
-  qsort(files, n, sizeof(msg), &cmpuid) ;
+  if (n) qsort(files, n, sizeof(msg), &cmpuid) ;  /* files is null in an empty folder */
   /* a message seen twice (renamed while we read): keep one */
   {
     size_t j = 0 ;
@@ -382,15 +429,15 @@ void box_free (box *b)
 }
 
 /* Renames message i to carry the flags fl. Returns 1, 0 on error. */
-int msg_setflags (box *b, size_t i, unsigned char fl)
+int msg_setflags (box *b, size_t i, unsigned char fl, uint32_t kw)
 {
   stralloc from = STRALLOC_ZERO, to = STRALLOC_ZERO ;
   char const *nm = b->names.s + b->m[i].name ;
-  char letters[8] ;
+  char letters[40] ;
   size_t ul = strcspn(nm + 4, ":") ;
   int ok ;
-  if (b->m[i].flags == fl) return 1 ;
-  flags_letters(fl, letters) ;
+  if (b->m[i].flags == fl && b->m[i].kw == kw) return 1 ;
+  flags_letters(fl, kw, letters) ;
   ok = stralloc_cats(&from, b->dir) && stralloc_cats(&from, "/") && stralloc_cats(&from, nm) && stralloc_0(&from)
     && stralloc_cats(&to, b->dir) && stralloc_cats(&to, "/") && stralloc_catb(&to, nm, 4 + ul)
     && stralloc_cats(&to, ":2,") && stralloc_cats(&to, letters) && stralloc_0(&to) ;
@@ -398,7 +445,7 @@ int msg_setflags (box *b, size_t i, unsigned char fl)
   {
     /* under the folder's lock: a session listing cur/ meanwhile would
        miss the file while it changes names, and take it for gone */
-    int lfd = lockdir(b->dir) ;
+    int lfd = box_lock(b->dir) ;
     int r = rename(from.s, to.s) ;
     int e = errno ;
     if (lfd >= 0) close(lfd) ;
@@ -415,7 +462,7 @@ int msg_setflags (box *b, size_t i, unsigned char fl)
     {
       stralloc_free(&from) ; stralloc_free(&to) ;
       depth++ ;
-      ok = msg_setflags(b, i, fl) ;
+      ok = msg_setflags(b, i, fl, kw) ;
       depth-- ;
       return ok ;
     }
@@ -428,6 +475,7 @@ int msg_setflags (box *b, size_t i, unsigned char fl)
     if (stralloc_catb(&b->names, to.s + strlen(b->dir) + 1, to.len - strlen(b->dir) - 1))
       b->m[i].name = off ;
     b->m[i].flags = fl ;
+    b->m[i].kw = kw ;
   }
   stralloc_free(&from) ; stralloc_free(&to) ;
   return ok ;
@@ -467,11 +515,11 @@ static unsigned long seq = 0 ;
 /* Puts a message into the folder dir: src is linked (link_it) or renamed
    into dir/tmp/UNIQ, then renamed to dir/cur/UNIQ:2,FLAGS. The unique
    part goes to uniq. Returns 1, or 0 (errno). */
-int box_add_file (char const *dir, char const *src, int link_it, unsigned char fl, char *uniq, size_t umax)
+int box_add_file (char const *dir, char const *src, int link_it, unsigned char fl, uint32_t kw, char *uniq, size_t umax)
 {
   stralloc t = STRALLOC_ZERO, c = STRALLOC_ZERO ;
   char u[128] ;
-  char letters[8] ;
+  char letters[40] ;
   size_t n = 0 ;
   struct timespec ts ;
   clock_gettime(CLOCK_REALTIME, &ts) ;
@@ -485,7 +533,7 @@ int box_add_file (char const *dir, char const *src, int link_it, unsigned char f
   memcpy(u + n, ".imap", 6) ; n += 5 ;
   if (n + 1 > umax) return (errno = ENAMETOOLONG, 0) ;
   memcpy(uniq, u, n + 1) ;
-  flags_letters(fl, letters) ;
+  flags_letters(fl, kw, letters) ;
   if (!stralloc_cats(&t, dir) || !stralloc_cats(&t, "/tmp/") || !stralloc_cats(&t, u) || !stralloc_0(&t)
    || !stralloc_cats(&c, dir) || !stralloc_cats(&c, "/cur/") || !stralloc_cats(&c, u)
    || !stralloc_cats(&c, ":2,") || !stralloc_cats(&c, letters) || !stralloc_0(&c)) goto err ;
@@ -560,6 +608,7 @@ int msg_refind (box *b, size_t i)
       {
         b->m[i].name = off ;
         b->m[i].flags = flags_of_name(de->d_name) ;
+        b->m[i].kw = kw_of_name(de->d_name) ;
         found = 1 ;
       }
       break ;

@@ -66,6 +66,32 @@ int header_get (char const *m, size_t hlen, char const *field, stralloc *sa)
   return 0 ;
 }
 
+/* A string, as IMAP writes one: quoted when it can be, else a literal
+   (used by every file of postie-imapd; here, so that the fuzz target of
+   this file checks it too). */
+void putstring (char const *s, size_t n)
+{
+  size_t i ;
+  int q = n < 1024 ;
+  for (i = 0 ; q && i < n ; i++)
+    if (s[i] == '\r' || s[i] == '\n' || !s[i] || (unsigned char)s[i] >= 0x80) q = 0 ;
+  if (q)
+  {
+    put("\"", 1) ;
+    for (i = 0 ; i < n ; i++)
+    {
+      if (s[i] == '"' || s[i] == '\\') put("\\", 1) ;
+      put(s + i, 1) ;
+    }
+    put("\"", 1) ;
+  }
+  else
+  {
+    put("{", 1) ; putnum(n) ; put("}\r\n", 3) ;
+    put(s, n) ;
+  }
+}
+
 /* Content-Type and friends of one part */
 
 static void lower (char *s, size_t n) { for (size_t i = 0 ; i < n ; i++) if (s[i] >= 'A' && s[i] <= 'Z') s[i] += 32 ; }

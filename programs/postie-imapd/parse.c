@@ -44,9 +44,22 @@ static int p_literal (parser *p, char **a, size_t *n)
   if (i < p->len && p->s[i] == '+') i++ ;
   if (i + 3 > p->len || p->s[i] != '}' || p->s[i+1] != '\r' || p->s[i+2] != '\n') return 0 ;
   i += 3 ;
+  if (spool.fd >= 0 && i == spool.at) return 0 ;  /* its bytes are in a file: p_spooled */
   if (v > p->len - i) return 0 ;
   *a = p->s + i ; *n = v ;
   p->pos = i + v ;
+  return 1 ;
+}
+
+/* The literal at p->pos is the one readcmd put into a file (main.c):
+   skips its {n}CRLF and returns 1; else 0, nothing read. */
+int p_spooled (parser *p)
+{
+  size_t i = p->pos ;
+  if (spool.fd < 0 || i >= p->len || p->s[i] != '{') return 0 ;
+  while (++i < p->len && p->s[i] != '\n') ;
+  if (i >= p->len || i + 1 != spool.at) return 0 ;
+  p->pos = i + 1 ;
   return 1 ;
 }
 

@@ -142,8 +142,12 @@ static int key (parser *p, ctx *c, unsigned int depth)
   if (IS("KEYWORD") || IS("UNKEYWORD"))
   {
     char const *k ;
-    if (!p_sp(p) || !p_atom(p, &k)) return -1 ;
-    return a[0] == 'U' || a[0] == 'u' ;  /* no keywords are kept */
+    size_t kl ;
+    int want = !(a[0] == 'U' || a[0] == 'u'), idx ;
+    if (!p_sp(p) || !(kl = p_atom(p, &k))) return -1 ;
+    if (dry) return 0 ;
+    idx = kw_find(&c->b->kw, k, kl) ;
+    return (idx >= 0 && (m->kw & (1u << idx))) == want ;
   }
   if (IS("NOT"))
   {

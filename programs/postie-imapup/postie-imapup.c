@@ -310,6 +310,13 @@ static void do_authenticate (char *line, size_t len, char *args)
     reject(line, len, "NO [PRIVACYREQUIRED] authentication only over TLS: use STARTTLS first") ;
     return ;
   }
+  {
+    /* the initial response (RFC 4959) is an atom: a literal announced
+       here, the client may send it unasked (LITERAL+), is refused with
+       reject(), which ends the session rather than read it as commands */
+    size_t ln ; int sy ;
+    if (trailing_literal(line, len, &ln, &sy)) { reject(line, len, "BAD syntax: AUTHENTICATE PLAIN [initial-response], no literal") ; return ; }
+  }
   if (args[mlen]) r64 = args + mlen + 1 ;
   else
   {

@@ -31,6 +31,8 @@
 #include "rfc5322.h"
 #include "dns_mx.h"
 #include "smtproutes.h"
+#include "base64.h"
+#include "starttls.h"
 
 #define USAGE "postie-remote domain sender recipient..."
 
@@ -45,6 +47,8 @@
 #define ADDRESS_MAX 1000            /* as in the queue */
 #define TEXT_MAX 998                /* result text: line + letter + LF <= 1000 */
 #define SMTPROUTES_MAX (1 << 20)
+#define SMTPAUTH_MAX 65536
+#define CABUNDLE "/etc/ssl/certs/ca-certificates.crt"   /* the system's CA bundle (Debian's ca-certificates) */
 
 /* ---- results ---- */
 
@@ -147,6 +151,12 @@ static unsigned long replylines = REPLYLINES_DEFAULT ;
 static stralloc helohost = STRALLOC_ZERO ;
 static ip46 outip4, outip6 ;
 static int hasout4 = 0, hasout6 = 0 ;
+/* The route's TLS and AUTH settings (doc/postie-remote.md, "TLS"). */
+static unsigned int tlslevel = SMTPROUTE_TLS_MAY ;
+static stralloc cafile = STRALLOC_ZERO ;     /* with tls=verify */
+static stralloc authuser = STRALLOC_ZERO ;   /* with auth=: the credentials */
+static stralloc authpass = STRALLOC_ZERO ;
+static int hasauth = 0 ;
 
 static void badcontrol (char const *name) gccattr_noreturn ;
 static void badcontrol (char const *name)
@@ -269,6 +279,8 @@ static int body_walk (int send)
 /* One input and one output descriptor, so that a TLS tunnel (UCSPI-TLS)
    can take their place later; the input buffer can be discarded then. */
 static int rfd = -1, wfd = -1 ;
+static tlsc tls = TLSC_ZERO ;             /* postie-tlsc, once STARTTLS is done */
+static stralloc tlsnote = STRALLOC_ZERO ;  /* the session's TLS, for the message line */
 static char ibuf[8192] ;
 static size_t ilen = 0, ipos = 0 ;
 static stralloc label = STRALLOC_ZERO ;   /* "name [ip]:port" of the current host */
@@ -384,8 +396,12 @@ static int getreply (void)
 
 static void close_conn (void)
 {
-  if (rfd >= 0) fd_close(rfd) ;
-  if (wfd >= 0 && wfd != rfd) fd_close(wfd) ;
+  if (tls.pid) tlsc_end(&tls) ;  /* its pipes are rfd and wfd */
+  else
+  {
+    if (rfd >= 0) fd_close(rfd) ;
+    if (wfd >= 0 && wfd != rfd) fd_close(wfd) ;
+  }
   rfd = wfd = -1 ;
   ilen = ipos = olen = 0 ;
 }
@@ -409,6 +425,19 @@ static void said (stralloc *sa, char const *s, int withreply)
   if (withreply) catb(sa, reply.s, reply.len) ;
 }
 
+/* The same for the message line of a session, which also names its TLS:
+   "HOST [IP] accepted the message (TLSv1.2 SUITE): reply". */
+static void saidmsg (stralloc *sa, char const *s)
+{
+  sa->len = 0 ;
+  catb(sa, label.s, label.len) ;
+  cat(sa, s) ;
+  cat(sa, " (") ;
+  catb(sa, tlsnote.s, tlsnote.len) ;
+  cat(sa, "): ") ;
+  catb(sa, reply.s, reply.len) ;
+}
+
 /* An envelope address as an SMTP path. The queue holds local parts
    unquoted (doc/envelope.md), so one that is not a dot-atom ("john doe",
    "a@b") is quoted again here. */
@@ -426,6 +455,7 @@ static void catpath (stralloc *sa, char const *a)
 /* ---- one SMTP session ---- */
 
 static int ext_pipelining, ext_8bitmime, ext_smtputf8, ext_size ;
+static int ext_starttls, ext_authplain, ext_authlogin ;
 static uint64_t ext_sizemax ;
 static stralloc lasterr = STRALLOC_ZERO ;
 static int addr8bit = 0 ;
@@ -434,6 +464,7 @@ static void ehlo_keywords (void)
 {
   size_t i = 0 ;
   ext_pipelining = ext_8bitmime = ext_smtputf8 = ext_size = 0 ;
+  ext_starttls = ext_authplain = ext_authlogin = 0 ;
   ext_sizemax = 0 ;
   while (i < reply.len && reply.s[i] != '\n') i++ ;
   while (i < reply.len)
@@ -448,6 +479,20 @@ static void ehlo_keywords (void)
     if (k - s == 10 && !case_diffb(reply.s + s, 10, "PIPELINING")) ext_pipelining = 1 ;
     else if (k - s == 8 && !case_diffb(reply.s + s, 8, "8BITMIME")) ext_8bitmime = 1 ;
     else if (k - s == 8 && !case_diffb(reply.s + s, 8, "SMTPUTF8")) ext_smtputf8 = 1 ;
+    else if (k - s == 8 && !case_diffb(reply.s + s, 8, "STARTTLS")) ext_starttls = 1 ;
+    else if ((k - s == 4 && !case_diffb(reply.s + s, 4, "AUTH")) || (k - s > 5 && !case_diffb(reply.s + s, 5, "AUTH=")))
+    {
+      /* "AUTH PLAIN LOGIN", or the old "AUTH=PLAIN LOGIN" */
+      size_t w = s + 5 ;
+      while (w < e)
+      {
+        size_t x = w ;
+        while (x < e && reply.s[x] != ' ') x++ ;
+        if (x - w == 5 && !case_diffb(reply.s + w, 5, "PLAIN")) ext_authplain = 1 ;
+        else if (x - w == 5 && !case_diffb(reply.s + w, 5, "LOGIN")) ext_authlogin = 1 ;
+        w = x + 1 ;
+      }
+    }
     else if (k - s == 4 && !case_diffb(reply.s + s, 4, "SIZE"))
     {
       ext_size = 1 ;
@@ -520,7 +565,7 @@ static void transaction (void)
     if (which == nrcpt)
     {
       mailcode = code ;
-      said(&mailtext, " said after MAIL: ", 1) ;
+      saidmsg(&mailtext, " said after MAIL") ;
       if (code / 100 != 2 && !ext_pipelining) { copy(&mtext, &mailtext) ; finish(codeletter(code)) ; }
     }
     else if (which < nrcpt)
@@ -541,14 +586,14 @@ static void transaction (void)
       }
       if (code != 354)
       {
-        said(&mtext, " said after DATA: ", 1) ;
+        saidmsg(&mtext, " said after DATA") ;
         finish(code / 100 == 2 ? 'Z' : codeletter(code)) ;
       }
       if (!body_walk(1)) fail('Z', label.s, ": ", why) ;
       code = getreply() ;
       if (!code) fail('Z', label.s, ": no reply after the message: ", why) ;
-      if (code / 100 == 2) said(&mtext, " accepted the message: ", 1) ;
-      else said(&mtext, " said after the message: ", 1) ;
+      if (code / 100 == 2) saidmsg(&mtext, " accepted the message") ;
+      else saidmsg(&mtext, " said after the message") ;
       finish(codeletter(code)) ;
     }
   }
@@ -556,18 +601,144 @@ static void transaction (void)
   /* no recipient accepted: each recipient line stands as it is */
   mtext.len = 0 ;
   catb(&mtext, label.s, label.len) ;
-  cat(&mtext, " accepted no recipient: the message was not sent") ;
+  cat(&mtext, " accepted no recipient: the message was not sent (") ;
+  catb(&mtext, tlsnote.s, tlsnote.len) ;
+  cat(&mtext, ")") ;
   finish('K') ;
 }
 
-/* Connect, greeting, EHLO/HELO. Returns 0 (lasterr set) when this host is
-   no good and the next one should be tried; goes on to the transaction
-   otherwise and never returns. */
-static int session (ip46 const *ip, uint16_t port, char const *name)
+/* EHLO, or HELO when EHLO is refused (then no extension). Returns 1,
+   0 when the connection failed (why set), -1 when HELO was refused. */
+static int hello (void)
+{
+  int code ;
+  if (!oputs("EHLO ") || !oputs(helohost.s) || !oputs("\r\n")) return 0 ;
+  code = getreply() ;
+  if (!code) return 0 ;
+  if (code / 100 == 2) { ehlo_keywords() ; return 1 ; }
+  ext_pipelining = ext_8bitmime = ext_smtputf8 = ext_size = 0 ;
+  ext_starttls = ext_authplain = ext_authlogin = 0 ;
+  if (!oputs("HELO ") || !oputs(helohost.s) || !oputs("\r\n")) return 0 ;
+  code = getreply() ;
+  if (!code) return 0 ;
+  return code / 100 == 2 ? 1 : -1 ;
+}
+
+static char const *levelname (void)
+{
+  return tlslevel == SMTPROUTE_TLS_VERIFY ? "tls=verify" : hasauth ? "auth=" : "tls=encrypt" ;
+}
+
+/* STARTTLS (RFC 3207), then postie-tlsc on the connection. Returns 1
+   when TLS is on (the EHLO answer is forgotten: the caller says EHLO
+   again), 0 when the server refused STARTTLS (the connection goes on in
+   clear text), -1 when the handshake failed or the connection was lost
+   (lasterr set, the connection closed). */
+static int starttls (char const *name)
+{
+  tain deadline ;
+  stralloc whytls = STRALLOC_ZERO ;
+  unsigned long ms = timeoutremote * 1000 ;
+  int code, r, fd = rfd ;
+  if (!oputs("STARTTLS\r\n")) goto lost ;
+  code = getreply() ;
+  if (!code) goto lost ;
+  if (code != 220) return 0 ;
+  /* Anything the server sent behind its 220 came before TLS: it never
+     counts as said inside the session (the command injection class). */
+  ilen = ipos = 0 ;
+  tain_now_g() ;
+  tain_addsec_g(&deadline, timeoutremote) ;
+  rfd = wfd = -1 ;
+  r = tlsc_start(&tls, fd, name, tlslevel == SMTPROUTE_TLS_VERIFY ? cafile.s : 0, ms > 3600000 ? 3600000 : ms, &deadline, &whytls) ;
+  if (r < 0) { said(&lasterr, ": unable to run postie-tlsc: ", 0) ; cat(&lasterr, strerror(errno)) ; return -1 ; }
+  if (!r)
+  {
+    said(&lasterr, ": TLS handshake failed: ", 0) ;
+    catb(&lasterr, whytls.s, whytls.len) ;
+    /* in case the route lets the same address go on in clear text */
+    tlsnote.len = 0 ;
+    cat(&tlsnote, "no TLS: the TLS handshake failed: ") ;
+    catb(&tlsnote, whytls.s, whytls.len) ;
+    stralloc_free(&whytls) ;
+    return -1 ;
+  }
+  rfd = tls.rfd ;
+  wfd = tls.wfd ;
+  tlsnote.len = 0 ;
+  catb(&tlsnote, tls.info.s, tls.info.len) ;
+  if (tlslevel == SMTPROUTE_TLS_VERIFY) cat(&tlsnote, ", certificate verified") ;
+  return 1 ;
+ lost:
+  said(&lasterr, ": ", 0) ;
+  cat(&lasterr, why) ;
+  close_conn() ;
+  return -1 ;
+}
+
+/* AUTH PLAIN or LOGIN (RFC 4954, 4616) with the route's credentials;
+   only ever inside TLS. Returns 1 when accepted, 0 when refused
+   (lasterr set), -1 when the connection was lost. */
+static int authenticate (void)
+{
+  stralloc c = STRALLOC_ZERO ;
+  char *b ;
+  int code ;
+  if (!tls.pid) return 0 ;  /* never in clear: the callers make sure; this too */
+  b = malloc(4 * ((authuser.len + authpass.len + 4) / 3) + 4) ;
+  if (!b) die_nomem() ;
+  if (ext_authplain)
+  {
+    stralloc p = STRALLOC_ZERO ;
+    catb(&p, "", 1) ; catb(&p, authuser.s, authuser.len) ;
+    catb(&p, "", 1) ; catb(&p, authpass.s, authpass.len) ;
+    cat(&c, "AUTH PLAIN ") ;
+    catb(&c, b, base64_encode(p.s, p.len, b)) ;
+    cat(&c, "\r\n") ;
+    byte_zzero(p.s, p.len) ; stralloc_free(&p) ;
+    if (!oput(c.s, c.len)) goto lost ;
+    code = getreply() ;  /* flushes first */
+    byte_zzero(obuf, sizeof obuf) ;
+    if (!code) goto lost ;
+  }
+  else
+  {
+    /* the user, then the password, each after a 334 */
+    stralloc const *answer[2] = { &authuser, &authpass } ;
+    if (!oputs("AUTH LOGIN\r\n")) goto lost ;
+    code = getreply() ;
+    if (!code) goto lost ;
+    for (unsigned int k = 0 ; k < 2 && code == 334 ; k++)
+    {
+      c.len = 0 ;
+      catb(&c, b, base64_encode(answer[k]->s, answer[k]->len, b)) ;
+      cat(&c, "\r\n") ;
+      if (!oput(c.s, c.len)) goto lost ;
+      code = getreply() ;  /* flushes first */
+      byte_zzero(obuf, sizeof obuf) ;
+      if (!code) goto lost ;
+    }
+  }
+  byte_zzero(c.s, c.len) ; stralloc_free(&c) ; free(b) ;
+  if (code / 100 == 2) return 1 ;
+  said(&lasterr, " said after AUTH: ", 1) ;
+  return 0 ;
+ lost:
+  if (c.s) byte_zzero(c.s, c.len) ;
+  stralloc_free(&c) ; free(b) ;
+  return -1 ;
+}
+
+/* Connect, greeting, EHLO/HELO, STARTTLS, AUTH. Returns 0 (lasterr set)
+   when this host is no good and the next one should be tried, -1 when
+   the TLS handshake failed where the route lets clear text do (the
+   caller tries the same address again with notls); goes on to the
+   transaction otherwise and never returns. */
+static int session (ip46 const *ip, uint16_t port, char const *name, int notls)
 {
   char fmt[IP46_FMT] ;
   tain deadline ;
-  int fd, code ;
+  int fd, code, r ;
 
   label.len = 0 ;
   if (name && *name) { cat(&label, name) ; cat(&label, " ") ; }
@@ -577,6 +748,7 @@ static int session (ip46 const *ip, uint16_t port, char const *name)
   if (port != 25) { cat(&label, ":") ; catu(&label, port) ; }
   if (!stralloc_0(&label)) die_nomem() ;
   label.len-- ;
+  if (!notls) { tlsnote.len = 0 ; cat(&tlsnote, "no TLS") ; }
 
   fd = socket_tcp46_nbcoe(ip46_is6(ip)) ;
   if (fd < 0) { said(&lasterr, ": unable to create a socket: ", 0) ; cat(&lasterr, strerror(errno)) ; return 0 ; }
@@ -606,17 +778,61 @@ static int session (ip46 const *ip, uint16_t port, char const *name)
   if (!code) { said(&lasterr, ": no greeting: ", 0) ; cat(&lasterr, why) ; close_conn() ; return 0 ; }
   if (code / 100 != 2) { said(&lasterr, " greeted with: ", 1) ; session_quit() ; return 0 ; }
 
-  if (!oputs("EHLO ") || !oputs(helohost.s) || !oputs("\r\n")) goto lost ;
-  code = getreply() ;
-  if (!code) goto lost ;
-  if (code / 100 == 2) ehlo_keywords() ;
-  else
+  r = hello() ;
+  if (!r) goto lost ;
+  if (r < 0) { said(&lasterr, " said after HELO: ", 1) ; session_quit() ; return 0 ; }
+
+  if (tlslevel != SMTPROUTE_TLS_NONE && !notls)
   {
-    ext_pipelining = ext_8bitmime = ext_smtputf8 = ext_size = 0 ;
-    if (!oputs("HELO ") || !oputs(helohost.s) || !oputs("\r\n")) goto lost ;
-    code = getreply() ;
-    if (!code) goto lost ;
-    if (code / 100 != 2) { said(&lasterr, " said after HELO: ", 1) ; session_quit() ; return 0 ; }
+    int required = tlslevel >= SMTPROUTE_TLS_ENCRYPT ;
+    if (tlslevel == SMTPROUTE_TLS_VERIFY && !(name && *name))
+    {
+      said(&lasterr, ": tls=verify needs a host name to check the certificate against, and this address has none", 0) ;
+      session_quit() ;
+      return 0 ;
+    }
+    if (!ext_starttls)
+    {
+      if (required)
+      {
+        said(&lasterr, " does not offer STARTTLS, which the route requires (", 0) ;
+        cat(&lasterr, levelname()) ;
+        cat(&lasterr, ")") ;
+        session_quit() ;
+        return 0 ;
+      }
+    }
+    else
+    {
+      r = starttls(name) ;
+      if (r < 0)
+      {
+        if (required) return 0 ;
+        /* as Postfix's "may": the same address again, in clear text */
+        close_conn() ;
+        return -1 ;
+      }
+      if (!r && required)
+      {
+        said(&lasterr, " said after STARTTLS: ", 1) ;
+        session_quit() ;
+        return 0 ;
+      }
+      if (r)
+      {
+        /* RFC 3207 4.2: forget what the server said before; EHLO again */
+        r = hello() ;
+        if (!r) goto lost ;
+        if (r < 0) { said(&lasterr, " said after HELO: ", 1) ; session_quit() ; return 0 ; }
+      }
+    }
+  }
+
+  if (hasauth && tls.pid && (ext_authplain || ext_authlogin))
+  {
+    r = authenticate() ;
+    if (r < 0) goto lost ;
+    if (!r) { session_quit() ; return 0 ; }
   }
 
   if (ext_size && ext_sizemax && wiresize > ext_sizemax)
@@ -731,6 +947,52 @@ static int validhostname (char const *s, size_t len)
   return 1 ;
 }
 
+/* The credentials of auth=label, from control/smtpauth: lines
+   "label:user:password" (the password is the rest of the line). */
+static void loadauth (char const *lab, size_t len)
+{
+  stralloc lines = STRALLOC_ZERO ;
+  int r = control_readlines(&lines, "smtpauth", SMTPAUTH_MAX) ;
+  if (r < 0) badcontrol("smtpauth") ;
+  for (size_t i = 0 ; r && i < lines.len ; i += strlen(lines.s + i) + 1)
+  {
+    char const *l = lines.s + i ;
+    size_t n = strlen(l) ;
+    char const *u, *p ;
+    if (n <= len || memcmp(l, lab, len) || l[len] != ':') continue ;
+    u = l + len + 1 ;
+    p = memchr(u, ':', l + n - u) ;
+    if (!p) { byte_zzero(lines.s, lines.len) ; fail('Z', "control/smtpauth: no password in the line of ", lab, " (label:user:password)") ; }
+    catb(&authuser, u, p - u) ;
+    catb(&authpass, p + 1, l + n - p - 1) ;
+    hasauth = 1 ;
+    break ;
+  }
+  byte_zzero(lines.s, lines.len) ;
+  stralloc_free(&lines) ;
+  if (!hasauth) fail('Z', "control/smtpauth: no credentials for the route's auth=", lab, 0) ;
+}
+
+/* The route's settings (smtproutes.h) into the globals above. */
+static void routesettings (smtproute const *rt)
+{
+  tlslevel = rt->tls ;
+  if (tlslevel == SMTPROUTE_TLS_VERIFY)
+  {
+    if (rt->ca) catb(&cafile, rt->ca, rt->calen) ;
+    else cat(&cafile, CABUNDLE) ;
+    if (!stralloc_0(&cafile)) die_nomem() ;
+  }
+  if (rt->auth)
+  {
+    stralloc lab = STRALLOC_ZERO ;
+    catb(&lab, rt->auth, rt->authlen) ;
+    if (!stralloc_0(&lab)) die_nomem() ;
+    loadauth(lab.s, rt->authlen) ;
+    stralloc_free(&lab) ;
+  }
+}
+
 static void route (char const *domarg)
 {
   stralloc dom = STRALLOC_ZERO ;
@@ -772,6 +1034,7 @@ static void route (char const *domarg)
     if (r < 0) fail('Z', "control/smtproutes: syntax error in line: ", bad, 0) ;
     if (r)
     {
+      routesettings(&rt) ;
       if (rt.port) port = rt.port ;
       if (rt.is_ip)
       {
@@ -915,7 +1178,9 @@ int main (int argc, char const *const *argv)
 
   route(argv[1]) ;
 
-  for (i = 0 ; i < ntg ; i++) session(&tg[i].ip, tg[i].port, names.s + tg[i].name) ;
+  for (i = 0 ; i < ntg ; i++)
+    if (session(&tg[i].ip, tg[i].port, names.s + tg[i].name, 0) < 0)
+      session(&tg[i].ip, tg[i].port, names.s + tg[i].name, 1) ;
 
   mtext.len = 0 ;
   cat(&mtext, "unable to deliver to any host for ") ;

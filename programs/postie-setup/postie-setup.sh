@@ -296,9 +296,10 @@ if [ "$mode" = system ] ; then
   O_LOG=$U_LOG:$U_LOG
   O_MAIL=$U_MAIL:$U_MAIL
   O_TLS=$U_TLS:$U_TLS
+  O_REMOTE=$U_REMOTE:$U_REMOTE
   # In a dry run the accounts may not exist yet: chown is not reached.
 else
-  ROOT= O_QUEUE= O_SEND= O_MESS= O_USERS= O_PW= O_LOG= O_MAIL= O_TLS=
+  ROOT= O_QUEUE= O_SEND= O_MESS= O_USERS= O_PW= O_LOG= O_MAIL= O_TLS= O_REMOTE=
 fi
 
 # ---------------------------------------------------------------------------
@@ -347,6 +348,16 @@ ctl queuelifetime 604800
 for c in $(cd "$TEMPLATES/control" 2>/dev/null && ls) ; do
   tpl "control/$c" | put "$dir/control/$c" 0644 "$ROOT"
 done
+# The credentials of smtproutes' auth= routes (doc/postie-remote.md,
+# "AUTH"): postie-remote's uid alone may read them. Empty but for a
+# comment, so that the admin fills in a file that already has the right
+# owner and mode.
+printf '# label:user:password (doc/postie-remote.md, "AUTH"); readable by %s only\n' "${U_REMOTE}" \
+  | put "$dir/control/smtpauth" 0600 "$O_REMOTE"
+if [ "$mode" = system ] && [ $dry = 0 ] && [ -e "$dir/control/smtpauth" ] \
+   && { [ "$(stat -c %a "$dir/control/smtpauth")" != 600 ] || [ "$(stat -c %U "$dir/control/smtpauth")" != "$U_REMOTE" ] ; } ; then
+  warn "$dir/control/smtpauth holds passwords and is mode $(stat -c %a "$dir/control/smtpauth"), owner $(stat -c %U "$dir/control/smtpauth"): chown $U_REMOTE $dir/control/smtpauth && chmod 0600 $dir/control/smtpauth"
+fi
 
 # ---------------------------------------------------------------------------
 # queue/ (doc/queue.md, "Who may do what"). System mode: postie-queue

@@ -158,13 +158,13 @@ static int handshake (char const **why)
   if (!br_ssl_server_reset(&sc))
   {
     errno = 0 ;
-    *why = tlsd_error_str(br_ssl_engine_last_error(&sc.eng)) ;
+    *why = tls_error_str(br_ssl_engine_last_error(&sc.eng)) ;
     return 0 ;
   }
   tain_now_set_stopwatch_g() ;
   tain_from_millisecs(&deadline, timeoutms) ;
   tain_add_g(&deadline, &deadline) ;
-  return tlsd_handshake(&sc.eng, 0, 1, &deadline, why) ;
+  return tls_handshake(&sc.eng, 0, 1, &deadline, why) ;
 }
 
 static void loginfo (void)
@@ -174,7 +174,7 @@ static void loginfo (void)
     br_ssl_session_parameters params ;
     br_ssl_engine_get_session_parameters(&sc.eng, &params) ;
     byte_zzero((char *)params.master_secret, sizeof params.master_secret) ;
-    strerr_warni4x(remote, ": handshake done: TLSv1.2 ", tlsd_suite_name(params.cipher_suite), "") ;
+    strerr_warni4x(remote, ": handshake done: TLSv1.2 ", tls_suite_name(params.cipher_suite), "") ;
   }
 }
 
@@ -184,7 +184,7 @@ static int session (int appin, int appout, pid_t pid)
   char const *why ;
   loginfo() ;
   if (ndelay_on(appin) < 0 || ndelay_on(appout) < 0) strerr_diefu(111, "set the pipes non-blocking") ;
-  if (!tlsd_pump(&sc.eng, 0, 1, &appin, &appout, timeoutms, &why) && verbosity)
+  if (!tls_pump(&sc.eng, 0, 1, &appin, &appout, timeoutms, &why) && verbosity)
     logwhy("TLS session ended", why) ;
   if (appin >= 0) fd_close(appin) ;
   if (appout >= 0) fd_close(appout) ;
@@ -199,7 +199,7 @@ static int implicit (char const *const *argv)
 {
   int toapp[2], fromapp[2], notif[2] ;
   char const *why, *file ;
-  char env[TLSD_ENVMAX] ;
+  char env[TLS_ENVMAX] ;
   size_t n ;
   pid_t pid ;
   if (pipe(toapp) < 0 || pipe(fromapp) < 0 || pipe(notif) < 0) strerr_diefu(111, "create pipes") ;
@@ -242,7 +242,7 @@ static int implicit (char const *const *argv)
     return 1 ;
   }
   tlsd_keys_wipe(&keys) ;
-  n = tlsd_envblock(&sc.eng, env) ;
+  n = tls_envblock(&sc.eng, env, 1) ;
   if (allwrite(notif[1], env, n) < n) strerr_diefu(111, "write the environment to the program") ;
   fd_close(notif[1]) ;
   return session(fromapp[0], toapp[1], pid) ;
@@ -332,8 +332,8 @@ static int onrequest (char const *const *argv)
   tlsd_keys_wipe(&keys) ;
   if (c == 'Y')
   {
-    char env[TLSD_ENVMAX] ;
-    size_t n = tlsd_envblock(&sc.eng, env) ;
+    char env[TLS_ENVMAX] ;
+    size_t n = tls_envblock(&sc.eng, env, 1) ;
     if (allwrite(ctl[1], env, n) < n && verbosity)
       strerr_warnwu2sys(remote, ": write the environment to the program") ;
   }

@@ -164,3 +164,15 @@ void tlsd_keys_wipe (tlsd_keys *k)
   wipebufs() ;
   keylen = 0 ;
 }
+
+void tlsd_server_init (br_ssl_server_context *sc, tlsd_keys const *k, unsigned char *buf, size_t bufsize)
+{
+  br_ssl_server_zero(sc) ;
+  tls_engine_init(&sc->eng, k->keytype == BR_KEYTYPE_EC ? tls_suites_ec : tls_suites_rsa, 3, buf, bufsize) ;
+  if (k->keytype == BR_KEYTYPE_EC)
+    br_ssl_server_set_single_ec(sc, k->chain, k->chainlen, br_skey_decoder_get_ec(&k->key),
+      BR_KEYTYPE_SIGN, BR_KEYTYPE_EC, br_ec_get_default(), br_ecdsa_sign_asn1_get_default()) ;
+  else
+    br_ssl_server_set_single_rsa(sc, k->chain, k->chainlen, br_skey_decoder_get_rsa(&k->key),
+      BR_KEYTYPE_SIGN, br_rsa_private_get_default(), br_rsa_pkcs1_sign_get_default()) ;
+}

@@ -28,7 +28,7 @@ SENDER = "sender@" + DOMAIN
 FAR = "unreachable.test"            # routed to 127.0.0.1:9, where nothing listens
 PASSWORD = "benchpass"
 
-DEFAULTS = {"BENCH_N": "10000", "BENCH_ROUNDS": "3", "BENCH_SCENARIOS": "disk 1 2 3 4 5 6 8",
+DEFAULTS = {"BENCH_N": "10000", "BENCH_ROUNDS": "3", "BENCH_SCENARIOS": "disk 1 2 3 4 5 6 7 8",
             "BENCH_SESSIONS": "1 10 50", "BENCH_PEERS": "postfix opensmtpd"}
 def setting(name):
     return E.get(name) or DEFAULTS[name]
@@ -1290,6 +1290,248 @@ def scenario_pop3(postie, dovecot):
             attempt("pop3", srv, lambda: pop3_run(srv, port, POP_N), round=rnd)
 
 
+# ---------------------------------------------------------------- scenario 7: IMAP
+
+IMAP_BIG = int(E.get("BENCH_IMAP_BIG") or 100000)     # the folder SELECT opens
+IMAP_N = int(E.get("BENCH_IMAP_N") or N)              # the folder FETCH and SEARCH read
+IMAP_PORT_POSTIE = 2143                               # postie-setup -u's STARTTLS port
+IMAP_NEEDLE = "needle-%d" % 4242
+
+
+class DovecotIMAP(Dovecot):
+    """Dovecot's IMAP (imap-login, one imap process per session) with
+    STARTTLS, as postie's imapd service: the instance's certificate."""
+    port = 2611
+
+    def __init__(self, cert, key):
+        Server.__init__(self)
+        self.label = "dovecot-imap"
+        self.cg = Cgroup(self.label)
+        self.dir = os.path.join(SCRATCH, "dovecot-imap")
+        self.home = self.dir + "/home"
+        self.cert, self.key = cert, key
+
+    def setup(self):
+        if not os.access("/usr/lib/dovecot/imap", os.X_OK):
+            raise RuntimeError("Dovecot's imap is missing: run sh package/deps --bench (dovecot-imapd)")
+        for d in ("/run", "/state", "/ssl"):
+            os.makedirs(self.dir + d, exist_ok=True)
+        os.makedirs(self.home, exist_ok=True)
+        chown_user(self.home)
+        shutil.copy(self.cert, self.dir + "/ssl/cert.pem")
+        shutil.copy(self.key, self.dir + "/ssl/key.pem")
+        os.chmod(self.dir + "/ssl/key.pem", 0o600)
+        p = pw()
+        with open(self.dir + "/passwd", "w") as f:
+            f.write("%s:{PLAIN}%s:%d:%d::%s::\n" % (USER, PASSWORD, p.pw_uid, p.pw_gid, self.home))
+        os.chmod(self.dir + "/passwd", 0o640)
+        shutil.chown(self.dir + "/passwd", group="dovecot")
+        with open(self.dir + "/dovecot.conf", "w") as f:
+            f.write("""base_dir = {d}/run
+state_dir = {d}/state
+log_path = {d}/dovecot.log
+protocols = imap
+listen = 127.0.0.1
+ssl = required
+ssl_cert = <{d}/ssl/cert.pem
+ssl_key = <{d}/ssl/key.pem
+auth_mechanisms = plain
+mail_location = maildir:~/Maildir
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u {d}/passwd
+}}
+userdb {{
+  driver = passwd-file
+  args = username_format=%u {d}/passwd
+}}
+service imap-login {{
+  inet_listener imap {{
+    address = 127.0.0.1
+    port = {port}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+}}
+""".format(d=self.dir, port=self.port))
+
+
+def imap_fill(md, big, n):
+    """The template both servers get a hard-linked copy of: INBOX with big
+    messages and the folder Ten with n, all in cur/ (read by a client
+    before), ~SIZE bytes each, every subject different; one message of
+    Ten has IMAP_NEEDLE in its body."""
+    p = pw()
+    body = body_text(0).replace("\r\n", "\n")
+    for folder, count in ((md, big), (md + "/.Ten", n)):
+        for d in ("", "/tmp", "/new", "/cur"):
+            os.makedirs(folder + d, mode=0o700, exist_ok=True)
+            chown_user(folder + d)
+        for i in range(count):
+            name = "%d.P%dQ%d.bench:2," % (1700000000 + i, os.getpid(), i)
+            path = os.path.join(folder, "cur", name)
+            with open(path, "w") as f:
+                f.write("Return-Path: <%s>\nFrom: <%s>\nTo: <%s>\nDate: Mon, 1 Jan 2024 00:00:00 +0000\n"
+                        "Subject: imap bench %d\nMessage-Id: <%d.imap@%s>\n\n%s%s"
+                        % (SENDER, SENDER, RCPT, i, i, DOMAIN, body,
+                           IMAP_NEEDLE + "\n" if folder != md and i == count // 2 else ""))
+            os.chown(path, p.pw_uid, p.pw_gid)
+
+
+class IMAPBench:
+    """imaplib over STARTTLS, the certificate verified; each command timed."""
+
+    def __init__(self, port, ctx):
+        import imaplib
+        self.c = imaplib.IMAP4("127.0.0.1", port, timeout=600)
+        self.c.host = DOMAIN
+        self.c.starttls(ssl_context=ctx)
+        self.c.login(USER, PASSWORD)
+
+    def timed(self, fn, *a):
+        t0 = time.monotonic()
+        typ, d = fn(*a)
+        if typ != "OK":
+            raise RuntimeError("IMAP %s%r: %s %r" % (fn.__name__, a, typ, d[:2]))
+        return time.monotonic() - t0, d
+
+    def close(self):
+        try:
+            self.c.logout()
+        except Exception:
+            pass
+
+
+def imap_session_mem(srv, before):
+    """{comm: PSS KiB} of the processes that came with one session."""
+    out = {}
+    for p in srv.cg.procs():
+        if p in before:
+            continue
+        m = proc_mem(p)
+        if m:
+            out[m[3]] = out.get(m[3], 0) + m[1]
+    return out
+
+
+def imap_run(srv, port, ctx, session_comm):
+    u0, s0 = srv.cg.cpu()
+    # Cold: the first look at the 100,000 messages (UIDs, the index).
+    a = IMAPBench(port, ctx)
+    sel_cold, d = a.timed(a.c.select, "INBOX")
+    exists = int(d[0])
+    a.close()
+    b = IMAPBench(port, ctx)
+    sel_warm, d = b.timed(b.c.select, "INBOX")
+    sel_ten, d = b.timed(b.c.select, "Ten")
+    ten = int(d[0])
+    subj_s, d1 = b.timed(b.c.search, None, "SUBJECT", '"imap bench %d"' % (IMAP_N - 1))
+    body_s, d2 = b.timed(b.c.search, None, "BODY", IMAP_NEEDLE)
+    fetch_cold, f = b.timed(b.c.fetch, "1:%d" % IMAP_N, "(UID BODY.PEEK[HEADER])")
+    headers = sum(1 for x in f if isinstance(x, tuple) and x[1].startswith(b"Return-Path:"))
+    fetch_warm, _ = b.timed(b.c.fetch, "1:%d" % IMAP_N, "(UID BODY.PEEK[HEADER])")
+    subj2_s, d3 = b.timed(b.c.search, None, "SUBJECT", '"imap bench %d"' % (IMAP_N - 1))
+    b.close()
+    u1, s1 = srv.cg.cpu()
+    # One idle session: logged in, Ten selected, then INBOX selected.
+    time.sleep(1)
+    before = set(srv.cg.procs())
+    c = IMAPBench(port, ctx)
+    c.timed(c.c.select, "Ten")
+    time.sleep(1)
+    mem_ten = imap_session_mem(srv, before)
+    c.timed(c.c.select, "INBOX")
+    time.sleep(1)
+    mem_big = imap_session_mem(srv, before)
+    c.close()
+    want_subj = [str(IMAP_N).encode()]        # subject N-1 is message N
+    want_body = [str(IMAP_N // 2 + 1).encode()]
+    ok = (exists == IMAP_BIG and ten == IMAP_N and d1 == want_subj and d3 == want_subj
+          and d2 == want_body and headers == IMAP_N and session_comm in mem_ten)
+    return {"server": srv.name, "ok": ok, "exists": exists, "ten": ten, "headers": headers,
+            "search_subject": [x.decode() for x in d1], "search_body": [x.decode() for x in d2],
+            "select_cold_s": round(sel_cold, 3), "select_warm_s": round(sel_warm, 3),
+            "select_ten_s": round(sel_ten, 3), "fetch_cold_s": round(fetch_cold, 3),
+            "fetch_warm_s": round(fetch_warm, 3), "search_subject_s": round(subj_s, 3),
+            "search_subject_again_s": round(subj2_s, 3), "search_body_s": round(body_s, 3),
+            "cpu_s": round(u1 - u0 + s1 - s0, 2), "session_comm": session_comm,
+            "idle_pss_kb": mem_ten.get(session_comm), "idle_total_pss_kb": sum(mem_ten.values()),
+            "idle_big_pss_kb": mem_big.get(session_comm), "idle_big_total_pss_kb": sum(mem_big.values()),
+            "idle_procs": mem_ten}
+
+
+def scenario_imap(postie):
+    """Scenario 7: postie-imapd against Dovecot's imap, both over STARTTLS
+    on loopback, on hard-linked copies of one Maildir."""
+    import ssl
+    template = os.path.join(SCRATCH, "imap-template", "Maildir")
+    log("scenario 7: writing %d + %d messages" % (IMAP_BIG, IMAP_N))
+    os.makedirs(os.path.dirname(template), exist_ok=True)
+    imap_fill(template, IMAP_BIG, IMAP_N)
+    cert = os.path.join(postie.home, "tls", "cert.pem")
+    dove = DovecotIMAP(cert, os.path.join(postie.home, "tls", "key.pem"))
+    dove.setup()
+    record({"scenario": "versions-imap", "versions": [dove.version()]})
+    ctx = ssl.create_default_context(cafile=cert)
+
+    def start_postie(srv):
+        srv.start()
+        wait_port(IMAP_PORT_POSTIE)
+        time.sleep(1)
+
+    servers = [(dove, dove.port, "imap", started), (postie, IMAP_PORT_POSTIE, "postie-imapd", start_postie)]
+    try:
+        for rnd in range(1, ROUNDS + 1):
+            for srv, port, comm, start in servers:
+                log("scenario 7: %s, IMAP, %d and %d messages, round %d" % (srv.name, IMAP_BIG, IMAP_N, rnd))
+                md = srv.maildir()
+                if os.path.isdir(md):
+                    shutil.rmtree(md)
+                sh(["cp", "-al", template, md])
+                os.sync()
+                attempt("imap", srv, lambda: imap_run(srv, port, ctx, comm), start=start, round=rnd)
+                shutil.rmtree(md)
+                fresh_maildir(md)
+    finally:
+        dove.cg.kill_all(wait=5)
+        shutil.rmtree(os.path.dirname(template), ignore_errors=True)
+
+
+def report_imap(w):
+    rs = by("imap")
+    if not rs:
+        return
+    w("## Scenario 7: IMAP, SELECT of %d messages, FETCH and SEARCH of %d, one idle session (python imaplib, STARTTLS)"
+      % (IMAP_BIG, IMAP_N))
+    w("")
+    w("Seconds from a command to its tagged OK; PSS KiB of the process serving one idle session (postie-imapd, "
+      "Dovecot's imap) logged in with a folder of %d selected, and (all): every process the session added "
+      "(postie-tlsd and postie-imapup too; Dovecot's imap-login)." % IMAP_N)
+    w("")
+    cols = (("select_cold_s", "SELECT %d first" % IMAP_BIG, 2), ("select_warm_s", "SELECT %d again" % IMAP_BIG, 2),
+            ("fetch_cold_s", "FETCH %d headers first" % IMAP_N, 2), ("fetch_warm_s", "FETCH %d headers again" % IMAP_N, 2),
+            ("search_subject_s", "SEARCH SUBJECT", 3), ("search_subject_again_s", "SEARCH SUBJECT after FETCH", 3),
+            ("search_body_s", "SEARCH BODY", 3), ("cpu_s", "CPU s", 2), ("idle_pss_kb", "idle PSS KiB", 0),
+            ("idle_total_pss_kb", "(all)", 0), ("idle_big_pss_kb", "idle PSS, %d selected" % IMAP_BIG, 0))
+    w("| server | runs | " + " | ".join(c[1] for c in cols) + " | failed |")
+    w("|---|---|" + "---|" * len(cols) + "---|")
+    med = {}
+    for name in ("dovecot", "postie"):
+        all_ = by("imap", server=name)
+        good = [r for r in all_ if r["ok"]]
+        med[name] = {k: median([r.get(k) for r in good]) for k, _, _ in cols}
+        if all_:
+            w("| %s | %d | " % (name, len(all_)) + " | ".join(fmt(med[name][k], nd) for k, _, nd in cols)
+              + " | %d |" % (len(all_) - len(good)))
+    if by("imap", server="dovecot") and by("imap", server="postie"):
+        w("| postie/dovecot | | " + " | ".join(ratio(med["postie"][k], med["dovecot"][k]) for k, _, _ in cols) + " | |")
+    w("")
+    w("postie's goals: each time at most Dovecot's (postie/dovecot <= 1), an idle session's memory under 1/4 "
+      "of Dovecot's imap process (<= 0.25).")
+    w("")
+
+
 def elf_sizes(paths):
     """{path: (text, data, bss)} of the ELF files among paths."""
     out = {}
@@ -1668,6 +1910,7 @@ def report(versions, mach, started_at, elapsed):
                     name, rs[0]["comm"], len(rs), fmt(rss), fmt(median([r["pss_kb"] for r in rs])), fmt(priv),
                     "" if name == "postie" else ratio(prss, rss), "" if name == "postie" else ratio(ppriv, priv)))
         w("")
+    report_imap(w)
     report_tls(w)
     return "\n".join(L) + "\n"
 
@@ -1783,6 +2026,8 @@ def main():
             scenario_pop3(next((s for s in smtp if s.name == "postie"), None), dove)
         if "6" in SCENARIOS:
             scenario_footprint(smtp)
+        if "7" in SCENARIOS and any(s.name == "postie" for s in smtp):
+            scenario_imap(next(s for s in smtp if s.name == "postie"))
         if "8" in SCENARIOS:
             extra += scenario_tls(smtp)
         if "disk" in SCENARIOS:

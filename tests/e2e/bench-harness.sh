@@ -54,15 +54,21 @@ for srv, mps, kb in (("postfix-tls", 100.0, 2000.0), ("postie", 50.0, 200.0)):
         tls=["TLSv1.2 ECDHE-ECDSA-AES128-GCM-SHA256"])
     add(scenario="tls-mem", server=srv, ok=True, tls_pss_kb_per_session=kb, session_pss_kb_per_session=kb * 1.5,
         server_pss_kb_per_session=kb)
+for srv, t, kb in (("dovecot", 2.0, 2600), ("postie", 4.0, 650)):
+    add(scenario="imap", server=srv, ok=True, select_cold_s=t, select_warm_s=t / 2, fetch_cold_s=t, fetch_warm_s=t,
+        search_subject_s=t, search_subject_again_s=t, search_body_s=t, cpu_s=t, idle_pss_kb=kb,
+        idle_total_pss_kb=kb * 2, idle_big_pss_kb=kb * 3)
 # Failed measurements (a server that did not start) are counted, not fatal.
-for scen in ("smtp", "latency", "deep-fill", "deep", "pop3", "session", "tls", "tls-mem"):
+for scen in ("smtp", "latency", "deep-fill", "deep", "pop3", "session", "tls", "tls-mem", "imap"):
     add(scenario=scen, server="postie", ok=False, error="did not start", sessions=10)
 t = bench.report(["a", "b"], {"cpu": "test"}, "now", 10)
 for want in ("## Scenario 1", "## Scenario 2", "## Scenario 3", "## Scenario 4", "## Scenario 5",
              "## Scenario 6", "| 10 | postfix | 1 | 300 |", "0.50", "deep/empty >= 0.90: met (0.95)",
              "| postie-setup | (sh script", "| enqueue | 1000 | - |", "| postie | failed: did not start |", "(1 failed)",
              "## Scenario 8", "| postfix-tls | 1 | 100 | 100-100 |", "| postie | 2 | 50 |",
-             "| postfix-tls | 1 | 2000 | 3000 | 2000 | 0.10 | 0.10 |"):
+             "| postfix-tls | 1 | 2000 | 3000 | 2000 | 0.10 | 0.10 |",
+             "## Scenario 7", "| dovecot | 1 | 2.00 | 1.00 |", "| postie | 2 | 4.00 | 2.00 |", "| postie/dovecot | | 2.00 | 2.00 |",
+             "| 0.25 | 0.25 | 0.25 |"):
     assert want in t, (want, t)
 print("ok")
 PY

@@ -105,6 +105,24 @@ try:
     check("prelogin-maxcmds", r.startswith(b"* BYE too many commands"), r)
     c.close()
 
+    # AUTHENTICATE with a non-synchronizing literal (the initial response
+    # is an atom): refused, and the session ends rather than read the
+    # literal's bytes as a command.
+    c = C(srv.port)
+    c.line()
+    c.send(b"a AUTHENTICATE PLAIN {6+}\r\nx NOOP\r\n")
+    rest = []
+    try:
+        while True:
+            l = c.line()
+            if not l:
+                break
+            rest.append(l)
+    except (ConnectionResetError, socket.timeout, TimeoutError):
+        pass  # closed with the literal unread: a reset may come first
+    check("authenticate-literal-plus", rest[:1] and rest[0].startswith(b"a BAD")
+          and not any(l.startswith(b"x ") for l in rest), rest)
+
     # After login.
     c = C(srv.port)
     r = login(c)

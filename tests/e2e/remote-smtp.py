@@ -7,20 +7,14 @@ import os, shutil, socket, subprocess, sys, time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from postietest import *
 from smtpfake import FakeSMTP, wire
-from remotetest import run_remote, letters, well_formed
+from remotetest import run_remote, letters, well_formed, set_control
 
 home = mkinstance(tmpdir("remote-smtp"))
 ctl = os.path.join(home, "control")
 
 
 def setctl(name, value):
-    p = os.path.join(ctl, name)
-    if value is None:
-        if os.path.exists(p):
-            os.unlink(p)
-        return
-    with open(p, "w") as f:
-        f.write(value)
+    set_control(home, name, value)
 
 
 def route_to(srv, domain="example.com", host="127.0.0.1"):
@@ -47,7 +41,7 @@ rc, lines, err, _ = run_remote(home, "example.com", "sender@example.org", R3, MS
 check("plain-exit-0", rc == 0, "rc=%d %r" % (rc, err))
 check("plain-lines", well_formed(lines, 3) and letters(lines) == "KKKK", repr(lines))
 check("plain-text", lines and "[127.0.0.1]:%d" % s.port in lines[0] and "250 2.1.5 ok" in lines[0]
-      and "accepted the message: 250 2.0.0 queued" in lines[-1], repr(lines))
+      and "accepted the message (no TLS): 250 2.0.0 queued" in lines[-1], repr(lines))
 ss = s.wait_sessions()
 sess = ss[0] if ss else {"commands": [], "recvs": [], "data": None}
 cmds = sess["commands"]

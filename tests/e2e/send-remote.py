@@ -52,11 +52,12 @@ if dsn:
     check("dsn-from-mailer-daemon", b"From: Mail Delivery System <MAILER-DAEMON@" in d)
 log = i.logtext()
 check("log-has-id", all(qid in l for l in log.splitlines() if "u1@ok.test" in l) and ("end msg " + qid) in log, log[-2000:])
-# the next server's reply to the end of DATA, with its queue id
-check("log-data-reply", re.search(r"postie-send: delivery %s R\d+: message: \S+ accepted the message: 250 2\.0\.0 Ok\n" % re.escape(qid), log)
+# the next server's reply to the end of DATA, with its queue id and the
+# session's TLS (none here)
+check("log-data-reply", re.search(r"postie-send: delivery %s R\d+: message: \S+ accepted the message \(no TLS\): 250 2\.0\.0 Ok\n" % re.escape(qid), log)
       is not None, log[-2000:])
 qt = i.inject("alice@example.org", ["t@traced.test"], b"Subject: traced\n\nx\n")
-check("log-data-reply-queue-id", i.wait(lambda: re.search(r"postie-send: delivery %s R\d+: message: \S+ accepted the message: 250 2\.0\.0 Ok: queued as 4XgT2zK\n"
+check("log-data-reply-queue-id", i.wait(lambda: re.search(r"postie-send: delivery %s R\d+: message: \S+ accepted the message \(no TLS\): 250 2\.0\.0 Ok: queued as 4XgT2zK\n"
                                                           % re.escape(qt), i.logtext()) is not None, 15), i.logtext()[-1000:])
 traced.stop()
 

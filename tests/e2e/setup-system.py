@@ -250,6 +250,10 @@ try:
     kst = os.stat(os.path.join(home, "tls", "key.pem"))
     check("system-tls-key-owner", kst.st_uid == T and stat.S_IMODE(kst.st_mode) == 0o400,
           "%d %o" % (kst.st_uid, kst.st_mode))
+    # control/smtpauth (AUTH to a smarthost): postier's alone
+    ast = os.stat(os.path.join(home, "control", "smtpauth"))
+    check("system-smtpauth-owner", ast.st_uid == pwd.getpwnam("postier").pw_uid and stat.S_IMODE(ast.st_mode) == 0o600,
+          "%d %o" % (ast.st_uid, ast.st_mode))
     try:
         import smtplib, ssl
         wait_for(lambda: sh("s6-svwait", "-U", "-t", "1", os.path.join(svc, "smtpd")).returncode == 0, 15)

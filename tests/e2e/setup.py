@@ -52,6 +52,7 @@ check("setup-owner", all(os.lstat(os.path.join(home, e)).st_uid == RUN_UID for e
       "not all owned by uid %d" % RUN_UID)
 check("setup-queue-private", stat.S_IMODE(os.stat(os.path.join(home, "queue")).st_mode) & 0o007 == 0)
 check("setup-users-private", stat.S_IMODE(os.stat(os.path.join(home, "users")).st_mode) & 0o007 == 0)
+check("setup-smtpauth-private", stat.S_IMODE(os.stat(os.path.join(home, "control", "smtpauth")).st_mode) == 0o600)
 lr = open(os.path.join(home, "service/smtpd/log/run")).read()
 check("setup-log-run", "s6-log" in lr and " t " in lr and "s1000000" in lr and "n10" in lr
       and os.path.join(home, "log", "smtpd") in lr, lr)

@@ -39,3 +39,14 @@ def well_formed(lines, n):
         if any(ord(ch) < 32 or ord(ch) == 127 for ch in l):
             return False
     return True
+
+
+def set_control(home, name, value):
+    """Writes home/control/name (value None: removes it)."""
+    p = os.path.join(home, "control", name)
+    if value is None:
+        if os.path.exists(p):
+            os.unlink(p)
+        return
+    with open(p, "w") as f:
+        f.write(value)

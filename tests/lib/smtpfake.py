@@ -20,6 +20,16 @@ has its CRLFs inside):
   delay         {"greeting"|"EHLO"|"MAIL"|"RCPT"|"DATA"|"."|...: seconds}
   close_on      a command name ("MAIL", ".", ...) after which the server
                 closes the connection without replying
+  tls           an ssl.SSLContext (server side): STARTTLS is offered
+                (until it is done) and answered with starttls_reply; the
+                session then records tls = (version, cipher name)
+  starttls_reply b"220 2.0.0 go ahead"
+  tls_garbage   bytes sent instead of a TLS handshake after the 220
+                (then the connection is closed)
+  auth          the AUTH mechanisms offered (e.g. ["PLAIN", "LOGIN"]),
+                in clear text too; every AUTH exchange line is recorded
+                in auth (line, whether TLS was on), answered with
+                auth_reply (b"235 2.7.0 ok")
 """
 
 import socket, threading, time
@@ -30,7 +40,8 @@ class FakeSMTP:
                  ehlo=("PIPELINING", "8BITMIME", "SIZE 10000000"), ehlo_reply=None,
                  helo_reply=b"250 fake", mail_reply=b"250 2.1.0 ok", rcpt=None, rcpt_default=b"250 2.1.5 ok",
                  data_reply=b"354 go ahead", final_reply=b"250 2.0.0 queued", delay=None, close_on=None,
-                 settle=0.03):
+                 settle=0.03, tls=None, starttls_reply=b"220 2.0.0 go ahead", tls_garbage=None,
+                 auth=None, auth_reply=b"235 2.7.0 ok"):
         if family is None:
             family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.name = name
@@ -46,6 +57,11 @@ class FakeSMTP:
         self.delay = dict(delay or {})
         self.close_on = close_on
         self.settle = settle
+        self.tls = tls
+        self.starttls_reply = starttls_reply
+        self.tls_garbage = tls_garbage
+        self.auth = list(auth or [])
+        self.auth_reply = auth_reply
         self.sessions = []
         self.lock = threading.Lock()
         self.sock = socket.socket(family, socket.SOCK_STREAM)
@@ -73,7 +89,7 @@ class FakeSMTP:
             threading.Thread(target=self._session, args=(c,), daemon=True).start()
 
     def _session(self, c):
-        rec = {"commands": [], "recvs": [], "data": None}
+        rec = {"commands": [], "recvs": [], "data": None, "tls": None, "auth": []}
         with self.lock:
             self.sessions.append(rec)
         buf = b""
@@ -120,7 +136,12 @@ class FakeSMTP:
                     if self.ehlo_reply is not None:
                         reply(self.ehlo_reply, "EHLO")
                     else:
-                        lines = [b"250-" + self.name.encode()] + [b"250-" + k.encode() for k in self.ehlo]
+                        kw = list(self.ehlo)
+                        if self.tls is not None and rec["tls"] is None:
+                            kw.append("STARTTLS")
+                        if self.auth:
+                            kw.append("AUTH " + " ".join(self.auth))
+                        lines = [b"250-" + self.name.encode()] + [b"250-" + k.encode() for k in kw]
                         lines[-1] = b"250 " + lines[-1][4:]
                         reply(b"\r\n".join(lines), "EHLO")
                 elif verb == "HELO":
@@ -151,6 +172,30 @@ class FakeSMTP:
                     if self.close_on == ".":
                         break
                     reply(self.final_reply, ".")
+                elif verb == "STARTTLS" and self.tls is not None and rec["tls"] is None:
+                    reply(self.starttls_reply, "STARTTLS")
+                    if not self.starttls_reply.startswith(b"220"):
+                        continue
+                    if self.tls_garbage is not None:
+                        c.sendall(self.tls_garbage)
+                        break
+                    # what the client pipelined behind STARTTLS never counts
+                    buf = b""
+                    c.settimeout(10)
+                    c = self.tls.wrap_socket(c, server_side=True)
+                    rec["tls"] = (c.version(), c.cipher()[0])
+                elif verb == "AUTH" and self.auth:
+                    rec["auth"].append((line, rec["tls"] is not None))
+                    words = line.split()
+                    if len(words) == 2 and words[1].upper() == b"LOGIN":
+                        for prompt in (b"334 VXNlcm5hbWU6", b"334 UGFzc3dvcmQ6"):
+                            reply(prompt, "AUTH")
+                            while b"\r\n" not in buf:
+                                more()
+                            l2, buf = buf.split(b"\r\n", 1)
+                            rec["auth"].append((l2, rec["tls"] is not None))
+                    rec["authed"] = self.auth_reply.startswith(b"2")
+                    reply(self.auth_reply, "AUTH")
                 elif verb in ("RSET", "NOOP"):
                     reply(b"250 ok", verb)
                 else:

@@ -51,6 +51,25 @@ int main (void)
   check("parse-ipv4-bracket", smtproute_parse("x:[192.0.2.1]", 13, &d, &dl, &r) && r.is_ip && !r.is6) ;
   check("parse-ipv6", smtproute_parse("x:[::1]:2525", 12, &d, &dl, &r) && r.is_ip && r.is6 && r.ip[15] == 1 && r.port == 2525) ;
   check("parse-ipv6-tag", smtproute_parse("x:[IPv6:2001:db8::5]", 20, &d, &dl, &r) && r.is_ip && r.is6 && r.ip[0] == 0x20 && r.ip[15] == 5 && !r.port) ;
+  /* settings after the route */
+#define P(s) smtproute_parse(s, strlen(s), &d, &dl, &r)
+  check("settings-none", P("x:h:25") && r.tls == SMTPROUTE_TLS_MAY && !r.ca && !r.auth) ;
+  check("settings-verify-ca", P("x:mx.example:25 tls=verify ca=/etc/ca.pem") && hostis(&r, "mx.example") && r.port == 25
+        && r.tls == SMTPROUTE_TLS_VERIFY && r.calen == 11 && !memcmp(r.ca, "/etc/ca.pem", 11)) ;
+  check("settings-tab-spaces", P("x:h\ttls=encrypt   ") && hostis(&r, "h") && r.tls == SMTPROUTE_TLS_ENCRYPT) ;
+  check("settings-auth-implies-encrypt", P(":smart:587 auth=isp") && r.tls == SMTPROUTE_TLS_ENCRYPT && r.authlen == 3 && !memcmp(r.auth, "isp", 3)) ;
+  check("settings-auth-verify", P(":smart:587 auth=isp tls=verify") && r.tls == SMTPROUTE_TLS_VERIFY && r.auth) ;
+  check("settings-literal", P("x:[::1]:25 tls=none") && r.is6 && r.port == 25 && r.tls == SMTPROUTE_TLS_NONE) ;
+  check("settings-mx", P("x: tls=may") && !r.hostlen && r.tls == SMTPROUTE_TLS_MAY) ;
+  {
+    static char const *const sbad[] = { "x:h tls=", "x:h tls=maybe", "x:h ca=/x", "x:h tls=may tls=none", "x:h auth=a auth=b",
+      "x:h auth=a tls=may", "x:h auth=a tls=none", "x:h auth=a:b", "x:h frob=1", "x:h word", "x:h tls=verify ca=", 0 } ;
+    int ok = 1 ;
+    for (unsigned int i = 0 ; sbad[i] ; i++)
+      if (P(sbad[i])) { printf("# accepted: %s\n", sbad[i]) ; ok = 0 ; }
+    check("settings-rejects", ok) ;
+  }
+#undef P
   check("parse-literal-domain", smtproute_parse("[IPv6:::1]:[::1]:25", 19, &d, &dl, &r) && dl == 10 && r.is6 && r.port == 25) ;
   {
     static char const *const bads[] = { "nocolon", "x:[::1", "x:[::1]25", "x:h:0", "x:h:65536", "x:h:25x", "x:h:",

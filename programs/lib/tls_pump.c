@@ -1,9 +1,11 @@
-/* tlsd_pump.c: the BearSSL server engine between the network descriptors
-   and the program's pipes. One loop serves the handshake (no program
-   descriptors yet, stop once application data may flow) and the session
-   (until both sides are done). Every wait has a deadline or a reason to
-   end: the program's own timeouts end it, then the close_notify has
-   closems milliseconds to leave. */
+/* tls_pump.c: a BearSSL engine (postie-tlsd's server, postie-tlsc's
+   client) between the network descriptors and the program's pipes. One
+   loop serves the handshake (no program descriptors yet, stop once
+   application data may flow) and the session (until both sides are
+   done). Every wait has a deadline or a reason to end: the program's own
+   timeouts end it, then the close_notify has closems milliseconds to
+   leave. The suite names, error words and the UCSPI-TLS environment
+   block are here too, for both sides. */
 
 #include <errno.h>
 #include <string.h>
@@ -13,17 +15,30 @@
 #include <skalibs/iopause.h>
 #include <skalibs/tai.h>
 #include <skalibs/types.h>
-#include "tlsd.h"
+#include "tls.h"
+
+/* Who is on the other end, in the reasons: "client" or "server". */
+char const *tls_peer = "client" ;
+
+/* "the <peer> <what>" in a static buffer. */
+static char const *peerwhy (char const *before, char const *after)
+{
+  static char buf[128] ;
+  size_t a = strlen(before), p = strlen(tls_peer), b = strlen(after) ;
+  if (a + p + b >= sizeof buf) return after ;
+  memcpy(buf, before, a) ; memcpy(buf + a, tls_peer, p) ; memcpy(buf + a + p, after, b + 1) ;
+  return buf ;
+}
 
 /* ECDHE only (forward secrecy), AEAD only; ChaCha20 first for clients
    without AES instructions, which say so by listing it first. */
-static uint16_t const suites_ec[] =
+uint16_t const tls_suites_ec[3] =
 {
   BR_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
   BR_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
   BR_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
 } ;
-static uint16_t const suites_rsa[] =
+uint16_t const tls_suites_rsa[3] =
 {
   BR_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
   BR_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
@@ -40,7 +55,7 @@ static struct { unsigned int id ; char const *name ; } const suitenames[] =
   { BR_TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384, "ECDHE-RSA-AES256-GCM-SHA384" },
 } ;
 
-char const *tlsd_suite_name (unsigned int suite)
+char const *tls_suite_name (unsigned int suite)
 {
   for (size_t i = 0 ; i < sizeof suitenames / sizeof *suitenames ; i++)
     if (suitenames[i].id == suite) return suitenames[i].name ;
@@ -77,6 +92,20 @@ static struct { int err ; char const *s ; } const errnames[] =
   { BR_ERR_BAD_SIGNATURE, "bad signature" },
   { BR_ERR_WRONG_KEY_USAGE, "wrong key usage" },
   { BR_ERR_NO_CLIENT_AUTH, "no client certificate" },
+  { BR_ERR_X509_EMPTY_CHAIN, "no certificate" },
+  { BR_ERR_X509_UNSUPPORTED, "certificate with an unsupported algorithm or key" },
+  { BR_ERR_X509_LIMIT_EXCEEDED, "certificate chain too long" },
+  { BR_ERR_X509_WRONG_KEY_TYPE, "certificate key of the wrong type" },
+  { BR_ERR_X509_BAD_SIGNATURE, "bad certificate signature" },
+  { BR_ERR_X509_TIME_UNKNOWN, "certificate check: the time is unknown" },
+  { BR_ERR_X509_EXPIRED, "certificate expired or not yet valid" },
+  { BR_ERR_X509_DN_MISMATCH, "certificate chain out of order" },
+  { BR_ERR_X509_BAD_SERVER_NAME, "certificate does not match the server name" },
+  { BR_ERR_X509_CRITICAL_EXTENSION, "certificate with an unknown critical extension" },
+  { BR_ERR_X509_NOT_CA, "certificate chain: an intermediate is not a CA" },
+  { BR_ERR_X509_FORBIDDEN_KEY_USAGE, "certificate key usage forbids TLS" },
+  { BR_ERR_X509_WEAK_PUBLIC_KEY, "certificate key too weak" },
+  { BR_ERR_X509_NOT_TRUSTED, "certificate not trusted (no trust anchor in the CA file for its chain)" },
 } ;
 
 /* TLS alerts (RFC 5246 7.2), the ones a handshake here may end with. */
@@ -113,7 +142,7 @@ static size_t alert (char *buf, size_t m, int n)
   return m + uint_fmt(buf + m, (unsigned int)n) ;
 }
 
-char const *tlsd_error_str (int err)
+char const *tls_error_str (int err)
 {
   static char buf[160] ;
   size_t m ;
@@ -121,13 +150,19 @@ char const *tlsd_error_str (int err)
     if (errnames[i].err == err) return errnames[i].s ;
   if (err >= BR_ERR_RECV_FATAL_ALERT && err < BR_ERR_SEND_FATAL_ALERT)
   {
-    memcpy(buf, "fatal alert from the client: ", 29) ; m = 29 ;
+    char const *w = peerwhy("fatal alert from the ", ": ") ;
+    m = strlen(w) ; memcpy(buf, w, m) ;
     m = alert(buf, m, err - BR_ERR_RECV_FATAL_ALERT) ;
   }
   else if (err >= BR_ERR_SEND_FATAL_ALERT)
   {
     memcpy(buf, "fatal alert sent: ", 18) ; m = 18 ;
     m = alert(buf, m, err - BR_ERR_SEND_FATAL_ALERT) ;
+  }
+  else if (err >= BR_ERR_X509_OK && err < BR_ERR_X509_OK + 32)
+  {
+    memcpy(buf, "invalid certificate, X.509 error ", 33) ; m = 33 ;
+    m += uint_fmt(buf + m, (unsigned int)err) ;
   }
   else
   {
@@ -138,16 +173,13 @@ char const *tlsd_error_str (int err)
   return buf ;
 }
 
-void tlsd_server_init (br_ssl_server_context *sc, tlsd_keys const *k, unsigned char *buf, size_t bufsize)
+/* What both sides set: TLS 1.2, the suites (ECDHE with AES-GCM or
+   ChaCha20-Poly1305), the hashes for signatures and the PRF, no
+   renegotiation, and the record buffer (BR_SSL_BUFSIZE_BIDI bytes). */
+void tls_engine_init (br_ssl_engine_context *eng, uint16_t const *suites, size_t nsuites, unsigned char *buf, size_t bufsize)
 {
-  br_ssl_engine_context *eng = &sc->eng ;
-  br_ssl_server_zero(sc) ;
   br_ssl_engine_set_versions(eng, BR_TLS12, BR_TLS12) ;
-  if (k->keytype == BR_KEYTYPE_EC)
-    br_ssl_engine_set_suites(eng, suites_ec, sizeof suites_ec / sizeof *suites_ec) ;
-  else
-    br_ssl_engine_set_suites(eng, suites_rsa, sizeof suites_rsa / sizeof *suites_rsa) ;
-  /* Hashes for the signatures a client may ask for, and for the PRF. */
+  br_ssl_engine_set_suites(eng, suites, nsuites) ;
   br_ssl_engine_set_hash(eng, br_sha1_ID, &br_sha1_vtable) ;
   br_ssl_engine_set_hash(eng, br_sha224_ID, &br_sha224_vtable) ;
   br_ssl_engine_set_hash(eng, br_sha256_ID, &br_sha256_vtable) ;
@@ -158,12 +190,6 @@ void tlsd_server_init (br_ssl_server_context *sc, tlsd_keys const *k, unsigned c
   br_ssl_engine_set_default_aes_gcm(eng) ;
   br_ssl_engine_set_default_chapol(eng) ;
   br_ssl_engine_set_default_ec(eng) ;
-  if (k->keytype == BR_KEYTYPE_EC)
-    br_ssl_server_set_single_ec(sc, k->chain, k->chainlen, br_skey_decoder_get_ec(&k->key),
-      BR_KEYTYPE_SIGN, BR_KEYTYPE_EC, br_ec_get_default(), br_ecdsa_sign_asn1_get_default()) ;
-  else
-    br_ssl_server_set_single_rsa(sc, k->chain, k->chainlen, br_skey_decoder_get_rsa(&k->key),
-      BR_KEYTYPE_SIGN, br_rsa_private_get_default(), br_rsa_pkcs1_sign_get_default()) ;
   /* No renegotiation: nothing needs it, and it only adds attack surface. */
   br_ssl_engine_add_flags(eng, BR_OPT_NO_RENEGOTIATION) ;
   br_ssl_engine_set_buffer(eng, buf, bufsize, 1) ;
@@ -196,8 +222,8 @@ static int loop (br_ssl_engine_context *eng, int netin, int netout, int *appinp,
     if (st == BR_SSL_CLOSED)
     {
       int err = br_ssl_engine_last_error(eng) ;
-      if (err != BR_ERR_OK) { errno = 0 ; *why = tlsd_error_str(err) ; { ret = 0 ; goto end ; } }
-      if (hsonly) { errno = 0 ; *why = "the client closed the connection during the handshake" ; { ret = 0 ; goto end ; } }
+      if (err != BR_ERR_OK) { errno = 0 ; *why = tls_error_str(err) ; { ret = 0 ; goto end ; } }
+      if (hsonly) { errno = 0 ; *why = peerwhy("the ", " closed the connection during the handshake") ; { ret = 0 ; goto end ; } }
       { ret = 1 ; goto end ; }
     }
     /* Done once application data may flow either way: a client may
@@ -228,7 +254,7 @@ static int loop (br_ssl_engine_context *eng, int netin, int netout, int *appinp,
     {
       /* Nothing can move: the client has gone and so has the program,
          or the client has gone while the engine waits for records. */
-      if (hsonly) { errno = 0 ; *why = "the client closed the connection during the handshake" ; { ret = 0 ; goto end ; } }
+      if (hsonly) { errno = 0 ; *why = peerwhy("the ", " closed the connection during the handshake") ; { ret = 0 ; goto end ; } }
       if (appin >= 0 && !closing) { fd_close(appin) ; appin = -1 ; }
       { ret = 1 ; goto end ; }
     }
@@ -241,7 +267,7 @@ static int loop (br_ssl_engine_context *eng, int netin, int netout, int *appinp,
     if (!r)
     {
       errno = 0 ;
-      *why = hsonly ? "handshake timed out" : closing ? "timed out sending close_notify" : "client stopped reading" ;
+      *why = hsonly ? "handshake timed out" : closing ? "timed out sending close_notify" : peerwhy("", " stopped reading") ;
       { ret = 0 ; goto end ; }
     }
     if (happ >= 0 && x[happ].revents & IOPAUSE_EXCEPT)
@@ -292,7 +318,7 @@ static int loop (br_ssl_engine_context *eng, int netin, int netout, int *appinp,
         }
         if (!w)
         {
-          if (hsonly) { errno = 0 ; *why = "the client closed the connection during the handshake" ; { ret = 0 ; goto end ; } }
+          if (hsonly) { errno = 0 ; *why = peerwhy("the ", " closed the connection during the handshake") ; { ret = 0 ; goto end ; } }
           /* EOF without close_notify: the program sees EOF too. */
           netin = -1 ;
           if (appout >= 0) { fd_close(appout) ; appout = -1 ; }
@@ -349,13 +375,13 @@ static int loop (br_ssl_engine_context *eng, int netin, int netout, int *appinp,
   return ret ;
 }
 
-int tlsd_handshake (br_ssl_engine_context *eng, int netin, int netout, tain const *deadline, char const **why)
+int tls_handshake (br_ssl_engine_context *eng, int netin, int netout, tain const *deadline, char const **why)
 {
   int a = -1, b = -1 ;
   return loop(eng, netin, netout, &a, &b, 1, deadline, 0, why) ;
 }
 
-int tlsd_pump (br_ssl_engine_context *eng, int netin, int netout, int *appin, int *appout, unsigned int closems, char const **why)
+int tls_pump (br_ssl_engine_context *eng, int netin, int netout, int *appin, int *appout, unsigned int closems, char const **why)
 {
   return loop(eng, netin, netout, appin, appout, 0, 0, closems, why) ;
 }
@@ -363,7 +389,7 @@ int tlsd_pump (br_ssl_engine_context *eng, int netin, int netout, int *appin, in
 static size_t put (char *s, size_t m, char const *t)
 {
   size_t n = strlen(t) ;
-  if (m + n + 2 > TLSD_ENVMAX) return m ;
+  if (m + n + 2 > TLS_ENVMAX) return m ;
   memcpy(s + m, t, n) ;
   return m + n ;
 }
@@ -378,7 +404,7 @@ static int dnsname (char const *s)
   return 1 ;
 }
 
-size_t tlsd_envblock (br_ssl_engine_context const *eng, char *s)
+size_t tls_envblock (br_ssl_engine_context const *eng, char *s, int server)
 {
   br_ssl_session_parameters params ;
   unsigned int v = br_ssl_engine_get_version(eng) ;
@@ -390,8 +416,9 @@ size_t tlsd_envblock (br_ssl_engine_context const *eng, char *s)
   m = put(s, m, v == BR_TLS12 ? "TLSv1.2" : v == BR_TLS11 ? "TLSv1.1" : v == BR_TLS10 ? "TLSv1" : "unknown") ;
   s[m++] = 0 ;
   m = put(s, m, "SSL_CIPHER=") ;
-  m = put(s, m, tlsd_suite_name(params.cipher_suite)) ;
+  m = put(s, m, tls_suite_name(params.cipher_suite)) ;
   s[m++] = 0 ;
+  if (!server) { s[m++] = 0 ; return m ; }
   m = put(s, m, "SSL_TLS_SNI_SERVERNAME") ;
   if (dnsname(sni)) { m = put(s, m, "=") ; m = put(s, m, sni) ; }
   s[m++] = 0 ;
