@@ -19,6 +19,12 @@ static unsigned char keyder[TLSD_FILEMAX] ;
 static size_t keylen ;
 static int overflow ;
 static char filebuf[TLSD_FILEMAX + 1] ;
+/* How much of keyder and filebuf was ever written since the last wipe:
+   only that is zeroed, not the whole 64 KiB of each (every connection
+   pays for the wipe, three times: after the load, in the program's child,
+   and at the end; each whole-buffer wipe also faulted every page in). */
+static size_t keydirty ;
+static size_t filedirty ;
 
 static void topool (void *ctx, void const *s, size_t n)
 {
@@ -34,6 +40,14 @@ static void tokey (void *ctx, void const *s, size_t n)
   if (n > sizeof keyder - keylen) { overflow = 1 ; return ; }
   memcpy(keyder + keylen, s, n) ;
   keylen += n ;
+  if (keylen > keydirty) keydirty = keylen ;
+}
+
+static void wipebufs (void)
+{
+  byte_zzero((char *)keyder, keydirty) ;
+  byte_zzero(filebuf, filedirty) ;
+  keydirty = filedirty = 0 ;
 }
 
 /* The file on fd (closed here), PEM text, at most TLSD_FILEMAX bytes. */
@@ -46,6 +60,7 @@ static ssize_t readpem (int fd, char const **why)
     if (w < 0) { *why = "unable to read" ; fd_close(fd) ; return -1 ; }
     if (!w) break ;
     r += w ;
+    if (r + 1 > filedirty) filedirty = r + 1 ;  /* decode() adds a newline */
   }
   fd_close(fd) ;
   if (r > TLSD_FILEMAX) { errno = 0 ; *why = "file too large" ; return -1 ; }
@@ -151,8 +166,7 @@ int tlsd_keys_load (tlsd_keys *k, int certfd, int keyfd, char const **why)
   if (!decode(k, n, 1, why)) { tlsd_keys_wipe(k) ; return 0 ; }
   br_skey_decoder_init(&k->key) ;
   br_skey_decoder_push(&k->key, keyder, keylen) ;
-  byte_zzero((char *)keyder, sizeof keyder) ;
-  byte_zzero(filebuf, sizeof filebuf) ;
+  wipebufs() ;
   err = br_skey_decoder_last_error(&k->key) ;
   if (err) { errno = 0 ; *why = "the private key cannot be decoded" ; tlsd_keys_wipe(k) ; return 0 ; }
   k->keytype = br_skey_decoder_key_type(&k->key) ;
@@ -166,8 +180,7 @@ int tlsd_keys_load (tlsd_keys *k, int certfd, int keyfd, char const **why)
 void tlsd_keys_wipe (tlsd_keys *k)
 {
   byte_zzero((char *)&k->key, sizeof k->key) ;
-  byte_zzero((char *)keyder, sizeof keyder) ;
-  byte_zzero(filebuf, sizeof filebuf) ;
+  wipebufs() ;
   keylen = 0 ;
 }
 
