@@ -64,6 +64,28 @@ extern unsigned int queue_bucket (char const *id) ;
 /* Formats the id for a file with inode ino created at time sec.usec into s
    (QUEUE_ID_MAX bytes); returns its length. */
 extern size_t queue_id_fmt (char *s, uint64_t sec, uint32_t usec, uint64_t ino) ;
+
+/* A queue id, parsed: SEC.USEC.INO (doc/queue.md). */
+typedef struct queue_id_s queue_id ;
+struct queue_id_s
+{
+  uint64_t sec ;
+  uint64_t ino ;
+  uint32_t usec ;
+} ;
+
+/* Room for "queue/DIR/B/ID" (DIR at most 16 bytes) and its NUL. */
+#define QUEUE_PATH_MAX (32 + QUEUE_ID_MAX)
+
+/* Only names postie-queue makes are queue ids: 1 if s is one (parsed
+   into *q, and formatting *q gives s back), 0 if not. */
+extern int queue_id_scan (char const *s, queue_id *q) ;
+extern int queue_id_eq (queue_id const *a, queue_id const *b) ;
+extern unsigned int queue_id_bucket (queue_id const *q) ;
+/* "queue/DIR/B/ID" into path (QUEUE_PATH_MAX bytes). */
+extern void queue_path (char *path, char const *dir, queue_id const *q) ;
+/* "queue/DIR/B" into path (QUEUE_PATH_MAX bytes). */
+extern void queue_dir (char *path, char const *dir, unsigned int bucket) ;
 /* A short text for a qmail-queue exit code, for log lines and replies. */
 extern char const *queue_exit_str (int code) ;
 

@@ -1,4 +1,5 @@
-/* queue_format.c: queue ids and the queue file trailer (doc/queue.md). */
+/* queue_format.c: queue ids, queue paths and the queue file trailer
+   (doc/queue.md). */
 #include <string.h>
 #include <skalibs/types.h>
 #include "queue.h"
@@ -51,6 +52,55 @@ size_t queue_id_fmt (char *s, uint64_t sec, uint32_t usec, uint64_t ino)
   n += uint64_fmt(s + n, ino) ;
   s[n] = 0 ;
   return n ;
+}
+
+int queue_id_scan (char const *s, queue_id *q)
+{
+  char buf[QUEUE_ID_MAX] ;
+  size_t n = uint64_scan(s, &q->sec), m ;
+  uint32_t u = 0 ;
+  unsigned int i ;
+  if (!n || s[n] != '.') return 0 ;
+  for (i = 1 ; i <= 6 ; i++)
+  {
+    if (s[n + i] < '0' || s[n + i] > '9') return 0 ;
+    u = u * 10 + (uint32_t)(s[n + i] - '0') ;
+  }
+  q->usec = u ;
+  if (s[n + 7] != '.') return 0 ;
+  m = uint64_scan(s + n + 8, &q->ino) ;
+  if (!m || s[n + 8 + m]) return 0 ;
+  queue_id_fmt(buf, q->sec, q->usec, q->ino) ;
+  return !strcmp(buf, s) ;
+}
+
+int queue_id_eq (queue_id const *a, queue_id const *b)
+{
+  return a->sec == b->sec && a->usec == b->usec && a->ino == b->ino ;
+}
+
+unsigned int queue_id_bucket (queue_id const *q)
+{
+  return (unsigned int)(q->ino % QUEUE_SPLIT) ;
+}
+
+void queue_dir (char *path, char const *dir, unsigned int bucket)
+{
+  size_t n = 6, m = strlen(dir) ;
+  memcpy(path, "queue/", 6) ;
+  memcpy(path + n, dir, m) ; n += m ;
+  path[n++] = '/' ;
+  n += uint_fmt(path + n, bucket) ;
+  path[n] = 0 ;
+}
+
+void queue_path (char *path, char const *dir, queue_id const *q)
+{
+  size_t n ;
+  queue_dir(path, dir, queue_id_bucket(q)) ;
+  n = strlen(path) ;
+  path[n++] = '/' ;
+  queue_id_fmt(path + n, q->sec, q->usec, q->ino) ;
 }
 
 char const *queue_exit_str (int code)

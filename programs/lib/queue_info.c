@@ -1,4 +1,4 @@
-/* queue_info.c: read postie-send's info files (queue_info.h). */
+/* queue_info.c: write and read postie-send's info files (queue_info.h). */
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -9,7 +9,26 @@
 #include <skalibs/types.h>
 #include "queue_info.h"
 
-#define INFO_MAX (256UL << 20)
+int queue_info_head (stralloc *out, uint64_t msglen, char const *sender, size_t senderlen)
+{
+  char fmt[UINT64_FMT] ;
+  return stralloc_cats(out, QUEUE_INFO_MAGIC)
+   && stralloc_catb(out, fmt, uint64_fmt(fmt, msglen)) && stralloc_catb(out, "\n", 1)
+   && stralloc_catb(out, sender, senderlen) && stralloc_catb(out, "\n", 1) ;
+}
+
+static int catfield (stralloc *sa, char const *s, char sep)
+{
+  return stralloc_cats(sa, s) && stralloc_catb(sa, &sep, 1) ;
+}
+
+int queue_info_line (stralloc *out, char state, char kind, char const *addr, char const *orig, char const *const *f)
+{
+  return stralloc_catb(out, &state, 1) && stralloc_catb(out, &kind, 1) && stralloc_catb(out, "\t", 1)
+   && catfield(out, addr, '\t') && catfield(out, orig, '\t') && catfield(out, f[0], '\t')
+   && catfield(out, f[1], '\t') && catfield(out, f[2], '\t') && catfield(out, f[3], '\t')
+   && catfield(out, f[4], '\n') ;
+}
 
 int queue_info_load (char const *path, stralloc *sa, queue_info *qi)
 {
@@ -17,7 +36,7 @@ int queue_info_load (char const *path, stralloc *sa, queue_info *qi)
   int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW) ;
   if (fd < 0) return errno == ENOENT ? 0 : -1 ;
   if (fstat(fd, &st) < 0) goto err ;
-  if ((uint64_t)st.st_size > INFO_MAX) { errno = EINVAL ; goto err ; }
+  if ((uint64_t)st.st_size > QUEUE_INFO_MAX) { errno = EINVAL ; goto err ; }
   if (!stralloc_ready(sa, (size_t)st.st_size + 1)) goto err ;
   {
     ssize_t r = pread(fd, sa->s, (size_t)st.st_size, 0) ;
@@ -30,6 +49,26 @@ int queue_info_load (char const *path, stralloc *sa, queue_info *qi)
  err:
   fd_close(fd) ;
   return -1 ;
+}
+
+/* One recipient line from i to its newline nl: checked, its separators
+   made NULs. */
+static int line_split (char *s, size_t i, size_t nl)
+{
+  unsigned int j ;
+  if (nl - i < 3 || s[i + 2] != '\t') return 0 ;
+  if ((s[i] != 'P' && s[i] != 'D' && s[i] != 'F') || (s[i + 1] != 'L' && s[i + 1] != 'R' && s[i + 1] != 'X')) return 0 ;
+  s[i + 2] = 0 ;
+  i += 3 ;
+  for (j = 0 ; j < QI_FIELDS ; j++)
+  {
+    size_t e = i ;
+    while (e < nl && s[e] != '\t') e++ ;
+    if ((e == nl) != (j == QI_FIELDS - 1)) return 0 ;
+    s[e] = 0 ;
+    i = e + 1 ;
+  }
+  return 1 ;
 }
 
 int queue_info_parse (stralloc *sa, queue_info *qi)
@@ -46,21 +85,41 @@ int queue_info_parse (stralloc *sa, queue_info *qi)
   qi->sender = sa->s + i ;
   *nl = 0 ;
   qi->first = nl - sa->s + 1 ;
-  for (i = qi->first ; i < sa->len ; i++) if (sa->s[i] == '\t' || sa->s[i] == '\n') sa->s[i] = 0 ;
+  qi->nrcpt = 0 ;
+  for (i = qi->first ; i < sa->len ; qi->nrcpt++)
+  {
+    size_t e = (char *)memchr(sa->s + i, '\n', sa->len - i) - sa->s ;
+    if (!line_split(sa->s, i, e)) return 0 ;
+    i = e + 1 ;
+  }
   sa->s[sa->len] = 0 ;
+  return 1 ;
+}
+
+int queue_info_rcpt_next (stralloc const *sa, size_t *pos, queue_info_rcpt *r)
+{
+  size_t i = *pos ;
+  unsigned int k ;
+  if (i + 3 > sa->len) return 0 ;
+  r->off = i ;
+  r->state = sa->s[i] ;
+  r->kind = sa->s[i + 1] ;
+  i += 3 ;
+  for (k = 0 ; k < QI_FIELDS ; k++)
+  {
+    r->field[k] = i ;
+    i += strlen(sa->s + i) + 1 ;
+  }
+  *pos = i ;
   return 1 ;
 }
 
 int queue_info_next (stralloc const *sa, size_t *pos, char *state, char *kind, char const **addr)
 {
-  size_t i = *pos ;
-  unsigned int k ;
-  if (i + 3 > sa->len) return 0 ;
-  *state = sa->s[i] ;
-  *kind = sa->s[i + 1] ;
-  *addr = sa->s + i + 3 ;
-  i += 3 ;
-  for (k = 0 ; k < 7 && i < sa->len ; k++) i += strlen(sa->s + i) + 1 ;
-  *pos = i ;
+  queue_info_rcpt r ;
+  if (!queue_info_rcpt_next(sa, pos, &r)) return 0 ;
+  *state = r.state ;
+  *kind = r.kind ;
+  *addr = sa->s + r.field[QI_ADDR] ;
   return 1 ;
 }

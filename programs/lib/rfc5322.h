@@ -7,6 +7,7 @@
 #define RFC5322_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <skalibs/stralloc.h>
 
 /* What went wrong, for an error message: a static text, and the offset in
@@ -90,5 +91,12 @@ extern int rfc5322_cat_phrase (stralloc *sa, char const *name) ;
 
 /* 1 if c may appear in an atom (atext, or a byte of UTF-8). */
 extern int rfc5322_isatext (unsigned char c) ;
+
+/* The date t (seconds since the epoch) as RFC 5322 section 3.3 writes
+   it, in UTC: "Thu, 4 Dec 2026 21:22:18 +0000", NUL-terminated, into s
+   (RFC5322_DATE_FMT bytes). Returns its length, or 0 if t is not a date
+   gmtime can represent (s then holds the epoch's date). */
+#define RFC5322_DATE_FMT 40
+extern size_t rfc5322_date_fmt (char *s, int64_t t) ;
 
 #endif

@@ -195,6 +195,15 @@ void tls_engine_init (br_ssl_engine_context *eng, uint16_t const *suites, size_t
   br_ssl_engine_set_buffer(eng, buf, bufsize, 1) ;
 }
 
+/* What came from the network beyond what the engine asked for: BearSSL
+   asks for a record's 5-byte header, then for its body, and reading each
+   on its own would take two reads per record. A read for a header (or a
+   small body) takes up to this much at once; the engine gets the rest
+   from here. Kept between the handshake and the session, since a client
+   may send its first data right behind its Finished. */
+static unsigned char stage[4096] ;
+static size_t stagepos, stagelen ;
+
 static void renew (tain *deadline, unsigned int ms)
 {
   tain t ;
@@ -208,6 +217,12 @@ static int loop (br_ssl_engine_context *eng, int netin, int netout, int *appinp,
   tain deadline ;
   int closing = 0 ;
   int appgone = 0 ;  /* the program has ended: the client gets closems per write */
+  /* Writes are tried without a poll first (the socket and the pipe
+     nearly always have room): only one that would block waits for its
+     descriptor. Likewise the body of a record whose header has just
+     come is nearly always there already. That is one poll per exchange
+     instead of one per read and write. */
+  int netfull = 0, appfull = 0, netmore = 0 ;
   int ret ;
   int appin = *appinp, appout = *appoutp ;
   if (hsonly) deadline = *hsdeadline ;
@@ -239,16 +254,16 @@ static int loop (br_ssl_engine_context *eng, int netin, int netout, int *appinp,
       br_ssl_engine_recvapp_ack(eng, len) ;
       continue ;
     }
-    if (st & BR_SSL_SENDREC) { onet = n ; x[n].fd = netout ; x[n++].events = IOPAUSE_WRITE ; }
-    if ((st & BR_SSL_RECVREC) && netin >= 0) { inet = n ; x[n].fd = netin ; x[n++].events = IOPAUSE_READ ; }
-    if ((st & BR_SSL_RECVAPP) && appout >= 0) { oapp = n ; x[n].fd = appout ; x[n++].events = IOPAUSE_WRITE ; }
-    if ((st & BR_SSL_SENDAPP) && appin >= 0 && !closing) { iapp = n ; x[n].fd = appin ; x[n++].events = IOPAUSE_READ ; }
+    if (st & BR_SSL_SENDREC) { onet = n ; x[n].fd = netout ; x[n].revents = netfull ? 0 : IOPAUSE_WRITE ; x[n++].events = IOPAUSE_WRITE ; }
+    if ((st & BR_SSL_RECVREC) && netin >= 0) { inet = n ; x[n].fd = netin ; x[n].revents = netmore || stagepos < stagelen ? IOPAUSE_READ : 0 ; x[n++].events = IOPAUSE_READ ; }
+    if ((st & BR_SSL_RECVAPP) && appout >= 0) { oapp = n ; x[n].fd = appout ; x[n].revents = appfull ? 0 : IOPAUSE_WRITE ; x[n++].events = IOPAUSE_WRITE ; }
+    if ((st & BR_SSL_SENDAPP) && appin >= 0 && !closing) { iapp = n ; x[n].fd = appin ; x[n].revents = 0 ; x[n++].events = IOPAUSE_READ ; }
     else if (!hsonly && appin >= 0 && !closing && !appgone)
     {
       /* A record waits for a client that may have stopped reading: watch
          for the program's end (the pipe's hang-up) all the same, so that
          the client then gets a deadline instead of holding us forever. */
-      happ = n ; x[n].fd = appin ; x[n++].events = 0 ;
+      happ = n ; x[n].fd = appin ; x[n].revents = 0 ; x[n++].events = 0 ;
     }
     if (!n)
     {
@@ -258,6 +273,8 @@ static int loop (br_ssl_engine_context *eng, int netin, int netout, int *appinp,
       if (appin >= 0 && !closing) { fd_close(appin) ; appin = -1 ; }
       { ret = 1 ; goto end ; }
     }
+    if ((onet >= 0 && x[onet].revents) || (inet >= 0 && x[inet].revents) || (oapp >= 0 && x[oapp].revents))
+      goto ready ;  /* something to try at once */
     r = iopause_g(x, n, &deadline) ;
     if (r < 0)
     {
@@ -277,6 +294,7 @@ static int loop (br_ssl_engine_context *eng, int netin, int netout, int *appinp,
       appgone = 1 ;
       renew(&deadline, closems) ;
     }
+   ready:
     if (onet >= 0 && x[onet].revents & (IOPAUSE_WRITE | IOPAUSE_EXCEPT))
     {
       size_t len ;
@@ -291,9 +309,11 @@ static int loop (br_ssl_engine_context *eng, int netin, int netout, int *appinp,
             if (!hsonly && (errno == EPIPE || errno == ECONNRESET) && netin < 0) { ret = 1 ; goto end ; }
             *why = "write to the network" ; { ret = 0 ; goto end ; }
           }
+          netfull = 1 ;
         }
         else
         {
+          netfull = 0 ;
           br_ssl_engine_sendrec_ack(eng, w) ;
           /* A slow client that still reads gets everything. */
           if (w > 0 && appgone) renew(&deadline, closems) ;
@@ -307,7 +327,32 @@ static int loop (br_ssl_engine_context *eng, int netin, int netout, int *appinp,
       unsigned char *buf = br_ssl_engine_recvrec_buf(eng, &len) ;
       if (buf)
       {
-        ssize_t w = fd_read(netin, (char *)buf, len) ;
+        ssize_t w ;
+        if (stagepos < stagelen)
+        {
+          w = stagelen - stagepos < len ? stagelen - stagepos : len ;
+          memcpy(buf, stage + stagepos, w) ;
+          stagepos += w ;
+          netmore = 0 ;
+        }
+        else
+        {
+          if (len < sizeof stage)
+          {
+            w = fd_read(netin, (char *)stage, sizeof stage) ;
+            stagepos = stagelen = 0 ;
+            if (w > 0)
+            {
+              stagelen = w ;
+              stagepos = (size_t)w < len ? (size_t)w : len ;
+              memcpy(buf, stage, stagepos) ;
+              w = stagepos ;
+            }
+          }
+          else w = fd_read(netin, (char *)buf, len) ;
+          /* A header alone: its body is nearly always right behind it. */
+          netmore = w == 5 && len == 5 && stagepos == stagelen ;
+        }
         if (w < 0)
         {
           if (errno != EAGAIN && errno != EWOULDBLOCK)
@@ -334,9 +379,11 @@ static int loop (br_ssl_engine_context *eng, int netin, int netout, int *appinp,
       if (buf)
       {
         ssize_t w = fd_write(appout, (char *)buf, len) ;
+        appfull = 0 ;
         if (w < 0)
         {
           if (errno != EAGAIN && errno != EWOULDBLOCK) { fd_close(appout) ; appout = -1 ; }
+          else appfull = 1 ;
         }
         else br_ssl_engine_recvapp_ack(eng, w) ;
       }

@@ -26,6 +26,7 @@
 #include <skalibs/types.h>
 #include "postie.h"
 #include "queue.h"
+#include "postie_queue.h"
 #include "rfc5322.h"
 #include "exec_sibling.h"
 
@@ -408,26 +409,10 @@ static void parseheader (void)
 
 static void catdate (stralloc *sa)
 {
-  static char const *const days[7] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" } ;
-  static char const *const months[12] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" } ;
-  time_t t = time(0) ;
-  struct tm tm ;
-  char s[64] ;
-  size_t n = 0 ;
-  if (!gmtime_r(&t, &tm)) strerr_diefusys(EX_OSERR, "read the clock") ;
-  memcpy(s, days[tm.tm_wday % 7], 3) ; n = 3 ;
-  s[n++] = ',' ; s[n++] = ' ' ;
-  n += uint_fmt(s + n, (unsigned int)tm.tm_mday) ;
-  s[n++] = ' ' ;
-  memcpy(s + n, months[tm.tm_mon % 12], 3) ; n += 3 ;
-  s[n++] = ' ' ;
-  n += uint_fmt(s + n, (unsigned int)tm.tm_year + 1900) ;
-  s[n++] = ' ' ;
-  s[n++] = '0' + tm.tm_hour / 10 ; s[n++] = '0' + tm.tm_hour % 10 ; s[n++] = ':' ;
-  s[n++] = '0' + tm.tm_min / 10 ; s[n++] = '0' + tm.tm_min % 10 ; s[n++] = ':' ;
-  s[n++] = '0' + tm.tm_sec / 10 % 10 ; s[n++] = '0' + tm.tm_sec % 10 ;
-  memcpy(s + n, " +0000\n", 7) ; n += 7 ;
-  if (!stralloc_catb(sa, s, n)) die_nomem() ;
+  char s[RFC5322_DATE_FMT] ;
+  size_t n = rfc5322_date_fmt(s, time(0)) ;
+  if (!n) strerr_diefusys(EX_OSERR, "read the clock") ;
+  if (!stralloc_catb(sa, s, n) || !stralloc_catb(sa, "\n", 1)) die_nomem() ;
 }
 
 static void catmsgid (stralloc *sa)
@@ -730,13 +715,8 @@ int main (int argc, char const *const *argv)
   if (!has_msgid) { if (!stralloc_cats(&added_end, "Message-ID: ")) die_nomem() ; catmsgid(&added_end) ; }
 
   /* The envelope. */
-  if (!stralloc_catb(&env, "F", 1) || !stralloc_catb(&env, sender.s, sender.len)) die_nomem() ;
-  {
-    size_t i ;
-    for (i = 0 ; i < rcpts.len ; i += strlen(rcpts.s + i) + 1)
-      if (!stralloc_catb(&env, "T", 1) || !stralloc_catb(&env, rcpts.s + i, strlen(rcpts.s + i) + 1)) die_nomem() ;
-  }
-  if (!stralloc_0(&env)) die_nomem() ;
+  /* sender holds its address and a NUL */
+  if (!postie_queue_envelope(&env, sender.s, sender.len ? sender.len - 1 : 0, rcpts.s, rcpts.len)) die_nomem() ;
 
   /* Start the queue program. Nothing was written anywhere yet: every
      error above leaves nothing queued. */
@@ -745,10 +725,9 @@ int main (int argc, char const *const *argv)
   if (pid < 0) strerr_diefusys(EX_OSERR, "fork") ;
   if (!pid)
   {
-    char const *q = getenv("POSTIE_QUEUE") ;
+    char const *q = postie_queue_prog() ;
     char const *qargv[2] ;
     int e ;
-    if (!q || !*q) q = "postie-queue" ;
     signal(SIGPIPE, SIG_DFL) ;
     qargv[0] = q ; qargv[1] = 0 ;
     if (dup2(mpipe[0], 0) < 0 || dup2(epipe[0], 1) < 0) e = errno ;
@@ -763,10 +742,9 @@ int main (int argc, char const *const *argv)
     ssize_t r = read(xpipe[0], &e, sizeof e) ;
     if (r == sizeof e)
     {
-      char const *q = getenv("POSTIE_QUEUE") ;
       waitpid(pid, &wstat, 0) ;
       errno = e ;
-      strerr_diefusys(EX_OSERR, "run the queue program ", q && *q ? q : "postie-queue") ;
+      strerr_diefusys(EX_OSERR, "run the queue program ", postie_queue_prog()) ;
     }
     close(xpipe[0]) ;
   }

@@ -22,6 +22,7 @@
 #include <unistd.h>
 #include <skalibs/stralloc.h>
 #include <skalibs/types.h>
+#include "fsync_dir.h"
 #include "local.h"
 #include "maildir_size.h"
 
@@ -33,16 +34,6 @@ static void undo (char const *path)
   int e = errno ;
   unlink(path) ;
   errno = e ;
-}
-
-static int fsyncdir (char const *path)
-{
-  int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC) ;
-  int e ;
-  if (fd < 0) return -1 ;
-  if (fsync(fd) < 0 && errno != EINVAL) { e = errno ; close(fd) ; errno = e ; return -1 ; }
-  close(fd) ;
-  return 0 ;
 }
 
 /* The default delivery may create its Maildir (not its parents): mode 0700,
@@ -67,14 +58,14 @@ static void create (char const *dir, size_t dirlen)
   {
     sa.len = dirlen ;
     if (!stralloc_0(&sa)) die_nomem() ;
-    if (fsyncdir(sa.s) < 0) tempsys("unable to sync ", sa.s) ;
+    if (fsync_dir(sa.s) < 0) tempsys("unable to sync ", sa.s) ;
     /* and the entry of the maildir in its parent */
     sa.len = dirlen ;
     while (sa.len && sa.s[sa.len - 1] == '/') sa.len-- ;
     while (sa.len && sa.s[sa.len - 1] != '/') sa.len-- ;
     if (!sa.len && !stralloc_cats(&sa, ".")) die_nomem() ;
     if (!stralloc_0(&sa)) die_nomem() ;
-    if (fsyncdir(sa.s) < 0) tempsys("unable to sync ", sa.s) ;
+    if (fsync_dir(sa.s) < 0) tempsys("unable to sync ", sa.s) ;
   }
   stralloc_free(&sa) ;
 }
@@ -164,7 +155,7 @@ void deliver_maildir (char const *dir, int create_it)
     size_t newdirlen = dirlen + 4 ;  /* DIR/new/ */
     char c = new.s[newdirlen] ;
     new.s[newdirlen] = 0 ;
-    if (fsyncdir(new.s) < 0)
+    if (fsync_dir(new.s) < 0)
     {
       /* The name may or may not survive a crash: take it back, so that
          what is reported as not delivered does not show up later. */

@@ -35,6 +35,7 @@
 #include <skalibs/strerr.h>
 #include <skalibs/tai.h>
 #include <skalibs/types.h>
+#include "fsync_dir.h"
 #include "pop3_cmd.h"
 #include "postie.h"
 #include "timedline.h"
@@ -192,14 +193,6 @@ static void scan (char const *dir)
   if (errno) die_temp("read a Maildir directory") ;
   closedir(d) ;
   stralloc_free(&path) ;
-}
-
-static void syncdir (char const *dir)
-{
-  int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) ;
-  if (fd < 0) return ;
-  fsync(fd) ;
-  close(fd) ;
 }
 
 /* Message numbers */
@@ -389,8 +382,9 @@ static int update (void)
     }
   }
   stralloc_free(&to) ;
-  if (touchednew) syncdir("new") ;
-  if (touchedcur) syncdir("cur") ;
+  /* best effort: QUIT's reply does not wait on these */
+  if (touchednew) fsync_dir("new") ;
+  if (touchedcur) fsync_dir("cur") ;
   return ok ;
  nomem:
   stralloc_free(&to) ;

@@ -17,6 +17,7 @@
 #include <skalibs/allreadwrite.h>
 #include <skalibs/djbunix.h>
 #include <skalibs/types.h>
+#include "fsync_dir.h"
 #include "postie.h"
 #include "queue.h"
 
@@ -203,22 +204,16 @@ int main (void)
     size_t n = 5 ;
     memcpy(path, "todo/", 5) ;
     n += uint_fmt(path + n, bucket) ;
-    path[n] = 0 ;
+    path[n++] = '/' ;
+    memcpy(path + n, id, idlen + 1) ;
+    if (rename(tmpname, path) < 0) die(QQ_QUEUEDIR) ;
+    tmpmade = 0 ;
+    if (fsync_parent(path) < 0)
     {
-      int dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC) ;
-      if (dfd < 0) die(QQ_QUEUEDIR) ;
-      path[n++] = '/' ;
-      memcpy(path + n, id, idlen + 1) ;
-      if (rename(tmpname, path) < 0) { close(dfd) ; die(QQ_QUEUEDIR) ; }
-      tmpmade = 0 ;
-      if (fsync(dfd) < 0)
-      {
-        /* The rename may or may not survive a crash: take it back, so
-           that what was refused is not delivered later. */
-        unlink(path) ;
-        die(QQ_QUEUEDIR) ;
-      }
-      close(dfd) ;
+      /* The rename may or may not survive a crash: take it back, so
+         that what was refused is not delivered later. */
+      unlink(path) ;
+      die(QQ_QUEUEDIR) ;
     }
   }
   close(qfd) ;

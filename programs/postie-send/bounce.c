@@ -15,31 +15,11 @@
 #include <skalibs/stralloc.h>
 #include <skalibs/types.h>
 #include "queue.h"
+#include "postie_queue.h"
+#include "rfc5322.h"
 #include "send.h"
 
 #define BOUNCE_FILE_MAX (16UL << 20)
-
-static void date822 (char *buf, int64_t t)
-{
-  static char const days[] = "SunMonTueWedThuFriSat" ;
-  static char const months[] = "JanFebMarAprMayJunJulAugSepOctNovDec" ;
-  struct tm tm ;
-  time_t tt = (time_t)t ;
-  size_t n = 0 ;
-  gmtime_r(&tt, &tm) ;
-  memcpy(buf, days + 3 * tm.tm_wday, 3) ; n = 3 ;
-  buf[n++] = ',' ; buf[n++] = ' ' ;
-  n += uint_fmt(buf + n, (unsigned int)tm.tm_mday) ;
-  buf[n++] = ' ' ;
-  memcpy(buf + n, months + 3 * tm.tm_mon, 3) ; n += 3 ;
-  buf[n++] = ' ' ;
-  n += uint_fmt(buf + n, (unsigned int)tm.tm_year + 1900) ;
-  buf[n++] = ' ' ;
-  buf[n++] = '0' + tm.tm_hour / 10 ; buf[n++] = '0' + tm.tm_hour % 10 ; buf[n++] = ':' ;
-  buf[n++] = '0' + tm.tm_min / 10 ; buf[n++] = '0' + tm.tm_min % 10 ; buf[n++] = ':' ;
-  buf[n++] = '0' + tm.tm_sec / 10 ; buf[n++] = '0' + tm.tm_sec % 10 ;
-  memcpy(buf + n, " +0000", 7) ;
-}
 
 static int readfile (stralloc *sa, char const *path, size_t max, int cut_at_header_end)
 {
@@ -155,11 +135,137 @@ static int record (stralloc const *b, size_t i, char const *f[4], size_t fl[4])
   return k == 4 ;
 }
 
+/* "queue/DIR/B/ID" for the id as a string. */
+static void id_path (char *path, char const *dir, unsigned int bucket, char const *id)
+{
+  size_t n ;
+  queue_dir(path, dir, bucket) ;
+  n = strlen(path) ;
+  path[n++] = '/' ;
+  memcpy(path + n, id, strlen(id) + 1) ;
+}
+
+/* The bounce file's whole records into b, NUL-terminated (a torn last
+   line is dropped). Returns 1, 0 when there is none, -1 on a failure
+   (logged). */
+static int bounce_records (stralloc *b, char const *path, char const *id)
+{
+  if (readfile(b, path, BOUNCE_FILE_MAX, 0) < 0)
+  {
+    if (errno == ENOENT) return 0 ;
+    LOG("warning: ", id, ": unable to read the bounce file: ", strerror(errno)) ;
+    return -1 ;
+  }
+  if (!stralloc_0(b)) { LOG("warning: ", id, ": out of memory writing the bounce") ; return -1 ; }
+  b->len-- ;
+  while (b->len && b->s[b->len - 1] != '\n') b->len-- ;  /* a torn last line */
+  b->s[b->len] = 0 ;
+  return b->len ? 1 : 0 ;
+}
+
+/* The DSN's header and the start of its human-readable part. Returns 1,
+   or 0 out of memory. */
+static int bounce_head (stralloc *m, char const *id, char const *to, int doublebounce, char const *date, char const *tfmt, char const *boundary)
+{
+  return cats(m, "From: Mail Delivery System <MAILER-DAEMON@") && cats(m, settings.me.s) && cats(m, ">\n")
+   && cats(m, "To: <") && cats(m, to) && cats(m, ">\n")
+   && cats(m, doublebounce ? "Subject: Undelivered Mail: double bounce\n" : "Subject: Undelivered Mail Returned to Sender\n")
+   && cats(m, "Date: ") && cats(m, date) && cats(m, "\n")
+   && cats(m, "Message-ID: <") && cats(m, id) && cats(m, ".") && cats(m, tfmt) && cats(m, ".dsn@") && cats(m, settings.me.s) && cats(m, ">\n")
+   && cats(m, "Auto-Submitted: auto-replied\n")
+   && cats(m, "MIME-Version: 1.0\n")
+   && cats(m, "Content-Type: multipart/report; report-type=delivery-status;\n\tboundary=\"") && cats(m, boundary) && cats(m, "\"\n\n")
+   && cats(m, "This is a MIME-encapsulated message.\n\n--") && cats(m, boundary) && cats(m, "\n")
+   && cats(m, "Content-Description: Notification\nContent-Type: text/plain; charset=us-ascii\n\n")
+   && cats(m, "This is the mail system at ") && cats(m, settings.me.s) && cats(m, ".\n\n")
+   && cats(m, doublebounce ? "A delivery status notification could not be delivered to its\nrecipient (the sender of the original message, whose address is below).\n\n"
+                             : "I am sorry to have to tell you that your message could not be delivered\nto one or more recipients. The reasons are below.\n\n") ;
+}
+
+/* The delivery-status part's per-recipient fields (RFC 3464), one group
+   for each record of the bounce file b. Returns 1, or 0 out of memory. */
+static int bounce_status (stralloc *m, stralloc const *b)
+{
+  size_t i ;
+  for (i = 0 ; i < b->len ; i = strchr(b->s + i, '\n') - b->s + 1)
+  {
+    char const *f[4] ;
+    size_t fl[4] ;
+    char const *reply, *mta ;
+    size_t rlen, mlen ;
+    if (!record(b, i, f, fl)) continue ;
+    if (!cats(m, "\nFinal-Recipient: rfc822; ") || !stralloc_catb(m, f[0], fl[0]) || !cats(m, "\n")) return 0 ;
+    if ((fl[1] != fl[0] || memcmp(f[0], f[1], fl[0]))
+     && (!cats(m, "Original-Recipient: rfc822; ") || !stralloc_catb(m, f[1], fl[1]) || !cats(m, "\n"))) return 0 ;
+    if (!cats(m, "Action: failed\nStatus: ") || !stralloc_catb(m, f[2], fl[2]) || !cats(m, "\n")) return 0 ;
+    if (fl[3] > 6 && !memcmp(f[3], "smtp; ", 6) && remote_reply(f[3] + 6, fl[3] - 6, &reply, &rlen, &mta, &mlen))
+    {
+      if (!cats(m, "Remote-MTA: dns; ") || !stralloc_catb(m, mta, mlen)
+       || !cats(m, "\nDiagnostic-Code: smtp; ") || !stralloc_catb(m, reply, rlen) || !cats(m, "\n")) return 0 ;
+    }
+    else if (fl[3] > 6 && !memcmp(f[3], "smtp; ", 6))
+    {
+      /* postie-remote's own reason: no SMTP reply to quote */
+      if (!cats(m, "Diagnostic-Code: x-postie; ") || !stralloc_catb(m, f[3] + 6, fl[3] - 6) || !cats(m, "\n")) return 0 ;
+    }
+    else if (!cats(m, "Diagnostic-Code: ") || !stralloc_catb(m, f[3], fl[3]) || !cats(m, "\n")) return 0 ;
+  }
+  return 1 ;
+}
+
+/* The queue program: the DSN m from a file (queue/work/bounce), its
+   envelope through a pipe, the new id through another. Returns 0 when
+   queued (or deliberately dropped), -1 on a temporary failure (logged). */
+static int bounce_queue (char const *id, stralloc const *m, char const *envsender, char const *to, int doublebounce)
+{
+  stralloc env = STRALLOC_ZERO ;
+  char const *qprog = postie_queue_prog() ;
+  char newid[QUEUE_ID_MAX + 2] ;
+  int mfd, ep[2], ip[2], wstat, ret = -1 ;
+  pid_t pid ;
+  if (strlen(to) > 1000) { LOG("warning: ", id, ": bounce recipient too long: dropping the bounce") ; return 0 ; }
+  if (!postie_queue_envelope(&env, envsender, strlen(envsender), to, strlen(to) + 1)) { LOG("warning: ", id, ": out of memory writing the bounce") ; return -1 ; }
+  mfd = open("queue/work/bounce", O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0640) ;
+  if (mfd < 0) { LOG("warning: ", id, ": unable to create queue/work/bounce: ", strerror(errno)) ; goto end ; }
+  if (allwrite(mfd, m->s, m->len) < m->len || lseek(mfd, 0, SEEK_SET) < 0)
+  {
+    LOG("warning: ", id, ": unable to write queue/work/bounce: ", strerror(errno)) ;
+    fd_close(mfd) ;
+    goto end ;
+  }
+  if (pipecoe(ep) < 0) { fd_close(mfd) ; goto end ; }
+  if (pipecoe(ip) < 0) { fd_close(mfd) ; fd_close(ep[0]) ; fd_close(ep[1]) ; goto end ; }
+  if (allwrite(ep[1], env.s, env.len) < env.len) { LOG("warning: ", id, ": unable to write the bounce envelope") ; }
+  fd_close(ep[1]) ;
+  pid = postie_queue_spawn(qprog, mfd, ep[0], ip[1]) ;
+  if (pid < 0) { fd_close(mfd) ; fd_close(ep[0]) ; fd_close(ip[0]) ; fd_close(ip[1]) ; LOG("warning: ", id, ": unable to fork for the bounce: ", strerror(errno)) ; goto end ; }
+  fd_close(mfd) ; fd_close(ep[0]) ; fd_close(ip[1]) ;
+  postie_queue_id_read(ip[0], newid, sizeof newid, 0) ;
+  fd_close(ip[0]) ;
+  if (waitpid(pid, &wstat, 0) < 0) { LOG("warning: ", id, ": unable to wait for the queue program: ", strerror(errno)) ; goto end ; }
+  unlink("queue/work/bounce") ;
+  if (WIFEXITED(wstat) && !WEXITSTATUS(wstat))
+  {
+    LOG("bounce ", id, ": ", doublebounce ? "double bounce to <" : "to <", to, "> queued as ", newid[0] ? newid : "?") ;
+    ret = 0 ;
+  }
+  else
+  {
+    char fmt[UINT_FMT] ;
+    int code = WIFEXITED(wstat) ? WEXITSTATUS(wstat) : 81 ;
+    fmt[uint_fmt(fmt, (unsigned int)code)] = 0 ;
+    LOG("warning: ", id, ": unable to queue the bounce: ", qprog, " exited ", fmt, ": ", queue_exit_str(code)) ;
+  }
+ end:
+  stralloc_free(&env) ;
+  return ret ;
+}
+
 int bounce_send (char const *id, unsigned int bucket, char const *sender, int64_t birth)
 {
   stralloc b = STRALLOC_ZERO, m = STRALLOC_ZERO, h = STRALLOC_ZERO ;
-  char path[32 + QUEUE_ID_MAX] ;
-  char date[40], adate[40] ;
+  char path[QUEUE_PATH_MAX] ;
+  char date[RFC5322_DATE_FMT], adate[RFC5322_DATE_FMT] ;
   char const *to, *envsender ;
   int doublebounce = 0, returned = 0 ;
   size_t i ;
@@ -174,52 +280,33 @@ int bounce_send (char const *id, unsigned int bucket, char const *sender, int64_
   }
   if (!*sender)
   {
-    if (set.doublebounceto.len <= 1)
+    if (settings.doublebounceto.len <= 1)
     {
       LOG("bounce ", id, ": no bounce for the null sender, and no control/doublebounceto: dropping it") ;
       return 0 ;
     }
-    to = set.doublebounceto.s ;
+    to = settings.doublebounceto.s ;
     envsender = DOUBLEBOUNCE_SENDER ;
     doublebounce = 1 ;
   }
   else { to = sender ; envsender = "" ; }
 
+  id_path(path, "bounce", bucket, id) ;
   {
-    size_t n = 13 ;
-    memcpy(path, "queue/bounce/", 13) ;
-    n += uint_fmt(path + n, bucket) ;
-    path[n++] = '/' ;
-    memcpy(path + n, id, strlen(id) + 1) ;
+    int r = bounce_records(&b, path, id) ;
+    if (r <= 0) { stralloc_free(&b) ; return r ; }
   }
-  if (readfile(&b, path, BOUNCE_FILE_MAX, 0) < 0)
-  {
-    if (errno == ENOENT) return 0 ;
-    LOG("warning: ", id, ": unable to read the bounce file: ", strerror(errno)) ;
-    return -1 ;
-  }
-  if (!stralloc_0(&b)) goto nomem ;
-  b.len-- ;
-  while (b.len && b.s[b.len - 1] != '\n') b.len-- ;  /* a torn last line */
-  b.s[b.len] = 0 ;
-  if (!b.len) { stralloc_free(&b) ; return 0 ; }
-  {
-    size_t n = 11 ;
-    memcpy(path, "queue/mess/", 11) ;
-    n += uint_fmt(path + n, bucket) ;
-    path[n++] = '/' ;
-    memcpy(path + n, id, strlen(id) + 1) ;
-  }
+  id_path(path, "mess", bucket, id) ;
   /* the whole message up to control/bouncemessagebytes, else its header */
   {
     int whole = 0 ;
-    if (set.bouncemessagebytes && readfile(&h, path, set.bouncemessagebytes + 1, 0) == 0 && h.len <= set.bouncemessagebytes) whole = 1 ;
-    else if (readfile(&h, path, set.bounceheaderbytes ? set.bounceheaderbytes : 1, 1) < 0) h.len = 0 ;
+    if (settings.bouncemessagebytes && readfile(&h, path, settings.bouncemessagebytes + 1, 0) == 0 && h.len <= settings.bouncemessagebytes) whole = 1 ;
+    else if (readfile(&h, path, settings.bounceheaderbytes ? settings.bounceheaderbytes : 1, 1) < 0) h.len = 0 ;
     returned = whole ;
   }
 
-  date822(date, ts.tv_sec) ;
-  date822(adate, birth) ;
+  rfc5322_date_fmt(date, ts.tv_sec) ;
+  rfc5322_date_fmt(adate, birth) ;
   {
     char boundary[QUEUE_ID_MAX + 32] ;
     char tfmt[UINT64_FMT] ;
@@ -228,20 +315,7 @@ int bounce_send (char const *id, unsigned int bucket, char const *sender, int64_
     memcpy(boundary + bn, id, strlen(id)) ; bn += strlen(id) ;
     boundary[bn] = 0 ;
     tfmt[uint64_fmt(tfmt, (uint64_t)ts.tv_sec)] = 0 ;
-    if (!cats(&m, "From: Mail Delivery System <MAILER-DAEMON@") || !cats(&m, set.me.s) || !cats(&m, ">\n")
-     || !cats(&m, "To: <") || !cats(&m, to) || !cats(&m, ">\n")
-     || !cats(&m, doublebounce ? "Subject: Undelivered Mail: double bounce\n" : "Subject: Undelivered Mail Returned to Sender\n")
-     || !cats(&m, "Date: ") || !cats(&m, date) || !cats(&m, "\n")
-     || !cats(&m, "Message-ID: <") || !cats(&m, id) || !cats(&m, ".") || !cats(&m, tfmt) || !cats(&m, ".dsn@") || !cats(&m, set.me.s) || !cats(&m, ">\n")
-     || !cats(&m, "Auto-Submitted: auto-replied\n")
-     || !cats(&m, "MIME-Version: 1.0\n")
-     || !cats(&m, "Content-Type: multipart/report; report-type=delivery-status;\n\tboundary=\"") || !cats(&m, boundary) || !cats(&m, "\"\n\n")
-     || !cats(&m, "This is a MIME-encapsulated message.\n\n--") || !cats(&m, boundary) || !cats(&m, "\n")
-     || !cats(&m, "Content-Description: Notification\nContent-Type: text/plain; charset=us-ascii\n\n")
-     || !cats(&m, "This is the mail system at ") || !cats(&m, set.me.s) || !cats(&m, ".\n\n")
-     || !cats(&m, doublebounce ? "A delivery status notification could not be delivered to its\nrecipient (the sender of the original message, whose address is below).\n\n"
-                               : "I am sorry to have to tell you that your message could not be delivered\nto one or more recipients. The reasons are below.\n\n"))
-      goto nomem ;
+    if (!bounce_head(&m, id, to, doublebounce, date, tfmt, boundary)) goto nomem ;
     for (i = 0 ; i < b.len ; i = strchr(b.s + i, '\n') - b.s + 1)
     {
       char const *f[4] ;
@@ -252,35 +326,11 @@ int bounce_send (char const *id, unsigned int bucket, char const *sender, int64_
     }
     if (!cats(&m, "\n--") || !cats(&m, boundary) || !cats(&m, "\n")
      || !cats(&m, "Content-Description: Delivery report\nContent-Type: message/delivery-status\n\n")
-     || !cats(&m, "Reporting-MTA: dns; ") || !cats(&m, set.me.s) || !cats(&m, "\n")
+     || !cats(&m, "Reporting-MTA: dns; ") || !cats(&m, settings.me.s) || !cats(&m, "\n")
      || !cats(&m, "X-Postie-Queue-ID: ") || !cats(&m, id) || !cats(&m, "\n")
      || !cats(&m, "Arrival-Date: ") || !cats(&m, adate) || !cats(&m, "\n"))
       goto nomem ;
-    for (i = 0 ; i < b.len ; i = strchr(b.s + i, '\n') - b.s + 1)
-    {
-      char const *f[4] ;
-      size_t fl[4] ;
-      if (!record(&b, i, f, fl)) continue ;
-      if (!cats(&m, "\nFinal-Recipient: rfc822; ") || !stralloc_catb(&m, f[0], fl[0]) || !cats(&m, "\n")) goto nomem ;
-      if ((fl[1] != fl[0] || memcmp(f[0], f[1], fl[0]))
-       && (!cats(&m, "Original-Recipient: rfc822; ") || !stralloc_catb(&m, f[1], fl[1]) || !cats(&m, "\n"))) goto nomem ;
-      if (!cats(&m, "Action: failed\nStatus: ") || !stralloc_catb(&m, f[2], fl[2]) || !cats(&m, "\n")) goto nomem ;
-      {
-        char const *reply, *mta ;
-        size_t rlen, mlen ;
-        if (fl[3] > 6 && !memcmp(f[3], "smtp; ", 6) && remote_reply(f[3] + 6, fl[3] - 6, &reply, &rlen, &mta, &mlen))
-        {
-          if (!cats(&m, "Remote-MTA: dns; ") || !stralloc_catb(&m, mta, mlen)
-           || !cats(&m, "\nDiagnostic-Code: smtp; ") || !stralloc_catb(&m, reply, rlen) || !cats(&m, "\n")) goto nomem ;
-        }
-        else if (fl[3] > 6 && !memcmp(f[3], "smtp; ", 6))
-        {
-          /* postie-remote's own reason: no SMTP reply to quote */
-          if (!cats(&m, "Diagnostic-Code: x-postie; ") || !stralloc_catb(&m, f[3] + 6, fl[3] - 6) || !cats(&m, "\n")) goto nomem ;
-        }
-        else if (!cats(&m, "Diagnostic-Code: ") || !stralloc_catb(&m, f[3], fl[3]) || !cats(&m, "\n")) goto nomem ;
-      }
-    }
+    if (!bounce_status(&m, &b)) goto nomem ;
     if (!cats(&m, "\n--") || !cats(&m, boundary) || !cats(&m, "\n")
      || !cats(&m, returned ? "Content-Description: Undelivered Message\nContent-Type: message/rfc822\n\n"
                            : "Content-Description: Undelivered Message Headers\nContent-Type: text/rfc822-headers\n\n")
@@ -289,72 +339,7 @@ int bounce_send (char const *id, unsigned int bucket, char const *sender, int64_
       goto nomem ;
   }
 
-  /* the queue program: message from a file, envelope through a pipe,
-     the new id through another */
-  {
-    int mfd, ep[2], ip[2] ;
-    pid_t pid ;
-    int wstat ;
-    char env[2 + QUEUE_ADDR_MAX + 8 + 1100] ;
-    size_t en = 0 ;
-    char newid[QUEUE_ID_MAX + 2] ;
-    ssize_t idlen = 0 ;
-    char const *qprog = getenv("POSTIE_QUEUE") ;
-    if (!qprog || !*qprog) qprog = "postie-queue" ;
-    if (strlen(to) > 1000) { LOG("warning: ", id, ": bounce recipient too long: dropping the bounce") ; ret = 0 ; goto end ; }
-    env[en++] = 'F' ;
-    memcpy(env + en, envsender, strlen(envsender) + 1) ; en += strlen(envsender) + 1 ;
-    env[en++] = 'T' ;
-    memcpy(env + en, to, strlen(to) + 1) ; en += strlen(to) + 1 ;
-    env[en++] = 0 ;
-    mfd = open("queue/work/bounce", O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0640) ;
-    if (mfd < 0) { LOG("warning: ", id, ": unable to create queue/work/bounce: ", strerror(errno)) ; goto end ; }
-    if (allwrite(mfd, m.s, m.len) < m.len || lseek(mfd, 0, SEEK_SET) < 0)
-    {
-      LOG("warning: ", id, ": unable to write queue/work/bounce: ", strerror(errno)) ;
-      fd_close(mfd) ;
-      goto end ;
-    }
-    if (pipecoe(ep) < 0) { fd_close(mfd) ; goto end ; }
-    if (pipecoe(ip) < 0) { fd_close(mfd) ; fd_close(ep[0]) ; fd_close(ep[1]) ; goto end ; }
-    if (allwrite(ep[1], env, en) < en) { LOG("warning: ", id, ": unable to write the bounce envelope") ; }
-    fd_close(ep[1]) ;
-    pid = fork() ;
-    if (pid < 0) { fd_close(mfd) ; fd_close(ep[0]) ; fd_close(ip[0]) ; fd_close(ip[1]) ; LOG("warning: ", id, ": unable to fork for the bounce: ", strerror(errno)) ; goto end ; }
-    if (!pid)
-    {
-      char const *argv[2] = { qprog, 0 } ;
-      selfpipe_finish() ;
-      if (fd_move(0, mfd) < 0 || fd_move(1, ep[0]) < 0 || fd_move(3, ip[1]) < 0) _exit(111) ;
-      if (setenv("POSTIE_QUEUE_IDFD", "3", 1) < 0) _exit(111) ;
-      execvp(argv[0], (char *const *)argv) ;
-      _exit(120) ;
-    }
-    fd_close(mfd) ; fd_close(ep[0]) ; fd_close(ip[1]) ;
-    while (idlen < (ssize_t)sizeof newid - 1)
-    {
-      ssize_t r = fd_read(ip[0], newid + idlen, sizeof newid - 1 - idlen) ;
-      if (r <= 0) break ;
-      idlen += r ;
-    }
-    fd_close(ip[0]) ;
-    while (idlen && (newid[idlen - 1] == '\n')) idlen-- ;
-    newid[idlen] = 0 ;
-    if (waitpid(pid, &wstat, 0) < 0) { LOG("warning: ", id, ": unable to wait for the queue program: ", strerror(errno)) ; goto end ; }
-    unlink("queue/work/bounce") ;
-    if (WIFEXITED(wstat) && !WEXITSTATUS(wstat))
-    {
-      LOG("bounce ", id, ": ", doublebounce ? "double bounce to <" : "to <", to, "> queued as ", idlen ? newid : "?") ;
-      ret = 0 ;
-    }
-    else
-    {
-      char fmt[UINT_FMT] ;
-      int code = WIFEXITED(wstat) ? WEXITSTATUS(wstat) : 81 ;
-      fmt[uint_fmt(fmt, (unsigned int)code)] = 0 ;
-      LOG("warning: ", id, ": unable to queue the bounce: ", qprog, " exited ", fmt, ": ", queue_exit_str(code)) ;
-    }
-  }
+  ret = bounce_queue(id, &m, envsender, to, doublebounce) ;
  end:
   stralloc_free(&b) ; stralloc_free(&m) ; stralloc_free(&h) ;
   return ret ;

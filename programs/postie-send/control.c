@@ -13,6 +13,7 @@
 #include <skalibs/djbunix.h>
 #include <skalibs/types.h>
 #include "queue.h"
+#include "fsync_dir.h"
 #include "send.h"
 
 /* "queue/hold/B/ID" */
@@ -27,44 +28,30 @@ static void hold_path (char *path, char const *id)
 
 int hold_is (char const *id)
 {
-  char path[32 + QUEUE_ID_MAX] ;
+  char path[QUEUE_PATH_MAX] ;
   hold_path(path, id) ;
   return access(path, F_OK) == 0 ;
-}
-
-static int sync_dir_of (char const *path)
-{
-  char dir[32 + QUEUE_ID_MAX] ;
-  size_t n = strrchr(path, '/') - path ;
-  int fd, r ;
-  memcpy(dir, path, n) ;
-  dir[n] = 0 ;
-  fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) ;
-  if (fd < 0) return -1 ;
-  r = fsync(fd) ;
-  fd_close(fd) ;
-  return r ;
 }
 
 /* The mark is an empty file; its directory entry is what counts, so the
    directory is synced: a hold survives a crash and a restart. */
 int hold_set (char const *id)
 {
-  char path[32 + QUEUE_ID_MAX] ;
+  char path[QUEUE_PATH_MAX] ;
   int fd ;
   hold_path(path, id) ;
   fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600) ;
   if (fd < 0) return -1 ;
   fd_close(fd) ;
-  return sync_dir_of(path) ;
+  return fsync_parent(path) ;
 }
 
 int hold_clear (char const *id)
 {
-  char path[32 + QUEUE_ID_MAX] ;
+  char path[QUEUE_PATH_MAX] ;
   hold_path(path, id) ;
   if (unlink(path) < 0) return errno == ENOENT ? 0 : -1 ;
-  return sync_dir_of(path) ;
+  return fsync_parent(path) ;
 }
 
 /* A request's name: what postie-qctl chose (its pid), digits only. */

@@ -32,6 +32,7 @@
 #include "postie.h"
 #include "exec_sibling.h"
 #include "queue.h"
+#include "postie_queue.h"
 #include "smtpd.h"
 #include "ucspitls.h"
 
@@ -611,44 +612,11 @@ int queue_finish (char *id, size_t idmax)
   id[0] = 0 ;
   if (!code)
   {
-    size_t n = 0 ;
-    ndelay_on(qifd) ;
-    for (;;)
-    {
-      ssize_t r = read(qifd, id + n, idmax - 1 - n) ;
-      if (r <= 0) break ;
-      n += r ;
-      if (n == idmax - 1) break ;
-    }
-    while (n && (id[n-1] == '\n')) n-- ;
-    id[n] = 0 ;
-    for (size_t i = 0 ; i < n ; i++) if ((unsigned char)id[i] <= 32 || id[i] == 127) { id[0] = 0 ; break ; }
+    ndelay_on(qifd) ;  /* what it wrote before exiting, never more */
+    postie_queue_id_read(qifd, id, idmax, 0) ;
   }
   fd_close(qifd) ;
   return code ;
-}
-
-/* ---------- the date of a Received: line (RFC 5322) */
-
-void date822 (char *s, time_t t)
-{
-  static char const *const days[7] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" } ;
-  static char const *const months[12] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" } ;
-  struct tm tm ;
-  size_t n = 0 ;
-  if (!gmtime_r(&t, &tm)) { memcpy(s, "Thu, 1 Jan 1970 00:00:00 +0000", 31) ; return ; }
-  memcpy(s + n, days[tm.tm_wday], 3) ; n += 3 ;
-  s[n++] = ',' ; s[n++] = ' ' ;
-  n += uint_fmt(s + n, tm.tm_mday) ;
-  s[n++] = ' ' ;
-  memcpy(s + n, months[tm.tm_mon], 3) ; n += 3 ;
-  s[n++] = ' ' ;
-  n += uint_fmt(s + n, tm.tm_year + 1900) ;
-  s[n++] = ' ' ;
-  n += uint0_fmt(s + n, tm.tm_hour, 2) ; s[n++] = ':' ;
-  n += uint0_fmt(s + n, tm.tm_min, 2) ; s[n++] = ':' ;
-  n += uint0_fmt(s + n, tm.tm_sec, 2) ;
-  memcpy(s + n, " +0000", 7) ;
 }
 
 /* ---------- the command loop */

@@ -121,8 +121,6 @@ static inline void qput (char c)
   qbuf[qlen++] = c ;
 }
 
-extern void date822 (char *s, time_t t) ;  /* RFC 5322, UTC; s has 64 bytes */
-
 /* The commands, one function each (the command loop's table). */
 extern void smtp_mail (char const *arg) ;   /* smtpd_envelope.c */
 extern void smtp_rcpt (char const *arg) ;

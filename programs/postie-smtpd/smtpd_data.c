@@ -27,7 +27,7 @@ static char const *protocol (void)
 static void received (char const *msgid)
 {
   char date[64] ;
-  date822(date, time(0)) ;
+  rfc5322_date_fmt(date, time(0)) ;
   qputs("Received: from ") ; qputs(safehelo()) ;
   qputs(" (") ;
   if (session.localuid[0]) { qputs("invoked by uid ") ; qputs(session.localuid) ; }

@@ -12,15 +12,19 @@
      and writes cleartext on the two pipes. After 'Y', the environment
      block comes back on SSLCTLFD once the handshake is done.
 
-   The certificate chain and key are read from the instance's tls/ at
+   The certificate chain and key are opened in the instance's tls/ at
    every connection, before anything touches the network; then, when
    TLS_UID/TLS_GID are set, this process becomes that uid (prog keeps the
    uid it was started with: a chain-loader after postie-tlsd drops it).
-   prog never holds the key. Interface, log lines, exit codes:
+   They are read and decoded only for a handshake: at once in the
+   implicit mode, at prog's request with -r, so that a session that
+   stays in clear text never pays for it. prog never holds the key or
+   its descriptor. Interface, log lines, exit codes:
    doc/postie-tlsd.md. */
 
 #include <errno.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -38,6 +42,8 @@
 #include "exec_sibling.h"
 #include "tlsd.h"
 
+extern char **environ ;
+
 #define USAGE "postie-tlsd [ -r ] [ -v verbosity ] [ -K timeout ] prog..."
 #define dieusage() strerr_dieusage(100, USAGE)
 
@@ -54,23 +60,37 @@ static void logwhy (char const *what, char const *why)
   else strerr_warnw5x(remote, ": ", what, ": ", why) ;
 }
 
-/* The key and certificate files, under the instance. */
-static int loadkeys (char const **why, char const **file)
+/* The key and certificate files, under the instance: opened as the
+   connection starts (before the privileges are dropped: the key may be
+   readable by the starting uid only), decoded by loadkeys when a
+   handshake is to be made. */
+static char certpath[4096], keypath[4096] ;
+static int certfd = -1, keyfd = -1 ;
+
+static int openkeys (char const **why, char const **file)
 {
-  static char cert[4096], key[4096] ;
   char const *home = postie_home() ;
   size_t n = strlen(home) ;
-  if (n + 14 > sizeof cert) { errno = ENAMETOOLONG ; *why = "the instance directory" ; *file = home ; return 0 ; }
-  memcpy(cert, home, n) ; memcpy(cert + n, "/tls/cert.pem", 14) ;
-  memcpy(key, home, n) ; memcpy(key + n, "/tls/key.pem", 13) ;
-  *file = cert ;
-  if (!tlsd_keys_load(&keys, cert, key, why))
-  {
-    /* Which file: the chain is read first. */
-    if (keys.chainlen) *file = key ;
-    return 0 ;
-  }
-  return 1 ;
+  if (n + 14 > sizeof certpath) { errno = ENAMETOOLONG ; *why = "the instance directory" ; *file = home ; return 0 ; }
+  memcpy(certpath, home, n) ; memcpy(certpath + n, "/tls/cert.pem", 14) ;
+  memcpy(keypath, home, n) ; memcpy(keypath + n, "/tls/key.pem", 13) ;
+  return tlsd_keys_open(&certfd, &keyfd, certpath, keypath, why, file) ;
+}
+
+static void closekeys (void)
+{
+  if (certfd >= 0) fd_close(certfd) ;
+  if (keyfd >= 0) fd_close(keyfd) ;
+  certfd = keyfd = -1 ;
+}
+
+static int loadkeys (char const **why, char const **file)
+{
+  int r = tlsd_keys_load(&keys, certfd, keyfd, why) ;
+  certfd = keyfd = -1 ;  /* closed by tlsd_keys_load */
+  /* Which file: the chain is read first. */
+  if (!r) *file = keys.chainlen ? keypath : certpath ;
+  return r ;
 }
 
 /* TLS_UID/TLS_GID (system mode: postie-setup's run scripts give the
@@ -221,7 +241,7 @@ static int implicit (char const *const *argv)
   }
   signal(SIGPIPE, SIG_IGN) ;
   fd_close(toapp[0]) ; fd_close(fromapp[1]) ; fd_close(notif[0]) ;
-  if (!loadkeys(&why, &file))
+  if (!openkeys(&why, &file) || !loadkeys(&why, &file))
   {
     logwhy(file, why) ;
     fd_close(notif[1]) ;
@@ -245,6 +265,34 @@ static int implicit (char const *const *argv)
   return session(fromapp[0], toapp[1], pid) ;
 }
 
+/* Runs prog beside us with our ends of the pipes closed, by posix_spawn:
+   vfork semantics, so no copy of this process (its page tables, the key
+   among its pages) and no copy-on-write faults afterwards, on every
+   connection of port 25. prog is found as exec_sibling finds it. */
+static pid_t spawnprog (char const *const *argv, int c1, int c2, int c3)
+{
+  static char sib[4096] ;
+  posix_spawn_file_actions_t fa ;
+  pid_t pid ;
+  int r ;
+  int bypath = 0 ;
+  char const *path = argv[0] ;
+  if (!strchr(path, '/'))
+  {
+    if (sibling_path(sib, sizeof sib, path)) path = sib ;
+    else bypath = 1 ;
+  }
+  r = posix_spawn_file_actions_init(&fa) ;
+  if (!r && !(r = posix_spawn_file_actions_addclose(&fa, c1))
+   && !(r = posix_spawn_file_actions_addclose(&fa, c2))
+   && !(r = posix_spawn_file_actions_addclose(&fa, c3)))
+    r = bypath ? posix_spawnp(&pid, path, &fa, 0, (char *const *)argv, environ)
+               : posix_spawn(&pid, path, &fa, 0, (char *const *)argv, environ) ;
+  posix_spawn_file_actions_destroy(&fa) ;
+  if (r) { errno = r ; strerr_dieexec(111, argv[0]) ; }
+  return pid ;
+}
+
 /* Handshake on request: the program runs at once, on the connection. */
 static int onrequest (char const *const *argv)
 {
@@ -253,10 +301,12 @@ static int onrequest (char const *const *argv)
   char c ;
   pid_t pid ;
   ssize_t r ;
-  if (!loadkeys(&why, &file))
+  if (!openkeys(&why, &file))
   {
     /* No TLS to offer: the program runs without SSLCTLFD, and says so to
-       a client that asks (STARTTLS gets 454). */
+       a client that asks (STARTTLS gets 454). Only opened here: decoding
+       them is most of postie-tlsd's start-up, wasted on the sessions
+       that never ask for TLS, so it waits for the request. */
     logwhy(file, why) ;
     if (verbosity) strerr_warnw2x(remote, ": TLS not available: running the program without it") ;
     /* Stale values from the environment would tell the program that TLS
@@ -267,18 +317,14 @@ static int onrequest (char const *const *argv)
   }
   if (pipe(toapp) < 0 || pipe(fromapp) < 0) strerr_diefu(111, "create pipes") ;
   if (socketpair(AF_UNIX, SOCK_STREAM, 0, ctl) < 0) strerr_diefu(111, "create the control socket") ;
-  pid = fork() ;
-  if (pid < 0) strerr_diefu(111, "fork") ;
-  if (!pid)
-  {
-    tlsd_keys_wipe(&keys) ;
-    fd_close(toapp[1]) ; fd_close(fromapp[0]) ; fd_close(ctl[1]) ;
-    setfdvar("SSLCTLFD", ctl[0]) ;
-    setfdvar("SSLREADFD", toapp[0]) ;
-    setfdvar("SSLWRITEFD", fromapp[1]) ;
-    exec_sibling(argv[0], argv) ;
-    strerr_dieexec(111, argv[0]) ;
-  }
+  /* This process reads no environment from here on: the program's
+     variables are set in ours, and it inherits them. The key and
+     certificate descriptors are close-on-exec (openbc_read): the program
+     never holds them. */
+  setfdvar("SSLCTLFD", ctl[0]) ;
+  setfdvar("SSLREADFD", toapp[0]) ;
+  setfdvar("SSLWRITEFD", fromapp[1]) ;
+  pid = spawnprog(argv, toapp[1], fromapp[0], ctl[1]) ;
   signal(SIGPIPE, SIG_IGN) ;
   fd_close(toapp[0]) ; fd_close(fromapp[1]) ; fd_close(ctl[0]) ;
   droppriv() ;
@@ -288,12 +334,22 @@ static int onrequest (char const *const *argv)
   {
     /* The program ended, or never asked: the connection is its own. */
     if (r) strerr_warnw2x(remote, ": unknown command on the control socket") ;
-    tlsd_keys_wipe(&keys) ;
+    closekeys() ;
     fd_close(ctl[1]) ; fd_close(toapp[1]) ; fd_close(fromapp[0]) ;
     fd_close(0) ; fd_close(1) ;
     if (!r) return waitchild(pid) ;
     waitchild(pid) ;
     return 100 ;
+  }
+  if (!loadkeys(&why, &file))
+  {
+    /* Opened but not usable: the program has already told the client to
+       go ahead, so the connection ends, as after a failed handshake. */
+    logwhy(file, why) ;
+    fd_close(ctl[1]) ; fd_close(toapp[1]) ; fd_close(fromapp[0]) ;
+    fd_close(0) ; fd_close(1) ;
+    waitchild(pid) ;
+    return 111 ;
   }
   if (!handshake(&why))
   {

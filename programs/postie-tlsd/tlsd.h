@@ -24,10 +24,15 @@ struct tlsd_keys_s
   int keytype ;      /* BR_KEYTYPE_RSA or BR_KEYTYPE_EC */
   br_skey_decoder_context key ;   /* holds the decoded key */
 } ;
-/* Reads the chain (leaf first) from certfile and the private key from
-   keyfile. Returns 1, or 0 with a reason in *why (errno set when the
-   reason is a system error, else 0). */
-extern int tlsd_keys_load (tlsd_keys *k, char const *certfile, char const *keyfile, char const **why) ;
+/* Opens certfile and keyfile (close-on-exec) into *certfd and *keyfd.
+   Returns 1, or 0 with the reason in *why (errno set) and the file that
+   failed in *file; nothing stays open then. */
+extern int tlsd_keys_open (int *certfd, int *keyfd, char const *certfile, char const *keyfile, char const **why, char const **file) ;
+/* Reads the chain (leaf first) from certfd and the private key from
+   keyfd, and closes both. Returns 1, or 0 with a reason in *why (errno
+   set when the reason is a system error, else 0); k->chainlen is 0 when
+   the chain was the problem. */
+extern int tlsd_keys_load (tlsd_keys *k, int certfd, int keyfd, char const **why) ;
 /* Overwrites every copy of the key and certificates this process holds. */
 extern void tlsd_keys_wipe (tlsd_keys *k) ;
 

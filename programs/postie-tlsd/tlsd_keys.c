@@ -1,6 +1,9 @@
 /* tlsd_keys.c: the certificate chain and the private key, from PEM files.
    Both are read anew by every connection (postie-tlsd is exec'd per
-   connection), so replacing the files needs no restart. */
+   connection), so replacing the files needs no restart. Opening and
+   decoding are apart: the files are opened (as the uid that may read the
+   key) when the connection starts, and decoded, which is most of the
+   start-up's work, only when a handshake is to be made. */
 
 #include <errno.h>
 #include <string.h>
@@ -16,6 +19,12 @@ static unsigned char keyder[TLSD_FILEMAX] ;
 static size_t keylen ;
 static int overflow ;
 static char filebuf[TLSD_FILEMAX + 1] ;
+/* How much of keyder and filebuf was ever written since the last wipe:
+   only that is zeroed, not the whole 64 KiB of each (every connection
+   pays for the wipe, three times: after the load, in the program's child,
+   and at the end; each whole-buffer wipe also faulted every page in). */
+static size_t keydirty ;
+static size_t filedirty ;
 
 static void topool (void *ctx, void const *s, size_t n)
 {
@@ -31,20 +40,27 @@ static void tokey (void *ctx, void const *s, size_t n)
   if (n > sizeof keyder - keylen) { overflow = 1 ; return ; }
   memcpy(keyder + keylen, s, n) ;
   keylen += n ;
+  if (keylen > keydirty) keydirty = keylen ;
 }
 
-/* The file, NUL-free PEM text, at most TLSD_FILEMAX bytes. */
-static ssize_t readpem (char const *file, char const **why)
+static void wipebufs (void)
 {
-  int fd = openb_read(file) ;
+  byte_zzero((char *)keyder, keydirty) ;
+  byte_zzero(filebuf, filedirty) ;
+  keydirty = filedirty = 0 ;
+}
+
+/* The file on fd (closed here), PEM text, at most TLSD_FILEMAX bytes. */
+static ssize_t readpem (int fd, char const **why)
+{
   size_t r = 0 ;
-  if (fd < 0) { *why = "unable to open" ; return -1 ; }
   while (r < sizeof filebuf)
   {
     ssize_t w = fd_read(fd, filebuf + r, sizeof filebuf - r) ;
     if (w < 0) { *why = "unable to read" ; fd_close(fd) ; return -1 ; }
     if (!w) break ;
     r += w ;
+    if (r + 1 > filedirty) filedirty = r + 1 ;  /* decode() adds a newline */
   }
   fd_close(fd) ;
   if (r > TLSD_FILEMAX) { errno = 0 ; *why = "file too large" ; return -1 ; }
@@ -118,22 +134,39 @@ static int decode (tlsd_keys *k, size_t n, int wantkey, char const **why)
   return 1 ;
 }
 
-int tlsd_keys_load (tlsd_keys *k, char const *certfile, char const *keyfile, char const **why)
+int tlsd_keys_open (int *certfd, int *keyfd, char const *certfile, char const *keyfile, char const **why, char const **file)
+{
+  *file = certfile ;
+  *certfd = openbc_read(certfile) ;
+  if (*certfd < 0) { *why = "unable to open" ; return 0 ; }
+  *file = keyfile ;
+  *keyfd = openbc_read(keyfile) ;
+  if (*keyfd < 0)
+  {
+    int e = errno ;
+    fd_close(*certfd) ; *certfd = -1 ;
+    errno = e ;
+    *why = "unable to open" ;
+    return 0 ;
+  }
+  return 1 ;
+}
+
+int tlsd_keys_load (tlsd_keys *k, int certfd, int keyfd, char const **why)
 {
   ssize_t n ;
   int err ;
   k->chainlen = 0 ;
   derlen = 0 ;
-  n = readpem(certfile, why) ;
-  if (n < 0) return 0 ;
-  if (!decode(k, n, 0, why)) return 0 ;
-  n = readpem(keyfile, why) ;
+  n = readpem(certfd, why) ;
+  if (n < 0) { fd_close(keyfd) ; return 0 ; }
+  if (!decode(k, n, 0, why)) { fd_close(keyfd) ; return 0 ; }
+  n = readpem(keyfd, why) ;
   if (n < 0) return 0 ;
   if (!decode(k, n, 1, why)) { tlsd_keys_wipe(k) ; return 0 ; }
   br_skey_decoder_init(&k->key) ;
   br_skey_decoder_push(&k->key, keyder, keylen) ;
-  byte_zzero((char *)keyder, sizeof keyder) ;
-  byte_zzero(filebuf, sizeof filebuf) ;
+  wipebufs() ;
   err = br_skey_decoder_last_error(&k->key) ;
   if (err) { errno = 0 ; *why = "the private key cannot be decoded" ; tlsd_keys_wipe(k) ; return 0 ; }
   k->keytype = br_skey_decoder_key_type(&k->key) ;
@@ -147,8 +180,7 @@ int tlsd_keys_load (tlsd_keys *k, char const *certfile, char const *keyfile, cha
 void tlsd_keys_wipe (tlsd_keys *k)
 {
   byte_zzero((char *)&k->key, sizeof k->key) ;
-  byte_zzero((char *)keyder, sizeof keyder) ;
-  byte_zzero(filebuf, sizeof filebuf) ;
+  wipebufs() ;
   keylen = 0 ;
 }
 

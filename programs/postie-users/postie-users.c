@@ -34,6 +34,7 @@
 #include <skalibs/stralloc.h>
 #include <skalibs/strerr.h>
 #include <skalibs/types.h>
+#include "fsync_dir.h"
 #include "postie.h"
 #include "usersdb.h"
 #include "usersline.h"
@@ -168,10 +169,7 @@ static ent *lookup (char const *name)
 
 static void syncdir (void)
 {
-  int fd = open("users", O_RDONLY | O_DIRECTORY | O_CLOEXEC) ;
-  if (fd < 0) strerr_diefusys(111, "open users/") ;
-  if (fsync(fd) < 0 && errno != EINVAL) strerr_diefusys(111, "fsync users/") ;
-  close(fd) ;
+  if (fsync_dir("users") < 0) strerr_diefusys(111, "fsync users/") ;
 }
 
 /* Give tmp the mode and owner of target if it exists, else mode def. */

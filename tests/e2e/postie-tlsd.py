@@ -3,7 +3,9 @@
 program (tests/lib/tls-app): implicit TLS and TLS on request, checked with
 openssl s_client and Python's ssl verifying the instance's certificate;
 only TLS 1.2 with ECDHE and AEAD suites; the certificate read anew by each
-connection; no certificate; hostile clients (garbage, a stalled
+connection; no certificate; the key decoded only when a handshake is
+asked for (a plain session pays nothing for it, a bad key is found then),
+and opened before the privileges are dropped; hostile clients (garbage, a stalled
 handshake, a huge record) end with a log line and never reach the
 program."""
 import os, socket, ssl, subprocess, sys, time
@@ -46,6 +48,17 @@ slow = Server(["-v"], "127.0.0.1", [prog("postie-tlsd"), "-v", "2", "-K", "1500"
               env=dict(env, TLSAPP_FLOOD=str(SLOW), TLSAPP_ALARM="60"))
 stale = Server(["-v"], "127.0.0.1", [prog("postie-tlsd"), "-r", APP], logpath("stale"),
                env=dict(env, SSL_PROTOCOL="TLSv1.2", SSL_CIPHER="X", SSLCTLFD="0", SSLREADFD="0", SSLWRITEFD="1"))
+# An instance of its own whose key is corrupt (the certificate is fine).
+badhome = tmpdir("tlsd-badkey")
+make_cert(badhome)
+with open(os.path.join(badhome, "tls", "key.pem"), "w") as f:
+    f.write("-----BEGIN PRIVATE KEY-----\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n-----END PRIVATE KEY-----\n")
+badkey = Server(["-v"], "127.0.0.1", [prog("postie-tlsd"), "-r", "-K", "1500", APP], logpath("badkey"),
+                env=dict(env, POSTIE_HOME=badhome))
+# Started as root, the TLS work as nobody: the key (root's, mode 0600)
+# must have been opened before the privileges went.
+drop = Server(["-v"], "127.0.0.1", [prog("postie-tlsd"), "-r", "-K", "1500", APP], logpath("drop"),
+              env=dict(env, TLS_UID="65534", TLS_GID="65534")) if os.getuid() == 0 else None
 try:
     # A client that stops reading, once the program is gone, is given -K
     # per network write, not forever.
@@ -247,8 +260,23 @@ try:
     ts = client_context(ca).wrap_socket(s, server_hostname="mx.test.example")
     l = readline(ts)
     check("request-env-block", l.startswith(b"tls SSL_PROTOCOL=TLSv1.2 SSL_CIPHER=ECDHE-ECDSA-"), l)
-    ts.sendall(b"inside\r\nQUIT\r\n")
+    ts.sendall(b"inside\r\n")
     check("request-tls-echo", readline(ts) == b"echo inside\r\n")
+    # Records of every size, full ones (16 KiB) and a few bytes, in one
+    # write and in pieces: nothing lost or reordered on the way in.
+    big = bytes(b"abcdefghijklmnopqrstuvwxyz0123456789"[i % 36] for i in range(70000))
+    ts.sendall(big[:40000])
+    for i in range(40000, 70000, 7001):
+        ts.sendall(big[i:min(i + 7001, 70000)])
+    ts.sendall(b"\r\nsmall\r\n")
+    got = b""
+    while got.count(b"\n") < 2:
+        d = ts.recv(65536)
+        if not d:
+            break
+        got += d
+    check("request-tls-big-records", got == b"echo " + big + b"\r\necho small\r\n", (len(got), got[:40], got[-40:]))
+    ts.sendall(b"QUIT\r\n")
     ts.close()
 
     # Bytes the client sent after STARTTLS, still in the socket, are not
@@ -285,10 +313,58 @@ try:
     s.close()
     check("nocert-implicit-closed", got == b"", got)
     os.rename(os.path.join(home, "tls", "cert.off"), os.path.join(home, "tls", "cert.pem"))
+
+    # The key is decoded only when the program asks for TLS: a session
+    # that stays in clear text runs with TLS offered and logs nothing
+    # about a corrupt key, and neither file is open in the program.
+    s = badkey.connect()
+    f = readline(s)
+    check("badkey-plain-offered", f.startswith(b"hello") and b"SSLCTLFD=" in f, f)
+    s.sendall(b"plain\r\nFDS\r\n")
+    check("badkey-plain-echo", readline(s) == b"echo plain\r\n")
+    fds = readline(s)
+    check("badkey-no-key-fd-in-program", fds.startswith(b"fds ") and b"/tls/" not in fds, fds)
+    s.sendall(b"QUIT\r\n")
+    first_bytes(s)
+    s.close()
+    time.sleep(0.3)
+    t = badkey.logtext()
+    check("badkey-plain-not-logged", "key.pem" not in t and "TLS not available" not in t, t[-400:])
+    # Asked for, the bad key ends the connection with the same line as
+    # before, now at the request.
+    s = badkey.connect()
+    readline(s)
+    s.sendall(b"STARTTLS\r\n")
+    check("badkey-request-go", readline(s) == b"go\r\n")
+    try:
+        client_context(ca).wrap_socket(s, server_hostname="mx.test.example")
+        shook = True
+    except (ssl.SSLError, OSError):
+        shook = False
+    s.close()
+    t = badkey.wait_log(lambda t: "cannot be decoded" in t)
+    check("badkey-request-refused", not shook, shook)
+    check("badkey-request-logged", "127.0.0.1: " + os.path.join(badhome, "tls", "key.pem") + ": the private key cannot be decoded" in t, t[-400:])
+
+    # Privileges dropped to nobody: the root-only key was opened before.
+    if drop is None:
+        skip("drop-key-opened-before", "not root")
+    else:
+        s = drop.connect()
+        readline(s)
+        s.sendall(b"STARTTLS\r\n")
+        readline(s)
+        ts = client_context(ca).wrap_socket(s, server_hostname="mx.test.example")
+        l = readline(ts)
+        ts.sendall(b"QUIT\r\n")
+        ts.close()
+        check("drop-key-opened-before", l.startswith(b"tls SSL_PROTOCOL=TLSv1.2"), (l, drop.logtext()[-400:]))
 finally:
     imp.stop()
     req.stop()
     stale.stop()
+    badkey.stop()
+    drop and drop.stop()
     flood.stop()
     slow.stop()
 done()

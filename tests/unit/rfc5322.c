@@ -592,8 +592,23 @@ static void fuzz (char const *name, char const *alphabet, size_t alen, unsigned 
   stralloc_free(&w) ;
 }
 
+/* The one date formatter (Date:, Received:, the DSN's dates). */
+static void dates (void)
+{
+  char s[RFC5322_DATE_FMT] ;
+  size_t n = rfc5322_date_fmt(s, 0) ;
+  check("date-epoch", n == strlen(s) && !strcmp(s, "Thu, 1 Jan 1970 00:00:00 +0000"), s) ;
+  n = rfc5322_date_fmt(s, 1796505738) ;
+  check("date-padding", n == strlen(s) && !strcmp(s, "Sat, 5 Dec 2026 21:22:18 +0000"), s) ;
+  n = rfc5322_date_fmt(s, 4102444799LL) ;
+  check("date-end-of-2099", n == strlen(s) && !strcmp(s, "Thu, 31 Dec 2099 23:59:59 +0000"), s) ;
+  n = rfc5322_date_fmt(s, 946688461) ;
+  check("date-two-digit-fields", !strcmp(s, "Sat, 1 Jan 2000 01:01:01 +0000"), s) ;
+}
+
 int main (void)
 {
+  dates() ;
   rfc5322_appendix_a() ;
   addresses() ;
   errors() ;

@@ -1,0 +1,200 @@
+/* deliveries.c: starting deliveries and reading their results. */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>  /* rename */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <skalibs/allreadwrite.h>
+#include <skalibs/alloc.h>
+#include <skalibs/djbunix.h>
+#include <skalibs/stralloc.h>
+#include <skalibs/strerr.h>
+#include <skalibs/types.h>
+#include "queue.h"
+#include "spawn.h"
+#include "send.h"
+
+/* ---------- deliveries ---------- */
+
+int same_domain (char const *a, char const *b)
+{
+  for (;; a++, b++)
+  {
+    char x = *a >= 'A' && *a <= 'Z' ? *a + 32 : *a ;
+    char y = *b >= 'A' && *b <= 'Z' ? *b + 32 : *b ;
+    if (x != y) return 0 ;
+    if (!x) return 1 ;
+  }
+}
+
+static void slot_add (delivery *d, uint32_t i)
+{
+  if (d->nrc == d->cap)
+  {
+    uint32_t nc = d->cap ? d->cap * 2 : 4 ;
+    uint32_t *p = realloc(d->rc, nc * sizeof(uint32_t)) ;
+    if (!p) die_nomem() ;
+    d->rc = p ; d->cap = nc ;
+  }
+  d->rc[d->nrc++] = i ;
+}
+
+void start (int k, active *a)
+{
+  spawner *c = spawners + k ;
+  char const **f ;
+  char slotname[UINT_FMT] ;
+  unsigned int slot, nf = 0 ;
+  uint32_t i ;
+  delivery *d ;
+  if (k && dest_hold(a)) return ;
+  for (slot = 0 ; slot < CONC_MAX ; slot++) if (!c->d[slot].used) break ;
+  d = c->d + slot ;
+  d->used = 1 ; d->a = a ; d->nrc = 0 ;
+  for (i = a->cur[k] ; i < a->n ; i++)
+  {
+    rcpt *r = a->r + i ;
+    if (r->state == 'P' && r->pass == 0 && r->kind == c->kindch) break ;
+  }
+  a->cur[k] = i + 1 ;
+  slot_add(d, i) ;
+  if (k)
+  {
+    uint32_t j ;
+    for (j = i + 1 ; j < a->n && d->nrc < settings.remotercptmax ; j++)
+    {
+      rcpt *r = a->r + j ;
+      if (r->state == 'P' && r->pass == 0 && r->kind == 'R' && same_domain(info_str(a, r->domain), info_str(a, a->r[i].domain)))
+        slot_add(d, j) ;
+    }
+  }
+  f = alloc(sizeof(char const *) * (d->nrc + 8)) ;
+  if (!f) die_nomem() ;
+  slotname[uint_fmt(slotname, slot)] = 0 ;
+  f[nf++] = slotname ;
+  f[nf++] = a->mess ;
+  if (!k)
+  {
+    rcpt *r = a->r + i ;
+    f[nf++] = info_str(a, r->user) ; f[nf++] = info_str(a, r->local) ; f[nf++] = info_str(a, r->ext) ;
+    f[nf++] = info_str(a, r->domain) ; f[nf++] = info_str(a, a->sender) ;
+  }
+  else
+  {
+    f[nf++] = info_str(a, a->r[i].domain) ;
+    f[nf++] = info_str(a, a->sender) ;
+    for (i = 0 ; i < d->nrc ; i++) f[nf++] = info_str(a, a->r[d->rc[i]].addr) ;
+  }
+  if (!spawn_put(&c->w, f, nf)) die_nomem() ;
+  alloc_free(f) ;
+  for (i = 0 ; i < d->nrc ; i++)
+  {
+    rcpt *r = a->r + d->rc[i] ;
+    r->pass = 1 ;
+    LOG("starting delivery ", a->idstr, " ", k ? "R" : "L", slotname, ": ", k ? "remote <" : "local <", info_str(a, r->addr), ">") ;
+  }
+  a->unstarted[k] -= d->nrc ;
+  unstarted_total[k] -= d->nrc ;
+  if (!a->unstarted[k]) tostart_remove(k, a) ;
+  a->running++ ;
+  c->running++ ;
+}
+
+/* postie-rspawn's field after the recipients' is postie-remote's message
+   line (doc/spawn-protocol.md): when the server took the message, its
+   reply to the end of DATA names the message in its own queue, which is
+   what traces it across servers. */
+static void remote_message_log (active const *a, char const *slotname, char const *const *lines, unsigned int nlines, uint32_t nrc)
+{
+  uint32_t i ;
+  if (nlines <= nrc || lines[nrc][0] != 'K') return ;
+  for (i = 0 ; i < nrc ; i++) if (lines[i][0] == 'K') break ;
+  if (i == nrc) return ;  /* no recipient accepted: no DATA */
+  LOG("delivery ", a->idstr, " R", slotname, ": message: ", lines[nrc] + 1) ;
+}
+
+void result (int k, unsigned int slot, char const *const *lines, unsigned int nlines)
+{
+  spawner *c = spawners + k ;
+  delivery *d = c->d + slot ;
+  active *a = d->a ;
+  int64_t t = now() ;
+  int dbl = is_doublebounce(a) ;
+  /* a double bounce neither expires nor bounces: it waits for the
+     postmaster's address to work */
+  int expired = !dbl && t >= (int64_t)a->id.sec + (int64_t)settings.lifetime ;
+  uint32_t i ;
+  char slotname[UINT_FMT] ;
+  int failed = 0, marked = 0 ;
+  slotname[uint_fmt(slotname, slot)] = 0 ;
+  for (i = 0 ; i < d->nrc ; i++)
+  {
+    rcpt *r = a->r + d->rc[i] ;
+    char const *line = i < nlines ? lines[i] : "Zno result for this recipient" ;
+    char kind = line[0] ;
+    char const *text = line + 1 ;
+    char st[16] ;
+    if (kind != 'K' && kind != 'D') kind = 'Z' ;  /* U too: a temporary failure */
+    if (kind == 'D' && dbl)
+    {
+      LOG("delivery ", a->idstr, " ", k ? "R" : "L", slotname, ": <", info_str(a, r->addr), ">: failure: ", text) ;
+      LOG("warning: double bounce ", a->idstr, ": <", info_str(a, r->addr), ">: kept in the queue, tried again at the next retry") ;
+      kind = 'Z' ;
+    }
+    if (kind == 'K') LOG("delivery ", a->idstr, " ", k ? "R" : "L", slotname, ": <", info_str(a, r->addr), ">: success: ", text) ;
+    else if (kind == 'D')
+    {
+      LOG("delivery ", a->idstr, " ", k ? "R" : "L", slotname, ": <", info_str(a, r->addr), ">: failure: ", text) ;
+      status_of(text, '5', st) ;
+      bounce_add(a, r, st, k ? "smtp" : "x-postie", text, "") ;
+      failed = 1 ;
+    }
+    else
+    {
+      if (!dbl || line[0] != 'D') LOG("delivery ", a->idstr, " ", k ? "R" : "L", slotname, ": <", info_str(a, r->addr), ">: deferral: ", text) ;
+      if (expired)
+      {
+        LOG("delivery ", a->idstr, ": <", info_str(a, r->addr), ">: failure: message has been in the queue longer than control/queuelifetime") ;
+        bounce_add(a, r, "4.4.7", k ? "smtp" : "x-postie", text, "message expired in the queue; last error: ") ;
+        failed = 1 ;
+      }
+      else
+      {
+        a->tried = 1 ;
+        defer_add(a, info_str(a, r->addr), "", text, 1000) ;
+      }
+    }
+  }
+  if (k && nlines > d->nrc) remote_message_log(a, slotname, lines, nlines, d->nrc) ;
+  /* a destination that took no session (every line U) waits; one that
+     answered anything else is back */
+  if (k && d->nrc && nlines)
+  {
+    char const *dom = info_str(a, a->r[d->rc[0]].domain) ;
+    for (i = 0 ; i < d->nrc && i < nlines && lines[i][0] == 'U' ; i++) ;
+    if (i == d->nrc) dest_down(dom, lines[0] + 1, t) ;
+    else dest_up(dom) ;
+  }
+  /* failures not recorded (a full disk) stay pending: not marked */
+  if (failed && !bounce_sync(a)) failed = -1 ;
+  for (i = 0 ; i < d->nrc ; i++)
+  {
+    rcpt *r = a->r + d->rc[i] ;
+    char kind = i < nlines ? lines[i][0] : 'Z' ;
+    if (kind == 'D' && dbl) kind = 'Z' ;
+    r->pass = 2 ;
+    if (kind == 'K') { if (info_mark(a, r, 'D')) marked = 1 ; }
+    else if ((kind == 'D' || expired) && failed > 0) { if (info_mark(a, r, 'F')) marked = 1 ; }
+  }
+  /* The slot stays busy (used, counted in running) until its marks are
+     on disk: a crash can then redeliver at most the concurrency's worth
+     of deliveries (doc/queue.md), not every result still waiting on its
+     fdatasync. mark_done releases it. */
+  if (marked) { d->marking = 1 ; info_sync(a, k, slot) ; return ; }
+  slot_release(k, slot) ;
+  if (pass_done(a)) pass_end(a) ;
+}
+
