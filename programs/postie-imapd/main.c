@@ -33,6 +33,7 @@
 #include <skalibs/tai.h>
 #include <skalibs/types.h>
 #include "cmd.h"
+#include "fsync_dir.h"
 #include "imapd.h"
 #include "postie.h"
 #include "timedline.h"
@@ -368,13 +369,9 @@ static void expunge (seqset const *uids, unsigned char const *only, int silent)
   }
   if (dirty)
   {
-    int fd = open(cur.dir, O_RDONLY | O_DIRECTORY) ;
     char p2[600] ;
-    (void)fd ;
-    if (fd >= 0) close(fd) ;
     memcpy(p2, cur.dir, strlen(cur.dir)) ; strcpy(p2 + strlen(cur.dir), "/cur") ;
-    fd = open(p2, O_RDONLY | O_DIRECTORY) ;
-    if (fd >= 0) { fsync(fd) ; close(fd) ; }
+    fsync_dir(p2) ;
   }
 }
 
@@ -553,8 +550,7 @@ static void cmd_append (parser *p, char const *tag)
     char cd[600] ;
     size_t n = strlen(dir) ;
     memcpy(cd, dir, n) ; strcpy(cd + n, "/cur") ;
-    fd = open(cd, O_RDONLY | O_DIRECTORY) ;
-    if (fd >= 0) { fsync(fd) ; close(fd) ; }
+    fsync_dir(cd) ;
   }
   memset(&d, 0, sizeof d) ;
   strcpy(d.dir, dir) ;

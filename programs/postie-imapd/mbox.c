@@ -19,6 +19,7 @@
 #include <skalibs/djbunix.h>
 #include <skalibs/stralloc.h>
 #include <skalibs/types.h>
+#include "fsync_dir.h"
 #include "imapd.h"
 
 #define UIDFILE_MAX (64 << 20)
@@ -124,16 +125,6 @@ static int path3 (stralloc *sa, char const *a, char const *b, char const *c)
   sa->len = 0 ;
   return stralloc_cats(sa, a) && stralloc_cats(sa, "/") && stralloc_cats(sa, b)
       && (!c || (stralloc_cats(sa, "/") && stralloc_cats(sa, c))) && stralloc_0(sa) ;
-}
-
-static int syncdir (char const *dir)
-{
-  int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) ;
-  int r ;
-  if (fd < 0) return 0 ;
-  r = fsync(fd) ;
-  close(fd) ;
-  return r == 0 ;
 }
 
 /* The messages of dir/cur (new/ moved into cur/ first), into names
@@ -242,7 +233,7 @@ static int uids_write (char const *dir, uint32_t validity, uint32_t next, msg co
   if (allwrite(fd, sa.s, sa.len) < sa.len || fsync(fd) < 0) { close(fd) ; unlink(tmp.s) ; goto err ; }
   close(fd) ;
   if (rename(tmp.s, fin.s) < 0) { unlink(tmp.s) ; goto err ; }
-  syncdir(dir) ;
+  fsync_dir(dir) ;
   stralloc_free(&sa) ; stralloc_free(&tmp) ; stralloc_free(&fin) ;
   return 1 ;
  err:
@@ -573,7 +564,7 @@ int box_create (char const *dir)
   if (fd < 0) goto err ;
   close(fd) ;
   stralloc_free(&p) ;
-  syncdir(".") ;
+  fsync_dir(".") ;
   return 1 ;
  err:
   stralloc_free(&p) ;
