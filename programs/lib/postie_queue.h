@@ -2,10 +2,11 @@
    doc/postie-queue.md (qmail-queue's interface) and doc/envelope.md:
    the message on its fd 0, the envelope on its fd 1, the new id on its
    fd 3 (POSTIE_QUEUE_IDFD=3), its verdict in its exit code (queue.h's
-   QQ_ codes, queue_exit_str). postie-send's bounces, postie-local's
-   forwards and postie-inject run it with these; postie-smtpd spawns it
-   its own way (posix_spawn, its own process group, timed writes) and
-   reads the id with postie_queue_id_read. */
+   QQ_ codes, queue_exit_str, queue_exit_permanent). postie-send's
+   bounces and postie-local's forwards hand it a file with
+   postie_queue_spawn; postie-smtpd and postie-inject stream the message
+   into pipes made by postie_queue_start (postie-smtpd's timed writes,
+   timeouts and kills stay its own). */
 #ifndef POSTIE_QUEUE_H
 #define POSTIE_QUEUE_H
 
@@ -30,6 +31,37 @@ extern int postie_queue_envelope (stralloc *sa, char const *sender, size_t sende
    stderr and exits 120. Returns the
    child's pid, or -1 (errno set) if fork failed. */
 extern pid_t postie_queue_spawn (char const *prog, int msgfd, int envfd, int idfd) ;
+
+/* postie_queue_start's options. */
+#define POSTIE_QUEUE_PGROUP 1   /* in a process group of its own, which
+                                   kill(-pid, ...) ends as a whole */
+#define POSTIE_QUEUE_SIBLING 2  /* a prog without a slash: the file of
+                                   that name next to this program's own
+                                   binary (exec_sibling.h's rule), else
+                                   through PATH */
+#define POSTIE_QUEUE_ID 4       /* an id pipe as its fd 3, with
+                                   POSTIE_QUEUE_IDFD=3 in its environment */
+
+/* A queue program started by postie_queue_start: its pid, and our ends
+   of its pipes (close-on-exec, blocking): msgfd to its fd 0, envfd to
+   its fd 1, idfd from its fd 3 (-1 without POSTIE_QUEUE_ID). */
+typedef struct postie_queue_s postie_queue ;
+struct postie_queue_s
+{
+  pid_t pid ;
+  int msgfd ;
+  int envfd ;
+  int idfd ;
+} ;
+
+/* Starts prog with posix_spawn (not fork: glibc and musl spawn with
+   vfork semantics, which spares copying the caller's page tables for
+   every message), with flags (POSTIE_QUEUE_*), no signal blocked and
+   SIGPIPE at its default, the rest of the environment ours. fds 0, 1
+   and 2 must be open. A failure to exec prog, as one to make the pipes,
+   is this function's failure: returns 1, or 0 with errno set and
+   nothing left open or running. */
+extern int postie_queue_start (postie_queue *q, char const *prog, unsigned int flags) ;
 
 /* Reads the queue id the program wrote on fd (until end of file, at
    most idmax - 1 bytes) into id, NUL-terminated: its first line, without

@@ -88,5 +88,9 @@ extern void queue_path (char *path, char const *dir, queue_id const *q) ;
 extern void queue_dir (char *path, char const *dir, unsigned int bucket) ;
 /* A short text for a qmail-queue exit code, for log lines and replies. */
 extern char const *queue_exit_str (int code) ;
+/* 1 if a qmail-queue exit code is a permanent failure (11-40: the
+   message will never be queued as it is), 0 if not (0, or temporary:
+   try again). doc/postie-queue.md's rule, for every caller's reply. */
+extern int queue_exit_permanent (int code) ;
 
 #endif

@@ -122,6 +122,11 @@ char const *queue_exit_str (int code)
     case QQ_TEMP_REFUSED : return "message temporarily refused" ;
     case QQ_BUG : return "internal bug" ;
     case QQ_ENVELOPE : return "envelope format error" ;
-    default : return code >= 11 && code <= 40 ? "permanent queue failure" : "temporary queue failure" ;
+    default : return queue_exit_permanent(code) ? "permanent queue failure" : "temporary queue failure" ;
   }
+}
+
+int queue_exit_permanent (int code)
+{
+  return code >= 11 && code <= 40 ;
 }

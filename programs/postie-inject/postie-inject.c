@@ -28,7 +28,6 @@
 #include "queue.h"
 #include "postie_queue.h"
 #include "rfc5322.h"
-#include "exec_sibling.h"
 
 #define USAGE "postie-inject [ -t ] [ -i ] [ -f sender ] [ -F fullname ] [ -- ] [ recipient ... ]"
 #define dieusage() strerr_dieusage(EX_USAGE, USAGE)
@@ -621,7 +620,7 @@ static void body_end (void)
 static int qq_to_sysexit (int code)
 {
   if (code == QQ_ENVELOPE) return EX_SOFTWARE ;
-  if (code >= 11 && code <= 40) return EX_DATAERR ;
+  if (queue_exit_permanent(code)) return EX_DATAERR ;
   return EX_TEMPFAIL ;
 }
 
@@ -641,7 +640,7 @@ int main (int argc, char const *const *argv)
 {
   char const *fopt = 0 ;
   stralloc added_top = STRALLOC_ZERO, added_end = STRALLOC_ZERO, env = STRALLOC_ZERO ;
-  int mpipe[2], epipe[2], xpipe[2] ;
+  int envfd = -1 ;   /* the envelope, to the queue's fd 1 */
   pid_t pid ;
   int wstat ;
 
@@ -720,33 +719,12 @@ int main (int argc, char const *const *argv)
 
   /* Start the queue program. Nothing was written anywhere yet: every
      error above leaves nothing queued. */
-  if (pipecoe(mpipe) < 0 || pipecoe(epipe) < 0 || pipecoe(xpipe) < 0) strerr_diefusys(EX_OSERR, "create pipes") ;
-  pid = fork() ;
-  if (pid < 0) strerr_diefusys(EX_OSERR, "fork") ;
-  if (!pid)
   {
-    char const *q = postie_queue_prog() ;
-    char const *qargv[2] ;
-    int e ;
-    signal(SIGPIPE, SIG_DFL) ;
-    qargv[0] = q ; qargv[1] = 0 ;
-    if (dup2(mpipe[0], 0) < 0 || dup2(epipe[0], 1) < 0) e = errno ;
-    else { exec_sibling(q, qargv) ; e = errno ; }
-    if (write(xpipe[1], &e, sizeof e) < 0) { }
-    _exit(127) ;
-  }
-  close(mpipe[0]) ; close(epipe[0]) ; close(xpipe[1]) ;
-  mfd = mpipe[1] ;
-  {
-    int e ;
-    ssize_t r = read(xpipe[0], &e, sizeof e) ;
-    if (r == sizeof e)
-    {
-      waitpid(pid, &wstat, 0) ;
-      errno = e ;
+    postie_queue q ;
+    /* our own postie-queue, next to this binary, whatever PATH holds */
+    if (!postie_queue_start(&q, postie_queue_prog(), POSTIE_QUEUE_SIBLING))
       strerr_diefusys(EX_OSERR, "run the queue program ", postie_queue_prog()) ;
-    }
-    close(xpipe[0]) ;
+    pid = q.pid ; mfd = q.msgfd ; envfd = q.envfd ;
   }
 
   /* The message: our trace field, our top fields, the header without
@@ -785,15 +763,15 @@ int main (int argc, char const *const *argv)
        it could see the message end elsewhere. No envelope: the queue
        program queues nothing (doc/postie-queue.md). */
     close(mfd) ;
-    close(epipe[1]) ;
+    close(envfd) ;
     waitpid(pid, &wstat, 0) ;
     strerr_dief(EX_DATAERR, "message refused: a NUL byte in the body (mail cannot carry it): nothing queued") ;
   }
   oflush() ;
   close(mfd) ;
-  if (!qdead && allwrite(epipe[1], env.s, env.len) < env.len && errno != EPIPE)
+  if (!qdead && allwrite(envfd, env.s, env.len) < env.len && errno != EPIPE)
     strerr_diefusys(EX_OSERR, "write the envelope to the queue program") ;
-  close(epipe[1]) ;
+  close(envfd) ;
 
   if (waitpid(pid, &wstat, 0) < 0) strerr_diefusys(EX_OSERR, "wait for the queue program") ;
   if (WIFSIGNALED(wstat))

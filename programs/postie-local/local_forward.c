@@ -77,7 +77,7 @@ void deliver_forward (char const *addrs, size_t len)
     char fmt[UINT_FMT] ;
     fmt[uint_fmt(fmt, code)] = 0 ;
     if (code == 120) temp("unable to run the queue program to forward the message") ;
-    if (code >= 11 && code <= 40) perm("forwarding refused by the queue (exit ", fmt, ": ", queue_exit_str(code), ")") ;
+    if (queue_exit_permanent(code)) perm("forwarding refused by the queue (exit ", fmt, ": ", queue_exit_str(code), ")") ;
     if (code) temp("unable to forward: queue exit ", fmt, ": ", queue_exit_str(code)) ;
     if (werr) { errno = werr ; tempsys("unable to forward: the queue program exited 0 but did not take the whole message") ; }
     {

@@ -12,7 +12,6 @@
 
 #include <errno.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -30,7 +29,6 @@
 #include <skalibs/tai.h>
 #include <skalibs/types.h>
 #include "postie.h"
-#include "exec_sibling.h"
 #include "queue.h"
 #include "postie_queue.h"
 #include "smtpd.h"
@@ -420,86 +418,28 @@ static int qwrite (int fd, char const *s, size_t n, tain const *deadline)
   return 1 ;
 }
 
-/* The queue program's environment: ours, with POSTIE_QUEUE_IDFD=3. */
-static char const **queue_env (void)
-{
-  static char const **env = 0 ;
-  if (!env)
-  {
-    extern char **environ ;
-    size_t n = 0, j = 0 ;
-    while (environ[n]) n++ ;
-    env = malloc((n + 2) * sizeof *env) ;
-    if (!env) return 0 ;
-    for (size_t i = 0 ; i < n ; i++)
-      if (strncmp(environ[i], "POSTIE_QUEUE_IDFD=", 18)) env[j++] = environ[i] ;
-    env[j++] = "POSTIE_QUEUE_IDFD=3" ;
-    env[j] = 0 ;
-  }
-  return env ;
-}
-
-/* posix_spawnp, not fork: glibc spawns with vfork semantics, which spares
-   copying this process's page tables (and the copy-on-write faults that
-   follow) for every message. */
+/* In its own process group (queue_kill ends a filter's children too),
+   with an id pipe; our own postie-queue, next to this binary, unless
+   POSTIE_QUEUE names another: never the caller's PATH (sendmail -bs
+   runs us with it). */
 int queue_start (void)
 {
-  int m[2], e[2], id[2] ;
-  int r ;
-  posix_spawn_file_actions_t fa ;
-  posix_spawnattr_t attr ;
-  sigset_t none, pipeset ;
+  postie_queue q ;
   char const *prog = getenv("POSTIE_QUEUE") ;
-  char const *argv[2] = { 0, 0 } ;
-  char const **env = queue_env() ;
-  if (!prog || !*prog)
+  unsigned int flags = POSTIE_QUEUE_PGROUP | POSTIE_QUEUE_ID ;
+  if (!prog || !*prog) { prog = "postie-queue" ; flags |= POSTIE_QUEUE_SIBLING ; }
+  if (!postie_queue_start(&q, prog, flags))
   {
-    /* our own postie-queue, next to this binary: never the caller's PATH
-       (sendmail -bs runs us with it) */
-    static char sib[4096] ;
-    static int known = 0 ;
-    if (!known) known = sibling_path(sib, sizeof sib, "postie-queue") ? 1 : -1 ;
-    prog = known > 0 ? sib : "postie-queue" ;
+    strerr_warnwu2sys("spawn ", prog) ;
+    qpid = 0 ;
+    return 0 ;
   }
-  argv[0] = prog ;
-  if (!env) return 0 ;
-  if (pipecoe(m) < 0) return 0 ;
-  if (pipecoe(e) < 0) { fd_close(m[0]) ; fd_close(m[1]) ; return 0 ; }
-  if (pipecoe(id) < 0) { fd_close(m[0]) ; fd_close(m[1]) ; fd_close(e[0]) ; fd_close(e[1]) ; return 0 ; }
-  /* m[0] >= 3 (0, 1 and 2 are open) and id[1] > m[0], so dup2 to 0, 1
-     and 3 in this order never clobbers a descriptor still to be moved */
-  sigemptyset(&none) ;
-  sigemptyset(&pipeset) ;
-  sigaddset(&pipeset, SIGPIPE) ;
-  r = posix_spawn_file_actions_init(&fa) ;
-  if (r) goto err ;
-  r = posix_spawnattr_init(&attr) ;
-  if (r) { posix_spawn_file_actions_destroy(&fa) ; goto err ; }
-  if ((r = posix_spawn_file_actions_adddup2(&fa, m[0], 0))
-   || (r = posix_spawn_file_actions_adddup2(&fa, e[0], 1))
-   || (r = posix_spawn_file_actions_adddup2(&fa, id[1], 3))
-   || (r = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP))
-   || (r = posix_spawnattr_setpgroup(&attr, 0))
-   || (r = posix_spawnattr_setsigmask(&attr, &none))
-   || (r = posix_spawnattr_setsigdefault(&attr, &pipeset)))
-    ;
-  else r = posix_spawnp(&qpid, prog, &fa, &attr, (char *const *)argv, (char *const *)env) ;
-  posix_spawnattr_destroy(&attr) ;
-  posix_spawn_file_actions_destroy(&fa) ;
-  if (r) goto err ;
-  fd_close(m[0]) ; fd_close(e[0]) ; fd_close(id[1]) ;
-  qmfd = m[1] ; qefd = e[1] ; qifd = id[0] ;
+  qpid = q.pid ; qmfd = q.msgfd ; qefd = q.envfd ; qifd = q.idfd ;
   qlen = 0 ;
   qdead = 0 ;
   qtimedout = 0 ;
   if (ndelay_on(qmfd) < 0 || ndelay_on(qefd) < 0) qdead = 1 ;  /* not queued: 451 */
   return 1 ;
- err:
-  errno = r ;
-  strerr_warnwu2sys("spawn ", prog) ;
-  qpid = 0 ;
-  fd_close(m[0]) ; fd_close(m[1]) ; fd_close(e[0]) ; fd_close(e[1]) ; fd_close(id[0]) ; fd_close(id[1]) ;
-  return 0 ;
 }
 
 void qflush (tain const *deadline)

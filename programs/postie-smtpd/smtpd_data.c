@@ -273,7 +273,7 @@ static void data_queued (char const *msgid, uint64_t bytes)
   {
     fmt[uint_fmt(fmt, code)] = 0 ;
     log_refused(msgid, "queue exit ", fmt, queue_exit_str(code)) ;
-    if (code >= 11 && code <= 40) out("554 5.3.0 ") ;
+    if (queue_exit_permanent(code)) out("554 5.3.0 ") ;
     else out("451 4.3.0 ") ;
     out(queue_exit_str(code)) ; out("\r\n") ;
     return ;
