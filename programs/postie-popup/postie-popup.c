@@ -67,13 +67,7 @@ static int outfd = 1 ;
 static ucspitls tls ;
 static int authcleartext = 0 ;
 
-static void out (char const *s)
-{
-  tain deadline ;
-  tain_now_g() ;
-  tain_addsec_g(&deadline, lim.timeout) ;
-  if (!timed_writeall(outfd, s, strlen(s), &deadline)) _exit(0) ;
-}
+static void out (char const *s) { prelogin_out(&lim, outfd, s) ; }
 
 static void die_temp (void) { out("-ERR [SYS/TEMP] temporary failure\r\n") ; _exit(111) ; }
 
@@ -112,9 +106,7 @@ static ssize_t readcmd (char *line, size_t max)
      connection slot with CAPA once a second. */
   if (!tain_less(&STAMP, &loginend)) { out("-ERR too long without logging in, closing\r\n") ; _exit(0) ; }
   if (++ncmds > lim.maxcmds) { out("-ERR too many commands without logging in, closing\r\n") ; _exit(0) ; }
-  tain_addsec_g(&deadline, lim.timeout) ;
-  whole = tain_less(&loginend, &deadline) ;
-  if (whole) deadline = loginend ;
+  whole = prelogin_deadline(&lim, &loginend, &deadline) ;
   r = timedin_getline(&in, line, max, &len, &deadline) ;
   if (r == -3) { out("-ERR line too long, closing connection\r\n") ; _exit(0) ; }  /* no end in sight */
   if (r == -2) { bad("-ERR line too long\r\n") ; return -1 ; }
@@ -215,17 +207,8 @@ int main (int argc, char const *const *argv)
   if (argc < 3) strerr_dieusage(100, USAGE) ;
   hostname = argv[1] ;
   cpargv = argv + 2 ;
-  signal(SIGPIPE, SIG_IGN) ;
-  tain_now_set_stopwatch_g() ;
-  tain_now_g() ;
-  if (ndelay_on(0) < 0 || ndelay_on(1) < 0) strerr_diefusys(111, "set non-blocking mode") ;
-  ucspitls_init(&tls) ;
   authcleartext = !!getenv("AUTHCLEARTEXT") ;
-  if (chdir(postie_home()) < 0) { strerr_warnwusys("chdir to ", postie_home()) ; die_temp() ; }
-  if (!prelogin_controls(&lim, "pop3")) die_temp() ;
-
-  tain_now_g() ;
-  tain_addsec_g(&loginend, lim.logintime) ;
+  if (!prelogin_start(&lim, "pop3", &tls, &loginend)) die_temp() ;
   {
     /* One write: a client that reads the greeting with one read (openssl
        s_client -starttls pop3) must not take its end for the next reply. */
