@@ -79,3 +79,17 @@ int prelogin_deadline (prelogin const *l, tain const *loginend, tain *d)
   *d = *loginend ;
   return 1 ;
 }
+
+void prelogin_starttls (prelogin const *l, ucspitls *tls, timedin *in, int *outfd)
+{
+  tain deadline ;
+  int r ;
+  timedin_discard(in) ;
+  tain_now_g() ;
+  tain_addsec_g(&deadline, l->timeout) ;
+  r = ucspitls_start(tls, &deadline) ;
+  if (r < 0) strerr_warnwusys("start TLS") ;
+  if (r <= 0) _exit(0) ;
+  in->fd = tls->rfd ;
+  *outfd = tls->wfd ;
+}

@@ -7,6 +7,7 @@
 #define PRELOGIN_H
 
 #include <skalibs/tai.h>
+#include "timedline.h"
 #include "ucspitls.h"
 
 typedef struct prelogin_s prelogin ;
@@ -42,6 +43,13 @@ extern void prelogin_out (prelogin const *l, int fd, char const *s) ;
    Returns 1 when it is loginend (the session ends then, however active),
    0 when it is the inactivity timeout. */
 extern int prelogin_deadline (prelogin const *l, tain const *loginend, tain *d) ;
+
+/* The TLS handshake after the client was told to begin it (STLS,
+   STARTTLS): drops what in holds (nothing, read byte by byte), starts TLS
+   within l->timeout seconds, then reads from and writes to the TLS pipes
+   (in->fd, *outfd). A failed handshake ends the session: exit 0 (logged
+   when it was not the client's doing). */
+extern void prelogin_starttls (prelogin const *l, ucspitls *tls, timedin *in, int *outfd) ;
 
 /* Sleeps secs seconds (the clock must have been read). */
 extern void prelogin_pause (unsigned long secs) ;

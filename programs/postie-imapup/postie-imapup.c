@@ -342,20 +342,11 @@ static void do_authenticate (char *line, size_t len, char *args)
    after the command has been read (input is read byte by byte). */
 static void starttls (char *line, size_t len, char const *args)
 {
-  tain deadline ;
-  int r ;
   if (args) { reject(line, len, "BAD syntax: STARTTLS") ; return ; }
   if (tls.active) { bad("BAD TLS already active") ; return ; }
   if (!ucspitls_available(&tls)) { tagged("NO [UNAVAILABLE] TLS not available") ; return ; }
   tagged("OK Begin TLS negotiation now") ;
-  timedin_discard(&in) ;
-  tain_now_g() ;
-  tain_addsec_g(&deadline, lim.timeout) ;
-  r = ucspitls_start(&tls, &deadline) ;
-  if (r < 0) strerr_warnwusys("start TLS") ;
-  if (r <= 0) _exit(0) ;
-  in.fd = tls.rfd ;
-  outfd = tls.wfd ;
+  prelogin_starttls(&lim, &tls, &in, &outfd) ;
 }
 
 static int cmdis (char const *s, size_t n, char const *cmd)

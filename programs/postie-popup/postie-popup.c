@@ -183,20 +183,11 @@ static int loginok (void)
    what was said before (USER) is forgotten. */
 static void stls (char const *arg)
 {
-  tain deadline ;
-  int r ;
   if (arg) { bad("-ERR syntax: STLS\r\n") ; return ; }
   if (tls.active) { bad("-ERR TLS already active\r\n") ; return ; }
   if (!ucspitls_available(&tls)) { out("-ERR [SYS/TEMP] TLS not available\r\n") ; return ; }
   out("+OK Begin TLS negotiation\r\n") ;
-  timedin_discard(&in) ;
-  tain_now_g() ;
-  tain_addsec_g(&deadline, lim.timeout) ;
-  r = ucspitls_start(&tls, &deadline) ;
-  if (r < 0) strerr_warnwusys("start TLS") ;
-  if (r <= 0) _exit(0) ;
-  in.fd = tls.rfd ;
-  outfd = tls.wfd ;
+  prelogin_starttls(&lim, &tls, &in, &outfd) ;
   haveuser = 0 ;
 }
 
