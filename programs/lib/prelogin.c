@@ -1,10 +1,15 @@
 /* prelogin.c: see prelogin.h. */
+#include <signal.h>
 #include <string.h>
+#include <unistd.h>
+#include <skalibs/djbunix.h>
 #include <skalibs/iopause.h>
 #include <skalibs/strerr.h>
 #include <skalibs/tai.h>
 #include "postie.h"
 #include "prelogin.h"
+#include "timedline.h"
+#include "ucspitls.h"
 
 static int one (unsigned long *u, char const *proto, char const *what)
 {
@@ -43,4 +48,48 @@ void prelogin_pause (unsigned long secs)
   tain_now_g() ;
   tain_addsec_g(&deadline, secs) ;
   deepsleepuntil_g(&deadline) ;
+}
+
+int prelogin_start (prelogin *l, char const *proto, ucspitls *tls, tain *loginend)
+{
+  signal(SIGPIPE, SIG_IGN) ;
+  tain_now_set_stopwatch_g() ;
+  tain_now_g() ;
+  if (ndelay_on(0) < 0 || ndelay_on(1) < 0) strerr_diefusys(111, "set non-blocking mode") ;
+  ucspitls_init(tls) ;
+  if (chdir(postie_home()) < 0) { strerr_warnwusys("chdir to ", postie_home()) ; return 0 ; }
+  if (!prelogin_controls(l, proto)) return 0 ;
+  tain_now_g() ;
+  tain_addsec_g(loginend, l->logintime) ;
+  return 1 ;
+}
+
+void prelogin_out (prelogin const *l, int fd, char const *s)
+{
+  tain deadline ;
+  tain_now_g() ;
+  tain_addsec_g(&deadline, l->timeout) ;
+  if (!timed_writeall(fd, s, strlen(s), &deadline)) _exit(0) ;
+}
+
+int prelogin_deadline (prelogin const *l, tain const *loginend, tain *d)
+{
+  tain_addsec_g(d, l->timeout) ;
+  if (!tain_less(loginend, d)) return 0 ;
+  *d = *loginend ;
+  return 1 ;
+}
+
+void prelogin_starttls (prelogin const *l, ucspitls *tls, timedin *in, int *outfd)
+{
+  tain deadline ;
+  int r ;
+  timedin_discard(in) ;
+  tain_now_g() ;
+  tain_addsec_g(&deadline, l->timeout) ;
+  r = ucspitls_start(tls, &deadline) ;
+  if (r < 0) strerr_warnwusys("start TLS") ;
+  if (r <= 0) _exit(0) ;
+  in->fd = tls->rfd ;
+  *outfd = tls->wfd ;
 }

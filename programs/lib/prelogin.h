@@ -1,9 +1,14 @@
 /* prelogin.h: the limits of a pre-login program (postie-popup,
    postie-imapup), read from control/<proto>timeout, <proto>faildelay,
    <proto>maxbad, <proto>maxfail, <proto>logintime, <proto>maxcmds, and
-   the failed-login pause. */
+   the failed-login pause, and the start, the replies and the read
+   deadlines both share. */
 #ifndef PRELOGIN_H
 #define PRELOGIN_H
+
+#include <skalibs/tai.h>
+#include "timedline.h"
+#include "ucspitls.h"
 
 typedef struct prelogin_s prelogin ;
 struct prelogin_s
@@ -20,6 +25,31 @@ struct prelogin_s
    a missing one keeps the value l holds (the default), then clamps.
    Returns 1, or 0 when one cannot be read (warned on stderr). */
 extern int prelogin_controls (prelogin *l, char const *proto) ;
+
+/* The start of a pre-login session: ignores SIGPIPE, starts the clock,
+   makes descriptors 0 and 1 non-blocking (exits 111 if it cannot), readies
+   *tls, goes to the instance, reads the controls of proto into *l
+   (prelogin_controls) and sets *loginend to logintime from now. Returns
+   1, or 0 on a temporary failure (warned on stderr): the caller answers
+   it in its protocol and exits 111. */
+extern int prelogin_start (prelogin *l, char const *proto, ucspitls *tls, tain *loginend) ;
+
+/* Writes s to fd within l->timeout seconds. A write that fails or times
+   out ends the session: exit 0 (the client is gone). */
+extern void prelogin_out (prelogin const *l, int fd, char const *s) ;
+
+/* Sets *d to the deadline of the next read: l->timeout seconds from now
+   (the clock must have been read), or loginend if that comes first.
+   Returns 1 when it is loginend (the session ends then, however active),
+   0 when it is the inactivity timeout. */
+extern int prelogin_deadline (prelogin const *l, tain const *loginend, tain *d) ;
+
+/* The TLS handshake after the client was told to begin it (STLS,
+   STARTTLS): drops what in holds (nothing, read byte by byte), starts TLS
+   within l->timeout seconds, then reads from and writes to the TLS pipes
+   (in->fd, *outfd). A failed handshake ends the session: exit 0 (logged
+   when it was not the client's doing). */
+extern void prelogin_starttls (prelogin const *l, ucspitls *tls, timedin *in, int *outfd) ;
 
 /* Sleeps secs seconds (the clock must have been read). */
 extern void prelogin_pause (unsigned long secs) ;

@@ -26,7 +26,7 @@ int usersdb_parse (char const *data, size_t len, usersdb_entry *e)
   return 1 ;
 }
 
-int usersdb_find (char const *name, size_t namelen, usersdb_entry *e, stralloc *sa)
+int usersdb_lookup (char const *file, char const *name, size_t namelen, stralloc *sa, size_t *datalen)
 {
   cdb c = CDB_ZERO ;
   cdb_data d ;
@@ -35,17 +35,26 @@ int usersdb_find (char const *name, size_t namelen, usersdb_entry *e, stralloc *
   if (!namelen || namelen > USERSDB_NAME_MAX) return 0 ;
   memcpy(key, name, namelen) ;
   case_lowerb(key, namelen) ;
-  /* A missing database is an error like an unreadable one: an admin
-     rebuilding it by hand or a failed copy must defer mail, never turn
-     every user into an unknown one. */
-  if (!cdb_init(&c, USERSDB_FILE)) return -1 ;
+  if (!cdb_init(&c, file)) return -1 ;
   r = cdb_find(&c, &d, key, namelen) ;
   if (r <= 0) { cdb_free(&c) ; if (r < 0) errno = EINVAL ; return r ; }
   sa->len = 0 ;
   if (!stralloc_catb(sa, key, namelen) || !stralloc_0(sa)
    || !stralloc_catb(sa, d.s, d.len)) { cdb_free(&c) ; return -1 ; }
   cdb_free(&c) ;
-  if (!usersdb_parse(sa->s + namelen + 1, d.len, e)) return (errno = EINVAL, -1) ;
+  *datalen = d.len ;
+  return 1 ;
+}
+
+int usersdb_find (char const *name, size_t namelen, usersdb_entry *e, stralloc *sa)
+{
+  size_t len ;
+  /* A missing database is an error like an unreadable one: an admin
+     rebuilding it by hand or a failed copy must defer mail, never turn
+     every user into an unknown one. */
+  int r = usersdb_lookup(USERSDB_FILE, name, namelen, sa, &len) ;
+  if (r <= 0) return r ;
+  if (!usersdb_parse(sa->s + namelen + 1, len, e)) return (errno = EINVAL, -1) ;
   e->name = sa->s ;
   return 1 ;
 }

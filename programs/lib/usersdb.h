@@ -30,6 +30,14 @@ struct usersdb_entry_s
    temporary failure naming USERSDB_FILE. */
 extern int usersdb_find (char const *name, size_t namelen, usersdb_entry *e, stralloc *sa) ;
 
+/* The lookup both databases share (users.cdb, passwords.cdb): look name
+   (namelen bytes, any case) up in the cdb file, whose keys are user names
+   lowercased. On 1 (found), sa holds the lowercased name, a NUL, then the
+   record's data, *datalen bytes. Returns 0 not found (or a name no key
+   can be: empty or longer than USERSDB_NAME_MAX), -1 error (errno;
+   ENOENT: no such file; EINVAL: not a cdb). */
+extern int usersdb_lookup (char const *file, char const *name, size_t namelen, stralloc *sa, size_t *datalen) ;
+
 /* Parse a record's data (len bytes) into *e (strings point into data,
    except name). Returns 1 if well formed, 0 if not. */
 extern int usersdb_parse (char const *data, size_t len, usersdb_entry *e) ;

@@ -35,6 +35,7 @@
 #include "cmd.h"
 #include "fsync_dir.h"
 #include "imapd.h"
+#include "outbuf.h"
 #include "postie.h"
 #include "timedline.h"
 
@@ -55,8 +56,8 @@ static unsigned long nbad = 0 ;
 
 static char inbuf[8192] ;
 static timedin in = TIMEDIN_INIT(0, inbuf, sizeof inbuf) ;
-static char outbuf[16384] ;
-static size_t outlen = 0 ;
+static char outspace[16384] ;
+static outbuf out = OUTBUF_INIT(1, outspace, sizeof outspace) ;
 
 box cur ;
 int selected = 0 ;
@@ -64,29 +65,12 @@ int selected = 0 ;
 
 /* Output */
 
-void flush (void)
-{
-  tain deadline ;
-  tain_now_g() ;
-  tain_addsec_g(&deadline, timeout) ;
-  if (outlen && !timed_writeall(1, outbuf, outlen, &deadline)) _exit(0) ;
-  outlen = 0 ;
-}
-
-void put (char const *s, size_t n)
-{
-  while (n)
-  {
-    size_t k = sizeof outbuf - outlen ;
-    if (!k) { flush() ; continue ; }
-    if (k > n) k = n ;
-    memcpy(outbuf + outlen, s, k) ;
-    outlen += k ; s += k ; n -= k ;
-  }
-}
+/* A write that fails or times out ends the session: the client is gone. */
+void flush (void) { if (!outbuf_flush(&out, timeout)) _exit(0) ; }
+void put (char const *s, size_t n) { if (!outbuf_put(&out, s, n, timeout)) _exit(0) ; }
 
 /* Drops what was put and not sent yet (a reply given up half-way). */
-void out_discard (void) { outlen = 0 ; }
+void out_discard (void) { outbuf_discard(&out) ; }
 
 void puts_ (char const *s) { put(s, strlen(s)) ; }
 void putnum (uint64_t u) { char f[UINT64_FMT] ; put(f, uint64_fmt(f, u)) ; }

@@ -61,13 +61,7 @@ static ucspitls tls ;
 static int authcleartext = 0 ;
 static char tag[TAG_MAX + 1] ;
 
-static void out (char const *s)
-{
-  tain deadline ;
-  tain_now_g() ;
-  tain_addsec_g(&deadline, lim.timeout) ;
-  if (!timed_writeall(outfd, s, strlen(s), &deadline)) _exit(0) ;
-}
+static void out (char const *s) { prelogin_out(&lim, outfd, s) ; }
 
 /* "TAG text\r\n", in one write: a client reading a reply with one
    read must not take its end for the next one. */
@@ -135,9 +129,7 @@ static void login (char const *name, size_t namelen, char const *pw, size_t pwle
 static tain *deadline_now (tain *d, int *whole)
 {
   tain_now_g() ;
-  tain_addsec_g(d, lim.timeout) ;
-  *whole = tain_less(&loginend, d) ;
-  if (*whole) *d = loginend ;
+  *whole = prelogin_deadline(&lim, &loginend, d) ;
   return d ;
 }
 
@@ -350,20 +342,11 @@ static void do_authenticate (char *line, size_t len, char *args)
    after the command has been read (input is read byte by byte). */
 static void starttls (char *line, size_t len, char const *args)
 {
-  tain deadline ;
-  int r ;
   if (args) { reject(line, len, "BAD syntax: STARTTLS") ; return ; }
   if (tls.active) { bad("BAD TLS already active") ; return ; }
   if (!ucspitls_available(&tls)) { tagged("NO [UNAVAILABLE] TLS not available") ; return ; }
   tagged("OK Begin TLS negotiation now") ;
-  timedin_discard(&in) ;
-  tain_now_g() ;
-  tain_addsec_g(&deadline, lim.timeout) ;
-  r = ucspitls_start(&tls, &deadline) ;
-  if (r < 0) strerr_warnwusys("start TLS") ;
-  if (r <= 0) _exit(0) ;
-  in.fd = tls.rfd ;
-  outfd = tls.wfd ;
+  prelogin_starttls(&lim, &tls, &in, &outfd) ;
 }
 
 static int cmdis (char const *s, size_t n, char const *cmd)
@@ -390,18 +373,9 @@ int main (int argc, char const *const *argv)
   if (argc < 3) strerr_dieusage(100, USAGE) ;
   hostname = argv[1] ;
   cpargv = argv + 2 ;
-  signal(SIGPIPE, SIG_IGN) ;
-  tain_now_set_stopwatch_g() ;
-  tain_now_g() ;
-  if (ndelay_on(0) < 0 || ndelay_on(1) < 0) strerr_diefusys(111, "set non-blocking mode") ;
-  ucspitls_init(&tls) ;
   authcleartext = !!getenv("AUTHCLEARTEXT") ;
   unsetenv("IMAPLOGINTAG") ;
-  if (chdir(postie_home()) < 0) { strerr_warnwusys("chdir to ", postie_home()) ; die_temp() ; }
-  if (!prelogin_controls(&lim, "imap")) die_temp() ;
-
-  tain_now_g() ;
-  tain_addsec_g(&loginend, lim.logintime) ;
+  if (!prelogin_start(&lim, "imap", &tls, &loginend)) die_temp() ;
   {
     /* One write, as postie-popup's greeting. */
     char greet[600] ;

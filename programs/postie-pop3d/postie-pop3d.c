@@ -40,6 +40,7 @@
 #include "postie.h"
 #include "timedline.h"
 #include "logline.h"
+#include "outbuf.h"
 #include "pop3d.h"
 
 #define USAGE "postie-pop3d [ -t timeout ] [ maildir ]"
@@ -70,8 +71,8 @@ static unsigned long nbad = 0 ;
 
 static char inbuf[4096] ;
 static timedin in = TIMEDIN_INIT(0, inbuf, sizeof inbuf) ;
-static char outbuf[16384] ;
-static size_t outlen = 0 ;
+static char outspace[16384] ;
+static outbuf out = OUTBUF_INIT(1, outspace, sizeof outspace) ;
 
 /* The log: a line at login and one at the end of the session, on
    stderr (the service's logger), like postie-smtpd's session lines. */
@@ -103,26 +104,10 @@ static void finish (char const *why)
 /* Output. Any write failure or write timeout ends the session with no
    update; exit 0 because the session had started (see doc). */
 
-static void flush (void)
-{
-  tain deadline ;
-  tain_now_g() ;
-  tain_addsec_g(&deadline, timeout) ;
-  if (outlen && !timed_writeall(1, outbuf, outlen, &deadline)) finish(errno == ETIMEDOUT ? "timeout" : "writeerror") ;
-  outlen = 0 ;
-}
-
-static void put (char const *s, size_t n)
-{
-  while (n)
-  {
-    size_t k = sizeof outbuf - outlen ;
-    if (!k) { flush() ; continue ; }
-    if (k > n) k = n ;
-    memcpy(outbuf + outlen, s, k) ;
-    outlen += k ; s += k ; n -= k ;
-  }
-}
+static void write_failed (void) gccattr_noreturn ;
+static void write_failed (void) { finish(errno == ETIMEDOUT ? "timeout" : "writeerror") ; }
+static void flush (void) { if (!outbuf_flush(&out, timeout)) write_failed() ; }
+static void put (char const *s, size_t n) { if (!outbuf_put(&out, s, n, timeout)) write_failed() ; }
 
 static void put_str (char const *s) { put(s, strlen(s)) ; }
 static void putnum (uint64_t u) { char f[UINT64_FMT] ; put(f, uint64_fmt(f, u)) ; }
@@ -274,7 +259,7 @@ static int send_message (size_t i, long top)
       }
       else
       {
-        if (outlen < sizeof outbuf) outbuf[outlen++] = c ; else put(&c, 1) ;
+        if (out.len < out.size) out.buf[out.len++] = c ; else put(&c, 1) ;
         linestart = 0 ;
         if (c != '\r') linecontent = 1 ;
       }

@@ -67,13 +67,7 @@ static int outfd = 1 ;
 static ucspitls tls ;
 static int authcleartext = 0 ;
 
-static void out (char const *s)
-{
-  tain deadline ;
-  tain_now_g() ;
-  tain_addsec_g(&deadline, lim.timeout) ;
-  if (!timed_writeall(outfd, s, strlen(s), &deadline)) _exit(0) ;
-}
+static void out (char const *s) { prelogin_out(&lim, outfd, s) ; }
 
 static void die_temp (void) { out("-ERR [SYS/TEMP] temporary failure\r\n") ; _exit(111) ; }
 
@@ -112,9 +106,7 @@ static ssize_t readcmd (char *line, size_t max)
      connection slot with CAPA once a second. */
   if (!tain_less(&STAMP, &loginend)) { out("-ERR too long without logging in, closing\r\n") ; _exit(0) ; }
   if (++ncmds > lim.maxcmds) { out("-ERR too many commands without logging in, closing\r\n") ; _exit(0) ; }
-  tain_addsec_g(&deadline, lim.timeout) ;
-  whole = tain_less(&loginend, &deadline) ;
-  if (whole) deadline = loginend ;
+  whole = prelogin_deadline(&lim, &loginend, &deadline) ;
   r = timedin_getline(&in, line, max, &len, &deadline) ;
   if (r == -3) { out("-ERR line too long, closing connection\r\n") ; _exit(0) ; }  /* no end in sight */
   if (r == -2) { bad("-ERR line too long\r\n") ; return -1 ; }
@@ -191,20 +183,11 @@ static int loginok (void)
    what was said before (USER) is forgotten. */
 static void stls (char const *arg)
 {
-  tain deadline ;
-  int r ;
   if (arg) { bad("-ERR syntax: STLS\r\n") ; return ; }
   if (tls.active) { bad("-ERR TLS already active\r\n") ; return ; }
   if (!ucspitls_available(&tls)) { out("-ERR [SYS/TEMP] TLS not available\r\n") ; return ; }
   out("+OK Begin TLS negotiation\r\n") ;
-  timedin_discard(&in) ;
-  tain_now_g() ;
-  tain_addsec_g(&deadline, lim.timeout) ;
-  r = ucspitls_start(&tls, &deadline) ;
-  if (r < 0) strerr_warnwusys("start TLS") ;
-  if (r <= 0) _exit(0) ;
-  in.fd = tls.rfd ;
-  outfd = tls.wfd ;
+  prelogin_starttls(&lim, &tls, &in, &outfd) ;
   haveuser = 0 ;
 }
 
@@ -215,17 +198,8 @@ int main (int argc, char const *const *argv)
   if (argc < 3) strerr_dieusage(100, USAGE) ;
   hostname = argv[1] ;
   cpargv = argv + 2 ;
-  signal(SIGPIPE, SIG_IGN) ;
-  tain_now_set_stopwatch_g() ;
-  tain_now_g() ;
-  if (ndelay_on(0) < 0 || ndelay_on(1) < 0) strerr_diefusys(111, "set non-blocking mode") ;
-  ucspitls_init(&tls) ;
   authcleartext = !!getenv("AUTHCLEARTEXT") ;
-  if (chdir(postie_home()) < 0) { strerr_warnwusys("chdir to ", postie_home()) ; die_temp() ; }
-  if (!prelogin_controls(&lim, "pop3")) die_temp() ;
-
-  tain_now_g() ;
-  tain_addsec_g(&loginend, lim.logintime) ;
+  if (!prelogin_start(&lim, "pop3", &tls, &loginend)) die_temp() ;
   {
     /* One write: a client that reads the greeting with one read (openssl
        s_client -starttls pop3) must not take its end for the next reply. */
