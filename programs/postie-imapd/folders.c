@@ -95,6 +95,10 @@ static int names_sort (names *l)
   for (i = 0 ; i < l->s.len ; i += strlen(l->s.s + i) + 1) l->off[l->n++] = i ;
   sortbase = l->s.s ;
   qsort(l->off, l->n, sizeof(size_t), &cmpoff) ;
+  /* one entry a name: postie-subscriptions may repeat a line */
+  for (i = k = 0 ; i < l->n ; i++)
+    if (!k || strcmp(l->s.s + l->off[k - 1], l->s.s + l->off[i])) l->off[k++] = l->off[i] ;
+  l->n = k ;
   return 1 ;
 }
 
@@ -163,7 +167,7 @@ static int subs_read (names *l)
   {
     char *e = memchr(sa.s + i, '\n', sa.len - i) ;
     size_t n = e ? (size_t)(e - sa.s) - i : sa.len - i ;
-    if (n && !memchr(sa.s + i, 0, n) && !names_has(l, sa.s + i, n) && !names_add(l, sa.s + i, n)) { stralloc_free(&sa) ; return 0 ; }
+    if (n && !memchr(sa.s + i, 0, n) && !names_add(l, sa.s + i, n)) { stralloc_free(&sa) ; return 0 ; }
     i += n + 1 ;
   }
   stralloc_free(&sa) ;

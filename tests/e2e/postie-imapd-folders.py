@@ -118,6 +118,11 @@ try:
         f.write(b"".join(n + b"\n" for n in names[100:]))
     u, t = c.cmd(b'LSUB "" "F*"')
     check("lsub-3000", len(listed(u)) == N, len(u))
+    # a line the file repeats (an admin's edit, a copied file) is one name
+    with open(os.path.join(md, "postie-subscriptions"), "ab") as f:
+        f.write(b"Ghost\nGhost\n")
+    u, t = c.cmd(b'LSUB "" "Ghost"')
+    check("lsub-repeated-line-once", len([x for x in u if x.startswith(b"* LSUB ")]) == 1, u)
     r = batch(c, [b"DELETE " + n for n in names[::2]])
     check("delete-1500", all(b" OK DELETE completed" in t for u, t in r), "")
     u, t = c.cmd(b'LIST "" "F*"')
