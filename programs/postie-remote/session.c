@@ -120,7 +120,14 @@ static int starttls (char const *name)
   tain_now_g() ;
   tain_addsec_g(&deadline, timeoutremote) ;
   r = tlsc_start(&tls, fd, name, tlslevel == SMTPROUTE_TLS_VERIFY ? cafile.s : 0, ms > 3600000 ? 3600000 : ms, &deadline, &whytls) ;
-  if (r < 0) { said(&lasterr, ": unable to run postie-tlsc: ", 0) ; cat(&lasterr, strerror(errno)) ; return -1 ; }
+  if (r < 0)
+  {
+    int e = errno ;
+    tlsc_end(&tls) ;  /* a failure after the fork: the child and its pipes go too */
+    said(&lasterr, ": unable to run postie-tlsc: ", 0) ;
+    cat(&lasterr, strerror(e)) ;
+    return -1 ;
+  }
   if (!r)
   {
     said(&lasterr, ": TLS handshake failed: ", 0) ;
@@ -149,13 +156,17 @@ static int authenticate (void)
 {
   stralloc c = STRALLOC_ZERO ;
   char *b ;
+  size_t blen = 4 * ((authuser.len + authpass.len + 4) / 3) + 4 ;
   int code ;
   if (!tls.pid) return 0 ;  /* never in clear: the callers make sure; this too */
-  b = malloc(4 * ((authuser.len + authpass.len + 4) / 3) + 4) ;
-  if (!b) die_nomem() ;
+  b = malloc(blen) ;
+  /* Room made once, so that no copy of the credentials is left behind
+     in memory a reallocation freed: every copy is wiped below. */
+  if (!b || !stralloc_ready(&c, blen + 16)) die_nomem() ;
   if (ext_authplain)
   {
     stralloc p = STRALLOC_ZERO ;
+    if (!stralloc_ready(&p, authuser.len + authpass.len + 2)) die_nomem() ;
     catb(&p, "", 1) ; catb(&p, authuser.s, authuser.len) ;
     catb(&p, "", 1) ; catb(&p, authpass.s, authpass.len) ;
     cat(&c, "AUTH PLAIN ") ;
@@ -185,13 +196,15 @@ static int authenticate (void)
       if (!code) goto lost ;
     }
   }
-  byte_zzero(c.s, c.len) ; stralloc_free(&c) ; free(b) ;
+  byte_zzero(c.s, c.len) ; stralloc_free(&c) ;
+  byte_zzero(b, blen) ; free(b) ;
   if (code / 100 == 2) return 1 ;
   said(&lasterr, " said after AUTH: ", 1) ;
   return 0 ;
  lost:
-  if (c.s) byte_zzero(c.s, c.len) ;
-  stralloc_free(&c) ; free(b) ;
+  output_wipe() ;
+  byte_zzero(c.s, c.len) ; stralloc_free(&c) ;
+  byte_zzero(b, blen) ; free(b) ;
   return -1 ;
 }
 

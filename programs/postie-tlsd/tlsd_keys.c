@@ -162,7 +162,7 @@ int tlsd_keys_load (tlsd_keys *k, int certfd, int keyfd, char const **why)
   if (n < 0) { fd_close(keyfd) ; return 0 ; }
   if (!decode(k, n, 0, why)) { fd_close(keyfd) ; return 0 ; }
   n = readpem(keyfd, why) ;
-  if (n < 0) return 0 ;
+  if (n < 0) { tlsd_keys_wipe(k) ; return 0 ; }  /* a key read in part */
   if (!decode(k, n, 1, why)) { tlsd_keys_wipe(k) ; return 0 ; }
   br_skey_decoder_init(&k->key) ;
   br_skey_decoder_push(&k->key, keyder, keylen) ;
