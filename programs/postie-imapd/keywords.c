@@ -93,7 +93,13 @@ int kw_add (char const *dir, kwtab *t, char const *s, size_t n)
   if (!n || n > KW_LEN) return (errno = EINVAL, -1) ;
   lfd = box_lock(dir) ;
   if (lfd < 0) return -1 ;
-  if (!kw_load(dir, t)) goto err ;
+  {
+    /* the file as it is now; the session's table is left alone if it
+       cannot be read */
+    kwtab now ;
+    if (!kw_load(dir, &now)) goto err ;
+    *t = now ;
+  }
   k = kw_find(t, s, n) ;
   if (k < 0)
   {
