@@ -441,8 +441,8 @@ static int rmfolder (char const *dir)
     if (rmdir(pth.s) < 0) ok = 0 ;
   }
   {
-    static char const *const files[6] = { "postie-uids", "postie-uids.lock", "postie-uids.tmp", "postie-keywords", "postie-keywords.tmp", "maildirfolder" } ;
-    for (k = 0 ; k < 6 ; k++)
+    static char const *const files[8] = { "postie-uids", "postie-uids.lock", "postie-uids.tmp", "postie-keywords", "postie-keywords.tmp", "postie-index", "postie-index.tmp", "maildirfolder" } ;
+    for (k = 0 ; k < 8 ; k++)
     {
       pth.len = 0 ;
       if (stralloc_cats(&pth, dir) && stralloc_cats(&pth, "/") && stralloc_cats(&pth, files[k]) && stralloc_0(&pth)) unlink(pth.s) ;

@@ -18,7 +18,6 @@ struct msg_s
 {
   uint32_t uid ;
   uint32_t name ;      /* offset in the names stralloc: "cur/NAME" */
-  uint64_t fsize ;     /* file size */
   int64_t sent ;       /* size with CRLF line ends; -1: not known yet */
   int64_t mtime ;      /* INTERNALDATE */
   unsigned char flags ;
@@ -32,6 +31,11 @@ struct msg_s
 typedef struct kwtab_s kwtab ;
 struct kwtab_s { char name[KW_N][KW_LEN + 1] ; } ;
 
+/* what a folder's index was built from (index.c): the mtimes of new/
+   and cur/ (seconds, nanoseconds), postie-uids' mtime, inode and size */
+typedef struct idxstamp_s idxstamp ;
+struct idxstamp_s { uint64_t v[8] ; } ;
+
 typedef struct box_s box ;
 struct box_s
 {
@@ -44,6 +48,8 @@ struct box_s
   size_t n ;
   size_t cap ;
   kwtab kw ;
+  idxstamp stamp ;     /* the files this snapshot was read from */
+  int fresh ;          /* stamp is trustworthy: unchanged files mean an unchanged folder */
 } ;
 
 /* main.c: output */
@@ -69,6 +75,13 @@ extern int box_add_file (char const *dir, char const *src, int link_it, unsigned
 extern uint32_t box_uid_of (box *b, char const *uniq) ;
 extern int box_create (char const *dir) ;
 extern int msg_refind (box *b, size_t i) ;
+
+/* index.c */
+extern int idx_stampdirs (char const *dir, idxstamp *s) ;
+extern int idx_stampuids (char const *dir, idxstamp *s) ;
+extern int idx_write (box const *b, idxstamp const *s) ;
+extern int idx_check (char const *buf, size_t len, idxstamp const *s) ;
+extern int idx_read (box *b, idxstamp const *s) ;
 
 /* keywords.c */
 extern int kw_load (char const *dir, kwtab *t) ;

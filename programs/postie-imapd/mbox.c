@@ -18,6 +18,7 @@
 #include <skalibs/allreadwrite.h>
 #include <skalibs/djbunix.h>
 #include <skalibs/stralloc.h>
+#include <skalibs/strerr.h>
 #include <skalibs/types.h>
 #include "fsync_dir.h"
 #include "imapd.h"
@@ -128,22 +129,27 @@ static int path3 (stralloc *sa, char const *a, char const *b, char const *c)
 }
 
 /* The messages of dir/cur (new/ moved into cur/ first), into names
-   ("cur/NAME\0" each) and files (one msg each, uid 0). */
-static int scan (char const *dir, stralloc *names, msg **files, size_t *n, size_t *cap)
+   ("cur/NAME\0" each) and files (one msg each, uid 0). The stamps of
+   new/ and cur/ go to st, taken after the moves and before cur/ is
+   listed; *fresh says whether they can be trusted (idx_stampdirs), and
+   that nothing was left in new/. */
+static int scan (char const *dir, stralloc *names, msg **files, size_t *n, size_t *cap, idxstamp *st, int *fresh)
 {
   static char const *const subs[2] = { "new", "cur" } ;
   stralloc p = STRALLOC_ZERO, q = STRALLOC_ZERO ;
   unsigned int k ;
+  int left = 0 ;
   for (k = 0 ; k < 2 ; k++)
   {
     DIR *d ;
+    if (k) *fresh = idx_stampdirs(dir, st) && !left ;
     if (!path3(&p, dir, subs[k], 0)) goto err ;
     d = opendir(p.s) ;
     if (!d) goto err ;
     for (;;)
     {
       struct dirent *de ;
-      struct stat st ;
+      struct stat sb ;
       size_t nl ;
       errno = 0 ;
       de = readdir(d) ;
@@ -152,14 +158,14 @@ static int scan (char const *dir, stralloc *names, msg **files, size_t *n, size_
       nl = strlen(de->d_name) ;
       if (nl > 250) continue ;
       if (!path3(&p, dir, subs[k], de->d_name)) { closedir(d) ; goto err ; }
-      if (lstat(p.s, &st) < 0 || !S_ISREG(st.st_mode)) continue ;
+      if (lstat(p.s, &sb) < 0 || !S_ISREG(sb.st_mode)) continue ;
       if (!k)
       {
         int hasinfo = !!strchr(de->d_name, ':') ;
         q.len = 0 ;
         if (!stralloc_cats(&q, dir) || !stralloc_cats(&q, "/cur/") || !stralloc_cats(&q, de->d_name)
          || (!hasinfo && !stralloc_cats(&q, ":2,")) || !stralloc_0(&q)) { closedir(d) ; goto err ; }
-        rename(p.s, q.s) ;  /* seen again in cur/ below, or left for next time */
+        if (rename(p.s, q.s) < 0) left = 1 ;  /* seen again in cur/ below, or left for next time */
         continue ;
       }
       if (*n >= *cap)
@@ -171,9 +177,8 @@ static int scan (char const *dir, stralloc *names, msg **files, size_t *n, size_
       }
       (*files)[*n].uid = 0 ;
       (*files)[*n].name = names->len ;
-      (*files)[*n].fsize = st.st_size ;
       (*files)[*n].sent = -1 ;
-      (*files)[*n].mtime = st.st_mtime ;
+      (*files)[*n].mtime = sb.st_mtime ;
       (*files)[*n].flags = flags_of_name(de->d_name) ;
       (*files)[*n].kw = kw_of_name(de->d_name) ;
       (*files)[*n].gone = 0 ;
@@ -289,7 +294,11 @@ static uint32_t uidvalidity_new (void)
 }
 
 /* A fresh snapshot of b->dir into b (b->names, b->m, b->n replaced),
-   UIDs given to new messages, postie-uids rewritten when it changed. */
+   UIDs given to new messages, postie-uids rewritten when it changed.
+   When new/, cur/ and postie-uids are as they were when b was last
+   read (first: 0), b stays as it is; when they are as postie-index
+   says, the snapshot is read from there; otherwise the folder is
+   listed, and the index written again (index.c). */
 int box_sync (box *b, int first)
 {
   stralloc names = STRALLOC_ZERO, uf = STRALLOC_ZERO, up = STRALLOC_ZERO ;
@@ -297,12 +306,23 @@ int box_sync (box *b, int first)
   size_t n = 0, cap = 0, ne = 0, i ;
   ent *e = 0 ;
   uint32_t validity = 0, next = 1 ;
-  int valid, changed = 0 ;
+  int valid, changed = 0, fresh = 0 ;
+  idxstamp st ;
   int lfd = box_lock(b->dir) ;
-  (void)first ;
   if (lfd < 0) return 0 ;
   if (!path3(&up, b->dir, "postie-uids", 0)) goto err ;
   if (!kw_load(b->dir, &b->kw)) goto err ;
+  memset(&st, 0, sizeof st) ;
+  if (idx_stampdirs(b->dir, &st) & idx_stampuids(b->dir, &st))
+  {
+    if ((!first && b->fresh && !memcmp(st.v, b->stamp.v, sizeof st.v)) || idx_read(b, &st))
+    {
+      b->stamp = st ; b->fresh = 1 ;
+      close(lfd) ;
+      stralloc_free(&up) ;
+      return 1 ;
+    }
+  }
   if (!uids_read(up.s, &uf, &validity, &next, &valid)) goto err ;
   if (!valid)
   {
@@ -341,7 +361,7 @@ int box_sync (box *b, int first)
     unsigned int tries = 0 ;
    rescan:
     names.len = 0 ; n = 0 ;
-    if (!scan(b->dir, &names, &files, &n, &cap)) goto err ;
+    if (!scan(b->dir, &names, &files, &n, &cap, &st, &fresh)) goto err ;
     if (ne && !tries++)
     {
       /* A listed message not found: deleted, or renamed (flags changed
@@ -391,7 +411,6 @@ int box_sync (box *b, int first)
   }
   if (ne != n) changed = 1 ;
   if (changed && !uids_write(b->dir, validity, next, files, n, names.s)) goto err ;
-  close(lfd) ;
   free(e) ;
   stralloc_free(&uf) ; stralloc_free(&up) ;
   stralloc_free(&b->names) ;
@@ -400,6 +419,12 @@ int box_sync (box *b, int first)
   b->m = files ; b->n = n ; b->cap = cap ;
   b->uidvalidity = validity ;
   b->uidnext = next ;
+  /* the index, when the listing can be trusted to stay what it was
+     until new/ or cur/ change (a failure to write it costs only time) */
+  b->fresh = fresh && idx_stampuids(b->dir, &st) ;
+  b->stamp = st ;
+  if (b->fresh && !idx_write(b, &st)) strerr_warnwusys("write ", b->dir, "/postie-index") ;
+  close(lfd) ;
   return 1 ;
  err:
   {
@@ -417,6 +442,7 @@ void box_free (box *b)
   stralloc_free(&b->names) ;
   free(b->m) ;
   b->m = 0 ; b->n = b->cap = 0 ;
+  b->fresh = 0 ;
 }
 
 /* Renames message i to carry the flags fl. Returns 1, 0 on error. */
