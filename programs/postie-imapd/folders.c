@@ -490,7 +490,7 @@ void cmd_rename (parser *p, char const *tag)
       stralloc_free(&kf) ; stralloc_free(&kt) ;
     }
     for (i = 0 ; i < b.n ; i++)
-      box_add_file(to, b.names.s + b.m[i].name, 0, b.m[i].flags, b.m[i].kw, uniq, sizeof uniq) ;
+      box_add_file(to, msg_name(&b, i), 0, b.m[i].flags, msg_kw(&b, i), uniq, sizeof uniq) ;
     box_free(&b) ;
     tagged(tag, "OK RENAME completed") ;
     return ;

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <skalibs/allreadwrite.h>
@@ -25,9 +26,9 @@
 #define IDX_MAGIC "postidx1"
 #define IDX_ORDER 0x01020304u
 #define IDX_HEAD 104
-#define IDX_PER 21                /* bytes a message: mtime 8, uid 4, name 4, kw 4, flags 1 */
+#define IDX_PER 13                /* bytes a message: uid 4, name 4, kw 4, flags 1 */
 #define IDX_MAX ((size_t)1 << 30) /* the largest index read */
-#define STAMP_SLACK 2             /* seconds: a directory changed more recently may change again unseen */
+#define STAMP_SLACK 1000000000LL  /* ns: a directory changed more recently may change again unseen */
 
 static void put32 (char *s, uint32_t u) { memcpy(s, &u, 4) ; }
 static void put64 (char *s, uint64_t u) { memcpy(s, &u, 8) ; }
@@ -54,9 +55,17 @@ static int statin (char const *dir, char const *name, struct stat *st)
 
 /* The stamps of new/ and cur/ into s->v[0..3]. Returns 1 when they can
    be trusted to move on any later change: neither changed within the
-   last STAMP_SLACK seconds (a change in the same clock tick as the last
-   one would leave the mtime as it is), nor in the future; 0 otherwise
-   (or on a stat error). Taken before the directories are listed. */
+   last second (a change in the same clock tick as the last one would
+   leave the mtime as it is: a tick is a few milliseconds on Linux's
+   local file systems, a whole second on some others), nor in the
+   future; 0 otherwise (or on a stat error). Taken before the
+   directories are listed. */
+static int old_enough (struct timespec const *t, struct timespec const *now)
+{
+  int64_t d = ((int64_t)now->tv_sec - (int64_t)t->tv_sec) * 1000000000LL + ((int64_t)now->tv_nsec - (int64_t)t->tv_nsec) ;
+  return d >= STAMP_SLACK ;
+}
+
 int idx_stampdirs (char const *dir, idxstamp *s)
 {
   struct stat stn, stc ;
@@ -66,8 +75,7 @@ int idx_stampdirs (char const *dir, idxstamp *s)
   if (!statin(dir, "new", &stn) || !statin(dir, "cur", &stc)) return 0 ;
   s->v[0] = (uint64_t)stn.st_mtim.tv_sec ; s->v[1] = (uint64_t)stn.st_mtim.tv_nsec ;
   s->v[2] = (uint64_t)stc.st_mtim.tv_sec ; s->v[3] = (uint64_t)stc.st_mtim.tv_nsec ;
-  if (stn.st_mtim.tv_sec > now.tv_sec - STAMP_SLACK || stc.st_mtim.tv_sec > now.tv_sec - STAMP_SLACK) return 0 ;
-  return 1 ;
+  return old_enough(&stn.st_mtim, &now) && old_enough(&stc.st_mtim, &now) ;
 }
 
 /* The stamp of postie-uids (mtime, inode, size) into s->v[4..7]. Taken
@@ -96,11 +104,12 @@ static int idxpath (char *p, size_t max, char const *dir, char const *name)
 int idx_write (box const *b, idxstamp const *s)
 {
   char tmp[600], fin[600] ;
-  size_t n = b->n, i, len, namesize = 0, at ;
+  size_t n = b->n, i, len, namesize = 0, at, base ;
   char *buf ;
   int fd ;
   if (n > 0xffffffffu / IDX_PER) return (errno = EFBIG, 0) ;
-  for (i = 0 ; i < n ; i++) namesize += strlen(b->names.s + b->m[i].name) + 1 ;
+  for (i = 0 ; i < n ; i++) namesize += 8 + strlen(msg_name(b, i)) + 1 ;
+  if (namesize > 0xffffffffu) return (errno = EFBIG, 0) ;
   len = IDX_HEAD + n * IDX_PER + namesize ;
   if (len > IDX_MAX) return (errno = EFBIG, 0) ;
   if (!idxpath(tmp, sizeof tmp, b->dir, "postie-index.tmp") || !idxpath(fin, sizeof fin, b->dir, "postie-index")) return (errno = ENAMETOOLONG, 0) ;
@@ -114,18 +123,18 @@ int idx_write (box const *b, idxstamp const *s)
   put32(buf + 20, b->uidnext) ;
   put32(buf + 24, (uint32_t)namesize) ;
   for (i = 0 ; i < 8 ; i++) put64(buf + 32 + 8 * i, s->v[i]) ;
-  at = IDX_HEAD + n * IDX_PER ;
+  base = IDX_HEAD + n * IDX_PER ;
+  at = base ;
   for (i = 0 ; i < n ; i++)
   {
-    char const *nm = b->names.s + b->m[i].name ;
+    char const *nm = msg_name(b, i) ;
     size_t l = strlen(nm) + 1 ;
-    put64(buf + IDX_HEAD + 8 * i, (uint64_t)b->m[i].mtime) ;
-    put32(buf + IDX_HEAD + n * 8 + 4 * i, b->m[i].uid) ;
-    put32(buf + IDX_HEAD + n * 12 + 4 * i, (uint32_t)(at - (IDX_HEAD + n * IDX_PER))) ;
-    put32(buf + IDX_HEAD + n * 16 + 4 * i, b->m[i].kw) ;
-    buf[IDX_HEAD + n * 20 + i] = (char)b->m[i].flags ;
-    memcpy(buf + at, nm, l) ;
-    at += l ;
+    put32(buf + IDX_HEAD + 4 * i, b->m[i].uid) ;
+    put32(buf + IDX_HEAD + n * 4 + 4 * i, (uint32_t)(at + 8 - base)) ;
+    put32(buf + IDX_HEAD + n * 8 + 4 * i, msg_kw(b, i)) ;
+    buf[IDX_HEAD + n * 12 + i] = (char)b->m[i].flags ;
+    memcpy(buf + at, nm - 8, 8 + l) ;
+    at += 8 + l ;
   }
   put64(buf + 96, sum64(buf, len, SUM_INIT)) ;
   fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600) ;
@@ -142,8 +151,8 @@ int idx_check (char const *buf, size_t len, idxstamp const *s)
 {
   size_t n, namesize, i, names ;
   uint32_t next, prev = 0 ;
-  char tmp[8] ;
-  uint64_t want ;
+  char zero[8] ;
+  uint64_t h ;
   if (len < IDX_HEAD || len > IDX_MAX) return 0 ;
   if (memcmp(buf, IDX_MAGIC, 8) || get32(buf + 8) != IDX_ORDER) return 0 ;
   n = get32(buf + 12) ;
@@ -153,28 +162,25 @@ int idx_check (char const *buf, size_t len, idxstamp const *s)
   if (n > (len - IDX_HEAD) / IDX_PER || len - IDX_HEAD - n * IDX_PER != namesize) return 0 ;
   if (n && !namesize) return 0 ;
   for (i = 0 ; i < 8 ; i++) if (get64(buf + 32 + 8 * i) != s->v[i]) return 0 ;
-  want = get64(buf + 96) ;
-  memset(tmp, 0, 8) ;
-  {
-    uint64_t h = sum64(buf, 96, SUM_INIT) ;
-    h = sum64(tmp, 8, h) ;
-    h = sum64(buf + IDX_HEAD, len - IDX_HEAD, h) ;
-    if (h != want) return 0 ;
-  }
+  memset(zero, 0, 8) ;
+  h = sum64(buf, 96, SUM_INIT) ;
+  h = sum64(zero, 8, h) ;
+  h = sum64(buf + IDX_HEAD, len - IDX_HEAD, h) ;
+  if (h != get64(buf + 96)) return 0 ;
   names = IDX_HEAD + n * IDX_PER ;
   if (namesize && buf[len - 1]) return 0 ;  /* every name ends inside the block */
   for (i = 0 ; i < n ; i++)
   {
-    uint32_t u = get32(buf + IDX_HEAD + n * 8 + 4 * i) ;
-    uint32_t off = get32(buf + IDX_HEAD + n * 12 + 4 * i) ;
-    unsigned char fl = (unsigned char)buf[IDX_HEAD + n * 20 + i] ;
+    uint32_t u = get32(buf + IDX_HEAD + 4 * i) ;
+    uint32_t off = get32(buf + IDX_HEAD + n * 4 + 4 * i) ;
+    unsigned char fl = (unsigned char)buf[IDX_HEAD + n * 12 + i] ;
     char const *nm ;
     size_t l ;
     if (!u || u <= prev || u >= next) return 0 ;
     prev = u ;
     if (fl & ~(FL_DRAFT | FL_FLAGGED | FL_ANSWERED | FL_SEEN | FL_DELETED)) return 0 ;
-    if (get32(buf + IDX_HEAD + n * 16 + 4 * i) >> KW_N) return 0 ;
-    if (off >= namesize) return 0 ;
+    if (get32(buf + IDX_HEAD + n * 8 + 4 * i) >> KW_N) return 0 ;
+    if (off < 8 || off >= namesize) return 0 ;
     nm = buf + names + off ;
     l = strlen(nm) ;  /* bounded: the block ends with a NUL */
     if (l < 5 || l > 4 + 250 || memcmp(nm, "cur/", 4) || nm[4] == '.' || memchr(nm + 4, '/', l - 4)) return 0 ;
@@ -183,53 +189,52 @@ int idx_check (char const *buf, size_t len, idxstamp const *s)
 }
 
 /* b's messages from dir/postie-index when it holds what the files s
-   describe (b->names, b->m, b->n, b->cap, UIDVALIDITY, UIDNEXT replaced).
-   Returns 1 loaded, 0 not usable (absent, stale, damaged: b untouched). */
+   describe: the file is mapped (read only, its names block used where
+   it is), the UIDs, flags and name offsets copied into b->m. Returns 1
+   loaded (b's previous snapshot dropped), 0 not usable (absent, stale,
+   damaged: b untouched). */
 int idx_read (box *b, idxstamp const *s)
 {
   char p[600] ;
   struct stat st ;
-  char *buf ;
-  size_t len, n, i, names ;
+  char *map ;
+  size_t len, n, i ;
   msg *m ;
+  uint32_t *kw = 0 ;
   int fd ;
   if (!idxpath(p, sizeof p, b->dir, "postie-index")) return 0 ;
   fd = open(p, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY) ;
   if (fd < 0) return 0 ;
   if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size < IDX_HEAD || (uint64_t)st.st_size > IDX_MAX) { close(fd) ; return 0 ; }
   len = st.st_size ;
-  buf = malloc(len + 1) ;
-  if (!buf) { close(fd) ; return 0 ; }
-  if (allread(fd, buf, len + 1) != len) { close(fd) ; free(buf) ; return 0 ; }  /* shorter or longer than fstat said: changing */
+  map = mmap(0, len, PROT_READ, MAP_PRIVATE, fd, 0) ;
   close(fd) ;
-  if (!idx_check(buf, len, s)) { free(buf) ; return 0 ; }
-  n = get32(buf + 12) ;
-  names = IDX_HEAD + n * IDX_PER ;
+  if (map == MAP_FAILED) return 0 ;
+  if (!idx_check(map, len, s)) { munmap(map, len) ; return 0 ; }
+  n = get32(map + 12) ;
   m = malloc((n ? n : 1) * sizeof(msg)) ;
-  if (!m) { free(buf) ; return 0 ; }
+  if (!m) { munmap(map, len) ; return 0 ; }
   for (i = 0 ; i < n ; i++)
   {
-    m[i].uid = get32(buf + IDX_HEAD + n * 8 + 4 * i) ;
-    m[i].name = get32(buf + IDX_HEAD + n * 12 + 4 * i) ;
-    m[i].kw = get32(buf + IDX_HEAD + n * 16 + 4 * i) ;
-    m[i].flags = (unsigned char)buf[IDX_HEAD + n * 20 + i] ;
-    m[i].mtime = (int64_t)get64(buf + IDX_HEAD + 8 * i) ;
-    m[i].sent = -1 ;
-    m[i].gone = 0 ;
+    uint32_t k = get32(map + IDX_HEAD + n * 8 + 4 * i) ;
+    m[i].uid = get32(map + IDX_HEAD + 4 * i) ;
+    m[i].name = get32(map + IDX_HEAD + n * 4 + 4 * i) ;
+    m[i].flags = (unsigned char)map[IDX_HEAD + n * 12 + i] ;
+    if (k && !kw)
+    {
+      kw = calloc(n, sizeof(uint32_t)) ;
+      if (!kw) { free(m) ; munmap(map, len) ; return 0 ; }
+    }
+    if (kw) kw[i] = k ;
   }
-  b->uidvalidity = get32(buf + 16) ;
-  b->uidnext = get32(buf + 20) ;
-  /* the names block becomes b->names, in place */
-  memmove(buf, buf + names, len - names) ;
-  {
-    char *x = realloc(buf, len - names + 1) ;
-    if (x) buf = x ;
-  }
-  stralloc_free(&b->names) ;
-  b->names.s = buf ;
-  b->names.len = len - names ;
-  b->names.a = len - names + 1 ;
-  free(b->m) ;
+  box_free(b) ;
+  b->map = map ; b->maplen = len ;
+  b->mapnames = map + IDX_HEAD + n * IDX_PER ;
+  b->mapn = get32(map + 24) ;
+  b->uidvalidity = get32(map + 16) ;
+  b->uidnext = get32(map + 20) ;
   b->m = m ; b->n = n ; b->cap = n ? n : 1 ;
+  b->kwbits = kw ;
+  box_release(b) ;
   return 1 ;
 }

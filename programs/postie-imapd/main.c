@@ -226,7 +226,7 @@ static int readcmd (stralloc *c, char *tag)
   }
 }
 
-static void put_flags_of (box *b, size_t i) { put_flags(&b->kw, b->m[i].flags, b->m[i].kw) ; }
+static void put_flags_of (box *b, size_t i) { put_flags(&b->kw, b->m[i].flags, msg_kw(b, i)) ; }
 
 /* The changes since the last look at the selected folder: EXPUNGE,
    EXISTS, FETCH FLAGS. */
@@ -240,7 +240,7 @@ static void update (void)
   ok = malloc((on + 1) * sizeof(uint32_t)) ;
   of = malloc(on + 1) ;
   if (!ou || !of || !ok) die_temp("allocate memory") ;
-  for (i = 0 ; i < on ; i++) { ou[i] = cur.m[i].uid ; of[i] = cur.m[i].flags ; ok[i] = cur.m[i].kw ; }
+  for (i = 0 ; i < on ; i++) { ou[i] = cur.m[i].uid ; of[i] = cur.m[i].flags ; ok[i] = msg_kw(&cur, i) ; }
   okw = cur.kw ;
   if (!box_sync(&cur, 0)) die_temp("read the folder") ;
   if (memcmp(&okw, &cur.kw, sizeof okw)) put_flaglists(&cur) ;  /* keywords added by another session */
@@ -264,7 +264,7 @@ static void update (void)
     for (i = 0 ; i < cur.n ; i++)
     {
       while (k < on && ou[k] < cur.m[i].uid) k++ ;
-      if (k < on && ou[k] == cur.m[i].uid && (of[k] != cur.m[i].flags || ok[k] != cur.m[i].kw))
+      if (k < on && ou[k] == cur.m[i].uid && (of[k] != cur.m[i].flags || ok[k] != msg_kw(&cur, i)))
       {
         puts_("* ") ; putnum(i + 1) ; puts_(" FETCH (FLAGS ") ; put_flags_of(&cur, i) ; puts_(")\r\n") ;
       }
@@ -339,17 +339,16 @@ static void expunge (seqset const *uids, unsigned char const *only, int silent)
     if (!(cur.m[i].flags & FL_DELETED)) continue ;
     if (uids && !seq_has(uids, cur.m[i].uid, star)) continue ;
     if (only && !only[i]) continue ;
-    if (!stralloc_cats(&pth, cur.dir) || !stralloc_cats(&pth, "/") || !stralloc_cats(&pth, cur.names.s + cur.m[i].name) || !stralloc_0(&pth)) die_temp("allocate memory") ;
+    if (!stralloc_cats(&pth, cur.dir) || !stralloc_cats(&pth, "/") || !stralloc_cats(&pth, msg_name(&cur, i)) || !stralloc_0(&pth)) die_temp("allocate memory") ;
     if (unlink(pth.s) < 0 && errno == ENOENT && msg_refind(&cur, i) && (cur.m[i].flags & FL_DELETED))
     {
       pth.len = 0 ;
-      if (stralloc_cats(&pth, cur.dir) && stralloc_cats(&pth, "/") && stralloc_cats(&pth, cur.names.s + cur.m[i].name) && stralloc_0(&pth)) unlink(pth.s) ;
+      if (stralloc_cats(&pth, cur.dir) && stralloc_cats(&pth, "/") && stralloc_cats(&pth, msg_name(&cur, i)) && stralloc_0(&pth)) unlink(pth.s) ;
     }
     stralloc_free(&pth) ;
     dirty = 1 ;
     if (!silent) { puts_("* ") ; putnum(i + 1) ; puts_(" EXPUNGE\r\n") ; }
-    memmove(cur.m + i, cur.m + i + 1, (cur.n - i - 1) * sizeof(msg)) ;
-    cur.n-- ;
+    box_remove(&cur, i) ;
   }
   if (dirty)
   {
@@ -383,14 +382,14 @@ static void cmd_copy (parser *p, char const *tag, int uid, int move)
     char uniq[128] ;
     uint32_t dk = 0 ;
     if (!seq_has(&s, uid ? cur.m[i].uid : i + 1, star)) continue ;
-    if (cur.m[i].kw)
+    if (msg_kw(&cur, i))
     {
       /* the keywords by name: the destination's letters may differ */
       kwnames kn ;
       unsigned int k ;
       kn.count = 0 ;
       for (k = 0 ; k < KW_N ; k++)
-        if ((cur.m[i].kw & (1u << k)) && cur.kw.name[k][0]) { kn.s[kn.count] = cur.kw.name[k] ; kn.n[kn.count++] = strlen(cur.kw.name[k]) ; }
+        if ((msg_kw(&cur, i) & (1u << k)) && cur.kw.name[k][0]) { kn.s[kn.count] = cur.kw.name[k] ; kn.n[kn.count++] = strlen(cur.kw.name[k]) ; }
       if (!kw_mask(dir, &dkw, &kn, 1, &dk, 0))
       {
         tagged(tag, errno == ENOSPC ? "NO [LIMIT] the destination has 26 keywords already, the most it can keep" : "NO [SERVERBUG] cannot copy the keywords") ;
@@ -398,7 +397,7 @@ static void cmd_copy (parser *p, char const *tag, int uid, int move)
       }
     }
     src.len = 0 ;
-    if (!stralloc_cats(&src, cur.dir) || !stralloc_cats(&src, "/") || !stralloc_cats(&src, cur.names.s + cur.m[i].name) || !stralloc_0(&src)) die_temp("allocate memory") ;
+    if (!stralloc_cats(&src, cur.dir) || !stralloc_cats(&src, "/") || !stralloc_cats(&src, msg_name(&cur, i)) || !stralloc_0(&src)) die_temp("allocate memory") ;
     if (!box_add_file(dir, src.s, 1, cur.m[i].flags & ~FL_DELETED, dk, uniq, sizeof uniq))
     {
       /* the source renamed meanwhile: look it up again, once (ENOENT
@@ -432,7 +431,7 @@ static void cmd_copy (parser *p, char const *tag, int uid, int move)
   {
     for (i = 0 ; i < cur.n ; i++)
       if (seq_has(&s, uid ? cur.m[i].uid : i + 1, star) && !(cur.m[i].flags & FL_DELETED))
-        msg_setflags(&cur, i, cur.m[i].flags | FL_DELETED, cur.m[i].kw) ;
+        msg_setflags(&cur, i, cur.m[i].flags | FL_DELETED, msg_kw(&cur, i)) ;
     {
       /* only those just moved, however many */
       unsigned char *only = calloc(cur.n + 1, 1) ;
@@ -592,6 +591,7 @@ static void cmd_idle (char const *tag)
     update() ;
     flush() ;
     if (in.pos < in.len) break ;
+    if (selected) box_release(&cur) ;
     tain_now_g() ;
     tain_addsec_g(&deadline, idlepoll) ;
     if (tain_less(&end, &deadline)) deadline = end ;
@@ -753,5 +753,6 @@ int main (int argc, char const *const *argv)
     else if (cmdis(cmd, cl, "MOVE")) cmd_copy(&p, tag, uid, 1) ;
     else bad(tag, "BAD unknown command") ;
     if (c.a > CMD_MAX) stralloc_free(&c) ;
+    if (selected) box_release(&cur) ;
   }
 }

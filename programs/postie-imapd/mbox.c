@@ -13,6 +13,7 @@
 #include <time.h>
 #include <dirent.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <skalibs/allreadwrite.h>
@@ -54,8 +55,12 @@ static ent *ent_find (ent *e, size_t ne, char const *base, char const *nm)
   return 0 ;
 }
 
+/* a message as the listing finds it, before it goes into the box */
+typedef struct fmsg_s fmsg ;
+struct fmsg_s { uint32_t uid ; uint32_t name ; uint32_t kw ; unsigned char flags ; } ;
+
 /* indices into sortfiles, by file name (names in sortbase) */
-static msg const *sortfiles ;
+static fmsg const *sortfiles ;
 static int cmpnewname (void const *a, void const *b)
 {
   size_t const *x = a, *y = b ;
@@ -64,7 +69,7 @@ static int cmpnewname (void const *a, void const *b)
 
 static int cmpuid (void const *a, void const *b)
 {
-  msg const *x = a, *y = b ;
+  fmsg const *x = a, *y = b ;
   return (x->uid > y->uid) - (x->uid < y->uid) ;
 }
 
@@ -129,11 +134,12 @@ static int path3 (stralloc *sa, char const *a, char const *b, char const *c)
 }
 
 /* The messages of dir/cur (new/ moved into cur/ first), into names
-   ("cur/NAME\0" each) and files (one msg each, uid 0). The stamps of
+   (INTERNALDATE, 8 bytes, then "cur/NAME\0", each) and files (one each,
+   uid 0). The stamps of
    new/ and cur/ go to st, taken after the moves and before cur/ is
    listed; *fresh says whether they can be trusted (idx_stampdirs), and
    that nothing was left in new/. */
-static int scan (char const *dir, stralloc *names, msg **files, size_t *n, size_t *cap, idxstamp *st, int *fresh)
+static int scan (char const *dir, stralloc *names, fmsg **files, size_t *n, size_t *cap, idxstamp *st, int *fresh)
 {
   static char const *const subs[2] = { "new", "cur" } ;
   stralloc p = STRALLOC_ZERO, q = STRALLOC_ZERO ;
@@ -171,17 +177,18 @@ static int scan (char const *dir, stralloc *names, msg **files, size_t *n, size_
       if (*n >= *cap)
       {
         size_t nc = *cap ? *cap * 2 : 256 ;
-        msg *x = realloc(*files, nc * sizeof(msg)) ;
+        fmsg *x = realloc(*files, nc * sizeof(fmsg)) ;
         if (!x) { closedir(d) ; goto err ; }
         *files = x ; *cap = nc ;
       }
+      {
+        int64_t mt = sb.st_mtime ;
+        if (!stralloc_catb(names, (char const *)&mt, 8)) { closedir(d) ; goto err ; }
+      }
       (*files)[*n].uid = 0 ;
       (*files)[*n].name = names->len ;
-      (*files)[*n].sent = -1 ;
-      (*files)[*n].mtime = sb.st_mtime ;
       (*files)[*n].flags = flags_of_name(de->d_name) ;
       (*files)[*n].kw = kw_of_name(de->d_name) ;
-      (*files)[*n].gone = 0 ;
       if (!stralloc_cats(names, "cur/") || !stralloc_catb(names, de->d_name, nl + 1)) { closedir(d) ; goto err ; }
       (*n)++ ;
     }
@@ -218,7 +225,7 @@ static int uids_read (char const *path, stralloc *sa, uint32_t *validity, uint32
   return 1 ;
 }
 
-static int uids_write (char const *dir, uint32_t validity, uint32_t next, msg const *f, size_t n, char const *names)
+static int uids_write (char const *dir, uint32_t validity, uint32_t next, fmsg const *f, size_t n, char const *names)
 {
   stralloc sa = STRALLOC_ZERO, tmp = STRALLOC_ZERO, fin = STRALLOC_ZERO ;
   char fmt[UINT32_FMT] ;
@@ -302,7 +309,7 @@ static uint32_t uidvalidity_new (void)
 int box_sync (box *b, int first)
 {
   stralloc names = STRALLOC_ZERO, uf = STRALLOC_ZERO, up = STRALLOC_ZERO ;
-  msg *files = 0 ;
+  fmsg *files = 0 ;
   size_t n = 0, cap = 0, ne = 0, i ;
   ent *e = 0 ;
   uint32_t validity = 0, next = 1 ;
@@ -401,7 +408,7 @@ int box_sync (box *b, int first)
       changed = 1 ;
     }
   }
-  if (n) qsort(files, n, sizeof(msg), &cmpuid) ;  /* files is null in an empty folder */
+  if (n) qsort(files, n, sizeof(fmsg), &cmpuid) ;  /* files is null in an empty folder */
   /* a message seen twice (renamed while we read): keep one */
   {
     size_t j = 0 ;
@@ -411,19 +418,37 @@ int box_sync (box *b, int first)
   }
   if (ne != n) changed = 1 ;
   if (changed && !uids_write(b->dir, validity, next, files, n, names.s)) goto err ;
+  {
+    /* into the box, as little as can be (imapd.h) */
+    msg *m = malloc((n ? n : 1) * sizeof(msg)) ;
+    uint32_t *kw = 0 ;
+    if (!m) goto err ;
+    for (i = 0 ; i < n ; i++)
+    {
+      m[i].uid = files[i].uid ; m[i].name = files[i].name ; m[i].flags = files[i].flags ;
+      if (files[i].kw && !kw && !(kw = calloc(n, sizeof(uint32_t)))) { free(m) ; goto err ; }
+      if (kw) kw[i] = files[i].kw ;
+    }
+    free(files) ; files = 0 ;
+    box_free(b) ;
+    b->names = names ;
+    b->m = m ; b->n = n ; b->cap = n ? n : 1 ;
+    b->kwbits = kw ;
+  }
   free(e) ;
   stralloc_free(&uf) ; stralloc_free(&up) ;
-  stralloc_free(&b->names) ;
-  free(b->m) ;
-  b->names = names ;
-  b->m = files ; b->n = n ; b->cap = cap ;
   b->uidvalidity = validity ;
   b->uidnext = next ;
   /* the index, when the listing can be trusted to stay what it was
-     until new/ or cur/ change (a failure to write it costs only time) */
-  b->fresh = fresh && idx_stampuids(b->dir, &st) ;
+     until new/ or cur/ change (a failure to write it costs only time);
+     then the snapshot is the index, mapped: the names leave the heap */
+  if (fresh && idx_stampuids(b->dir, &st))
+  {
+    if (!idx_write(b, &st)) strerr_warnwusys("write ", b->dir, "/postie-index") ;
+    else idx_read(b, &st) ;
+    b->fresh = 1 ;
+  }
   b->stamp = st ;
-  if (b->fresh && !idx_write(b, &st)) strerr_warnwusys("write ", b->dir, "/postie-index") ;
   close(lfd) ;
   return 1 ;
  err:
@@ -440,20 +465,75 @@ int box_sync (box *b, int first)
 void box_free (box *b)
 {
   stralloc_free(&b->names) ;
-  free(b->m) ;
-  b->m = 0 ; b->n = b->cap = 0 ;
+  free(b->m) ; free(b->kwbits) ; free(b->sent) ;
+  if (b->map) munmap(b->map, b->maplen) ;
+  b->map = 0 ; b->maplen = 0 ; b->mapnames = 0 ; b->mapn = 0 ;
+  b->m = 0 ; b->kwbits = 0 ; b->sent = 0 ;
+  b->n = b->cap = 0 ;
   b->fresh = 0 ;
+}
+
+/* At the end of a command: the pages of the mapped index leave the
+   session (they are read again from the page cache when needed), so
+   that an idle session's memory does not grow with its folder. */
+void box_release (box *b)
+{
+  if (b->map) madvise(b->map, b->maplen, MADV_DONTNEED) ;
+}
+
+void box_remove (box *b, size_t i)
+{
+  size_t k = b->n - i - 1 ;
+  memmove(b->m + i, b->m + i + 1, k * sizeof(msg)) ;
+  if (b->kwbits) memmove(b->kwbits + i, b->kwbits + i + 1, k * sizeof(uint32_t)) ;
+  if (b->sent) memmove(b->sent + i, b->sent + i + 1, k * sizeof(uint32_t)) ;
+  b->n-- ;
+}
+
+int64_t msg_mtime (box const *b, size_t i)
+{
+  int64_t t ;
+  memcpy(&t, msg_name(b, i) - 8, 8) ;
+  return t ;
+}
+
+int64_t msg_sent (box const *b, size_t i)
+{
+  return b->sent && b->sent[i] ? (int64_t)b->sent[i] - 1 : -1 ;
+}
+
+void msg_setsent (box *b, size_t i, int64_t n)
+{
+  if (n < 0 || n >= 0xffffffffLL) return ;  /* not kept */
+  if (!b->sent && !(b->sent = calloc(b->n ? b->n : 1, sizeof(uint32_t)))) return ;
+  b->sent[i] = (uint32_t)n + 1 ;
+}
+
+/* A new name for message i (its INTERNALDATE kept): "cur/" then
+   the name s of n bytes. Returns 1, 0 (no memory: the old name stays). */
+static int msg_rename (box *b, size_t i, char const *s, size_t n)
+{
+  size_t off ;
+  char mt[8] ;
+  memcpy(mt, msg_name(b, i) - 8, 8) ;
+  if (!stralloc_catb(&b->names, mt, 8)) return 0 ;
+  off = b->names.len ;
+  if ((uint64_t)b->mapn + off + n + 5 > 0xffffffffu
+   || !stralloc_catb(&b->names, "cur/", 4) || !stralloc_catb(&b->names, s, n) || !stralloc_0(&b->names)) { b->names.len = off - 8 ; return 0 ; }
+  b->m[i].name = b->mapn + off ;
+  return 1 ;
 }
 
 /* Renames message i to carry the flags fl. Returns 1, 0 on error. */
 int msg_setflags (box *b, size_t i, unsigned char fl, uint32_t kw)
 {
   stralloc from = STRALLOC_ZERO, to = STRALLOC_ZERO ;
-  char const *nm = b->names.s + b->m[i].name ;
+  char const *nm = msg_name(b, i) ;
   char letters[40] ;
   size_t ul = strcspn(nm + 4, ":") ;
   int ok ;
-  if (b->m[i].flags == fl && b->m[i].kw == kw) return 1 ;
+  if (b->m[i].flags == fl && msg_kw(b, i) == kw) return 1 ;
+  if (kw && !b->kwbits && !(b->kwbits = calloc(b->n, sizeof(uint32_t)))) return 0 ;
   flags_letters(fl, kw, letters) ;
   ok = stralloc_cats(&from, b->dir) && stralloc_cats(&from, "/") && stralloc_cats(&from, nm) && stralloc_0(&from)
     && stralloc_cats(&to, b->dir) && stralloc_cats(&to, "/") && stralloc_catb(&to, nm, 4 + ul)
@@ -486,13 +566,10 @@ int msg_setflags (box *b, size_t i, unsigned char fl, uint32_t kw)
   }
   if (ok)
   {
-    /* the new name is never longer than the space the old one had
-       unless flags were added: append it to names */
-    size_t off = b->names.len ;
-    if (stralloc_catb(&b->names, to.s + strlen(b->dir) + 1, to.len - strlen(b->dir) - 1))
-      b->m[i].name = off ;
+    size_t dl = strlen(b->dir) + 5 ;  /* "DIR/cur/" */
+    msg_rename(b, i, to.s + dl, to.len - 1 - dl) ;
     b->m[i].flags = fl ;
-    b->m[i].kw = kw ;
+    if (b->kwbits) b->kwbits[i] = kw ;
   }
   stralloc_free(&from) ; stralloc_free(&to) ;
   return ok ;
@@ -507,7 +584,7 @@ int msg_load (box *b, size_t i, stralloc *sa)
   int fd ;
   struct stat st ;
   sa->len = 0 ;
-  if (!stralloc_cats(&p, b->dir) || !stralloc_cats(&p, "/") || !stralloc_cats(&p, b->names.s + b->m[i].name) || !stralloc_0(&p)) return 0 ;
+  if (!stralloc_cats(&p, b->dir) || !stralloc_cats(&p, "/") || !stralloc_cats(&p, msg_name(b, i)) || !stralloc_0(&p)) return 0 ;
   fd = open(p.s, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY) ;
   stralloc_free(&p) ;
   if (fd < 0) return 0 ;
@@ -523,7 +600,7 @@ int msg_load (box *b, size_t i, stralloc *sa)
     if (!stralloc_catb(sa, raw.s + j, 1)) { stralloc_free(&raw) ; return 0 ; }
   }
   stralloc_free(&raw) ;
-  b->m[i].sent = sa->len ;
+  msg_setsent(b, i, sa->len) ;
   return 1 ;
 }
 
@@ -569,7 +646,7 @@ uint32_t box_uid_of (box *b, char const *uniq)
   size_t i, l = strlen(uniq) ;
   for (i = b->n ; i-- ;)
   {
-    char const *nm = b->names.s + b->m[i].name + 4 ;
+    char const *nm = msg_name(b, i) + 4 ;
     if (!strncmp(nm, uniq, l) && (nm[l] == ':' || !nm[l])) return b->m[i].uid ;
   }
   return 0 ;
@@ -603,7 +680,7 @@ int box_create (char const *dir)
 int msg_refind (box *b, size_t i)
 {
   stralloc p = STRALLOC_ZERO ;
-  char const *nm = b->names.s + b->m[i].name + 4 ;
+  char const *nm = msg_name(b, i) + 4 ;
   size_t ul = strcspn(nm, ":") ;
   char uniq[256] ;
   DIR *d ;
@@ -620,12 +697,11 @@ int msg_refind (box *b, size_t i)
     if (!de) break ;
     if (!strncmp(de->d_name, uniq, ul) && (de->d_name[ul] == ':' || !de->d_name[ul]))
     {
-      size_t off = b->names.len ;
-      if (stralloc_cats(&b->names, "cur/") && stralloc_catb(&b->names, de->d_name, strlen(de->d_name) + 1))
+      uint32_t kw = kw_of_name(de->d_name) ;
+      if ((!kw || b->kwbits || (b->kwbits = calloc(b->n, sizeof(uint32_t)))) && msg_rename(b, i, de->d_name, strlen(de->d_name)))
       {
-        b->m[i].name = off ;
         b->m[i].flags = flags_of_name(de->d_name) ;
-        b->m[i].kw = kw_of_name(de->d_name) ;
+        if (b->kwbits) b->kwbits[i] = kw ;
         found = 1 ;
       }
       break ;
