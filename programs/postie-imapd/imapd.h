@@ -17,8 +17,10 @@
    of 100,000 holds 9 bytes a message (doc/imap-index.md, "Memory").
    name is an offset: below the box's mapn, in the names block of its
    mapped postie-index; from mapn on, in its names stralloc (those the
-   session listed or renamed itself). Either way the 8 bytes before the
-   name are the message's INTERNALDATE (int64, native order, unaligned). */
+   session listed or renamed itself). Either way the MSG_PRE bytes before
+   the name are the message's INTERNALDATE (the file's mtime) and its
+   file size (two int64, native order, unaligned). */
+#define MSG_PRE 16
 typedef struct msg_s msg ;
 struct msg_s
 {
@@ -45,7 +47,7 @@ struct box_s
   int readonly ;
   uint32_t uidvalidity ;
   uint32_t uidnext ;
-  stralloc names ;      /* entries: INTERNALDATE (8 bytes), "cur/NAME\0" */
+  stralloc names ;      /* entries: INTERNALDATE, file size (8 bytes each), "cur/NAME\0" */
   char *map ;          /* postie-index, mapped (read only); 0: none */
   size_t maplen ;
   char const *mapnames ;  /* its names block, mapn bytes */
@@ -82,6 +84,7 @@ static inline char const *msg_name (box const *b, size_t i)
 }
 static inline uint32_t msg_kw (box const *b, size_t i) { return b->kwbits ? b->kwbits[i] : 0 ; }
 extern int64_t msg_mtime (box const *b, size_t i) ;  /* INTERNALDATE */
+extern uint64_t msg_fsize (box const *b, size_t i) ;  /* the file's size, when it was listed */
 extern int64_t msg_sent (box const *b, size_t i) ;   /* size as sent, -1 not known */
 extern void msg_setsent (box *b, size_t i, int64_t n) ;
 extern void flags_letters (unsigned char fl, uint32_t kw, char *s) ;  /* at most 32 bytes with NUL */

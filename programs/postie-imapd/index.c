@@ -1,6 +1,6 @@
 /* index.c: a folder's index, postie-index (doc/imap-index.md): what
    SELECT needs (UIDVALIDITY, UIDNEXT, and each message's UID, flags,
-   keywords, INTERNALDATE and file name), with the stamps of what it was
+   keywords, INTERNALDATE, size and file name), with the stamps of what it was
    built from: the mtimes of new/ and cur/ and the identity of
    postie-uids. It is a cache. box_sync uses it only when the three
    stamps are still those of the files, and otherwise lists the folder as
@@ -108,7 +108,7 @@ int idx_write (box const *b, idxstamp const *s)
   char *buf ;
   int fd ;
   if (n > 0xffffffffu / IDX_PER) return (errno = EFBIG, 0) ;
-  for (i = 0 ; i < n ; i++) namesize += 8 + strlen(msg_name(b, i)) + 1 ;
+  for (i = 0 ; i < n ; i++) namesize += MSG_PRE + strlen(msg_name(b, i)) + 1 ;
   if (namesize > 0xffffffffu) return (errno = EFBIG, 0) ;
   len = IDX_HEAD + n * IDX_PER + namesize ;
   if (len > IDX_MAX) return (errno = EFBIG, 0) ;
@@ -130,11 +130,11 @@ int idx_write (box const *b, idxstamp const *s)
     char const *nm = msg_name(b, i) ;
     size_t l = strlen(nm) + 1 ;
     put32(buf + IDX_HEAD + 4 * i, b->m[i].uid) ;
-    put32(buf + IDX_HEAD + n * 4 + 4 * i, (uint32_t)(at + 8 - base)) ;
+    put32(buf + IDX_HEAD + n * 4 + 4 * i, (uint32_t)(at + MSG_PRE - base)) ;
     put32(buf + IDX_HEAD + n * 8 + 4 * i, msg_kw(b, i)) ;
     buf[IDX_HEAD + n * 12 + i] = (char)b->m[i].flags ;
-    memcpy(buf + at, nm - 8, 8 + l) ;
-    at += 8 + l ;
+    memcpy(buf + at, nm - MSG_PRE, MSG_PRE + l) ;
+    at += MSG_PRE + l ;
   }
   put64(buf + 96, sum64(buf, len, SUM_INIT)) ;
   fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600) ;
@@ -180,7 +180,7 @@ int idx_check (char const *buf, size_t len, idxstamp const *s)
     prev = u ;
     if (fl & ~(FL_DRAFT | FL_FLAGGED | FL_ANSWERED | FL_SEEN | FL_DELETED)) return 0 ;
     if (get32(buf + IDX_HEAD + n * 8 + 4 * i) >> KW_N) return 0 ;
-    if (off < 8 || off >= namesize) return 0 ;
+    if (off < MSG_PRE || off >= namesize) return 0 ;
     nm = buf + names + off ;
     l = strlen(nm) ;  /* bounded: the block ends with a NUL */
     if (l < 5 || l > 4 + 250 || memcmp(nm, "cur/", 4) || nm[4] == '.' || memchr(nm + 4, '/', l - 4)) return 0 ;

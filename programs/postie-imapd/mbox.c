@@ -134,7 +134,7 @@ static int path3 (stralloc *sa, char const *a, char const *b, char const *c)
 }
 
 /* The messages of dir/cur (new/ moved into cur/ first), into names
-   (INTERNALDATE, 8 bytes, then "cur/NAME\0", each) and files (one each,
+   (INTERNALDATE and size, MSG_PRE bytes, then "cur/NAME\0", each) and files (one each,
    uid 0). The stamps of
    new/ and cur/ go to st, taken after the moves and before cur/ is
    listed; *fresh says whether they can be trusted (idx_stampdirs), and
@@ -182,8 +182,8 @@ static int scan (char const *dir, stralloc *names, fmsg **files, size_t *n, size
         *files = x ; *cap = nc ;
       }
       {
-        int64_t mt = sb.st_mtime ;
-        if (!stralloc_catb(names, (char const *)&mt, 8)) { closedir(d) ; goto err ; }
+        int64_t pre[2] = { sb.st_mtime, sb.st_size } ;
+        if (!stralloc_catb(names, (char const *)pre, MSG_PRE)) { closedir(d) ; goto err ; }
       }
       (*files)[*n].uid = 0 ;
       (*files)[*n].name = names->len ;
@@ -493,8 +493,15 @@ void box_remove (box *b, size_t i)
 int64_t msg_mtime (box const *b, size_t i)
 {
   int64_t t ;
-  memcpy(&t, msg_name(b, i) - 8, 8) ;
+  memcpy(&t, msg_name(b, i) - MSG_PRE, 8) ;
   return t ;
+}
+
+uint64_t msg_fsize (box const *b, size_t i)
+{
+  uint64_t z ;
+  memcpy(&z, msg_name(b, i) - MSG_PRE + 8, 8) ;
+  return z ;
 }
 
 int64_t msg_sent (box const *b, size_t i)
@@ -509,17 +516,17 @@ void msg_setsent (box *b, size_t i, int64_t n)
   b->sent[i] = (uint32_t)n + 1 ;
 }
 
-/* A new name for message i (its INTERNALDATE kept): "cur/" then
+/* A new name for message i (its INTERNALDATE and size kept): "cur/" then
    the name s of n bytes. Returns 1, 0 (no memory: the old name stays). */
 static int msg_rename (box *b, size_t i, char const *s, size_t n)
 {
   size_t off ;
-  char mt[8] ;
-  memcpy(mt, msg_name(b, i) - 8, 8) ;
-  if (!stralloc_catb(&b->names, mt, 8)) return 0 ;
+  char pre[MSG_PRE] ;
+  memcpy(pre, msg_name(b, i) - MSG_PRE, MSG_PRE) ;
+  if (!stralloc_catb(&b->names, pre, MSG_PRE)) return 0 ;
   off = b->names.len ;
   if ((uint64_t)b->mapn + off + n + 5 > 0xffffffffu
-   || !stralloc_catb(&b->names, "cur/", 4) || !stralloc_catb(&b->names, s, n) || !stralloc_0(&b->names)) { b->names.len = off - 8 ; return 0 ; }
+   || !stralloc_catb(&b->names, "cur/", 4) || !stralloc_catb(&b->names, s, n) || !stralloc_0(&b->names)) { b->names.len = off - MSG_PRE ; return 0 ; }
   b->m[i].name = b->mapn + off ;
   return 1 ;
 }

@@ -209,7 +209,7 @@ try:
     bad["uid-beyond-uidnext"] = build_index(y)
     y = dict(x, off=list(x["off"])); y["off"][5] = len(x["names"]) + 1000
     bad["name-offset-outside"] = build_index(y)
-    y = dict(x, off=list(x["off"])); y["off"][0] = 3
+    y = dict(x, off=list(x["off"])); y["off"][0] = 9
     bad["name-offset-before-its-date"] = build_index(y)
     y = dict(x, names=x["names"][:-1] + b"x")
     bad["names-not-ended"] = build_index(y)

@@ -72,7 +72,7 @@ static void walk (box const *b)
   for (i = 0 ; i < b->n ; i++)
   {
     char const *nm = msg_name(b, i) ;
-    sum += strlen(nm) + (size_t)(msg_mtime(b, i) & 1) + msg_kw(b, i) + b->m[i].flags ;
+    sum += strlen(nm) + (size_t)(msg_mtime(b, i) & 1) + (size_t)msg_fsize(b, i) + msg_kw(b, i) + b->m[i].flags ;
     CHECK(!strncmp(nm, "cur/", 4) && !strchr(nm + 4, '/'), "accepted name is cur/NAME") ;
     CHECK(!i || b->m[i].uid > b->m[i-1].uid, "accepted UIDs increase") ;
     CHECK(b->m[i].uid && b->m[i].uid < b->uidnext, "accepted UID below UIDNEXT") ;
@@ -98,8 +98,8 @@ int main (void)
   for (i = 0 ; i < n ; i++)
   {
     char nm[80] ;
-    int64_t mt = 1600000000 + (int64_t)i * 86400 ;
-    stralloc_catb(&b.names, (char *)&mt, 8) ;
+    int64_t pre[2] = { 1600000000 + (int64_t)i * 86400, 1000 + (int64_t)i } ;
+    stralloc_catb(&b.names, (char *)pre, MSG_PRE) ;
     b.m[i].name = b.names.len ;
     snprintf(nm, sizeof nm, "cur/%zu.M%zuP7.host:2,%s", 1700000000 + i, i, i % 3 ? "S" : "") ;
     stralloc_catb(&b.names, nm, strlen(nm) + 1) ;
@@ -122,7 +122,8 @@ int main (void)
     CHECK(r.m[i].uid == b.m[i].uid && r.m[i].flags == b.m[i].flags, "UID and flags read back") ;
     CHECK(msg_kw(&r, i) == msg_kw(&b, i), "keywords read back") ;
     CHECK(!strcmp(msg_name(&r, i), msg_name(&b, i)), "name read back") ;
-    CHECK(msg_mtime(&r, i) == msg_mtime(&b, i), "INTERNALDATE read back") ;
+    CHECK(msg_mtime(&r, i) == msg_mtime(&b, i) && msg_mtime(&r, i) == 1600000000 + (int64_t)i * 86400, "INTERNALDATE read back") ;
+    CHECK(msg_fsize(&r, i) == 1000 + i, "size read back") ;
   }
   box_release(&r) ;
   CHECK(r.n == n && !strcmp(msg_name(&r, 0), msg_name(&b, 0)), "names read again after release") ;
