@@ -320,6 +320,7 @@ int box_sync (box *b, int first)
   if (!path3(&up, b->dir, "postie-uids", 0)) goto err ;
   if (!kw_load(b->dir, &b->kw)) goto err ;
   memset(&st, 0, sizeof st) ;
+  /* both stamps taken (&, not &&): st is compared whole */
   if (idx_stampdirs(b->dir, &st) & idx_stampuids(b->dir, &st))
   {
     if ((!first && b->fresh && !memcmp(st.v, b->stamp.v, sizeof st.v)) || idx_read(b, &st))
