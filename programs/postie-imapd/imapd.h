@@ -74,6 +74,7 @@ extern unsigned long maxmessage ;
 /* mbox.c */
 extern int box_name_to_dir (char const *name, size_t len, char *dir, size_t max) ;
 extern int box_sync (box *b, int first) ;  /* 1 ok, 0 error (errno) */
+extern int box_unchanged (box *b) ;  /* 1: the folder is as b was read from it */
 extern void box_free (box *b) ;
 extern void box_release (box *b) ;  /* the mapped index's pages given back: a command is over */
 extern void box_remove (box *b, size_t i) ;  /* message i out of the snapshot */

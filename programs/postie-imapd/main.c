@@ -236,12 +236,18 @@ static void update (void)
   size_t on = cur.n, i, j ;
   kwtab okw ;
   if (!selected) return ;
+  okw = cur.kw ;
+  if (box_unchanged(&cur))
+  {
+    /* nothing to compare: only keywords another session added */
+    if (memcmp(&okw, &cur.kw, sizeof okw)) put_flaglists(&cur) ;
+    return ;
+  }
   ou = malloc((on + 1) * sizeof(uint32_t)) ;
   ok = malloc((on + 1) * sizeof(uint32_t)) ;
   of = malloc(on + 1) ;
   if (!ou || !of || !ok) die_temp("allocate memory") ;
   for (i = 0 ; i < on ; i++) { ou[i] = cur.m[i].uid ; of[i] = cur.m[i].flags ; ok[i] = msg_kw(&cur, i) ; }
-  okw = cur.kw ;
   if (!box_sync(&cur, 0)) die_temp("read the folder") ;
   if (memcmp(&okw, &cur.kw, sizeof okw)) put_flaglists(&cur) ;  /* keywords added by another session */
   /* expunged: those no longer there, from the last down */

@@ -300,12 +300,27 @@ static uint32_t uidvalidity_new (void)
   return v ;
 }
 
+/* 1 when new/, cur/ and postie-uids are as they were when b was read
+   (so that its folder is as b says), with the folder's keywords read
+   again into b->kw; 0 otherwise. Three stat calls under the lock. */
+int box_unchanged (box *b)
+{
+  idxstamp st ;
+  int lfd, same ;
+  if (!b->fresh) return 0 ;
+  lfd = box_lock(b->dir) ;
+  if (lfd < 0) return 0 ;
+  memset(&st, 0, sizeof st) ;
+  same = kw_load(b->dir, &b->kw) && (idx_stampdirs(b->dir, &st) & idx_stampuids(b->dir, &st)) && !memcmp(st.v, b->stamp.v, sizeof st.v) ;
+  close(lfd) ;
+  return same ;
+}
+
 /* A fresh snapshot of b->dir into b (b->names, b->m, b->n replaced),
    UIDs given to new messages, postie-uids rewritten when it changed.
-   When new/, cur/ and postie-uids are as they were when b was last
-   read (first: 0), b stays as it is; when they are as postie-index
-   says, the snapshot is read from there; otherwise the folder is
-   listed, and the index written again (index.c). */
+   When new/, cur/ and postie-uids are as postie-index says, the
+   snapshot is read from there; otherwise the folder is listed, and the
+   index written again (index.c). */
 int box_sync (box *b, int first)
 {
   stralloc names = STRALLOC_ZERO, uf = STRALLOC_ZERO, up = STRALLOC_ZERO ;
@@ -320,10 +335,11 @@ int box_sync (box *b, int first)
   if (!path3(&up, b->dir, "postie-uids", 0)) goto err ;
   if (!kw_load(b->dir, &b->kw)) goto err ;
   memset(&st, 0, sizeof st) ;
+  (void)first ;
   /* both stamps taken (&, not &&): st is compared whole */
   if (idx_stampdirs(b->dir, &st) & idx_stampuids(b->dir, &st))
   {
-    if ((!first && b->fresh && !memcmp(st.v, b->stamp.v, sizeof st.v)) || idx_read(b, &st))
+    if (idx_read(b, &st))
     {
       b->stamp = st ; b->fresh = 1 ;
       close(lfd) ;
