@@ -6,7 +6,7 @@ certificate's or key's), with SSLCTLFD, SSLREADFD and SSLWRITEFD naming
 them; postie-tlsd itself, before the request, takes no heap memory (no
 brk or mmap: first-touched pages are page faults) and makes fewer than
 45 system calls in all."""
-import os, shutil, subprocess, sys
+import os, re, shutil, subprocess, sys
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from postietest import *
 from tlstest import make_cert
@@ -38,7 +38,13 @@ for l in lines:
     if "execve(" in l and "postie-tlsd" not in l:
         break
     upto.append(l)
-heap = [l for l in upto if "brk(" in l or ("mmap(" in l and "MAP_ANONYMOUS" in l)]
-check("no-heap-before-request", not heap, "\n".join(heap))
-check("few-system-calls", len(own) < 45, "%d calls:\n%s" % (len(own), "\n".join(own)))
+# The counts are the default build's (static musl): a glibc build (make
+# SAN=1, LIBC=glibc) has a dynamic loader, and ASan its own heap.
+if re.search(r"-(san|glibc)$", os.path.basename(os.path.normpath(BUILD))):
+    for n in ("no-heap-before-request", "few-system-calls"):
+        skip(n, "a glibc build (%s)" % BUILD)
+else:
+    heap = [l for l in upto if "brk(" in l or ("mmap(" in l and "MAP_ANONYMOUS" in l)]
+    check("no-heap-before-request", not heap, "\n".join(heap))
+    check("few-system-calls", len(own) < 45, "%d calls:\n%s" % (len(own), "\n".join(own)))
 done()
