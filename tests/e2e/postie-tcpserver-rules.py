@@ -9,25 +9,14 @@ a restart; a cdb truncated in place never kills the server."""
 import os, re, shutil, subprocess, sys, time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from postietest import *
-from tcp import Server, read_all
+from tcp import Server, read_all, accessrule
 
 tmp = tmpdir("tcpserver-rules")
 rules = os.path.join(tmp, "rules")
 cdbfile = os.path.join(tmp, "rules.cdb")
 
 
-def rule(top, kind, key, verdict, env=None, exec_=None):
-    d = os.path.join(top, kind, key)
-    os.makedirs(d, exist_ok=True)
-    open(os.path.join(d, verdict), "w").close()
-    if env is not None:
-        os.makedirs(os.path.join(d, "env"), exist_ok=True)
-        for k, v in env.items():
-            with open(os.path.join(d, "env", k), "w") as f:
-                f.write(v)
-    if exec_ is not None:
-        with open(os.path.join(d, "exec"), "w") as f:
-            f.write(exec_)
+rule = accessrule
 
 
 def build(top, out):
