@@ -8,7 +8,7 @@
 #include <skalibs/tai.h>
 #include "postie.h"
 #include "prelogin.h"
-#include "timedline.h"
+#include "timedio.h"
 #include "ucspitls.h"
 
 static int one (unsigned long *u, char const *proto, char const *what)
@@ -64,12 +64,9 @@ int prelogin_start (prelogin *l, char const *proto, ucspitls *tls, tain *loginen
   return 1 ;
 }
 
-void prelogin_out (prelogin const *l, int fd, char const *s)
+void prelogin_out (prelogin const *l, timedio *io, char const *s)
 {
-  tain deadline ;
-  tain_now_g() ;
-  tain_addsec_g(&deadline, l->timeout) ;
-  if (!timed_writeall(fd, s, strlen(s), &deadline)) _exit(0) ;
+  if (!timedio_put(io, s, strlen(s), l->timeout) || !timedio_flush_within(io, l->timeout)) _exit(0) ;
 }
 
 int prelogin_deadline (prelogin const *l, tain const *loginend, tain *d)
@@ -80,16 +77,15 @@ int prelogin_deadline (prelogin const *l, tain const *loginend, tain *d)
   return 1 ;
 }
 
-void prelogin_starttls (prelogin const *l, ucspitls *tls, timedin *in, int *outfd)
+void prelogin_starttls (prelogin const *l, ucspitls *tls, timedio *io)
 {
   tain deadline ;
   int r ;
-  timedin_discard(in) ;
+  timedio_discard(io) ;
   tain_now_g() ;
   tain_addsec_g(&deadline, l->timeout) ;
   r = ucspitls_start(tls, &deadline) ;
   if (r < 0) strerr_warnwusys("start TLS") ;
   if (r <= 0) _exit(0) ;
-  in->fd = tls->rfd ;
-  *outfd = tls->wfd ;
+  timedio_switch(io, tls->rfd, tls->wfd) ;
 }
