@@ -54,21 +54,11 @@ static tain loginend ;
 
 static char const *hostname ;
 static char const *const *cpargv ;
-/* Input is read one byte at a time (a buffer of 2 bytes: a skalibs
-   buffer keeps one free), never past the end of a command line, on
-   purpose: at a login the checkpassword chain's last program takes over
-   the same descriptors and reads the next command from them, and at
-   STARTTLS the input switches to TLS; a byte read ahead here would be lost
-   to the one, or read as if it came through TLS by the other. Output is
-   written at once, reply by reply. */
-static char inbyte[2] ;
-static char outspace[1024 + 1] ;
-static timedio io = TIMEDIO_INIT(0, inbyte, sizeof inbyte, 1, outspace, sizeof outspace) ;
 static ucspitls tls ;
 static int authcleartext = 0 ;
 static char tag[TAG_MAX + 1] ;
 
-static void out (char const *s) { prelogin_out(&lim, &io, s) ; }
+static void out (char const *s) { prelogin_out(&lim, s) ; }
 
 /* "TAG text\r\n", in one write: a client reading a reply with one
    read must not take its end for the next one. */
@@ -154,7 +144,7 @@ static ssize_t readline (char *line, size_t max)
   int whole ;
   int r ;
   deadline_now(&deadline, &whole) ;
-  r = timedio_getline(&io, line, max, &len, &deadline) ;
+  r = timedio_getline(&prelogin_io, line, max, &len, &deadline) ;
   if (r == -2)
   {
     out("* BAD line too long\r\n") ;
@@ -239,7 +229,7 @@ static int astring (char *line, size_t *len, char **pp, char *o, size_t omax, si
       bye("cannot skip a non-synchronizing literal", 0) ;
     }
     if (sync) out("+ Ready for literal data\r\n") ;
-    r = timedio_get(&io, o, lit, deadline_now(&deadline, &whole)) ;
+    r = timedio_get(&prelogin_io, o, lit, deadline_now(&deadline, &whole)) ;
     if (r < 0 && errno == ETIMEDOUT) timed_out(whole) ;
     if (r <= 0) _exit(0) ;
     if (memchr(o, 0, lit)) { memset(o, 0, lit) ; n = 0 ; o[0] = 0 ; }
@@ -353,7 +343,7 @@ static void starttls (char *line, size_t len, char const *args)
   if (tls.active) { bad("BAD TLS already active") ; return ; }
   if (!ucspitls_available(&tls)) { tagged("NO [UNAVAILABLE] TLS not available") ; return ; }
   tagged("OK Begin TLS negotiation now") ;
-  prelogin_starttls(&lim, &tls, &io) ;
+  prelogin_starttls(&lim, &tls) ;
 }
 
 static int cmdis (char const *s, size_t n, char const *cmd)

@@ -61,20 +61,10 @@ static char const *hostname ;
 static char const *const *cpargv ;
 static char user[USER_MAX + 1] ;
 static int haveuser = 0 ;
-/* Input is read one byte at a time (a buffer of 2 bytes: a skalibs
-   buffer keeps one free), never past the end of a command line, on
-   purpose: at a login the checkpassword chain's last program takes over
-   the same descriptors and reads the next command from them, and at
-   STLS the input switches to TLS; a byte read ahead here would be lost
-   to the one, or read as if it came through TLS by the other. Output is
-   written at once, reply by reply. */
-static char inbyte[2] ;
-static char outspace[1024 + 1] ;
-static timedio io = TIMEDIO_INIT(0, inbyte, sizeof inbyte, 1, outspace, sizeof outspace) ;
 static ucspitls tls ;
 static int authcleartext = 0 ;
 
-static void out (char const *s) { prelogin_out(&lim, &io, s) ; }
+static void out (char const *s) { prelogin_out(&lim, s) ; }
 
 static void die_temp (void) { out("-ERR [SYS/TEMP] temporary failure\r\n") ; _exit(111) ; }
 
@@ -114,7 +104,7 @@ static ssize_t readcmd (char *line, size_t max)
   if (!tain_less(&STAMP, &loginend)) { out("-ERR too long without logging in, closing\r\n") ; _exit(0) ; }
   if (++ncmds > lim.maxcmds) { out("-ERR too many commands without logging in, closing\r\n") ; _exit(0) ; }
   whole = prelogin_deadline(&lim, &loginend, &deadline) ;
-  r = timedio_getline(&io, line, max, &len, &deadline) ;
+  r = timedio_getline(&prelogin_io, line, max, &len, &deadline) ;
   if (r == -3) { out("-ERR line too long, closing connection\r\n") ; _exit(0) ; }  /* no end in sight */
   if (r == -2) { bad("-ERR line too long\r\n") ; return -1 ; }
   if (r == -1 && errno == ETIMEDOUT)
@@ -194,7 +184,7 @@ static void stls (char const *arg)
   if (tls.active) { bad("-ERR TLS already active\r\n") ; return ; }
   if (!ucspitls_available(&tls)) { out("-ERR [SYS/TEMP] TLS not available\r\n") ; return ; }
   out("+OK Begin TLS negotiation\r\n") ;
-  prelogin_starttls(&lim, &tls, &io) ;
+  prelogin_starttls(&lim, &tls) ;
   haveuser = 0 ;
 }
 
