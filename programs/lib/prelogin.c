@@ -8,8 +8,14 @@
 #include <skalibs/tai.h>
 #include "postie.h"
 #include "prelogin.h"
-#include "timedline.h"
+#include "timedio.h"
 #include "ucspitls.h"
+
+/* A skalibs buffer keeps one byte of its storage free: 2 bytes read one
+   at a time. */
+static char inbyte[2] ;
+static char outspace[1024 + 1] ;
+timedio prelogin_io = TIMEDIO_INIT(0, inbyte, sizeof inbyte, 1, outspace, sizeof outspace) ;
 
 static int one (unsigned long *u, char const *proto, char const *what)
 {
@@ -64,12 +70,9 @@ int prelogin_start (prelogin *l, char const *proto, ucspitls *tls, tain *loginen
   return 1 ;
 }
 
-void prelogin_out (prelogin const *l, int fd, char const *s)
+void prelogin_out (prelogin const *l, char const *s)
 {
-  tain deadline ;
-  tain_now_g() ;
-  tain_addsec_g(&deadline, l->timeout) ;
-  if (!timed_writeall(fd, s, strlen(s), &deadline)) _exit(0) ;
+  if (!timedio_put(&prelogin_io, s, strlen(s), l->timeout) || !timedio_flush_within(&prelogin_io, l->timeout)) _exit(0) ;
 }
 
 int prelogin_deadline (prelogin const *l, tain const *loginend, tain *d)
@@ -80,16 +83,15 @@ int prelogin_deadline (prelogin const *l, tain const *loginend, tain *d)
   return 1 ;
 }
 
-void prelogin_starttls (prelogin const *l, ucspitls *tls, timedin *in, int *outfd)
+void prelogin_starttls (prelogin const *l, ucspitls *tls)
 {
   tain deadline ;
   int r ;
-  timedin_discard(in) ;
+  timedio_discard(&prelogin_io) ;
   tain_now_g() ;
   tain_addsec_g(&deadline, l->timeout) ;
   r = ucspitls_start(tls, &deadline) ;
   if (r < 0) strerr_warnwusys("start TLS") ;
   if (r <= 0) _exit(0) ;
-  in->fd = tls->rfd ;
-  *outfd = tls->wfd ;
+  timedio_switch(&prelogin_io, tls->rfd, tls->wfd) ;
 }

@@ -7,7 +7,7 @@
 #define PRELOGIN_H
 
 #include <skalibs/tai.h>
-#include "timedline.h"
+#include "timedio.h"
 #include "ucspitls.h"
 
 typedef struct prelogin_s prelogin ;
@@ -34,9 +34,19 @@ extern int prelogin_controls (prelogin *l, char const *proto) ;
    it in its protocol and exits 111. */
 extern int prelogin_start (prelogin *l, char const *proto, ucspitls *tls, tain *loginend) ;
 
-/* Writes s to fd within l->timeout seconds. A write that fails or times
-   out ends the session: exit 0 (the client is gone). */
-extern void prelogin_out (prelogin const *l, int fd, char const *s) ;
+/* The client's descriptors: 0 and 1, the TLS pipes after STARTTLS.
+   Input is read one byte at a time, never past the end of a command
+   line, on purpose: at a login the checkpassword chain's last program
+   (postie-pop3d, postie-imapd) takes over the same descriptors and reads
+   the next command from them, and at STLS or STARTTLS the input switches
+   to TLS; a byte read ahead here would be lost to the one, or read as if
+   it came through TLS by the other. */
+extern timedio prelogin_io ;
+
+/* Writes s to the client within l->timeout seconds, at once (one write:
+   nothing waits in the output buffer). A write that fails or times out
+   ends the session: exit 0 (the client is gone). */
+extern void prelogin_out (prelogin const *l, char const *s) ;
 
 /* Sets *d to the deadline of the next read: l->timeout seconds from now
    (the clock must have been read), or loginend if that comes first.
@@ -45,11 +55,11 @@ extern void prelogin_out (prelogin const *l, int fd, char const *s) ;
 extern int prelogin_deadline (prelogin const *l, tain const *loginend, tain *d) ;
 
 /* The TLS handshake after the client was told to begin it (STLS,
-   STARTTLS): drops what in holds (nothing, read byte by byte), starts TLS
-   within l->timeout seconds, then reads from and writes to the TLS pipes
-   (in->fd, *outfd). A failed handshake ends the session: exit 0 (logged
-   when it was not the client's doing). */
-extern void prelogin_starttls (prelogin const *l, ucspitls *tls, timedin *in, int *outfd) ;
+   STARTTLS): drops what prelogin_io's input holds (nothing, read byte by
+   byte), starts TLS within l->timeout seconds, then switches prelogin_io
+   to the TLS pipes. A failed handshake ends the session: exit 0 (logged when it was
+   not the client's doing). */
+extern void prelogin_starttls (prelogin const *l, ucspitls *tls) ;
 
 /* Sleeps secs seconds (the clock must have been read). */
 extern void prelogin_pause (unsigned long secs) ;

@@ -35,9 +35,8 @@
 #include "cmd.h"
 #include "fsync_dir.h"
 #include "imapd.h"
-#include "outbuf.h"
 #include "postie.h"
-#include "timedline.h"
+#include "timedio.h"
 
 #define USAGE "postie-imapd [ maildir ]"
 
@@ -54,10 +53,10 @@ static unsigned long idlepoll = 30 ;
 unsigned long maxmessage = 40000000 ;
 static unsigned long nbad = 0 ;
 
-static char inbuf[8192] ;
-static timedin in = TIMEDIN_INIT(0, inbuf, sizeof inbuf) ;
-static char outspace[16384] ;
-static outbuf out = OUTBUF_INIT(1, outspace, sizeof outspace) ;
+/* One more byte than each side holds: a skalibs buffer keeps one free. */
+static char inbuf[8192 + 1] ;
+static char outbuf[16384 + 1] ;
+static timedio io = TIMEDIO_INIT(0, inbuf, sizeof inbuf, 1, outbuf, sizeof outbuf) ;
 
 box cur ;
 int selected = 0 ;
@@ -66,11 +65,11 @@ int selected = 0 ;
 /* Output */
 
 /* A write that fails or times out ends the session: the client is gone. */
-void flush (void) { if (!outbuf_flush(&out, timeout)) _exit(0) ; }
-void put (char const *s, size_t n) { if (!outbuf_put(&out, s, n, timeout)) _exit(0) ; }
+void flush (void) { if (!timedio_flush_within(&io, timeout)) _exit(0) ; }
+void put (char const *s, size_t n) { if (!timedio_put(&io, s, n, timeout)) _exit(0) ; }
 
 /* Drops what was put and not sent yet (a reply given up half-way). */
-void out_discard (void) { outbuf_discard(&out) ; }
+void out_discard (void) { timedio_unput(&io) ; }
 
 void puts_ (char const *s) { put(s, strlen(s)) ; }
 void putnum (uint64_t u) { char f[UINT64_FMT] ; put(f, uint64_fmt(f, u)) ; }
@@ -134,7 +133,7 @@ static void spool_read (size_t lit, size_t at)
     int r ;
     tain_now_g() ;
     tain_addsec_g(&deadline, timeout) ;
-    r = timedin_get(&in, buf, k, &deadline) ;
+    r = timedio_get(&io, buf, k, &deadline) ;
     if (r < 0 && errno == ETIMEDOUT) { spool_drop() ; bye("autologout: idle for too long") ; }
     if (r <= 0) { spool_drop() ; _exit(0) ; }
     if (spool.err || allwrite(spool.fd, buf, k) < k) { if (!spool.err) spool.err = errno ? errno : EIO ; }
@@ -159,7 +158,7 @@ static int readcmd (stralloc *c, char *tag)
     int r, sync = 1, haslit = 0 ;
     tain_now_g() ;
     tain_addsec_g(&deadline, timeout) ;
-    r = timedin_getline(&in, line, LINE_MAX, &len, &deadline) ;
+    r = timedio_getline(&io, line, LINE_MAX, &len, &deadline) ;
     if (r == -1 && errno == ETIMEDOUT) bye("autologout: idle for too long") ;
     if (r == 0 || r == -1) _exit(0) ;
     if (r == -3) bye("line too long") ;  /* no end of line in sight */
@@ -219,7 +218,7 @@ static int readcmd (stralloc *c, char *tag)
     if (!stralloc_readyplus(c, lit)) die_temp("allocate memory") ;
     tain_now_g() ;
     tain_addsec_g(&deadline, timeout) ;
-    r = timedin_get(&in, c->s + c->len, lit, &deadline) ;
+    r = timedio_get(&io, c->s + c->len, lit, &deadline) ;
     if (r < 0 && errno == ETIMEDOUT) bye("autologout: idle for too long") ;
     if (r <= 0) _exit(0) ;
     c->len += lit ;
@@ -596,7 +595,7 @@ static void cmd_idle (char const *tag)
     int r ;
     update() ;
     flush() ;
-    if (in.pos < in.len) break ;
+    if (timedio_buffered(&io)) break ;
     if (selected) box_release(&cur) ;
     tain_now_g() ;
     tain_addsec_g(&deadline, idlepoll) ;
@@ -620,7 +619,7 @@ static void cmd_idle (char const *tag)
     int r ;
     tain_now_g() ;
     tain_addsec_g(&deadline, timeout) ;
-    r = timedin_getline(&in, line, sizeof line - 1, &len, &deadline) ;
+    r = timedio_getline(&io, line, sizeof line - 1, &len, &deadline) ;
     if (r == -1 && errno == ETIMEDOUT) bye("autologout: idle for too long") ;
     if (r == 0 || r == -1) _exit(0) ;
     if (r == -3) bye("line too long") ;

@@ -35,7 +35,7 @@
 #include "postie.h"
 #include "prelogin.h"
 #include "sasl.h"
-#include "timedline.h"
+#include "timedio.h"
 #include "ucspitls.h"
 
 #define USAGE "postie-imapup hostname checkpassword [args...]"
@@ -54,14 +54,11 @@ static tain loginend ;
 
 static char const *hostname ;
 static char const *const *cpargv ;
-static char inbyte ;
-static timedin in = TIMEDIN_INIT(0, &inbyte, 1) ;
-static int outfd = 1 ;
 static ucspitls tls ;
 static int authcleartext = 0 ;
 static char tag[TAG_MAX + 1] ;
 
-static void out (char const *s) { prelogin_out(&lim, outfd, s) ; }
+static void out (char const *s) { prelogin_out(&lim, s) ; }
 
 /* "TAG text\r\n", in one write: a client reading a reply with one
    read must not take its end for the next one. */
@@ -147,7 +144,7 @@ static ssize_t readline (char *line, size_t max)
   int whole ;
   int r ;
   deadline_now(&deadline, &whole) ;
-  r = timedin_getline(&in, line, max, &len, &deadline) ;
+  r = timedio_getline(&prelogin_io, line, max, &len, &deadline) ;
   if (r == -2)
   {
     out("* BAD line too long\r\n") ;
@@ -232,7 +229,7 @@ static int astring (char *line, size_t *len, char **pp, char *o, size_t omax, si
       bye("cannot skip a non-synchronizing literal", 0) ;
     }
     if (sync) out("+ Ready for literal data\r\n") ;
-    r = timedin_get(&in, o, lit, deadline_now(&deadline, &whole)) ;
+    r = timedio_get(&prelogin_io, o, lit, deadline_now(&deadline, &whole)) ;
     if (r < 0 && errno == ETIMEDOUT) timed_out(whole) ;
     if (r <= 0) _exit(0) ;
     if (memchr(o, 0, lit)) { memset(o, 0, lit) ; n = 0 ; o[0] = 0 ; }
@@ -346,7 +343,7 @@ static void starttls (char *line, size_t len, char const *args)
   if (tls.active) { bad("BAD TLS already active") ; return ; }
   if (!ucspitls_available(&tls)) { tagged("NO [UNAVAILABLE] TLS not available") ; return ; }
   tagged("OK Begin TLS negotiation now") ;
-  prelogin_starttls(&lim, &tls, &in, &outfd) ;
+  prelogin_starttls(&lim, &tls) ;
 }
 
 static int cmdis (char const *s, size_t n, char const *cmd)

@@ -38,9 +38,8 @@
 #include "fsync_dir.h"
 #include "pop3_cmd.h"
 #include "postie.h"
-#include "timedline.h"
+#include "timedio.h"
 #include "logline.h"
-#include "outbuf.h"
 #include "pop3d.h"
 
 #define USAGE "postie-pop3d [ -t timeout ] [ maildir ]"
@@ -69,10 +68,10 @@ static unsigned long timeout = 600 ;
 static unsigned long maxbad = 10 ;
 static unsigned long nbad = 0 ;
 
-static char inbuf[4096] ;
-static timedin in = TIMEDIN_INIT(0, inbuf, sizeof inbuf) ;
-static char outspace[16384] ;
-static outbuf out = OUTBUF_INIT(1, outspace, sizeof outspace) ;
+/* One more byte than each side holds: a skalibs buffer keeps one free. */
+static char inbuf[4096 + 1] ;
+static char outbuf[16384 + 1] ;
+static timedio io = TIMEDIO_INIT(0, inbuf, sizeof inbuf, 1, outbuf, sizeof outbuf) ;
 
 /* The log: a line at login and one at the end of the session, on
    stderr (the service's logger), like postie-smtpd's session lines. */
@@ -106,8 +105,8 @@ static void finish (char const *why)
 
 static void write_failed (void) gccattr_noreturn ;
 static void write_failed (void) { finish(errno == ETIMEDOUT ? "timeout" : "writeerror") ; }
-static void flush (void) { if (!outbuf_flush(&out, timeout)) write_failed() ; }
-static void put (char const *s, size_t n) { if (!outbuf_put(&out, s, n, timeout)) write_failed() ; }
+static void flush (void) { if (!timedio_flush_within(&io, timeout)) write_failed() ; }
+static void put (char const *s, size_t n) { if (!timedio_put(&io, s, n, timeout)) write_failed() ; }
 
 static void put_str (char const *s) { put(s, strlen(s)) ; }
 static void putnum (uint64_t u) { char f[UINT64_FMT] ; put(f, uint64_fmt(f, u)) ; }
@@ -243,12 +242,13 @@ static int send_message (size_t i, long top)
     ssize_t j ;
     if (r < 0) { if (errno == EINTR) continue ; close(fd) ; strerr_warnwu2sys("read ", names.s + m[i].name) ; finish("readerror") ; }
     if (!r) break ;
-    for (j = 0 ; j < r ; j++)
+    for (j = 0 ; j < r ; )
     {
-      char c = buf[j] ;
+      ssize_t k ;
+      char const *nl ;
       if (top >= 0 && !inheader && bodylines >= top) goto done ;
-      if (linestart && c == '.') put(".", 1) ;
-      if (c == '\n')
+      if (linestart && buf[j] == '.') put(".", 1) ;
+      if (buf[j] == '\n')
       {
         if (!prevcr) put("\r", 1) ;
         put("\n", 1) ;
@@ -256,14 +256,18 @@ static int send_message (size_t i, long top)
         if (inheader) { if (!linecontent) inheader = 0 ; }
         else bodylines++ ;
         linecontent = 0 ;
+        prevcr = 0 ;
+        j++ ;
+        continue ;
       }
-      else
-      {
-        if (out.len < out.size) out.buf[out.len++] = c ; else put(&c, 1) ;
-        linestart = 0 ;
-        if (c != '\r') linecontent = 1 ;
-      }
-      prevcr = c == '\r' ;
+      /* the bytes up to the next LF go as they are, in one put */
+      nl = memchr(buf + j, '\n', r - j) ;
+      k = nl ? nl - (buf + j) : r - j ;
+      put(buf + j, k) ;
+      linestart = 0 ;
+      for (ssize_t t = j ; t < j + k && !linecontent ; t++) if (buf[t] != '\r') linecontent = 1 ;
+      prevcr = buf[j + k - 1] == '\r' ;
+      j += k ;
     }
   }
   if (!linestart) put(prevcr ? "\n" : "\r\n", prevcr ? 1 : 2) ;
@@ -593,7 +597,7 @@ int main (int argc, char const *const *argv)
     int r ;
     tain_now_g() ;
     tain_addsec_g(&deadline, timeout) ;
-    r = timedin_getline(&in, line, LINE_MAX, &len, &deadline) ;
+    r = timedio_getline(&io, line, LINE_MAX, &len, &deadline) ;
     if (r == -3) { err("line too long, closing connection, no changes made") ; finish("linetoolong") ; }  /* no end in sight */
     if (r == -2) { bad("line too long") ; continue ; }
     if (r == -1 && errno == ETIMEDOUT) { err("autologout: idle for too long, no changes made") ; finish("timeout") ; }

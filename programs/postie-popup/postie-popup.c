@@ -42,7 +42,7 @@
 #include "sasl.h"
 #include "postie.h"
 #include "prelogin.h"
-#include "timedline.h"
+#include "timedio.h"
 #include "ucspitls.h"
 
 #define USAGE "postie-popup hostname checkpassword [args...]"
@@ -59,15 +59,12 @@ static tain loginend ;  /* logintime after the start */
 
 static char const *hostname ;
 static char const *const *cpargv ;
-static char inbyte ;
-static timedin in = TIMEDIN_INIT(0, &inbyte, 1) ;
 static char user[USER_MAX + 1] ;
 static int haveuser = 0 ;
-static int outfd = 1 ;
 static ucspitls tls ;
 static int authcleartext = 0 ;
 
-static void out (char const *s) { prelogin_out(&lim, outfd, s) ; }
+static void out (char const *s) { prelogin_out(&lim, s) ; }
 
 static void die_temp (void) { out("-ERR [SYS/TEMP] temporary failure\r\n") ; _exit(111) ; }
 
@@ -107,7 +104,7 @@ static ssize_t readcmd (char *line, size_t max)
   if (!tain_less(&STAMP, &loginend)) { out("-ERR too long without logging in, closing\r\n") ; _exit(0) ; }
   if (++ncmds > lim.maxcmds) { out("-ERR too many commands without logging in, closing\r\n") ; _exit(0) ; }
   whole = prelogin_deadline(&lim, &loginend, &deadline) ;
-  r = timedin_getline(&in, line, max, &len, &deadline) ;
+  r = timedio_getline(&prelogin_io, line, max, &len, &deadline) ;
   if (r == -3) { out("-ERR line too long, closing connection\r\n") ; _exit(0) ; }  /* no end in sight */
   if (r == -2) { bad("-ERR line too long\r\n") ; return -1 ; }
   if (r == -1 && errno == ETIMEDOUT)
@@ -187,7 +184,7 @@ static void stls (char const *arg)
   if (tls.active) { bad("-ERR TLS already active\r\n") ; return ; }
   if (!ucspitls_available(&tls)) { out("-ERR [SYS/TEMP] TLS not available\r\n") ; return ; }
   out("+OK Begin TLS negotiation\r\n") ;
-  prelogin_starttls(&lim, &tls, &in, &outfd) ;
+  prelogin_starttls(&lim, &tls) ;
   haveuser = 0 ;
 }
 

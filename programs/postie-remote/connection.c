@@ -1,14 +1,16 @@
-/* connection.c: postie-remote's connection to the server: buffered
-   output, the server's replies read byte by byte with a deadline, the
-   end of the connection, and the texts that name the host. */
+/* connection.c: postie-remote's connection to the server, on lib's
+   timedio: buffered output, the server's replies read line by line with
+   a deadline, the end of the connection, and the texts that name the
+   host. */
 
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
+#include <skalibs/buffer.h>
 #include <skalibs/bytestr.h>
 #include <skalibs/djbunix.h>
-#include <skalibs/iopause.h>
 #include <skalibs/tai.h>
+#include "timedio.h"
 #include "remote.h"
 
 int rfd = -1, wfd = -1 ;
@@ -16,55 +18,40 @@ tlsc tls = TLSC_ZERO ;
 stralloc tlsnote = STRALLOC_ZERO ;
 stralloc label = STRALLOC_ZERO ;
 stralloc reply = STRALLOC_ZERO ;
-static char ibuf[8192] ;
-static size_t ilen = 0, ipos = 0 ;
-static char obuf[65536] ;
-static size_t olen = 0 ;
+/* One more byte than each side holds: a skalibs buffer keeps one free. */
+static char ibuf[8192 + 1] ;
+static char obuf[65536 + 1] ;
+static timedio conn = TIMEDIO_INIT(-1, ibuf, sizeof ibuf, -1, obuf, sizeof obuf) ;
 
+/* A new connection, or the same one through postie-tlsc after STARTTLS:
+   nothing read or put on the one before is kept. */
 void connection_set (int r, int w)
 {
   rfd = r ;
   wfd = w ;
-  ilen = ipos = olen = 0 ;
+  timedio_unput(&conn) ;
+  timedio_switch(&conn, r, w) ;
+}
+
+static void write_failed (void)
+{
+  why = errno == ETIMEDOUT ? "timed out writing to the server"
+      : errno == EPIPE || errno == ECONNRESET ? "connection closed by the server"
+      : strerror(errno) ;
 }
 
 int oflush (void)
 {
-  tain deadline ;
-  size_t done = 0 ;
-  tain_now_g() ;
-  tain_addsec_g(&deadline, timeoutremote) ;
-  while (done < olen)
-  {
-    ssize_t w = write(wfd, obuf + done, olen - done) ;
-    if (w > 0) { done += w ; continue ; }
-    if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-    {
-      why = errno == EPIPE || errno == ECONNRESET ? "connection closed by the server" : strerror(errno) ;
-      return 0 ;
-    }
-    {
-      iopause_fd x = { .fd = wfd, .events = IOPAUSE_WRITE } ;
-      int r = iopause_g(&x, 1, &deadline) ;
-      if (r < 0) { why = strerror(errno) ; return 0 ; }
-      if (!r) { why = "timed out writing to the server" ; return 0 ; }
-    }
-  }
-  olen = 0 ;
-  return 1 ;
+  if (timedio_flush_within(&conn, timeoutremote)) return 1 ;
+  write_failed() ;
+  return 0 ;
 }
 
 int oput (char const *s, size_t n)
 {
-  while (n)
-  {
-    size_t k = sizeof obuf - olen ;
-    if (!k) { if (!oflush()) return 0 ; continue ; }
-    if (k > n) k = n ;
-    memcpy(obuf + olen, s, k) ;
-    olen += k ; s += k ; n -= k ;
-  }
-  return 1 ;
+  if (timedio_put(&conn, s, n, timeoutremote)) return 1 ;
+  write_failed() ;
+  return 0 ;
 }
 
 int oputs (char const *s)
@@ -75,26 +62,6 @@ int oputs (char const *s)
 void output_wipe (void)
 {
   byte_zzero(obuf, sizeof obuf) ;
-}
-
-/* one byte from the server before deadline: 1, or 0 with why set */
-static int iget (char *c, tain const *deadline)
-{
-  while (ipos == ilen)
-  {
-    ssize_t r = read(rfd, ibuf, sizeof ibuf) ;
-    if (r > 0) { ilen = r ; ipos = 0 ; break ; }
-    if (!r) { why = "connection closed by the server" ; return 0 ; }
-    if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) { why = strerror(errno) ; return 0 ; }
-    {
-      iopause_fd x = { .fd = rfd, .events = IOPAUSE_READ } ;
-      int k = iopause_g(&x, 1, deadline) ;
-      if (k < 0) { why = strerror(errno) ; return 0 ; }
-      if (!k) { why = "timed out waiting for the server's reply" ; return 0 ; }
-    }
-  }
-  *c = ibuf[ipos++] ;
-  return 1 ;
 }
 
 /* One reply (RFC 5321 4.2): lines "ddd-text", the last "ddd text" or
@@ -113,18 +80,22 @@ int getreply (void)
   tain_addsec_g(&deadline, timeoutremote) ;
   for (;;)
   {
-    size_t start = reply.len, n ;
+    size_t start = reply.len, n = 0 ;
+    ssize_t r ;
     int c3, last ;
-    char c ;
     if (++nlines > replylines) { why = "reply has too many lines" ; return 0 ; }
     if (start) catb(&reply, "\n", 1), start++ ;
-    for (;;)
+    /* the line and its LF: replylinemax + 1 bytes at most */
+    if (!stralloc_readyplus(&reply, replylinemax + 1)) { why = strerror(errno) ; return 0 ; }
+    r = timedio_getlnmax(&conn, reply.s + start, replylinemax + 1, &n, &deadline) ;
+    if (!r) { why = "connection closed by the server" ; return 0 ; }
+    if (r < 0)
     {
-      if (!iget(&c, &deadline)) return 0 ;
-      if (c == '\n') break ;
-      if (reply.len - start >= replylinemax) { why = "reply line too long" ; return 0 ; }
-      catb(&reply, &c, 1) ;
+      why = errno == ETIMEDOUT ? "timed out waiting for the server's reply"
+          : errno == ERANGE ? "reply line too long" : strerror(errno) ;
+      return 0 ;
     }
+    reply.len = start + n - 1 ;
     if (reply.len > start && reply.s[reply.len - 1] == '\r') reply.len-- ;
     n = reply.len - start ;
     {
@@ -150,16 +121,15 @@ void close_conn (void)
     if (wfd >= 0 && wfd != rfd) fd_close(wfd) ;
   }
   rfd = wfd = -1 ;
-  ilen = ipos = olen = 0 ;
+  connection_set(-1, -1) ;
 }
 
 /* Polite end: QUIT, without waiting for its reply (as qmail-remote). */
 void session_quit (void)
 {
   if (wfd < 0) return ;
-  olen = 0 ;
-  if (oputs("QUIT\r\n")) { ssize_t w = write(wfd, obuf, olen) ; (void)w ; }
-  olen = 0 ;
+  timedio_unput(&conn) ;
+  if (oputs("QUIT\r\n")) buffer_flush(&conn.out) ;  /* one try, no wait */
   close_conn() ;
 }
 

@@ -31,6 +31,7 @@
 #include "postie.h"
 #include "queue.h"
 #include "postie_queue.h"
+#include "timedio.h"
 #include "smtpd.h"
 #include "ucspitls.h"
 
@@ -404,18 +405,9 @@ static void qdeadline (tain *d)
    the deadline passed (qtimedout set). */
 static int qwrite (int fd, char const *s, size_t n, tain const *deadline)
 {
-  while (n)
-  {
-    iopause_fd x = { .fd = fd, .events = IOPAUSE_WRITE, .revents = 0 } ;
-    ssize_t r = write(fd, s, n) ;
-    if (r > 0) { s += r ; n -= r ; continue ; }
-    if (r < 0 && errno == EINTR) continue ;
-    if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK) return 0 ;
-    r = iopause_g(&x, 1, deadline) ;
-    if (r < 0 && errno != EINTR) return 0 ;
-    if (!r) { qtimedout = 1 ; return 0 ; }
-  }
-  return 1 ;
+  if (timedio_writeall(fd, s, n, deadline)) return 1 ;
+  if (errno == ETIMEDOUT) qtimedout = 1 ;
+  return 0 ;
 }
 
 /* In its own process group (queue_kill ends a filter's children too),

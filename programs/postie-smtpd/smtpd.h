@@ -103,7 +103,8 @@ extern char const *afterkey (char const *arg, char const *key) ;
 extern char const *safehelo (void) ;
 
 /* The queue program (POSTIE_QUEUE): started for DATA, fed the message
-   through a buffer, then given the envelope; queue_finish returns its
+   through a buffer, then given the envelope (each write through lib's
+   timedio_writeall); queue_finish returns its
    exit code (QQ_*), -1 if it timed out, with its id in id. qsig: the
    signal that killed it, 0 if none. */
 extern int queue_start (void) ;
@@ -114,7 +115,9 @@ extern char qbuf[65536] ;
 extern size_t qlen ;
 extern void qflush (tain const *deadline) ;
 extern void qputs (char const *s) ;
-/* One byte of the message: the DATA loop's per-byte call, inline. */
+/* One byte of the message: the DATA loop's per-byte call, inline. qbuf
+   is a flat array, not a skalibs buffer: a store and a compare per byte,
+   where a buffer's put would be a call. */
 static inline void qput (char c)
 {
   if (qlen == sizeof qbuf) qflush(0) ;
@@ -127,9 +130,10 @@ extern void smtp_rcpt (char const *arg) ;
 extern void smtp_data (char const *arg) ;   /* smtpd_data.c */
 extern void smtp_auth (char const *arg) ;   /* smtpd_auth.c */
 
-/* --- smtpd_io.c: one input and one output descriptor, both swappable
-   (io_setfds) and the input buffer discardable (io_discard), for STARTTLS
-   through UCSPI-TLS later. Reads and writes never block past a deadline. */
+/* --- smtpd_io.c: the session's I/O on lib's timedio: one input and one
+   output descriptor, both swapped at STARTTLS (io_setfds, which also
+   discards what was read and not used), the input buffer discardable
+   (io_discard). Reads and writes never block past a deadline. */
 extern void io_setfds (int infd, int outfd) ;
 extern void io_discard (void) ;
 extern void io_setwtimeout (unsigned int secs) ;  /* for flushes io_put makes itself */

@@ -1,22 +1,25 @@
-/* smtpd_io.c: postie-smtpd's input and output. One input and one output
-   descriptor, non-blocking, each wait bounded by a deadline. Both
-   descriptors can be swapped mid-session and the input buffer discarded,
-   so that STARTTLS (through UCSPI-TLS) can come later without letting
-   plaintext sent before the handshake be read as if it came after it. */
+/* smtpd_io.c: postie-smtpd's input and output, on lib's timedio (one
+   input and one output descriptor, non-blocking, each wait bounded by a
+   deadline). What is postie-smtpd's own: the CRLF-only line rule
+   (io_getline), the greeting delay's look at the input (io_pending),
+   a broken output that stays broken, and the end of a session
+   (io_shutdown). The descriptors are swapped at STARTTLS (io_setfds),
+   which also throws away what was read and not used yet. */
 
 #include <errno.h>
 #include <string.h>
-#include <unistd.h>
+#include <poll.h>
 #include <sys/socket.h>
-#include <skalibs/iopause.h>
+#include <skalibs/buffer.h>
 #include <skalibs/tai.h>
+#include <skalibs/unix-timed.h>
+#include "timedio.h"
 #include "smtpd.h"
 
-static int infd = 0, outfd = 1 ;
-static char inbuf[16384] ;
-static size_t inpos = 0, inlen = 0 ;
-static char outbuf[8192] ;
-static size_t outlen = 0 ;
+/* One more byte than each side holds: a skalibs buffer keeps one free. */
+static char inbuf[16384 + 1] ;
+static char outbuf[8192 + 1] ;
+static timedio io = TIMEDIO_INIT(0, inbuf, sizeof inbuf, 1, outbuf, sizeof outbuf) ;
 static int outbroken = 0 ;
 static unsigned int wtimeout = 300 ;
 
@@ -27,31 +30,18 @@ void io_setwtimeout (unsigned int secs)
 
 void io_setfds (int in, int out)
 {
-  infd = in ;
-  outfd = out ;
+  timedio_switch(&io, in, out) ;
 }
 
 void io_discard (void)
 {
-  inpos = inlen = 0 ;
-}
-
-/* 1 ready, 0 deadline passed, -1 error. */
-static int waitfd (int fd, short events, tain const *deadline)
-{
-  for (;;)
-  {
-    iopause_fd x = { .fd = fd, .events = events, .revents = 0 } ;
-    int r = iopause_g(&x, 1, deadline) ;
-    if (r < 0) { if (errno == EINTR) continue ; return -1 ; }
-    return r > 0 ;
-  }
+  timedio_discard(&io) ;
 }
 
 int io_pending (unsigned int ms)
 {
-  iopause_fd x = { .fd = infd, .events = IOPAUSE_READ, .revents = 0 } ;
-  if (inpos < inlen) return 1 ;
+  struct pollfd x = { .fd = io.in.fd, .events = POLLIN, .revents = 0 } ;
+  if (timedio_buffered(&io)) return 1 ;
   for (;;)
   {
     int r = poll(&x, 1, ms > 60000 ? 60000 : (int)ms) ;
@@ -60,21 +50,15 @@ int io_pending (unsigned int ms)
   }
 }
 
+/* A write that failed breaks the output for good: what is put after it
+   is dropped, and the next read finds the broken peer. */
 int io_flush (tain const *deadline)
 {
-  size_t w = 0 ;
   if (outbroken) return (errno = EPIPE, 0) ;
-  while (w < outlen)
-  {
-    ssize_t r = write(outfd, outbuf + w, outlen - w) ;
-    if (r > 0) { w += r ; continue ; }
-    if (r < 0 && errno == EINTR) continue ;
-    if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK) { outbroken = 1 ; outlen = 0 ; return 0 ; }
-    r = waitfd(outfd, IOPAUSE_WRITE, deadline) ;
-    if (r <= 0) { if (!r) errno = ETIMEDOUT ; outbroken = 1 ; outlen = 0 ; return 0 ; }
-  }
-  outlen = 0 ;
-  return 1 ;
+  if (timedio_flush(&io, deadline)) return 1 ;
+  outbroken = 1 ;
+  timedio_unput(&io) ;
+  return 0 ;
 }
 
 /* Replies are buffered: written when the buffer fills and before every
@@ -82,19 +66,15 @@ int io_flush (tain const *deadline)
    (RFC 2920) and a client that does not read cannot make us grow. */
 void io_put (char const *s, size_t n)
 {
-  while (n)
+  for (;;)
   {
-    size_t k ;
-    if (outlen == sizeof outbuf)
-    {
-      tain d ;
-      tain_now_g() ;
-      tain_addsec_g(&d, wtimeout) ;
-      if (!io_flush(&d)) outlen = 0 ;  /* the next read finds the broken peer */
-    }
-    k = sizeof outbuf - outlen < n ? sizeof outbuf - outlen : n ;
-    memcpy(outbuf + outlen, s, k) ;
-    outlen += k ; s += k ; n -= k ;
+    size_t k = buffer_putnoflush(&io.out, s, n) ;
+    tain d ;
+    s += k ; n -= k ;
+    if (!n) return ;
+    tain_now_g() ;
+    tain_addsec_g(&d, wtimeout) ;
+    if (!io_flush(&d)) timedio_unput(&io) ;  /* the next read finds the broken peer */
   }
 }
 
@@ -103,46 +83,15 @@ void io_puts (char const *s)
   io_put(s, strlen(s)) ;
 }
 
-static int fill (tain const *deadline)
-{
-  if (outlen && !io_flush(deadline)) return -1 ;
-  for (;;)
-  {
-    ssize_t r = read(infd, inbuf, sizeof inbuf) ;
-    if (r > 0)
-    {
-      inpos = 0 ; inlen = r ;
-      /* The deadline holds even when input never makes us wait: a client
-         that always has more ready (a line without end, DATA sent faster
-         than we read it) must not stretch it. */
-      tain_now_g() ;
-      if (!tain_less(&STAMP, deadline)) return (errno = ETIMEDOUT, -1) ;
-      return 1 ;
-    }
-    if (!r) return 0 ;
-    if (errno == EINTR) continue ;
-    if (errno != EAGAIN && errno != EWOULDBLOCK) return -1 ;
-    r = waitfd(infd, IOPAUSE_READ, deadline) ;
-    if (r < 0) return -1 ;
-    if (!r) return (errno = ETIMEDOUT, -1) ;
-  }
-}
-
 int io_peek (char const **s, size_t *n, tain const *deadline)
 {
-  if (inpos == inlen)
-  {
-    int r = fill(deadline) ;
-    if (r <= 0) return r ;
-  }
-  *s = inbuf + inpos ;
-  *n = inlen - inpos ;
-  return 1 ;
+  if (!timedio_buffered(&io) && !buffer_isempty(&io.out) && !io_flush(deadline)) return -1 ;
+  return timedio_peek(&io, s, n, deadline) ;
 }
 
 void io_skip (size_t n)
 {
-  inpos += n ;
+  timedio_skip(&io, n) ;
 }
 
 int io_getline (char *line, size_t max, size_t *len, int *toolong, tain const *deadline)
@@ -194,14 +143,13 @@ int io_getline (char *line, size_t max, size_t *len, int *toolong, tain const *d
 void io_shutdown (tain const *deadline)
 {
   size_t total = 0 ;
-  if (shutdown(outfd, SHUT_WR) < 0) return ;  /* not a socket: nothing to do */
+  if (shutdown(io.out.fd, SHUT_WR) < 0) return ;  /* not a socket: nothing to do */
   while (total < 1048576)
   {
-    ssize_t r = read(infd, inbuf, sizeof inbuf) ;
-    if (!r) return ;
-    if (r > 0) { total += r ; continue ; }
-    if (errno == EINTR) continue ;
-    if (errno != EAGAIN && errno != EWOULDBLOCK) return ;
-    if (waitfd(infd, IOPAUSE_READ, deadline) <= 0) return ;
+    ssize_t r ;
+    timedio_discard(&io) ;
+    r = buffer_timed_fill_g(&io.in, deadline) ;
+    if (r <= 0) return ;
+    total += r ;
   }
 }

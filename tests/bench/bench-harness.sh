@@ -2,7 +2,8 @@
 # The make bench harness's own pieces, without servers (make bench itself
 # is not part of make test): fsyncbench compiles without warnings and
 # prints its four tests; bench.py compiles, refuses a bad command line, and
-# its report renders a synthetic set of results.
+# its report renders a synthetic set of results (with a BENCH_POSTIE_BASE
+# build's row beside postie's).
 top=$(cd "$(dirname "$0")/../.." && pwd)
 export PYTHONDONTWRITEBYTECODE=1
 tmp=$(mktemp -d) || exit 111
@@ -39,6 +40,10 @@ for srv, mps, cpu in (("postfix", 300.0, 3.0), ("opensmtpd", 200.0, 5.0), ("post
         queued=bench.DEEP, settle_s=3.0, sched_comm="x", sched_rss_empty_kb=1024, sched_rss_deep_kb=2048,
         sched_bytes_per_msg=10.5, total_pss_deep_kb=4096)
     add(scenario="deep", server=srv, ok=True, e2e_mps=mps * 0.95, settle_s=3.0, cpu_s=cpu)
+# BENCH_POSTIE_BASE: another build, its row compared with postie's
+for sess in bench.SESSIONS:
+    add(scenario="smtp", server="postie-base", sessions=sess, ok=True, e2e_mps=75.0, accept_mps=90.0,
+        cpu_s=12.0, peak_rss_kb=10240, peak_pss_kb=5120)
 for srv in ("dovecot", "postie"):
     add(scenario="pop3", server=srv, ok=True, mps=2000.0, total_s=5.0, login_s=0.01, retr_dele_s=4.0,
         quit_s=1.0, cpu_s=1.0)
@@ -68,7 +73,7 @@ for want in ("## Scenario 1", "## Scenario 2", "## Scenario 3", "## Scenario 4",
              "## Scenario 8", "| postfix-tls | 1 | 100 | 100-100 |", "| postie | 2 | 50 |",
              "| postfix-tls | 1 | 2000 | 3000 | 2000 | 0.10 | 0.10 |",
              "## Scenario 7", "| dovecot | 1 | 2.00 | 1.00 |", "| postie | 2 | 4.00 | 2.00 |", "| postie/dovecot | | 2.00 | 2.00 |",
-             "| 0.25 | 0.25 | 0.25 |"):
+             "| 0.25 | 0.25 | 0.25 |", "| 10 | postie-base | 1 | 75 | 75-75 | 12.00 | 1.20 | 5.0 | 10.0 | 0 | 2.00 | 0.50 |"):
     assert want in t, (want, t)
 print("ok")
 PY

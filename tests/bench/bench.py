@@ -673,6 +673,24 @@ class Postie(Server):
         return "postie " + (r.stdout.strip() if r.returncode == 0 else "(no git)")
 
 
+class PostieBase(Postie):
+    """Another postie build (BENCH_POSTIE_BASE: a build directory at the
+    top of another checkout, e.g. a worktree of an older commit), installed
+    by that checkout's own package/install into SCRATCH/inst-base and set
+    up the same way: measured beside the current build in the same run,
+    so that postie/postie-base says what a change did."""
+    name = "postie-base"
+
+    def __init__(self, deep=False):
+        super().__init__(deep)
+        self.bin = os.path.join(SCRATCH, "inst-base", "bin")
+
+    def version(self):
+        top = os.path.dirname(os.path.abspath(E["BENCH_POSTIE_BASE"]))
+        r = sh(["git", "-C", top, "describe", "--always", "--dirty"], check=False)
+        return "postie-base " + (r.stdout.strip() if r.returncode == 0 else "(no git)")
+
+
 # ---------------------------------------------------------------- measurements
 
 RESULTS = []
@@ -1181,6 +1199,8 @@ def servers_smtp(deep=False):
         elif p not in ("dovecot", "none"):
             raise SystemExit("bench: unknown peer %s (postfix, opensmtpd, none)" % p)
     if E.get("BENCH_NO_POSTIE") != "1":
+        if E.get("BENCH_POSTIE_BASE"):
+            s.append(PostieBase(deep))
         s.append(Postie(deep))
     return s
 
@@ -1731,7 +1751,7 @@ def report(versions, mach, started_at, elapsed):
           "directories: what one Maildir delivery or one queue insertion costs at least.")
         w("")
     smtp = by("smtp")
-    names = [s for s in PEERS if s not in ("dovecot", "none")] + ["postie"]
+    names = [s for s in PEERS if s not in ("dovecot", "none")] + (["postie-base"] if by("smtp", server="postie-base") or by("latency", server="postie-base") else []) + ["postie"]
     for scen, key, title in (("1", "e2e_mps", "Scenario 1: end to end (SMTP to Maildir new/), msg/s"),
                              ("2", "accept_mps", "Scenario 2: acceptance (until smtp-source exits), msg/s")):
         if scen not in SCENARIOS or not smtp:

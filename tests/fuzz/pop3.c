@@ -3,7 +3,7 @@
    pop3_cmd_split, the keyword looked up with pop3_cmd_is, and the number
    arguments of postie-pop3d (a message number, TOP's count of lines)
    with pop3_num_scan.
-   Input: one line as timedin_getline returns it (up to and including its
+   Input: one line as timedio_getline returns it (up to and including its
    LF; without one, the input is taken as if it had one).
    Checks: keyword and argument lie inside the line and put together make
    all of it; a keyword matches at most one command; a number accepted is
