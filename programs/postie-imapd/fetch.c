@@ -495,6 +495,7 @@ void cmd_fetch (box *b, parser *p, int uid, char const *tag)
     puts_(")\r\n") ;
   }
   stralloc_free(&msgbuf) ;
+  hcache_done(b) ;
   tagged(tag, missing ? "NO some messages could not be read (expunged meanwhile?)" : "OK FETCH completed") ;
 }
 

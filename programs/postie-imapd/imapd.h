@@ -82,11 +82,20 @@ extern int64_t msg_size (box *b, size_t i, int fd) ;  /* as sent; -1 error */
 extern int msg_header (int fd, stralloc *sa, size_t max) ;  /* CRLF form */
 extern int msg_load (box *b, size_t i, stralloc *sa) ;  /* CRLF form, all of it */
 extern int msg_header_of (box *b, size_t i, stralloc *sa, size_t max) ;  /* CRLF form */
-extern int msg_raw (box *b, size_t i, int hdr, size_t max, char const **s, size_t *n) ;  /* as stored */
-extern int msg_crlf (box *b, size_t i, int hdr, char const **s, size_t *n) ;  /* CRLF form, session's buffer */
+struct stat ;
+extern int msg_path (box const *b, size_t i, char *p, size_t max) ;  /* 0: ENAMETOOLONG */
+extern int msg_raw (box *b, size_t i, int hdr, size_t max, char const **s, size_t *n, struct stat *st) ;  /* as stored */
+extern int msg_head (box *b, size_t i, char const **s, size_t *n) ;  /* as stored, cached */
 extern int crlf_cat (stralloc *sa, char const *s, size_t n) ;
 extern uint64_t crlf_size (char const *s, size_t n) ;
 extern int msg_send (int fd, uint64_t from, uint64_t len) ;
+
+/* hcache.c: the folder's header cache (doc/imap-hcache.md) */
+#define HCACHE_ENTRY_MAX 65536  /* a larger header is not kept */
+extern unsigned long hcache_max ;  /* bytes of the file; 0: no cache */
+extern int hcache_get (box *b, size_t i, char const **s, size_t *n) ;
+extern void hcache_put (box *b, size_t i, char const *s, size_t n, struct stat const *st) ;
+extern void hcache_done (box *b) ;
 
 /* mime.c */
 extern void put_envelope (char const *m, size_t n) ;

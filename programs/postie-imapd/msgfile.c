@@ -18,7 +18,7 @@
 
 /* The path of message i of b into p (max bytes). Returns 1, or 0
    (ENAMETOOLONG). */
-static int msg_path (box const *b, size_t i, char *p, size_t max)
+int msg_path (box const *b, size_t i, char *p, size_t max)
 {
   size_t dl = strlen(b->dir) ;
   char const *name = b->names.s + b->m[i].name ;
@@ -45,7 +45,6 @@ int msg_open (box *b, size_t i)
 /* The buffer every message read goes into, kept from one message to the
    next: no allocation per message once it is as large as the largest. */
 static stralloc rawbuf = STRALLOC_ZERO ;
-static stralloc crlfbuf = STRALLOC_ZERO ;
 
 /* Where the header ends in s[0, n): the offset after its empty line,
    or 0 when there is none yet. Looks from offset from on. */
@@ -70,10 +69,11 @@ static size_t blank_line (char const *s, size_t n, size_t from)
    its header (or all of it when there is none), else all of it; at most
    max bytes (EFBIG past that). One open, one read for a message that
    fits the buffer and whose size SELECT saw; no stat: the read is
-   bounded, and O_NOFOLLOW | O_NONBLOCK keep a link or a fifo out.
+   bounded, and O_NOFOLLOW | O_NONBLOCK keep a link or a fifo out; st
+   (when not null) gets the file's fstat, for the header cache.
    Returns 2 (all of it read) or 1 (its header, maybe more) with *s, *n
    set (valid until the next read), or 0 (errno). */
-int msg_raw (box *b, size_t i, int hdr, size_t max, char const **s, size_t *n)
+int msg_raw (box *b, size_t i, int hdr, size_t max, char const **s, size_t *n, struct stat *st)
 {
   char p[PATH_MAX] ;
   size_t got = 0 ;
@@ -81,6 +81,7 @@ int msg_raw (box *b, size_t i, int hdr, size_t max, char const **s, size_t *n)
   if (!msg_path(b, i, p, sizeof p)) return 0 ;
   fd = open(p, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY) ;
   if (fd < 0) return 0 ;
+  if (st && fstat(fd, st) < 0) { close(fd) ; return 0 ; }
   {
     /* the file as SELECT saw it, and a byte more to see its end at once */
     size_t want = b->m[i].fsize < max ? b->m[i].fsize + 1 : max + 1 ;
@@ -148,9 +149,26 @@ int msg_load (box *b, size_t i, stralloc *sa)
   char const *s ;
   size_t n ;
   sa->len = 0 ;
-  if (!msg_raw(b, i, 0, maxmessage, &s, &n) || !crlf_cat(sa, s, n)) return 0 ;
+  if (!msg_raw(b, i, 0, maxmessage, &s, &n, 0) || !crlf_cat(sa, s, n)) return 0 ;
   b->m[i].sent = sa->len ;
   return 1 ;
+}
+
+/* The header of message i of b as stored, with the empty line that ends
+   it: from the folder's header cache when it has the message, else read
+   from the file (and given to the cache). Returns 2 (*s, *n: the whole
+   message), 1 (its header, perhaps more), or 0 (errno). */
+int msg_head (box *b, size_t i, char const **s, size_t *n)
+{
+  struct stat st ;
+  size_t h ;
+  int r = hcache_get(b, i, s, n) ;
+  if (r) return r ;
+  r = msg_raw(b, i, 1, maxmessage, s, n, hcache_max ? &st : 0) ;
+  if (!r) return 0 ;
+  h = blank_line(*s, *n, 0) ;
+  if (hcache_max && (h || r == 2)) hcache_put(b, i, *s, h ? h : *n, &st) ;
+  return r ;
 }
 
 /* The header of message i of b in CRLF form, with the empty line that
@@ -161,7 +179,7 @@ int msg_header_of (box *b, size_t i, stralloc *sa, size_t max)
   char const *s ;
   size_t n, h ;
   sa->len = 0 ;
-  if (!msg_raw(b, i, 1, max, &s, &n)) return 0 ;
+  if (!msg_head(b, i, &s, &n)) return 0 ;
   h = blank_line(s, n, 0) ;
   if (!h) h = n ;
   if (!crlf_cat(sa, s, h)) return 0 ;
@@ -169,21 +187,6 @@ int msg_header_of (box *b, size_t i, stralloc *sa, size_t max)
   return 1 ;
 }
 
-/* Message i of b in CRLF form, read into a buffer the session keeps (the
-   header only with hdr): *s, *n valid until the next call. Returns 1, or
-   0 (errno). */
-int msg_crlf (box *b, size_t i, int hdr, char const **s, size_t *n)
-{
-  char const *r ;
-  size_t rn ;
-  if (!msg_raw(b, i, hdr, maxmessage, &r, &rn)) return 0 ;
-  if (hdr) { size_t h = blank_line(r, rn, 0) ; if (h) rn = h ; }
-  crlfbuf.len = 0 ;
-  if (!crlf_cat(&crlfbuf, r, rn)) return 0 ;
-  if (!hdr) b->m[i].sent = crlfbuf.len ;
-  *s = crlfbuf.s ; *n = crlfbuf.len ;
-  return 1 ;
-}
 
 /* Walks the CRLF form of the file from its start. For each piece of the
    CRLF form, in order, calls f(piece, length, data); a bare LF is given

@@ -52,8 +52,9 @@ static int load (ctx *c, int whole)
   int want = whole ? 2 : 1, r ;
   if (c->loaded < 0) return 0 ;
   if (c->loaded >= want) return 1 ;
-  r = msg_raw(c->b, c->i, !whole, maxmessage, &c->ms, &c->mn) ;
-  if (!r && errno == ENOENT && msg_refind(c->b, c->i)) r = msg_raw(c->b, c->i, !whole, maxmessage, &c->ms, &c->mn) ;
+  r = whole ? msg_raw(c->b, c->i, 0, maxmessage, &c->ms, &c->mn, 0) : msg_head(c->b, c->i, &c->ms, &c->mn) ;
+  if (!r && errno == ENOENT && msg_refind(c->b, c->i))
+    r = whole ? msg_raw(c->b, c->i, 0, maxmessage, &c->ms, &c->mn, 0) : msg_head(c->b, c->i, &c->ms, &c->mn) ;
   if (r) c->h = header_end(c->ms, c->mn) ;
   c->loaded = r ? r : -1 ;
   return r > 0 ;
@@ -328,6 +329,7 @@ void cmd_search (box *b, parser *p, int uid, char const *tag)
     if (r > 0) { puts_(" ") ; putnum(uid ? b->m[i].uid : i + 1) ; }
   }
   puts_("\r\n") ;
+  hcache_done(b) ;
   stralloc_free(&c.field) ;
   stralloc_free(&c.crlf) ;
   stralloc_free(&saved) ;
