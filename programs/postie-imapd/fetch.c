@@ -496,6 +496,7 @@ void cmd_fetch (box *b, parser *p, int uid, char const *tag)
   }
   stralloc_free(&msgbuf) ;
   hcache_done(b) ;
+  msg_trim() ;
   tagged(tag, missing ? "NO some messages could not be read (expunged meanwhile?)" : "OK FETCH completed") ;
 }
 

@@ -95,9 +95,17 @@ static uint64_t mtime_of (struct stat const *st)
 /* a decimal number ending in c at *pos */
 static int num (char const *s, size_t n, size_t *pos, char c, uint64_t *u)
 {
-  size_t k = uint64_scan(s + *pos, u) ;
-  if (!k || k > 20 || *pos + k >= n || s[*pos + k] != c) return 0 ;
-  *pos += k + 1 ;
+  size_t k = *pos ;
+  uint64_t v = 0 ;
+  while (k < n && s[k] >= '0' && s[k] <= '9')
+  {
+    unsigned int d = s[k++] - '0' ;
+    if (v > (UINT64_MAX - d) / 10) return 0 ;
+    v = v * 10 + d ;
+  }
+  if (k == *pos || k >= n || s[k] != c) return 0 ;  /* never past the end of the mapping */
+  *u = v ;
+  *pos = k + 1 ;
   return 1 ;
 }
 

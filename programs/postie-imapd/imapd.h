@@ -87,6 +87,7 @@ extern int msg_path (box const *b, size_t i, char *p, size_t max) ;  /* 0: ENAME
 extern int msg_raw (box *b, size_t i, int hdr, size_t max, char const **s, size_t *n, struct stat *st) ;  /* as stored */
 extern int msg_head (box *b, size_t i, char const **s, size_t *n) ;  /* as stored, cached */
 extern int crlf_cat (stralloc *sa, char const *s, size_t n) ;
+extern void msg_trim (void) ;  /* at the end of a command */
 extern uint64_t crlf_size (char const *s, size_t n) ;
 extern int msg_send (int fd, uint64_t from, uint64_t len) ;
 

@@ -46,6 +46,13 @@ int msg_open (box *b, size_t i)
    next: no allocation per message once it is as large as the largest. */
 static stralloc rawbuf = STRALLOC_ZERO ;
 
+/* The end of a command: a buffer grown for a large message is not kept
+   in an idle session. */
+void msg_trim (void)
+{
+  if (rawbuf.a > 262144) stralloc_free(&rawbuf) ;
+}
+
 /* Where the header ends in s[0, n): the offset after its empty line,
    or 0 when there is none yet. Looks from offset from on. */
 static size_t blank_line (char const *s, size_t n, size_t from)

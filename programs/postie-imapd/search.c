@@ -330,6 +330,7 @@ void cmd_search (box *b, parser *p, int uid, char const *tag)
   }
   puts_("\r\n") ;
   hcache_done(b) ;
+  msg_trim() ;
   stralloc_free(&c.field) ;
   stralloc_free(&c.crlf) ;
   stralloc_free(&saved) ;
