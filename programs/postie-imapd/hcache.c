@@ -56,13 +56,27 @@ static int dirfd = -2 ;           /* the folder, for fstatat; -2 not open yet */
 static ent *fents = 0 ;
 static size_t nfents = 0, capfents = 0 ;
 
-static uint32_t sum32 (char const *a, size_t an, char const *b, size_t bn)
+/* The checksum: FNV-1a's constants over 8-byte little-endian words, then
+   the last bytes one by one; over a, then over b. Fast (the whole file is
+   checked at every command that uses it), and enough to catch a garbled
+   or cut file; not a defence against forgery (the file is the user's). */
+static uint64_t sum_add (uint64_t h, char const *s, size_t n)
 {
-  uint32_t h = 2166136261u ;
-  size_t k ;
-  for (k = 0 ; k < an ; k++) h = (h ^ (unsigned char)a[k]) * 16777619u ;
-  for (k = 0 ; k < bn ; k++) h = (h ^ (unsigned char)b[k]) * 16777619u ;
+  size_t k = 0 ;
+  for (; k + 8 <= n ; k += 8)
+  {
+    unsigned char const *u = (unsigned char const *)s + k ;
+    uint64_t w = (uint64_t)u[0] | (uint64_t)u[1] << 8 | (uint64_t)u[2] << 16 | (uint64_t)u[3] << 24
+               | (uint64_t)u[4] << 32 | (uint64_t)u[5] << 40 | (uint64_t)u[6] << 48 | (uint64_t)u[7] << 56 ;
+    h = (h ^ w) * 1099511628211u ;
+  }
+  for (; k < n ; k++) h = (h ^ (unsigned char)s[k]) * 1099511628211u ;
   return h ;
+}
+
+static uint64_t sum64 (char const *a, size_t an, char const *b, size_t bn)
+{
+  return sum_add(sum_add(14695981039346656037u, a, an), b, bn) ;
 }
 
 static int ent_add (ent **v, size_t *n, size_t *cap, ent const *e)
@@ -129,6 +143,11 @@ static void load (box const *b)
   if (map == MAP_FAILED) { map = 0 ; return ; }
   maplen = st.st_size ;
   if (memcmp(map, MAGIC, MAGIC_LEN)) return ;
+  if (capents < b->n + 1)
+  {
+    ent *nv = realloc(ents, (b->n + 1) * sizeof(ent)) ;  /* one entry a message, at most, usually */
+    if (nv) { ents = nv ; capents = b->n + 1 ; }
+  }
   pos = MAGIC_LEN ;
   {
     /* The stamp: when the writer began checking the entries it kept. A
@@ -154,7 +173,7 @@ static void load (box const *b)
      || !num(map, maplen, &pos, ' ', &mtime) || !num(map, maplen, &pos, ' ', &sum)
      || !num(map, maplen, &pos, ' ', &nl) || !num(map, maplen, &pos, '\n', &hl)) return ;
     if (!uid || uid > 0xffffffffu || uid <= lastuid || !nl || nl > 255 || hl > size || nl + hl + 1 > maplen - pos) return ;
-    if (map[pos + nl + hl] != '\n' || sum32(map + pos, nl, map + pos + nl, hl) != sum) return ;
+    if (map[pos + nl + hl] != '\n' || sum64(map + pos, nl, map + pos + nl, hl) != sum) return ;
     e.uid = uid ; e.size = size ; e.ino = ino ; e.mtime = mtime ; e.name = pos ; e.namelen = nl ; e.hdr = pos + nl ; e.hdrlen = hl ; e.fresh = 0 ;
     if (!ent_add(&ents, &nents, &capents, &e)) return ;
     lastuid = uid ;
@@ -167,9 +186,10 @@ static void load (box const *b)
 static char const *uniq (box const *b, size_t i, size_t *n)
 {
   char const *nm = b->names.s + b->m[i].name ;
-  char const *sl = strchr(nm, '/') ;
-  if (sl) nm = sl + 1 ;
-  *n = strcspn(nm, ":") ;
+  size_t k = 0 ;
+  if (!memcmp(nm, "cur/", 4) || !memcmp(nm, "new/", 4)) nm += 4 ;
+  while (nm[k] && nm[k] != ':') k++ ;
+  *n = k ;
   return nm ;
 }
 
@@ -223,12 +243,12 @@ void hcache_put (box *b, size_t i, char const *s, size_t n, struct stat const *s
 static int put_ent (stralloc *sa, ent const *e, char const *base)
 {
   char fmt[UINT64_FMT] ;
-  uint32_t sum = sum32(base + e->name, e->namelen, base + e->hdr, e->hdrlen) ;
+  uint64_t sum = sum64(base + e->name, e->namelen, base + e->hdr, e->hdrlen) ;
   return stralloc_catb(sa, fmt, uint32_fmt(fmt, e->uid)) && stralloc_catb(sa, " ", 1)
    && stralloc_catb(sa, fmt, uint64_fmt(fmt, e->size)) && stralloc_catb(sa, " ", 1)
    && stralloc_catb(sa, fmt, uint64_fmt(fmt, e->ino)) && stralloc_catb(sa, " ", 1)
    && stralloc_catb(sa, fmt, uint64_fmt(fmt, e->mtime)) && stralloc_catb(sa, " ", 1)
-   && stralloc_catb(sa, fmt, uint32_fmt(fmt, sum)) && stralloc_catb(sa, " ", 1)
+   && stralloc_catb(sa, fmt, uint64_fmt(fmt, sum)) && stralloc_catb(sa, " ", 1)
    && stralloc_catb(sa, fmt, uint64_fmt(fmt, e->namelen)) && stralloc_catb(sa, " ", 1)
    && stralloc_catb(sa, fmt, uint64_fmt(fmt, e->hdrlen)) && stralloc_catb(sa, "\n", 1)
    && stralloc_catb(sa, base + e->name, e->namelen) && stralloc_catb(sa, base + e->hdr, e->hdrlen)
