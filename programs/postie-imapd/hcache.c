@@ -48,6 +48,8 @@ static size_t maplen = 0 ;
 static int tried = 0 ;            /* looked for the file in this command */
 static int clean = 0 ;            /* the file parsed to its end */
 static int quiet = 0 ;            /* cur/ unchanged since the file's stamp */
+static size_t checked = 0 ;       /* entries an lstat found fitting in this command */
+static uint64_t curtime = 0 ;     /* cur/'s last change, as load saw it */
 static uint32_t lastuid = 0 ;     /* the last UID in it */
 static ent *ents = 0 ;            /* its entries, in UID order */
 static size_t nents = 0, capents = 0 ;
@@ -123,9 +125,9 @@ static int num (char const *s, size_t n, size_t *pos, char c, uint64_t *u)
   return 1 ;
 }
 
-/* Maps and reads the file: "postie-hcache 1\n", then entries
-   "UID SIZE INODE MTIME SUM NAMELEN HDRLEN\n" NAME HEADER "\n" in increasing UID
-   order. Reading stops at the first entry that does not parse or whose
+/* Maps and reads the file: "postie-hcache 1 STAMP\n", then entries
+   "UID SIZE INODE MTIME SUM NAMELEN HDRLEN\n" NAME HEADER "\n" in
+   increasing UID order. Reading stops at the first entry that does not parse or whose
    checksum is wrong (clean stays 0: the next write rewrites the file). */
 static void load (box const *b)
 {
@@ -133,7 +135,7 @@ static void load (box const *b)
   struct stat st ;
   size_t pos ;
   int fd ;
-  tried = 1 ; clean = 0 ; quiet = 0 ; lastuid = 0 ; nents = 0 ;
+  tried = 1 ; clean = 0 ; quiet = 0 ; curtime = 0 ; lastuid = 0 ; nents = 0 ;
   if (!path_in(b, "postie-hcache", p, sizeof p)) return ;
   fd = open(p, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY) ;
   if (fd < 0) return ;
@@ -162,6 +164,7 @@ static void load (box const *b)
     {
       uint64_t c = mtime_of(&cst), ct = (uint64_t)cst.st_ctim.tv_sec * 1000000000u + (uint64_t)cst.st_ctim.tv_nsec ;
       if (ct > c) c = ct ;
+      curtime = c ;
       quiet = c + 1000000000u < stamp ;
     }
   }
@@ -187,7 +190,7 @@ static char const *uniq (box const *b, size_t i, size_t *n)
 {
   char const *nm = b->names.s + b->m[i].name ;
   size_t k = 0 ;
-  if (!memcmp(nm, "cur/", 4) || !memcmp(nm, "new/", 4)) nm += 4 ;
+  if (!strncmp(nm, "cur/", 4) || !strncmp(nm, "new/", 4)) nm += 4 ;
   while (nm[k] && nm[k] != ':') k++ ;
   *n = k ;
   return nm ;
@@ -217,6 +220,7 @@ int hcache_get (box *b, size_t i, char const **s, size_t *n)
   if (dirfd == -2) dirfd = open(b->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) ;
   if (dirfd < 0 || fstatat(dirfd, b->names.s + b->m[i].name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode)
    || (uint64_t)st.st_size != ents[lo].size || (uint64_t)st.st_ino != ents[lo].ino || mtime_of(&st) != ents[lo].mtime) return 0 ;
+  checked++ ;
  found:
   *s = map + ents[lo].hdr ; *n = ents[lo].hdrlen ;
   return ents[lo].hdrlen == ents[lo].size ? 2 : 1 ;
@@ -274,14 +278,14 @@ static int still (box const *b, ent const *e, size_t *j)
 /* The new file: the entries of the old one that still fit a message of
    the folder, and the fresh ones, in UID order; the newest within
    hcache_max bytes. */
-static void rewrite (box const *b)
+static void rewrite (box const *b, int force)
 {
   char p[PATH_MAX], t[PATH_MAX] ;
   char pid[UINT64_FMT + 20] ;
   stralloc sa = STRALLOC_ZERO ;
   ent *all = 0 ;
   size_t nall = 0, capall = 0, x = 0, y = 0, j = 0, total = HEAD_MAX, first ;
-  int changed = !clean ;
+  int changed = !clean || force ;
   int fd ;
   struct timespec now ;
   char fmt[UINT64_FMT] ;
@@ -359,12 +363,21 @@ void hcache_done (box *b)
   {
     if (!tried) load(b) ;
     if (clean && map && fents[0].uid > lastuid && maplen + fresh.len + nfents * 110 <= hcache_max) append(b) ;
-    else rewrite(b) ;
+    else rewrite(b, 0) ;
+  }
+  /* every entry was checked by lstat (cur/ changed since the stamp, by a
+     change of flags, a delivery...): a new stamp spares the next
+     commands those checks (rewrite checks them again after taking it) */
+  else if (map && clean && !quiet && nents && checked >= nents)
+  {
+    struct timespec now ;
+    clock_gettime(CLOCK_REALTIME, &now) ;
+    if (curtime && curtime + 1000000000u < (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec) rewrite(b, 1) ;
   }
   if (dirfd >= 0) close(dirfd) ;
   dirfd = -2 ;
   if (map) munmap((void *)map, maplen) ;
-  map = 0 ; maplen = 0 ; tried = 0 ; clean = 0 ; quiet = 0 ; lastuid = 0 ; nents = 0 ;
+  map = 0 ; maplen = 0 ; tried = 0 ; clean = 0 ; quiet = 0 ; checked = 0 ; curtime = 0 ; lastuid = 0 ; nents = 0 ;
   nfents = 0 ; fresh.len = 0 ;
   if (capents > 4096) { free(ents) ; ents = 0 ; capents = 0 ; }
   if (capfents > 4096) { free(fents) ; fents = 0 ; capfents = 0 ; }

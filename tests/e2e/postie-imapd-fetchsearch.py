@@ -174,6 +174,16 @@ try:
         os.chown(t, UID, GID)
         os.rename(t, os.path.join(work, "cur", names[i]))
 
+    # a change of flags renames a file in cur/: the entries are checked
+    # by lstat, then (cur/ quiet again) stamped anew
+    typ, d = c.store("1", "+FLAGS", "\\Seen")
+    check("store", typ == "OK", (typ, d))
+    stamp0 = open(cache, "rb").readline()
+    check_all(c, MSGS, "after-store", select=False)
+    time.sleep(1.5)
+    check_all(c, MSGS, "after-store-quiet", select=False)
+    check("restamped", open(cache, "rb").readline() != stamp0, stamp0)
+
     # message 2 replaced behind the session's back, no SELECT in between:
     # the same name and the same size, another subject and body
     msgs = list(MSGS)
