@@ -379,6 +379,7 @@ static int prepare (box *b, size_t i, int need, stralloc *sa, int *fd, uint64_t 
     *size = sa->len ;
     return 1 ;
   }
+  if (need == N_HEADER) return msg_header_of(b, i, sa, maxmessage) ;  /* no file left open */
   *fd = msg_open(b, i) ;
   if (*fd < 0) return 0 ;
   if (need & N_SIZE)
@@ -494,6 +495,8 @@ void cmd_fetch (box *b, parser *p, int uid, char const *tag)
     puts_(")\r\n") ;
   }
   stralloc_free(&msgbuf) ;
+  hcache_done(b) ;
+  msg_trim() ;
   tagged(tag, missing ? "NO some messages could not be read (expunged meanwhile?)" : "OK FETCH completed") ;
 }
 

@@ -93,7 +93,6 @@ extern int box_lock (char const *dir) ;  /* fd, -1 */
 extern void box_unlock (int fd) ;
 extern unsigned char flags_of_name (char const *name) ;
 extern int msg_setflags (box *b, size_t i, unsigned char fl, uint32_t kw) ;
-extern int msg_load (box *b, size_t i, stralloc *sa) ;  /* CRLF form */
 extern int box_add_file (char const *dir, char const *src, int link_it, unsigned char fl, uint32_t kw, char *uniq, size_t umax) ;
 extern uint32_t box_uid_of (box *b, char const *uniq) ;
 extern int box_create (char const *dir) ;
@@ -117,7 +116,23 @@ extern uint32_t kw_of_name (char const *name) ;
 extern int msg_open (box *b, size_t i) ;  /* fd, -1 (errno) */
 extern int64_t msg_size (box *b, size_t i, int fd) ;  /* as sent; -1 error */
 extern int msg_header (int fd, stralloc *sa, size_t max) ;  /* CRLF form */
+extern int msg_load (box *b, size_t i, stralloc *sa) ;  /* CRLF form, all of it */
+extern int msg_header_of (box *b, size_t i, stralloc *sa, size_t max) ;  /* CRLF form */
+struct stat ;
+extern int msg_path (box const *b, size_t i, char *p, size_t max) ;  /* 0: ENAMETOOLONG */
+extern int msg_raw (box *b, size_t i, int hdr, size_t max, char const **s, size_t *n, struct stat *st) ;  /* as stored */
+extern int msg_head (box *b, size_t i, char const **s, size_t *n) ;  /* as stored, cached */
+extern int crlf_cat (stralloc *sa, char const *s, size_t n) ;
+extern void msg_trim (void) ;  /* at the end of a command */
+extern uint64_t crlf_size (char const *s, size_t n) ;
 extern int msg_send (int fd, uint64_t from, uint64_t len) ;
+
+/* hcache.c: the folder's header cache (doc/imap-hcache.md) */
+#define HCACHE_ENTRY_MAX 65536  /* a larger header is not kept */
+extern unsigned long hcache_max ;  /* bytes of the file; 0: no cache */
+extern int hcache_get (box *b, size_t i, char const **s, size_t *n) ;
+extern void hcache_put (box *b, size_t i, char const *s, size_t n, struct stat const *st) ;
+extern void hcache_done (box *b) ;
 
 /* mime.c */
 extern void put_envelope (char const *m, size_t n) ;

@@ -644,6 +644,7 @@ static void readcontrols (void)
     if (control_readulong(&maxbad, "imapmaxbad", maxbad) < 0) strerr_warnwu("read control/imapmaxbad") ;
     if (control_readulong(&idlepoll, "imapidlepoll", idlepoll) < 0) strerr_warnwu("read control/imapidlepoll") ;
     if (control_readulong(&maxmessage, "imapmaxmessage", maxmessage) < 0) strerr_warnwu("read control/imapmaxmessage") ;
+    if (control_readulong(&hcache_max, "imapheadercache", hcache_max) < 0) strerr_warnwu("read control/imapheadercache") ;
   }
   else strerr_warnwusys("chdir to ", postie_home(), " to read control/: using the defaults") ;
   if (fchdir(here) < 0) strerr_diefusys(111, "return to the current directory") ;
@@ -654,6 +655,7 @@ static void readcontrols (void)
   if (!idlepoll) idlepoll = 1 ;
   if (idlepoll > 600) idlepoll = 600 ;
   if (maxmessage > 1000000000) maxmessage = 1000000000 ;
+  if (hcache_max > 1000000000) hcache_max = 1000000000 ;
 }
 
 /* First login: the special-use folders. */

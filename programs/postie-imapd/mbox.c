@@ -599,35 +599,6 @@ int msg_setflags (box *b, size_t i, unsigned char fl, uint32_t kw)
   return ok ;
 }
 
-/* Message i, with every line ending in CRLF, into sa. Returns 1, or 0
-   (errno; EFBIG beyond maxmessage). */
-int msg_load (box *b, size_t i, stralloc *sa)
-{
-  stralloc raw = STRALLOC_ZERO, p = STRALLOC_ZERO ;
-  size_t j ;
-  int fd ;
-  struct stat st ;
-  sa->len = 0 ;
-  if (!stralloc_cats(&p, b->dir) || !stralloc_cats(&p, "/") || !stralloc_cats(&p, msg_name(b, i)) || !stralloc_0(&p)) return 0 ;
-  fd = open(p.s, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY) ;
-  stralloc_free(&p) ;
-  if (fd < 0) return 0 ;
-  if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) { close(fd) ; errno = EINVAL ; return 0 ; }
-  if ((uint64_t)st.st_size > maxmessage) { close(fd) ; errno = EFBIG ; return 0 ; }
-  if (!slurp(&raw, fd)) { close(fd) ; stralloc_free(&raw) ; return 0 ; }
-  close(fd) ;
-  if (!stralloc_ready(sa, raw.len + raw.len / 8 + 16)) { stralloc_free(&raw) ; return 0 ; }
-  for (j = 0 ; j < raw.len ; j++)
-  {
-    if (raw.s[j] == '\n' && (!j || raw.s[j-1] != '\r'))
-      if (!stralloc_catb(sa, "\r", 1)) { stralloc_free(&raw) ; return 0 ; }
-    if (!stralloc_catb(sa, raw.s + j, 1)) { stralloc_free(&raw) ; return 0 ; }
-  }
-  stralloc_free(&raw) ;
-  msg_setsent(b, i, sa->len) ;
-  return 1 ;
-}
-
 static unsigned long seq = 0 ;
 
 /* Puts a message into the folder dir: src is linked (link_it) or renamed

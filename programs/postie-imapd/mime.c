@@ -57,8 +57,13 @@ int header_get (char const *m, size_t hlen, char const *field, stralloc *sa)
     {
       size_t i = f.body ;
       while (i < f.end && (m[i] == ' ' || m[i] == '\t')) i++ ;
-      for (; i < f.end ; i++)
-        if (m[i] != '\r' && m[i] != '\n' && !stralloc_catb(sa, m + i, 1)) return 0 ;
+      while (i < f.end)
+      {
+        size_t j = i ;
+        while (j < f.end && m[j] != '\r' && m[j] != '\n') j++ ;
+        if (j > i && !stralloc_catb(sa, m + i, j - i)) return 0 ;
+        i = j + 1 ;
+      }
       while (sa->len && (sa->s[sa->len-1] == ' ' || sa->s[sa->len-1] == '\t')) sa->len-- ;
       return 1 ;
     }

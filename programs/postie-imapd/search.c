@@ -25,8 +25,12 @@ struct ctx_s
   box *b ;
   size_t i ;          /* the message, or (size_t)-1 for the syntax pass */
   int uid ;
-  stralloc msg ;
-  int loaded ;
+  char const *ms ;    /* the message as stored (msg_raw's buffer) */
+  size_t mn ;
+  size_t h ;          /* where its body begins */
+  int loaded ;        /* 0 not yet, 1 its header, 2 all of it, -1 unreadable */
+  stralloc field ;    /* a header field's value, kept from message to message */
+  stralloc crlf ;     /* the message in CRLF form, when a needle has CR or LF */
   unsigned int ntext ;  /* text keys seen by the syntax pass */
   int toomuch ;         /* past SEARCH_TEXT_MAX or SEARCH_NEEDLE_MAX */
 } ;
@@ -39,35 +43,81 @@ static int textkey (ctx *c, size_t vl)
   return 1 ;
 }
 
-static int load (ctx *c)
+/* Reads the message as stored, its header only (whole = 0: the header
+   keys look no further) or all of it. Its own line ends do not change
+   what a key finds: header values are unfolded without CR and LF, and a
+   needle without CR or LF matches the same bytes in either form. */
+static int load (ctx *c, int whole)
 {
-  if (c->loaded) return c->loaded > 0 ;
-  if (msg_load(c->b, c->i, &c->msg) || (errno == ENOENT && msg_refind(c->b, c->i) && msg_load(c->b, c->i, &c->msg))) c->loaded = 1 ;
-  else c->loaded = -1 ;
-  return c->loaded > 0 ;
+  int want = whole ? 2 : 1, r ;
+  if (c->loaded < 0) return 0 ;
+  if (c->loaded >= want) return 1 ;
+  r = whole ? msg_raw(c->b, c->i, 0, maxmessage, &c->ms, &c->mn, 0) : msg_head(c->b, c->i, &c->ms, &c->mn) ;
+  if (!r && errno == ENOENT && msg_refind(c->b, c->i))
+    r = whole ? msg_raw(c->b, c->i, 0, maxmessage, &c->ms, &c->mn, 0) : msg_head(c->b, c->i, &c->ms, &c->mn) ;
+  if (r) c->h = header_end(c->ms, c->mn) ;
+  c->loaded = r ? r : -1 ;
+  return r > 0 ;
 }
 
-/* case-insensitive (ASCII) substring */
-static int contains (char const *h, size_t hl, char const *n, size_t nl)
+/* ASCII case folding */
+static unsigned char lower[256] ;
+static void lower_init (void)
 {
-  size_t i ;
+  unsigned int k ;
+  if (lower['A'] == 'a') return ;
+  for (k = 0 ; k < 256 ; k++) lower[k] = k >= 'A' && k <= 'Z' ? k + 32 : k ;
+}
+
+/* case-insensitive (ASCII) substring: the first byte and the last byte
+   of the needle are checked before the rest; stops at the first match */
+static int contains (char const *hs, size_t hl, char const *ns, size_t nl)
+{
+  unsigned char const *h = (unsigned char const *)hs, *n = (unsigned char const *)ns ;
+  unsigned char first, last ;
+  size_t i, end ;
   if (!nl) return 1 ;
   if (nl > hl) return 0 ;
-  for (i = 0 ; i + nl <= hl ; i++)
-    if (!case_diffb(h + i, nl, n)) return 1 ;
+  first = lower[n[0]] ; last = lower[n[nl-1]] ;
+  end = hl - nl ;
+  for (i = 0 ; i <= end ; i++)
+  {
+    size_t k ;
+    if (lower[h[i]] != first || lower[h[i + nl - 1]] != last) continue ;
+    for (k = 1 ; k + 1 < nl ; k++) if (lower[h[i+k]] != lower[n[k]]) break ;
+    if (k + 1 >= nl) return 1 ;
+  }
   return 0 ;
 }
 
 static int hdr_contains (ctx *c, char const *field, char const *v, size_t vl)
 {
-  stralloc f = STRALLOC_ZERO ;
+  if (!load(c, 0)) return 0 ;
+  return header_get(c->ms, c->h, field, &c->field) && contains(c->field.s, c->field.len, v, vl) ;
+}
+
+/* BODY (the body) or TEXT (all of it) */
+static int text_contains (ctx *c, int body, char const *v, size_t vl)
+{
   size_t h ;
-  int r ;
-  if (!load(c)) return 0 ;
-  h = header_end(c->msg.s, c->msg.len) ;
-  r = header_get(c->msg.s, h, field, &f) && contains(f.s, f.len, v, vl) ;
-  stralloc_free(&f) ;
-  return r ;
+  if (!load(c, 1)) return 0 ;
+  if (!memchr(v, '\r', vl) && !memchr(v, '\n', vl))
+  {
+    h = body ? c->h : 0 ;
+    return contains(c->ms + h, c->mn - h, v, vl) ;
+  }
+  /* a needle with CR or LF: the CRLF form, as the client sees it */
+  c->crlf.len = 0 ;
+  if (!crlf_cat(&c->crlf, c->ms, c->mn)) die_temp("allocate memory") ;
+  h = body ? header_end(c->crlf.s, c->crlf.len) : 0 ;
+  return contains(c->crlf.s + h, c->crlf.len - h, v, vl) ;
+}
+
+/* its size as sent */
+static uint64_t crlf_len (ctx *c)
+{
+  if (msg_sent(c->b, c->i) < 0) msg_setsent(c->b, c->i, crlf_size(c->ms, c->mn)) ;
+  return msg_sent(c->b, c->i) ;
 }
 
 static int64_t p_date (parser *p)
@@ -177,8 +227,8 @@ static int key (parser *p, ctx *c, unsigned int depth)
     uint32_t n ;
     int larger = a[0] == 'L' || a[0] == 'l' ;
     if (!p_sp(p) || !p_number(p, &n)) return -1 ;
-    if (dry || !load(c)) return 0 ;
-    return larger ? c->msg.len > n : c->msg.len < n ;
+    if (dry || !load(c, 1)) return 0 ;
+    return larger ? crlf_len(c) > n : crlf_len(c) < n ;
   }
   if (IS("SINCE") || IS("BEFORE") || IS("ON"))
   {
@@ -211,12 +261,10 @@ static int key (parser *p, ctx *c, unsigned int depth)
   }
   if (IS("BODY") || IS("TEXT"))
   {
-    char *v ; size_t vl, h ;
+    char *v ; size_t vl ;
     int body = a[0] == 'B' || a[0] == 'b' ;
     if (!p_sp(p) || !p_astring(p, &v, &vl) || !textkey(c, vl)) return -1 ;
-    if (dry || !load(c)) return 0 ;
-    h = body ? header_end(c->msg.s, c->msg.len) : 0 ;
-    return contains(c->msg.s + h, c->msg.len - h, v, vl) ;
+    return dry ? 0 : text_contains(c, body, v, vl) ;
   }
 #undef IS
 #undef FLAG
@@ -238,11 +286,12 @@ static int keys (parser *p, ctx *c, unsigned int depth)
 
 void cmd_search (box *b, parser *p, int uid, char const *tag)
 {
-  ctx c = { .b = b, .i = (size_t)-1, .uid = uid, .msg = STRALLOC_ZERO, .loaded = 0, .ntext = 0, .toomuch = 0 } ;
+  ctx c = { .b = b, .i = (size_t)-1, .uid = uid, .ms = 0, .mn = 0, .h = 0, .loaded = 0, .field = STRALLOC_ZERO, .crlf = STRALLOC_ZERO, .ntext = 0, .toomuch = 0 } ;
   stralloc saved = STRALLOC_ZERO ;
   size_t start, i ;
   int ok ;
   if (!p_sp(p)) { bad(tag, "BAD syntax: SEARCH keys") ; return ; }
+  lower_init() ;
   start = p->pos ;
   {
     char const *a ;
@@ -279,7 +328,10 @@ void cmd_search (box *b, parser *p, int uid, char const *tag)
     if (r > 0) { puts_(" ") ; putnum(uid ? b->m[i].uid : i + 1) ; }
   }
   puts_("\r\n") ;
-  stralloc_free(&c.msg) ;
+  hcache_done(b) ;
+  msg_trim() ;
+  stralloc_free(&c.field) ;
+  stralloc_free(&c.crlf) ;
   stralloc_free(&saved) ;
   tagged(tag, "OK SEARCH completed") ;
 }
