@@ -31,7 +31,6 @@
 #include <skalibs/tai.h>
 #include <skalibs/types.h>
 #include "base64.h"
-#include "cprun.h"
 #include "postie.h"
 #include "prelogin.h"
 #include "sasl.h"
@@ -110,20 +109,11 @@ static void login (char const *name, size_t namelen, char const *pw, size_t pwle
 {
   int r ;
   if (setenv("IMAPLOGINTAG", tag, 1) < 0) die_temp() ;
-  r = cprun(cpargv, hostname, name, namelen, pw, pwlen,
-            tls.active && tls.rfd >= 0 ? tls.rfd : -1, tls.wfd) ;
+  r = prelogin_login(&lim, &nfail, cpargv, hostname, &tls, name, namelen, pw, pwlen) ;
   unsetenv("IMAPLOGINTAG") ;
-  tain_now_g() ;
-  if (!r) _exit(0) ;
-  if (r < 0) { cprun_logfail(name, namelen, "tempfail") ; die_temp() ; }
-  cprun_logfail(name, namelen, "failed") ;
-  prelogin_pause(lim.faildelay) ;
-  if (++nfail >= lim.maxfail)
-  {
-    tagged("NO [AUTHENTICATIONFAILED] authentication failed") ;
-    bye("too many failed logins", 0) ;
-  }
+  if (r < 0) die_temp() ;
   tagged("NO [AUTHENTICATIONFAILED] authentication failed") ;
+  if (r > 1) bye("too many failed logins", 0) ;
 }
 
 static tain *deadline_now (tain *d, int *whole)

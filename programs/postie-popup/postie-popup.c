@@ -26,8 +26,6 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 #include <skalibs/bytestr.h>
 #include <skalibs/allreadwrite.h>
@@ -37,7 +35,6 @@
 #include <skalibs/tai.h>
 #include <skalibs/types.h>
 #include "base64.h"
-#include "cprun.h"
 #include "pop3_cmd.h"
 #include "sasl.h"
 #include "postie.h"
@@ -80,14 +77,9 @@ static void bad (char const *msg)
 /* Run the checkpassword chain. Returns only after a bad login. */
 static void login (char const *name, size_t namelen, char const *pw, size_t pwlen)
 {
-  int r = cprun(cpargv, hostname, name, namelen, pw, pwlen,
-                tls.active && tls.rfd >= 0 ? tls.rfd : -1, tls.wfd) ;
-  tain_now_g() ;
-  if (!r) _exit(0) ;
-  if (r < 0) { cprun_logfail(name, namelen, "tempfail") ; die_temp() ; }
-  cprun_logfail(name, namelen, "failed") ;
-  prelogin_pause(lim.faildelay) ;
-  if (++nfail >= lim.maxfail) { out("-ERR [AUTH] authentication failed, too many failures\r\n") ; _exit(0) ; }
+  int r = prelogin_login(&lim, &nfail, cpargv, hostname, &tls, name, namelen, pw, pwlen) ;
+  if (r < 0) die_temp() ;
+  if (r > 1) { out("-ERR [AUTH] authentication failed, too many failures\r\n") ; _exit(0) ; }
   out("-ERR [AUTH] authentication failed\r\n") ;
 }
 
