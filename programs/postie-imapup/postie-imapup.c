@@ -30,7 +30,6 @@
 #include <skalibs/strerr.h>
 #include <skalibs/tai.h>
 #include <skalibs/types.h>
-#include "base64.h"
 #include "postie.h"
 #include "prelogin.h"
 #include "sasl.h"
@@ -281,8 +280,7 @@ static void do_authenticate (char *line, size_t len, char *args)
   char dec[SASL_LINE_MAX] ;
   char const *u, *pw ;
   char const *r64 ;
-  size_t mlen, ulen, pwlen, rlen ;
-  ssize_t n ;
+  size_t mlen, ulen, pwlen ;
   int r ;
   if (!args) { reject(line, len, "BAD syntax: AUTHENTICATE mechanism") ; return ; }
   mlen = strcspn(args, " ") ;
@@ -309,23 +307,19 @@ static void do_authenticate (char *line, size_t len, char *args)
     r64 = resp ;
   }
   if (!strcmp(r64, "*")) { bad("BAD authentication cancelled") ; return ; }
-  rlen = strlen(r64) ;
-  if (!strcmp(r64, "=")) rlen = 0 ;
-  n = base64_decode(r64, rlen, dec, sizeof dec) ;
-  memset(resp, 0, sizeof resp) ;
-  if (n < 0) { bad("BAD invalid base64") ; return ; }
-  r = sasl_plain_split(dec, n, &u, &ulen, &pw, &pwlen) ;
-  if (r > 0 && (!ulen || ulen > USER_MAX)) r = 0 ;  /* as malformed */
+  r = sasl_plain_decode(r64, dec, sizeof dec, &u, &ulen, &pw, &pwlen) ;
+  byte_zzero(resp, sizeof resp) ;
+  if (r == -2) { bad("BAD invalid base64") ; return ; }
+  if (r > 0 && (!ulen || ulen > USER_MAX)) { byte_zzero(dec, sizeof dec) ; r = 0 ; }  /* as malformed */
   if (r < 0)
   {
-    memset(dec, 0, sizeof dec) ;
     prelogin_pause(lim.faildelay) ;
     tagged("NO [AUTHORIZATIONFAILED] authorization identity not allowed") ;
     return ;
   }
-  if (!r) { memset(dec, 0, sizeof dec) ; bad("BAD malformed PLAIN response") ; return ; }
+  if (!r) { bad("BAD malformed PLAIN response") ; return ; }
   login(u, ulen, pw, pwlen) ;
-  memset(dec, 0, sizeof dec) ;
+  byte_zzero(dec, sizeof dec) ;
 }
 
 /* STARTTLS: OK in clear, then the handshake; nothing the client sent

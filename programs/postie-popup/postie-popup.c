@@ -34,7 +34,6 @@
 #include <skalibs/strerr.h>
 #include <skalibs/tai.h>
 #include <skalibs/types.h>
-#include "base64.h"
 #include "pop3_cmd.h"
 #include "sasl.h"
 #include "postie.h"
@@ -120,8 +119,7 @@ static void auth_plain (char const *ir)
   char dec[SASL_LINE_MAX] ;
   char const *resp = ir ;
   char const *u, *pw ;
-  ssize_t n ;
-  size_t rlen, ulen, plen ;
+  size_t ulen, plen ;
   int r ;
   if (!resp)
   {
@@ -132,33 +130,24 @@ static void auth_plain (char const *ir)
     resp = line ;
   }
   if (!strcmp(resp, "*")) { out("-ERR authentication cancelled\r\n") ; return ; }
-  rlen = strlen(resp) ;
-  if (!strcmp(resp, "=")) rlen = 0, resp = "" ;
-  n = base64_decode(resp, rlen, dec, sizeof dec) ;
-  if (n < 0) { bad("-ERR invalid base64\r\n") ; return ; }
-  r = sasl_plain_split(dec, n, &u, &ulen, &pw, &plen) ;
-  if (!r)
-  {
-    memset(dec, 0, sizeof dec) ;
-    bad("-ERR malformed PLAIN response\r\n") ;
-    return ;
-  }
+  r = sasl_plain_decode(resp, dec, sizeof dec, &u, &ulen, &pw, &plen) ;
+  byte_zzero(line, sizeof line) ;
+  if (r == -2) { bad("-ERR invalid base64\r\n") ; return ; }
+  if (!r) { bad("-ERR malformed PLAIN response\r\n") ; return ; }
   if (r < 0)
   {
-    memset(dec, 0, sizeof dec) ;
     prelogin_pause(lim.faildelay) ;
     out("-ERR [AUTH] authorization identity not allowed\r\n") ;
     return ;
   }
   if (!ulen || ulen > USER_MAX)
   {
-    memset(dec, 0, sizeof dec) ;
+    byte_zzero(dec, sizeof dec) ;
     bad("-ERR bad user name\r\n") ;
     return ;
   }
   login(u, ulen, pw, plen) ;
-  memset(dec, 0, sizeof dec) ;
-  memset(line, 0, sizeof line) ;
+  byte_zzero(dec, sizeof dec) ;
 }
 
 /* A login is allowed over TLS, or in clear with AUTHCLEARTEXT. */
