@@ -30,6 +30,7 @@
 #include <crypt.h>
 #include <skalibs/allreadwrite.h>
 #include <skalibs/sgetopt.h>
+#include <skalibs/setgroups.h>
 #include <skalibs/stralloc.h>
 #include <skalibs/strerr.h>
 #include "postie.h"
@@ -180,8 +181,7 @@ int main (int argc, char const *const *argv)
   }
   if (geteuid() == 0)
   {
-    gid_t g = e.gid ;
-    if (setgroups(1, &g) < 0 || setgid(e.gid) < 0) die_temp("set the gid") ;
+    if (setgroups_and_gid(e.gid, 0, 0) < 0 || setgid(e.gid) < 0) die_temp("set the gid") ;
     if (setuid(e.uid) < 0) die_temp("set the uid") ;
   }
   if (chdir(e.home) < 0) die_temp("chdir to the home directory") ;

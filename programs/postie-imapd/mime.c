@@ -94,8 +94,6 @@ void putstring (char const *s, size_t n)
 
 /* Content-Type and friends of one part */
 
-static void lower (char *s, size_t n) { for (size_t i = 0 ; i < n ; i++) if (s[i] >= 'A' && s[i] <= 'Z') s[i] += 32 ; }
-
 static size_t skipws (char const *s, size_t i, size_t n)
 {
   for (;;)
@@ -153,8 +151,8 @@ void mime_ctype (char const *s, size_t n, mimetype *ct)
     i = getvalue(s, skipws(s, i + 1, n), n, &v) ;
     stralloc_copyb(&ct->subtype, v.s, v.len) ;
   }
-  lower(ct->type.s, ct->type.len) ;
-  lower(ct->subtype.s, ct->subtype.len) ;
+  case_lowerb(ct->type.s, ct->type.len) ;
+  case_lowerb(ct->subtype.s, ct->subtype.len) ;
   /* NUL-terminated (not counted) */
   if (stralloc_0(&ct->type)) ct->type.len-- ;
   if (stralloc_0(&ct->subtype)) ct->subtype.len-- ;
@@ -167,7 +165,7 @@ void mime_ctype (char const *s, size_t n, mimetype *ct)
     a = i ;
     i = getvalue(s, i, n, &v) ;
     if (!v.len || i == a) break ;
-    lower(v.s, v.len) ;
+    case_lowerb(v.s, v.len) ;
     stralloc_catb(&ct->params, v.s, v.len + 1) ;
     i = skipws(s, i, n) ;
     if (i >= n || s[i] != '=') { ct->params.len -= v.len + 1 ; break ; }
@@ -331,7 +329,7 @@ static void put_disposition (char const *m, size_t h)
   {
     stralloc t = STRALLOC_ZERO ;
     size_t i = getvalue(v.s, skipws(v.s, 0, v.len), v.len, &t) ;
-    lower(t.s, t.len) ;
+    case_lowerb(t.s, t.len) ;
     if (!t.len) { puts_("NIL") ; stralloc_free(&t) ; stralloc_free(&v) ; return ; }
     puts_("(") ; putstring(t.s, t.len) ; puts_(" ") ;
     /* parameters: reuse the Content-Type parser on "x/x" + the rest */
@@ -397,7 +395,7 @@ static void put_body (char const *m, size_t n, int ext, unsigned int depth, int 
     put_field_nstring(m, h, "Content-Description") ; puts_(" ") ;
     if (header_get(m, h, "Content-Transfer-Encoding", &v) && v.len)
     {
-      lower(v.s, v.len) ;
+      case_lowerb(v.s, v.len) ;
       putstring(v.s, v.len) ;
     }
     else puts_("\"7bit\"") ;

@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <skalibs/allreadwrite.h>
+#include <skalibs/buffer.h>
 #include <skalibs/djbunix.h>
 #include <skalibs/random.h>
 #include <skalibs/sgetopt.h>
@@ -525,27 +526,25 @@ static void dedup (void)
 static int mfd = -1 ;     /* the message, to the queue's fd 0 */
 static int qdead = 0 ;    /* the queue stopped reading */
 static char obuf[65536] ;
-static size_t olen = 0 ;
+static buffer ob ;        /* on mfd, once the queue program runs */
+
+/* A write to the queue program failed: a queue that stopped reading
+   (EPIPE) gets nothing more, and its exit says why; anything else ends
+   us. */
+static void ofailed (void)
+{
+  if (errno != EPIPE) strerr_diefusys(EX_OSERR, "write to the queue program") ;
+  qdead = 1 ;
+}
 
 static void oflush (void)
 {
-  if (olen && !qdead && allwrite(mfd, obuf, olen) < olen)
-  {
-    if (errno != EPIPE) strerr_diefusys(EX_OSERR, "write to the queue program") ;
-    qdead = 1 ;
-  }
-  olen = 0 ;
+  if (!qdead && !buffer_flush(&ob)) ofailed() ;
 }
 
 static void oput (char const *s, size_t n)
 {
-  while (n)
-  {
-    size_t w = sizeof obuf - olen < n ? sizeof obuf - olen : n ;
-    memcpy(obuf + olen, s, w) ;
-    olen += w ; s += w ; n -= w ;
-    if (olen == sizeof obuf) oflush() ;
-  }
+  if (!qdead && buffer_put(&ob, s, n) < 0) ofailed() ;
 }
 
 /* Copies s[0, n) with CRLF made LF. */
@@ -624,18 +623,6 @@ static int qq_to_sysexit (int code)
   return EX_TEMPFAIL ;
 }
 
-static void ensure_fds (void)
-{
-  int fd ;
-  for (fd = 0 ; fd < 3 ; fd++)
-    if (fcntl(fd, F_GETFD) < 0)
-    {
-      int n = open("/dev/null", fd ? O_WRONLY : O_RDONLY) ;
-      if (n < 0) strerr_diefusys(EX_OSERR, "open /dev/null") ;
-      if (n != fd) { dup2(n, fd) ; close(n) ; }
-    }
-}
-
 int main (int argc, char const *const *argv)
 {
   char const *fopt = 0 ;
@@ -644,7 +631,7 @@ int main (int argc, char const *const *argv)
   pid_t pid ;
   int wstat ;
 
-  ensure_fds() ;
+  if (!fd_sanitize()) strerr_diefusys(EX_OSERR, "open /dev/null on a closed fd 0, 1 or 2") ;
   signal(SIGPIPE, SIG_IGN) ;
   {
     subgetopt l = SUBGETOPT_ZERO ;
@@ -725,6 +712,7 @@ int main (int argc, char const *const *argv)
     if (!postie_queue_start(&q, postie_queue_prog(), POSTIE_QUEUE_SIBLING))
       strerr_diefusys(EX_OSERR, "run the queue program ", postie_queue_prog()) ;
     pid = q.pid ; mfd = q.msgfd ; envfd = q.envfd ;
+    buffer_init(&ob, &buffer_write, mfd, obuf, sizeof obuf) ;
   }
 
   /* The message: our trace field, our top fields, the header without

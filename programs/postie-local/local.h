@@ -57,7 +57,10 @@ extern void local_success (void) gccattr_noreturn ;
 #define die_nomem() temp("out of memory")
 
 /* local_io.c: a buffered writer that remembers its first error, and a
-   reader of the message from fd 0. SIGALRM interrupts both: timeouts. */
+   reader of the message from fd 0. SIGALRM interrupts both: timeouts.
+   Not skalibs' buffer: its writes restart after EINTR, so a write
+   blocked on a program or queue that stopped reading would outlive the
+   timer. */
 typedef struct local_out_s local_out ;
 struct local_out_s
 {

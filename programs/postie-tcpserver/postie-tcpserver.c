@@ -41,12 +41,12 @@
 #include <skalibs/env.h>
 #include <skalibs/stralloc.h>
 #include <skalibs/tai.h>
+#include "gidlist.h"
 
 #define USAGE "postie-tcpserver [ -q | -Q | -v ] [ -4 | -6 ] [ -1 ] [ -c maxconn ] [ -C localmaxconn ] [ -n v6prefix ] [ -m message ] [ -b backlog ] [ -G gidlist ] [ -g gid ] [ -u uid ] [ -U ] [ -D ] [ -l localname ] ip port prog..."
 #define dieusage() strerr_dieusage(100, USAGE)
 
 #define MAXCONN_MAX 16384
-#define GIDLIST_MAX 64
 #define ACCEPT_BURST 64
 #define MESSAGE_MAX 400
 
@@ -78,26 +78,15 @@ static unsigned int scan_uint (char const *s, char const *what, unsigned int max
   return u ;
 }
 
-/* A comma-separated list of numeric gids. Not skalibs' gid_scanlist,
-   which also takes ':', ';' and blanks between the numbers and stops
-   quietly at the first thing that is not one: -G and $GIDLIST are
-   refused whole when any part is wrong (the gids of a privilege drop).
-   Nor setgroups_and_gid below: it puts the gid of -g into the group list,
-   where -G alone says what the list is (as ucspi-tcp's tcpserver). */
+/* A GIDLIST (gidlist.h), refused whole when any part is wrong. The list
+   is set as it is, not with skalibs' setgroups_and_gid, which puts the
+   gid of -g into it: -G alone says what the list is (as ucspi-tcp's
+   tcpserver). */
 static size_t scan_gidlist (char const *s, gid_t *tab, char const *what)
 {
-  size_t n = 0 ;
-  if (!*s) return 0 ;
-  for (;;)
-  {
-    unsigned int u ;
-    size_t len = uint_scan(s, &u) ;
-    if (!len || n >= GIDLIST_MAX || (s[len] && s[len] != ',')) strerr_dief(100, "invalid ", what) ;
-    tab[n++] = u ;
-    s += len ;
-    if (!*s) return n ;
-    s++ ;
-  }
+  ssize_t n = gidlist_scan(s, tab) ;
+  if (n < 0) strerr_dief(100, "invalid ", what) ;
+  return n ;
 }
 
 static int is_any_zero (char const *s)

@@ -35,6 +35,7 @@
 #include <skalibs/allreadwrite.h>
 #include <skalibs/bytestr.h>
 #include <skalibs/djbunix.h>
+#include <skalibs/setgroups.h>
 #include <skalibs/sgetopt.h>
 #include <skalibs/strerr.h>
 #include <skalibs/tai.h>
@@ -115,7 +116,7 @@ static void readpriv (void)
 static void droppriv (void)
 {
   if (!flagdrop) return ;
-  if (setgroups(1, &dropgid) < 0 || setgid(dropgid) < 0) strerr_diefu(111, "setgid to TLS_GID") ;
+  if (setgroups_and_gid(dropgid, 0, 0) < 0 || setgid(dropgid) < 0) strerr_diefu(111, "setgid to TLS_GID") ;
   if (setuid(dropuid) < 0) strerr_diefu(111, "setuid to TLS_UID") ;
 }
 
