@@ -186,13 +186,13 @@ static int status_items (parser *p, box const *b)
     char const *a ;
     size_t l = p_atom(p, &a) ;
     if (!l) return 1 ;
-    if (b && !first) puts_(" ") ;
+    if (b && !first) putraw(" ") ;
     first = 0 ;
-    if (l == 8 && !case_diffb(a, 8, "MESSAGES")) { if (b) { puts_("MESSAGES ") ; putnum(b->n) ; } }
-    else if (l == 6 && !case_diffb(a, 6, "RECENT")) { if (b) puts_("RECENT 0") ; }
-    else if (l == 7 && !case_diffb(a, 7, "UIDNEXT")) { if (b) { puts_("UIDNEXT ") ; putnum(b->uidnext) ; } }
-    else if (l == 11 && !case_diffb(a, 11, "UIDVALIDITY")) { if (b) { puts_("UIDVALIDITY ") ; putnum(b->uidvalidity) ; } }
-    else if (l == 6 && !case_diffb(a, 6, "UNSEEN")) { if (b) { puts_("UNSEEN ") ; putnum(unseen) ; } }
+    if (l == 8 && !case_diffb(a, 8, "MESSAGES")) { if (b) { putraw("MESSAGES ") ; putnum(b->n) ; } }
+    else if (l == 6 && !case_diffb(a, 6, "RECENT")) { if (b) putraw("RECENT 0") ; }
+    else if (l == 7 && !case_diffb(a, 7, "UIDNEXT")) { if (b) { putraw("UIDNEXT ") ; putnum(b->uidnext) ; } }
+    else if (l == 11 && !case_diffb(a, 11, "UIDVALIDITY")) { if (b) { putraw("UIDVALIDITY ") ; putnum(b->uidvalidity) ; } }
+    else if (l == 6 && !case_diffb(a, 6, "UNSEEN")) { if (b) { putraw("UNSEEN ") ; putnum(unseen) ; } }
     else return 0 ;
     if (!p_sp(p)) return 1 ;
   }
@@ -302,7 +302,7 @@ void cmd_list (parser *p, char const *tag, int lsub)
   if (sel & LS_SUBSCRIBED) ret |= LR_SUBSCRIBED ;
   if (np == 1 && !pl[0] && !sel)
   {
-    puts_(lsub ? "* LSUB (\\Noselect) \".\" \"\"\r\n" : "* LIST (\\Noselect) \".\" \"\"\r\n") ;
+    putraw(lsub ? "* LSUB (\\Noselect) \".\" \"\"\r\n" : "* LIST (\\Noselect) \".\" \"\"\r\n") ;
     tagged(tag, lsub ? "OK LSUB completed" : "OK LIST completed") ;
     return ;
   }
@@ -338,19 +338,19 @@ void cmd_list (parser *p, char const *tag, int lsub)
       if ((sel & LS_SPECIALUSE) && !su) continue ;
       if (lsub)
       {
-        puts_("* LSUB () \".\" ") ;
-        if (!strcmp(nm, "INBOX")) puts_("INBOX") ; else putstring(nm, nl) ;
-        puts_("\r\n") ;
+        putraw("* LSUB () \".\" ") ;
+        if (!strcmp(nm, "INBOX")) putraw("INBOX") ; else putstring(nm, nl) ;
+        putraw("\r\n") ;
         continue ;
       }
-      puts_("* LIST (") ;
-      if (!exists) puts_("\\NonExistent") ;
-      else puts_(names_haschild(&fl, nm, nl) ? "\\HasChildren" : "\\HasNoChildren") ;
-      if (sub) puts_(" \\Subscribed") ;
-      if (su && exists) { puts_(" ") ; puts_(su) ; }
-      puts_(") \".\" ") ;
-      if (!strcmp(nm, "INBOX")) puts_("INBOX") ; else putstring(nm, nl) ;
-      puts_("\r\n") ;
+      putraw("* LIST (") ;
+      if (!exists) putraw("\\NonExistent") ;
+      else putraw(names_haschild(&fl, nm, nl) ? "\\HasChildren" : "\\HasNoChildren") ;
+      if (sub) putraw(" \\Subscribed") ;
+      if (su && exists) { putraw(" ") ; putraw(su) ; }
+      putraw(") \".\" ") ;
+      if (!strcmp(nm, "INBOX")) putraw("INBOX") ; else putstring(nm, nl) ;
+      putraw("\r\n") ;
       if ((ret & LR_STATUS) && exists)
       {
         char dir[512] ;
@@ -360,11 +360,11 @@ void cmd_list (parser *p, char const *tag, int lsub)
         if (!box_name_to_dir(nm, nl, dir, sizeof dir)) continue ;
         strcpy(b.dir, dir) ;
         if (!box_sync(&b, 1)) continue ;
-        puts_("* STATUS ") ;
-        if (!strcmp(nm, "INBOX")) puts_("INBOX") ; else putstring(nm, nl) ;
-        puts_(" (") ;
+        putraw("* STATUS ") ;
+        if (!strcmp(nm, "INBOX")) putraw("INBOX") ; else putstring(nm, nl) ;
+        putraw(" (") ;
         status_items(&q, &b) ;
-        puts_(")\r\n") ;
+        putraw(")\r\n") ;
         box_free(&b) ;
       }
     }
@@ -389,10 +389,10 @@ void cmd_status (parser *p, char const *tag)
   memset(&b, 0, sizeof b) ;
   strcpy(b.dir, dir) ;
   if (!box_sync(&b, 1)) { tagged(tag, "NO [UNAVAILABLE] cannot read the folder") ; return ; }
-  puts_("* STATUS ") ; putstring(name, nlen) ; puts_(" (") ;
+  putraw("* STATUS ") ; putstring(name, nlen) ; putraw(" (") ;
   p->pos = st ;
   status_items(p, &b) ;
-  puts_(")\r\n") ;
+  putraw(")\r\n") ;
   box_free(&b) ;
   tagged(tag, "OK STATUS completed") ;
 }

@@ -268,7 +268,7 @@ void cmd_search (box *b, parser *p, int uid, char const *tag)
     return ;
   }
   if (!ok || !p_end(p)) { stralloc_free(&saved) ; bad(tag, "BAD syntax: SEARCH keys") ; return ; }
-  puts_("* SEARCH") ;
+  putraw("* SEARCH") ;
   for (i = 0 ; i < b->n ; i++)
   {
     int r ;
@@ -276,9 +276,9 @@ void cmd_search (box *b, parser *p, int uid, char const *tag)
     memcpy(p->s + start, saved.s, saved.len) ;
     c.i = i ; c.loaded = 0 ;
     r = keys(p, &c, 0) ;
-    if (r > 0) { puts_(" ") ; putnum(uid ? b->m[i].uid : i + 1) ; }
+    if (r > 0) { putraw(" ") ; putnum(uid ? b->m[i].uid : i + 1) ; }
   }
-  puts_("\r\n") ;
+  putraw("\r\n") ;
   stralloc_free(&c.msg) ;
   stralloc_free(&saved) ;
   tagged(tag, "OK SEARCH completed") ;
