@@ -91,6 +91,9 @@ static void dummyhash (char const *pw)
   crypt_rn(pw, salt, &cd, sizeof cd) ;
 }
 
+/* Over 80 lines: the checkpassword steps in their order (read fd 3,
+   look up, check, set the environment, drop to the user, exec), each
+   wiping what it must on failure. */
 int main (int argc, char const *const *argv)
 {
   usersdb_entry e ;

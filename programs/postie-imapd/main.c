@@ -359,7 +359,21 @@ static void expunge (seqset const *uids, unsigned char const *only, int silent)
   }
 }
 
-/* COPY and MOVE */
+/* The keywords kw of a message of cur as the folder dir (its table dkw)
+   writes them: by name, since its letters may differ. 1 with them in
+   *dk, 0 (errno; ENOSPC: dir has no room for one more). */
+static int copy_keywords (char const *dir, kwtab *dkw, uint32_t kw, uint32_t *dk)
+{
+  kwnames kn ;
+  unsigned int k ;
+  kn.count = 0 ;
+  for (k = 0 ; k < KW_N ; k++)
+    if ((kw & (1u << k)) && cur.kw.name[k][0]) { kn.s[kn.count] = cur.kw.name[k] ; kn.n[kn.count++] = strlen(cur.kw.name[k]) ; }
+  return kw_mask(dir, dkw, &kn, 1, dk, 0) ;
+}
+
+/* COPY and MOVE (about 85 lines: the copies, then the COPYUID answer
+   and MOVE's expunge, which need the UIDs the copies were given) */
 static void cmd_copy (parser *p, char const *tag, int uid, int move)
 {
   seqset s ;
@@ -383,19 +397,10 @@ static void cmd_copy (parser *p, char const *tag, int uid, int move)
     char uniq[128] ;
     uint32_t dk = 0 ;
     if (!seq_has(&s, uid ? cur.m[i].uid : i + 1, star)) continue ;
-    if (cur.m[i].kw)
+    if (cur.m[i].kw && !copy_keywords(dir, &dkw, cur.m[i].kw, &dk))
     {
-      /* the keywords by name: the destination's letters may differ */
-      kwnames kn ;
-      unsigned int k ;
-      kn.count = 0 ;
-      for (k = 0 ; k < KW_N ; k++)
-        if ((cur.m[i].kw & (1u << k)) && cur.kw.name[k][0]) { kn.s[kn.count] = cur.kw.name[k] ; kn.n[kn.count++] = strlen(cur.kw.name[k]) ; }
-      if (!kw_mask(dir, &dkw, &kn, 1, &dk, 0))
-      {
-        tagged(tag, errno == ENOSPC ? "NO [LIMIT] the destination has 26 keywords already, the most it can keep" : "NO [SERVERBUG] cannot copy the keywords") ;
-        goto end ;
-      }
+      tagged(tag, errno == ENOSPC ? "NO [LIMIT] the destination has 26 keywords already, the most it can keep" : "NO [SERVERBUG] cannot copy the keywords") ;
+      goto end ;
     }
     src.len = 0 ;
     if (!stralloc_cats(&src, cur.dir) || !stralloc_cats(&src, "/") || !stralloc_cats(&src, cur.names.s + cur.m[i].name) || !stralloc_0(&src)) die_temp("allocate memory") ;
@@ -457,6 +462,8 @@ static void cmd_copy (parser *p, char const *tag, int uid, int move)
   stralloc_free(&src) ; stralloc_free(&uniqs) ; stralloc_free(&srcuids) ; stralloc_free(&dstuids) ;
 }
 
+/* About 90 lines: one job, storing one APPEND; its two ways in (a literal
+   spooled to a file, or one in memory) meet at stored:. */
 static void cmd_append (parser *p, char const *tag)
 {
   char dir[512] ;
@@ -660,6 +667,8 @@ static void special_folders (void)
     if (!isdir(names[k]) && !box_create(names[k]) && errno != EEXIST) strerr_warnwusys("create ", names[k]) ;
 }
 
+/* Over 80 lines: the session's start (environment, controls, the
+   login's tagged OK) and the command loop, one dispatch line per command. */
 int main (int argc, char const *const *argv)
 {
   stralloc c = STRALLOC_ZERO ;

@@ -288,6 +288,72 @@ static uint32_t uidvalidity_new (void)
   return v ;
 }
 
+/* The entries of a postie-uids file (uf, its first line the header),
+   sorted by unique part, into *e, *ne; a malformed line, or a UID not
+   below next, sets *changed. 0 out of memory. */
+static int uids_entries (char const *uf, uint32_t next, ent **ep, size_t *nep, int *changed)
+{
+  char const *s = strchr(uf, '\n') + 1 ;
+  size_t lines = 0, ne = 0 ;
+  char const *t ;
+  ent *e ;
+  for (t = s ; *t ; t++) if (*t == '\n') lines++ ;
+  e = malloc((lines + 1) * sizeof(ent)) ;
+  if (!e) return 0 ;
+  while (*s)
+  {
+    char const *nl = strchr(s, '\n') ;
+    uint32_t u ;
+    size_t k ;
+    if (!nl) break ;
+    k = uint32_scan(s, &u) ;
+    if (k && s[k] == ' ' && u && u < next && nl > s + k + 1)
+    {
+      e[ne].uid = u ; e[ne].off = s + k + 1 - uf ; e[ne].len = nl - (s + k + 1) ;
+      ne++ ;
+    }
+    else *changed = 1 ;
+    s = nl + 1 ;
+  }
+  sortbase = uf ;
+  qsort(e, ne, sizeof(ent), &cmpent) ;
+  *ep = e ; *nep = ne ;
+  return 1 ;
+}
+
+/* UIDs for the n files (names in names): a unique part listed in e keeps
+   its UID; the others get new ones from *next in file name order
+   (delivery order for the usual time-based names), and set *changed.
+   0 out of memory or out of UIDs. */
+static int uids_assign (msg *files, size_t n, char const *names, ent *e, size_t ne, char const *uf, uint32_t *next, int *changed)
+{
+  size_t nu = 0, i ;
+  for (i = 0 ; i < n ; i++)
+  {
+    ent *hit = ne ? ent_find(e, ne, uf, names + files[i].name + 4) : 0 ;
+    if (hit) files[i].uid = hit->uid ;
+    else nu++ ;
+  }
+  if (nu)
+  {
+    /* the new ones in file name order, sorted (not picked one by one:
+       a first look at a folder of 100,000 took n * n comparisons) */
+    size_t *ix = malloc(nu * sizeof(size_t)), k = 0 ;
+    if (!ix) return 0 ;
+    for (i = 0 ; i < n ; i++) if (!files[i].uid) ix[k++] = i ;
+    sortbase = names ; sortfiles = files ;
+    qsort(ix, nu, sizeof(size_t), &cmpnewname) ;
+    for (k = 0 ; k < nu ; k++)
+    {
+      if (*next == 0xffffffffu) { free(ix) ; return 0 ; }
+      files[ix[k]].uid = (*next)++ ;
+    }
+    free(ix) ;
+    *changed = 1 ;
+  }
+  return 1 ;
+}
+
 /* A fresh snapshot of b->dir into b (b->names, b->m, b->n replaced),
    UIDs given to new messages, postie-uids rewritten when it changed. */
 int box_sync (box *b, int first)
@@ -310,33 +376,7 @@ int box_sync (box *b, int first)
     next = 1 ;
     changed = 1 ;
   }
-  else
-  {
-    /* the entries, sorted by unique part */
-    char *s = strchr(uf.s, '\n') + 1 ;
-    size_t lines = 0 ;
-    char *t ;
-    for (t = s ; *t ; t++) if (*t == '\n') lines++ ;
-    e = malloc((lines + 1) * sizeof(ent)) ;
-    if (!e) goto err ;
-    while (*s)
-    {
-      char *nl = strchr(s, '\n') ;
-      uint32_t u ;
-      size_t k ;
-      if (!nl) break ;
-      k = uint32_scan(s, &u) ;
-      if (k && s[k] == ' ' && u && u < next && nl > s + k + 1)
-      {
-        e[ne].uid = u ; e[ne].off = s + k + 1 - uf.s ; e[ne].len = nl - (s + k + 1) ;
-        ne++ ;
-      }
-      else changed = 1 ;
-      s = nl + 1 ;
-    }
-    sortbase = uf.s ;
-    qsort(e, ne, sizeof(ent), &cmpent) ;
-  }
+  else if (!uids_entries(uf.s, next, &e, &ne, &changed)) goto err ;
   {
     unsigned int tries = 0 ;
    rescan:
@@ -355,32 +395,7 @@ int box_sync (box *b, int first)
   }
   /* UIDs: known unique parts keep theirs; the others get new ones in
      file name order (delivery order for the usual time-based names). */
-  {
-    size_t nu = 0 ;
-    for (i = 0 ; i < n ; i++)
-    {
-      ent *hit = ne ? ent_find(e, ne, uf.s, names.s + files[i].name + 4) : 0 ;
-      if (hit) files[i].uid = hit->uid ;
-      else nu++ ;
-    }
-    if (nu)
-    {
-      /* the new ones in file name order, sorted (not picked one by one:
-         a first look at a folder of 100,000 took n * n comparisons) */
-      size_t *ix = malloc(nu * sizeof(size_t)), k = 0 ;
-      if (!ix) goto err ;
-      for (i = 0 ; i < n ; i++) if (!files[i].uid) ix[k++] = i ;
-      sortbase = names.s ; sortfiles = files ;
-      qsort(ix, nu, sizeof(size_t), &cmpnewname) ;
-      for (k = 0 ; k < nu ; k++)
-      {
-        if (next == 0xffffffffu) { free(ix) ; goto err ; }
-        files[ix[k]].uid = next++ ;
-      }
-      free(ix) ;
-      changed = 1 ;
-    }
-  }
+  if (!uids_assign(files, n, names.s, e, ne, uf.s, &next, &changed)) goto err ;
   if (n) qsort(files, n, sizeof(msg), &cmpuid) ;  /* files is null in an empty folder */
   /* a message seen twice (renamed while we read): keep one */
   {

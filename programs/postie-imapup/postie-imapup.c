@@ -350,6 +350,8 @@ static size_t scantag (char const *s)
   return i <= TAG_MAX ? i : 0 ;
 }
 
+/* Over 80 lines: the start, then the pre-login command loop, one
+   dispatch line per command. */
 int main (int argc, char const *const *argv)
 {
   char line[LINE_MAX + 1] ;

@@ -132,6 +132,8 @@ static void report_id (char const *id, size_t idlen)
   if (allwrite(fd, line, idlen + 1) < idlen + 1) { /* the id is only informative */ }
 }
 
+/* About 90 lines, on purpose: the numbered steps of the safety argument
+   (doc/queue.md) in one place, in their order. */
 int main (void)
 {
   unsigned long databytes ;
