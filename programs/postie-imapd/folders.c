@@ -298,7 +298,8 @@ static char const *list_args (parser *p, int lsub, char **ref, size_t *rl, char 
    SPECIAL-USE (RFC 6154), REMOTE, several patterns, the return options
    SUBSCRIBED, CHILDREN, SPECIAL-USE and STATUS (LIST-STATUS, RFC 5819);
    and LSUB. The folders are read once, sorted: \HasChildren by
-   bisection, whatever their number. (About 85 lines: the answer; the arguments are list_args'.) */
+   bisection, whatever their number. About 85 lines: the answer (the
+   arguments are list_args'). */
 void cmd_list (parser *p, char const *tag, int lsub)
 {
   char *ref, *pat[PATS_MAX] ;
