@@ -394,8 +394,6 @@ static int prepare (box *b, size_t i, int need, stralloc *sa, int *fd, uint64_t 
   return 0 ;
 }
 
-/* About 100 lines, on purpose: FETCH's item list parsed as RFC 3501
-   writes it (one case per item) and the answers written in that order. */
 void cmd_fetch (box *b, parser *p, int uid, char const *tag)
 {
   item items[ITEMS_MAX] ;
@@ -452,7 +450,7 @@ void cmd_fetch (box *b, parser *p, int uid, char const *tag)
       if (errno == ENOENT && msg_refind(b, i) && prepare(b, i, need, &msgbuf, &fd, &size)) ;
       else { missing = 1 ; continue ; }
     }
-    if (setseen && !(b->m[i].flags & FL_SEEN)) msg_setflags(b, i, b->m[i].flags | FL_SEEN, b->m[i].kw) ;
+    if (setseen && !(b->m[i].flags & FL_SEEN)) msg_setflags(b, i, b->m[i].flags | FL_SEEN, msg_kw(b, i)) ;
     else setseen = setseen ;
     putraw("* ") ; putnum(i + 1) ; putraw(" FETCH (") ;
     if (uid) { putraw("UID ") ; putnum(b->m[i].uid) ; sp = 1 ; }
@@ -466,9 +464,9 @@ void cmd_fetch (box *b, parser *p, int uid, char const *tag)
       sp = 1 ;
       switch (it->kind)
       {
-        case I_FLAGS : putraw("FLAGS ") ; put_flags(&b->kw, b->m[i].flags, b->m[i].kw) ; flagsdone = 1 ; break ;
+        case I_FLAGS : putraw("FLAGS ") ; put_flags(&b->kw, b->m[i].flags, msg_kw(b, i)) ; flagsdone = 1 ; break ;
         case I_UID : putraw("UID ") ; putnum(b->m[i].uid) ; break ;
-        case I_INTERNALDATE : putraw("INTERNALDATE ") ; put_internaldate(b->m[i].mtime) ; break ;
+        case I_INTERNALDATE : putraw("INTERNALDATE ") ; put_internaldate(msg_mtime(b, i)) ; break ;
         case I_SIZE : putraw("RFC822.SIZE ") ; putnum(size) ; break ;
         case I_ENVELOPE : putraw("ENVELOPE ") ; put_envelope(msgbuf.s, msgbuf.len) ; break ;
         case I_BODYSTRUCTURE : putraw("BODYSTRUCTURE ") ; put_bodystructure(msgbuf.s, msgbuf.len, 1) ; break ;
@@ -492,7 +490,7 @@ void cmd_fetch (box *b, parser *p, int uid, char const *tag)
       }
     }
     if (fd >= 0) close(fd) ;
-    if (setseen && !flagsdone) { putraw(" FLAGS ") ; put_flags(&b->kw, b->m[i].flags, b->m[i].kw) ; }
+    if (setseen && !flagsdone) { putraw(" FLAGS ") ; put_flags(&b->kw, b->m[i].flags, msg_kw(b, i)) ; }
     putraw(")\r\n") ;
   }
   stralloc_free(&msgbuf) ;
@@ -529,13 +527,13 @@ void cmd_store (box *b, parser *p, int uid, char const *tag)
     uint32_t nk ;
     if (!seq_has(&s, uid ? b->m[i].uid : i + 1, star)) continue ;
     nf = mode > 0 ? b->m[i].flags | fl : mode < 0 ? b->m[i].flags & ~fl : fl ;
-    nk = mode > 0 ? b->m[i].kw | kw : mode < 0 ? b->m[i].kw & ~kw : kw ;
+    nk = mode > 0 ? msg_kw(b, i) | kw : mode < 0 ? msg_kw(b, i) & ~kw : kw ;
     if (!msg_setflags(b, i, nf, nk)) { failed = 1 ; continue ; }
     if (!silent)
     {
       putraw("* ") ; putnum(i + 1) ; putraw(" FETCH (") ;
       if (uid) { putraw("UID ") ; putnum(b->m[i].uid) ; putraw(" ") ; }
-      putraw("FLAGS ") ; put_flags(&b->kw, b->m[i].flags, b->m[i].kw) ; putraw(")\r\n") ;
+      putraw("FLAGS ") ; put_flags(&b->kw, b->m[i].flags, msg_kw(b, i)) ; putraw(")\r\n") ;
     }
   }
   tagged(tag, failed ? "NO some flags could not be stored (expunged meanwhile?)" : "OK STORE completed") ;

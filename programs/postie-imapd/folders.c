@@ -453,8 +453,8 @@ static int rmfolder (char const *dir)
     if (rmdir(pth.s) < 0) ok = 0 ;
   }
   {
-    static char const *const files[6] = { "postie-uids", "postie-uids.lock", "postie-uids.tmp", "postie-keywords", "postie-keywords.tmp", "maildirfolder" } ;
-    for (k = 0 ; k < 6 ; k++)
+    static char const *const files[8] = { "postie-uids", "postie-uids.lock", "postie-uids.tmp", "postie-keywords", "postie-keywords.tmp", "postie-index", "postie-index.tmp", "maildirfolder" } ;
+    for (k = 0 ; k < 8 ; k++)
     {
       pth.len = 0 ;
       if (stralloc_cats(&pth, dir) && stralloc_cats(&pth, "/") && stralloc_cats(&pth, files[k]) && stralloc_0(&pth)) unlink(pth.s) ;
@@ -502,7 +502,7 @@ void cmd_rename (parser *p, char const *tag)
       stralloc_free(&kf) ; stralloc_free(&kt) ;
     }
     for (i = 0 ; i < b.n ; i++)
-      box_add_file(to, b.names.s + b.m[i].name, 0, b.m[i].flags, b.m[i].kw, uniq, sizeof uniq) ;
+      box_add_file(to, msg_name(&b, i), 0, b.m[i].flags, msg_kw(&b, i), uniq, sizeof uniq) ;
     box_free(&b) ;
     tagged(tag, "OK RENAME completed") ;
     return ;

@@ -13,24 +13,32 @@
 #define FL_SEEN 8      /* S */
 #define FL_DELETED 16  /* T */
 
+/* A selected message, as little as can be: an idle session on a folder
+   of 100,000 holds 9 bytes a message (doc/imap-index.md, "Memory").
+   name is an offset: below the box's mapn, in the names block of its
+   mapped postie-index; from mapn on, in its names stralloc (those the
+   session listed or renamed itself). Either way the MSG_PRE bytes before
+   the name are the message's INTERNALDATE (the file's mtime) and its
+   file size (two int64, native order, unaligned). */
+#define MSG_PRE 16
 typedef struct msg_s msg ;
 struct msg_s
 {
   uint32_t uid ;
-  uint32_t name ;      /* offset in the names stralloc: "cur/NAME" */
-  uint64_t fsize ;     /* file size */
-  int64_t sent ;       /* size with CRLF line ends; -1: not known yet */
-  int64_t mtime ;      /* INTERNALDATE */
+  uint32_t name ;      /* "cur/NAME\0", see above */
   unsigned char flags ;
-  unsigned char gone ; /* its file vanished: expunged by someone else */
-  uint32_t kw ;        /* keywords: bit k is the letter 'a' + k */
-} ;
+} __attribute__((packed)) ;
 
 /* a folder's keywords: name[k] for the letter 'a' + k, "" unused */
 #define KW_N 26
 #define KW_LEN 64
 typedef struct kwtab_s kwtab ;
 struct kwtab_s { char name[KW_N][KW_LEN + 1] ; } ;
+
+/* what a folder's index was built from (index.c): the mtimes of new/
+   and cur/ (seconds, nanoseconds), postie-uids' mtime, inode and size */
+typedef struct idxstamp_s idxstamp ;
+struct idxstamp_s { uint64_t v[8] ; } ;
 
 typedef struct box_s box ;
 struct box_s
@@ -39,11 +47,19 @@ struct box_s
   int readonly ;
   uint32_t uidvalidity ;
   uint32_t uidnext ;
-  stralloc names ;
+  stralloc names ;      /* entries: INTERNALDATE, file size (8 bytes each), "cur/NAME\0" */
+  char *map ;          /* postie-index, mapped (read only); 0: none */
+  size_t maplen ;
+  char const *mapnames ;  /* its names block, mapn bytes */
+  uint32_t mapn ;
   msg *m ;
   size_t n ;
   size_t cap ;
+  uint32_t *kwbits ;   /* each message's keywords; 0 while none has any */
+  uint32_t *sent ;     /* each message's size as sent, plus 1 (0: not known yet); 0 until one is known */
   kwtab kw ;
+  idxstamp stamp ;     /* the files this snapshot was read from */
+  int fresh ;          /* stamp is trustworthy: unchanged files mean an unchanged folder */
 } ;
 
 /* main.c: output */
@@ -58,7 +74,20 @@ extern unsigned long maxmessage ;
 /* mbox.c */
 extern int box_name_to_dir (char const *name, size_t len, char *dir, size_t max) ;
 extern int box_sync (box *b, int first) ;  /* 1 ok, 0 error (errno) */
+extern int box_unchanged (box *b) ;  /* 1: the folder is as b was read from it */
 extern void box_free (box *b) ;
+extern void box_release (box *b) ;  /* the mapped index's pages given back: a command is over */
+extern void box_remove (box *b, size_t i) ;  /* message i out of the snapshot */
+static inline char const *msg_name (box const *b, size_t i)
+{
+  uint32_t o = b->m[i].name ;
+  return o < b->mapn ? b->mapnames + o : b->names.s + (o - b->mapn) ;
+}
+static inline uint32_t msg_kw (box const *b, size_t i) { return b->kwbits ? b->kwbits[i] : 0 ; }
+extern int64_t msg_mtime (box const *b, size_t i) ;  /* INTERNALDATE */
+extern uint64_t msg_fsize (box const *b, size_t i) ;  /* the file's size, when it was listed */
+extern int64_t msg_sent (box const *b, size_t i) ;   /* size as sent, -1 not known */
+extern void msg_setsent (box *b, size_t i, int64_t n) ;
 extern void flags_letters (unsigned char fl, uint32_t kw, char *s) ;  /* at most 32 bytes with NUL */
 extern int box_lock (char const *dir) ;  /* fd, -1 */
 extern void box_unlock (int fd) ;
@@ -69,6 +98,13 @@ extern int box_add_file (char const *dir, char const *src, int link_it, unsigned
 extern uint32_t box_uid_of (box *b, char const *uniq) ;
 extern int box_create (char const *dir) ;
 extern int msg_refind (box *b, size_t i) ;
+
+/* index.c */
+extern int idx_stampdirs (char const *dir, idxstamp *s) ;
+extern int idx_stampuids (char const *dir, idxstamp *s) ;
+extern int idx_write (box const *b, idxstamp const *s) ;
+extern int idx_check (char const *buf, size_t len, idxstamp const *s) ;
+extern int idx_read (box *b, idxstamp const *s) ;
 
 /* keywords.c */
 extern int kw_load (char const *dir, kwtab *t) ;

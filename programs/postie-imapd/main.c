@@ -226,7 +226,7 @@ static int readcmd (stralloc *c, char *tag)
   }
 }
 
-static void put_flags_of (box *b, size_t i) { put_flags(&b->kw, b->m[i].flags, b->m[i].kw) ; }
+static void put_flags_of (box *b, size_t i) { put_flags(&b->kw, b->m[i].flags, msg_kw(b, i)) ; }
 
 /* The changes since the last look at the selected folder: EXPUNGE,
    EXISTS, FETCH FLAGS. */
@@ -236,12 +236,18 @@ static void update (void)
   size_t on = cur.n, i, j ;
   kwtab okw ;
   if (!selected) return ;
+  okw = cur.kw ;
+  if (box_unchanged(&cur))
+  {
+    /* nothing to compare: only keywords another session added */
+    if (memcmp(&okw, &cur.kw, sizeof okw)) put_flaglists(&cur) ;
+    return ;
+  }
   ou = malloc((on + 1) * sizeof(uint32_t)) ;
   ok = malloc((on + 1) * sizeof(uint32_t)) ;
   of = malloc(on + 1) ;
   if (!ou || !of || !ok) die_temp("allocate memory") ;
-  for (i = 0 ; i < on ; i++) { ou[i] = cur.m[i].uid ; of[i] = cur.m[i].flags ; ok[i] = cur.m[i].kw ; }
-  okw = cur.kw ;
+  for (i = 0 ; i < on ; i++) { ou[i] = cur.m[i].uid ; of[i] = cur.m[i].flags ; ok[i] = msg_kw(&cur, i) ; }
   if (!box_sync(&cur, 0)) die_temp("read the folder") ;
   if (memcmp(&okw, &cur.kw, sizeof okw)) put_flaglists(&cur) ;  /* keywords added by another session */
   /* expunged: those no longer there, from the last down */
@@ -264,7 +270,7 @@ static void update (void)
     for (i = 0 ; i < cur.n ; i++)
     {
       while (k < on && ou[k] < cur.m[i].uid) k++ ;
-      if (k < on && ou[k] == cur.m[i].uid && (of[k] != cur.m[i].flags || ok[k] != cur.m[i].kw))
+      if (k < on && ou[k] == cur.m[i].uid && (of[k] != cur.m[i].flags || ok[k] != msg_kw(&cur, i)))
       {
         putraw("* ") ; putnum(i + 1) ; putraw(" FETCH (FLAGS ") ; put_flags_of(&cur, i) ; putraw(")\r\n") ;
       }
@@ -339,17 +345,16 @@ static void expunge (seqset const *uids, unsigned char const *only, int silent)
     if (!(cur.m[i].flags & FL_DELETED)) continue ;
     if (uids && !seq_has(uids, cur.m[i].uid, star)) continue ;
     if (only && !only[i]) continue ;
-    if (!stralloc_cats(&pth, cur.dir) || !stralloc_cats(&pth, "/") || !stralloc_cats(&pth, cur.names.s + cur.m[i].name) || !stralloc_0(&pth)) die_temp("allocate memory") ;
+    if (!stralloc_cats(&pth, cur.dir) || !stralloc_cats(&pth, "/") || !stralloc_cats(&pth, msg_name(&cur, i)) || !stralloc_0(&pth)) die_temp("allocate memory") ;
     if (unlink(pth.s) < 0 && errno == ENOENT && msg_refind(&cur, i) && (cur.m[i].flags & FL_DELETED))
     {
       pth.len = 0 ;
-      if (stralloc_cats(&pth, cur.dir) && stralloc_cats(&pth, "/") && stralloc_cats(&pth, cur.names.s + cur.m[i].name) && stralloc_0(&pth)) unlink(pth.s) ;
+      if (stralloc_cats(&pth, cur.dir) && stralloc_cats(&pth, "/") && stralloc_cats(&pth, msg_name(&cur, i)) && stralloc_0(&pth)) unlink(pth.s) ;
     }
     stralloc_free(&pth) ;
     dirty = 1 ;
     if (!silent) { putraw("* ") ; putnum(i + 1) ; putraw(" EXPUNGE\r\n") ; }
-    memmove(cur.m + i, cur.m + i + 1, (cur.n - i - 1) * sizeof(msg)) ;
-    cur.n-- ;
+    box_remove(&cur, i) ;
   }
   if (dirty)
   {
@@ -359,21 +364,7 @@ static void expunge (seqset const *uids, unsigned char const *only, int silent)
   }
 }
 
-/* The keywords kw of a message of cur as the folder dir (its table dkw)
-   writes them: by name, since its letters may differ. 1 with them in
-   *dk, 0 (errno; ENOSPC: dir has no room for one more). */
-static int copy_keywords (char const *dir, kwtab *dkw, uint32_t kw, uint32_t *dk)
-{
-  kwnames kn ;
-  unsigned int k ;
-  kn.count = 0 ;
-  for (k = 0 ; k < KW_N ; k++)
-    if ((kw & (1u << k)) && cur.kw.name[k][0]) { kn.s[kn.count] = cur.kw.name[k] ; kn.n[kn.count++] = strlen(cur.kw.name[k]) ; }
-  return kw_mask(dir, dkw, &kn, 1, dk, 0) ;
-}
-
-/* COPY and MOVE (about 85 lines: the copies, then the COPYUID answer
-   and MOVE's expunge, which need the UIDs the copies were given) */
+/* COPY and MOVE */
 static void cmd_copy (parser *p, char const *tag, int uid, int move)
 {
   seqset s ;
@@ -397,13 +388,22 @@ static void cmd_copy (parser *p, char const *tag, int uid, int move)
     char uniq[128] ;
     uint32_t dk = 0 ;
     if (!seq_has(&s, uid ? cur.m[i].uid : i + 1, star)) continue ;
-    if (cur.m[i].kw && !copy_keywords(dir, &dkw, cur.m[i].kw, &dk))
+    if (msg_kw(&cur, i))
     {
-      tagged(tag, errno == ENOSPC ? "NO [LIMIT] the destination has 26 keywords already, the most it can keep" : "NO [SERVERBUG] cannot copy the keywords") ;
-      goto end ;
+      /* the keywords by name: the destination's letters may differ */
+      kwnames kn ;
+      unsigned int k ;
+      kn.count = 0 ;
+      for (k = 0 ; k < KW_N ; k++)
+        if ((msg_kw(&cur, i) & (1u << k)) && cur.kw.name[k][0]) { kn.s[kn.count] = cur.kw.name[k] ; kn.n[kn.count++] = strlen(cur.kw.name[k]) ; }
+      if (!kw_mask(dir, &dkw, &kn, 1, &dk, 0))
+      {
+        tagged(tag, errno == ENOSPC ? "NO [LIMIT] the destination has 26 keywords already, the most it can keep" : "NO [SERVERBUG] cannot copy the keywords") ;
+        goto end ;
+      }
     }
     src.len = 0 ;
-    if (!stralloc_cats(&src, cur.dir) || !stralloc_cats(&src, "/") || !stralloc_cats(&src, cur.names.s + cur.m[i].name) || !stralloc_0(&src)) die_temp("allocate memory") ;
+    if (!stralloc_cats(&src, cur.dir) || !stralloc_cats(&src, "/") || !stralloc_cats(&src, msg_name(&cur, i)) || !stralloc_0(&src)) die_temp("allocate memory") ;
     if (!box_add_file(dir, src.s, 1, cur.m[i].flags & ~FL_DELETED, dk, uniq, sizeof uniq))
     {
       /* the source renamed meanwhile: look it up again, once (ENOENT
@@ -437,7 +437,7 @@ static void cmd_copy (parser *p, char const *tag, int uid, int move)
   {
     for (i = 0 ; i < cur.n ; i++)
       if (seq_has(&s, uid ? cur.m[i].uid : i + 1, star) && !(cur.m[i].flags & FL_DELETED))
-        msg_setflags(&cur, i, cur.m[i].flags | FL_DELETED, cur.m[i].kw) ;
+        msg_setflags(&cur, i, cur.m[i].flags | FL_DELETED, msg_kw(&cur, i)) ;
     {
       /* only those just moved, however many */
       unsigned char *only = calloc(cur.n + 1, 1) ;
@@ -462,8 +462,6 @@ static void cmd_copy (parser *p, char const *tag, int uid, int move)
   stralloc_free(&src) ; stralloc_free(&uniqs) ; stralloc_free(&srcuids) ; stralloc_free(&dstuids) ;
 }
 
-/* About 90 lines: one job, storing one APPEND; its two ways in (a literal
-   spooled to a file, or one in memory) meet at stored:. */
 static void cmd_append (parser *p, char const *tag)
 {
   char dir[512] ;
@@ -599,6 +597,7 @@ static void cmd_idle (char const *tag)
     update() ;
     flush() ;
     if (in.pos < in.len) break ;
+    if (selected) box_release(&cur) ;
     tain_now_g() ;
     tain_addsec_g(&deadline, idlepoll) ;
     if (tain_less(&end, &deadline)) deadline = end ;
@@ -667,8 +666,6 @@ static void special_folders (void)
     if (!isdir(names[k]) && !box_create(names[k]) && errno != EEXIST) strerr_warnwusys("create ", names[k]) ;
 }
 
-/* Over 80 lines: the session's start (environment, controls, the
-   login's tagged OK) and the command loop, one dispatch line per command. */
 int main (int argc, char const *const *argv)
 {
   stralloc c = STRALLOC_ZERO ;
@@ -762,5 +759,6 @@ int main (int argc, char const *const *argv)
     else if (cmdis(cmd, cl, "MOVE")) cmd_copy(&p, tag, uid, 1) ;
     else bad(tag, "BAD unknown command") ;
     if (c.a > CMD_MAX) stralloc_free(&c) ;
+    if (selected) box_release(&cur) ;
   }
 }

@@ -13,11 +13,13 @@
 #include <time.h>
 #include <dirent.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <skalibs/allreadwrite.h>
 #include <skalibs/djbunix.h>
 #include <skalibs/stralloc.h>
+#include <skalibs/strerr.h>
 #include <skalibs/types.h>
 #include "fsync_dir.h"
 #include "imapd.h"
@@ -53,8 +55,12 @@ static ent *ent_find (ent *e, size_t ne, char const *base, char const *nm)
   return 0 ;
 }
 
+/* a message as the listing finds it, before it goes into the box */
+typedef struct fmsg_s fmsg ;
+struct fmsg_s { uint32_t uid ; uint32_t name ; uint32_t kw ; unsigned char flags ; } ;
+
 /* indices into sortfiles, by file name (names in sortbase) */
-static msg const *sortfiles ;
+static fmsg const *sortfiles ;
 static int cmpnewname (void const *a, void const *b)
 {
   size_t const *x = a, *y = b ;
@@ -63,7 +69,7 @@ static int cmpnewname (void const *a, void const *b)
 
 static int cmpuid (void const *a, void const *b)
 {
-  msg const *x = a, *y = b ;
+  fmsg const *x = a, *y = b ;
   return (x->uid > y->uid) - (x->uid < y->uid) ;
 }
 
@@ -128,22 +134,28 @@ static int path3 (stralloc *sa, char const *a, char const *b, char const *c)
 }
 
 /* The messages of dir/cur (new/ moved into cur/ first), into names
-   ("cur/NAME\0" each) and files (one msg each, uid 0). */
-static int scan (char const *dir, stralloc *names, msg **files, size_t *n, size_t *cap)
+   (INTERNALDATE and size, MSG_PRE bytes, then "cur/NAME\0", each) and files (one each,
+   uid 0). The stamps of
+   new/ and cur/ go to st, taken after the moves and before cur/ is
+   listed; *fresh says whether they can be trusted (idx_stampdirs), and
+   that nothing was left in new/. */
+static int scan (char const *dir, stralloc *names, fmsg **files, size_t *n, size_t *cap, idxstamp *st, int *fresh)
 {
   static char const *const subs[2] = { "new", "cur" } ;
   stralloc p = STRALLOC_ZERO, q = STRALLOC_ZERO ;
   unsigned int k ;
+  int left = 0 ;
   for (k = 0 ; k < 2 ; k++)
   {
     DIR *d ;
+    if (k) *fresh = idx_stampdirs(dir, st) && !left ;
     if (!path3(&p, dir, subs[k], 0)) goto err ;
     d = opendir(p.s) ;
     if (!d) goto err ;
     for (;;)
     {
       struct dirent *de ;
-      struct stat st ;
+      struct stat sb ;
       size_t nl ;
       errno = 0 ;
       de = readdir(d) ;
@@ -152,31 +164,31 @@ static int scan (char const *dir, stralloc *names, msg **files, size_t *n, size_
       nl = strlen(de->d_name) ;
       if (nl > 250) continue ;
       if (!path3(&p, dir, subs[k], de->d_name)) { closedir(d) ; goto err ; }
-      if (lstat(p.s, &st) < 0 || !S_ISREG(st.st_mode)) continue ;
+      if (lstat(p.s, &sb) < 0 || !S_ISREG(sb.st_mode)) continue ;
       if (!k)
       {
         int hasinfo = !!strchr(de->d_name, ':') ;
         q.len = 0 ;
         if (!stralloc_cats(&q, dir) || !stralloc_cats(&q, "/cur/") || !stralloc_cats(&q, de->d_name)
          || (!hasinfo && !stralloc_cats(&q, ":2,")) || !stralloc_0(&q)) { closedir(d) ; goto err ; }
-        rename(p.s, q.s) ;  /* seen again in cur/ below, or left for next time */
+        if (rename(p.s, q.s) < 0) left = 1 ;  /* seen again in cur/ below, or left for next time */
         continue ;
       }
       if (*n >= *cap)
       {
         size_t nc = *cap ? *cap * 2 : 256 ;
-        msg *x = realloc(*files, nc * sizeof(msg)) ;
+        fmsg *x = realloc(*files, nc * sizeof(fmsg)) ;
         if (!x) { closedir(d) ; goto err ; }
         *files = x ; *cap = nc ;
       }
+      {
+        int64_t pre[2] = { sb.st_mtime, sb.st_size } ;
+        if (!stralloc_catb(names, (char const *)pre, MSG_PRE)) { closedir(d) ; goto err ; }
+      }
       (*files)[*n].uid = 0 ;
       (*files)[*n].name = names->len ;
-      (*files)[*n].fsize = st.st_size ;
-      (*files)[*n].sent = -1 ;
-      (*files)[*n].mtime = st.st_mtime ;
       (*files)[*n].flags = flags_of_name(de->d_name) ;
       (*files)[*n].kw = kw_of_name(de->d_name) ;
-      (*files)[*n].gone = 0 ;
       if (!stralloc_cats(names, "cur/") || !stralloc_catb(names, de->d_name, nl + 1)) { closedir(d) ; goto err ; }
       (*n)++ ;
     }
@@ -213,7 +225,7 @@ static int uids_read (char const *path, stralloc *sa, uint32_t *validity, uint32
   return 1 ;
 }
 
-static int uids_write (char const *dir, uint32_t validity, uint32_t next, msg const *f, size_t n, char const *names)
+static int uids_write (char const *dir, uint32_t validity, uint32_t next, fmsg const *f, size_t n, char const *names)
 {
   stralloc sa = STRALLOC_ZERO, tmp = STRALLOC_ZERO, fin = STRALLOC_ZERO ;
   char fmt[UINT32_FMT] ;
@@ -288,87 +300,53 @@ static uint32_t uidvalidity_new (void)
   return v ;
 }
 
-/* The entries of a postie-uids file (uf, its first line the header),
-   sorted by unique part, into *e, *ne; a malformed line, or a UID not
-   below next, sets *changed. 0 out of memory. */
-static int uids_entries (char const *uf, uint32_t next, ent **ep, size_t *nep, int *changed)
+/* 1 when new/, cur/ and postie-uids are as they were when b was read
+   (so that its folder is as b says), with the folder's keywords read
+   again into b->kw; 0 otherwise. Three stat calls under the lock. */
+int box_unchanged (box *b)
 {
-  char const *s = strchr(uf, '\n') + 1 ;
-  size_t lines = 0, ne = 0 ;
-  char const *t ;
-  ent *e ;
-  for (t = s ; *t ; t++) if (*t == '\n') lines++ ;
-  e = malloc((lines + 1) * sizeof(ent)) ;
-  if (!e) return 0 ;
-  while (*s)
-  {
-    char const *nl = strchr(s, '\n') ;
-    uint32_t u ;
-    size_t k ;
-    if (!nl) break ;
-    k = uint32_scan(s, &u) ;
-    if (k && s[k] == ' ' && u && u < next && nl > s + k + 1)
-    {
-      e[ne].uid = u ; e[ne].off = s + k + 1 - uf ; e[ne].len = nl - (s + k + 1) ;
-      ne++ ;
-    }
-    else *changed = 1 ;
-    s = nl + 1 ;
-  }
-  sortbase = uf ;
-  qsort(e, ne, sizeof(ent), &cmpent) ;
-  *ep = e ; *nep = ne ;
-  return 1 ;
-}
-
-/* UIDs for the n files (names in names): a unique part listed in e keeps
-   its UID; the others get new ones from *next in file name order
-   (delivery order for the usual time-based names), and set *changed.
-   0 out of memory or out of UIDs. */
-static int uids_assign (msg *files, size_t n, char const *names, ent *e, size_t ne, char const *uf, uint32_t *next, int *changed)
-{
-  size_t nu = 0, i ;
-  for (i = 0 ; i < n ; i++)
-  {
-    ent *hit = ne ? ent_find(e, ne, uf, names + files[i].name + 4) : 0 ;
-    if (hit) files[i].uid = hit->uid ;
-    else nu++ ;
-  }
-  if (nu)
-  {
-    /* the new ones in file name order, sorted (not picked one by one:
-       a first look at a folder of 100,000 took n * n comparisons) */
-    size_t *ix = malloc(nu * sizeof(size_t)), k = 0 ;
-    if (!ix) return 0 ;
-    for (i = 0 ; i < n ; i++) if (!files[i].uid) ix[k++] = i ;
-    sortbase = names ; sortfiles = files ;
-    qsort(ix, nu, sizeof(size_t), &cmpnewname) ;
-    for (k = 0 ; k < nu ; k++)
-    {
-      if (*next == 0xffffffffu) { free(ix) ; return 0 ; }
-      files[ix[k]].uid = (*next)++ ;
-    }
-    free(ix) ;
-    *changed = 1 ;
-  }
-  return 1 ;
+  idxstamp st ;
+  int lfd, same ;
+  if (!b->fresh) return 0 ;
+  lfd = box_lock(b->dir) ;
+  if (lfd < 0) return 0 ;
+  memset(&st, 0, sizeof st) ;
+  same = kw_load(b->dir, &b->kw) && (idx_stampdirs(b->dir, &st) & idx_stampuids(b->dir, &st)) && !memcmp(st.v, b->stamp.v, sizeof st.v) ;
+  close(lfd) ;
+  return same ;
 }
 
 /* A fresh snapshot of b->dir into b (b->names, b->m, b->n replaced),
-   UIDs given to new messages, postie-uids rewritten when it changed. */
+   UIDs given to new messages, postie-uids rewritten when it changed.
+   When new/, cur/ and postie-uids are as postie-index says, the
+   snapshot is read from there; otherwise the folder is listed, and the
+   index written again (index.c). */
 int box_sync (box *b, int first)
 {
   stralloc names = STRALLOC_ZERO, uf = STRALLOC_ZERO, up = STRALLOC_ZERO ;
-  msg *files = 0 ;
+  fmsg *files = 0 ;
   size_t n = 0, cap = 0, ne = 0, i ;
   ent *e = 0 ;
   uint32_t validity = 0, next = 1 ;
-  int valid, changed = 0 ;
+  int valid, changed = 0, fresh = 0 ;
+  idxstamp st ;
   int lfd = box_lock(b->dir) ;
-  (void)first ;
   if (lfd < 0) return 0 ;
   if (!path3(&up, b->dir, "postie-uids", 0)) goto err ;
   if (!kw_load(b->dir, &b->kw)) goto err ;
+  memset(&st, 0, sizeof st) ;
+  (void)first ;
+  /* both stamps taken (&, not &&): st is compared whole */
+  if (idx_stampdirs(b->dir, &st) & idx_stampuids(b->dir, &st))
+  {
+    if (idx_read(b, &st))
+    {
+      b->stamp = st ; b->fresh = 1 ;
+      close(lfd) ;
+      stralloc_free(&up) ;
+      return 1 ;
+    }
+  }
   if (!uids_read(up.s, &uf, &validity, &next, &valid)) goto err ;
   if (!valid)
   {
@@ -376,12 +354,38 @@ int box_sync (box *b, int first)
     next = 1 ;
     changed = 1 ;
   }
-  else if (!uids_entries(uf.s, next, &e, &ne, &changed)) goto err ;
+  else
+  {
+    /* the entries, sorted by unique part */
+    char *s = strchr(uf.s, '\n') + 1 ;
+    size_t lines = 0 ;
+    char *t ;
+    for (t = s ; *t ; t++) if (*t == '\n') lines++ ;
+    e = malloc((lines + 1) * sizeof(ent)) ;
+    if (!e) goto err ;
+    while (*s)
+    {
+      char *nl = strchr(s, '\n') ;
+      uint32_t u ;
+      size_t k ;
+      if (!nl) break ;
+      k = uint32_scan(s, &u) ;
+      if (k && s[k] == ' ' && u && u < next && nl > s + k + 1)
+      {
+        e[ne].uid = u ; e[ne].off = s + k + 1 - uf.s ; e[ne].len = nl - (s + k + 1) ;
+        ne++ ;
+      }
+      else changed = 1 ;
+      s = nl + 1 ;
+    }
+    sortbase = uf.s ;
+    qsort(e, ne, sizeof(ent), &cmpent) ;
+  }
   {
     unsigned int tries = 0 ;
    rescan:
     names.len = 0 ; n = 0 ;
-    if (!scan(b->dir, &names, &files, &n, &cap)) goto err ;
+    if (!scan(b->dir, &names, &files, &n, &cap, &st, &fresh)) goto err ;
     if (ne && !tries++)
     {
       /* A listed message not found: deleted, or renamed (flags changed
@@ -395,8 +399,33 @@ int box_sync (box *b, int first)
   }
   /* UIDs: known unique parts keep theirs; the others get new ones in
      file name order (delivery order for the usual time-based names). */
-  if (!uids_assign(files, n, names.s, e, ne, uf.s, &next, &changed)) goto err ;
-  if (n) qsort(files, n, sizeof(msg), &cmpuid) ;  /* files is null in an empty folder */
+  {
+    size_t nu = 0 ;
+    for (i = 0 ; i < n ; i++)
+    {
+      ent *hit = ne ? ent_find(e, ne, uf.s, names.s + files[i].name + 4) : 0 ;
+      if (hit) files[i].uid = hit->uid ;
+      else nu++ ;
+    }
+    if (nu)
+    {
+      /* the new ones in file name order, sorted (not picked one by one:
+         a first look at a folder of 100,000 took n * n comparisons) */
+      size_t *ix = malloc(nu * sizeof(size_t)), k = 0 ;
+      if (!ix) goto err ;
+      for (i = 0 ; i < n ; i++) if (!files[i].uid) ix[k++] = i ;
+      sortbase = names.s ; sortfiles = files ;
+      qsort(ix, nu, sizeof(size_t), &cmpnewname) ;
+      for (k = 0 ; k < nu ; k++)
+      {
+        if (next == 0xffffffffu) { free(ix) ; goto err ; }
+        files[ix[k]].uid = next++ ;
+      }
+      free(ix) ;
+      changed = 1 ;
+    }
+  }
+  if (n) qsort(files, n, sizeof(fmsg), &cmpuid) ;  /* files is null in an empty folder */
   /* a message seen twice (renamed while we read): keep one */
   {
     size_t j = 0 ;
@@ -406,15 +435,38 @@ int box_sync (box *b, int first)
   }
   if (ne != n) changed = 1 ;
   if (changed && !uids_write(b->dir, validity, next, files, n, names.s)) goto err ;
-  close(lfd) ;
+  {
+    /* into the box, as little as can be (imapd.h) */
+    msg *m = malloc((n ? n : 1) * sizeof(msg)) ;
+    uint32_t *kw = 0 ;
+    if (!m) goto err ;
+    for (i = 0 ; i < n ; i++)
+    {
+      m[i].uid = files[i].uid ; m[i].name = files[i].name ; m[i].flags = files[i].flags ;
+      if (files[i].kw && !kw && !(kw = calloc(n, sizeof(uint32_t)))) { free(m) ; goto err ; }
+      if (kw) kw[i] = files[i].kw ;
+    }
+    free(files) ; files = 0 ;
+    box_free(b) ;
+    b->names = names ;
+    b->m = m ; b->n = n ; b->cap = n ? n : 1 ;
+    b->kwbits = kw ;
+  }
   free(e) ;
   stralloc_free(&uf) ; stralloc_free(&up) ;
-  stralloc_free(&b->names) ;
-  free(b->m) ;
-  b->names = names ;
-  b->m = files ; b->n = n ; b->cap = cap ;
   b->uidvalidity = validity ;
   b->uidnext = next ;
+  /* the index, when the listing can be trusted to stay what it was
+     until new/ or cur/ change (a failure to write it costs only time);
+     then the snapshot is the index, mapped: the names leave the heap */
+  if (fresh && idx_stampuids(b->dir, &st))
+  {
+    if (!idx_write(b, &st)) strerr_warnwusys("write ", b->dir, "/postie-index") ;
+    else idx_read(b, &st) ;
+    b->fresh = 1 ;
+  }
+  b->stamp = st ;
+  close(lfd) ;
   return 1 ;
  err:
   {
@@ -430,19 +482,82 @@ int box_sync (box *b, int first)
 void box_free (box *b)
 {
   stralloc_free(&b->names) ;
-  free(b->m) ;
-  b->m = 0 ; b->n = b->cap = 0 ;
+  free(b->m) ; free(b->kwbits) ; free(b->sent) ;
+  if (b->map) munmap(b->map, b->maplen) ;
+  b->map = 0 ; b->maplen = 0 ; b->mapnames = 0 ; b->mapn = 0 ;
+  b->m = 0 ; b->kwbits = 0 ; b->sent = 0 ;
+  b->n = b->cap = 0 ;
+  b->fresh = 0 ;
+}
+
+/* At the end of a command: the pages of the mapped index leave the
+   session (they are read again from the page cache when needed), so
+   that an idle session's memory does not grow with its folder. */
+void box_release (box *b)
+{
+  if (b->map) madvise(b->map, b->maplen, MADV_DONTNEED) ;
+}
+
+void box_remove (box *b, size_t i)
+{
+  size_t k = b->n - i - 1 ;
+  memmove(b->m + i, b->m + i + 1, k * sizeof(msg)) ;
+  if (b->kwbits) memmove(b->kwbits + i, b->kwbits + i + 1, k * sizeof(uint32_t)) ;
+  if (b->sent) memmove(b->sent + i, b->sent + i + 1, k * sizeof(uint32_t)) ;
+  b->n-- ;
+}
+
+int64_t msg_mtime (box const *b, size_t i)
+{
+  int64_t t ;
+  memcpy(&t, msg_name(b, i) - MSG_PRE, 8) ;
+  return t ;
+}
+
+uint64_t msg_fsize (box const *b, size_t i)
+{
+  uint64_t z ;
+  memcpy(&z, msg_name(b, i) - MSG_PRE + 8, 8) ;
+  return z ;
+}
+
+int64_t msg_sent (box const *b, size_t i)
+{
+  return b->sent && b->sent[i] ? (int64_t)b->sent[i] - 1 : -1 ;
+}
+
+void msg_setsent (box *b, size_t i, int64_t n)
+{
+  if (n < 0 || n >= 0xffffffffLL) return ;  /* not kept */
+  if (!b->sent && !(b->sent = calloc(b->n ? b->n : 1, sizeof(uint32_t)))) return ;
+  b->sent[i] = (uint32_t)n + 1 ;
+}
+
+/* A new name for message i (its INTERNALDATE and size kept): "cur/" then
+   the name s of n bytes. Returns 1, 0 (no memory: the old name stays). */
+static int msg_rename (box *b, size_t i, char const *s, size_t n)
+{
+  size_t off ;
+  char pre[MSG_PRE] ;
+  memcpy(pre, msg_name(b, i) - MSG_PRE, MSG_PRE) ;
+  if (!stralloc_catb(&b->names, pre, MSG_PRE)) return 0 ;
+  off = b->names.len ;
+  if ((uint64_t)b->mapn + off + n + 5 > 0xffffffffu
+   || !stralloc_catb(&b->names, "cur/", 4) || !stralloc_catb(&b->names, s, n) || !stralloc_0(&b->names)) { b->names.len = off - MSG_PRE ; return 0 ; }
+  b->m[i].name = b->mapn + off ;
+  return 1 ;
 }
 
 /* Renames message i to carry the flags fl. Returns 1, 0 on error. */
 int msg_setflags (box *b, size_t i, unsigned char fl, uint32_t kw)
 {
   stralloc from = STRALLOC_ZERO, to = STRALLOC_ZERO ;
-  char const *nm = b->names.s + b->m[i].name ;
+  char const *nm = msg_name(b, i) ;
   char letters[40] ;
   size_t ul = strcspn(nm + 4, ":") ;
   int ok ;
-  if (b->m[i].flags == fl && b->m[i].kw == kw) return 1 ;
+  if (b->m[i].flags == fl && msg_kw(b, i) == kw) return 1 ;
+  if (kw && !b->kwbits && !(b->kwbits = calloc(b->n, sizeof(uint32_t)))) return 0 ;
   flags_letters(fl, kw, letters) ;
   ok = stralloc_cats(&from, b->dir) && stralloc_cats(&from, "/") && stralloc_cats(&from, nm) && stralloc_0(&from)
     && stralloc_cats(&to, b->dir) && stralloc_cats(&to, "/") && stralloc_catb(&to, nm, 4 + ul)
@@ -475,13 +590,10 @@ int msg_setflags (box *b, size_t i, unsigned char fl, uint32_t kw)
   }
   if (ok)
   {
-    /* the new name is never longer than the space the old one had
-       unless flags were added: append it to names */
-    size_t off = b->names.len ;
-    if (stralloc_catb(&b->names, to.s + strlen(b->dir) + 1, to.len - strlen(b->dir) - 1))
-      b->m[i].name = off ;
+    size_t dl = strlen(b->dir) + 5 ;  /* "DIR/cur/" */
+    msg_rename(b, i, to.s + dl, to.len - 1 - dl) ;
     b->m[i].flags = fl ;
-    b->m[i].kw = kw ;
+    if (b->kwbits) b->kwbits[i] = kw ;
   }
   stralloc_free(&from) ; stralloc_free(&to) ;
   return ok ;
@@ -496,7 +608,7 @@ int msg_load (box *b, size_t i, stralloc *sa)
   int fd ;
   struct stat st ;
   sa->len = 0 ;
-  if (!stralloc_cats(&p, b->dir) || !stralloc_cats(&p, "/") || !stralloc_cats(&p, b->names.s + b->m[i].name) || !stralloc_0(&p)) return 0 ;
+  if (!stralloc_cats(&p, b->dir) || !stralloc_cats(&p, "/") || !stralloc_cats(&p, msg_name(b, i)) || !stralloc_0(&p)) return 0 ;
   fd = open(p.s, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY) ;
   stralloc_free(&p) ;
   if (fd < 0) return 0 ;
@@ -512,7 +624,7 @@ int msg_load (box *b, size_t i, stralloc *sa)
     if (!stralloc_catb(sa, raw.s + j, 1)) { stralloc_free(&raw) ; return 0 ; }
   }
   stralloc_free(&raw) ;
-  b->m[i].sent = sa->len ;
+  msg_setsent(b, i, sa->len) ;
   return 1 ;
 }
 
@@ -558,7 +670,7 @@ uint32_t box_uid_of (box *b, char const *uniq)
   size_t i, l = strlen(uniq) ;
   for (i = b->n ; i-- ;)
   {
-    char const *nm = b->names.s + b->m[i].name + 4 ;
+    char const *nm = msg_name(b, i) + 4 ;
     if (!strncmp(nm, uniq, l) && (nm[l] == ':' || !nm[l])) return b->m[i].uid ;
   }
   return 0 ;
@@ -592,7 +704,7 @@ int box_create (char const *dir)
 int msg_refind (box *b, size_t i)
 {
   stralloc p = STRALLOC_ZERO ;
-  char const *nm = b->names.s + b->m[i].name + 4 ;
+  char const *nm = msg_name(b, i) + 4 ;
   size_t ul = strcspn(nm, ":") ;
   char uniq[256] ;
   DIR *d ;
@@ -609,12 +721,11 @@ int msg_refind (box *b, size_t i)
     if (!de) break ;
     if (!strncmp(de->d_name, uniq, ul) && (de->d_name[ul] == ':' || !de->d_name[ul]))
     {
-      size_t off = b->names.len ;
-      if (stralloc_cats(&b->names, "cur/") && stralloc_catb(&b->names, de->d_name, strlen(de->d_name) + 1))
+      uint32_t kw = kw_of_name(de->d_name) ;
+      if ((!kw || b->kwbits || (b->kwbits = calloc(b->n, sizeof(uint32_t)))) && msg_rename(b, i, de->d_name, strlen(de->d_name)))
       {
-        b->m[i].name = off ;
         b->m[i].flags = flags_of_name(de->d_name) ;
-        b->m[i].kw = kw_of_name(de->d_name) ;
+        if (b->kwbits) b->kwbits[i] = kw ;
         found = 1 ;
       }
       break ;

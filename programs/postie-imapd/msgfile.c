@@ -21,7 +21,7 @@ int msg_open (box *b, size_t i)
   stralloc p = STRALLOC_ZERO ;
   struct stat st ;
   int fd ;
-  if (!stralloc_cats(&p, b->dir) || !stralloc_cats(&p, "/") || !stralloc_cats(&p, b->names.s + b->m[i].name) || !stralloc_0(&p)) return -1 ;
+  if (!stralloc_cats(&p, b->dir) || !stralloc_cats(&p, "/") || !stralloc_cats(&p, msg_name(b, i)) || !stralloc_0(&p)) return -1 ;
   fd = open(p.s, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY) ;
   stralloc_free(&p) ;
   if (fd < 0) return -1 ;
@@ -70,9 +70,9 @@ static int count (char const *s, size_t n, void *data)
 int64_t msg_size (box *b, size_t i, int fd)
 {
   uint64_t n = 0 ;
-  if (b->m[i].sent >= 0) return b->m[i].sent ;
+  if (msg_sent(b, i) >= 0) return msg_sent(b, i) ;
   if (!walk(fd, &count, &n)) return -1 ;
-  b->m[i].sent = n ;
+  msg_setsent(b, i, n) ;
   return n ;
 }
 

@@ -149,7 +149,7 @@ static int key (parser *p, ctx *c, unsigned int depth)
     if (!p_sp(p) || !(kl = p_atom(p, &k))) return -1 ;
     if (dry) return 0 ;
     idx = kw_find(&c->b->kw, k, kl) ;
-    return (idx >= 0 && (m->kw & (1u << idx))) == want ;
+    return (idx >= 0 && (msg_kw(c->b, c->i) & (1u << idx))) == want ;
   }
   if (IS("NOT"))
   {
@@ -189,7 +189,7 @@ static int key (parser *p, ctx *c, unsigned int depth)
     d = p_date(p) ;
     if (d < 0) return -1 ;
     if (dry) return 0 ;
-    md = m->mtime >= 0 ? m->mtime / 86400 : 0 ;
+    md = msg_mtime(c->b, c->i) >= 0 ? msg_mtime(c->b, c->i) / 86400 : 0 ;
     if (a[0] == 'S' || a[0] == 's') return md >= d ;
     if (a[0] == 'B' || a[0] == 'b') return md < d ;
     return md == d ;
