@@ -394,6 +394,8 @@ static int prepare (box *b, size_t i, int need, stralloc *sa, int *fd, uint64_t 
   return 0 ;
 }
 
+/* About 100 lines, on purpose: FETCH's item list parsed as RFC 3501
+   writes it (one case per item) and the answers written in that order. */
 void cmd_fetch (box *b, parser *p, int uid, char const *tag)
 {
   item items[ITEMS_MAX] ;

@@ -462,6 +462,8 @@ static void cmd_copy (parser *p, char const *tag, int uid, int move)
   stralloc_free(&src) ; stralloc_free(&uniqs) ; stralloc_free(&srcuids) ; stralloc_free(&dstuids) ;
 }
 
+/* About 90 lines: one job, storing one APPEND; its two ways in (a literal
+   spooled to a file, or one in memory) meet at stored:. */
 static void cmd_append (parser *p, char const *tag)
 {
   char dir[512] ;
@@ -666,6 +668,8 @@ static void special_folders (void)
     if (!isdir(names[k]) && !box_create(names[k]) && errno != EEXIST) strerr_warnwusys("create ", names[k]) ;
 }
 
+/* Over 80 lines: the session's start (environment, controls, the
+   login's tagged OK) and the command loop, one dispatch line per command. */
 int main (int argc, char const *const *argv)
 {
   stralloc c = STRALLOC_ZERO ;
