@@ -1,6 +1,7 @@
 /* local_resolve.c: local or remote, and which user (local_resolve.h). */
 #include <errno.h>
 #include <string.h>
+#include <skalibs/bytestr.h>
 #include <skalibs/stralloc.h>
 #include "postie.h"
 #include "usersdb.h"
@@ -8,25 +9,21 @@
 
 #define CONTROL_LIST_MAX (1 << 22)
 
-static char lower (char c)
-{
-  return c >= 'A' && c <= 'Z' ? c + 32 : c ;
-}
-
+/* s (n bytes) and a NUL appended to sa, lowercased. */
 static int cateq_lower (stralloc *sa, char const *s, size_t n)
 {
-  size_t i ;
-  if (!stralloc_readyplus(sa, n + 1)) return 0 ;
-  for (i = 0 ; i < n ; i++) sa->s[sa->len++] = lower(s[i]) ;
-  sa->s[sa->len++] = 0 ;
+  size_t from = sa->len ;
+  if (!stralloc_catb(sa, s, n) || !stralloc_0(sa)) return 0 ;
+  case_lowerb(sa->s + from, n) ;
   return 1 ;
 }
 
+/* a (n bytes) is the NUL-terminated b, case aside. The length is checked
+   first: case_equalb (strncasecmp) stops at a NUL, and a NUL in a then
+   meets a byte of b that is not one. */
 static int eq_lower (char const *a, char const *b, size_t n)
 {
-  size_t i ;
-  for (i = 0 ; i < n ; i++) if (lower(a[i]) != b[i]) return 0 ;
-  return !b[n] ;
+  return strlen(b) == n && case_equalb(a, n, b) ;
 }
 
 static size_t trim (char const **s, size_t n)
@@ -333,8 +330,7 @@ int local_owned_by (local_resolver *r, char const *addr, size_t len, char const 
     if (sa.s[i++] != 'L') mine = 0 ;
     i += strlen(sa.s + i) + 1 ;  /* the final address */
     u = sa.s + i ;               /* the user */
-    if (strlen(u) != ulen) mine = 0 ;
-    else for (size_t j = 0 ; j < ulen ; j++) if (lower(u[j]) != lower(user[j])) mine = 0 ;
+    if (strlen(u) != ulen || !case_equalb(u, ulen, user)) mine = 0 ;
     for (k = 1 ; k < 6 ; k++) i += strlen(sa.s + i) + 1 ;
   }
   stralloc_free(&sa) ;

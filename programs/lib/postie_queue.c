@@ -65,7 +65,8 @@ pid_t postie_queue_spawn (char const *prog, int msgfd, int envfd, int idfd)
 }
 
 /* Our environment with POSTIE_QUEUE_IDFD=3 (any other value of it
-   left out), made once. */
+   left out), made once. Not skalibs' env_merge: it drops only the first
+   of two POSTIE_QUEUE_IDFD entries, and getenv would find the second. */
 static char const **id_env (void)
 {
   static char const **env = 0 ;

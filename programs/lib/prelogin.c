@@ -6,6 +6,7 @@
 #include <skalibs/iopause.h>
 #include <skalibs/strerr.h>
 #include <skalibs/tai.h>
+#include "cprun.h"
 #include "postie.h"
 #include "prelogin.h"
 #include "timedio.h"
@@ -54,6 +55,23 @@ void prelogin_pause (unsigned long secs)
   tain_now_g() ;
   tain_addsec_g(&deadline, secs) ;
   deepsleepuntil_g(&deadline) ;
+}
+
+int prelogin_login (prelogin const *l, unsigned long *nfail, char const *const *argv, char const *hostname,
+                    ucspitls const *tls, char const *name, size_t namelen, char const *pw, size_t pwlen)
+{
+  char stamp[CPRUN_STAMP_MAX] ;
+  cprun_how how = { .argv = argv, .stamp = stamp, .rfd = CPRUN_OWN, .wfd = CPRUN_OWN, .timeout = 0 } ;
+  int r ;
+  if (tls->active && tls->rfd >= 0) { how.rfd = tls->rfd ; how.wfd = tls->wfd ; }
+  cprun_stamp(stamp, hostname) ;
+  r = cprun(&how, name, namelen, pw, pwlen) ;
+  tain_now_g() ;
+  if (!r) _exit(0) ;
+  if (r < 0) { cprun_logfail(name, namelen, "tempfail") ; return -1 ; }
+  cprun_logfail(name, namelen, "failed") ;
+  prelogin_pause(l->faildelay) ;
+  return ++*nfail >= l->maxfail ? 2 : 1 ;
 }
 
 int prelogin_start (prelogin *l, char const *proto, ucspitls *tls, tain *loginend)

@@ -6,6 +6,7 @@
 #ifndef PRELOGIN_H
 #define PRELOGIN_H
 
+#include <stddef.h>
 #include <skalibs/tai.h>
 #include "timedio.h"
 #include "ucspitls.h"
@@ -63,5 +64,15 @@ extern void prelogin_starttls (prelogin const *l, ucspitls *tls) ;
 
 /* Sleeps secs seconds (the clock must have been read). */
 extern void prelogin_pause (unsigned long secs) ;
+
+/* A login through the checkpassword chain argv (cprun.h: the client on
+   the TLS pipes once TLS is on, else on fds 0 and 1; the timestamp
+   <pid.time@hostname>). A good one: the session was served, exit 0. One
+   that failed is logged (cprun_logfail) and returns -1 for a temporary
+   failure (the caller answers it and exits 111); a bad one is counted in
+   *nfail after l->faildelay seconds, and returns 1, or 2 when *nfail has
+   reached l->maxfail (the caller says so and ends the session). */
+extern int prelogin_login (prelogin const *l, unsigned long *nfail, char const *const *argv, char const *hostname,
+                           ucspitls const *tls, char const *name, size_t namelen, char const *pw, size_t pwlen) ;
 
 #endif

@@ -287,6 +287,8 @@ static int angle (parse *p, size_t open)
 
 /* One member of a list: a mailbox, or (when ingroup is 0) a group.
    t is its first token. Returns 1 and leaves the token after it unread. */
+/* About 95 lines, on purpose: RFC 5322 3.4's address grammar (mailbox,
+   name-addr, group) read left to right in one place, as the RFC writes it. */
 static int address (parse *p, tok t, int ingroup)
 {
   int localok = 1, want = 1, words = 0 ;

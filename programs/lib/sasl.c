@@ -1,5 +1,7 @@
 /* sasl.c: the SASL PLAIN message (sasl.h). */
 #include <string.h>
+#include <skalibs/bytestr.h>
+#include "base64.h"
 #include "sasl.h"
 
 int sasl_plain_split (char const *s, size_t n, char const **user, size_t *ulen, char const **pass, size_t *plen)
@@ -13,4 +15,12 @@ int sasl_plain_split (char const *s, size_t n, char const **user, size_t *ulen, 
   *plen = n - (z2 + 1 - s) ;
   if (z1 != s && ((size_t)(z1 - s) != *ulen || memcmp(s, *user, *ulen))) return -1 ;
   return 1 ;
+}
+
+int sasl_plain_decode (char const *b64, char *dec, size_t decmax, char const **user, size_t *ulen, char const **pass, size_t *plen)
+{
+  ssize_t n = base64_decode(b64, strcmp(b64, "=") ? strlen(b64) : 0, dec, decmax) ;
+  int r = n < 0 ? -2 : sasl_plain_split(dec, n, user, ulen, pass, plen) ;
+  if (r != 1) byte_zzero(dec, decmax) ;
+  return r ;
 }

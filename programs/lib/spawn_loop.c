@@ -473,6 +473,8 @@ static void reap (spawn_ops const *ops)
   }
 }
 
+/* About 100 lines, on purpose: the spawner's one event loop (selfpipe,
+   requests in, children's output, reports out), as s6's loops are. */
 void spawn_loop (spawn_ops const *ops, unsigned int maxchildren, unsigned int tmo)
 {
   stralloc in = STRALLOC_ZERO ;

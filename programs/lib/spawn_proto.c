@@ -6,6 +6,8 @@
 #include <skalibs/types.h>
 #include "spawn.h"
 
+/* Not skalibs' netstring_encode: it takes the payload as one buffer,
+   which n fields would have to be copied into first. */
 int spawn_put (stralloc *out, char const *const *fields, unsigned int n)
 {
   size_t len = 0 ;
@@ -18,6 +20,8 @@ int spawn_put (stralloc *out, char const *const *fields, unsigned int n)
   return stralloc_catb(out, ",", 1) ;
 }
 
+/* Not skalibs' netstring_decode: it copies the payload out and has no
+   limit on its length; here the record is found in place, within max. */
 ssize_t spawn_get (char const *buf, size_t len, size_t max, size_t *start, size_t *plen)
 {
   size_t i = 0, n = 0 ;

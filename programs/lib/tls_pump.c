@@ -212,6 +212,9 @@ static void renew (tain *deadline, unsigned int ms)
 }
 
 /* The loop. appin/appout -1 for the handshake (hsonly). */
+/* About 200 lines, on purpose: one iopause loop around the BearSSL engine;
+   each pass reads the engine's state once and moves records both ways,
+   which pieces would have to share through a struct of a dozen locals. */
 static int loop (br_ssl_engine_context *eng, int netin, int netout, int *appinp, int *appoutp, int hsonly, tain const *hsdeadline, unsigned int closems, char const **why)
 {
   tain deadline ;

@@ -30,6 +30,7 @@
 #include <crypt.h>
 #include <skalibs/allreadwrite.h>
 #include <skalibs/sgetopt.h>
+#include <skalibs/setgroups.h>
 #include <skalibs/stralloc.h>
 #include <skalibs/strerr.h>
 #include "postie.h"
@@ -90,6 +91,9 @@ static void dummyhash (char const *pw)
   crypt_rn(pw, salt, &cd, sizeof cd) ;
 }
 
+/* Over 80 lines: the checkpassword steps in their order (read fd 3,
+   look up, check, set the environment, drop to the user, exec), each
+   wiping what it must on failure. */
 int main (int argc, char const *const *argv)
 {
   usersdb_entry e ;
@@ -180,8 +184,7 @@ int main (int argc, char const *const *argv)
   }
   if (geteuid() == 0)
   {
-    gid_t g = e.gid ;
-    if (setgroups(1, &g) < 0 || setgid(e.gid) < 0) die_temp("set the gid") ;
+    if (setgroups_and_gid(e.gid, 0, 0) < 0 || setgid(e.gid) < 0) die_temp("set the gid") ;
     if (setuid(e.uid) < 0) die_temp("set the uid") ;
   }
   if (chdir(e.home) < 0) die_temp("chdir to the home directory") ;

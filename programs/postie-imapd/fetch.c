@@ -41,33 +41,33 @@ static void put_flags_in (kwtab const *t, unsigned char fl, uint32_t kw)
 {
   int sp = 0 ;
   unsigned int k ;
-  if (fl & FL_ANSWERED) { puts_("\\Answered") ; sp = 1 ; }
-  if (fl & FL_FLAGGED) { if (sp) puts_(" ") ; puts_("\\Flagged") ; sp = 1 ; }
-  if (fl & FL_DELETED) { if (sp) puts_(" ") ; puts_("\\Deleted") ; sp = 1 ; }
-  if (fl & FL_SEEN) { if (sp) puts_(" ") ; puts_("\\Seen") ; sp = 1 ; }
-  if (fl & FL_DRAFT) { if (sp) puts_(" ") ; puts_("\\Draft") ; sp = 1 ; }
+  if (fl & FL_ANSWERED) { putraw("\\Answered") ; sp = 1 ; }
+  if (fl & FL_FLAGGED) { if (sp) putraw(" ") ; putraw("\\Flagged") ; sp = 1 ; }
+  if (fl & FL_DELETED) { if (sp) putraw(" ") ; putraw("\\Deleted") ; sp = 1 ; }
+  if (fl & FL_SEEN) { if (sp) putraw(" ") ; putraw("\\Seen") ; sp = 1 ; }
+  if (fl & FL_DRAFT) { if (sp) putraw(" ") ; putraw("\\Draft") ; sp = 1 ; }
   for (k = 0 ; k < KW_N ; k++)
-    if ((kw & (1u << k)) && t->name[k][0]) { if (sp) puts_(" ") ; puts_(t->name[k]) ; sp = 1 ; }
+    if ((kw & (1u << k)) && t->name[k][0]) { if (sp) putraw(" ") ; putraw(t->name[k]) ; sp = 1 ; }
 }
 
 void put_flags (kwtab const *t, unsigned char fl, uint32_t kw)
 {
-  puts_("(") ; put_flags_in(t, fl, kw) ; puts_(")") ;
+  putraw("(") ; put_flags_in(t, fl, kw) ; putraw(")") ;
 }
 
 /* The folder's flags: the FLAGS and PERMANENTFLAGS of SELECT, and again
    when a keyword is added. */
 void put_flaglists (box const *b)
 {
-  puts_("* FLAGS ") ; put_flags(&b->kw, 0x1f, 0x3ffffff) ; puts_("\r\n") ;
-  if (b->readonly) puts_("* OK [PERMANENTFLAGS ()] read-only\r\n") ;
+  putraw("* FLAGS ") ; put_flags(&b->kw, 0x1f, 0x3ffffff) ; putraw("\r\n") ;
+  if (b->readonly) putraw("* OK [PERMANENTFLAGS ()] read-only\r\n") ;
   else
   {
     unsigned int k, n = 0 ;
     for (k = 0 ; k < KW_N ; k++) if (b->kw.name[k][0]) n++ ;
-    puts_("* OK [PERMANENTFLAGS (") ;
+    putraw("* OK [PERMANENTFLAGS (") ;
     put_flags_in(&b->kw, 0x1f, 0x3ffffff) ;
-    puts_(n < KW_N ? " \\*)] keywords allowed\r\n" : ")] no more keywords in this folder\r\n") ;
+    putraw(n < KW_N ? " \\*)] keywords allowed\r\n" : ")] no more keywords in this folder\r\n") ;
   }
 }
 
@@ -219,7 +219,7 @@ static void put_internaldate (int64_t t)
   time_t tt = (time_t)t ;
   char s[40] ;
   size_t n = 0 ;
-  if (!gmtime_r(&tt, &tm)) { puts_("\"01-Jan-1970 00:00:00 +0000\"") ; return ; }
+  if (!gmtime_r(&tt, &tm)) { putraw("\"01-Jan-1970 00:00:00 +0000\"") ; return ; }
   s[n++] = '"' ;
   s[n++] = '0' + tm.tm_mday / 10 ; s[n++] = '0' + tm.tm_mday % 10 ; s[n++] = '-' ;
   memcpy(s + n, mon[tm.tm_mon], 3) ; n += 3 ; s[n++] = '-' ;
@@ -273,11 +273,11 @@ static void put_part (item const *it, char const *s, size_t n)
 {
   if (it->partial)
   {
-    puts_("<") ; putnum(it->pstart) ; puts_(">") ;
+    putraw("<") ; putnum(it->pstart) ; putraw(">") ;
     if (it->pstart >= n) n = 0, s = "" ;
     else { s += it->pstart ; n -= it->pstart ; if (n > it->plen) n = it->plen ; }
   }
-  puts_(" {") ; putnum(n) ; puts_("}\r\n") ;
+  putraw(" {") ; putnum(n) ; putraw("}\r\n") ;
   put(s, n) ;
 }
 
@@ -285,18 +285,18 @@ static void put_section (item const *it, char const *m, size_t n)
 {
   size_t start = 0, len = n, h ;
   stralloc tmp = STRALLOC_ZERO ;
-  puts_("BODY[") ; put(it->raw, it->rawlen) ; puts_("]") ;
+  putraw("BODY[") ; put(it->raw, it->rawlen) ; putraw("]") ;
   if (it->nsec)
   {
     int r = mime_section(m, n, it->sec, it->nsec, &start, &len) ;
-    if (!r) { puts_(" NIL") ; return ; }
+    if (!r) { putraw(" NIL") ; return ; }
     if (r == 1 && it->what != S_MIME)
     {
       /* the part's body (for a message/rfc822 part: the message) */
       h = header_end(m + start, len) ;
       start += h ; len -= h ;
     }
-    else if (r == 2 && it->what == S_MIME) { puts_(" NIL") ; return ; }
+    else if (r == 2 && it->what == S_MIME) { putraw(" NIL") ; return ; }
   }
   m += start ; n = len ;
   h = header_end(m, n) ;
@@ -340,11 +340,11 @@ static void put_part_file (item const *it, int fd, uint64_t start, uint64_t n)
   uint64_t off = 0 ;
   if (it->partial)
   {
-    puts_("<") ; putnum(it->pstart) ; puts_(">") ;
+    putraw("<") ; putnum(it->pstart) ; putraw(">") ;
     if (it->pstart >= n) n = 0 ;
     else { off = it->pstart ; n -= it->pstart ; if (n > it->plen) n = it->plen ; }
   }
-  puts_(" {") ; putnum(n) ; puts_("}\r\n") ;
+  putraw(" {") ; putnum(n) ; putraw("}\r\n") ;
   if (n && !msg_send(fd, start + off, n)) strerr_warnwu1sys("read a message file whole: its literal was filled with spaces") ;
 }
 
@@ -354,7 +354,7 @@ static void put_section_file (item const *it, char const *hd, size_t hlen, int f
 {
   size_t h = header_end(hd, hlen) ;
   stralloc tmp = STRALLOC_ZERO ;
-  puts_("BODY[") ; put(it->raw, it->rawlen) ; puts_("]") ;
+  putraw("BODY[") ; put(it->raw, it->rawlen) ; putraw("]") ;
   switch (it->what)
   {
     case S_ALL : put_part_file(it, fd, 0, size) ; break ;
@@ -395,6 +395,8 @@ static int prepare (box *b, size_t i, int need, stralloc *sa, int *fd, uint64_t 
   return 0 ;
 }
 
+/* About 100 lines, on purpose: FETCH's item list parsed as RFC 3501
+   writes it (one case per item) and the answers written in that order. */
 void cmd_fetch (box *b, parser *p, int uid, char const *tag)
 {
   item items[ITEMS_MAX] ;
@@ -453,46 +455,46 @@ void cmd_fetch (box *b, parser *p, int uid, char const *tag)
     }
     if (setseen && !(b->m[i].flags & FL_SEEN)) msg_setflags(b, i, b->m[i].flags | FL_SEEN, msg_kw(b, i)) ;
     else setseen = setseen ;
-    puts_("* ") ; putnum(i + 1) ; puts_(" FETCH (") ;
-    if (uid) { puts_("UID ") ; putnum(b->m[i].uid) ; sp = 1 ; }
+    putraw("* ") ; putnum(i + 1) ; putraw(" FETCH (") ;
+    if (uid) { putraw("UID ") ; putnum(b->m[i].uid) ; sp = 1 ; }
     for (k = 0 ; k < ni ; k++)
     {
       item const *it = items + k ;
       size_t h ;
       if (it->kind == I_UID && uid) continue ;
       if (it->kind == I_FLAGS && flagsdone) continue ;
-      if (sp) puts_(" ") ;
+      if (sp) putraw(" ") ;
       sp = 1 ;
       switch (it->kind)
       {
-        case I_FLAGS : puts_("FLAGS ") ; put_flags(&b->kw, b->m[i].flags, msg_kw(b, i)) ; flagsdone = 1 ; break ;
-        case I_UID : puts_("UID ") ; putnum(b->m[i].uid) ; break ;
-        case I_INTERNALDATE : puts_("INTERNALDATE ") ; put_internaldate(msg_mtime(b, i)) ; break ;
-        case I_SIZE : puts_("RFC822.SIZE ") ; putnum(size) ; break ;
-        case I_ENVELOPE : puts_("ENVELOPE ") ; put_envelope(msgbuf.s, msgbuf.len) ; break ;
-        case I_BODYSTRUCTURE : puts_("BODYSTRUCTURE ") ; put_bodystructure(msgbuf.s, msgbuf.len, 1) ; break ;
-        case I_BODY : puts_("BODY ") ; put_bodystructure(msgbuf.s, msgbuf.len, 0) ; break ;
+        case I_FLAGS : putraw("FLAGS ") ; put_flags(&b->kw, b->m[i].flags, msg_kw(b, i)) ; flagsdone = 1 ; break ;
+        case I_UID : putraw("UID ") ; putnum(b->m[i].uid) ; break ;
+        case I_INTERNALDATE : putraw("INTERNALDATE ") ; put_internaldate(msg_mtime(b, i)) ; break ;
+        case I_SIZE : putraw("RFC822.SIZE ") ; putnum(size) ; break ;
+        case I_ENVELOPE : putraw("ENVELOPE ") ; put_envelope(msgbuf.s, msgbuf.len) ; break ;
+        case I_BODYSTRUCTURE : putraw("BODYSTRUCTURE ") ; put_bodystructure(msgbuf.s, msgbuf.len, 1) ; break ;
+        case I_BODY : putraw("BODY ") ; put_bodystructure(msgbuf.s, msgbuf.len, 0) ; break ;
         case I_SECTION :
           if (fd < 0) put_section(it, msgbuf.s, msgbuf.len) ;
           else put_section_file(it, msgbuf.s, msgbuf.len, fd, size) ;
           break ;
         case I_RFC822 :
-          if (fd < 0) { puts_("RFC822 {") ; putnum(msgbuf.len) ; puts_("}\r\n") ; put(msgbuf.s, msgbuf.len) ; }
-          else { item whole = { .kind = I_RFC822 } ; puts_("RFC822") ; put_part_file(&whole, fd, 0, size) ; }
+          if (fd < 0) { putraw("RFC822 {") ; putnum(msgbuf.len) ; putraw("}\r\n") ; put(msgbuf.s, msgbuf.len) ; }
+          else { item whole = { .kind = I_RFC822 } ; putraw("RFC822") ; put_part_file(&whole, fd, 0, size) ; }
           break ;
         case I_RFC822_HEADER :
           h = header_end(msgbuf.s, msgbuf.len) ;
-          puts_("RFC822.HEADER {") ; putnum(h) ; puts_("}\r\n") ; put(msgbuf.s, h) ; break ;
+          putraw("RFC822.HEADER {") ; putnum(h) ; putraw("}\r\n") ; put(msgbuf.s, h) ; break ;
         case I_RFC822_TEXT :
           h = header_end(msgbuf.s, msgbuf.len) ;
-          if (fd < 0) { puts_("RFC822.TEXT {") ; putnum(msgbuf.len - h) ; puts_("}\r\n") ; put(msgbuf.s + h, msgbuf.len - h) ; }
-          else { item whole = { .kind = I_RFC822_TEXT } ; puts_("RFC822.TEXT") ; put_part_file(&whole, fd, h, size - h) ; }
+          if (fd < 0) { putraw("RFC822.TEXT {") ; putnum(msgbuf.len - h) ; putraw("}\r\n") ; put(msgbuf.s + h, msgbuf.len - h) ; }
+          else { item whole = { .kind = I_RFC822_TEXT } ; putraw("RFC822.TEXT") ; put_part_file(&whole, fd, h, size - h) ; }
           break ;
       }
     }
     if (fd >= 0) close(fd) ;
-    if (setseen && !flagsdone) { puts_(" FLAGS ") ; put_flags(&b->kw, b->m[i].flags, msg_kw(b, i)) ; }
-    puts_(")\r\n") ;
+    if (setseen && !flagsdone) { putraw(" FLAGS ") ; put_flags(&b->kw, b->m[i].flags, msg_kw(b, i)) ; }
+    putraw(")\r\n") ;
   }
   stralloc_free(&msgbuf) ;
   hcache_done(b) ;
@@ -534,9 +536,9 @@ void cmd_store (box *b, parser *p, int uid, char const *tag)
     if (!msg_setflags(b, i, nf, nk)) { failed = 1 ; continue ; }
     if (!silent)
     {
-      puts_("* ") ; putnum(i + 1) ; puts_(" FETCH (") ;
-      if (uid) { puts_("UID ") ; putnum(b->m[i].uid) ; puts_(" ") ; }
-      puts_("FLAGS ") ; put_flags(&b->kw, b->m[i].flags, msg_kw(b, i)) ; puts_(")\r\n") ;
+      putraw("* ") ; putnum(i + 1) ; putraw(" FETCH (") ;
+      if (uid) { putraw("UID ") ; putnum(b->m[i].uid) ; putraw(" ") ; }
+      putraw("FLAGS ") ; put_flags(&b->kw, b->m[i].flags, msg_kw(b, i)) ; putraw(")\r\n") ;
     }
   }
   tagged(tag, failed ? "NO some flags could not be stored (expunged meanwhile?)" : "OK STORE completed") ;

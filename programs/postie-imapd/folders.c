@@ -186,13 +186,13 @@ static int status_items (parser *p, box const *b)
     char const *a ;
     size_t l = p_atom(p, &a) ;
     if (!l) return 1 ;
-    if (b && !first) puts_(" ") ;
+    if (b && !first) putraw(" ") ;
     first = 0 ;
-    if (l == 8 && !case_diffb(a, 8, "MESSAGES")) { if (b) { puts_("MESSAGES ") ; putnum(b->n) ; } }
-    else if (l == 6 && !case_diffb(a, 6, "RECENT")) { if (b) puts_("RECENT 0") ; }
-    else if (l == 7 && !case_diffb(a, 7, "UIDNEXT")) { if (b) { puts_("UIDNEXT ") ; putnum(b->uidnext) ; } }
-    else if (l == 11 && !case_diffb(a, 11, "UIDVALIDITY")) { if (b) { puts_("UIDVALIDITY ") ; putnum(b->uidvalidity) ; } }
-    else if (l == 6 && !case_diffb(a, 6, "UNSEEN")) { if (b) { puts_("UNSEEN ") ; putnum(unseen) ; } }
+    if (l == 8 && !case_diffb(a, 8, "MESSAGES")) { if (b) { putraw("MESSAGES ") ; putnum(b->n) ; } }
+    else if (l == 6 && !case_diffb(a, 6, "RECENT")) { if (b) putraw("RECENT 0") ; }
+    else if (l == 7 && !case_diffb(a, 7, "UIDNEXT")) { if (b) { putraw("UIDNEXT ") ; putnum(b->uidnext) ; } }
+    else if (l == 11 && !case_diffb(a, 11, "UIDVALIDITY")) { if (b) { putraw("UIDVALIDITY ") ; putnum(b->uidvalidity) ; } }
+    else if (l == 6 && !case_diffb(a, 6, "UNSEEN")) { if (b) { putraw("UNSEEN ") ; putnum(unseen) ; } }
     else return 0 ;
     if (!p_sp(p)) return 1 ;
   }
@@ -258,11 +258,48 @@ static int p_listmailbox (parser *p, char **s, size_t *n)
 
 #define PATS_MAX 16
 
+/* LIST's (or LSUB's) arguments: the reference, the patterns (np of
+   them), the selection and return options. 0, or the BAD reply. */
+static char const *list_args (parser *p, int lsub, char **ref, size_t *rl, char **pat, size_t *pl, size_t *np, int *sel, int *ret)
+{
+  if (!p_sp(p)) return "BAD syntax: LIST reference pattern" ;
+  if (!lsub && p->pos < p->len && p->s[p->pos] == '(')
+  {
+    if (!optlist(p, &selopt, sel) || !p_sp(p)) return "BAD syntax or unsupported LIST selection option" ;
+  }
+  if (!p_astring(p, ref, rl) || !p_sp(p)) return "BAD syntax: LIST reference pattern" ;
+  if (!lsub && p_char(p, '('))
+  {
+    for (;;)
+    {
+      if (*np >= PATS_MAX || !p_listmailbox(p, &pat[*np], &pl[*np])) return "BAD syntax: LIST patterns" ;
+      (*np)++ ;
+      if (!p_sp(p)) break ;
+    }
+    if (!p_char(p, ')')) return "BAD syntax: LIST patterns" ;
+  }
+  else
+  {
+    if (p->pos < p->len && (p->s[p->pos] == '"' || p->s[p->pos] == '{')) { if (!p_string(p, &pat[0], &pl[0])) return "BAD syntax: LIST pattern" ; }
+    else if (!p_listmailbox(p, &pat[0], &pl[0])) return "BAD syntax: LIST pattern" ;
+    *np = 1 ;
+  }
+  if (!lsub && p_sp(p))
+  {
+    char const *a ;
+    size_t l = p_atom(p, &a) ;
+    if (!(l == 6 && !case_diffb(a, 6, "RETURN")) || !p_sp(p) || !optlist(p, &retopt, ret)) return "BAD syntax or unsupported LIST return option" ;
+  }
+  if (!p_end(p)) return "BAD syntax: LIST reference pattern" ;
+  return 0 ;
+}
+
 /* LIST, with the LIST-EXTENDED (RFC 5258) selection options SUBSCRIBED,
    SPECIAL-USE (RFC 6154), REMOTE, several patterns, the return options
    SUBSCRIBED, CHILDREN, SPECIAL-USE and STATUS (LIST-STATUS, RFC 5819);
    and LSUB. The folders are read once, sorted: \HasChildren by
-   bisection, whatever their number. */
+   bisection, whatever their number. About 85 lines: the answer (the
+   arguments are list_args'). */
 void cmd_list (parser *p, char const *tag, int lsub)
 {
   char *ref, *pat[PATS_MAX] ;
@@ -270,39 +307,14 @@ void cmd_list (parser *p, char const *tag, int lsub)
   int sel = 0, ret = 0 ;
   names fl = NAMES_ZERO, sl = NAMES_ZERO ;
   stralloc full = STRALLOC_ZERO ;
-  if (!p_sp(p)) { bad(tag, "BAD syntax: LIST reference pattern") ; return ; }
-  if (!lsub && p->pos < p->len && p->s[p->pos] == '(')
   {
-    if (!optlist(p, &selopt, &sel) || !p_sp(p)) { bad(tag, "BAD syntax or unsupported LIST selection option") ; return ; }
+    char const *why = list_args(p, lsub, &ref, &rl, pat, pl, &np, &sel, &ret) ;
+    if (why) { bad(tag, why) ; return ; }
   }
-  if (!p_astring(p, &ref, &rl) || !p_sp(p)) { bad(tag, "BAD syntax: LIST reference pattern") ; return ; }
-  if (!lsub && p_char(p, '('))
-  {
-    for (;;)
-    {
-      if (np >= PATS_MAX || !p_listmailbox(p, &pat[np], &pl[np])) { bad(tag, "BAD syntax: LIST patterns") ; return ; }
-      np++ ;
-      if (!p_sp(p)) break ;
-    }
-    if (!p_char(p, ')')) { bad(tag, "BAD syntax: LIST patterns") ; return ; }
-  }
-  else
-  {
-    if (p->pos < p->len && (p->s[p->pos] == '"' || p->s[p->pos] == '{')) { if (!p_string(p, &pat[0], &pl[0])) { bad(tag, "BAD syntax: LIST pattern") ; return ; } }
-    else if (!p_listmailbox(p, &pat[0], &pl[0])) { bad(tag, "BAD syntax: LIST pattern") ; return ; }
-    np = 1 ;
-  }
-  if (!lsub && p_sp(p))
-  {
-    char const *a ;
-    size_t l = p_atom(p, &a) ;
-    if (!(l == 6 && !case_diffb(a, 6, "RETURN")) || !p_sp(p) || !optlist(p, &retopt, &ret)) { bad(tag, "BAD syntax or unsupported LIST return option") ; return ; }
-  }
-  if (!p_end(p)) { bad(tag, "BAD syntax: LIST reference pattern") ; return ; }
   if (sel & LS_SUBSCRIBED) ret |= LR_SUBSCRIBED ;
   if (np == 1 && !pl[0] && !sel)
   {
-    puts_(lsub ? "* LSUB (\\Noselect) \".\" \"\"\r\n" : "* LIST (\\Noselect) \".\" \"\"\r\n") ;
+    putraw(lsub ? "* LSUB (\\Noselect) \".\" \"\"\r\n" : "* LIST (\\Noselect) \".\" \"\"\r\n") ;
     tagged(tag, lsub ? "OK LSUB completed" : "OK LIST completed") ;
     return ;
   }
@@ -338,19 +350,19 @@ void cmd_list (parser *p, char const *tag, int lsub)
       if ((sel & LS_SPECIALUSE) && !su) continue ;
       if (lsub)
       {
-        puts_("* LSUB () \".\" ") ;
-        if (!strcmp(nm, "INBOX")) puts_("INBOX") ; else putstring(nm, nl) ;
-        puts_("\r\n") ;
+        putraw("* LSUB () \".\" ") ;
+        if (!strcmp(nm, "INBOX")) putraw("INBOX") ; else putstring(nm, nl) ;
+        putraw("\r\n") ;
         continue ;
       }
-      puts_("* LIST (") ;
-      if (!exists) puts_("\\NonExistent") ;
-      else puts_(names_haschild(&fl, nm, nl) ? "\\HasChildren" : "\\HasNoChildren") ;
-      if (sub) puts_(" \\Subscribed") ;
-      if (su && exists) { puts_(" ") ; puts_(su) ; }
-      puts_(") \".\" ") ;
-      if (!strcmp(nm, "INBOX")) puts_("INBOX") ; else putstring(nm, nl) ;
-      puts_("\r\n") ;
+      putraw("* LIST (") ;
+      if (!exists) putraw("\\NonExistent") ;
+      else putraw(names_haschild(&fl, nm, nl) ? "\\HasChildren" : "\\HasNoChildren") ;
+      if (sub) putraw(" \\Subscribed") ;
+      if (su && exists) { putraw(" ") ; putraw(su) ; }
+      putraw(") \".\" ") ;
+      if (!strcmp(nm, "INBOX")) putraw("INBOX") ; else putstring(nm, nl) ;
+      putraw("\r\n") ;
       if ((ret & LR_STATUS) && exists)
       {
         char dir[512] ;
@@ -360,11 +372,11 @@ void cmd_list (parser *p, char const *tag, int lsub)
         if (!box_name_to_dir(nm, nl, dir, sizeof dir)) continue ;
         strcpy(b.dir, dir) ;
         if (!box_sync(&b, 1)) continue ;
-        puts_("* STATUS ") ;
-        if (!strcmp(nm, "INBOX")) puts_("INBOX") ; else putstring(nm, nl) ;
-        puts_(" (") ;
+        putraw("* STATUS ") ;
+        if (!strcmp(nm, "INBOX")) putraw("INBOX") ; else putstring(nm, nl) ;
+        putraw(" (") ;
         status_items(&q, &b) ;
-        puts_(")\r\n") ;
+        putraw(")\r\n") ;
         box_free(&b) ;
       }
     }
@@ -389,10 +401,10 @@ void cmd_status (parser *p, char const *tag)
   memset(&b, 0, sizeof b) ;
   strcpy(b.dir, dir) ;
   if (!box_sync(&b, 1)) { tagged(tag, "NO [UNAVAILABLE] cannot read the folder") ; return ; }
-  puts_("* STATUS ") ; putstring(name, nlen) ; puts_(" (") ;
+  putraw("* STATUS ") ; putstring(name, nlen) ; putraw(" (") ;
   p->pos = st ;
   status_items(p, &b) ;
-  puts_(")\r\n") ;
+  putraw(")\r\n") ;
   box_free(&b) ;
   tagged(tag, "OK STATUS completed") ;
 }

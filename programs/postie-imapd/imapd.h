@@ -64,7 +64,7 @@ struct box_s
 
 /* main.c: output */
 extern void put (char const *s, size_t n) ;
-extern void puts_ (char const *s) ;
+extern void putraw (char const *s) ;  /* as it is, NUL-terminated (putstring quotes) */
 extern void putnum (uint64_t u) ;
 extern void flush (void) ;
 extern void putstring (char const *s, size_t n) ;  /* quoted or literal */

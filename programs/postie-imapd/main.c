@@ -71,18 +71,18 @@ void put (char const *s, size_t n) { if (!timedio_put(&io, s, n, timeout)) _exit
 /* Drops what was put and not sent yet (a reply given up half-way). */
 void out_discard (void) { timedio_unput(&io) ; }
 
-void puts_ (char const *s) { put(s, strlen(s)) ; }
+void putraw (char const *s) { put(s, strlen(s)) ; }
 void putnum (uint64_t u) { char f[UINT64_FMT] ; put(f, uint64_fmt(f, u)) ; }
 
 void tagged (char const *tag, char const *s)
 {
-  puts_(tag) ; put(" ", 1) ; puts_(s) ; put("\r\n", 2) ;
+  putraw(tag) ; put(" ", 1) ; putraw(s) ; put("\r\n", 2) ;
   flush() ;
 }
 
 static void bye (char const *s)
 {
-  puts_("* BYE ") ; puts_(s) ; put("\r\n", 2) ;
+  putraw("* BYE ") ; putraw(s) ; put("\r\n", 2) ;
   flush() ;
   _exit(0) ;
 }
@@ -261,7 +261,7 @@ static void update (void)
       if (cur.m[mid].uid == ou[i]) { found = 1 ; break ; }
       if (cur.m[mid].uid < ou[i]) lo = mid + 1 ; else hi = mid ;
     }
-    if (!found) { puts_("* ") ; putnum(i + 1) ; puts_(" EXPUNGE\r\n") ; }
+    if (!found) { putraw("* ") ; putnum(i + 1) ; putraw(" EXPUNGE\r\n") ; }
   }
   /* flags changed, and new ones */
   {
@@ -271,7 +271,7 @@ static void update (void)
       while (k < on && ou[k] < cur.m[i].uid) k++ ;
       if (k < on && ou[k] == cur.m[i].uid && (of[k] != cur.m[i].flags || ok[k] != msg_kw(&cur, i)))
       {
-        puts_("* ") ; putnum(i + 1) ; puts_(" FETCH (FLAGS ") ; put_flags_of(&cur, i) ; puts_(")\r\n") ;
+        putraw("* ") ; putnum(i + 1) ; putraw(" FETCH (FLAGS ") ; put_flags_of(&cur, i) ; putraw(")\r\n") ;
       }
     }
   }
@@ -287,7 +287,7 @@ static void update (void)
         if (cur.m[mid].uid < ou[i]) lo = mid + 1 ; else hi = mid ;
       }
     }
-    if (cur.n != still || cur.n != on) { puts_("* ") ; putnum(cur.n) ; puts_(" EXISTS\r\n") ; }
+    if (cur.n != still || cur.n != on) { putraw("* ") ; putnum(cur.n) ; putraw(" EXISTS\r\n") ; }
   }
   free(ou) ; free(of) ; free(ok) ;
 }
@@ -314,7 +314,7 @@ static void cmd_select (parser *p, char const *tag, int ro)
   char *name ; size_t nlen ;
   size_t i, unseen = 0 ;
   int r = p_sp(p) ? getbox(p, dir, sizeof dir, &name, &nlen) : 0 ;
-  if (selected) { box_free(&cur) ; selected = 0 ; puts_("* OK [CLOSED] previous folder closed\r\n") ; }
+  if (selected) { box_free(&cur) ; selected = 0 ; putraw("* OK [CLOSED] previous folder closed\r\n") ; }
   if (!r || !p_end(p)) { bad(tag, "BAD syntax: SELECT folder") ; return ; }
   if (r < 0 || !isdir(dir)) { tagged(tag, "NO [NONEXISTENT] no such folder") ; return ; }
   memset(&cur, 0, sizeof cur) ;
@@ -323,11 +323,11 @@ static void cmd_select (parser *p, char const *tag, int ro)
   if (!box_sync(&cur, 1)) { strerr_warnwusys("read ", dir) ; tagged(tag, "NO [UNAVAILABLE] cannot read the folder") ; return ; }
   selected = 1 ;
   put_flaglists(&cur) ;
-  puts_("* ") ; putnum(cur.n) ; puts_(" EXISTS\r\n* 0 RECENT\r\n") ;
+  putraw("* ") ; putnum(cur.n) ; putraw(" EXISTS\r\n* 0 RECENT\r\n") ;
   for (i = 0 ; i < cur.n ; i++) if (!(cur.m[i].flags & FL_SEEN)) { unseen = i + 1 ; break ; }
-  if (unseen) { puts_("* OK [UNSEEN ") ; putnum(unseen) ; puts_("] first unseen\r\n") ; }
-  puts_("* OK [UIDVALIDITY ") ; putnum(cur.uidvalidity) ; puts_("] UIDs valid\r\n") ;
-  puts_("* OK [UIDNEXT ") ; putnum(cur.uidnext) ; puts_("] predicted next UID\r\n") ;
+  if (unseen) { putraw("* OK [UNSEEN ") ; putnum(unseen) ; putraw("] first unseen\r\n") ; }
+  putraw("* OK [UIDVALIDITY ") ; putnum(cur.uidvalidity) ; putraw("] UIDs valid\r\n") ;
+  putraw("* OK [UIDNEXT ") ; putnum(cur.uidnext) ; putraw("] predicted next UID\r\n") ;
   tagged(tag, ro ? "OK [READ-ONLY] EXAMINE completed" : "OK [READ-WRITE] SELECT completed") ;
 }
 
@@ -352,7 +352,7 @@ static void expunge (seqset const *uids, unsigned char const *only, int silent)
     }
     stralloc_free(&pth) ;
     dirty = 1 ;
-    if (!silent) { puts_("* ") ; putnum(i + 1) ; puts_(" EXPUNGE\r\n") ; }
+    if (!silent) { putraw("* ") ; putnum(i + 1) ; putraw(" EXPUNGE\r\n") ; }
     box_remove(&cur, i) ;
   }
   if (dirty)
@@ -430,7 +430,7 @@ static void cmd_copy (parser *p, char const *tag, int uid, int move)
       k += strlen(uniqs.s + k) + 1 ;
     }
     stralloc_0(&srcuids) ; stralloc_0(&dstuids) ;
-    if (move) { puts_("* OK [COPYUID ") ; putnum(d.uidvalidity) ; puts_(" ") ; puts_(srcuids.s) ; puts_(" ") ; puts_(dstuids.s) ; puts_("] moved\r\n") ; }
+    if (move) { putraw("* OK [COPYUID ") ; putnum(d.uidvalidity) ; putraw(" ") ; putraw(srcuids.s) ; putraw(" ") ; putraw(dstuids.s) ; putraw("] moved\r\n") ; }
   }
   if (move && count)
   {
@@ -452,7 +452,7 @@ static void cmd_copy (parser *p, char const *tag, int uid, int move)
     size_t n = 0 ;
     memcpy(buf, "OK [COPYUID ", 12) ; n = 12 ;
     n += uint32_fmt(buf + n, d.uidvalidity) ; buf[n] = 0 ;
-    puts_(tag) ; puts_(" ") ; puts_(buf) ; puts_(" ") ; puts_(srcuids.s) ; puts_(" ") ; puts_(dstuids.s) ; puts_("] COPY completed\r\n") ;
+    putraw(tag) ; putraw(" ") ; putraw(buf) ; putraw(" ") ; putraw(srcuids.s) ; putraw(" ") ; putraw(dstuids.s) ; putraw("] COPY completed\r\n") ;
     flush() ;
   }
   else tagged(tag, move ? "OK MOVE completed" : "OK COPY completed") ;
@@ -461,6 +461,8 @@ static void cmd_copy (parser *p, char const *tag, int uid, int move)
   stralloc_free(&src) ; stralloc_free(&uniqs) ; stralloc_free(&srcuids) ; stralloc_free(&dstuids) ;
 }
 
+/* About 90 lines: one job, storing one APPEND; its two ways in (a literal
+   spooled to a file, or one in memory) meet at stored:. */
 static void cmd_append (parser *p, char const *tag)
 {
   char dir[512] ;
@@ -545,7 +547,7 @@ static void cmd_append (parser *p, char const *tag)
   if (selected && !strcmp(dir, cur.dir)) update() ;
   if (box_sync(&d, 1))
   {
-    puts_(tag) ; puts_(" OK [APPENDUID ") ; putnum(d.uidvalidity) ; puts_(" ") ; putnum(box_uid_of(&d, uniq)) ; puts_("] APPEND completed\r\n") ;
+    putraw(tag) ; putraw(" OK [APPENDUID ") ; putnum(d.uidvalidity) ; putraw(" ") ; putnum(box_uid_of(&d, uniq)) ; putraw("] APPEND completed\r\n") ;
     flush() ;
   }
   else tagged(tag, "OK APPEND completed") ;
@@ -584,7 +586,7 @@ static void cmd_idle (char const *tag)
 {
   tain end ;
   int wfd = selected ? idle_watch() : -1 ;
-  puts_("+ idling\r\n") ;
+  putraw("+ idling\r\n") ;
   flush() ;
   tain_now_g() ;
   tain_addsec_g(&end, timeout) ;
@@ -667,6 +669,8 @@ static void special_folders (void)
     if (!isdir(names[k]) && !box_create(names[k]) && errno != EEXIST) strerr_warnwusys("create ", names[k]) ;
 }
 
+/* Over 80 lines: the session's start (environment, controls, the
+   login's tagged OK) and the command loop, one dispatch line per command. */
 int main (int argc, char const *const *argv)
 {
   stralloc c = STRALLOC_ZERO ;
@@ -689,9 +693,9 @@ int main (int argc, char const *const *argv)
   if (ndelay_on(0) < 0 || ndelay_on(1) < 0) strerr_diefusys(111, "set non-blocking mode") ;
   if (logintag && *logintag && strlen(logintag) <= TAG_MAX)
   {
-    puts_(logintag) ; puts_(" OK [CAPABILITY " CAPS "] logged in\r\n") ;
+    putraw(logintag) ; putraw(" OK [CAPABILITY " CAPS "] logged in\r\n") ;
   }
-  else puts_("* PREAUTH [CAPABILITY " CAPS "] logged in\r\n") ;
+  else putraw("* PREAUTH [CAPABILITY " CAPS "] logged in\r\n") ;
   flush() ;
 
   for (;;)
@@ -716,12 +720,12 @@ int main (int argc, char const *const *argv)
       if (!(cmdis(cmd, cl, "FETCH") || cmdis(cmd, cl, "STORE") || cmdis(cmd, cl, "SEARCH") || cmdis(cmd, cl, "COPY")
          || cmdis(cmd, cl, "MOVE") || cmdis(cmd, cl, "EXPUNGE"))) { bad(tag, "BAD unknown UID command") ; continue ; }
     }
-    if (cmdis(cmd, cl, "CAPABILITY")) { puts_("* CAPABILITY " CAPS "\r\n") ; tagged(tag, "OK CAPABILITY completed") ; }
+    if (cmdis(cmd, cl, "CAPABILITY")) { putraw("* CAPABILITY " CAPS "\r\n") ; tagged(tag, "OK CAPABILITY completed") ; }
     else if (cmdis(cmd, cl, "NOOP") || cmdis(cmd, cl, "CHECK")) { update() ; tagged(tag, "OK completed") ; }
-    else if (cmdis(cmd, cl, "LOGOUT")) { puts_("* BYE logging out\r\n") ; tagged(tag, "OK LOGOUT completed") ; return 0 ; }
-    else if (cmdis(cmd, cl, "ID")) { puts_("* ID (\"name\" \"postie\")\r\n") ; tagged(tag, "OK ID completed") ; }
-    else if (cmdis(cmd, cl, "ENABLE")) { puts_("* ENABLED\r\n") ; tagged(tag, "OK ENABLE completed") ; }
-    else if (cmdis(cmd, cl, "NAMESPACE")) { puts_("* NAMESPACE ((\"\" \".\")) NIL NIL\r\n") ; tagged(tag, "OK NAMESPACE completed") ; }
+    else if (cmdis(cmd, cl, "LOGOUT")) { putraw("* BYE logging out\r\n") ; tagged(tag, "OK LOGOUT completed") ; return 0 ; }
+    else if (cmdis(cmd, cl, "ID")) { putraw("* ID (\"name\" \"postie\")\r\n") ; tagged(tag, "OK ID completed") ; }
+    else if (cmdis(cmd, cl, "ENABLE")) { putraw("* ENABLED\r\n") ; tagged(tag, "OK ENABLE completed") ; }
+    else if (cmdis(cmd, cl, "NAMESPACE")) { putraw("* NAMESPACE ((\"\" \".\")) NIL NIL\r\n") ; tagged(tag, "OK NAMESPACE completed") ; }
     else if (cmdis(cmd, cl, "SELECT")) cmd_select(&p, tag, 0) ;
     else if (cmdis(cmd, cl, "EXAMINE")) cmd_select(&p, tag, 1) ;
     else if (cmdis(cmd, cl, "LIST")) cmd_list(&p, tag, 0) ;

@@ -99,8 +99,6 @@ void putstring (char const *s, size_t n)
 
 /* Content-Type and friends of one part */
 
-static void lower (char *s, size_t n) { for (size_t i = 0 ; i < n ; i++) if (s[i] >= 'A' && s[i] <= 'Z') s[i] += 32 ; }
-
 static size_t skipws (char const *s, size_t i, size_t n)
 {
   for (;;)
@@ -158,8 +156,8 @@ void mime_ctype (char const *s, size_t n, mimetype *ct)
     i = getvalue(s, skipws(s, i + 1, n), n, &v) ;
     stralloc_copyb(&ct->subtype, v.s, v.len) ;
   }
-  lower(ct->type.s, ct->type.len) ;
-  lower(ct->subtype.s, ct->subtype.len) ;
+  case_lowerb(ct->type.s, ct->type.len) ;
+  case_lowerb(ct->subtype.s, ct->subtype.len) ;
   /* NUL-terminated (not counted) */
   if (stralloc_0(&ct->type)) ct->type.len-- ;
   if (stralloc_0(&ct->subtype)) ct->subtype.len-- ;
@@ -172,7 +170,7 @@ void mime_ctype (char const *s, size_t n, mimetype *ct)
     a = i ;
     i = getvalue(s, i, n, &v) ;
     if (!v.len || i == a) break ;
-    lower(v.s, v.len) ;
+    case_lowerb(v.s, v.len) ;
     stralloc_catb(&ct->params, v.s, v.len + 1) ;
     i = skipws(s, i, n) ;
     if (i >= n || s[i] != '=') { ct->params.len -= v.len + 1 ; break ; }
@@ -255,7 +253,7 @@ static void put_field_nstring (char const *m, size_t hlen, char const *field)
 {
   stralloc v = STRALLOC_ZERO ;
   if (header_get(m, hlen, field, &v) && v.len) putstring(v.s, v.len) ;
-  else puts_("NIL") ;
+  else putraw("NIL") ;
   stralloc_free(&v) ;
 }
 
@@ -266,10 +264,10 @@ static void put_addresses (char const *m, size_t hlen, char const *field, char c
   size_t n = 0, i, pos = 0 ;
   int have = header_get(m, hlen, field, &v) ;
   if (!have && fallback) have = header_get(m, hlen, fallback, &v) ;
-  if (!have || !v.len) { puts_("NIL") ; goto end ; }
+  if (!have || !v.len) { putraw("NIL") ; goto end ; }
   if (rfc5322_addrlist(v.s, v.len, RFC5322_BARE, &out, &n, &e) < 0) n = 0 ;
-  if (!n) { puts_("NIL") ; goto end ; }
-  puts_("(") ;
+  if (!n) { putraw("NIL") ; goto end ; }
+  putraw("(") ;
   for (i = 0 ; i < n && pos < out.len ; i++)
   {
     char const *grp = out.s + pos ;
@@ -277,15 +275,15 @@ static void put_addresses (char const *m, size_t hlen, char const *field, char c
     char const *local = name + strlen(name) + 1 ;
     char const *domain = local + strlen(local) + 1 ;
     pos = domain + strlen(domain) + 1 - out.s ;
-    puts_("(") ;
-    if (*name) putstring(name, strlen(name)) ; else puts_("NIL") ;
-    puts_(" NIL ") ;
+    putraw("(") ;
+    if (*name) putstring(name, strlen(name)) ; else putraw("NIL") ;
+    putraw(" NIL ") ;
     putstring(local, strlen(local)) ;
-    puts_(" ") ;
-    if (*domain) putstring(domain, strlen(domain)) ; else puts_("NIL") ;
-    puts_(")") ;
+    putraw(" ") ;
+    if (*domain) putstring(domain, strlen(domain)) ; else putraw("NIL") ;
+    putraw(")") ;
   }
-  puts_(")") ;
+  putraw(")") ;
  end:
   stralloc_free(&v) ; stralloc_free(&out) ;
 }
@@ -293,18 +291,18 @@ static void put_addresses (char const *m, size_t hlen, char const *field, char c
 void put_envelope (char const *m, size_t n)
 {
   size_t h = header_end(m, n) ;
-  puts_("(") ;
-  put_field_nstring(m, h, "Date") ; puts_(" ") ;
-  put_field_nstring(m, h, "Subject") ; puts_(" ") ;
-  put_addresses(m, h, "From", 0) ; puts_(" ") ;
-  put_addresses(m, h, "Sender", "From") ; puts_(" ") ;
-  put_addresses(m, h, "Reply-To", "From") ; puts_(" ") ;
-  put_addresses(m, h, "To", 0) ; puts_(" ") ;
-  put_addresses(m, h, "Cc", 0) ; puts_(" ") ;
-  put_addresses(m, h, "Bcc", 0) ; puts_(" ") ;
-  put_field_nstring(m, h, "In-Reply-To") ; puts_(" ") ;
+  putraw("(") ;
+  put_field_nstring(m, h, "Date") ; putraw(" ") ;
+  put_field_nstring(m, h, "Subject") ; putraw(" ") ;
+  put_addresses(m, h, "From", 0) ; putraw(" ") ;
+  put_addresses(m, h, "Sender", "From") ; putraw(" ") ;
+  put_addresses(m, h, "Reply-To", "From") ; putraw(" ") ;
+  put_addresses(m, h, "To", 0) ; putraw(" ") ;
+  put_addresses(m, h, "Cc", 0) ; putraw(" ") ;
+  put_addresses(m, h, "Bcc", 0) ; putraw(" ") ;
+  put_field_nstring(m, h, "In-Reply-To") ; putraw(" ") ;
   put_field_nstring(m, h, "Message-ID") ;
-  puts_(")") ;
+  putraw(")") ;
 }
 
 static void put_params (mimetype const *ct, int charset_default)
@@ -312,33 +310,33 @@ static void put_params (mimetype const *ct, int charset_default)
   size_t i = 0, k ;
   if (!ct->nparams)
   {
-    puts_(charset_default ? "(\"charset\" \"us-ascii\")" : "NIL") ;
+    putraw(charset_default ? "(\"charset\" \"us-ascii\")" : "NIL") ;
     return ;
   }
-  puts_("(") ;
+  putraw("(") ;
   for (k = 0 ; k < ct->nparams ; k++)
   {
     char const *nm = ct->params.s + i ;
     char const *val = nm + strlen(nm) + 1 ;
-    if (k) puts_(" ") ;
-    putstring(nm, strlen(nm)) ; puts_(" ") ; putstring(val, strlen(val)) ;
+    if (k) putraw(" ") ;
+    putstring(nm, strlen(nm)) ; putraw(" ") ; putstring(val, strlen(val)) ;
     i = val + strlen(val) + 1 - ct->params.s ;
   }
-  puts_(")") ;
+  putraw(")") ;
 }
 
 static void put_disposition (char const *m, size_t h)
 {
   stralloc v = STRALLOC_ZERO ;
   mimetype d = MIMETYPE_ZERO ;
-  if (!header_get(m, h, "Content-Disposition", &v) || !v.len) { puts_("NIL") ; stralloc_free(&v) ; return ; }
+  if (!header_get(m, h, "Content-Disposition", &v) || !v.len) { putraw("NIL") ; stralloc_free(&v) ; return ; }
   /* "attachment; filename=x": parsed as a type without a subtype */
   {
     stralloc t = STRALLOC_ZERO ;
     size_t i = getvalue(v.s, skipws(v.s, 0, v.len), v.len, &t) ;
-    lower(t.s, t.len) ;
-    if (!t.len) { puts_("NIL") ; stralloc_free(&t) ; stralloc_free(&v) ; return ; }
-    puts_("(") ; putstring(t.s, t.len) ; puts_(" ") ;
+    case_lowerb(t.s, t.len) ;
+    if (!t.len) { putraw("NIL") ; stralloc_free(&t) ; stralloc_free(&v) ; return ; }
+    putraw("(") ; putstring(t.s, t.len) ; putraw(" ") ;
     /* parameters: reuse the Content-Type parser on "x/x" + the rest */
     {
       stralloc fake = STRALLOC_ZERO ;
@@ -348,7 +346,7 @@ static void put_disposition (char const *m, size_t h)
       stralloc_free(&fake) ;
     }
     put_params(&d, 0) ;
-    puts_(")") ;
+    putraw(")") ;
     stralloc_free(&t) ;
   }
   mime_free(&d) ;
@@ -373,7 +371,7 @@ static void put_body (char const *m, size_t n, int ext, unsigned int depth, int 
   }
   stralloc_0(&ct.type) ; ct.type.len-- ;
   stralloc_0(&ct.subtype) ; ct.subtype.len-- ;
-  puts_("(") ;
+  putraw("(") ;
   if (!strcmp(ct.type.s, "multipart"))
   {
     char const *b = mime_param(&ct, "boundary") ;
@@ -382,44 +380,44 @@ static void put_body (char const *m, size_t n, int ext, unsigned int depth, int 
     if (!k) { starts[0] = 0 ; lens[0] = 0 ; k = 1 ; h = n ; }
     for (j = 0 ; j < k ; j++)
       put_body(m + h + starts[j], lens[j], ext, depth + 1, !strcmp(ct.subtype.s, "digest")) ;
-    puts_(" ") ;
+    putraw(" ") ;
     putstring(ct.subtype.s, ct.subtype.len) ;
     if (ext)
     {
-      puts_(" ") ; put_params(&ct, 0) ;
-      puts_(" ") ; put_disposition(m, h <= n ? header_end(m, n) : n) ;
-      puts_(" NIL NIL") ;
+      putraw(" ") ; put_params(&ct, 0) ;
+      putraw(" ") ; put_disposition(m, h <= n ? header_end(m, n) : n) ;
+      putraw(" NIL NIL") ;
     }
   }
   else
   {
     int text = !strcmp(ct.type.s, "text") ;
     int rfc822 = !strcmp(ct.type.s, "message") && !strcmp(ct.subtype.s, "rfc822") && depth < MIME_DEPTH ;
-    putstring(ct.type.s, ct.type.len) ; puts_(" ") ;
-    putstring(ct.subtype.s, ct.subtype.len) ; puts_(" ") ;
-    put_params(&ct, text) ; puts_(" ") ;
-    put_field_nstring(m, h, "Content-ID") ; puts_(" ") ;
-    put_field_nstring(m, h, "Content-Description") ; puts_(" ") ;
+    putstring(ct.type.s, ct.type.len) ; putraw(" ") ;
+    putstring(ct.subtype.s, ct.subtype.len) ; putraw(" ") ;
+    put_params(&ct, text) ; putraw(" ") ;
+    put_field_nstring(m, h, "Content-ID") ; putraw(" ") ;
+    put_field_nstring(m, h, "Content-Description") ; putraw(" ") ;
     if (header_get(m, h, "Content-Transfer-Encoding", &v) && v.len)
     {
-      lower(v.s, v.len) ;
+      case_lowerb(v.s, v.len) ;
       putstring(v.s, v.len) ;
     }
-    else puts_("\"7bit\"") ;
-    puts_(" ") ; putnum(n - h) ;
+    else putraw("\"7bit\"") ;
+    putraw(" ") ; putnum(n - h) ;
     if (rfc822)
     {
-      puts_(" ") ; put_envelope(m + h, n - h) ;
-      puts_(" ") ; put_body(m + h, n - h, ext, depth + 1, 0) ;
-      puts_(" ") ; putnum(count_lines(m + h, n - h)) ;
+      putraw(" ") ; put_envelope(m + h, n - h) ;
+      putraw(" ") ; put_body(m + h, n - h, ext, depth + 1, 0) ;
+      putraw(" ") ; putnum(count_lines(m + h, n - h)) ;
     }
-    else if (text) { puts_(" ") ; putnum(count_lines(m + h, n - h)) ; }
+    else if (text) { putraw(" ") ; putnum(count_lines(m + h, n - h)) ; }
     if (ext)
     {
-      puts_(" NIL ") ; put_disposition(m, h) ; puts_(" NIL NIL") ;
+      putraw(" NIL ") ; put_disposition(m, h) ; putraw(" NIL NIL") ;
     }
   }
-  puts_(")") ;
+  putraw(")") ;
   mime_free(&ct) ;
   stralloc_free(&v) ;
 }

@@ -30,8 +30,6 @@
 #include <skalibs/strerr.h>
 #include <skalibs/tai.h>
 #include <skalibs/types.h>
-#include "base64.h"
-#include "cprun.h"
 #include "postie.h"
 #include "prelogin.h"
 #include "sasl.h"
@@ -107,20 +105,11 @@ static void login (char const *name, size_t namelen, char const *pw, size_t pwle
 {
   int r ;
   if (setenv("IMAPLOGINTAG", tag, 1) < 0) die_temp() ;
-  r = cprun(cpargv, hostname, name, namelen, pw, pwlen,
-            tls.active && tls.rfd >= 0 ? tls.rfd : -1, tls.wfd) ;
+  r = prelogin_login(&lim, &nfail, cpargv, hostname, &tls, name, namelen, pw, pwlen) ;
   unsetenv("IMAPLOGINTAG") ;
-  tain_now_g() ;
-  if (!r) _exit(0) ;
-  if (r < 0) { cprun_logfail(name, namelen, "tempfail") ; die_temp() ; }
-  cprun_logfail(name, namelen, "failed") ;
-  prelogin_pause(lim.faildelay) ;
-  if (++nfail >= lim.maxfail)
-  {
-    tagged("NO [AUTHENTICATIONFAILED] authentication failed") ;
-    bye("too many failed logins", 0) ;
-  }
+  if (r < 0) die_temp() ;
   tagged("NO [AUTHENTICATIONFAILED] authentication failed") ;
+  if (r > 1) bye("too many failed logins", 0) ;
 }
 
 static tain *deadline_now (tain *d, int *whole)
@@ -288,8 +277,7 @@ static void do_authenticate (char *line, size_t len, char *args)
   char dec[SASL_LINE_MAX] ;
   char const *u, *pw ;
   char const *r64 ;
-  size_t mlen, ulen, pwlen, rlen ;
-  ssize_t n ;
+  size_t mlen, ulen, pwlen ;
   int r ;
   if (!args) { reject(line, len, "BAD syntax: AUTHENTICATE mechanism") ; return ; }
   mlen = strcspn(args, " ") ;
@@ -316,23 +304,19 @@ static void do_authenticate (char *line, size_t len, char *args)
     r64 = resp ;
   }
   if (!strcmp(r64, "*")) { bad("BAD authentication cancelled") ; return ; }
-  rlen = strlen(r64) ;
-  if (!strcmp(r64, "=")) rlen = 0 ;
-  n = base64_decode(r64, rlen, dec, sizeof dec) ;
-  memset(resp, 0, sizeof resp) ;
-  if (n < 0) { bad("BAD invalid base64") ; return ; }
-  r = sasl_plain_split(dec, n, &u, &ulen, &pw, &pwlen) ;
-  if (r > 0 && (!ulen || ulen > USER_MAX)) r = 0 ;  /* as malformed */
+  r = sasl_plain_decode(r64, dec, sizeof dec, &u, &ulen, &pw, &pwlen) ;
+  byte_zzero(resp, sizeof resp) ;
+  if (r == -2) { bad("BAD invalid base64") ; return ; }
+  if (r > 0 && (!ulen || ulen > USER_MAX)) { byte_zzero(dec, sizeof dec) ; r = 0 ; }  /* as malformed */
   if (r < 0)
   {
-    memset(dec, 0, sizeof dec) ;
     prelogin_pause(lim.faildelay) ;
     tagged("NO [AUTHORIZATIONFAILED] authorization identity not allowed") ;
     return ;
   }
-  if (!r) { memset(dec, 0, sizeof dec) ; bad("BAD malformed PLAIN response") ; return ; }
+  if (!r) { bad("BAD malformed PLAIN response") ; return ; }
   login(u, ulen, pw, pwlen) ;
-  memset(dec, 0, sizeof dec) ;
+  byte_zzero(dec, sizeof dec) ;
 }
 
 /* STARTTLS: OK in clear, then the handshake; nothing the client sent
@@ -363,6 +347,8 @@ static size_t scantag (char const *s)
   return i <= TAG_MAX ? i : 0 ;
 }
 
+/* Over 80 lines: the start, then the pre-login command loop, one
+   dispatch line per command. */
 int main (int argc, char const *const *argv)
 {
   char line[LINE_MAX + 1] ;

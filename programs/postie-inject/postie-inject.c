@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <skalibs/allreadwrite.h>
+#include <skalibs/buffer.h>
 #include <skalibs/djbunix.h>
 #include <skalibs/random.h>
 #include <skalibs/sgetopt.h>
@@ -525,27 +526,25 @@ static void dedup (void)
 static int mfd = -1 ;     /* the message, to the queue's fd 0 */
 static int qdead = 0 ;    /* the queue stopped reading */
 static char obuf[65536] ;
-static size_t olen = 0 ;
+static buffer ob ;        /* on mfd, once the queue program runs */
+
+/* A write to the queue program failed: a queue that stopped reading
+   (EPIPE) gets nothing more, and its exit says why; anything else ends
+   us. */
+static void ofailed (void)
+{
+  if (errno != EPIPE) strerr_diefusys(EX_OSERR, "write to the queue program") ;
+  qdead = 1 ;
+}
 
 static void oflush (void)
 {
-  if (olen && !qdead && allwrite(mfd, obuf, olen) < olen)
-  {
-    if (errno != EPIPE) strerr_diefusys(EX_OSERR, "write to the queue program") ;
-    qdead = 1 ;
-  }
-  olen = 0 ;
+  if (!qdead && !buffer_flush(&ob)) ofailed() ;
 }
 
 static void oput (char const *s, size_t n)
 {
-  while (n)
-  {
-    size_t w = sizeof obuf - olen < n ? sizeof obuf - olen : n ;
-    memcpy(obuf + olen, s, w) ;
-    olen += w ; s += w ; n -= w ;
-    if (olen == sizeof obuf) oflush() ;
-  }
+  if (!qdead && buffer_put(&ob, s, n) < 0) ofailed() ;
 }
 
 /* Copies s[0, n) with CRLF made LF. */
@@ -624,27 +623,107 @@ static int qq_to_sysexit (int code)
   return EX_TEMPFAIL ;
 }
 
-static void ensure_fds (void)
+/* The fields we add: a resent block's on top, the others at the end. */
+static void added_fields (stralloc *top, stralloc *end)
 {
-  int fd ;
-  for (fd = 0 ; fd < 3 ; fd++)
-    if (fcntl(fd, F_GETFD) < 0)
+  if (resent)
+  {
+    if (!has_rfrom) { if (!stralloc_cats(top, "Resent-From: ")) die_nomem() ; catfrom(top) ; }
+    if (!has_rdate) { if (!stralloc_cats(top, "Resent-Date: ")) die_nomem() ; catdate(top) ; }
+    if (!has_rmsgid) { if (!stralloc_cats(top, "Resent-Message-ID: ")) die_nomem() ; catmsgid(top) ; }
+  }
+  if (!has_from) { if (!stralloc_cats(end, "From: ")) die_nomem() ; catfrom(end) ; }
+  if (!has_date) { if (!stralloc_cats(end, "Date: ")) die_nomem() ; catdate(end) ; }
+  if (!has_msgid) { if (!stralloc_cats(end, "Message-ID: ")) die_nomem() ; catmsgid(end) ; }
+}
+
+/* The queue program, started only now (nothing was written anywhere
+   before: every error until here leaves nothing queued), given the
+   message (our trace field, top, the header without Bcc, end, the blank
+   line, the body) and env. Returns only when it queued the message. */
+static void queue_message (stralloc const *top, stralloc const *end, stralloc const *env)
+{
+  int envfd = -1 ;   /* the envelope, to the queue's fd 1 */
+  pid_t pid ;
+  int wstat ;
+
+  {
+    postie_queue q ;
+    /* our own postie-queue, next to this binary, whatever PATH holds */
+    if (!postie_queue_start(&q, postie_queue_prog(), POSTIE_QUEUE_SIBLING))
+      strerr_diefusys(EX_OSERR, "run the queue program ", postie_queue_prog()) ;
+    pid = q.pid ; mfd = q.msgfd ; envfd = q.envfd ;
+    buffer_init(&ob, &buffer_write, mfd, obuf, sizeof obuf) ;
+  }
+
+  {
+    stralloc rcvd = STRALLOC_ZERO ;
+    catreceived(&rcvd) ;
+    oput(rcvd.s, rcvd.len) ;
+    stralloc_free(&rcvd) ;
+  }
+  oput(top->s, top->len) ;
+  {
+    size_t i ;
+    for (i = 0 ; i < nfields ; i++)
+      if (!(fields[i].flags & F_DROP))
+        oput_lf(hdr.s + fields[i].f.start, fields[i].f.next - fields[i].f.start) ;
+  }
+  oput(end->s, end->len) ;
+  oput("\n", 1) ;
+  if (!ended && !body(hdr.s + bodystart, hdr.len - bodystart))
+  {
+    for (;;)
     {
-      int n = open("/dev/null", fd ? O_WRONLY : O_RDONLY) ;
-      if (n < 0) strerr_diefusys(EX_OSERR, "open /dev/null") ;
-      if (n != fd) { dup2(n, fd) ; close(n) ; }
+      char const *p ;
+      size_t n ;
+      if (qdead || !ifill()) { body_end() ; break ; }
+      p = ibuf + ipos ;
+      n = ilen - ipos ;
+      ipos = ilen ;
+      if (body(p, n)) break ;
     }
+  }
+  if (sawnul)
+  {
+    /* Mail cannot carry a NUL (RFC 5321 2.3.8): a next server that drops
+       it could see the message end elsewhere. No envelope: the queue
+       program queues nothing (doc/postie-queue.md). */
+    close(mfd) ;
+    close(envfd) ;
+    waitpid(pid, &wstat, 0) ;
+    strerr_dief(EX_DATAERR, "message refused: a NUL byte in the body (mail cannot carry it): nothing queued") ;
+  }
+  oflush() ;
+  close(mfd) ;
+  if (!qdead && allwrite(envfd, env->s, env->len) < env->len && errno != EPIPE)
+    strerr_diefusys(EX_OSERR, "write the envelope to the queue program") ;
+  close(envfd) ;
+
+  if (waitpid(pid, &wstat, 0) < 0) strerr_diefusys(EX_OSERR, "wait for the queue program") ;
+  if (WIFSIGNALED(wstat))
+  {
+    char fmt[UINT_FMT] ;
+    fmt[uint_fmt(fmt, WTERMSIG(wstat))] = 0 ;
+    strerr_dief(EX_TEMPFAIL, "queue program crashed (signal ", fmt, "): message not queued") ;
+  }
+  {
+    int code = WEXITSTATUS(wstat) ;
+    if (code)
+    {
+      char fmt[UINT_FMT] ;
+      fmt[uint_fmt(fmt, (unsigned int)code)] = 0 ;
+      strerr_dief(qq_to_sysexit(code), "message not queued: ", queue_exit_str(code), " (queue program exit ", fmt, ")") ;
+    }
+  }
 }
 
 int main (int argc, char const *const *argv)
 {
   char const *fopt = 0 ;
   stralloc added_top = STRALLOC_ZERO, added_end = STRALLOC_ZERO, env = STRALLOC_ZERO ;
-  int envfd = -1 ;   /* the envelope, to the queue's fd 1 */
-  pid_t pid ;
-  int wstat ;
 
-  ensure_fds() ;
+  if (!fd_sanitize()) strerr_diefusys(EX_OSERR, "open /dev/null on a closed fd 0, 1 or 2") ;
   signal(SIGPIPE, SIG_IGN) ;
   {
     subgetopt l = SUBGETOPT_ZERO ;
@@ -702,92 +781,12 @@ int main (int argc, char const *const *argv)
     strerr_dief(tflag ? EX_DATAERR : EX_USAGE, resent ? "no recipients: no address in Resent-To, Resent-Cc or Resent-Bcc, and none given as arguments"
                 : "no recipients: no address in To, Cc or Bcc, and none given as arguments") ;
 
-  /* The fields we add: a resent block's on top, the others at the end. */
-  if (resent)
-  {
-    if (!has_rfrom) { if (!stralloc_cats(&added_top, "Resent-From: ")) die_nomem() ; catfrom(&added_top) ; }
-    if (!has_rdate) { if (!stralloc_cats(&added_top, "Resent-Date: ")) die_nomem() ; catdate(&added_top) ; }
-    if (!has_rmsgid) { if (!stralloc_cats(&added_top, "Resent-Message-ID: ")) die_nomem() ; catmsgid(&added_top) ; }
-  }
-  if (!has_from) { if (!stralloc_cats(&added_end, "From: ")) die_nomem() ; catfrom(&added_end) ; }
-  if (!has_date) { if (!stralloc_cats(&added_end, "Date: ")) die_nomem() ; catdate(&added_end) ; }
-  if (!has_msgid) { if (!stralloc_cats(&added_end, "Message-ID: ")) die_nomem() ; catmsgid(&added_end) ; }
+  added_fields(&added_top, &added_end) ;
 
   /* The envelope. */
   /* sender holds its address and a NUL */
   if (!postie_queue_envelope(&env, sender.s, sender.len ? sender.len - 1 : 0, rcpts.s, rcpts.len)) die_nomem() ;
 
-  /* Start the queue program. Nothing was written anywhere yet: every
-     error above leaves nothing queued. */
-  {
-    postie_queue q ;
-    /* our own postie-queue, next to this binary, whatever PATH holds */
-    if (!postie_queue_start(&q, postie_queue_prog(), POSTIE_QUEUE_SIBLING))
-      strerr_diefusys(EX_OSERR, "run the queue program ", postie_queue_prog()) ;
-    pid = q.pid ; mfd = q.msgfd ; envfd = q.envfd ;
-  }
-
-  /* The message: our trace field, our top fields, the header without
-     Bcc, our fields, the blank line, the body. */
-  {
-    stralloc rcvd = STRALLOC_ZERO ;
-    catreceived(&rcvd) ;
-    oput(rcvd.s, rcvd.len) ;
-    stralloc_free(&rcvd) ;
-  }
-  oput(added_top.s, added_top.len) ;
-  {
-    size_t i ;
-    for (i = 0 ; i < nfields ; i++)
-      if (!(fields[i].flags & F_DROP))
-        oput_lf(hdr.s + fields[i].f.start, fields[i].f.next - fields[i].f.start) ;
-  }
-  oput(added_end.s, added_end.len) ;
-  oput("\n", 1) ;
-  if (!ended && !body(hdr.s + bodystart, hdr.len - bodystart))
-  {
-    for (;;)
-    {
-      char const *p ;
-      size_t n ;
-      if (qdead || !ifill()) { body_end() ; break ; }
-      p = ibuf + ipos ;
-      n = ilen - ipos ;
-      ipos = ilen ;
-      if (body(p, n)) break ;
-    }
-  }
-  if (sawnul)
-  {
-    /* Mail cannot carry a NUL (RFC 5321 2.3.8): a next server that drops
-       it could see the message end elsewhere. No envelope: the queue
-       program queues nothing (doc/postie-queue.md). */
-    close(mfd) ;
-    close(envfd) ;
-    waitpid(pid, &wstat, 0) ;
-    strerr_dief(EX_DATAERR, "message refused: a NUL byte in the body (mail cannot carry it): nothing queued") ;
-  }
-  oflush() ;
-  close(mfd) ;
-  if (!qdead && allwrite(envfd, env.s, env.len) < env.len && errno != EPIPE)
-    strerr_diefusys(EX_OSERR, "write the envelope to the queue program") ;
-  close(envfd) ;
-
-  if (waitpid(pid, &wstat, 0) < 0) strerr_diefusys(EX_OSERR, "wait for the queue program") ;
-  if (WIFSIGNALED(wstat))
-  {
-    char fmt[UINT_FMT] ;
-    fmt[uint_fmt(fmt, WTERMSIG(wstat))] = 0 ;
-    strerr_dief(EX_TEMPFAIL, "queue program crashed (signal ", fmt, "): message not queued") ;
-  }
-  {
-    int code = WEXITSTATUS(wstat) ;
-    if (code)
-    {
-      char fmt[UINT_FMT] ;
-      fmt[uint_fmt(fmt, (unsigned int)code)] = 0 ;
-      strerr_dief(qq_to_sysexit(code), "message not queued: ", queue_exit_str(code), " (queue program exit ", fmt, ")") ;
-    }
-  }
+  queue_message(&added_top, &added_end, &env) ;
   return 0 ;
 }

@@ -57,7 +57,10 @@ extern void local_success (void) gccattr_noreturn ;
 #define die_nomem() temp("out of memory")
 
 /* local_io.c: a buffered writer that remembers its first error, and a
-   reader of the message from fd 0. SIGALRM interrupts both: timeouts. */
+   reader of the message from fd 0. SIGALRM interrupts both: timeouts.
+   Not skalibs' buffer: its writes restart after EINTR, so a write
+   blocked on a program or queue that stopped reading would outlive the
+   timer. */
 typedef struct local_out_s local_out ;
 struct local_out_s
 {
@@ -74,6 +77,11 @@ extern ssize_t msg_read (char *buf, size_t n) ;  /* raw read of fd 0 */
 extern int msg_rewind (void) ;
 extern volatile sig_atomic_t local_timedout ;
 extern void local_alarm (unsigned long secs) ;  /* 0 cancels */
+/* Waits for the child pid. When the timer rings (local_timedout) while
+   it waits and *killed is 0, kills pid and, if group, its process group
+   (SIGKILL), and sets *killed. Then disarms the timer; returns the wait
+   status. A wait that fails: tempsys "unable to wait for WHAT". */
+extern int local_wait (pid_t pid, int group, int *killed, char const *what) ;
 extern void local_printable (char *s, size_t n) ;  /* control bytes -> '?' */
 
 extern void local_ufline (stralloc *sa, char const *sender, time_t now) ;

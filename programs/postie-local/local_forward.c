@@ -29,6 +29,7 @@ void deliver_forward (char const *addrs, size_t len)
   char idbuf[QUEUE_ID_MAX + 1] ;
   size_t idlen = 0 ;
   int werr = 0 ;
+  int killed = 0 ;
 
   if (msg_rewind() < 0) tempsys("unable to rewind the message") ;
   if (pipecoe(m) < 0 || pipecoe(e) < 0 || pipecoe(id) < 0) tempsys("unable to create a pipe") ;
@@ -64,12 +65,7 @@ void deliver_forward (char const *addrs, size_t len)
   idlen = postie_queue_id_read(id[0], idbuf, sizeof idbuf, &local_timedout) ;
   if (local_timedout) kill(pid, SIGKILL) ;
   close(id[0]) ;
-  while (waitpid(pid, &wstat, 0) < 0)
-  {
-    if (errno != EINTR) { local_alarm(0) ; tempsys("unable to wait for the queue program") ; }
-    if (local_timedout) kill(pid, SIGKILL) ;
-  }
-  local_alarm(0) ;
+  wstat = local_wait(pid, 0, &killed, "the queue program") ;
   if (local_timedout) temp("timed out forwarding the message (control/localprogtimeout)") ;
   if (WIFSIGNALED(wstat)) temp("the queue program was killed by a signal while forwarding") ;
   {

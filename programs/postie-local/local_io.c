@@ -1,12 +1,14 @@
 /* local_io.c: writing with a remembered error, reading the message, and
    the one timer (SIGALRM, installed without SA_RESTART, so that a blocked
-   read, write, wait or lock wait returns EINTR when it rings).
-   local_alarm(0) disarms it and keeps local_timedout as it was. */
+   read, write, wait or lock wait returns EINTR when it rings), and the
+   wait for a child under it. local_alarm(0) disarms it and keeps
+   local_timedout as it was. */
 
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include "local.h"
 
@@ -42,6 +44,23 @@ void local_alarm (unsigned long secs)
     it.it_interval.tv_sec = 1 ;
   }
   setitimer(ITIMER_REAL, &it, 0) ;
+}
+
+int local_wait (pid_t pid, int group, int *killed, char const *what)
+{
+  int wstat ;
+  while (waitpid(pid, &wstat, 0) < 0)
+  {
+    if (errno != EINTR) { local_alarm(0) ; tempsys("unable to wait for ", what) ; }
+    if (local_timedout && !*killed)
+    {
+      *killed = 1 ;
+      if (group) kill(-pid, SIGKILL) ;
+      kill(pid, SIGKILL) ;
+    }
+  }
+  local_alarm(0) ;
+  return wstat ;
 }
 
 void local_printable (char *s, size_t n)

@@ -86,13 +86,35 @@ static void name (stralloc *sa)
    || !stralloc_cats(sa, ctx.me)) die_nomem() ;
 }
 
+/* The message (Return-Path and Delivered-To on top) into fd, the new
+   file path, its sizes counted into ms. A failure removes path. */
+static void copy (int fd, char const *path, maildir_size *ms)
+{
+  static local_out out ;
+  char buf[65536] ;
+  out_init(&out, fd) ;
+  out_put(&out, ctx.rpline.s, ctx.rpline.len) ;
+  maildir_size_add(ms, ctx.rpline.s, ctx.rpline.len) ;
+  out_put(&out, ctx.dtline.s, ctx.dtline.len) ;
+  maildir_size_add(ms, ctx.dtline.s, ctx.dtline.len) ;
+  if (msg_rewind() < 0) { undo(path) ; tempsys("unable to rewind the message") ; }
+  for (;;)
+  {
+    ssize_t r = msg_read(buf, sizeof buf) ;
+    if (r < 0) { undo(path) ; tempsys("unable to read the message") ; }
+    if (!r) break ;
+    out_put(&out, buf, r) ;
+    maildir_size_add(ms, buf, r) ;
+  }
+  if (out_flush(&out) < 0) { undo(path) ; tempsys("unable to write ", path) ; }
+}
+
 void deliver_maildir (char const *dir, int create_it)
 {
   size_t dirlen = strlen(dir) ;
   stralloc tmp = STRALLOC_ZERO ;
   stralloc new = STRALLOC_ZERO ;
   size_t namepos ;
-  local_out *o ;
   maildir_size ms = MAILDIR_SIZE_ZERO ;
   int fd ;
 
@@ -110,26 +132,7 @@ void deliver_maildir (char const *dir, int create_it)
     if (errno == ENOENT) temp("maildir ", dir, " does not exist (no ", dir, "tmp/)") ;
     tempsys("unable to create ", tmp.s) ;
   }
-  {
-    static local_out out ;
-    char buf[65536] ;
-    o = &out ;
-    out_init(o, fd) ;
-    out_put(o, ctx.rpline.s, ctx.rpline.len) ;
-    maildir_size_add(&ms, ctx.rpline.s, ctx.rpline.len) ;
-    out_put(o, ctx.dtline.s, ctx.dtline.len) ;
-    maildir_size_add(&ms, ctx.dtline.s, ctx.dtline.len) ;
-    if (msg_rewind() < 0) { undo(tmp.s) ; tempsys("unable to rewind the message") ; }
-    for (;;)
-    {
-      ssize_t r = msg_read(buf, sizeof buf) ;
-      if (r < 0) { undo(tmp.s) ; tempsys("unable to read the message") ; }
-      if (!r) break ;
-      out_put(o, buf, r) ;
-      maildir_size_add(&ms, buf, r) ;
-    }
-    if (out_flush(o) < 0) { undo(tmp.s) ; tempsys("unable to write ", tmp.s) ; }
-  }
+  copy(fd, tmp.s, &ms) ;
   if (fsync(fd) < 0) { undo(tmp.s) ; tempsys("unable to sync ", tmp.s) ; }
   if (close(fd) < 0) { undo(tmp.s) ; tempsys("unable to close ", tmp.s) ; }
   {

@@ -143,12 +143,7 @@ int deliver_program (char const *cmd)
     }
   }
   close(p[0]) ;
-  while (waitpid(pid, &wstat, 0) < 0)
-  {
-    if (errno != EINTR) { local_alarm(0) ; tempsys("unable to wait for the program") ; }
-    if (local_timedout && !timedout) { timedout = 1 ; kill(-pid, SIGKILL) ; kill(pid, SIGKILL) ; }
-  }
-  local_alarm(0) ;
+  wstat = local_wait(pid, 1, &timedout, "the program") ;
 
   /* The program's output, on one line: blanks for control bytes, runs of
      blanks squeezed, none at either end. */

@@ -304,6 +304,8 @@ static void parse (char const *file, stralloc *sa, stralloc *instr, unsigned lon
   }
 }
 
+/* Over 80 lines: the delivery's context read from the arguments in
+   order (qmail-local's), then the instructions run. */
 int main (int argc, char const *const *argv)
 {
   stralloc file = STRALLOC_ZERO ;

@@ -26,8 +26,6 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 #include <skalibs/bytestr.h>
 #include <skalibs/allreadwrite.h>
@@ -36,8 +34,6 @@
 #include <skalibs/strerr.h>
 #include <skalibs/tai.h>
 #include <skalibs/types.h>
-#include "base64.h"
-#include "cprun.h"
 #include "pop3_cmd.h"
 #include "sasl.h"
 #include "postie.h"
@@ -77,14 +73,9 @@ static void bad (char const *msg)
 /* Run the checkpassword chain. Returns only after a bad login. */
 static void login (char const *name, size_t namelen, char const *pw, size_t pwlen)
 {
-  int r = cprun(cpargv, hostname, name, namelen, pw, pwlen,
-                tls.active && tls.rfd >= 0 ? tls.rfd : -1, tls.wfd) ;
-  tain_now_g() ;
-  if (!r) _exit(0) ;
-  if (r < 0) { cprun_logfail(name, namelen, "tempfail") ; die_temp() ; }
-  cprun_logfail(name, namelen, "failed") ;
-  prelogin_pause(lim.faildelay) ;
-  if (++nfail >= lim.maxfail) { out("-ERR [AUTH] authentication failed, too many failures\r\n") ; _exit(0) ; }
+  int r = prelogin_login(&lim, &nfail, cpargv, hostname, &tls, name, namelen, pw, pwlen) ;
+  if (r < 0) die_temp() ;
+  if (r > 1) { out("-ERR [AUTH] authentication failed, too many failures\r\n") ; _exit(0) ; }
   out("-ERR [AUTH] authentication failed\r\n") ;
 }
 
@@ -125,8 +116,7 @@ static void auth_plain (char const *ir)
   char dec[SASL_LINE_MAX] ;
   char const *resp = ir ;
   char const *u, *pw ;
-  ssize_t n ;
-  size_t rlen, ulen, plen ;
+  size_t ulen, plen ;
   int r ;
   if (!resp)
   {
@@ -137,33 +127,24 @@ static void auth_plain (char const *ir)
     resp = line ;
   }
   if (!strcmp(resp, "*")) { out("-ERR authentication cancelled\r\n") ; return ; }
-  rlen = strlen(resp) ;
-  if (!strcmp(resp, "=")) rlen = 0, resp = "" ;
-  n = base64_decode(resp, rlen, dec, sizeof dec) ;
-  if (n < 0) { bad("-ERR invalid base64\r\n") ; return ; }
-  r = sasl_plain_split(dec, n, &u, &ulen, &pw, &plen) ;
-  if (!r)
-  {
-    memset(dec, 0, sizeof dec) ;
-    bad("-ERR malformed PLAIN response\r\n") ;
-    return ;
-  }
+  r = sasl_plain_decode(resp, dec, sizeof dec, &u, &ulen, &pw, &plen) ;
+  byte_zzero(line, sizeof line) ;
+  if (r == -2) { bad("-ERR invalid base64\r\n") ; return ; }
+  if (!r) { bad("-ERR malformed PLAIN response\r\n") ; return ; }
   if (r < 0)
   {
-    memset(dec, 0, sizeof dec) ;
     prelogin_pause(lim.faildelay) ;
     out("-ERR [AUTH] authorization identity not allowed\r\n") ;
     return ;
   }
   if (!ulen || ulen > USER_MAX)
   {
-    memset(dec, 0, sizeof dec) ;
+    byte_zzero(dec, sizeof dec) ;
     bad("-ERR bad user name\r\n") ;
     return ;
   }
   login(u, ulen, pw, plen) ;
-  memset(dec, 0, sizeof dec) ;
-  memset(line, 0, sizeof line) ;
+  byte_zzero(dec, sizeof dec) ;
 }
 
 /* A login is allowed over TLS, or in clear with AUTHCLEARTEXT. */

@@ -77,6 +77,8 @@ static int withdraw (void)
   return 0 ;
 }
 
+/* Over 80 lines: the option switch, then one request written and its
+   answer awaited, in order. */
 int main (int argc, char const *const *argv)
 {
   unsigned int timeout = TIMEOUT_DEFAULT ;

@@ -107,7 +107,7 @@ static void info (char const *path, char const *id, stralloc *sa)
   static stralloc df = STRALLOC_ZERO ;
   queue_info qi ;
   size_t pos ;
-  char st, kind ;
+  char state, kind ;
   char const *addr ;
   int pending = 0, first = 1 ;
   int r = queue_info_load(path, sa, &qi) ;
@@ -115,7 +115,7 @@ static void info (char const *path, char const *id, stralloc *sa)
   if (!r) return ;
   head(id, qi.msglen, qi.sender) ;
   pos = qi.first ;
-  while (queue_info_next(sa, &pos, &st, &kind, &addr)) if (st == 'P') pending = 1 ;
+  while (queue_info_next(sa, &pos, &state, &kind, &addr)) if (state == 'P') pending = 1 ;
   if (pending)
   {
     defer_load(path, &df) ;
@@ -129,15 +129,15 @@ static void info (char const *path, char const *id, stralloc *sa)
   }
   put(":") ;
   pos = qi.first ;
-  while (queue_info_next(sa, &pos, &st, &kind, &addr))
+  while (queue_info_next(sa, &pos, &state, &kind, &addr))
   {
     put(first ? " " : "; ") ;
     first = 0 ;
-    put(st == 'P' ? "pending " : st == 'D' ? "done " : "failed ") ;
+    put(state == 'P' ? "pending " : state == 'D' ? "done " : "failed ") ;
     put(kind == 'R' ? "remote <" : "local <") ;
     put(addr) ;
     put(">") ;
-    if (st == 'P' && pending && df.len)
+    if (state == 'P' && pending && df.len)
     {
       size_t len ;
       char const *why = defer_find(&df, addr, &len) ;

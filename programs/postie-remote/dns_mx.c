@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <arpa/nameser.h>
 #include <resolv.h>
+#include <skalibs/bytestr.h>
 #include <skalibs/random.h>
 #include "dns_mx.h"
 
@@ -27,13 +28,13 @@ static void clean (char *name)
   for (i = 0 ; i < n ; i++)
   {
     char c = name[i] ;
-    if (c >= 'A' && c <= 'Z') name[i] = c + 32 ;
-    else if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.'))
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.'))
     {
       memcpy(name, "?", 2) ;
       return ;
     }
   }
+  case_lowerb(name, n) ;
   if (n && name[n-1] == '.') name[n-1] = 0 ;
 }
 

@@ -261,14 +261,56 @@ static int bounce_queue (char const *id, stralloc const *m, char const *envsende
   return ret ;
 }
 
+/* The DSN (RFC 3464) to to: the head, a line per failed recipient of
+   the bounce records b, the delivery-status part, then h, the message
+   (returned) or its header. 1, or 0 out of memory. */
+static int bounce_dsn (stralloc *m, char const *id, char const *to, int doublebounce, stralloc const *b,
+                       stralloc const *h, int returned, int64_t now, int64_t birth)
+{
+  char date[RFC5322_DATE_FMT], adate[RFC5322_DATE_FMT] ;
+  size_t i ;
+  rfc5322_date_fmt(date, now) ;
+  rfc5322_date_fmt(adate, birth) ;
+  {
+    char boundary[QUEUE_ID_MAX + 32] ;
+    char tfmt[UINT64_FMT] ;
+    size_t bn = 0 ;
+    memcpy(boundary, "postie-dsn-", 11) ; bn = 11 ;
+    memcpy(boundary + bn, id, strlen(id)) ; bn += strlen(id) ;
+    boundary[bn] = 0 ;
+    tfmt[uint64_fmt(tfmt, (uint64_t)now)] = 0 ;
+    if (!bounce_head(m, id, to, doublebounce, date, tfmt, boundary)) return 0 ;
+    for (i = 0 ; i < b->len ; i = strchr(b->s + i, '\n') - b->s + 1)
+    {
+      char const *f[4] ;
+      size_t fl[4] ;
+      if (!record(b, i, f, fl)) continue ;
+      if (!cats(m, "<") || !stralloc_catb(m, f[0], fl[0]) || !cats(m, ">: ")
+       || !stralloc_catb(m, f[3], fl[3]) || !cats(m, "\n")) return 0 ;
+    }
+    if (!cats(m, "\n--") || !cats(m, boundary) || !cats(m, "\n")
+     || !cats(m, "Content-Description: Delivery report\nContent-Type: message/delivery-status\n\n")
+     || !cats(m, "Reporting-MTA: dns; ") || !cats(m, settings.me.s) || !cats(m, "\n")
+     || !cats(m, "X-Postie-Queue-ID: ") || !cats(m, id) || !cats(m, "\n")
+     || !cats(m, "Arrival-Date: ") || !cats(m, adate) || !cats(m, "\n"))
+      return 0 ;
+    if (!bounce_status(m, b)) return 0 ;
+    if (!cats(m, "\n--") || !cats(m, boundary) || !cats(m, "\n")
+     || !cats(m, returned ? "Content-Description: Undelivered Message\nContent-Type: message/rfc822\n\n"
+                           : "Content-Description: Undelivered Message Headers\nContent-Type: text/rfc822-headers\n\n")
+     || !stralloc_catb(m, h->s, h->len)
+     || !cats(m, "\n--") || !cats(m, boundary) || !cats(m, "--\n"))
+      return 0 ;
+  }
+  return 1 ;
+}
+
 int bounce_send (char const *id, unsigned int bucket, char const *sender, int64_t birth)
 {
   stralloc b = STRALLOC_ZERO, m = STRALLOC_ZERO, h = STRALLOC_ZERO ;
   char path[QUEUE_PATH_MAX] ;
-  char date[RFC5322_DATE_FMT], adate[RFC5322_DATE_FMT] ;
   char const *to, *envsender ;
   int doublebounce = 0, returned = 0 ;
-  size_t i ;
   int ret = -1 ;
   struct timespec ts ;
   clock_gettime(CLOCK_REALTIME, &ts) ;
@@ -305,39 +347,7 @@ int bounce_send (char const *id, unsigned int bucket, char const *sender, int64_
     returned = whole ;
   }
 
-  rfc5322_date_fmt(date, ts.tv_sec) ;
-  rfc5322_date_fmt(adate, birth) ;
-  {
-    char boundary[QUEUE_ID_MAX + 32] ;
-    char tfmt[UINT64_FMT] ;
-    size_t bn = 0 ;
-    memcpy(boundary, "postie-dsn-", 11) ; bn = 11 ;
-    memcpy(boundary + bn, id, strlen(id)) ; bn += strlen(id) ;
-    boundary[bn] = 0 ;
-    tfmt[uint64_fmt(tfmt, (uint64_t)ts.tv_sec)] = 0 ;
-    if (!bounce_head(&m, id, to, doublebounce, date, tfmt, boundary)) goto nomem ;
-    for (i = 0 ; i < b.len ; i = strchr(b.s + i, '\n') - b.s + 1)
-    {
-      char const *f[4] ;
-      size_t fl[4] ;
-      if (!record(&b, i, f, fl)) continue ;
-      if (!cats(&m, "<") || !stralloc_catb(&m, f[0], fl[0]) || !cats(&m, ">: ")
-       || !stralloc_catb(&m, f[3], fl[3]) || !cats(&m, "\n")) goto nomem ;
-    }
-    if (!cats(&m, "\n--") || !cats(&m, boundary) || !cats(&m, "\n")
-     || !cats(&m, "Content-Description: Delivery report\nContent-Type: message/delivery-status\n\n")
-     || !cats(&m, "Reporting-MTA: dns; ") || !cats(&m, settings.me.s) || !cats(&m, "\n")
-     || !cats(&m, "X-Postie-Queue-ID: ") || !cats(&m, id) || !cats(&m, "\n")
-     || !cats(&m, "Arrival-Date: ") || !cats(&m, adate) || !cats(&m, "\n"))
-      goto nomem ;
-    if (!bounce_status(&m, &b)) goto nomem ;
-    if (!cats(&m, "\n--") || !cats(&m, boundary) || !cats(&m, "\n")
-     || !cats(&m, returned ? "Content-Description: Undelivered Message\nContent-Type: message/rfc822\n\n"
-                           : "Content-Description: Undelivered Message Headers\nContent-Type: text/rfc822-headers\n\n")
-     || !stralloc_catb(&m, h.s, h.len)
-     || !cats(&m, "\n--") || !cats(&m, boundary) || !cats(&m, "--\n"))
-      goto nomem ;
-  }
+  if (!bounce_dsn(&m, id, to, doublebounce, &b, &h, returned, ts.tv_sec, birth)) goto nomem ;
 
   ret = bounce_queue(id, &m, envsender, to, doublebounce) ;
  end:

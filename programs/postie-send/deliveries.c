@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include <sys/stat.h>
 #include <skalibs/allreadwrite.h>
+#include <skalibs/bytestr.h>
 #include <skalibs/alloc.h>
 #include <skalibs/djbunix.h>
 #include <skalibs/stralloc.h>
@@ -21,13 +22,7 @@
 
 int same_domain (char const *a, char const *b)
 {
-  for (;; a++, b++)
-  {
-    char x = *a >= 'A' && *a <= 'Z' ? *a + 32 : *a ;
-    char y = *b >= 'A' && *b <= 'Z' ? *b + 32 : *b ;
-    if (x != y) return 0 ;
-    if (!x) return 1 ;
-  }
+  return case_equals(a, b) ;
 }
 
 static void slot_add (delivery *d, uint32_t i)

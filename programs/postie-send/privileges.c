@@ -13,7 +13,9 @@
 #include <skalibs/djbunix.h>
 #include <skalibs/stralloc.h>
 #include <skalibs/strerr.h>
+#include <skalibs/setgroups.h>
 #include <skalibs/types.h>
+#include "gidlist.h"
 #include "queue.h"
 #include "send.h"
 
@@ -23,7 +25,6 @@
    root, postie-rspawn as POSTIE_REMOTE_UID/GID, and itself becomes
    POSTIE_SEND_UID/GID (with the supplementary groups of
    POSTIE_SEND_GIDLIST) before it reads any queue file. */
-#define GIDLIST_MAX 64
 
 int ids_get (char const *uvar, char const *gvar, uid_t *u, gid_t *g)
 {
@@ -36,36 +37,18 @@ int ids_get (char const *uvar, char const *gvar, uid_t *u, gid_t *g)
   return 1 ;
 }
 
-/* A GIDLIST as s6-envuidgid writes it: numbers separated by commas, maybe
-   empty. g comes first; the list's duplicates of it are skipped. */
-static size_t gidlist_get (char const *var, gid_t g, gid_t *list)
-{
-  char const *s = getenv(var) ;
-  size_t n = 0 ;
-  list[n++] = g ;
-  if (!s) return n ;
-  while (*s)
-  {
-    unsigned int x ;
-    size_t len = uint_scan(s, &x) ;
-    if (!len || (s[len] && s[len] != ',')) strerr_dief(100, "invalid ", var) ;
-    if ((gid_t)x != g)
-    {
-      if (n >= GIDLIST_MAX) strerr_dief(100, "too many groups in ", var) ;
-      list[n++] = (gid_t)x ;
-    }
-    s += len ;
-    if (*s) s++ ;
-  }
-  return n ;
-}
-
+/* The supplementary groups: g, then those of the GIDLIST in $listvar
+   (gidlist.h) if set; skalibs' setgroups_and_gid puts g first and drops
+   the list's copy of it. */
 void become (uid_t u, gid_t g, char const *listvar)
 {
   gid_t list[GIDLIST_MAX] ;
-  size_t n = listvar ? gidlist_get(listvar, g, list) : (list[0] = g, 1) ;
+  char const *s = listvar ? getenv(listvar) : 0 ;
+  ssize_t n = s ? gidlist_scan(s, list) : 0 ;
+  if (n == -2) strerr_dief(100, "too many groups in ", listvar) ;
+  if (n < 0) strerr_dief(100, "invalid ", listvar) ;
   if (!u) strerr_dief(100, "refusing to run as uid 0 after dropping privileges") ;
-  if (setgroups(n, list) < 0 || setgid(g) < 0 || setuid(u) < 0) strerr_diefusys(111, "drop privileges") ;
+  if (setgroups_and_gid(g, n, list) < 0 || setgid(g) < 0 || setuid(u) < 0) strerr_diefusys(111, "drop privileges") ;
   if (!getuid() || !geteuid()) strerr_dief(111, "still root after setuid") ;
 }
 

@@ -109,16 +109,16 @@ static int domain (char const *s, size_t len, size_t *i, stralloc *out, int *non
       if (++label > 63) return 0 ;
     }
     else break ;
-    if (out)
-    {
-      char lc = c >= 'A' && c <= 'Z' ? c + 32 : c ;
-      if (!stralloc_catb(out, &lc, 1)) return -1 ;
-    }
     prev = c ;
     (*i)++ ;
   }
   if (*i == start || prev == '.' || prev == '-') return 0 ;
   if (*i - start > 255) return 0 ;
+  if (out)
+  {
+    if (!stralloc_catb(out, s + start, *i - start)) return -1 ;
+    case_lowerb(out->s + out->len - (*i - start), *i - start) ;
+  }
   return 1 ;
 }
 

@@ -3,104 +3,45 @@
    timestamp on its fd 3), failures delayed and counted. */
 
 #include <errno.h>
-#include <fcntl.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
-#include <sys/wait.h>
-#include <skalibs/allreadwrite.h>
-#include <skalibs/djbunix.h>
-#include <skalibs/sig.h>
-#include <skalibs/strerr.h>
+#include <skalibs/bytestr.h>
 #include "postie.h"
 #include "base64.h"
+#include "cprun.h"
 #include "sasl.h"
 #include "smtpd.h"
 
 /* What a checkpassword program runs after a good login: nothing. */
 #define CHECKPASSWORD_NEXT "/bin/true"
 
-static void wipe (char *s, size_t n)
-{
-  volatile char *p = s ;
-  while (n--) *p++ = 0 ;
-}
-
-static volatile sig_atomic_t alarmed = 0 ;
-static void onalarm (int sig)
-{
-  (void)sig ;
-  alarmed = 1 ;
-}
-
-/* Runs "checkpassword args... /bin/true" with "user\0password\0timestamp\0"
-   on its fd 3, /dev/null on fds 0 and 1. 1 good, 0 bad, -1 temporary. */
+/* Runs "checkpassword args... /bin/true" (cprun.h) with
+   "user\0password\0<SESSIONID@me>\0" on its fd 3 and /dev/null on fds 0
+   and 1, for at most control/timeoutsmtpd seconds. 1 good, 0 bad, -1
+   temporary. */
 static int checkpassword (char const *user, size_t ulen, char const *pass, size_t plen)
 {
-  char buf[512] ;
   char const *argv[settings.ncheckpassword + 2] ;
-  size_t n = 0, slen = strlen(session.id) ;
-  int p[2], wstat, r ;
-  pid_t pid ;
-  struct sigaction sa, old ;
-  if (ulen + plen + slen + settings.me.len + 6 > sizeof buf) return 0 ;
-  memcpy(buf, user, ulen) ; n = ulen ; buf[n++] = 0 ;
-  memcpy(buf + n, pass, plen) ; n += plen ; buf[n++] = 0 ;
-  buf[n++] = '<' ;
-  memcpy(buf + n, session.id, slen) ; n += slen ;
-  buf[n++] = '@' ;
-  memcpy(buf + n, settings.me.s, settings.me.len) ; n += settings.me.len ;
-  buf[n++] = '>' ; buf[n++] = 0 ;
+  char stamp[512] ;
+  size_t slen = strlen(session.id) ;
+  cprun_how how = { .argv = argv, .stamp = stamp, .rfd = CPRUN_NULL, .wfd = CPRUN_NULL, .timeout = settings.timeoutsmtpd } ;
+  if (slen + settings.me.len + 3 > sizeof stamp) return 0 ;  /* more than cprun passes */
+  stamp[0] = '<' ;
+  memcpy(stamp + 1, session.id, slen) ;
+  stamp[1 + slen] = '@' ;
+  memcpy(stamp + 2 + slen, settings.me.s, settings.me.len) ;
+  stamp[2 + slen + settings.me.len] = '>' ;
+  stamp[3 + slen + settings.me.len] = 0 ;
   for (unsigned int i = 0 ; i < settings.ncheckpassword ; i++) argv[i] = settings.checkpassword[i] ;
   argv[settings.ncheckpassword] = CHECKPASSWORD_NEXT ;
   argv[settings.ncheckpassword + 1] = 0 ;
-  if (pipecoe(p) < 0) { wipe(buf, sizeof buf) ; return -1 ; }
-  pid = fork() ;
-  if (pid < 0) { wipe(buf, sizeof buf) ; fd_close(p[0]) ; fd_close(p[1]) ; return -1 ; }
-  if (!pid)
-  {
-    int nul = open("/dev/null", O_RDWR | O_CLOEXEC) ;  /* only its copies on 0 and 1 stay */
-    wipe(buf, sizeof buf) ;
-    if (nul < 0 || dup2(nul, 0) < 0 || dup2(nul, 1) < 0) _exit(111) ;
-    if (p[0] == 3) { if (uncoe(3) < 0) _exit(111) ; }
-    else if (dup2(p[0], 3) < 0) _exit(111) ;
-    sig_restore(SIGPIPE) ;
-    sig_blocknone() ;
-    execvp(argv[0], (char *const *)argv) ;
-    strerr_warnwu2sys("exec ", argv[0]) ;
-    _exit(111) ;
-  }
-  fd_close(p[0]) ;
-  r = allwrite(p[1], buf, n) < n ;
-  wipe(buf, sizeof buf) ;
-  fd_close(p[1]) ;
-  (void)r ;  /* a checkpassword that does not read fails by itself */
-  memset(&sa, 0, sizeof sa) ;
-  sa.sa_handler = &onalarm ;
-  sigemptyset(&sa.sa_mask) ;
-  /* Not skalibs' sig_catch, which sets SA_RESTART: waitpid must be
-     interrupted by the alarm, or a hung checkpassword holds the session. */
-  sa.sa_flags = 0 ;
-  sigaction(SIGALRM, &sa, &old) ;
-  alarmed = 0 ;
-  alarm(settings.timeoutsmtpd) ;
-  for (;;)
-  {
-    if (waitpid(pid, &wstat, 0) == pid) break ;
-    if (errno != EINTR) { wstat = -1 ; break ; }
-    if (alarmed) { kill(pid, SIGKILL) ; }
-  }
-  alarm(0) ;
-  sigaction(SIGALRM, &old, 0) ;
-  if (wstat == -1 || alarmed) return -1 ;
-  if (!WIFEXITED(wstat)) return -1 ;
-  switch (WEXITSTATUS(wstat))
+  switch (cprun(&how, user, ulen, pass, plen))
   {
     case 0 : return 1 ;
     case 1 : return 0 ;
-    default : return -1 ;  /* 2 misuse, 111 temporary, anything else */
+    default : return -1 ;  /* 2 misuse, 111 temporary, anything else, a timeout */
   }
 }
 
@@ -116,11 +57,11 @@ static int authread (char *o, size_t omax, size_t *olen)
   deadline_cmd(&d) ;
   r = io_getline(line, SMTPD_CMDMAX - 2, &len, &toolong, &d) ;
   if (r <= 0) { if (!r) errno = 0 ; die_read() ; }
-  if (toolong == 2) { wipe(line, sizeof line) ; die_linetoolong() ; }
+  if (toolong == 2) { byte_zzero(line, sizeof line) ; die_linetoolong() ; }
   if (toolong) { err("500 5.5.2 Line too long\r\n") ; return 0 ; }
   if (len == 1 && line[0] == '*') { err("501 5.0.0 Authentication cancelled\r\n") ; return 0 ; }
   k = base64_decode(line, len, o, omax) ;
-  wipe(line, sizeof line) ;
+  byte_zzero(line, sizeof line) ;
   if (k < 0) { err("501 5.5.2 Cannot decode the response (base64)\r\n") ; return 0 ; }
   *olen = k ;
   return 1 ;
@@ -160,16 +101,16 @@ static int auth_plain (char const *resp, char *user, size_t *ulen, char *pass, s
   }
   /* authzid \0 authcid \0 password */
   r = sasl_plain_split(tmp, tlen, &u, ulen, &pw, plen) ;
-  if (!r) { wipe(tmp, sizeof tmp) ; err("501 5.5.2 Bad PLAIN response\r\n") ; return 0 ; }
+  if (!r) { byte_zzero(tmp, sizeof tmp) ; err("501 5.5.2 Bad PLAIN response\r\n") ; return 0 ; }
   if (r < 0)
   {
-    wipe(tmp, sizeof tmp) ;
+    byte_zzero(tmp, sizeof tmp) ;
     err("535 5.7.8 Authentication credentials invalid (authorization identity refused)\r\n") ;
     return 0 ;
   }
   memcpy(user, u, *ulen) ;
   memcpy(pass, pw, *plen) ;
-  wipe(tmp, sizeof tmp) ;
+  byte_zzero(tmp, sizeof tmp) ;
   return 1 ;
 }
 
@@ -185,7 +126,7 @@ static int auth_login (char const *resp, char *user, size_t *ulen, char *pass, s
   }
   out("334 UGFzc3dvcmQ6\r\n") ;
   if (!authread(pass, SMTPD_CMDMAX, plen)) return 0 ;
-  if (memchr(pass, 0, *plen)) { wipe(pass, SMTPD_CMDMAX) ; err("535 5.7.8 Authentication credentials invalid\r\n") ; return 0 ; }
+  if (memchr(pass, 0, *plen)) { byte_zzero(pass, SMTPD_CMDMAX) ; err("535 5.7.8 Authentication credentials invalid\r\n") ; return 0 ; }
   return 1 ;
 }
 
@@ -219,12 +160,12 @@ void smtp_auth (char const *arg)
 
   if (!userok(user, ulen))
   {
-    wipe(pass, sizeof pass) ;
+    byte_zzero(pass, sizeof pass) ;
     err("535 5.7.8 Authentication credentials invalid\r\n") ;
     return ;
   }
   r = checkpassword(user, ulen, pass, plen) ;
-  wipe(pass, sizeof pass) ;
+  byte_zzero(pass, sizeof pass) ;
   logstart("auth") ;
   logstr(" ip=") ; logstr(session.remoteip) ;
   logstr(" mech=") ; logstr(mech[0] == 'p' || mech[0] == 'P' ? "PLAIN" : "LOGIN") ;

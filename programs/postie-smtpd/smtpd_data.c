@@ -144,6 +144,7 @@ static size_t data_feed (struct data_scan *saved, char const *s, size_t n, int *
     if (++scan.linelen > scan.linemax) scan.toolong = 1 ;
     if (scan.inheader && scan.received_matched >= 0)
     {
+      /* one byte at a time, inline: the per-byte loop of DATA (not case_lowerb) */
       char lc = c >= 'A' && c <= 'Z' ? c + 32 : c ;
       if (lc == received_key[scan.received_matched])
       {

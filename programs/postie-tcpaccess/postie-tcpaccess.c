@@ -72,6 +72,8 @@ static void scan_remote (char const *s, ip46 *ip)
   }
 }
 
+/* Over 80 lines: the option switch, then the rules looked up and the
+   environment set, in order, before the exec. */
 int main (int argc, char const *const *argv)
 {
   char const *rulesdir = 0 ;

@@ -44,6 +44,7 @@
 #include <skalibs/env.h>
 #include <skalibs/stralloc.h>
 #include <skalibs/tai.h>
+#include "gidlist.h"
 #include "accessrules.h"
 #include "rules.h"
 
@@ -51,7 +52,6 @@
 #define dieusage() strerr_dieusage(100, USAGE)
 
 #define MAXCONN_MAX 16384
-#define GIDLIST_MAX 64
 #define ACCEPT_BURST 64
 #define MESSAGE_MAX 400
 
@@ -83,26 +83,15 @@ static unsigned int scan_uint (char const *s, char const *what, unsigned int max
   return u ;
 }
 
-/* A comma-separated list of numeric gids. Not skalibs' gid_scanlist,
-   which also takes ':', ';' and blanks between the numbers and stops
-   quietly at the first thing that is not one: -G and $GIDLIST are
-   refused whole when any part is wrong (the gids of a privilege drop).
-   Nor setgroups_and_gid below: it puts the gid of -g into the group list,
-   where -G alone says what the list is (as ucspi-tcp's tcpserver). */
+/* A GIDLIST (gidlist.h), refused whole when any part is wrong. The list
+   is set as it is, not with skalibs' setgroups_and_gid, which puts the
+   gid of -g into it: -G alone says what the list is (as ucspi-tcp's
+   tcpserver). */
 static size_t scan_gidlist (char const *s, gid_t *tab, char const *what)
 {
-  size_t n = 0 ;
-  if (!*s) return 0 ;
-  for (;;)
-  {
-    unsigned int u ;
-    size_t len = uint_scan(s, &u) ;
-    if (!len || n >= GIDLIST_MAX || (s[len] && s[len] != ',')) strerr_dief(100, "invalid ", what) ;
-    tab[n++] = u ;
-    s += len ;
-    if (!*s) return n ;
-    s++ ;
-  }
+  ssize_t n = gidlist_scan(s, tab) ;
+  if (n < 0) strerr_dief(100, "invalid ", what) ;
+  return n ;
 }
 
 static int is_any_zero (char const *s)
@@ -446,6 +435,93 @@ static void close_std (void)
   fd_close(fd) ;
 }
 
+/* -m: the line sent to a client refused for a limit (CRLF added). */
+static void set_refusemsg (char const *m)
+{
+  size_t len = strlen(m) ;
+  if (len > MESSAGE_MAX) strerr_dief(100, "invalid message: longer than 400 bytes") ;
+  for (size_t i = 0 ; i < len ; i++)
+    if ((unsigned char)m[i] < 32 || m[i] == 127) strerr_dief(100, "invalid message: control character") ;
+  memcpy(refusemsg, m, len) ;
+  refusemsglen = len ;
+  if (len) { refusemsg[refusemsglen++] = '\r' ; refusemsg[refusemsglen++] = '\n' ; }
+}
+
+/* The listening socket on ip, *port (0: the kernel's choice, then
+   written back). */
+static int listen_on (ip46 const *ip, uint16_t *port, unsigned int backlog)
+{
+  int s = socket_tcp46_internal(ip->is6, O_NONBLOCK | O_CLOEXEC) ;
+  if (s < 0) strerr_diefusys(111, "create socket") ;
+  if (socket_bind46_reuse(s, ip, *port) < 0)
+  {
+    char fip[IP46_FMT] ;
+    char fport[UINT16_FMT] ;
+    fmt_conn(fip, fport, ip, *port) ;
+    strerr_diefusys(111, "bind to ip ", fip, " port ", fport) ;
+  }
+  if (socket_listen(s, backlog) < 0) strerr_diefusys(111, "listen") ;
+  {
+    ip46 lip ;
+    if (socket_local46(s, &lip, port) < 0) strerr_diefusys(111, "getsockname") ;
+  }
+  return s ;
+}
+
+/* -G, -g, -u (those given: 0 for the others). Without -G, -g makes the
+   supplementary groups just that gid. */
+static void drop (uid_t const *uid, gid_t const *gid, gid_t const *gidlist, size_t gidn)
+{
+  if (gidlist || gid)
+  {
+    if (!gidlist) { gidlist = gid ; gidn = 1 ; }
+    if (setgroups(gidn, gidlist) < 0) strerr_diefusys(111, "setgroups") ;
+  }
+  if (gid && setgid(*gid) < 0) strerr_diefusys(111, "setgid") ;
+  if (uid && setuid(*uid) < 0) strerr_diefusys(111, "setuid") ;
+}
+
+/* The server: signals (sfd, the selfpipe) and connections (s), until
+   SIGTERM, SIGQUIT or SIGABRT. */
+static void serve (int sfd, int s, int is6, char const *const *prog)
+{
+  for (;;)
+  {
+    iopause_fd x[2] = { { .fd = sfd, .events = IOPAUSE_READ }, { .fd = s, .events = IOPAUSE_READ } } ;
+    int paused, full, r ;
+    tain_now_g() ;
+    paused = tain_less(&STAMP, &acceptpause) ;
+    full = nconns >= maxconn ;
+    r = iopause_g(x, paused || full ? 1 : 2, paused ? &acceptpause : 0) ;
+    if (r < 0)
+    {
+      if (errno == EINTR) continue ;
+      strerr_diefusys(111, "iopause") ;
+    }
+    if (x[0].revents & (IOPAUSE_READ | IOPAUSE_EXCEPT))
+    {
+      for (;;)
+      {
+        int sig = selfpipe_read() ;
+        if (sig < 0) strerr_diefusys(111, "read selfpipe") ;
+        if (!sig) break ;
+        switch (sig)
+        {
+          case SIGCHLD : reap() ; full_warn() ; break ;
+          case SIGHUP : killall(SIGTERM) ; killall(SIGCONT) ; break ;
+          case SIGQUIT : killall(SIGTERM) ; killall(SIGCONT) ; return ;
+          case SIGABRT : killall(SIGKILL) ; return ;
+          case SIGTERM : return ;
+          default : break ;
+        }
+      }
+    }
+    if (!paused && !full && x[1].revents & (IOPAUSE_READ | IOPAUSE_EXCEPT)) accept_some(s, is6, prog) ;
+  }
+}
+
+/* Over 80 lines: the option switch (a case per option) and the start-up
+   steps in their required order (bind, drop privileges, trap, announce). */
 int main (int argc, char const *const *argv)
 {
   int fam = 0 ;
@@ -477,17 +553,7 @@ int main (int argc, char const *const *argv)
         case 'c' : maxconn = scan_uint(l.arg, "maxconn", MAXCONN_MAX) ; break ;
         case 'C' : localmaxconn = scan_uint(l.arg, "localmaxconn", MAXCONN_MAX) ; break ;
         case 'n' : v6prefix = scan_uint(l.arg, "v6prefix", 128) ; break ;
-        case 'm' :
-        {
-          size_t len = strlen(l.arg) ;
-          if (len > MESSAGE_MAX) strerr_dief(100, "invalid message: longer than 400 bytes") ;
-          for (size_t i = 0 ; i < len ; i++)
-            if ((unsigned char)l.arg[i] < 32 || l.arg[i] == 127) strerr_dief(100, "invalid message: control character") ;
-          memcpy(refusemsg, l.arg, len) ;
-          refusemsglen = len ;
-          if (len) { refusemsg[refusemsglen++] = '\r' ; refusemsg[refusemsglen++] = '\n' ; }
-          break ;
-        }
+        case 'm' : set_refusemsg(l.arg) ; break ;
         case 'b' : backlog = scan_uint(l.arg, "backlog", 65535) ; break ;
         case 'G' : gidn = scan_gidlist(l.arg, gidlist, "gidlist") ; hasgidlist = 1 ; break ;
         case 'g' : gid = scan_uint(l.arg, "gid", (unsigned int)-1 - 1) ; hasgid = 1 ; break ;
@@ -533,29 +599,10 @@ int main (int argc, char const *const *argv)
   /* 0, 1 and 2 always exist (on /dev/null if they did not), so that no
      socket lands on them. */
   if (!fd_sanitize()) strerr_diefusys(111, "reopen fds 0 to 2 on /dev/null") ;
-  s = socket_tcp46_internal(ip.is6, O_NONBLOCK | O_CLOEXEC) ;
-  if (s < 0) strerr_diefusys(111, "create socket") ;
-  if (socket_bind46_reuse(s, &ip, port) < 0)
-  {
-    char fip[IP46_FMT] ;
-    char fport[UINT16_FMT] ;
-    fmt_conn(fip, fport, &ip, port) ;
-    strerr_diefusys(111, "bind to ip ", fip, " port ", fport) ;
-  }
-  if (socket_listen(s, backlog) < 0) strerr_diefusys(111, "listen") ;
-  {
-    ip46 lip ;
-    if (socket_local46(s, &lip, &port) < 0) strerr_diefusys(111, "getsockname") ;
-  }
+  s = listen_on(&ip, &port, backlog) ;
 
   /* Privileges go right after the bind, before anything else happens. */
-  if (hasgidlist || hasgid)
-  {
-    if (!hasgidlist && hasgid) { gidlist[0] = gid ; gidn = 1 ; }
-    if (setgroups(gidn, gidlist) < 0) strerr_diefusys(111, "setgroups") ;
-  }
-  if (hasgid && setgid(gid) < 0) strerr_diefusys(111, "setgid") ;
-  if (hasuid && setuid(uid) < 0) strerr_diefusys(111, "setuid") ;
+  drop(hasuid ? &uid : 0, hasgid ? &gid : 0, hasgidlist ? gidlist : 0, gidn) ;
 
   sfd = selfpipe_init() ;
   if (sfd < 0) strerr_diefusys(111, "init selfpipe") ;
@@ -585,41 +632,8 @@ int main (int argc, char const *const *argv)
   if (flag1) notify_port(port) ;
   close_std() ;
 
-  for (;;)
-  {
-    iopause_fd x[2] = { { .fd = sfd, .events = IOPAUSE_READ }, { .fd = s, .events = IOPAUSE_READ } } ;
-    int paused, full, r ;
-    tain_now_g() ;
-    paused = tain_less(&STAMP, &acceptpause) ;
-    full = nconns >= maxconn ;
-    r = iopause_g(x, paused || full ? 1 : 2, paused ? &acceptpause : 0) ;
-    if (r < 0)
-    {
-      if (errno == EINTR) continue ;
-      strerr_diefusys(111, "iopause") ;
-    }
-    if (x[0].revents & (IOPAUSE_READ | IOPAUSE_EXCEPT))
-    {
-      for (;;)
-      {
-        int sig = selfpipe_read() ;
-        if (sig < 0) strerr_diefusys(111, "read selfpipe") ;
-        if (!sig) break ;
-        switch (sig)
-        {
-          case SIGCHLD : reap() ; full_warn() ; break ;
-          case SIGHUP : killall(SIGTERM) ; killall(SIGCONT) ; break ;
-          case SIGQUIT : killall(SIGTERM) ; killall(SIGCONT) ; goto end ;
-          case SIGABRT : killall(SIGKILL) ; goto end ;
-          case SIGTERM : goto end ;
-          default : break ;
-        }
-      }
-    }
-    if (!paused && !full && x[1].revents & (IOPAUSE_READ | IOPAUSE_EXCEPT)) accept_some(s, ip.is6, argv + 2) ;
-  }
+  serve(sfd, s, ip.is6, argv + 2) ;
 
- end:
   if (verbosity >= 2)
   {
     char fn[UINT_FMT] ;

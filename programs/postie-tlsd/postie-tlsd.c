@@ -36,6 +36,7 @@
 #include <skalibs/allreadwrite.h>
 #include <skalibs/bytestr.h>
 #include <skalibs/djbunix.h>
+#include <skalibs/setgroups.h>
 #include <skalibs/env.h>
 #include <skalibs/sgetopt.h>
 #include <skalibs/strerr.h>
@@ -123,7 +124,7 @@ static void readpriv (void)
 static void droppriv (void)
 {
   if (!flagdrop) return ;
-  if (setgroups(1, &dropgid) < 0 || setgid(dropgid) < 0) strerr_diefu(111, "setgid to TLS_GID") ;
+  if (setgroups_and_gid(dropgid, 0, 0) < 0 || setgid(dropgid) < 0) strerr_diefu(111, "setgid to TLS_GID") ;
   if (setuid(dropuid) < 0) strerr_diefu(111, "setuid to TLS_UID") ;
 }
 

@@ -65,7 +65,8 @@ static genalloc ents = GENALLOC_ZERO ;  /* ent */
 static void die_nomem (void) { strerr_diefu(111, "allocate memory") ; }
 
 /* Names hold no NUL (usersline_parse refuses control characters; argv
-   cannot hold one), so strncasecmp's stop at a NUL never comes early. */
+   cannot hold one), so the stop at a NUL of skalibs' case_equalb and
+   case_diffb (strncasecmp in 2.13) never comes early. */
 static int lowereq (char const *a, size_t alen, char const *b, size_t blen)
 {
   return alen == blen && case_equalb(a, alen, b) ;
@@ -74,14 +75,8 @@ static int lowereq (char const *a, size_t alen, char const *b, size_t blen)
 static int lowercmp (ent const *a, ent const *b)
 {
   size_t n = a->u.namelen < b->u.namelen ? a->u.namelen : b->u.namelen ;
-  size_t i = 0 ;
-  for (; i < n ; i++)
-  {
-    unsigned char x = a->u.name[i], y = b->u.name[i] ;
-    if (x >= 'A' && x <= 'Z') x += 32 ;
-    if (y >= 'A' && y <= 'Z') y += 32 ;
-    if (x != y) return x < y ? -1 : 1 ;
-  }
+  int d = case_diffb(a->u.name, n, b->u.name) ;
+  if (d) return d < 0 ? -1 : 1 ;
   if (a->u.namelen != b->u.namelen) return a->u.namelen < b->u.namelen ? -1 : 1 ;
   return a->line < b->line ? -1 : a->line > b->line ;
 }

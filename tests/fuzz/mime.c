@@ -19,7 +19,7 @@
 static stralloc out = STRALLOC_ZERO ;
 
 void put (char const *s, size_t n) { if (!stralloc_catb(&out, s, n)) abort() ; }
-void puts_ (char const *s) { put(s, strlen(s)) ; }
+void putraw (char const *s) { put(s, strlen(s)) ; }
 void putnum (uint64_t u) { char f[UINT64_FMT] ; put(f, uint64_fmt(f, u)) ; }
 
 /* one parenthesized list, and nothing after it */
