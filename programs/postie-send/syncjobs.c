@@ -91,8 +91,12 @@ void sync_completions (void)
       if (!gensetdyn_delete(&jobs, t)) die_nomem() ;
       njobs-- ;
       if (j.kind == JOB_PICKUP) pickup_step(j.p, d[i].err) ;
+      else if (j.kind == JOB_DIRSYNC) pickup_dirsync_done(j.p, d[i].err) ;
       else mark_done(j.p, j.k, j.slot, d[i].err) ;
     }
+    /* the pickups these completions moved on share their directories'
+       fsyncs (pickup.c) */
+    pickup_dirsync_flush() ;
     backlog_flush() ;
   }
   backlog_flush() ;
