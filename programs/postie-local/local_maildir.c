@@ -22,6 +22,7 @@
 #include <unistd.h>
 #include <skalibs/stralloc.h>
 #include <skalibs/types.h>
+#include "clock_once.h"
 #include "fsync_dir.h"
 #include "local.h"
 #include "maildir_size.h"
@@ -74,7 +75,7 @@ static void name (stralloc *sa)
 {
   struct timespec now ;
   char fmt[UINT64_FMT] ;
-  if (clock_gettime(CLOCK_REALTIME, &now) < 0) tempsys("unable to read the clock") ;
+  if (clock_once(&now) < 0) tempsys("unable to read the clock") ;
   if (!stralloc_catb(sa, fmt, uint64_fmt(fmt, (uint64_t)now.tv_sec))
    || !stralloc_cats(sa, ".M")
    || !stralloc_catb(sa, fmt, uint64_fmt(fmt, (uint64_t)(now.tv_nsec / 1000)))
