@@ -112,8 +112,9 @@ void deliver_maildir (char const *dir, int create_it)
     tempsys("unable to create ", tmp.s) ;
   }
   {
+    /* the message is read straight into the output buffer: no second
+       64 KiB buffer (on the stack, pages no other call touches) */
     static local_out out ;
-    char buf[65536] ;
     o = &out ;
     out_init(o, fd) ;
     out_put(o, ctx.rpline.s, ctx.rpline.len) ;
@@ -121,13 +122,15 @@ void deliver_maildir (char const *dir, int create_it)
     out_put(o, ctx.dtline.s, ctx.dtline.len) ;
     maildir_size_add(&ms, ctx.dtline.s, ctx.dtline.len) ;
     if (msg_rewind() < 0) { undo(tmp.s) ; tempsys("unable to rewind the message") ; }
-    for (;;)
+    while (!o->err)
     {
-      ssize_t r = msg_read(buf, sizeof buf) ;
+      ssize_t r ;
+      if (o->len == sizeof o->buf && out_flush(o) < 0) break ;
+      r = msg_read(o->buf + o->len, sizeof o->buf - o->len) ;
       if (r < 0) { undo(tmp.s) ; tempsys("unable to read the message") ; }
       if (!r) break ;
-      out_put(o, buf, r) ;
-      maildir_size_add(&ms, buf, r) ;
+      maildir_size_add(&ms, o->buf + o->len, (size_t)r) ;
+      o->len += (size_t)r ;
     }
     if (out_flush(o) < 0) { undo(tmp.s) ; tempsys("unable to write ", tmp.s) ; }
   }
