@@ -135,6 +135,9 @@ enum { JOB_FREE, JOB_PICKUP, JOB_DIRSYNC, JOB_MARK } ;
    mark_done(p, k, slot). */
 extern void sync_submit (unsigned char kind, void *p, int fd, int data, int k, unsigned int slot) ;
 extern void sync_completions (void) ;
+/* Hands the jobs submitted since the last call to the threads, together:
+   called before the loop waits. */
+extern void sync_kick (void) ;
 extern unsigned int sync_jobs (void) ;  /* in flight */
 
 /* ---------- pickup.c ---------- */
