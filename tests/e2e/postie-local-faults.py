@@ -12,10 +12,7 @@ from postietest import *
 from localtest import *
 
 exe = prog("postie-local")
-elf = subprocess.run(["readelf", "-lSW", exe], capture_output=True, text=True).stdout
-if SAN or "Requesting program interpreter" in elf or ".note.ABI-tag" in elf:
-    skip("local-faults", "not a static musl build (%s)" % BUILD)
-    done()
+skip_unless_static_musl("local-faults", exe)
 
 base, inst, home = spawner_instance("local-faults")
 msgfile = os.path.join(base, "msg")

@@ -14,10 +14,7 @@ from postietest import *
 
 
 exe = prog("postie-queue")
-elf = subprocess.run(["readelf", "-lSW", exe], capture_output=True, text=True).stdout
-if SAN or "Requesting program interpreter" in elf or ".note.ABI-tag" in elf:
-    skip("queue-faults", "not a static musl build (%s)" % BUILD)
-    done()
+skip_unless_static_musl("queue-faults", exe)
 
 home = mkinstance(tmpdir("queue-faults"), {"databytes": "20000000"})
 env = env_for(home)
