@@ -1,4 +1,5 @@
 /* control.c: one setting per file under control/. */
+#include <dirent.h>
 #include <errno.h>
 #include <sys/stat.h>
 #include <skalibs/allreadwrite.h>
@@ -19,6 +20,49 @@ char const *control_strerror (void)
   return badcontents ? badcontents : strerror(errno) ;
 }
 
+/* control_list: the names in control/, read once, so that a setting
+   whose file is not there costs no open(). A program that starts per
+   connection (postie-smtpd) reads a dozen settings with documented
+   defaults, most of them absent: one listing (open, getdents, close)
+   answers for all of them. */
+static stralloc listing = STRALLOC_ZERO ;
+static int listed = 0 ;
+
+int control_list (void)
+{
+  DIR *d = opendir("control") ;
+  listed = 0 ;
+  listing.len = 0 ;
+  if (!d) return -1 ;
+  for (;;)
+  {
+    struct dirent *e ;
+    errno = 0 ;
+    e = readdir(d) ;
+    if (!e) break ;
+    if (e->d_name[0] == '.' && (!e->d_name[1] || (e->d_name[1] == '.' && !e->d_name[2]))) continue ;
+    if (!stralloc_catb(&listing, e->d_name, strlen(e->d_name) + 1)) { errno = ENOMEM ; break ; }
+  }
+  if (errno) { int e = errno ; closedir(d) ; listing.len = 0 ; errno = e ; return -1 ; }
+  closedir(d) ;
+  listed = 1 ;
+  return 0 ;
+}
+
+int control_listed (char const *name)
+{
+  size_t i = 0 ;
+  size_t n = strlen(name) ;
+  if (!listed) return 1 ;
+  while (i < listing.len)
+  {
+    size_t m = strlen(listing.s + i) ;
+    if (m == n && !memcmp(listing.s + i, name, n)) return 1 ;
+    i += m + 1 ;
+  }
+  return 0 ;
+}
+
 static int readfile (stralloc *sa, char const *name, size_t max)
 {
   char path[12 + 256] ;
@@ -27,6 +71,7 @@ static int readfile (stralloc *sa, char const *name, size_t max)
   int fd ;
   badcontents = 0 ;
   if (n > 255 || strchr(name, '/')) return (errno = EINVAL, -1) ;
+  if (!control_listed(name)) return 0 ;
   memcpy(path, "control/", 8) ;
   memcpy(path + 8, name, n + 1) ;
   fd = openb_read(path) ;

@@ -15,6 +15,15 @@
    directory compiled in. */
 extern char const *postie_home (void) ;
 
+/* control_list: lists control/ once (returns 0, or -1 with errno set:
+   then nothing is listed). From then on, a name missing from the listing
+   is a missing file for every control_* call without an open(), and
+   control_listed(name) says whether it was there (1 when nothing was
+   listed). For programs that live one connection or one message: a file
+   added after the listing is seen by the next one. */
+extern int control_list (void) ;
+extern int control_listed (char const *name) ;
+
 /* control_readline: the first line of control/<name> (relative to the
    current directory, which is the instance), without its newline and
    trailing blanks, into sa (replacing its contents, NUL-terminated).

@@ -17,7 +17,7 @@ TEMPLATES='@TEMPLATES@'
 MEMLIMIT='@MEMLIMIT@'
 
 PROG=postie-setup
-USAGE="postie-setup [ -n ] [ -u | -s ] [ -d dir ] [ -i ip ] [ -p smtpport,submissionport,pop3port[,submissionsport,pop3sport] ] [ -I imapport[,imapsport] ] [ -m hostname ] [ -a postmaster-address ] [ -S spooldir ] [ -L logdir ]"
+USAGE="postie-setup [ -n ] [ -u | -s ] [ -N ] [ -d dir ] [ -i ip ] [ -p smtpport,submissionport,pop3port[,submissionsport,pop3sport] ] [ -I imapport[,imapsport] ] [ -m hostname ] [ -a postmaster-address ] [ -S spooldir ] [ -L logdir ]"
 
 usage () { echo "$PROG: usage: $USAGE" >&2 ; exit 100 ; }
 die () { code=$1 ; shift ; echo "$PROG: fatal: $*" >&2 ; exit "$code" ; }
@@ -26,13 +26,14 @@ warn () { echo "$PROG: warning: $*" >&2 ; }
 umask 022
 export LC_ALL=C
 
-dry=0 mode= dir= ip= ports= imapports= me= spool= logdir= pmaddr=
+dry=0 mode= smtptls=1 dir= ip= ports= imapports= me= spool= logdir= pmaddr=
 given=
-while getopts "nusd:i:p:I:m:a:S:L:" opt ; do
+while getopts "nuNsd:i:p:I:m:a:S:L:" opt ; do
   case $opt in
     n) dry=1 ;;
     u) mode=unpriv ;;
     s) mode=system ;;
+    N) smtptls=0 ;;
     d) dir=$OPTARG ;;
     i) ip=$OPTARG given="$given i" ;;
     p) ports=$OPTARG given="$given p" ;;
@@ -203,10 +204,13 @@ link () {
 
 # tpl NAME: a template from $TEMPLATES, with the instance's values filled in.
 # Lines starting with @system@ are kept only in system mode, lines starting
-# with @unpriv@ only in unprivileged mode.
+# with @unpriv@ only in unprivileged mode; then (after that prefix) lines
+# starting with @tls@ only when the service offers TLS, lines starting with
+# @notls@ only when it does not (-N: the smtpd service).
 tpl () {
   if [ "$mode" = system ] ; then keep=system drop=unpriv ; else keep=unpriv drop=system ; fi
-  sed -e "/^@$drop@/d" -e "s/^@$keep@//" \
+  if [ "$1" = service/smtpd/run ] && [ $smtptls = 0 ] ; then tkeep=notls tdrop=tls ; else tkeep=tls tdrop=notls ; fi
+  sed -e "/^@$drop@/d" -e "s/^@$keep@//" -e "/^@$tdrop@/d" -e "s/^@$tkeep@//" \
       -e "s|@EXECLINEB@|$EXECLINEB|g" \
       -e "s|@HOME@|$dir|g" -e "s|@PROGDIR@|$BINDIR|g" \
       -e "s|@LOGDIR@|$logs|g" \

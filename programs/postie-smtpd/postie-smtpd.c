@@ -743,6 +743,10 @@ int main (int argc, char const *const *argv)
     out("421 4.3.0 unable to find the configuration, try again later\r\n") ;
     session_end("config") ;
   }
+  /* One listing of control/ answers for every setting whose file is not
+     there (most are not: they have documented defaults), instead of an
+     open() each per connection. When it fails, each file is opened. */
+  (void)control_list() ;
   read_settings() ;
   if (session.authrequired && !settings.ncheckpassword) strerr_warnw1x("SMTPAUTH=required but no checkpassword program: nobody can send") ;
   if (session.authrequired && settings.ncheckpassword && session.tls.ctl < 0 && !session.tls.active && !session.authcleartext)

@@ -43,7 +43,8 @@ char const *rcpt_init (void)
   case_lowerb(rcpthosts.s, rcpthosts.len) ;
   if (local_resolve_init(&resolver) < 0)
     return resolver.errfile[0] ? resolver.errfile + 8 : "locals" ;  /* "control/..." */
-  if (cdb_init(&hostscdb, "control/rcpthosts.cdb")) havecdb = 1 ;
+  if (!control_listed("rcpthosts.cdb")) ;  /* not there (control_list) */
+  else if (cdb_init(&hostscdb, "control/rcpthosts.cdb")) havecdb = 1 ;
   else if (errno != ENOENT) return "rcpthosts.cdb" ;
   return 0 ;
 }

@@ -3,8 +3,11 @@
    spawns prog... with the connection on fd 0 and fd 1 and the UCSPI
    environment (PROTO, TCPLOCALIP, TCPLOCALPORT, TCPREMOTEIP,
    TCPREMOTEPORT, TCPCONNNUM). Command line compatible with s6-tcpserver
-   and ucspi-tcp's tcpserver where they overlap. Never looks anything up
-   in the DNS. Interface, log lines, exit codes: doc/postie-tcpserver.md.
+   and ucspi-tcp's tcpserver where they overlap. With -i or -x it applies
+   s6's access rules itself (rules.c), as postie-tcpaccess does after it:
+   a refused client gets no process, an allowed one the rule's
+   environment, and no exec is spent on the check. Never looks anything
+   up in the DNS. Interface, log lines, exit codes: doc/postie-tcpserver.md.
 
    The loop is selfpipe + iopause: one fd for signals (SIGCHLD, SIGTERM,
    SIGHUP, SIGQUIT, SIGABRT), one for the listening socket. At maxconn
@@ -41,8 +44,10 @@
 #include <skalibs/env.h>
 #include <skalibs/stralloc.h>
 #include <skalibs/tai.h>
+#include "accessrules.h"
+#include "rules.h"
 
-#define USAGE "postie-tcpserver [ -q | -Q | -v ] [ -4 | -6 ] [ -1 ] [ -c maxconn ] [ -C localmaxconn ] [ -n v6prefix ] [ -m message ] [ -b backlog ] [ -G gidlist ] [ -g gid ] [ -u uid ] [ -U ] [ -D ] [ -l localname ] ip port prog..."
+#define USAGE "postie-tcpserver [ -q | -Q | -v ] [ -4 | -6 ] [ -1 ] [ -c maxconn ] [ -C localmaxconn ] [ -n v6prefix ] [ -m message ] [ -b backlog ] [ -G gidlist ] [ -g gid ] [ -u uid ] [ -U ] [ -D ] [ -l localname ] [ -i rulesdir | -x rulescdb ] ip port prog..."
 #define dieusage() strerr_dieusage(100, USAGE)
 
 #define MAXCONN_MAX 16384
@@ -239,12 +244,14 @@ static void refuse (int fd, ip46 const *ip, uint16_t port, char const *why, unsi
    defaults), prog... run. posix_spawnp rather than fork + exec: glibc
    spawns with vfork semantics, so this process's page tables are not
    copied for every connection. Returns the pid, or 0 (logged). */
-static pid_t spawn_child (int fd, ip46 const *ip, uint16_t port, unsigned int num, char const *const *argv)
+static pid_t spawn_child (int fd, ip46 const *ip, uint16_t port, unsigned int num, char const *const *argv, stralloc const *renv, stralloc const *rexec)
 {
   static stralloc modifs = STRALLOC_ZERO ;
   extern char **environ ;
   size_t envlen = env_len((char const *const *)environ) ;
-  char const *v[envlen + 12] ;  /* the environment and at most 10 modifications */
+  size_t vmax = envlen + 10 + byte_count(renv->s, renv->len, '\0') + 1 ;
+  char const *v[vmax] ;  /* the environment, 9 modifications, the rule's */
+  char const *xargv[4] = { "execlineb", "-Pc", 0, 0 } ;
   posix_spawn_file_actions_t fa ;
   posix_spawnattr_t attr ;
   sigset_t none, trapped ;
@@ -273,7 +280,12 @@ static pid_t spawn_child (int fd, ip46 const *ip, uint16_t port, unsigned int nu
   if (!env_addmodif(&modifs, "TCPREMOTEIP", fip)
    || !env_addmodif(&modifs, "TCPREMOTEPORT", fport))
     goto nomem ;
-  if (!env_merge(v, envlen + 12, (char const *const *)environ, envlen, modifs.s, modifs.len)) goto nomem ;
+  /* The rule's env/ comes last, so it can set (or unset) anything. */
+  if (renv->len && !stralloc_catb(&modifs, renv->s, renv->len)) goto nomem ;
+  if (!env_merge(v, vmax, (char const *const *)environ, envlen, modifs.s, modifs.len)) goto nomem ;
+  /* A rule's exec line replaces prog..., through execlineb as with
+     s6-tcpserver-access and postie-tcpaccess. */
+  if (rexec->len) { xargv[2] = rexec->s ; argv = xargv ; }
 
   sigemptyset(&none) ;
   sigemptyset(&trapped) ;
@@ -299,11 +311,49 @@ static pid_t spawn_child (int fd, ip46 const *ip, uint16_t port, unsigned int nu
   return 0 ;
 }
 
+/* The rules' refusal: the connection is closed, no process started. */
+static void deny (int fd, ip46 const *ip, uint16_t port, char const *why)
+{
+  fd_close(fd) ;
+  if (verbosity >= 1)
+  {
+    char fip[IP46_FMT] ;
+    char fport[UINT16_FMT] ;
+    fmt_conn(fip, fport, ip, port) ;
+    strerr_warni("deny ip ", fip, " port ", fport, ": ", why) ;
+  }
+}
+
 static void new_connection (int fd, ip46 const *ip, uint16_t port, char const *const *argv)
 {
+  static stralloc renv = STRALLOC_ZERO ;
+  static stralloc rexec = STRALLOC_ZERO ;
   unsigned int n ;
   pid_t pid ;
   if (nconns >= maxconn) { refuse(fd, ip, port, "too many connections", maxconn) ; return ; }
+  /* The rules first: a refused client is refused whatever the counts,
+     and hears nothing (not even -m), as under postie-tcpaccess. */
+  {
+    char const *what ;
+    switch (rules_check(ip, &renv, &rexec, &what))
+    {
+      case RULES_ALLOW : break ;
+      case RULES_DENY : deny(fd, ip, port, "rule says deny") ; return ;
+      case RULES_NOTFOUND : deny(fd, ip, port, "no rule matches") ; return ;
+      default :
+      {
+        char fip[IP46_FMT] ;
+        char fport[UINT16_FMT] ;
+        int e = errno ;
+        fd_close(fd) ;
+        fmt_conn(fip, fport, ip, port) ;
+        errno = e ;
+        strerr_warnwusys(what, " access rules ", rules_dir ? rules_dir : rules_cdb,
+          " for ip ", fip, " port ", fport) ;
+        return ;
+      }
+    }
+  }
   n = count_ip(ip) ;
   if (n >= localmaxconn)
   {
@@ -311,7 +361,7 @@ static void new_connection (int fd, ip46 const *ip, uint16_t port, char const *c
     refuse(fd, ip, port, "too many connections from this ip", localmaxconn) ;
     return ;
   }
-  pid = spawn_child(fd, ip, port, n + 1, argv) ;
+  pid = spawn_child(fd, ip, port, n + 1, argv, &renv, &rexec) ;
   fd_close(fd) ;
   if (!pid) return ;
   conns[nconns].pid = pid ;
@@ -414,7 +464,7 @@ int main (int argc, char const *const *argv)
     subgetopt l = SUBGETOPT_ZERO ;
     for (;;)
     {
-      int opt = subgetopt_r(argc, argv, "qQv461c:C:n:m:b:G:g:u:UDdl:HRPOot:hpr", &l) ;
+      int opt = subgetopt_r(argc, argv, "qQv461c:C:n:m:b:G:g:u:UDdl:i:x:HRPOot:hpr", &l) ;
       if (opt == -1) break ;
       switch (opt)
       {
@@ -446,6 +496,8 @@ int main (int argc, char const *const *argv)
         case 'D' : flagnodelay = 1 ; break ;
         case 'd' : flagnodelay = 0 ; break ;
         case 'l' : localname = l.arg ; break ;
+        case 'i' : rules_dir = l.arg ; rules_cdb = 0 ; break ;
+        case 'x' : rules_cdb = l.arg ; rules_dir = 0 ; break ;
         /* tcpserver options that ask for what postie-tcpserver always
            does (no DNS, no IDENT, IP options killed): accepted. */
         case 'H' : case 'R' : case 'P' : case 'O' : case 't' : break ;

@@ -23,6 +23,7 @@
    doc/postie-tlsd.md. */
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdlib.h>
@@ -35,6 +36,7 @@
 #include <skalibs/allreadwrite.h>
 #include <skalibs/bytestr.h>
 #include <skalibs/djbunix.h>
+#include <skalibs/env.h>
 #include <skalibs/sgetopt.h>
 #include <skalibs/strerr.h>
 #include <skalibs/tai.h>
@@ -53,6 +55,13 @@ static char const *remote = "unknown" ;
 static tlsd_keys keys ;
 static br_ssl_server_context sc ;
 static unsigned char iobuf[BR_SSL_BUFSIZE_BIDI] ;
+/* prog's path, when found next to this program (spawnprog). Defined
+   here, GCC lays it out right after the small variables defined below
+   and before the big buffers above, so that the few bytes every
+   connection writes into it share the data's last page with those
+   variables (each page first written is a page fault per connection:
+   nm shows the layout). */
+static char sib[4096] ;
 
 static void logwhy (char const *what, char const *why)
 {
@@ -64,16 +73,15 @@ static void logwhy (char const *what, char const *why)
    connection starts (before the privileges are dropped: the key may be
    readable by the starting uid only), decoded by loadkeys when a
    handshake is to be made. */
-static char certpath[4096], keypath[4096] ;
+/* The two paths live in main's frame, as long as the instance's name
+   needs: two static 4 KiB buffers cost two page faults per connection. */
+static char const *certpath, *keypath ;
+static char const *home ;
 static int certfd = -1, keyfd = -1 ;
 
 static int openkeys (char const **why, char const **file)
 {
-  char const *home = postie_home() ;
-  size_t n = strlen(home) ;
-  if (n + 14 > sizeof certpath) { errno = ENAMETOOLONG ; *why = "the instance directory" ; *file = home ; return 0 ; }
-  memcpy(certpath, home, n) ; memcpy(certpath + n, "/tls/cert.pem", 14) ;
-  memcpy(keypath, home, n) ; memcpy(keypath + n, "/tls/key.pem", 13) ;
+  if (!certpath) { errno = ENAMETOOLONG ; *why = "the instance directory" ; *file = home ; return 0 ; }
   return tlsd_keys_open(&certfd, &keyfd, certpath, keypath, why, file) ;
 }
 
@@ -160,11 +168,15 @@ static void execprog (char const *const *argv, char const *env, size_t n)
   strerr_dieexec(111, argv[0]) ;
 }
 
-static void setfdvar (char const *name, int fd)
+/* "NAME=fd\0" at s; returns its length. */
+static size_t fdvar (char *s, char const *name, int fd)
 {
-  char fmt[UINT_FMT] ;
-  fmt[uint_fmt(fmt, (unsigned int)fd)] = 0 ;
-  if (setenv(name, fmt, 1) < 0) strerr_diefu(111, "set the environment") ;
+  size_t n = strlen(name) ;
+  memcpy(s, name, n) ;
+  s[n++] = '=' ;
+  n += uint_fmt(s + n, (unsigned int)fd) ;
+  s[n++] = 0 ;
+  return n ;
 }
 
 static int handshake (char const **why)
@@ -265,14 +277,15 @@ static int implicit (char const *const *argv)
   return session(fromapp[0], toapp[1], pid) ;
 }
 
-/* Runs prog beside us with our ends of the pipes closed, by posix_spawn:
-   vfork semantics, so no copy of this process (its page tables, the key
-   among its pages) and no copy-on-write faults afterwards, on every
-   connection of port 25. prog is found as exec_sibling finds it. */
-static pid_t spawnprog (char const *const *argv, int c1, int c2, int c3)
+/* Runs prog beside us, by posix_spawn: vfork semantics, so no copy of
+   this process (its page tables, the key among its pages) and no
+   copy-on-write faults afterwards, on every connection of port 25. prog
+   is found as exec_sibling finds it; envp is its environment. Our ends
+   of the pipes are close-on-exec, so no file actions are needed (musl
+   mallocs one per action: the heap's first pages, two page faults per
+   connection). */
+static pid_t spawnprog (char const *const *argv, char const *const *envp)
 {
-  static char sib[4096] ;
-  posix_spawn_file_actions_t fa ;
   pid_t pid ;
   int r ;
   int bypath = 0 ;
@@ -282,13 +295,8 @@ static pid_t spawnprog (char const *const *argv, int c1, int c2, int c3)
     if (sibling_path(sib, sizeof sib, path)) path = sib ;
     else bypath = 1 ;
   }
-  r = posix_spawn_file_actions_init(&fa) ;
-  if (!r && !(r = posix_spawn_file_actions_addclose(&fa, c1))
-   && !(r = posix_spawn_file_actions_addclose(&fa, c2))
-   && !(r = posix_spawn_file_actions_addclose(&fa, c3)))
-    r = bypath ? posix_spawnp(&pid, path, &fa, 0, (char *const *)argv, environ)
-               : posix_spawn(&pid, path, &fa, 0, (char *const *)argv, environ) ;
-  posix_spawn_file_actions_destroy(&fa) ;
+  r = bypath ? posix_spawnp(&pid, path, 0, 0, (char *const *)argv, (char *const *)envp)
+             : posix_spawn(&pid, path, 0, 0, (char *const *)argv, (char *const *)envp) ;
   if (r) { errno = r ; strerr_dieexec(111, argv[0]) ; }
   return pid ;
 }
@@ -315,16 +323,26 @@ static int onrequest (char const *const *argv)
     exec_sibling(argv[0], argv) ;
     strerr_dieexec(111, argv[0]) ;
   }
-  if (pipe(toapp) < 0 || pipe(fromapp) < 0) strerr_diefu(111, "create pipes") ;
-  if (socketpair(AF_UNIX, SOCK_STREAM, 0, ctl) < 0) strerr_diefu(111, "create the control socket") ;
-  /* This process reads no environment from here on: the program's
-     variables are set in ours, and it inherits them. The key and
-     certificate descriptors are close-on-exec (openbc_read): the program
-     never holds them. */
-  setfdvar("SSLCTLFD", ctl[0]) ;
-  setfdvar("SSLREADFD", toapp[0]) ;
-  setfdvar("SSLWRITEFD", fromapp[1]) ;
-  pid = spawnprog(argv, toapp[1], fromapp[0], ctl[1]) ;
+  /* All close-on-exec; then the program's ends are made inheritable. */
+  if (pipecoe(toapp) < 0 || pipecoe(fromapp) < 0) strerr_diefu(111, "create pipes") ;
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ctl) < 0) strerr_diefu(111, "create the control socket") ;
+  if (fcntl(toapp[0], F_SETFD, 0) < 0 || fcntl(fromapp[1], F_SETFD, 0) < 0 || fcntl(ctl[0], F_SETFD, 0) < 0)
+    strerr_diefu(111, "set the program's descriptors") ;
+  /* The program's environment: ours and the three descriptors, built on
+     the stack (setenv would malloc, and the heap's first pages are page
+     faults on every connection). The key and certificate descriptors
+     are close-on-exec (O_CLOEXEC): the program never holds them. */
+  {
+    size_t envlen = env_len((char const *const *)environ) ;
+    char const *v[envlen + 4] ;
+    char modifs[3 * (sizeof "SSLWRITEFD=" + UINT_FMT)] ;
+    size_t m = fdvar(modifs, "SSLCTLFD", ctl[0]) ;
+    m += fdvar(modifs + m, "SSLREADFD", toapp[0]) ;
+    m += fdvar(modifs + m, "SSLWRITEFD", fromapp[1]) ;
+    if (!env_merge(v, envlen + 4, (char const *const *)environ, envlen, modifs, m))
+      strerr_diefu(111, "set the environment") ;
+    pid = spawnprog(argv, v) ;
+  }
   signal(SIGPIPE, SIG_IGN) ;
   fd_close(toapp[0]) ; fd_close(fromapp[1]) ; fd_close(ctl[0]) ;
   droppriv() ;
@@ -398,5 +416,21 @@ int main (int argc, char const *const *argv)
     char const *ip = getenv("TCPREMOTEIP") ;
     if (ip && *ip && strlen(ip) < 64) remote = ip ;
   }
-  return flagrequest ? onrequest(argv) : implicit(argv) ;
+  {
+    size_t n ;
+    home = postie_home() ;
+    n = strlen(home) ;
+    if (n + 14 > 4096) n = 0 ;  /* no such path: openkeys says so */
+    {
+      char paths[2 * n + 27] ;
+      if (n)
+      {
+        memcpy(paths, home, n) ; memcpy(paths + n, "/tls/cert.pem", 14) ;
+        memcpy(paths + n + 14, home, n) ; memcpy(paths + 2 * n + 14, "/tls/key.pem", 13) ;
+        certpath = paths ;
+        keypath = paths + n + 14 ;
+      }
+      return flagrequest ? onrequest(argv) : implicit(argv) ;
+    }
+  }
 }

@@ -326,9 +326,9 @@ class Server:
     port = 0
     session_comm = None     # the process that serves one SMTP session
 
-    def __init__(self, deep=False):
+    def __init__(self, deep=False, suffix=""):
         self.deep = deep
-        self.label = self.name + ("-deep" if deep else "")
+        self.label = self.name + ("-deep" if deep else "") + suffix
         self.cg = Cgroup(self.label)
         self.p = None           # the server's main process, when the bench started it itself
 
@@ -574,14 +574,18 @@ service imap-login {{
 
 class Postie(Server):
     """An unprivileged-mode instance (postie-setup -u) run by the bench user
-    under s6-svscan, from the copy package/install put in SCRATCH/inst."""
+    under s6-svscan, from the copy package/install put in SCRATCH/inst.
+    Port 25's service without TLS (postie-setup -N), as the Postfix it is
+    compared with, unless tls: scenario 8's instance (postie-tls), whose
+    port 25 offers STARTTLS through postie-tlsd -r, as Postfix with TLS."""
     name = "postie"
     port = 2525
     pop3_port = 2110
     session_comm = "postie-smtpd"
 
-    def __init__(self, deep=False):
-        super().__init__(deep)
+    def __init__(self, deep=False, tls=False):
+        super().__init__(deep, "-tls" if tls else "")
+        self.tls = tls
         self.home = os.path.join(SCRATCH, self.label)
         self.bin = os.path.join(SCRATCH, "inst", "bin")
         self.p = None
@@ -607,7 +611,8 @@ class Postie(Server):
         os.makedirs(self.home, exist_ok=True)
         chown_user(self.home)
         self.run_as([self.bin + "/postie-setup", "-u", "-d", self.home,
-                     "-p", "%d,2587,%d" % (self.port, self.pop3_port), "-m", DOMAIN])
+                     "-p", "%d,2587,%d" % (self.port, self.pop3_port), "-m", DOMAIN]
+                    + ([] if self.tls else ["-N"]))
         # Accept mail for the far domain (not local: postie-send routes it out).
         with open(os.path.join(self.home, "control", "rcpthosts")) as f:
             rh = f.read()
@@ -1080,10 +1085,13 @@ def scenario_tls(smtp):
     """Scenario 8: STARTTLS on port 25's service, a new TLS session per
     message, end to end to Maildir: postie against Postfix with TLS on;
     then the memory of TLS_SESSIONS sessions held open after STARTTLS."""
-    postie = next((s for s in smtp if s.name == "postie"), None)
-    if postie is None:
+    if not any(s.name == "postie" for s in smtp):
         log("scenario 8: needs postie (and its certificate): skipped")
         return []
+    # Scenarios 1-4 compare a port 25 without TLS on both sides: this one
+    # has an instance of its own whose port 25 offers STARTTLS.
+    postie = Postie(tls=True)
+    postie.setup()
     cert = os.path.join(postie.home, "tls", "cert.pem")
     servers = []
     if "postfix" in PEERS:

@@ -7,8 +7,10 @@ prints medians of connect->banner, end of DATA->250, 250->file in new/
 (over N_TX single transactions, idle machine assumed), and msgs/s with
 smtp-source -s 10 for N_SOURCE messages (0: skip). BUILD is build/ by
 default; POSTIE_TESTTMP picks the scratch place, removed at the end
-unless LAT_KEEP=1. LAT_STRACE, LAT_STRACE_COUNT, LAT_STRACE_CALLS,
-LAT_PERF and LAT_COUNTS: doc/bench.md, profile notes."""
+unless LAT_KEEP=1. LAT_SETUP: more postie-setup options (e.g. -N,
+port 25 without TLS, as make bench's scenarios 1-4). LAT_STRACE,
+LAT_STRACE_COUNT, LAT_STRACE_CALLS, LAT_PERF and LAT_COUNTS:
+doc/bench.md, profile notes."""
 import os, shutil, socket, statistics, subprocess, sys, time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 build = sys.argv[1] if len(sys.argv) > 1 else "build"
@@ -22,7 +24,7 @@ NSRC = int(sys.argv[3]) if len(sys.argv) > 3 else 2000
 base = scratch("latency")
 home = os.path.join(base, "p")
 ports = (free_port(), free_port(), free_port())
-r = setup(home, ports, me="example.test")
+r = setup(home, ports, me="example.test", extra=os.environ.get("LAT_SETUP", "").split())
 assert r.returncode == 0, r.stderr
 add_user(home, "u", "pw")
 for k in ("MAXCONN", "MAXCONNIP"):

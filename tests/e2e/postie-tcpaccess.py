@@ -6,7 +6,7 @@ first, IPv6, exec files; then the chain behind postie-tcpserver."""
 import os, re, shutil, subprocess, sys
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from postietest import *
-from tcp import Server, readline, read_all
+from tcp import Server, readline, read_all, accessrule
 
 tmp = tmpdir("tcpaccess")
 rules = os.path.join(tmp, "rules")
@@ -14,17 +14,7 @@ cdbfile = os.path.join(tmp, "rules.cdb")
 
 
 def rule(kind, key, verdict, env=None, exec_=None):
-    d = os.path.join(rules, kind, key)
-    os.makedirs(d, exist_ok=True)
-    open(os.path.join(d, verdict), "w").close()
-    if env is not None:
-        os.makedirs(os.path.join(d, "env"), exist_ok=True)
-        for k, v in env.items():
-            with open(os.path.join(d, "env", k), "w") as f:
-                f.write(v)
-    if exec_ is not None:
-        with open(os.path.join(d, "exec"), "w") as f:
-            f.write(exec_)
+    accessrule(rules, kind, key, verdict, env, exec_)
 
 
 # RELAYCLIENT is a file with one newline: set, to the empty string.

@@ -86,3 +86,20 @@ def read_all(s):
             break
         out += c
     return out
+
+
+def accessrule(top, kind, key, verdict, env=None, exec_=None):
+    """An s6 access rule under top: top/kind/key/verdict ("allow" or
+    "deny"), with env/ files (a value "" makes an empty file: unset) and
+    an exec file when given."""
+    d = os.path.join(top, kind, key)
+    os.makedirs(d, exist_ok=True)
+    open(os.path.join(d, verdict), "w").close()
+    if env is not None:
+        os.makedirs(os.path.join(d, "env"), exist_ok=True)
+        for k, v in env.items():
+            with open(os.path.join(d, "env", k), "w") as f:
+                f.write(v)
+    if exec_ is not None:
+        with open(os.path.join(d, "exec"), "w") as f:
+            f.write(exec_)

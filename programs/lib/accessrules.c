@@ -1,7 +1,8 @@
 /* accessrules.c: s6's access rules by IP address (the formats of
    s6-accessrules-cdb-from-fs, documented in doc/postie-tcpaccess.md),
-   read with skalibs only, so that postie-tcpaccess needs no libs6 and
-   links statically against musl (doc/design.md, "Build").
+   read with skalibs only, so that postie-tcpaccess and postie-tcpserver
+   (-i, -x) need no libs6 and link statically against musl
+   (doc/design.md, "Build").
 
    Keys, tried in this order until one exists: ip4/ADDR_BITS for BITS from
    32 down to 0, ADDR being the address with its low 32-BITS bits cleared;
@@ -10,7 +11,7 @@
    exactly as libs6 does (bit n of the 16 bytes is bit n&7 of byte n>>3,
    so below a whole byte the order is not the network's: a rule for a
    prefix that does not end on a byte boundary matches as it does for
-   s6-tcpserver-access, which is the point). tests/e2e/postie-tcpaccess.py
+   s6-tcpserver-access, which is the point). tests/e2e/postie-tcpaccess-s6.py
    checks the decisions against libs6's own functions. */
 
 #include <errno.h>
