@@ -131,6 +131,7 @@ int control_readulong (unsigned long *u, char const *name, unsigned long def)
   int fd, eol = 0 ;
   badcontents = 0 ;
   if (n > 255 || strchr(name, '/')) return (errno = EINVAL, -1) ;
+  if (!control_listed(name)) { *u = def ; return 0 ; }  /* as readfile */
   memcpy(path, "control/", 8) ;
   memcpy(path + 8, name, n + 1) ;
   fd = openb_read(path) ;
