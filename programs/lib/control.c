@@ -116,26 +116,66 @@ int control_readline (stralloc *sa, char const *name, char const *def, size_t ma
   return stralloc_0(sa) ? 1 : -1 ;
 }
 
+/* The first line only, read into buffers on the stack: no allocation,
+   so that a program whose only heap use this was never sets malloc up
+   (postie-queue: four page faults fewer a message). The answers are
+   control_readline(sa, name, 0, 64)'s, then a decimal scan. */
 int control_readulong (unsigned long *u, char const *name, unsigned long def)
 {
-  stralloc sa = STRALLOC_ZERO ;
-  int r = control_readline(&sa, name, 0, 64) ;
-  if (r <= 0) { stralloc_free(&sa) ; if (!r) *u = def ; return r ; }
+  char path[12 + 256] ;
+  char buf[256] ;
+  char line[65] ;
+  size_t n = strlen(name), len = 0, keep = 0, total = 0 ;
+  struct stat st ;
+  uint64_t v ;
+  int fd, eol = 0 ;
+  badcontents = 0 ;
+  if (n > 255 || strchr(name, '/')) return (errno = EINVAL, -1) ;
+  if (!control_listed(name)) { *u = def ; return 0 ; }  /* as readfile */
+  memcpy(path, "control/", 8) ;
+  memcpy(path + 8, name, n + 1) ;
+  fd = openb_read(path) ;
+  if (fd < 0)
   {
-    uint64_t v ;
-    size_t n = uint64_scan(sa.s, &v) ;
-    if (!n || n != sa.len - 1)
-    {
-      size_t i = 0 ;
-      while (i < sa.len - 1 && sa.s[i] >= '0' && sa.s[i] <= '9') i++ ;
-      badcontents = i && i == sa.len - 1 ? "number too large" : "not a number" ;
-      stralloc_free(&sa) ;
-      return (errno = EINVAL, -1) ;
-    }
-    *u = v ;
+    if (errno != ENOENT) return -1 ;
+    *u = def ;
+    return 0 ;
   }
-  stralloc_free(&sa) ;
+  if (fstat(fd, &st) < 0) goto err ;
+  if ((size_t)st.st_size >= CONTROL_FILE_MAX) { badcontents = "file too large" ; errno = ERANGE ; goto err ; }
+  while (!eol)
+  {
+    ssize_t r = fd_read(fd, buf, sizeof buf) ;
+    size_t i ;
+    if (r < 0) goto err ;
+    if (!r) break ;
+    total += (size_t)r ;
+    if (total >= CONTROL_FILE_MAX) { badcontents = "file too large" ; errno = ERANGE ; goto err ; }
+    for (i = 0 ; i < (size_t)r ; i++)
+    {
+      char c = buf[i] ;
+      if (c == '\n') { eol = 1 ; break ; }
+      if (len < sizeof line) line[len] = c ;
+      len++ ;
+      if (c != ' ' && c != '\t' && c != '\r') keep = len ;
+    }
+  }
+  fd_close(fd) ;
+  if (keep >= sizeof line) { badcontents = "line too long" ; return (errno = ERANGE, -1) ; }
+  line[keep] = 0 ;
+  n = uint64_scan(line, &v) ;
+  if (!n || n != keep)
+  {
+    size_t i = 0 ;
+    while (i < keep && line[i] >= '0' && line[i] <= '9') i++ ;
+    badcontents = i && i == keep ? "number too large" : "not a number" ;
+    return (errno = EINVAL, -1) ;
+  }
+  *u = v ;
   return 1 ;
+ err:
+  fd_close(fd) ;
+  return -1 ;
 }
 
 int control_readlines (stralloc *sa, char const *name, size_t max)

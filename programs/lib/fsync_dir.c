@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <skalibs/djbunix.h>
@@ -22,15 +23,32 @@ int fsync_dir (char const *dir)
   return 0 ;
 }
 
+/* A short directory name (a queue bucket, most Maildirs) is copied
+   into a small buffer: a PATH_MAX one would reach a stack page no other
+   call of a short-lived program touches, a page fault more per run. */
 int fsync_parent (char const *path)
 {
-  char dir[PATH_MAX] ;
   char const *slash = strrchr(path, '/') ;
   size_t n = slash ? (size_t)(slash - path) : 0 ;
   if (!slash) return (errno = EINVAL, -1) ;
-  if (n >= sizeof dir) return (errno = ENAMETOOLONG, -1) ;
+  if (n >= PATH_MAX) return (errno = ENAMETOOLONG, -1) ;
   if (!n) return fsync_dir("/") ;
-  memcpy(dir, path, n) ;
-  dir[n] = 0 ;
-  return fsync_dir(dir) ;
+  if (n < 256)
+  {
+    char dir[256] ;
+    memcpy(dir, path, n) ;
+    dir[n] = 0 ;
+    return fsync_dir(dir) ;
+  }
+  {
+    char *dir = malloc(n + 1) ;
+    int r ;
+    if (!dir) return -1 ;
+    memcpy(dir, path, n) ;
+    dir[n] = 0 ;
+    r = fsync_dir(dir) ;
+    if (r < 0) { int e = errno ; free(dir) ; errno = e ; }
+    else free(dir) ;
+    return r ;
+  }
 }

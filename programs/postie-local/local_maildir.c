@@ -22,6 +22,7 @@
 #include <unistd.h>
 #include <skalibs/stralloc.h>
 #include <skalibs/types.h>
+#include "clock_once.h"
 #include "fsync_dir.h"
 #include "local.h"
 #include "maildir_size.h"
@@ -74,7 +75,7 @@ static void name (stralloc *sa)
 {
   struct timespec now ;
   char fmt[UINT64_FMT] ;
-  if (clock_gettime(CLOCK_REALTIME, &now) < 0) tempsys("unable to read the clock") ;
+  if (clock_once(&now) < 0) tempsys("unable to read the clock") ;
   if (!stralloc_catb(sa, fmt, uint64_fmt(fmt, (uint64_t)now.tv_sec))
    || !stralloc_cats(sa, ".M")
    || !stralloc_catb(sa, fmt, uint64_fmt(fmt, (uint64_t)(now.tv_nsec / 1000)))
@@ -90,23 +91,27 @@ static void name (stralloc *sa)
    file path, its sizes counted into ms. A failure removes path. */
 static void copy (int fd, char const *path, maildir_size *ms)
 {
+  /* the message is read straight into the output buffer: no second
+     64 KiB buffer (on the stack, pages no other call touches) */
   static local_out out ;
-  char buf[65536] ;
-  out_init(&out, fd) ;
-  out_put(&out, ctx.rpline.s, ctx.rpline.len) ;
+  local_out *o = &out ;
+  out_init(o, fd) ;
+  out_put(o, ctx.rpline.s, ctx.rpline.len) ;
   maildir_size_add(ms, ctx.rpline.s, ctx.rpline.len) ;
-  out_put(&out, ctx.dtline.s, ctx.dtline.len) ;
+  out_put(o, ctx.dtline.s, ctx.dtline.len) ;
   maildir_size_add(ms, ctx.dtline.s, ctx.dtline.len) ;
   if (msg_rewind() < 0) { undo(path) ; tempsys("unable to rewind the message") ; }
-  for (;;)
+  while (!o->err)
   {
-    ssize_t r = msg_read(buf, sizeof buf) ;
+    ssize_t r ;
+    if (o->len == sizeof o->buf && out_flush(o) < 0) break ;
+    r = msg_read(o->buf + o->len, sizeof o->buf - o->len) ;
     if (r < 0) { undo(path) ; tempsys("unable to read the message") ; }
     if (!r) break ;
-    out_put(&out, buf, r) ;
-    maildir_size_add(ms, buf, r) ;
+    maildir_size_add(ms, o->buf + o->len, (size_t)r) ;
+    o->len += (size_t)r ;
   }
-  if (out_flush(&out) < 0) { undo(path) ; tempsys("unable to write ", path) ; }
+  if (out_flush(o) < 0) { undo(path) ; tempsys("unable to write ", path) ; }
 }
 
 void deliver_maildir (char const *dir, int create_it)

@@ -23,6 +23,7 @@
 #include <skalibs/stralloc.h>
 #include <skalibs/strerr.h>
 #include <skalibs/types.h>
+#include "clock_once.h"
 #include "postie.h"
 #include "queue.h"
 #include "local.h"
@@ -167,7 +168,11 @@ static void makelines (void)
   if (!stralloc_cats(&ctx.dtline, "Delivered-To: ") || !stralloc_cats(&ctx.dtline, ctx.rcptlc.s)
    || !stralloc_cats(&ctx.dtline, eol) || !stralloc_0(&ctx.dtline)) die_nomem() ;
   ctx.dtline.len-- ;
-  local_ufline(&ctx.ufline, ctx.sender, time(0)) ;
+  {
+    struct timespec now ;
+    if (clock_once(&now) < 0) now.tv_sec = (time_t)-1 ;  /* as time(0) */
+    local_ufline(&ctx.ufline, ctx.sender, now.tv_sec) ;
+  }
 }
 
 /* An instructions file: 1 with its contents in sa, 0 if it does not exist.

@@ -18,6 +18,7 @@
 #include <skalibs/buffer.h>
 #include <skalibs/djbunix.h>
 #include <skalibs/types.h>
+#include "clock_once.h"
 #include "fsync_dir.h"
 #include "postie.h"
 #include "queue.h"
@@ -176,7 +177,7 @@ int main (void)
   tmpmade = 1 ;
   if (flock(qfd, LOCK_EX | LOCK_NB) < 0) die(QQ_PIDDIR) ;
   if (fstat(qfd, &st) < 0) die(QQ_PIDDIR) ;
-  if (clock_gettime(CLOCK_REALTIME, &now) < 0) die(QQ_BUG) ;
+  if (clock_once(&now) < 0) die(QQ_BUG) ;
   idlen = queue_id_fmt(id, (uint64_t)now.tv_sec, (uint32_t)(now.tv_nsec / 1000), (uint64_t)st.st_ino) ;
   bucket = (unsigned int)((uint64_t)st.st_ino % QUEUE_SPLIT) ;
 

@@ -30,7 +30,10 @@
    1. info file written in queue/work/info.ID     -> [fsync the file]
    2. renamed to queue/info/B/ID                  -> [fsync queue/info/B]
    3. queue/todo/B/ID renamed to queue/mess/B/ID  -> [fsync queue/mess/B]
-   4. truncated to the message, scheduled. */
+   4. truncated to the message, scheduled.
+   The directory fsyncs of steps 2 and 3 are shared (struct dirsync): the
+   pickups that renamed into one directory while none of its fsyncs was in
+   flight wait for one fsync together. */
 typedef struct pickup_s pickup ;
 struct pickup_s
 {
@@ -38,8 +41,9 @@ struct pickup_s
   char id[QUEUE_ID_MAX] ;
   char work[16 + QUEUE_ID_MAX] ;
   int fd ;    /* the queue file */
-  int sfd ;   /* the fd being synced: the info file, then a directory */
+  int sfd ;   /* the info file, while its fsync runs (step 1) */
   int step ;
+  pickup *next ;  /* in a dirsync's list (steps 2 and 3) */
   int addnew ;
   int counted ;  /* in bucket_inflight of its bucket */
   uint64_t msglen ;
@@ -47,6 +51,25 @@ struct pickup_s
   stralloc sender ;
   uid_t uid ;  /* the queue file's owner: the uid that injected it */
 } ;
+
+/* A directory of steps 2 and 3 (queue/info/B, queue/mess/B), opened
+   once and kept open, and its group fsync: waiting, the pickups that
+   renamed into it since its last fsync started; syncing, those that the
+   fsync in flight covers (it started after their renames). At most one
+   fsync of a directory is in flight: the pickups renaming into it
+   meanwhile wait for the next one, started when it completes (every
+   rename made before an fsync starts is durable when it returns). */
+typedef struct dirsync_s dirsync ;
+struct dirsync_s
+{
+  pickup *waiting, *syncing ;
+  int fd ;
+  int opened ;
+  int busy ;
+} ;
+static dirsync dirs[2][QUEUE_SPLIT] ;  /* info, mess */
+static char const *const dirnames[2] = { "info", "mess" } ;
+static uint64_t dirs_waiting[2] ;  /* buckets with pickups waiting */
 
 static pickup *pickups[PICKUP_CAP] ;
 unsigned int npickups = 0 ;
@@ -230,6 +253,37 @@ static int pickup_start (queue_id const *q, int addnew)
   return r ;
 }
 
+/* The directory of step k (0: queue/info/B, 1: queue/mess/B) for x,
+   opened if it is not yet. Returns 1, or 0 (logged: the message stays
+   in queue/todo). */
+static int dir_open (pickup *x, unsigned int k)
+{
+  unsigned int b = queue_id_bucket(&x->q) ;
+  dirsync *d = &dirs[k][b] ;
+  if (!d->opened)
+  {
+    char path[QUEUE_PATH_MAX] ;
+    int fd ;
+    queue_dir(path, dirnames[k], b) ;
+    fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC) ;
+    if (fd < 0) { LOG("warning: ", x->id, ": unable to open ", path, ": ", strerror(errno), ": left in queue/todo") ; return 0 ; }
+    d->fd = fd ;
+    d->opened = 1 ;
+  }
+  return 1 ;
+}
+
+/* x renamed into the directory of step k: it waits for that
+   directory's next fsync (pickup_dirsync_flush starts it). */
+static void dir_wait (pickup *x, unsigned int k)
+{
+  unsigned int b = queue_id_bucket(&x->q) ;
+  dirsync *d = &dirs[k][b] ;
+  x->next = d->waiting ;
+  d->waiting = x ;
+  dirs_waiting[k] |= (uint64_t)1 << b ;
+}
+
 /* Step 2: the info file is on disk; renamed into queue/info/B, whose
    fsync goes to the threads. 1, or 0 (logged) to drop the pickup. */
 static int pickup_place_info (pickup *x, int err)
@@ -242,14 +296,7 @@ static int pickup_place_info (pickup *x, int err)
     return 0 ;
   }
   /* the directory first: once renamed, the file must be synced */
-  queue_dir(path, "info", queue_id_bucket(&x->q)) ;
-  x->sfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC) ;
-  if (x->sfd < 0)
-  {
-    LOG("warning: ", x->id, ": unable to open ", path, ": ", strerror(errno), ": left in queue/todo") ;
-    unlink(x->work) ;
-    return 0 ;
-  }
+  if (!dir_open(x, 0)) { unlink(x->work) ; return 0 ; }
   queue_path(path, "info", &x->q) ;
   if (rename(x->work, path) < 0)
   {
@@ -258,7 +305,7 @@ static int pickup_place_info (pickup *x, int err)
     return 0 ;
   }
   x->step = 2 ;
-  sync_submit(JOB_PICKUP, x, x->sfd, 0, -1, 0) ;
+  dir_wait(x, 0) ;
   return 1 ;
 }
 
@@ -270,14 +317,12 @@ static int pickup_move_message (pickup *x, int err)
 {
   char path[QUEUE_PATH_MAX], todo[QUEUE_PATH_MAX] ;
   if (err) { LOG("warning: ", x->id, ": unable to move the info file into place: ", strerror(err)) ; return 0 ; }
-  queue_dir(path, "mess", queue_id_bucket(&x->q)) ;
-  x->sfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC) ;
-  if (x->sfd < 0) { LOG("warning: ", x->id, ": unable to open ", path, ": ", strerror(errno), ": left in queue/todo") ; return 0 ; }
+  if (!dir_open(x, 1)) return 0 ;
   queue_path(todo, "todo", &x->q) ;
   queue_path(path, "mess", &x->q) ;
   if (rename(todo, path) < 0) { LOG("warning: ", x->id, ": unable to move the message into queue/mess: ", strerror(errno)) ; return 0 ; }
   x->step = 3 ;
-  sync_submit(JOB_PICKUP, x, x->sfd, 0, -1, 0) ;
+  dir_wait(x, 1) ;
   return 1 ;
 }
 
@@ -322,12 +367,52 @@ static void pickup_finish (pickup *x, int err)
 void pickup_step (void *p, int err)
 {
   pickup *x = p ;
-  fd_close(x->sfd) ;
+  if (x->sfd >= 0) fd_close(x->sfd) ;
   x->sfd = -1 ;
   if (x->step == 1 && pickup_place_info(x, err)) return ;
   if (x->step == 2 && pickup_move_message(x, err)) return ;
   if (x->step == 3) pickup_finish(x, err) ;
   pickup_free(x) ;
+}
+
+/* A directory's fsync has completed: every pickup it covered takes its
+   next step (which may make it wait on the next directory). */
+void pickup_dirsync_done (void *p, int err)
+{
+  dirsync *d = p ;
+  pickup *x = d->syncing ;
+  d->syncing = 0 ;
+  d->busy = 0 ;
+  while (x)
+  {
+    pickup *next = x->next ;
+    x->next = 0 ;
+    pickup_step(x, err) ;
+    x = next ;
+  }
+}
+
+/* Starts the fsync of every directory that has pickups waiting and none
+   in flight: called once the completions that arrived together have
+   been handled, so that the pickups they moved share it. */
+void pickup_dirsync_flush (void)
+{
+  unsigned int k, b ;
+  for (k = 0 ; k < 2 ; k++)
+  {
+    uint64_t m = dirs_waiting[k] ;
+    if (!m) continue ;
+    for (b = 0 ; b < QUEUE_SPLIT ; b++)
+    {
+      dirsync *d = &dirs[k][b] ;
+      if (!(m & ((uint64_t)1 << b)) || d->busy) continue ;
+      d->syncing = d->waiting ;
+      d->waiting = 0 ;
+      d->busy = 1 ;
+      dirs_waiting[k] &= ~((uint64_t)1 << b) ;
+      sync_submit(JOB_DIRSYNC, d, d->fd, 0, -1, 0) ;
+    }
+  }
 }
 
 /* Every file in queue/todo/B: picked up, then (if addnew) scheduled now.

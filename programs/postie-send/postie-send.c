@@ -178,6 +178,7 @@ static void startup_queue (void)
   while (npickups || rescan)
   {
     iopause_fd x = { .fd = syncpool_fd(), .events = IOPAUSE_READ } ;
+    sync_kick() ;
     if (iopause_g(&x, 1, 0) < 0) strerr_diefusys(111, "iopause") ;
     sync_completions() ;
     rescan_todo() ;
@@ -279,6 +280,7 @@ int main (int argc, char const *const *argv)
     t = now() ;
     /* no exit while a thread may still sync one of our fds */
     if (stopping && !sync_jobs() && ((!spawners[0].running && !spawners[1].running) || t >= stopat)) break ;
+    sync_kick() ;
     loop_deadline(&deadline, t, nextscan) ;
     x[n].fd = sfd ; x[n++].events = IOPAUSE_READ ;
     x[n].fd = trig ; x[n++].events = IOPAUSE_READ ;

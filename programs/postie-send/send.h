@@ -129,11 +129,15 @@ extern void scan_info (void) ;
 
 /* ---------- syncjobs.c ---------- */
 
-enum { JOB_FREE, JOB_PICKUP, JOB_MARK } ;
+enum { JOB_FREE, JOB_PICKUP, JOB_DIRSYNC, JOB_MARK } ;
 /* Hands an fsync (fdatasync if data) of fd to the threads; its
-   completion calls pickup_step(p) or mark_done(p, k, slot). */
+   completion calls pickup_step(p), pickup_dirsync_done(p) or
+   mark_done(p, k, slot). */
 extern void sync_submit (unsigned char kind, void *p, int fd, int data, int k, unsigned int slot) ;
 extern void sync_completions (void) ;
+/* Hands the jobs submitted since the last call to the threads, together:
+   called before the loop waits. */
+extern void sync_kick (void) ;
 extern unsigned int sync_jobs (void) ;  /* in flight */
 
 /* ---------- pickup.c ---------- */
@@ -141,6 +145,9 @@ extern unsigned int sync_jobs (void) ;  /* in flight */
 extern unsigned int npickups ;
 extern uint64_t rescan ;
 extern void pickup_step (void *p, int err) ;
+extern void pickup_dirsync_done (void *p, int err) ;
+/* Starts the shared directory fsyncs the pickups wait for. */
+extern void pickup_dirsync_flush (void) ;
 extern int pickup_busy (queue_id const *q) ;
 extern void scan_todo (int addnew) ;
 extern void scan_todo_bucket (unsigned int b, int addnew) ;

@@ -57,18 +57,37 @@ void sync_submit (unsigned char kind, void *p, int fd, int data, int k, unsigned
   j->kind = kind ; j->p = p ; j->fd = fd ; j->data = data ;
   j->k = k ; j->slot = slot ;
   njobs++ ;
-  if (!genqdyn_n(&backlog) && syncpool_submit(fd, data, t)) return ;
+  /* sent with the others of this round of the loop: sync_kick() */
   if (!genqdyn_push(&backlog, &t)) die_nomem() ;
 }
 
-static void backlog_flush (void)
+/* The jobs submitted since the last call go to the threads together, 64
+   at a time: one lock, and the threads woken once it is released. What
+   the pool's queue cannot take (it is full) waits at the backlog's tail
+   for the next call (the order of fsyncs of different jobs does not
+   matter: each job's step waits for its own completion). */
+void sync_kick (void)
 {
   while (genqdyn_n(&backlog))
   {
-    uint32_t t = *GENQDYN_PEEK(uint32_t, &backlog) ;
-    syncjob const *j = GENSETDYN_P(syncjob, &jobs, t) ;
-    if (!syncpool_submit(j->fd, j->data, t)) return ;
-    genqdyn_pop(&backlog) ;
+    syncpool_job v[64] ;
+    uint32_t t[64] ;
+    unsigned int n = 0, done ;
+    while (n < 64 && genqdyn_n(&backlog))
+    {
+      syncjob const *j ;
+      t[n] = *GENQDYN_PEEK(uint32_t, &backlog) ;
+      j = GENSETDYN_P(syncjob, &jobs, t[n]) ;
+      v[n].fd = j->fd ; v[n].data = j->data ; v[n].token = t[n] ;
+      if (!genqdyn_pop(&backlog)) die_nomem() ;
+      n++ ;
+    }
+    done = syncpool_submitv(v, n) ;
+    if (done < n)
+    {
+      for (; done < n ; done++) if (!genqdyn_push(&backlog, &t[done])) die_nomem() ;
+      return ;
+    }
   }
 }
 
@@ -91,9 +110,13 @@ void sync_completions (void)
       if (!gensetdyn_delete(&jobs, t)) die_nomem() ;
       njobs-- ;
       if (j.kind == JOB_PICKUP) pickup_step(j.p, d[i].err) ;
+      else if (j.kind == JOB_DIRSYNC) pickup_dirsync_done(j.p, d[i].err) ;
       else mark_done(j.p, j.k, j.slot, d[i].err) ;
     }
-    backlog_flush() ;
+    /* the pickups these completions moved on share their directories'
+       fsyncs (pickup.c) */
+    pickup_dirsync_flush() ;
+    sync_kick() ;
   }
-  backlog_flush() ;
+  sync_kick() ;
 }

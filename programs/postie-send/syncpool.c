@@ -20,6 +20,7 @@ static pthread_cond_t cnd = PTHREAD_COND_INITIALIZER ;
 static job ring[SYNCPOOL_QUEUE] ;
 static unsigned int rhead = 0, rlen = 0 ;
 static int donep[2] = { -1, -1 } ;
+static unsigned int nthreads = 0 ;
 
 static void *worker (void *arg)
 {
@@ -75,6 +76,7 @@ int syncpool_start (unsigned int n)
     started++ ;
   }
   pthread_sigmask(SIG_SETMASK, &old, 0) ;
+  nthreads = started ;
   if (!started) errno = e ;
   return (int)started ;
 }
@@ -84,20 +86,21 @@ int syncpool_fd (void)
   return donep[0] ;
 }
 
-int syncpool_submit (int fd, int data, uint32_t token)
+unsigned int syncpool_submitv (syncpool_job const *v, unsigned int n)
 {
-  int ok = 0 ;
+  unsigned int i = 0 ;
   pthread_mutex_lock(&mtx) ;
-  if (rlen < SYNCPOOL_QUEUE)
+  for (; i < n && rlen < SYNCPOOL_QUEUE ; i++)
   {
     job *j = ring + (rhead + rlen) % SYNCPOOL_QUEUE ;
-    j->fd = fd ; j->data = data ; j->token = token ;
+    j->fd = v[i].fd ; j->data = v[i].data ; j->token = v[i].token ;
     rlen++ ;
-    ok = 1 ;
-    pthread_cond_signal(&cnd) ;
   }
   pthread_mutex_unlock(&mtx) ;
-  return ok ;
+  /* after the unlock: a thread woken while we held the mutex would
+     only block on it again (two more context switches) */
+  for (n = 0 ; n < i && n < nthreads ; n++) pthread_cond_signal(&cnd) ;
+  return i ;
 }
 
 int syncpool_read (syncpool_done *d, unsigned int max)

@@ -26,10 +26,19 @@ extern int syncpool_start (unsigned int n) ;
 /* The completion pipe's read end (non-blocking, close-on-exec). */
 extern int syncpool_fd (void) ;
 
-/* Queues a job: fd stays open, untouched, until its completion is read.
-   data: fdatasync instead of fsync. Returns 1, or 0 if the queue is full
-   (nothing queued). Never blocks for long (one mutex). */
-extern int syncpool_submit (int fd, int data, uint32_t token) ;
+typedef struct syncpool_job_s syncpool_job ;
+struct syncpool_job_s
+{
+  int fd ;
+  int data ;  /* fdatasync instead of fsync */
+  uint32_t token ;
+} ;
+
+/* Queues the n jobs of v, in order, as many as the queue takes, under
+   one lock, then wakes as many threads: each fd stays open, untouched,
+   until its completion is read. Returns how many were queued. Never
+   blocks for long (one mutex). */
+extern unsigned int syncpool_submitv (syncpool_job const *v, unsigned int n) ;
 
 /* Reads at most max completions into d without blocking. Returns how
    many (0: none yet), -1 on a read error. */

@@ -8,8 +8,9 @@ prints medians of connect->banner, end of DATA->250, 250->file in new/
 smtp-source -s 10 for N_SOURCE messages (0: skip). BUILD is build/ by
 default; POSTIE_TESTTMP picks the scratch place, removed at the end
 unless LAT_KEEP=1. LAT_SETUP: more postie-setup options (e.g. -N,
-port 25 without TLS, as make bench's scenarios 1-4). LAT_STRACE, LAT_STRACE_COUNT, LAT_STRACE_CALLS and
-LAT_PERF: doc/bench.md, profile notes."""
+port 25 without TLS, as make bench's scenarios 1-4). LAT_STRACE,
+LAT_STRACE_COUNT, LAT_STRACE_CALLS, LAT_PERF and LAT_COUNTS:
+doc/bench.md, profile notes."""
 import os, shutil, socket, statistics, subprocess, sys, time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 build = sys.argv[1] if len(sys.argv) > 1 else "build"
@@ -66,6 +67,30 @@ def rd(s):
     return buf
 
 
+def counts(path, n):
+    """LAT_COUNTS: perf script's events (each counted: -c 1), per message,
+    by program (the name at the event: a child counts as its parent until
+    its exec)."""
+    out = subprocess.run(["perf", "script", "-i", path, "-F", "comm,event"], capture_output=True, text=True).stdout
+    t = {}
+    for line in out.splitlines():
+        f = line.split()
+        if len(f) < 2:
+            continue
+        ev = f[-1].rstrip(":").split(":")[-1]
+        comm = " ".join(f[:-1])
+        t.setdefault(comm, {}).setdefault(ev, 0)
+        t[comm][ev] += 1
+    evs = ["page-faults", "context-switches", "sys_enter", "sys_enter_fsync", "sys_enter_fdatasync", "sched_process_exec"]
+    print("per message (%d), by program: %s" % (n, " ".join(evs)))
+    tot = [0] * len(evs)
+    for comm in sorted(t, key=lambda c: -t[c].get("sys_enter", 0)):
+        v = [t[comm].get(e, 0) for e in evs]
+        tot = [a + b for a, b in zip(tot, v)]
+        print("  %-18s %s" % (comm, " ".join("%7.2f" % (x / max(n, 1)) for x in v)))
+    print("  %-18s %s" % ("total", " ".join("%7.2f" % (x / max(n, 1)) for x in tot)))
+
+
 banner, data250, tofile = [], [], []
 try:
     for i in range(NTX):
@@ -105,6 +130,16 @@ try:
             prof = subprocess.Popen(["perf", "record", "-a", "-g", "-q", "-o", os.environ["LAT_PERF"]],
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             time.sleep(0.5)
+        counter = None
+        if os.environ.get("LAT_COUNTS"):  # every event of the services, by program
+            cpids = [sv.pid("smtpd"), sv.pid("send"), sv.pid("send/log"), sv.pid("smtpd/log")]
+            cpids += [int(x) for x in open("/proc/%d/task/%d/children" % (cpids[1], cpids[1])).read().split()]
+            counter = subprocess.Popen(["perf", "record", "-q", "-c", "1", "-o", os.environ["LAT_COUNTS"],
+                                        "-e", "page-faults,context-switches,raw_syscalls:sys_enter,"
+                                        "syscalls:sys_enter_fsync,syscalls:sys_enter_fdatasync,sched:sched_process_exec",
+                                        "-p", ",".join(str(p) for p in cpids if p > 0)],
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(1)
         c0 = cpu_ticks()
         t0 = time.perf_counter()
         subprocess.run(["/usr/sbin/smtp-source", "-s", "10", "-m", str(NSRC), "-f", "a@b.example",
@@ -119,6 +154,10 @@ try:
         c1 = cpu_ticks()
         if prof:
             prof.send_signal(2); prof.wait()
+        if counter:
+            time.sleep(0.5)
+            counter.send_signal(2); counter.wait()
+            counts(os.environ["LAT_COUNTS"], got)
         print("smtp-source -s 10 -m %d: accepted in %.2f s, delivered %d in %.2f s: %.0f msgs/s, CPU %.2f ms/msg" %
               (NSRC, t1 - t0, got, t2 - t0, got / (t2 - t0), 1000.0 * (c1 - c0) / os.sysconf("SC_CLK_TCK") / max(got, 1)))
 finally:

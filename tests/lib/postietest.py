@@ -60,6 +60,16 @@ def prog(name):
     return os.path.join(BIN, name)
 
 
+def skip_unless_static_musl(name, exe):
+    """For tests that count what a start-up costs (page faults): skips
+    check name and exits unless exe is a static musl executable (a glibc
+    or sanitizer build has other start-up costs)."""
+    elf = subprocess.run(["readelf", "-lSW", exe], capture_output=True, text=True).stdout
+    if SAN or not elf or "Requesting program interpreter" in elf or ".note.ABI-tag" in elf:
+        skip(name, "not a static musl build (%s)" % BUILD)
+        done()
+
+
 def env_for(home, **extra):
     e = dict(os.environ)
     e["POSTIE_HOME"] = home
