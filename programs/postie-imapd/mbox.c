@@ -316,6 +316,124 @@ int box_unchanged (box *b)
   return same ;
 }
 
+/* The entries of a postie-uids file (uf, its first line the header),
+   sorted by unique part, into *ep, *nep; a malformed line, or a UID not
+   below next, sets *changed. 0 out of memory. */
+static int uids_entries (char const *uf, uint32_t next, ent **ep, size_t *nep, int *changed)
+{
+  char const *s = strchr(uf, '\n') + 1 ;
+  size_t lines = 0, ne = 0 ;
+  char const *t ;
+  ent *e ;
+  for (t = s ; *t ; t++) if (*t == '\n') lines++ ;
+  e = malloc((lines + 1) * sizeof(ent)) ;
+  if (!e) return 0 ;
+  while (*s)
+  {
+    char const *nl = strchr(s, '\n') ;
+    uint32_t u ;
+    size_t k ;
+    if (!nl) break ;
+    k = uint32_scan(s, &u) ;
+    if (k && s[k] == ' ' && u && u < next && nl > s + k + 1)
+    {
+      e[ne].uid = u ; e[ne].off = s + k + 1 - uf ; e[ne].len = nl - (s + k + 1) ;
+      ne++ ;
+    }
+    else *changed = 1 ;
+    s = nl + 1 ;
+  }
+  sortbase = uf ;
+  qsort(e, ne, sizeof(ent), &cmpent) ;
+  *ep = e ; *nep = ne ;
+  return 1 ;
+}
+
+/* scan, and once more when a message of e[0..ne) (names in uf) was not
+   found: deleted, or renamed (flags changed by a program that does not
+   take the lock, e.g. postie-pop3d) while we read cur/. One more look
+   before taking it for gone. */
+static int scan_again_if_missing (char const *dir, ent *e, size_t ne, char const *uf, stralloc *names, fmsg **files, size_t *n, size_t *cap, idxstamp *st, int *fresh)
+{
+  unsigned int tries = 0 ;
+  for (;;)
+  {
+    size_t hits = 0, i ;
+    names->len = 0 ; *n = 0 ;
+    if (!scan(dir, names, files, n, cap, st, fresh)) return 0 ;
+    if (!ne || tries++) return 1 ;
+    for (i = 0 ; i < *n ; i++)
+      if (ent_find(e, ne, uf, names->s + (*files)[i].name + 4)) hits++ ;
+    if (hits >= ne) return 1 ;
+  }
+}
+
+/* UIDs for the n files (names in names): a unique part listed in e keeps
+   its UID; the others get new ones from *next in file name order
+   (delivery order for the usual time-based names), and set *changed.
+   0 out of memory or out of UIDs. */
+static int uids_assign (fmsg *files, size_t n, char const *names, ent *e, size_t ne, char const *uf, uint32_t *next, int *changed)
+{
+  size_t nu = 0, i ;
+  for (i = 0 ; i < n ; i++)
+  {
+    ent *hit = ne ? ent_find(e, ne, uf, names + files[i].name + 4) : 0 ;
+    if (hit) files[i].uid = hit->uid ;
+    else nu++ ;
+  }
+  if (nu)
+  {
+    /* the new ones in file name order, sorted (not picked one by one:
+       a first look at a folder of 100,000 took n * n comparisons) */
+    size_t *ix = malloc(nu * sizeof(size_t)), k = 0 ;
+    if (!ix) return 0 ;
+    for (i = 0 ; i < n ; i++) if (!files[i].uid) ix[k++] = i ;
+    sortbase = names ; sortfiles = files ;
+    qsort(ix, nu, sizeof(size_t), &cmpnewname) ;
+    for (k = 0 ; k < nu ; k++)
+    {
+      if (*next == 0xffffffffu) { free(ix) ; return 0 ; }
+      files[ix[k]].uid = (*next)++ ;
+    }
+    free(ix) ;
+    *changed = 1 ;
+  }
+  return 1 ;
+}
+
+/* files sorted by UID, a message seen twice (renamed while we read)
+   kept once. Returns how many are left. */
+static size_t uid_sort_unique (fmsg *files, size_t n)
+{
+  size_t i, j = 0 ;
+  if (n) qsort(files, n, sizeof(fmsg), &cmpuid) ;  /* files is null in an empty folder */
+  for (i = 0 ; i < n ; i++)
+    if (!j || files[j-1].uid != files[i].uid) files[j++] = files[i] ;
+  return j ;
+}
+
+/* The n files into b, as little as can be (imapd.h): b takes *names
+   and frees files. 0 out of memory, b and files as they were. */
+static int box_replace (box *b, stralloc *names, fmsg *files, size_t n)
+{
+  msg *m = malloc((n ? n : 1) * sizeof(msg)) ;
+  uint32_t *kw = 0 ;
+  size_t i ;
+  if (!m) return 0 ;
+  for (i = 0 ; i < n ; i++)
+  {
+    m[i].uid = files[i].uid ; m[i].name = files[i].name ; m[i].flags = files[i].flags ;
+    if (files[i].kw && !kw && !(kw = calloc(n, sizeof(uint32_t)))) { free(m) ; return 0 ; }
+    if (kw) kw[i] = files[i].kw ;
+  }
+  free(files) ;
+  box_free(b) ;
+  b->names = *names ;
+  b->m = m ; b->n = n ; b->cap = n ? n : 1 ;
+  b->kwbits = kw ;
+  return 1 ;
+}
+
 /* A fresh snapshot of b->dir into b (b->names, b->m, b->n replaced),
    UIDs given to new messages, postie-uids rewritten when it changed.
    When new/, cur/ and postie-uids are as postie-index says, the
@@ -325,7 +443,7 @@ int box_sync (box *b, int first)
 {
   stralloc names = STRALLOC_ZERO, uf = STRALLOC_ZERO, up = STRALLOC_ZERO ;
   fmsg *files = 0 ;
-  size_t n = 0, cap = 0, ne = 0, i ;
+  size_t n = 0, cap = 0, ne = 0 ;
   ent *e = 0 ;
   uint32_t validity = 0, next = 1 ;
   int valid, changed = 0, fresh = 0 ;
@@ -354,104 +472,14 @@ int box_sync (box *b, int first)
     next = 1 ;
     changed = 1 ;
   }
-  else
-  {
-    /* the entries, sorted by unique part */
-    char *s = strchr(uf.s, '\n') + 1 ;
-    size_t lines = 0 ;
-    char *t ;
-    for (t = s ; *t ; t++) if (*t == '\n') lines++ ;
-    e = malloc((lines + 1) * sizeof(ent)) ;
-    if (!e) goto err ;
-    while (*s)
-    {
-      char *nl = strchr(s, '\n') ;
-      uint32_t u ;
-      size_t k ;
-      if (!nl) break ;
-      k = uint32_scan(s, &u) ;
-      if (k && s[k] == ' ' && u && u < next && nl > s + k + 1)
-      {
-        e[ne].uid = u ; e[ne].off = s + k + 1 - uf.s ; e[ne].len = nl - (s + k + 1) ;
-        ne++ ;
-      }
-      else changed = 1 ;
-      s = nl + 1 ;
-    }
-    sortbase = uf.s ;
-    qsort(e, ne, sizeof(ent), &cmpent) ;
-  }
-  {
-    unsigned int tries = 0 ;
-   rescan:
-    names.len = 0 ; n = 0 ;
-    if (!scan(b->dir, &names, &files, &n, &cap, &st, &fresh)) goto err ;
-    if (ne && !tries++)
-    {
-      /* A listed message not found: deleted, or renamed (flags changed
-         by a program that does not take the lock, e.g. postie-pop3d)
-         while we read cur/. Look once more before taking it for gone. */
-      size_t hits = 0 ;
-      for (i = 0 ; i < n ; i++)
-        if (ent_find(e, ne, uf.s, names.s + files[i].name + 4)) hits++ ;
-      if (hits < ne) goto rescan ;
-    }
-  }
-  /* UIDs: known unique parts keep theirs; the others get new ones in
-     file name order (delivery order for the usual time-based names). */
-  {
-    size_t nu = 0 ;
-    for (i = 0 ; i < n ; i++)
-    {
-      ent *hit = ne ? ent_find(e, ne, uf.s, names.s + files[i].name + 4) : 0 ;
-      if (hit) files[i].uid = hit->uid ;
-      else nu++ ;
-    }
-    if (nu)
-    {
-      /* the new ones in file name order, sorted (not picked one by one:
-         a first look at a folder of 100,000 took n * n comparisons) */
-      size_t *ix = malloc(nu * sizeof(size_t)), k = 0 ;
-      if (!ix) goto err ;
-      for (i = 0 ; i < n ; i++) if (!files[i].uid) ix[k++] = i ;
-      sortbase = names.s ; sortfiles = files ;
-      qsort(ix, nu, sizeof(size_t), &cmpnewname) ;
-      for (k = 0 ; k < nu ; k++)
-      {
-        if (next == 0xffffffffu) { free(ix) ; goto err ; }
-        files[ix[k]].uid = next++ ;
-      }
-      free(ix) ;
-      changed = 1 ;
-    }
-  }
-  if (n) qsort(files, n, sizeof(fmsg), &cmpuid) ;  /* files is null in an empty folder */
-  /* a message seen twice (renamed while we read): keep one */
-  {
-    size_t j = 0 ;
-    for (i = 0 ; i < n ; i++)
-      if (!j || files[j-1].uid != files[i].uid) files[j++] = files[i] ;
-    n = j ;
-  }
+  else if (!uids_entries(uf.s, next, &e, &ne, &changed)) goto err ;
+  if (!scan_again_if_missing(b->dir, e, ne, uf.s, &names, &files, &n, &cap, &st, &fresh)) goto err ;
+  if (!uids_assign(files, n, names.s, e, ne, uf.s, &next, &changed)) goto err ;
+  n = uid_sort_unique(files, n) ;
   if (ne != n) changed = 1 ;
   if (changed && !uids_write(b->dir, validity, next, files, n, names.s)) goto err ;
-  {
-    /* into the box, as little as can be (imapd.h) */
-    msg *m = malloc((n ? n : 1) * sizeof(msg)) ;
-    uint32_t *kw = 0 ;
-    if (!m) goto err ;
-    for (i = 0 ; i < n ; i++)
-    {
-      m[i].uid = files[i].uid ; m[i].name = files[i].name ; m[i].flags = files[i].flags ;
-      if (files[i].kw && !kw && !(kw = calloc(n, sizeof(uint32_t)))) { free(m) ; goto err ; }
-      if (kw) kw[i] = files[i].kw ;
-    }
-    free(files) ; files = 0 ;
-    box_free(b) ;
-    b->names = names ;
-    b->m = m ; b->n = n ; b->cap = n ? n : 1 ;
-    b->kwbits = kw ;
-  }
+  if (!box_replace(b, &names, files, n)) goto err ;
+  files = 0 ;
   free(e) ;
   stralloc_free(&uf) ; stralloc_free(&up) ;
   b->uidvalidity = validity ;
