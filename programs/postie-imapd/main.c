@@ -143,6 +143,8 @@ static void spool_read (size_t lit, size_t at)
 
 /* Input: one command, literals included, into c. Returns 1, or 0 when
    the command was refused already (too long, literal too big). */
+/* About 80 lines: one loop, a line then its literal, each limit checked
+   where its byte count is first known. */
 static int readcmd (stralloc *c, char *tag)
 {
   char line[LINE_MAX + 1] ;
@@ -363,43 +365,38 @@ static void expunge (seqset const *uids, unsigned char const *only, int silent)
   }
 }
 
-/* COPY and MOVE */
-static void cmd_copy (parser *p, char const *tag, int uid, int move)
+/* The keywords of message i of cur as the folder dir (its table dkw)
+   writes them: by name, since its letters may differ. 1 with them in
+   *dk, 0 (errno; ENOSPC: dir has no room for one more). */
+static int copy_keywords (char const *dir, kwtab *dkw, size_t i, uint32_t *dk)
 {
-  seqset s ;
-  char dir[512] ;
-  char *name ; size_t nlen ;
-  box d ;
-  size_t i, count = 0, retried = (size_t)-1 ;
-  stralloc src = STRALLOC_ZERO, uniqs = STRALLOC_ZERO, srcuids = STRALLOC_ZERO, dstuids = STRALLOC_ZERO ;
+  kwnames kn ;
+  unsigned int k ;
+  kn.count = 0 ;
+  for (k = 0 ; k < KW_N ; k++)
+    if ((msg_kw(&cur, i) & (1u << k)) && cur.kw.name[k][0]) { kn.s[kn.count] = cur.kw.name[k] ; kn.n[kn.count++] = strlen(cur.kw.name[k]) ; }
+  return kw_mask(dir, dkw, &kn, 1, dk, 0) ;
+}
+
+/* The messages of s (UIDs or numbers, star the last) copied into dir,
+   in order: their unique parts into uniqs (each with its '\0'), their
+   UIDs into srcuids ("1,2,3"), how many into *count. Returns 1, or 0
+   after answering NO. */
+static int copy_messages (seqset const *s, int uid, uint32_t star, char const *dir, stralloc *uniqs, stralloc *srcuids, size_t *count, char const *tag)
+{
   static kwtab dkw ;
-  uint32_t star ;
-  int r ;
-  if (!p_sp(p) || !p_seqset(p, &s) || !p_sp(p)) { bad(tag, "BAD syntax: COPY set folder") ; return ; }
-  r = getbox(p, dir, sizeof dir, &name, &nlen) ;
-  if (!r || !p_end(p)) { bad(tag, "BAD syntax: COPY set folder") ; return ; }
-  if (r < 0 || !isdir(dir)) { tagged(tag, "NO [TRYCREATE] no such folder") ; return ; }
-  if (move && cur.readonly) { tagged(tag, "NO [READ-ONLY] folder is read-only") ; return ; }
-  star = uid ? (cur.n ? cur.m[cur.n-1].uid : 0) : cur.n ;
-  if (!kw_load(dir, &dkw)) { tagged(tag, "NO [SERVERBUG] cannot read the folder's keywords") ; goto end ; }
+  stralloc src = STRALLOC_ZERO ;
+  size_t i, retried = (size_t)-1 ;
+  if (!kw_load(dir, &dkw)) { tagged(tag, "NO [SERVERBUG] cannot read the folder's keywords") ; return 0 ; }
   for (i = 0 ; i < cur.n ; i++)
   {
     char uniq[128] ;
     uint32_t dk = 0 ;
-    if (!seq_has(&s, uid ? cur.m[i].uid : i + 1, star)) continue ;
-    if (msg_kw(&cur, i))
+    if (!seq_has(s, uid ? cur.m[i].uid : i + 1, star)) continue ;
+    if (msg_kw(&cur, i) && !copy_keywords(dir, &dkw, i, &dk))
     {
-      /* the keywords by name: the destination's letters may differ */
-      kwnames kn ;
-      unsigned int k ;
-      kn.count = 0 ;
-      for (k = 0 ; k < KW_N ; k++)
-        if ((msg_kw(&cur, i) & (1u << k)) && cur.kw.name[k][0]) { kn.s[kn.count] = cur.kw.name[k] ; kn.n[kn.count++] = strlen(cur.kw.name[k]) ; }
-      if (!kw_mask(dir, &dkw, &kn, 1, &dk, 0))
-      {
-        tagged(tag, errno == ENOSPC ? "NO [LIMIT] the destination has 26 keywords already, the most it can keep" : "NO [SERVERBUG] cannot copy the keywords") ;
-        goto end ;
-      }
+      tagged(tag, errno == ENOSPC ? "NO [LIMIT] the destination has 26 keywords already, the most it can keep" : "NO [SERVERBUG] cannot copy the keywords") ;
+      goto err ;
     }
     src.len = 0 ;
     if (!stralloc_cats(&src, cur.dir) || !stralloc_cats(&src, "/") || !stralloc_cats(&src, msg_name(&cur, i)) || !stralloc_0(&src)) die_temp("allocate memory") ;
@@ -410,42 +407,80 @@ static void cmd_copy (parser *p, char const *tag, int uid, int move)
       if (errno == ENOENT && retried != i && msg_refind(&cur, i)) { retried = i-- ; continue ; }
       strerr_warnwusys("copy ", src.s) ;
       tagged(tag, "NO [SERVERBUG] cannot copy every message") ;
-      goto end ;
+      goto err ;
     }
-    stralloc_catb(&uniqs, uniq, strlen(uniq) + 1) ;
-    if (count) stralloc_catb(&srcuids, ",", 1) ;
-    { char f[UINT32_FMT] ; stralloc_catb(&srcuids, f, uint32_fmt(f, cur.m[i].uid)) ; }
-    count++ ;
+    stralloc_catb(uniqs, uniq, strlen(uniq) + 1) ;
+    if (*count) stralloc_catb(srcuids, ",", 1) ;
+    { char f[UINT32_FMT] ; stralloc_catb(srcuids, f, uint32_fmt(f, cur.m[i].uid)) ; }
+    (*count)++ ;
   }
+  stralloc_free(&src) ;
+  return 1 ;
+ err:
+  stralloc_free(&src) ;
+  return 0 ;
+}
+
+/* The UIDs the folder d, read again, gave the count messages whose
+   unique parts are in uniqs: "7,8,9\0" into dstuids. 0 when d cannot be
+   read. */
+static int copied_uids (box *d, char const *uniqs, size_t count, stralloc *dstuids)
+{
+  size_t k = 0, j ;
+  if (!box_sync(d, 1)) return 0 ;
+  for (j = 0 ; j < count ; j++)
+  {
+    char f[UINT32_FMT] ;
+    if (j) stralloc_catb(dstuids, ",", 1) ;
+    stralloc_catb(dstuids, f, uint32_fmt(f, box_uid_of(d, uniqs + k))) ;
+    k += strlen(uniqs + k) + 1 ;
+  }
+  stralloc_0(dstuids) ;
+  return 1 ;
+}
+
+/* MOVE's end: the messages of s, copied, flagged \Deleted and
+   expunged, only they, however many */
+static void expunge_moved (seqset const *s, int uid, uint32_t star)
+{
+  unsigned char *only ;
+  size_t i ;
+  for (i = 0 ; i < cur.n ; i++)
+    if (seq_has(s, uid ? cur.m[i].uid : i + 1, star) && !(cur.m[i].flags & FL_DELETED))
+      msg_setflags(&cur, i, cur.m[i].flags | FL_DELETED, msg_kw(&cur, i)) ;
+  only = calloc(cur.n + 1, 1) ;
+  if (!only) die_temp("allocate memory") ;
+  for (i = 0 ; i < cur.n ; i++) only[i] = !!seq_has(s, uid ? cur.m[i].uid : i + 1, star) ;
+  expunge(0, only, 0) ;
+  free(only) ;
+}
+
+/* COPY and MOVE */
+static void cmd_copy (parser *p, char const *tag, int uid, int move)
+{
+  seqset s ;
+  char dir[512] ;
+  char *name ; size_t nlen ;
+  box d ;
+  size_t count = 0 ;
+  stralloc uniqs = STRALLOC_ZERO, srcuids = STRALLOC_ZERO, dstuids = STRALLOC_ZERO ;
+  uint32_t star ;
+  int r ;
+  if (!p_sp(p) || !p_seqset(p, &s) || !p_sp(p)) { bad(tag, "BAD syntax: COPY set folder") ; return ; }
+  r = getbox(p, dir, sizeof dir, &name, &nlen) ;
+  if (!r || !p_end(p)) { bad(tag, "BAD syntax: COPY set folder") ; return ; }
+  if (r < 0 || !isdir(dir)) { tagged(tag, "NO [TRYCREATE] no such folder") ; return ; }
+  if (move && cur.readonly) { tagged(tag, "NO [READ-ONLY] folder is read-only") ; return ; }
+  star = uid ? (cur.n ? cur.m[cur.n-1].uid : 0) : cur.n ;
+  if (!copy_messages(&s, uid, star, dir, &uniqs, &srcuids, &count, tag)) goto end ;
   memset(&d, 0, sizeof d) ;
   strcpy(d.dir, dir) ;
-  if (count && box_sync(&d, 1))
+  if (count && copied_uids(&d, uniqs.s, count, &dstuids))
   {
-    size_t k = 0, j ;
-    for (j = 0 ; j < count ; j++)
-    {
-      char f[UINT32_FMT] ;
-      if (j) stralloc_catb(&dstuids, ",", 1) ;
-      stralloc_catb(&dstuids, f, uint32_fmt(f, box_uid_of(&d, uniqs.s + k))) ;
-      k += strlen(uniqs.s + k) + 1 ;
-    }
-    stralloc_0(&srcuids) ; stralloc_0(&dstuids) ;
+    stralloc_0(&srcuids) ;
     if (move) { putraw("* OK [COPYUID ") ; putnum(d.uidvalidity) ; putraw(" ") ; putraw(srcuids.s) ; putraw(" ") ; putraw(dstuids.s) ; putraw("] moved\r\n") ; }
   }
-  if (move && count)
-  {
-    for (i = 0 ; i < cur.n ; i++)
-      if (seq_has(&s, uid ? cur.m[i].uid : i + 1, star) && !(cur.m[i].flags & FL_DELETED))
-        msg_setflags(&cur, i, cur.m[i].flags | FL_DELETED, msg_kw(&cur, i)) ;
-    {
-      /* only those just moved, however many */
-      unsigned char *only = calloc(cur.n + 1, 1) ;
-      if (!only) die_temp("allocate memory") ;
-      for (i = 0 ; i < cur.n ; i++) only[i] = !!seq_has(&s, uid ? cur.m[i].uid : i + 1, star) ;
-      expunge(0, only, 0) ;
-      free(only) ;
-    }
-  }
+  if (move && count) expunge_moved(&s, uid, star) ;
   if (!move && count && dstuids.len)
   {
     char buf[64] ;
@@ -458,7 +493,7 @@ static void cmd_copy (parser *p, char const *tag, int uid, int move)
   else tagged(tag, move ? "OK MOVE completed" : "OK COPY completed") ;
   box_free(&d) ;
  end:
-  stralloc_free(&src) ; stralloc_free(&uniqs) ; stralloc_free(&srcuids) ; stralloc_free(&dstuids) ;
+  stralloc_free(&uniqs) ; stralloc_free(&srcuids) ; stralloc_free(&dstuids) ;
 }
 
 /* About 90 lines: one job, storing one APPEND; its two ways in (a literal
