@@ -106,6 +106,24 @@ static void child (char const *cmd, int outfd)
   _exit(111) ;
 }
 
+/* The program's output, on one line: blanks for control bytes, runs of
+   blanks squeezed, none at either end. s[len] must be there; returns
+   the new length, s terminated. */
+static size_t output_one_line (char *s, size_t len)
+{
+  size_t i, j = 0 ;
+  int sp = 1 ;
+  for (i = 0 ; i < len ; i++)
+  {
+    char c = s[i] ;
+    if ((unsigned char)c < 32 || c == 127 || c == ' ') { if (!sp) s[j++] = ' ' ; sp = 1 ; }
+    else { s[j++] = c ; sp = 0 ; }
+  }
+  while (j && s[j - 1] == ' ') j-- ;
+  s[j] = 0 ;
+  return j ;
+}
+
 int deliver_program (char const *cmd)
 {
   int p[2] ;
@@ -144,22 +162,7 @@ int deliver_program (char const *cmd)
   }
   close(p[0]) ;
   wstat = local_wait(pid, 1, &timedout, "the program") ;
-
-  /* The program's output, on one line: blanks for control bytes, runs of
-     blanks squeezed, none at either end. */
-  {
-    size_t i, j = 0 ;
-    int sp = 1 ;
-    for (i = 0 ; i < outlen ; i++)
-    {
-      char c = outbuf[i] ;
-      if ((unsigned char)c < 32 || c == 127 || c == ' ') { if (!sp) outbuf[j++] = ' ' ; sp = 1 ; }
-      else { outbuf[j++] = c ; sp = 0 ; }
-    }
-    while (j && outbuf[j - 1] == ' ') j-- ;
-    outbuf[j] = 0 ;
-    outlen = j ;
-  }
+  outlen = output_one_line(outbuf, outlen) ;
 
   if (timedout)
   {
