@@ -302,28 +302,12 @@ static pid_t spawnprog (char const *const *argv, char const *const *envp)
   return pid ;
 }
 
-/* Handshake on request: the program runs at once, on the connection. */
-static int onrequest (char const *const *argv)
+/* The program started on two pipes and a control socket: their
+   program's ends in SSLREADFD, SSLWRITEFD and SSLCTLFD, and closed here.
+   Returns its pid; toapp[1], fromapp[0] and ctl[1] are ours. */
+static pid_t start_program (char const *const *argv, int *toapp, int *fromapp, int *ctl)
 {
-  int toapp[2], fromapp[2], ctl[2] ;
-  char const *why, *file ;
-  char c ;
   pid_t pid ;
-  ssize_t r ;
-  if (!openkeys(&why, &file))
-  {
-    /* No TLS to offer: the program runs without SSLCTLFD, and says so to
-       a client that asks (STARTTLS gets 454). Only opened here: decoding
-       them is most of postie-tlsd's start-up, wasted on the sessions
-       that never ask for TLS, so it waits for the request. */
-    logwhy(file, why) ;
-    if (verbosity) strerr_warnw2x(remote, ": TLS not available: running the program without it") ;
-    /* Stale values from the environment would tell the program that TLS
-       is active, or offer it descriptors that are not ours. */
-    unsetvars() ;
-    exec_sibling(argv[0], argv) ;
-    strerr_dieexec(111, argv[0]) ;
-  }
   /* All close-on-exec; then the program's ends are made inheritable. */
   if (pipecoe(toapp) < 0 || pipecoe(fromapp) < 0) strerr_diefu(111, "create pipes") ;
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ctl) < 0) strerr_diefu(111, "create the control socket") ;
@@ -346,6 +330,32 @@ static int onrequest (char const *const *argv)
   }
   signal(SIGPIPE, SIG_IGN) ;
   fd_close(toapp[0]) ; fd_close(fromapp[1]) ; fd_close(ctl[0]) ;
+  return pid ;
+}
+
+/* Handshake on request: the program runs at once, on the connection. */
+static int onrequest (char const *const *argv)
+{
+  int toapp[2], fromapp[2], ctl[2] ;
+  char const *why, *file ;
+  char c ;
+  pid_t pid ;
+  ssize_t r ;
+  if (!openkeys(&why, &file))
+  {
+    /* No TLS to offer: the program runs without SSLCTLFD, and says so to
+       a client that asks (STARTTLS gets 454). Only opened here: decoding
+       them is most of postie-tlsd's start-up, wasted on the sessions
+       that never ask for TLS, so it waits for the request. */
+    logwhy(file, why) ;
+    if (verbosity) strerr_warnw2x(remote, ": TLS not available: running the program without it") ;
+    /* Stale values from the environment would tell the program that TLS
+       is active, or offer it descriptors that are not ours. */
+    unsetvars() ;
+    exec_sibling(argv[0], argv) ;
+    strerr_dieexec(111, argv[0]) ;
+  }
+  pid = start_program(argv, toapp, fromapp, ctl) ;
   droppriv() ;
   do r = fd_read(ctl[1], &c, 1) ; while (r < 0 && errno == EINTR) ;
   if (r < 0) strerr_diefu(111, "read the control socket") ;
