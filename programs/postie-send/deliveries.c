@@ -111,6 +111,9 @@ static void remote_message_log (active const *a, char const *slotname, char cons
   LOG("delivery ", a->idstr, " R", slotname, ": message: ", lines[nrc] + 1) ;
 }
 
+/* About 80 lines: one spawner result applied in its required order: each
+   recipient's outcome logged and recorded, the destination's state, then
+   the marks, which wait for bounce_sync. */
 void result (int k, unsigned int slot, char const *const *lines, unsigned int nlines)
 {
   spawner *c = spawners + k ;
