@@ -302,9 +302,9 @@ static pid_t spawnprog (char const *const *argv, char const *const *envp)
   return pid ;
 }
 
-/* The program started on two pipes and a control socket: their
-   program's ends in SSLREADFD, SSLWRITEFD and SSLCTLFD, and closed here.
-   Returns its pid; toapp[1], fromapp[0] and ctl[1] are ours. */
+/* The program spawned on two pipes and a control socket, its ends named
+   in SSLREADFD, SSLWRITEFD and SSLCTLFD (and closed here once it runs).
+   Returns its pid; toapp[1], fromapp[0] and ctl[1] stay ours. */
 static pid_t start_program (char const *const *argv, int *toapp, int *fromapp, int *ctl)
 {
   pid_t pid ;
