@@ -141,10 +141,24 @@ static void spool_read (size_t lit, size_t at)
   }
 }
 
+/* The literal announced at the end of line[0..len), "{N}" or "{N+}":
+   1 with its size in *lit ((size_t)-1 when too big to read) and *sync
+   0 for "+", or 0 when there is none. */
+static int trailing_literal (char const *line, size_t len, size_t *lit, int *sync)
+{
+  size_t i, k ;
+  if (len < 3 || line[len-1] != '}') return 0 ;
+  i = len - 1 ;
+  if (line[i-1] == '+') { *sync = 0 ; i-- ; }
+  k = i ;
+  while (k && line[k-1] >= '0' && line[k-1] <= '9') k-- ;
+  if (!(k < i && k && line[k-1] == '{')) return 0 ;
+  if (i - k > 12 || size_scan(line + k, lit) != i - k) *lit = (size_t)-1 ;
+  return 1 ;
+}
+
 /* Input: one command, literals included, into c. Returns 1, or 0 when
    the command was refused already (too long, literal too big). */
-/* About 80 lines: one loop, a line then its literal, each limit checked
-   where its byte count is first known. */
 static int readcmd (stralloc *c, char *tag)
 {
   char line[LINE_MAX + 1] ;
@@ -157,7 +171,7 @@ static int readcmd (stralloc *c, char *tag)
   {
     tain deadline ;
     size_t len, lit = 0, cap ;
-    int r, sync = 1, haslit = 0 ;
+    int r, sync = 1, haslit ;
     tain_now_g() ;
     tain_addsec_g(&deadline, timeout) ;
     r = timedio_getline(&io, line, LINE_MAX, &len, &deadline) ;
@@ -186,19 +200,7 @@ static int readcmd (stralloc *c, char *tag)
       first = 0 ;
     }
     if (memchr(line, 0, len)) { bad(tag, "BAD NUL byte in command") ; return 0 ; }
-    /* a literal at the end? */
-    if (len >= 3 && line[len-1] == '}')
-    {
-      size_t i = len - 1, k ;
-      if (line[i-1] == '+') { sync = 0 ; i-- ; }
-      k = i ;
-      while (k && line[k-1] >= '0' && line[k-1] <= '9') k-- ;
-      if (k < i && k && line[k-1] == '{')
-      {
-        haslit = 1 ;
-        if (i - k > 12 || size_scan(line + k, &lit) != i - k) lit = (size_t)-1 ;
-      }
-    }
+    haslit = trailing_literal(line, len, &lit, &sync) ;
     /* what the command may hold in all; c->len + len + 2 <= cap is checked
        first so that cap - (c->len + len + 2) cannot wrap */
     cap = CMD_MAX + (append ? maxmessage : 0) ;
