@@ -34,6 +34,7 @@
 #include <skalibs/types.h>
 #include "cmd.h"
 #include "fsync_dir.h"
+#include "imap_literal.h"
 #include "imapd.h"
 #include "postie.h"
 #include "timedio.h"
@@ -141,22 +142,6 @@ static void spool_read (size_t lit, size_t at)
   }
 }
 
-/* The literal announced at the end of line[0..len), "{N}" or "{N+}":
-   1 with its size in *lit ((size_t)-1 when too big to read) and *sync
-   0 for "+", or 0 when there is none. */
-static int trailing_literal (char const *line, size_t len, size_t *lit, int *sync)
-{
-  size_t i, k ;
-  if (len < 3 || line[len-1] != '}') return 0 ;
-  i = len - 1 ;
-  if (line[i-1] == '+') { *sync = 0 ; i-- ; }
-  k = i ;
-  while (k && line[k-1] >= '0' && line[k-1] <= '9') k-- ;
-  if (!(k < i && k && line[k-1] == '{')) return 0 ;
-  if (i - k > 12 || size_scan(line + k, lit) != i - k) *lit = (size_t)-1 ;
-  return 1 ;
-}
-
 /* Input: one command, literals included, into c. Returns 1, or 0 when
    the command was refused already (too long, literal too big). */
 static int readcmd (stralloc *c, char *tag)
@@ -200,7 +185,8 @@ static int readcmd (stralloc *c, char *tag)
       first = 0 ;
     }
     if (memchr(line, 0, len)) { bad(tag, "BAD NUL byte in command") ; return 0 ; }
-    haslit = trailing_literal(line, len, &lit, &sync) ;
+    haslit = imap_literal_at_end(line, len, &lit, &sync) ;
+    if (haslit < 0) lit = (size_t)-1 ;  /* too big to read: refused below */
     /* what the command may hold in all; c->len + len + 2 <= cap is checked
        first so that cap - (c->len + len + 2) cannot wrap */
     cap = CMD_MAX + (append ? maxmessage : 0) ;

@@ -30,6 +30,7 @@
 #include <skalibs/strerr.h>
 #include <skalibs/tai.h>
 #include <skalibs/types.h>
+#include "imap_literal.h"
 #include "postie.h"
 #include "prelogin.h"
 #include "sasl.h"
@@ -148,23 +149,6 @@ static ssize_t readline (char *line, size_t max)
   return len ;
 }
 
-/* A literal announced at the end of line[0..len): {n} or {n+}.
-   Returns 1 (sets *n, *sync), 0 when there is none, -1 for a size too
-   large to be a number. */
-static int trailing_literal (char const *line, size_t len, size_t *n, int *sync)
-{
-  size_t i, k ;
-  if (len < 3 || line[len-1] != '}') return 0 ;
-  i = len - 1 ;
-  *sync = 1 ;
-  if (line[i-1] == '+') { *sync = 0 ; i-- ; }
-  k = i ;
-  while (k && line[k-1] >= '0' && line[k-1] <= '9') k-- ;
-  if (k == i || !k || line[k-1] != '{') return 0 ;
-  if (i - k > 10 || size_scan(line + k, n) != i - k) return -1 ;
-  return 1 ;
-}
-
 /* A command that cannot be taken (bad syntax, wrong state): answered
    BAD. If the line announced a literal the client will send without
    waiting (LITERAL+), the session cannot find the next command again and
@@ -173,7 +157,7 @@ static void reject (char const *line, size_t len, char const *s)
 {
   size_t n ;
   int sync ;
-  int r = trailing_literal(line, len, &n, &sync) ;
+  int r = imap_literal_at_end(line, len, &n, &sync) ;
   if (r < 0 || (r > 0 && !sync))
   {
     tagged(s) ;
@@ -209,7 +193,7 @@ static int astring (char *line, size_t *len, char **pp, char *o, size_t omax, si
     size_t lit ;
     int sync, whole, r ;
     ssize_t l ;
-    r = trailing_literal(line, *len, &lit, &sync) ;
+    r = imap_literal_at_end(line, *len, &lit, &sync) ;
     if (!r || strrchr(line, '{') != p) return 0 ;
     if (r < 0 || lit > omax)
     {
@@ -292,7 +276,7 @@ static void do_authenticate (char *line, size_t len, char *args)
        here, the client may send it unasked (LITERAL+), is refused with
        reject(), which ends the session rather than read it as commands */
     size_t ln ; int sy ;
-    if (trailing_literal(line, len, &ln, &sy)) { reject(line, len, "BAD syntax: AUTHENTICATE PLAIN [initial-response], no literal") ; return ; }
+    if (imap_literal_at_end(line, len, &ln, &sy)) { reject(line, len, "BAD syntax: AUTHENTICATE PLAIN [initial-response], no literal") ; return ; }
   }
   if (args[mlen]) r64 = args + mlen + 1 ;
   else
@@ -418,7 +402,7 @@ int main (int argc, char const *const *argv)
       if (!args) { reject(line, len, "BAD syntax: ID parameters") ; continue ; }
       {
         size_t n ; int sync ;
-        if (trailing_literal(line, len, &n, &sync)) { reject(line, len, "BAD no literals in ID here") ; continue ; }
+        if (imap_literal_at_end(line, len, &n, &sync)) { reject(line, len, "BAD no literals in ID here") ; continue ; }
       }
       out("* ID (\"name\" \"postie\")\r\n") ;
       tagged("OK ID completed") ;
