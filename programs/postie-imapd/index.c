@@ -255,6 +255,21 @@ int idx_check (char const *buf, size_t len, idxstamp const *s)
   return 1 ;
 }
 
+/* The pages of a new array of len bytes made at once, rather than a
+   page fault each as pread fills them (100,000 messages: 220 pages). A
+   kernel without MADV_POPULATE_WRITE (Linux 5.14) just faults them. */
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22
+#endif
+static void populate (void *p, size_t len)
+{
+  uintptr_t a = ((uintptr_t)p + 4095) & ~(uintptr_t)4095, e = ((uintptr_t)p + len) & ~(uintptr_t)4095 ;
+  if (e > a + 4096) madvise((void *)a, e - a, MADV_POPULATE_WRITE) ;
+}
+
 static int preadall (int fd, char *s, size_t n, size_t off)
 {
   while (n)
@@ -273,13 +288,11 @@ int idx_names (box *b)
 {
   size_t i ;
   if (!b->map || b->namesok) return 1 ;
-#ifdef MADV_POPULATE_READ
   {
     /* one call for the block's pages rather than a fault each */
     uintptr_t a = (uintptr_t)b->mapnames & ~(uintptr_t)4095 ;
     madvise((void *)a, (uintptr_t)b->map + b->maplen - a, MADV_POPULATE_READ) ;
   }
-#endif
   if (sum64(b->mapnames, b->mapn, SUM_INIT) != b->namesum) return 0 ;
   for (i = 0 ; i < b->n ; i++)
     if (b->m[i].name < b->mapn && !name_ok(b->mapnames + b->m[i].name)) return 0 ;
@@ -311,6 +324,7 @@ int idx_read (box *b, idxstamp const *s, int lazy)
   len = st.st_size ;
   if (!preadall(fd, h, IDX_HEAD, 0) || !idx_layout(h, len, s, &l)) goto no ;
   m = malloc(l.n ? l.n * sizeof(msg) : 1) ;
+  if (m) populate(m, l.n * sizeof(msg)) ;
   if (!m || !preadall(fd, (char *)m, l.n * IDX_REC, IDX_HEAD)) goto no ;
   if (l.kw && (!(kw = malloc(4 * l.n)) || !preadall(fd, (char *)kw, 4 * l.n, l.kw))) goto no ;
   if (headsum(h, (char *)m, (char *)kw, l.n) != get64(h + 96) || !check_recs((char *)m, (char *)kw, &l)) goto no ;
