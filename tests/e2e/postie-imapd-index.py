@@ -244,8 +244,8 @@ try:
         check("damaged-index-rewritten-" + k, open(IDX, "rb").read() == good)
 
     # a names block damaged behind a good header (a name changed, the
-    # header's checksum right, the names block's not): SELECT reads only
-    # the header and records, so it answers from the index (a file slipped
+    # header's checksum right, the names block's not): STATUS and SELECT
+    # read only the header and records, so they answer from the index (a file slipped
     # into cur/ with cur/'s mtime put back is not seen; the old format's
     # one checksum made SELECT list the folder); the first FETCH checks the
     # names block, finds it damaged, lists the folder (EXISTS 34: the
@@ -260,6 +260,8 @@ try:
     with open(IDX, "wb") as f:
         f.write(build_index(y, names_sum=x["names_sum"]))
     a = session()
+    typ, d = a.status("INBOX", "(MESSAGES UIDNEXT)")
+    check("names-damaged-status-from-index", typ == "OK" and b"MESSAGES 33 " in d[0], (typ, d))
     typ, d = a.select("INBOX")
     check("names-damaged-select-from-index", typ == "OK" and d == [b"33"], (typ, d))
     typ, d = a.fetch("1:*", "(UID FLAGS INTERNALDATE BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
