@@ -371,6 +371,7 @@ void cmd_list (parser *p, char const *tag, int lsub)
         memset(&b, 0, sizeof b) ;
         if (!box_name_to_dir(nm, nl, dir, sizeof dir)) continue ;
         strcpy(b.dir, dir) ;
+        b.lazynames = 1 ;  /* STATUS reads no name */
         if (!box_sync(&b, 1)) continue ;
         putraw("* STATUS ") ;
         if (!strcmp(nm, "INBOX")) putraw("INBOX") ; else putstring(nm, nl) ;
@@ -400,6 +401,7 @@ void cmd_status (parser *p, char const *tag)
   if (r < 0 || !isdir(dir)) { tagged(tag, "NO [NONEXISTENT] no such folder") ; return ; }
   memset(&b, 0, sizeof b) ;
   strcpy(b.dir, dir) ;
+  b.lazynames = 1 ;  /* STATUS reads no name */
   if (!box_sync(&b, 1)) { tagged(tag, "NO [UNAVAILABLE] cannot read the folder") ; return ; }
   putraw("* STATUS ") ; putstring(name, nlen) ; putraw(" (") ;
   p->pos = st ;

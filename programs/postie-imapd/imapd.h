@@ -52,6 +52,9 @@ struct box_s
   size_t maplen ;
   char const *mapnames ;  /* its names block, mapn bytes */
   uint32_t mapn ;
+  uint64_t namesum ;   /* its checksum, from the index's header */
+  int namesok ;        /* it was checked (idx_names); 0: not yet */
+  int lazynames ;      /* idx_read leaves the check to idx_names (the selected folder) */
   msg *m ;
   size_t n ;
   size_t cap ;
@@ -103,7 +106,8 @@ extern int idx_stampdirs (char const *dir, idxstamp *s) ;
 extern int idx_stampuids (char const *dir, idxstamp *s) ;
 extern int idx_write (box const *b, idxstamp const *s) ;
 extern int idx_check (char const *buf, size_t len, idxstamp const *s) ;
-extern int idx_read (box *b, idxstamp const *s) ;
+extern int idx_read (box *b, idxstamp const *s, int lazy) ;
+extern int idx_names (box *b) ;  /* 1: b's names can be used; 0: its index's names block is damaged */
 
 /* keywords.c */
 extern int kw_load (char const *dir, kwtab *t) ;

@@ -282,6 +282,20 @@ static void update (void)
   free(ou) ; free(of) ; free(ok) ;
 }
 
+/* Before a command that may read a message's name, date or size: SELECT
+   left the names block of the selected folder's index unchecked
+   (doc/imap-index.md); it is checked now, and when damaged the folder is
+   listed again (the index written again) and any difference reported
+   as NOOP would. */
+static void names_ready (void)
+{
+  if (!selected || idx_names(&cur)) return ;
+  strerr_warnw3x("damaged ", cur.dir, "/postie-index: listing the folder") ;
+  cur.fresh = 0 ; cur.lazynames = 0 ;
+  update() ;
+  cur.lazynames = 1 ;
+}
+
 int getbox (parser *p, char *dir, size_t max, char **name, size_t *nlen)
 {
   if (!p_astring(p, name, nlen)) return 0 ;
@@ -310,6 +324,7 @@ static void cmd_select (parser *p, char const *tag, int ro)
   memset(&cur, 0, sizeof cur) ;
   strcpy(cur.dir, dir) ;
   cur.readonly = ro ;
+  cur.lazynames = 1 ;  /* names checked when a command first needs one */
   if (!box_sync(&cur, 1)) { strerr_warnwusys("read ", dir) ; tagged(tag, "NO [UNAVAILABLE] cannot read the folder") ; return ; }
   selected = 1 ;
   put_flaglists(&cur) ;
@@ -743,6 +758,8 @@ int main (int argc, char const *const *argv)
       if (!(cmdis(cmd, cl, "FETCH") || cmdis(cmd, cl, "STORE") || cmdis(cmd, cl, "SEARCH") || cmdis(cmd, cl, "COPY")
          || cmdis(cmd, cl, "MOVE") || cmdis(cmd, cl, "EXPUNGE"))) { bad(tag, "BAD unknown UID command") ; continue ; }
     }
+    if (cmdis(cmd, cl, "FETCH") || cmdis(cmd, cl, "STORE") || cmdis(cmd, cl, "SEARCH") || cmdis(cmd, cl, "COPY")
+     || cmdis(cmd, cl, "MOVE") || cmdis(cmd, cl, "EXPUNGE") || cmdis(cmd, cl, "CLOSE")) names_ready() ;
     if (cmdis(cmd, cl, "CAPABILITY")) { putraw("* CAPABILITY " CAPS "\r\n") ; tagged(tag, "OK CAPABILITY completed") ; }
     else if (cmdis(cmd, cl, "NOOP") || cmdis(cmd, cl, "CHECK")) { update() ; tagged(tag, "OK completed") ; }
     else if (cmdis(cmd, cl, "LOGOUT")) { putraw("* BYE logging out\r\n") ; tagged(tag, "OK LOGOUT completed") ; return 0 ; }

@@ -457,7 +457,7 @@ int box_sync (box *b, int first)
   /* both stamps taken (&, not &&): st is compared whole */
   if (idx_stampdirs(b->dir, &st) & idx_stampuids(b->dir, &st))
   {
-    if (idx_read(b, &st))
+    if (idx_read(b, &st, b->lazynames))
     {
       b->stamp = st ; b->fresh = 1 ;
       close(lfd) ;
@@ -490,7 +490,7 @@ int box_sync (box *b, int first)
   if (fresh && idx_stampuids(b->dir, &st))
   {
     if (!idx_write(b, &st)) strerr_warnwusys("write ", b->dir, "/postie-index") ;
-    else idx_read(b, &st) ;
+    else idx_read(b, &st, b->lazynames) ;
     b->fresh = 1 ;
   }
   b->stamp = st ;
@@ -514,6 +514,7 @@ void box_free (box *b)
   if (b->map) munmap(b->map, b->maplen) ;
   b->map = 0 ; b->maplen = 0 ; b->mapnames = 0 ; b->mapn = 0 ;
   b->m = 0 ; b->kwbits = 0 ; b->sent = 0 ;
+  b->namesum = 0 ; b->namesok = 0 ;
   b->n = b->cap = 0 ;
   b->fresh = 0 ;
 }

@@ -95,25 +95,34 @@ def fnv(b, h=0xcbf29ce484222325):
 
 
 def parse_index(b):
-    n, validity, nxt, namesize = struct.unpack_from("<IIII", b, 12)
+    n, validity, nxt, namesize, hflags = struct.unpack_from("<IIIII", b, 12)
     stamps = struct.unpack_from("<8Q", b, 32)
-    o = 104
-    uid = list(struct.unpack_from("<%dI" % n, b, o)); o += 4 * n
-    off = list(struct.unpack_from("<%dI" % n, b, o)); o += 4 * n
-    kw = list(struct.unpack_from("<%dI" % n, b, o)); o += 4 * n
-    fl = list(b[o:o + n]); o += n
-    return dict(n=n, validity=validity, next=nxt, stamps=stamps, uid=uid, off=off, kw=kw, fl=fl, names=b[o:])
+    o = 112
+    rec = [struct.unpack_from("<IIB", b, o + 9 * i) for i in range(n)]; o += 9 * n
+    kw = [0] * n
+    if hflags & 1:
+        kw = list(struct.unpack_from("<%dI" % n, b, o)); o += 4 * n
+    return dict(n=n, validity=validity, next=nxt, stamps=stamps, uid=[r[0] for r in rec],
+                off=[r[1] for r in rec], fl=[r[2] for r in rec], kw=kw, names=b[o:],
+                names_sum=struct.unpack_from("<Q", b, 104)[0])
 
 
-def build_index(x, n=None):
+def build_index(x, n=None, names_sum=None):
+    """Format 2: header, records (UID, name offset, flags), keywords when
+    any, names; the header's checksum over header and records, the names
+    block's its own (names_sum: another, to damage only that block)."""
     n = x["n"] if n is None else n
-    h = b"postidx1" + struct.pack("<IIIII", 0x01020304, n, x["validity"], x["next"], len(x["names"])) + b"\0" * 4
+    haskw = any(x["kw"])
+    h = b"postidx2" + struct.pack("<IIIIII", 0x01020304, n, x["validity"], x["next"], len(x["names"]), 1 if haskw else 0)
     h += struct.pack("<8Q", *x["stamps"])
-    body = struct.pack("<%dI" % len(x["uid"]), *x["uid"])
-    body += struct.pack("<%dI" % len(x["off"]), *x["off"]) + struct.pack("<%dI" % len(x["kw"]), *x["kw"])
-    body += bytes(x["fl"]) + x["names"]
-    s = fnv(body, fnv(b"\0" * 8, fnv(h)))
-    return h + struct.pack("<Q", s) + body
+    recs = b"".join(struct.pack("<IIB", u, o, f) for u, o, f in zip(x["uid"], x["off"], x["fl"]))
+    s = fnv(recs, fnv(h + b"\0" * 16))  # summed part by part
+    if haskw:
+        kw = struct.pack("<%dI" % len(x["kw"]), *x["kw"])
+        s = fnv(kw, s)
+        recs += kw
+    ns = fnv(x["names"]) if names_sum is None else names_sum
+    return h + struct.pack("<QQ", s, ns) + recs + x["names"]
 
 
 try:
@@ -206,7 +215,7 @@ try:
         "empty": b"",
         "garbage": os.urandom(len(good)),
         "one-byte-changed": good[:200] + bytes([good[200] ^ 1]) + good[201:],
-        "header-only": good[:104],
+        "header-only": good[:112],
     }
     y = dict(x, uid=list(x["uid"])); y["uid"][3] = y["uid"][2]
     bad["uids-not-increasing"] = build_index(y)
@@ -233,6 +242,41 @@ try:
         r = fresh_select()
         check("damaged-index-ignored-" + k, r == ref, r)
         check("damaged-index-rewritten-" + k, open(IDX, "rb").read() == good)
+
+    # a names block damaged behind a good header (a name changed, the
+    # header's checksum right, the names block's not): STATUS and SELECT
+    # read only the header and records, so they answer from the index (a file slipped
+    # into cur/ with cur/'s mtime put back is not seen; the old format's
+    # one checksum made SELECT list the folder); the first FETCH checks the
+    # names block, finds it damaged, lists the folder (EXISTS 34: the
+    # slipped file) and answers from the listing; the index is rewritten.
+    with open(IDX, "wb") as f:
+        f.write(good)
+    st = os.stat(os.path.join(md, "cur"))
+    with open(hidden, "w") as f:
+        f.write("Subject: hidden\n\nx\n")
+    os.utime(os.path.join(md, "cur"), ns=(st.st_atime_ns, st.st_mtime_ns))
+    y = dict(x, names=x["names"].replace(b"cur/1700000001", b"cur/1700000002", 1))
+    with open(IDX, "wb") as f:
+        f.write(build_index(y, names_sum=x["names_sum"]))
+    a = session()
+    typ, d = a.status("INBOX", "(MESSAGES UIDNEXT)")
+    check("names-damaged-status-from-index", typ == "OK" and b"MESSAGES 33 " in d[0], (typ, d))
+    typ, d = a.select("INBOX")
+    check("names-damaged-select-from-index", typ == "OK" and d == [b"33"], (typ, d))
+    typ, d = a.fetch("1:*", "(UID FLAGS INTERNALDATE BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+    ex = a.response("EXISTS")[1]
+    got = [t[0].decode() for t in d if isinstance(t, tuple)]
+    subj = [t[1] for t in d if isinstance(t, tuple)]
+    want = [re.sub(r"^\d+ \(", "", m) for m in ref[1]]
+    check("names-damaged-fetch-relists", typ == "OK" and ex[-1:] == [b"34"] and len(got) == 34, (typ, ex, len(got)))
+    check("names-damaged-fetch-right",
+          all(any(w.rstrip(")") in g for g in got) for w in want) and all(s.startswith(b"Subject: ") for s in subj)
+          and any(s.startswith(b"Subject: hidden") for s in subj), (got[:3], want[:3], subj[:3]))
+    a.logout(); opened.remove(a)
+    z = parse_index(open(IDX, "rb").read())
+    check("names-damaged-index-rewritten", z["n"] == 34 and z["names_sum"] == fnv(z["names"]))
+    os.unlink(hidden)
 finally:
     for c in opened:
         try:
