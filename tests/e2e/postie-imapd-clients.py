@@ -138,7 +138,7 @@ try:
                 'set delete=yes\nset quit=yes\nset move=no\nset mark_old=no\nset wait_key=no\n'
                 'set pager_stop=yes\nset imap_passive=yes\nset mail_check=60\nset timeout=600\n'
                 'set record=""\nset postponed=""\nset mbox=""\nset folder="imaps://%s:%d/"\nset spoolfile="+INBOX"\n'
-                % (S.ca, mh, NAME, S.imp.port))
+                'set tmpdir="%s"\n' % (S.ca, mh, NAME, S.imp.port, mh))
     env = dict(os.environ, HOME=mh, TERM="vt100", MAIL="", MAILCHECK="0")
     st, out = run_tty(["mutt", "-n", "-F", rc, "-f", "imaps://%s:%d/INBOX" % (NAME, S.imp.port), "-e",
                        'push "<flag-message><next-entry><save-message>=Archive<enter><sync-mailbox><quit>"'], env, timeout=60)

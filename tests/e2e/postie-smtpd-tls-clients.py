@@ -83,7 +83,8 @@ def mutt(url, cafile):
         f.write('set smtp_url="%s"\nset smtp_pass="s3cret pw"\nset smtp_authenticators="plain"\n'
                 'set ssl_starttls=yes\nset ssl_force_tls=yes\nset ssl_verify_host=yes\n'
                 'set ssl_ca_certificates_file="%s"\nset certificate_file="%s/certificates"\n'
-                'set from="alice@local.example"\nset hostname="client.example"\nset record=""\n' % (url, cafile, mhome))
+                'set from="alice@local.example"\nset hostname="client.example"\nset record=""\n'
+                'set tmpdir="%s"\n' % (url, cafile, mhome, mhome))
     return subprocess.run(["mutt", "-n", "-F", rcf, "-s", "via mutt", "friend@remote.example"],
                           input=b"hello from mutt\n", stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                           env=dict(os.environ, HOME=mhome), timeout=60)
