@@ -175,7 +175,10 @@ static void load (box const *b)
     if (!num(map, maplen, &pos, ' ', &uid) || !num(map, maplen, &pos, ' ', &size) || !num(map, maplen, &pos, ' ', &ino)
      || !num(map, maplen, &pos, ' ', &mtime) || !num(map, maplen, &pos, ' ', &sum)
      || !num(map, maplen, &pos, ' ', &nl) || !num(map, maplen, &pos, '\n', &hl)) return ;
-    if (!uid || uid > 0xffffffffu || uid <= lastuid || !nl || nl > 255 || hl > size || nl + hl + 1 > maplen - pos) return ;
+    /* nl <= 255 first, so maplen - pos - nl - 1 is computed only when
+       it cannot wrap, and hl is never added to anything */
+    if (!uid || uid > 0xffffffffu || uid <= lastuid || !nl || nl > 255 || hl > size
+     || maplen - pos < nl + 1 || hl > maplen - pos - nl - 1) return ;
     if (map[pos + nl + hl] != '\n' || sum64(map + pos, nl, map + pos + nl, hl) != sum) return ;
     e.uid = uid ; e.size = size ; e.ino = ino ; e.mtime = mtime ; e.name = pos ; e.namelen = nl ; e.hdr = pos + nl ; e.hdrlen = hl ; e.fresh = 0 ;
     if (!ent_add(&ents, &nents, &capents, &e)) return ;

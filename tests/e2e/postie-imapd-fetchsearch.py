@@ -201,12 +201,16 @@ try:
     c.logout()
 
     # the cache garbled: a byte of a header changed (its checksum no longer
-    # fits), then the file cut in the middle of an entry, then noise
+    # fits), then the file cut in the middle of an entry, then noise, then
+    # an entry whose lengths are near 2^64
     data = open(cache, "rb").read()
     check("cache-has-quarterly", b"Quarterly" in data, "")
     for label, bad in (("corrupt-byte", data.replace(b"Quarterly", b"Quarterlx")),
                        ("corrupt-cut", data[:len(data) // 2]),
-                       ("corrupt-noise", b"\xff" * 7 + data[7:len(data) // 2] + b"garbage\n" * 3)):
+                       ("corrupt-noise", b"\xff" * 7 + data[7:len(data) // 2] + b"garbage\n" * 3),
+                       # lengths near 2^64: name + header + 1 would wrap around
+                       ("corrupt-huge-length", data[:data.index(b"\n") + 1]
+                        + b"1 18446744073709551615 1 1 0 1 18446744073709551615\n\n\n" * 2)):
         with open(cache, "wb") as f:
             f.write(bad)
         c = setup.imaps("ann", "secret-ann")
