@@ -32,7 +32,9 @@ lines = open(trace).read().splitlines()
 tlsd = lines[0].split()[0] if lines else ""
 # postie-tlsd's own calls up to the program's exec (vfork child included:
 # it shares the memory), then its own after.
-own = [l for l in lines if l.split()[0] == tlsd]
+# A call strace had to split ("<unfinished ...>", then "<... resumed>",
+# when another process's call came between) is one call; a signal is none.
+own = [l for l in lines if l.split()[0] == tlsd and "resumed>" not in l and " --- SIG" not in l]
 upto = []
 for l in lines:
     if "execve(" in l and "postie-tlsd" not in l:
