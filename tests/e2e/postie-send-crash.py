@@ -1,8 +1,11 @@
 #!/usr/bin/python3
 """kill -9 of postie-send during a stream of 500 messages to 3 local users
-and a remote server (smtp-sink): after a restart every message is
-delivered to every recipient, and nothing twice except deliveries that
-were in flight at the kill. Reports that count."""
+and a remote server (smtp-sink): every recipient whose delivery the log
+calls a success is marked D in its info file at the kill (or its message
+is gone); after a restart every message is delivered to every recipient,
+and nothing twice except deliveries that were in flight at the kill
+(a "starting delivery" line and no result line after it). Reports that
+count."""
 import os, re, sys, threading, time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from sendtest import *
@@ -36,21 +39,41 @@ def successes():
 i.wait(lambda: successes() >= N * 4 // 3, 60)
 i.kill()
 killlog = i.logtext()
+
+
+def marks(qid):
+    """{address: state} of the message's info file, None if it is gone."""
+    try:
+        with open(os.path.join(i.home, "queue", "info", str(int(qid.split(".")[2]) % 64), qid), "rb") as f:
+            lines = f.read().decode().split("\n")
+    except FileNotFoundError:
+        return None
+    return {l.split("\t")[1]: l[0] for l in lines[3:] if l}
+
+
+# a success in the log is a mark written: kill -9 cannot lose it
+unmarked = []
+for m in re.finditer(r"postie-send: delivery (\S+) [LR]\d+: <(.*)>: success: ", killlog):
+    mk = marks(m.group(1))
+    if mk is not None and mk.get(m.group(2)) != "D":
+        unmarked.append((m.group(1), m.group(2), mk.get(m.group(2))))
+check("kill9-logged-success-marked", not unmarked, "%d: %r" % (len(unmarked), unmarked[:3]))
 i.start()
 th.join()
 check("all-injected", not inject_errors and len(ids) == N, "%d errors: %r" % (len(inject_errors), inject_errors[:3]))
 check("queue-drains", i.wait(i.queue_empty, 120), "%d in info" % len(queue_files(i.home, "info")))
 
-# deliveries in flight at the kill: started, no result yet
-started, finished = set(), set()
+# deliveries in flight at the kill: started, and no result after that
+# start (a recipient deferred earlier may have been started again)
+inflight, finished = set(), set()
 for l in killlog.splitlines():
     m = re.match(r"postie-send: starting delivery (\S+) [LR]\d+: (?:local|remote) <(.*)>$", l)
     if m:
-        started.add((m.group(1), m.group(2)))
+        inflight.add((m.group(1), m.group(2)))
     m = re.match(r"postie-send: delivery (\S+) [LR]\d+: <(.*)>: (success|failure|deferral): ", l)
     if m:
         finished.add((m.group(1), m.group(2)))
-inflight = started - finished
+        inflight.discard((m.group(1), m.group(2)))
 
 tagre = re.compile(rb"X-Tag: (crash-\d+)")
 got = {}

@@ -1,0 +1,134 @@
+#!/usr/bin/python3
+"""kill -9 of postie-send while it is blocked writing its log: its stderr
+is a small pipe read slowly, so postie-send spends most of its time in a
+log write, and each kill catches it between two lines. After each kill,
+every recipient whose delivery the log calls a success is marked D in
+its info file (or its message is gone): the success line is written
+after the mark, never before (doc/queue.md, "A recipient's result").
+After the last restart every message is delivered to every recipient,
+and nothing twice except deliveries in flight at one of the kills (a
+"starting delivery" line and no result line after it). Each message has
+two remote recipients, delivered in one session: their result lines and
+the session's "message:" line follow each other. No ptrace: this is the
+window a plain kill -9 finds (postie-send-logorder.py checks the order
+itself under strace)."""
+import fcntl, os, random, re, subprocess, sys, threading, time
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+from sendtest import *
+
+if not os.path.exists("/usr/sbin/smtp-sink"):
+    skip("send-crashlog", "no /usr/sbin/smtp-sink (package postfix)")
+    done()
+N = int(os.environ.get("SEND_CRASHLOG_N", "300"))
+KILLS = 24
+F_SETPIPE_SZ = 1031
+base = tmpdir("send-crashlog")
+sink = Sink(os.path.join(base, "sink"))
+i = Instance("send-crashlog", control={"locals": "example.org", "smtproutes": "ok.test:127.0.0.1:%d\n" % sink.port})
+users = ["alice", "bob", "carol"]
+rcpts = ["%s@example.org" % u for u in users] + ["far@ok.test", "near@ok.test"]
+ids = {}
+for n in range(N):
+    tag = "crashlog-%04d" % n
+    ids[tag] = i.inject("sender@example.org", rcpts, ("Subject: %s\nX-Tag: %s\n\nbody %d\n" % (tag, tag, n)).encode())
+
+
+def marks(qid):
+    """{address: state} of the message's info file, None if it is gone."""
+    try:
+        with open(os.path.join(i.home, "queue", "info", str(int(qid.split(".")[2]) % 64), qid), "rb") as f:
+            lines = f.read().decode().split("\n")
+    except FileNotFoundError:
+        return None
+    return {l.split("\t")[1]: l[0] for l in lines[3:] if l}
+
+
+def run_and_kill():
+    """postie-send with its log in a one-page pipe, read 128 bytes every
+    2 ms, killed after a while; returns what it logged."""
+    r, w = os.pipe()
+    try:
+        fcntl.fcntl(w, F_SETPIPE_SZ, 4096)
+    except OSError:
+        pass
+    out = []
+    p = subprocess.Popen([prog("postie-send")], stdin=subprocess.DEVNULL, stdout=w, stderr=w,
+                         env=i.env(), start_new_session=True)
+    os.close(w)
+    stop = threading.Event()
+
+    def reader():
+        while not stop.is_set():
+            b = os.read(r, 128)
+            if not b:
+                return
+            out.append(b)
+            time.sleep(0.002)
+    t = threading.Thread(target=reader)
+    t.start()
+    time.sleep(random.uniform(0.2, 0.8))
+    p.kill()
+    p.wait()
+    stop.set()
+    t.join()
+    # everything postie-send wrote before it died is in the pipe
+    os.set_blocking(r, False)
+    while True:
+        try:
+            b = os.read(r, 65536)
+        except BlockingIOError:
+            break
+        if not b:
+            break
+        out.append(b)
+    os.close(r)
+    return b"".join(out).decode("utf-8", "replace")
+
+
+unmarked, inflight = [], set()
+kills = nsucc = 0
+while kills < KILLS and not i.queue_empty():
+    log = run_and_kill()
+    kills += 1
+    seg = set()
+    for l in log.splitlines():
+        m = re.match(r"postie-send: starting delivery (\S+) [LR]\d+: (?:local|remote) <(.*)>$", l)
+        if m:
+            seg.add((m.group(1), m.group(2)))
+        m = re.match(r"postie-send: delivery (\S+) [LR]\d+: <(.*)>: (success|failure|deferral): ", l)
+        if m:
+            seg.discard((m.group(1), m.group(2)))
+            if m.group(3) == "success":
+                nsucc += 1
+                mk = marks(m.group(1))
+                if mk is not None and mk.get(m.group(2)) != "D":
+                    unmarked.append((kills, m.group(1), m.group(2), mk.get(m.group(2))))
+    inflight |= seg
+check("kills-during-deliveries", kills >= 4 and nsucc > 0, "%d kills, %d successes logged" % (kills, nsucc))
+check("kill9-logged-success-marked", not unmarked, "%d in %d kills: %r" % (len(unmarked), kills, unmarked[:3]))
+
+i.start()
+check("queue-drains", i.wait(i.queue_empty, 180), "%d in info" % len(queue_files(i.home, "info")))
+tagre = re.compile(rb"X-Tag: (crashlog-\d+)")
+got = {}
+for u in users:
+    for msg in i.mails(u):
+        m = tagre.search(msg)
+        if m:
+            k = (ids.get(m.group(1).decode()), "%s@example.org" % u)
+            got[k] = got.get(k, 0) + 1
+for msg in sink.messages():
+    m = tagre.search(msg)
+    if m:
+        for rc in re.findall(rb"X-Rcpt-Args: <([^>]*)>", msg):
+            k = (ids.get(m.group(1).decode()), rc.decode())
+            got[k] = got.get(k, 0) + 1
+want = set((q, rc) for q in ids.values() for rc in rcpts)
+missing = want - set(got)
+dups = set(k for k, v in got.items() if v > 1)
+check("kill9-every-delivery-made", not missing, "%d missing, e.g. %r" % (len(missing), sorted(missing)[:3]))
+check("kill9-duplicates-only-in-flight", dups <= inflight, "%d duplicates not in flight: %r" % (len(dups - inflight), sorted(dups - inflight)[:3]))
+print("# %d kills, %d in flight at one of them, %d delivered twice" % (kills, len(inflight), len(dups)))
+check("sigterm", i.stop() == 0)
+sink.stop()
+done()
