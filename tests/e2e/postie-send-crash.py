@@ -39,55 +39,17 @@ def successes():
 i.wait(lambda: successes() >= N * 4 // 3, 60)
 i.kill()
 killlog = i.logtext()
-
-
-def marks(qid):
-    """{address: state} of the message's info file, None if it is gone."""
-    try:
-        with open(os.path.join(i.home, "queue", "info", str(int(qid.split(".")[2]) % 64), qid), "rb") as f:
-            lines = f.read().decode().split("\n")
-    except FileNotFoundError:
-        return None
-    return {l.split("\t")[1]: l[0] for l in lines[3:] if l}
-
-
 # a success in the log is a mark written: kill -9 cannot lose it
-unmarked = []
-for m in re.finditer(r"postie-send: delivery (\S+) [LR]\d+: <(.*)>: success: ", killlog):
-    mk = marks(m.group(1))
-    if mk is not None and mk.get(m.group(2)) != "D":
-        unmarked.append((m.group(1), m.group(2), mk.get(m.group(2))))
+unmarked = unmarked_successes(i.home, killlog)
 check("kill9-logged-success-marked", not unmarked, "%d: %r" % (len(unmarked), unmarked[:3]))
 i.start()
 th.join()
 check("all-injected", not inject_errors and len(ids) == N, "%d errors: %r" % (len(inject_errors), inject_errors[:3]))
 check("queue-drains", i.wait(i.queue_empty, 120), "%d in info" % len(queue_files(i.home, "info")))
 
-# deliveries in flight at the kill: started, and no result after that
-# start (a recipient deferred earlier may have been started again)
-inflight, finished = set(), set()
-for l in killlog.splitlines():
-    m = re.match(r"postie-send: starting delivery (\S+) [LR]\d+: (?:local|remote) <(.*)>$", l)
-    if m:
-        inflight.add((m.group(1), m.group(2)))
-    m = re.match(r"postie-send: delivery (\S+) [LR]\d+: <(.*)>: (success|failure|deferral): ", l)
-    if m:
-        finished.add((m.group(1), m.group(2)))
-        inflight.discard((m.group(1), m.group(2)))
-
-tagre = re.compile(rb"X-Tag: (crash-\d+)")
-got = {}
-for u in users:
-    for msg in i.mails(u):
-        m = tagre.search(msg)
-        if m:
-            k = (ids.get(m.group(1).decode()), "%s@example.org" % u)
-            got[k] = got.get(k, 0) + 1
-for msg in sink.messages():
-    m = tagre.search(msg)
-    if m:
-        k = (ids.get(m.group(1).decode()), "far@ok.test")
-        got[k] = got.get(k, 0) + 1
+# deliveries in flight at the kill: a start, and no result after it
+inflight, finished = in_flight(killlog)
+got = delivered(i, users, sink, re.compile(rb"X-Tag: (crash-\d+)"), ids)
 want = set((q, r) for q in ids.values() for r in rcpts)
 missing = want - set(got)
 dups = set(k for k, v in got.items() if v > 1)

@@ -33,16 +33,6 @@ for n in range(N):
     ids[tag] = i.inject("sender@example.org", rcpts, ("Subject: %s\nX-Tag: %s\n\nbody %d\n" % (tag, tag, n)).encode())
 
 
-def marks(qid):
-    """{address: state} of the message's info file, None if it is gone."""
-    try:
-        with open(os.path.join(i.home, "queue", "info", str(int(qid.split(".")[2]) % 64), qid), "rb") as f:
-            lines = f.read().decode().split("\n")
-    except FileNotFoundError:
-        return None
-    return {l.split("\t")[1]: l[0] for l in lines[3:] if l}
-
-
 def run_and_kill():
     """postie-send with its log in a one-page pipe, read 128 bytes every
     2 ms, killed after a while; returns what it logged."""
@@ -90,39 +80,15 @@ kills = nsucc = 0
 while kills < KILLS and not i.queue_empty():
     log = run_and_kill()
     kills += 1
-    seg = set()
-    for l in log.splitlines():
-        m = re.match(r"postie-send: starting delivery (\S+) [LR]\d+: (?:local|remote) <(.*)>$", l)
-        if m:
-            seg.add((m.group(1), m.group(2)))
-        m = re.match(r"postie-send: delivery (\S+) [LR]\d+: <(.*)>: (success|failure|deferral): ", l)
-        if m:
-            seg.discard((m.group(1), m.group(2)))
-            if m.group(3) == "success":
-                nsucc += 1
-                mk = marks(m.group(1))
-                if mk is not None and mk.get(m.group(2)) != "D":
-                    unmarked.append((kills, m.group(1), m.group(2), mk.get(m.group(2))))
-    inflight |= seg
+    inflight |= in_flight(log)[0]
+    nsucc += log.count(": success: ")
+    unmarked += [(kills,) + u for u in unmarked_successes(i.home, log)]
 check("kills-during-deliveries", kills >= 4 and nsucc > 0, "%d kills, %d successes logged" % (kills, nsucc))
 check("kill9-logged-success-marked", not unmarked, "%d in %d kills: %r" % (len(unmarked), kills, unmarked[:3]))
 
 i.start()
 check("queue-drains", i.wait(i.queue_empty, 180), "%d in info" % len(queue_files(i.home, "info")))
-tagre = re.compile(rb"X-Tag: (crashlog-\d+)")
-got = {}
-for u in users:
-    for msg in i.mails(u):
-        m = tagre.search(msg)
-        if m:
-            k = (ids.get(m.group(1).decode()), "%s@example.org" % u)
-            got[k] = got.get(k, 0) + 1
-for msg in sink.messages():
-    m = tagre.search(msg)
-    if m:
-        for rc in re.findall(rb"X-Rcpt-Args: <([^>]*)>", msg):
-            k = (ids.get(m.group(1).decode()), rc.decode())
-            got[k] = got.get(k, 0) + 1
+got = delivered(i, users, sink, re.compile(rb"X-Tag: (crashlog-\d+)"), ids)
 want = set((q, rc) for q in ids.values() for rc in rcpts)
 missing = want - set(got)
 dups = set(k for k, v in got.items() if v > 1)

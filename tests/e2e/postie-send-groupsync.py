@@ -136,19 +136,6 @@ try:
     check("trigger-delivered-once", ok and len(i.mails("alice")) == 2 * N, "%d of %d" % (len(i.mails("alice")), 2 * N))
     check_round("trigger", ids2, trace, since)
 finally:
-    pid = None
-    try:
-        for line in open("/proc/%d/task/%d/children" % (sp.pid, sp.pid)).read().split():
-            pid = int(line)
-    except OSError:
-        pass
-    if pid:
-        os.kill(pid, signal.SIGTERM)
-    try:
-        sp.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(sp.pid, signal.SIGKILL)
-        sp.wait()
-    logf.close()
+    strace_stop(sp, logf)
 check("sigterm", sp.returncode == 0, "strace exited %r" % sp.returncode)
 done()

@@ -41,20 +41,7 @@ try:
     check("delivered", ok and len(i.mails("alice")) == N and len(i.mails("bob")) == N,
           "alice %d, bob %d, carol %d of %d" % (len(i.mails("alice")), len(i.mails("bob")), len(i.mails("carol")), N))
 finally:
-    pid = None
-    try:
-        for line in open("/proc/%d/task/%d/children" % (sp.pid, sp.pid)).read().split():
-            pid = int(line)
-    except OSError:
-        pass
-    if pid:
-        os.kill(pid, signal.SIGTERM)
-    try:
-        sp.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(sp.pid, signal.SIGKILL)
-        sp.wait()
-    logf.close()
+    strace_stop(sp, logf)
     server.stop()
 check("sigterm", sp.returncode == 0, "strace exited %r" % sp.returncode)
 
