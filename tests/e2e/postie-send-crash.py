@@ -50,11 +50,7 @@ check("queue-drains", i.wait(i.queue_empty, 120), "%d in info" % len(queue_files
 # deliveries in flight at the kill: a start, and no result after it
 inflight, finished = in_flight(killlog)
 got = delivered(i, users, sink, re.compile(rb"X-Tag: (crash-\d+)"), ids)
-want = set((q, r) for q in ids.values() for r in rcpts)
-missing = want - set(got)
-dups = set(k for k, v in got.items() if v > 1)
-check("kill9-every-delivery-made", not missing, "%d missing, e.g. %r" % (len(missing), sorted(missing)[:3]))
-check("kill9-duplicates-only-in-flight", dups <= inflight, "%d duplicates not in flight: %r" % (len(dups - inflight), sorted(dups - inflight)[:3]))
+dups = check_crash_deliveries(got, ids, rcpts, inflight)
 check("kill9-no-triple", all(v <= 2 for v in got.values()))
 check("kill9-tmp-and-work-clean", not os.listdir(os.path.join(i.home, "queue", "work")))
 slots = [(m.group(1), int(m.group(2))) for m in re.finditer(r"starting delivery \S+ ([LR])(\d+):", i.logtext())]

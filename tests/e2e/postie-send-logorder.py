@@ -26,15 +26,8 @@ rcpts = ["alice@example.org", "bob@example.org", "nosuch@example.org", "a@ok.tes
 ids = [i.inject("carol@example.org", rcpts, ("Subject: order %d\n\nbody %d\n" % (n, n)).encode()) for n in range(N)]
 
 trace = os.path.join(i.home, "strace.out")
-logf = open(i.log, "ab")
-sp = subprocess.Popen(["strace", "-f", "-qq", "-y", "-s", "4096", "-o", trace,
-                       "-e", "trace=write,pwrite64,fsync", prog("postie-send")],
-                      stdin=subprocess.DEVNULL, stdout=logf, stderr=logf, env=i.env(), start_new_session=True)
+sp, logf = strace_start(i, "logorder", trace, ["-s", "4096", "-e", "trace=write,pwrite64,fsync"])
 try:
-    i.wait(lambda: "status: ready" in i.logtext() or sp.poll() is not None, 60)
-    if sp.poll() is not None or "status: ready" not in i.logtext():
-        skip("logorder", "strace cannot run here: " + i.logtext()[-200:])
-        done()
     # every message ends (its DSN to carol queued and delivered too)
     ok = i.wait(lambda: i.queue_empty() and len(i.mails("carol")) == N
                 and i.logtext().count("end msg ") == 2 * N, 90)

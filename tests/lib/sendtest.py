@@ -262,3 +262,32 @@ def strace_stop(sp, logf):
         os.killpg(sp.pid, signal.SIGKILL)
         sp.wait()
     logf.close()
+
+
+def strace_start(inst, name, trace, args):
+    """postie-send under strace -f -qq -y -o trace ARGS, logging into
+    inst's log; returns (strace's Popen, the log file) once postie-send
+    is ready (strace_stop ends them), or skips the test (name) when
+    strace cannot run here."""
+    logf = open(inst.log, "ab")
+    sp = subprocess.Popen(["strace", "-f", "-qq", "-y", "-o", trace] + list(args) + [prog("postie-send")],
+                          stdin=subprocess.DEVNULL, stdout=logf, stderr=logf, env=inst.env(), start_new_session=True)
+    inst.wait(lambda: "status: ready" in inst.logtext() or sp.poll() is not None, 60)
+    if sp.poll() is not None or "status: ready" not in inst.logtext():
+        strace_stop(sp, logf)
+        skip(name, "strace cannot run here: " + inst.logtext()[-200:])
+        done()
+    return sp, logf
+
+
+def check_crash_deliveries(got, ids, rcpts, inflight):
+    """After kill -9 and a restart that emptied the queue: every message
+    delivered to every recipient (got: delivered()), and nothing twice
+    except what was in flight at a kill. Returns the duplicates."""
+    want = set((q, r) for q in ids.values() for r in rcpts)
+    missing = want - set(got)
+    dups = set(k for k, v in got.items() if v > 1)
+    check("kill9-every-delivery-made", not missing, "%d missing, e.g. %r" % (len(missing), sorted(missing)[:3]))
+    check("kill9-duplicates-only-in-flight", dups <= inflight,
+          "%d duplicates not in flight: %r" % (len(dups - inflight), sorted(dups - inflight)[:3]))
+    return dups
