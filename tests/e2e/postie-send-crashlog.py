@@ -35,7 +35,7 @@ for n in range(N):
 
 def run_and_kill():
     """postie-send with its log in a one-page pipe, read 128 bytes every
-    2 ms, killed after a while; returns what it logged."""
+    2 ms, killed while it delivers; returns what it logged."""
     r, w = os.pipe()
     try:
         fcntl.fcntl(w, F_SETPIPE_SZ, 4096)
@@ -56,7 +56,15 @@ def run_and_kill():
             time.sleep(0.002)
     t = threading.Thread(target=reader)
     t.start()
-    time.sleep(random.uniform(0.2, 0.8))
+    # while deliveries run: once it is ready and has logged a success
+    # (a slow build's start-up may take a while), a little later
+    def delivering():
+        text = b"".join(out)
+        return b"status: ready" in text and b": success: " in text.split(b"status: ready", 1)[1]
+    end = time.time() + 60
+    while time.time() < end and p.poll() is None and not delivering():
+        time.sleep(0.01)
+    time.sleep(random.uniform(0.05, 0.5))
     p.kill()
     p.wait()
     stop.set()
