@@ -317,10 +317,12 @@ static int activate_message (active *a, char const *info)
 
 /* Unknown local users fail now, without a delivery; those of a double
    bounce stay pending (it is never dropped), logged each time. The
-   others are counted as deliveries to start. */
+   others are counted as deliveries to start. As for a delivery's
+   result (deliveries.c), each failure is logged once its record and
+   its mark are written. */
 static void activate_recipients (active *a)
 {
-  int xs = 0, dbl = is_doublebounce(a) ;
+  int xs = 0, ok, dbl = is_doublebounce(a) ;
   uint32_t i ;
   for (i = 0 ; i < a->n ; i++)
   {
@@ -330,17 +332,21 @@ static void activate_recipients (active *a)
       LOG("warning: double bounce ", a->idstr, ": <", info_str(a, r->addr), ">: ", info_str(a, r->reason), " (#5.1.1): kept in the queue, tried again at the next retry") ;
     else if (r->kind == 'X')
     {
-      LOG("delivery ", a->idstr, ": <", info_str(a, r->addr), ">: failure: ", info_str(a, r->reason), " (#5.1.1)") ;
       bounce_add(a, r, "5.1.1", "x-postie", info_str(a, r->reason), "") ;
       xs = 1 ;
     }
     else a->unstarted[r->kind == 'R']++ ;
   }
-  if (xs && bounce_sync(a))
+  if (!xs) return ;
+  ok = bounce_sync(a) ;
+  for (i = 0 ; i < a->n ; i++)
   {
-    for (i = 0 ; i < a->n ; i++) if (a->r[i].state == 'P' && a->r[i].kind == 'X') info_mark(a, a->r + i, 'F') ;
-    info_sync(a, -1, 0) ;
+    rcpt *r = a->r + i ;
+    if (r->state != 'P' || r->kind != 'X') continue ;
+    if (ok) info_mark(a, r, 'F') ;
+    LOG("delivery ", a->idstr, ": <", info_str(a, r->addr), ">: failure: ", info_str(a, r->reason), " (#5.1.1)") ;
   }
+  if (ok) info_sync(a, -1, 0) ;
 }
 
 void activate (queue_id const *q)

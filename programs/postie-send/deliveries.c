@@ -111,9 +111,63 @@ static void remote_message_log (active const *a, char const *slotname, char cons
   LOG("delivery ", a->idstr, " R", slotname, ": message: ", lines[nrc] + 1) ;
 }
 
-/* About 80 lines: one spawner result applied in its required order: each
-   recipient's outcome logged and recorded, the destination's state, then
-   the marks, which wait for bounce_sync. */
+/* A recipient's outcome from its result line: K success, D permanent
+   failure, Z temporary failure (U too). A double bounce neither bounces
+   nor expires: its permanent failure is a temporary one, and it waits
+   for the postmaster's address to work. */
+static char outcome (char const *line, int dbl)
+{
+  return line[0] == 'K' || (line[0] == 'D' && !dbl) ? line[0] : 'Z' ;
+}
+
+static char const *result_line (char const *const *lines, unsigned int nlines, uint32_t i)
+{
+  return i < nlines ? lines[i] : "Zno result for this recipient" ;
+}
+
+/* What must be on disk before any mark: the permanent failures' bounce
+   records (bounce_sync), and in memory the deferral reasons. Returns 1
+   when failures were recorded, 0 when there were none, -1 when they
+   could not be (a full disk: those recipients stay pending, unmarked). */
+static int result_records (int k, delivery const *d, char const *const *lines, unsigned int nlines, int dbl, int expired)
+{
+  active *a = d->a ;
+  uint32_t i ;
+  int failed = 0 ;
+  for (i = 0 ; i < d->nrc ; i++)
+  {
+    rcpt *r = a->r + d->rc[i] ;
+    char const *line = result_line(lines, nlines, i) ;
+    char kind = outcome(line, dbl) ;
+    char st[16] ;
+    if (kind == 'D')
+    {
+      status_of(line + 1, '5', st) ;
+      bounce_add(a, r, st, k ? "smtp" : "x-postie", line + 1, "") ;
+      failed = 1 ;
+    }
+    else if (kind == 'Z' && expired)
+    {
+      bounce_add(a, r, "4.4.7", k ? "smtp" : "x-postie", line + 1, "message expired in the queue; last error: ") ;
+      failed = 1 ;
+    }
+    else if (kind == 'Z')
+    {
+      a->tried = 1 ;
+      defer_add(a, info_str(a, r->addr), "", line + 1, 1000) ;
+    }
+  }
+  return failed && !bounce_sync(a) ? -1 : failed ;
+}
+
+/* One spawner result applied in its required order: the failures'
+   records on disk (result_records), then each recipient's mark written
+   and only then its outcome logged, then the destination's state. A
+   success or failure line thus never precedes its mark: a delivery the
+   log calls done is not made again after a kill -9 (the mark is
+   written; its fdatasync, which a power loss needs, follows through a
+   sync thread, and the slot stays busy until it completes:
+   doc/queue.md, "A recipient's result"). */
 void result (int k, unsigned int slot, char const *const *lines, unsigned int nlines)
 {
   spawner *c = spawners + k ;
@@ -121,49 +175,31 @@ void result (int k, unsigned int slot, char const *const *lines, unsigned int nl
   active *a = d->a ;
   int64_t t = now() ;
   int dbl = is_doublebounce(a) ;
-  /* a double bounce neither expires nor bounces: it waits for the
-     postmaster's address to work */
   int expired = !dbl && t >= (int64_t)a->id.sec + (int64_t)settings.lifetime ;
-  uint32_t i ;
+  int failed = result_records(k, d, lines, nlines, dbl, expired), marked = 0 ;
+  char const *kl = k ? "R" : "L" ;
   char slotname[UINT_FMT] ;
-  int failed = 0, marked = 0 ;
+  uint32_t i ;
   slotname[uint_fmt(slotname, slot)] = 0 ;
   for (i = 0 ; i < d->nrc ; i++)
   {
     rcpt *r = a->r + d->rc[i] ;
-    char const *line = i < nlines ? lines[i] : "Zno result for this recipient" ;
-    char kind = line[0] ;
-    char const *text = line + 1 ;
-    char st[16] ;
-    if (kind != 'K' && kind != 'D') kind = 'Z' ;  /* U too: a temporary failure */
-    if (kind == 'D' && dbl)
+    char const *line = result_line(lines, nlines, i) ;
+    char const *addr = info_str(a, r->addr) ;
+    char kind = outcome(line, dbl) ;
+    r->pass = 2 ;
+    if (kind == 'K' && info_mark(a, r, 'D')) marked = 1 ;
+    if ((kind == 'D' || (kind == 'Z' && expired)) && failed > 0 && info_mark(a, r, 'F')) marked = 1 ;
+    if (kind == 'K') LOG("delivery ", a->idstr, " ", kl, slotname, ": <", addr, ">: success: ", line + 1) ;
+    else if (line[0] == 'D')
     {
-      LOG("delivery ", a->idstr, " ", k ? "R" : "L", slotname, ": <", info_str(a, r->addr), ">: failure: ", text) ;
-      LOG("warning: double bounce ", a->idstr, ": <", info_str(a, r->addr), ">: kept in the queue, tried again at the next retry") ;
-      kind = 'Z' ;
-    }
-    if (kind == 'K') LOG("delivery ", a->idstr, " ", k ? "R" : "L", slotname, ": <", info_str(a, r->addr), ">: success: ", text) ;
-    else if (kind == 'D')
-    {
-      LOG("delivery ", a->idstr, " ", k ? "R" : "L", slotname, ": <", info_str(a, r->addr), ">: failure: ", text) ;
-      status_of(text, '5', st) ;
-      bounce_add(a, r, st, k ? "smtp" : "x-postie", text, "") ;
-      failed = 1 ;
+      LOG("delivery ", a->idstr, " ", kl, slotname, ": <", addr, ">: failure: ", line + 1) ;
+      if (dbl) LOG("warning: double bounce ", a->idstr, ": <", addr, ">: kept in the queue, tried again at the next retry") ;
     }
     else
     {
-      if (!dbl || line[0] != 'D') LOG("delivery ", a->idstr, " ", k ? "R" : "L", slotname, ": <", info_str(a, r->addr), ">: deferral: ", text) ;
-      if (expired)
-      {
-        LOG("delivery ", a->idstr, ": <", info_str(a, r->addr), ">: failure: message has been in the queue longer than control/queuelifetime") ;
-        bounce_add(a, r, "4.4.7", k ? "smtp" : "x-postie", text, "message expired in the queue; last error: ") ;
-        failed = 1 ;
-      }
-      else
-      {
-        a->tried = 1 ;
-        defer_add(a, info_str(a, r->addr), "", text, 1000) ;
-      }
+      LOG("delivery ", a->idstr, " ", kl, slotname, ": <", addr, ">: deferral: ", line + 1) ;
+      if (expired) LOG("delivery ", a->idstr, ": <", addr, ">: failure: message has been in the queue longer than control/queuelifetime") ;
     }
   }
   if (k && nlines > d->nrc) remote_message_log(a, slotname, lines, nlines, d->nrc) ;
@@ -176,17 +212,6 @@ void result (int k, unsigned int slot, char const *const *lines, unsigned int nl
     if (i == d->nrc) dest_down(dom, lines[0] + 1, t) ;
     else dest_up(dom) ;
   }
-  /* failures not recorded (a full disk) stay pending: not marked */
-  if (failed && !bounce_sync(a)) failed = -1 ;
-  for (i = 0 ; i < d->nrc ; i++)
-  {
-    rcpt *r = a->r + d->rc[i] ;
-    char kind = i < nlines ? lines[i][0] : 'Z' ;
-    if (kind == 'D' && dbl) kind = 'Z' ;
-    r->pass = 2 ;
-    if (kind == 'K') { if (info_mark(a, r, 'D')) marked = 1 ; }
-    else if ((kind == 'D' || expired) && failed > 0) { if (info_mark(a, r, 'F')) marked = 1 ; }
-  }
   /* The slot stays busy (used, counted in running) until its marks are
      on disk: a crash can then redeliver at most the concurrency's worth
      of deliveries (doc/queue.md), not every result still waiting on its
@@ -195,4 +220,3 @@ void result (int k, unsigned int slot, char const *const *lines, unsigned int nl
   slot_release(k, slot) ;
   if (pass_done(a)) pass_end(a) ;
 }
-

@@ -112,15 +112,8 @@ def check_round(name, ids, trace, since):
 
 ids1 = fill(B, 100000, N, os.path.join(i.home, "stage"))
 trace = os.path.join(i.home, "strace.out")
-logf = open(i.log, "ab")
-sp = subprocess.Popen(["strace", "-f", "-qq", "-ttt", "-T", "-y", "-o", trace,
-                       "-e", "trace=fsync,rename,ftruncate", prog("postie-send")],
-                      stdin=subprocess.DEVNULL, stdout=logf, stderr=logf, env=i.env(), start_new_session=True)
+sp, logf = strace_start(i, "groupsync", trace, ["-ttt", "-T", "-e", "trace=fsync,rename,ftruncate"])
 try:
-    i.wait(lambda: "status: ready" in i.logtext() or sp.poll() is not None, 60)
-    if sp.poll() is not None or "status: ready" not in i.logtext():
-        skip("groupsync", "strace cannot run here: " + i.logtext()[-200:])
-        done()
     ok = i.wait(lambda: len(i.mails("alice")) == N and i.queue_empty(), 60)
     check("startup-delivered-once", ok and len(i.mails("alice")) == N, "%d of %d" % (len(i.mails("alice")), N))
     check_round("startup", ids1, trace, 0)
@@ -136,19 +129,6 @@ try:
     check("trigger-delivered-once", ok and len(i.mails("alice")) == 2 * N, "%d of %d" % (len(i.mails("alice")), 2 * N))
     check_round("trigger", ids2, trace, since)
 finally:
-    pid = None
-    try:
-        for line in open("/proc/%d/task/%d/children" % (sp.pid, sp.pid)).read().split():
-            pid = int(line)
-    except OSError:
-        pass
-    if pid:
-        os.kill(pid, signal.SIGTERM)
-    try:
-        sp.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(sp.pid, signal.SIGKILL)
-        sp.wait()
-    logf.close()
+    strace_stop(sp, logf)
 check("sigterm", sp.returncode == 0, "strace exited %r" % sp.returncode)
 done()

@@ -1,7 +1,7 @@
 """Helpers for postie-send's tests: an instance with users and Maildirs,
 stand-ins for postie-local/postie-remote until their branches land, a
 postie-send process to start, stop and kill, and smtp-sink servers."""
-import os, shutil, signal, stat, subprocess, sys, time
+import os, re, shutil, signal, stat, subprocess, sys, time
 sys.path.insert(0, os.path.dirname(__file__))
 from postietest import *
 from cdbwrite import users_cdb
@@ -180,3 +180,114 @@ class Sink:
     def stop(self):
         self.p.terminate()
         self.p.wait()
+
+
+def info_marks(home, qid):
+    """{final address: state byte} of queue/info/B/qid, None if it is
+    gone (the message ended)."""
+    path = os.path.join(home, "queue", "info", str(int(qid.split(".")[2]) % 64), qid)
+    try:
+        with open(path, "rb") as f:
+            lines = f.read().decode().split("\n")
+    except FileNotFoundError:
+        return None
+    return {l.split("\t")[1]: l[0] for l in lines[3:] if l}
+
+
+START_RE = re.compile(r"postie-send: starting delivery (\S+) [LR]\d+: (?:local|remote) <(.*)>$")
+RESULT_RE = re.compile(r"postie-send: delivery (\S+) [LR]\d+: <(.*)>: (success|failure|deferral): ")
+
+
+def in_flight(log):
+    """From postie-send's log up to a kill: the (queue id, address) of
+    the deliveries in flight (a start line and no result line after it)
+    and of those with a result line."""
+    inflight, finished = set(), set()
+    for l in log.splitlines():
+        m = START_RE.match(l)
+        if m:
+            inflight.add(m.groups())
+        m = RESULT_RE.match(l)
+        if m:
+            finished.add(m.groups()[:2])
+            inflight.discard(m.groups()[:2])
+    return inflight, finished
+
+
+def unmarked_successes(home, log):
+    """The successes in log whose recipient is not marked D in its info
+    file (the message still queued), as (queue id, address, state)."""
+    out = []
+    for m in RESULT_RE.finditer(log):
+        if m.group(3) == "success":
+            mk = info_marks(home, m.group(1))
+            if mk is not None and mk.get(m.group(2)) != "D":
+                out.append((m.group(1), m.group(2), mk.get(m.group(2))))
+    return out
+
+
+def delivered(inst, users, sink, tagre, ids):
+    """{(queue id, address): copies}: the messages in the users' Maildirs
+    (address user@example.org) and in sink (one per X-Rcpt-Args), each
+    found by its tag (tagre's group 1, a key of ids)."""
+    got = {}
+    def add(msg, addrs):
+        m = tagre.search(msg)
+        if m:
+            for a in addrs:
+                k = (ids.get(m.group(1).decode()), a)
+                got[k] = got.get(k, 0) + 1
+    for u in users:
+        for msg in inst.mails(u):
+            add(msg, ["%s@example.org" % u])
+    for msg in sink.messages():
+        add(msg, [a.decode() for a in re.findall(rb"X-Rcpt-Args: <([^>]*)>", msg)])
+    return got
+
+
+def strace_stop(sp, logf):
+    """Ends postie-send running under strace (sp): SIGTERM to strace's
+    child, then waits for strace (SIGKILL to the group after 30 s)."""
+    pid = None
+    try:
+        for line in open("/proc/%d/task/%d/children" % (sp.pid, sp.pid)).read().split():
+            pid = int(line)
+    except OSError:
+        pass
+    if pid:
+        os.kill(pid, signal.SIGTERM)
+    try:
+        sp.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(sp.pid, signal.SIGKILL)
+        sp.wait()
+    logf.close()
+
+
+def strace_start(inst, name, trace, args):
+    """postie-send under strace -f -qq -y -o trace ARGS, logging into
+    inst's log; returns (strace's Popen, the log file) once postie-send
+    is ready (strace_stop ends them), or skips the test (name) when
+    strace cannot run here."""
+    logf = open(inst.log, "ab")
+    sp = subprocess.Popen(["strace", "-f", "-qq", "-y", "-o", trace] + list(args) + [prog("postie-send")],
+                          stdin=subprocess.DEVNULL, stdout=logf, stderr=logf, env=inst.env(), start_new_session=True)
+    inst.wait(lambda: "status: ready" in inst.logtext() or sp.poll() is not None, 60)
+    if sp.poll() is not None or "status: ready" not in inst.logtext():
+        strace_stop(sp, logf)
+        skip(name, "strace cannot run here: " + inst.logtext()[-200:])
+        done()
+    return sp, logf
+
+
+def check_crash_deliveries(got, ids, rcpts, inflight):
+    """After kill -9 and a restart that emptied the queue: every message
+    delivered to every recipient (got: delivered()), and nothing twice
+    except what was in flight at a kill. Returns the duplicates."""
+    want = set((q, r) for q in ids.values() for r in rcpts)
+    missing = want - set(got)
+    dups = set(k for k, v in got.items() if v > 1)
+    check("kill9-every-delivery-made", not missing, "%d missing, e.g. %r" % (len(missing), sorted(missing)[:3]))
+    check("kill9-duplicates-only-in-flight", dups <= inflight,
+          "%d duplicates not in flight: %r" % (len(dups - inflight), sorted(dups - inflight)[:3]))
+    return dups
