@@ -26,13 +26,7 @@ OVER = {
     "postie-checkpassword": "libxcrypt 67 KiB",
 }
 
-targets = []
-with open(os.path.join(TOP, "TARGETS")) as f:
-    for line in f:
-        line = line.split("#")[0].strip()
-        if line:
-            targets.append(line)
-cprogs = [p for p in targets if not os.path.exists(os.path.join(TOP, "programs", p, p + ".sh"))]
+cprogs = c_programs()
 check("over-list-names-programs", all(p in cprogs for p in OVER), "not in TARGETS: %r" % [p for p in OVER if p not in cprogs])
 
 # What make would run to rebuild one programs/lib object and relink a
