@@ -22,8 +22,6 @@ OVER = {
     "postie-imapd": "own code 69 KiB at -Os",
     "postie-tlsd": "BearSSL 71 KiB",
     "postie-tlsc": "BearSSL 77 KiB",
-    "postie-users": "libxcrypt 67 KiB",
-    "postie-checkpassword": "libxcrypt 67 KiB",
 }
 
 cprogs = c_programs()
