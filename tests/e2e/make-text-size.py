@@ -20,7 +20,7 @@ OVER = {
     "postie-remote": "musl's resolver and getaddrinfo",
     "postie-send": "own code 45 KiB at -Os, musl 33 (threads 8, malloc 8)",
     "postie-imapd": "own code 69 KiB at -Os",
-    "postie-tlsd": "BearSSL 71 KiB",
+    "postie-tlsd": "BearSSL",
     "postie-tlsc": "BearSSL 77 KiB",
 }
 
