@@ -95,22 +95,36 @@ all: $(BINS) $(UNITBIN)
 build/ext/%/.done: package/ext
 	sh package/ext $* build/ext/$* $(EXTCACHE) "$(firstword $(CC_musl))"
 
-# programs/lib's archive and every object, once per C library in use:
-# $(BUILD)/<libc>/.
-define libc_rules
-$(BUILD)/$(1)/obj/lib/%.o: programs/lib/%.c $(LIBHDR) conf-cc$(if $(filter glibc,$(1)),-glibc) $(if $(filter musl,$(1)),$(EXTDONE))
-	@mkdir -p $$(@D)
-	$$(CC_$(1)) -c -o $$@ $$<
+# A program's own flags: programs/<prog>/cflags, if that file exists (e.g.
+# -Os for a program whose size matters more than its own CPU). Its key,
+# the flags without spaces ("-Os"), names the copy of programs/lib
+# compiled with the same flags, which the program links (below): one copy
+# per distinct set of flags, shared by the programs that ask for it.
+cflags_of = $(strip $(shell cat programs/$(1)/cflags 2>/dev/null))
+space := $(subst ,, )
+libkey_of = $(subst $(space),,$(call cflags_of,$(1)))
+LIBKEYS := $(sort $(foreach p,$(CPROGS),$(call libkey_of,$(p))))
+$(foreach p,$(CPROGS),$(if $(call libkey_of,$(p)),$(eval LIBFLAGS_$(call libkey_of,$(p)) := $(call cflags_of,$(p)))))
+comma := ,
+$(foreach k,$(LIBKEYS),$(if $(findstring $(comma),$(k))$(findstring :,$(k))$(findstring %,$(k)),$(error programs/*/cflags: a comma, colon or percent sign cannot name a build directory)))
 
-$(BUILD)/$(1)/libpostie.a: $(patsubst programs/lib/%.c,$(BUILD)/$(1)/obj/lib/%.o,$(LIBSRC))
+# programs/lib's archive and every object, once per C library in use and
+# set of flags: $(BUILD)/<libc>/libpostie.a (objects in obj/lib/) with the
+# compile line alone, $(BUILD)/<libc>/libpostie<key>.a (obj<key>/lib/)
+# with a program's cflags added.
+define libc_rules
+$(BUILD)/$(1)/obj$(2)/lib/%.o: programs/lib/%.c $(LIBHDR) conf-cc$(if $(filter glibc,$(1)),-glibc) $(if $(filter musl,$(1)),$(EXTDONE))
+	@mkdir -p $$(@D)
+	$$(CC_$(1)) $(LIBFLAGS_$(2)) -c -o $$@ $$<
+
+$(BUILD)/$(1)/libpostie$(2).a: $(patsubst programs/lib/%.c,$(BUILD)/$(1)/obj$(2)/lib/%.o,$(LIBSRC))
 	@mkdir -p $$(@D)
 	rm -f $$@ && ar rcs $$@ $$^
 endef
-$(foreach l,$(LIBCS),$(eval $(call libc_rules,$(l))))
+$(foreach l,$(LIBCS),$(eval $(call libc_rules,$(l),))$(foreach k,$(LIBKEYS),$(eval $(call libc_rules,$(l),$(k)))))
 
-# A program's own objects also take the flags in programs/<prog>/cflags, if
-# that file exists (e.g. -Os for a program whose size matters more than its
-# own CPU); the objects depend on it.
+# A program's own objects also take the flags in programs/<prog>/cflags
+# (above); the objects depend on it.
 .SECONDEXPANSION:
 define obj_rule
 $(BUILD)/$(1)/obj/%.o: programs/%.c $(LIBHDR) $(PROGHDR) conf-cc$(if $(filter glibc,$(1)),-glibc) $(if $(filter musl,$(1)),$(EXTDONE)) $$$$(wildcard $$$$(dir programs/$$$$*)cflags)
@@ -123,11 +137,12 @@ $(foreach l,$(LIBCS),$(eval $(call obj_rule,$(l))))
 # in its own folder; extra libraries come from programs/<prog>/libs.
 # programs/lib's archive comes again after them, for what a library of
 # libs calls in it (the functions programs/lib/crypt_libc.c gives
-# libxcrypt through the linker's --wrap).
+# libxcrypt through the linker's --wrap). A program links the copy of
+# programs/lib compiled with its own cflags.
 define prog_rule
-$(BUILD)/bin/$(1): $(patsubst programs/%.c,$(BUILD)/$(2)/obj/%.o,$(wildcard programs/$(1)/*.c)) $(BUILD)/$(2)/libpostie.a conf-ld$(if $(filter glibc,$(2)),-glibc) programs/$(1)/libc $$(wildcard programs/$(1)/libs)
+$(BUILD)/bin/$(1): $(patsubst programs/%.c,$(BUILD)/$(2)/obj/%.o,$(wildcard programs/$(1)/*.c)) $(BUILD)/$(2)/libpostie$(3).a conf-ld$(if $(filter glibc,$(2)),-glibc) programs/$(1)/libc $$(wildcard programs/$(1)/libs)
 	@mkdir -p $$(@D)
-	$$(LD_$(2)) -o $$@ $$(filter %.o,$$^) $(BUILD)/$(2)/libpostie.a $$(shell cat programs/$(1)/libs 2>/dev/null) $(BUILD)/$(2)/libpostie.a $(LIBS)
+	$$(LD_$(2)) -o $$@ $$(filter %.o,$$^) $(BUILD)/$(2)/libpostie$(3).a $$(shell cat programs/$(1)/libs 2>/dev/null) $(BUILD)/$(2)/libpostie$(3).a $(LIBS)
 endef
 
 # A program whose folder holds <prog>.sh instead is a POSIX sh script: the
@@ -141,7 +156,7 @@ $(BUILD)/bin/$(1): programs/$(1)/$(1).sh Makefile
 	  -e "s|@TEMPLATES@|$(CURDIR)/package/templates|" -e "s|@MEMLIMIT@|$(MEMLIMIT)|" $$< >$$@.tmp
 	chmod 755 $$@.tmp && mv -f $$@.tmp $$@
 endef
-$(foreach p,$(PROGS),$(eval $(if $(wildcard programs/$(p)/$(p).sh),$(call script_rule,$(p)),$(call prog_rule,$(p),$(call libc_of,$(p))))))
+$(foreach p,$(PROGS),$(eval $(if $(wildcard programs/$(p)/$(p).sh),$(call script_rule,$(p)),$(call prog_rule,$(p),$(call libc_of,$(p)),$(call libkey_of,$(p))))))
 
 # HOMEDIR is compiled into postie_home.o (and the unit test that checks
 # it) and filled into the scripts. $(BUILD)/conf-homedir records the value
@@ -150,7 +165,7 @@ $(foreach p,$(PROGS),$(eval $(if $(wildcard programs/$(p)/$(p).sh),$(call script
 $(BUILD)/conf-homedir: FORCE
 	@mkdir -p $(@D)
 	@echo '$(HOMEDIR)' | cmp -s - $@ 2>/dev/null || echo '$(HOMEDIR)' >$@
-$(foreach l,$(LIBCS),$(BUILD)/$(l)/obj/lib/postie_home.o) $(BUILD)/test/queue_format: $(BUILD)/conf-homedir
+$(foreach l,$(LIBCS),$(foreach k,$(space) $(LIBKEYS),$(BUILD)/$(l)/obj$(k)/lib/postie_home.o)) $(BUILD)/test/queue_format: $(BUILD)/conf-homedir
 $(foreach p,$(PROGS),$(if $(wildcard programs/$(p)/$(p).sh),$(eval $(BUILD)/bin/$(p): $(BUILD)/conf-homedir)))
 .PHONY: FORCE
 FORCE:

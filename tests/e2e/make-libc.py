@@ -13,13 +13,7 @@ from postietest import *
 PER_MESSAGE = ["postie-tcpserver", "postie-tcpaccess", "postie-smtpd", "postie-queue", "postie-send",
                "postie-lspawn", "postie-local", "postie-rspawn", "postie-remote"]
 
-targets = []
-with open(os.path.join(TOP, "TARGETS")) as f:
-    for line in f:
-        line = line.split("#")[0].strip()
-        if line:
-            targets.append(line)
-cprogs = [p for p in targets if not os.path.exists(os.path.join(TOP, "programs", p, p + ".sh"))]
+cprogs = c_programs()
 # The Makefile's names: build-san (SAN=1) and build-glibc (LIBC=glibc) are
 # the glibc builds, as tests/run knows build-san by its name.
 default_build = not re.search(r"-(san|glibc)$", os.path.basename(os.path.normpath(BUILD)))

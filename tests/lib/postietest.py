@@ -77,6 +77,18 @@ def skip_unless_static_musl(name, exe):
         done()
 
 
+def c_programs():
+    """The C programs TARGETS names (not the sh scripts: a folder with
+    <prog>.sh), in its order."""
+    out = []
+    with open(os.path.join(TOP, "TARGETS")) as f:
+        for line in f:
+            line = line.split("#")[0].strip()
+            if line and not os.path.exists(os.path.join(TOP, "programs", line, line + ".sh")):
+                out.append(line)
+    return out
+
+
 def env_for(home, **extra):
     e = dict(os.environ)
     e["POSTIE_HOME"] = home
