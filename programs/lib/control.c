@@ -106,13 +106,20 @@ static int readfile (stralloc *sa, char const *name, size_t max)
   if (fstat(fd, &st) < 0) goto err ;
   if ((size_t)st.st_size > max) { badcontents = "file too large" ; errno = ERANGE ; goto err ; }
   sa->len = 0 ;
-  if (!stralloc_ready(sa, (size_t)st.st_size + 1)) goto err ;
+  /* Room for the file as fstat saw it and a little more (to see its end
+     in the next read, or a few bytes it grew by), not 4 KiB per read:
+     a control file is a few bytes, and a block of over 4 KiB is a
+     mapping of its own with musl's malloc (mmap, page faults, then a
+     munmap and its TLB flush when freed). */
+  if (!stralloc_ready(sa, (size_t)st.st_size + 64)) goto err ;
   for (;;)
   {
     ssize_t r ;
+    size_t room ;
     if (sa->len >= max) { badcontents = "file too large" ; errno = ERANGE ; goto err ; }
-    if (!stralloc_readyplus(sa, 4096)) goto err ;
-    r = fd_read(fd, sa->s + sa->len, 4096 < max - sa->len ? 4096 : max - sa->len) ;
+    if (sa->a - sa->len < 64 && !stralloc_readyplus(sa, 4096)) goto err ;
+    room = sa->a - sa->len ;
+    r = fd_read(fd, sa->s + sa->len, room < max - sa->len ? room : max - sa->len) ;
     if (r < 0) goto err ;
     if (!r) break ;
     sa->len += r ;

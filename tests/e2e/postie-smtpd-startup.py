@@ -6,7 +6,9 @@ a file that is there is still read (a greeting, a bad number: 421), and
 one added between two sessions counts from the next session on. The
 listing is read with getdents64 into a stack buffer: no mapping made
 and unmapped for it (musl's opendir mapped its DIR: a page fault and a
-TLB flush per session), and the session unmaps nothing at all."""
+TLB flush per session), and the session unmaps nothing at all. A
+control file is read into a block the size of the file (plus a little),
+not 4 KiB more per read: every mapping of the session is one page."""
 import os, shutil, socket, subprocess, sys
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from postietest import *
@@ -79,6 +81,8 @@ seen, inside, munmaps = listing_calls()
 check("listing-no-mapping", seen and not [l for l in inside if "mmap(" in l] and any("getdents64" in l for l in inside),
       "\n".join(inside))
 check("session-unmaps-nothing", not munmaps, "\n".join(munmaps))
+big = [l for l in calls if "mmap(" in l and "mmap(NULL, 4096," not in l and "MAP_FIXED" not in l]
+check("mappings-one-page", not big, "\n".join(big))
 check("existing-files-read", any('"control/me"' in l and "ENOENT" not in l for l in opens)
       and any('"control/rcpthosts"' in l for l in opens), "\n".join(opens))
 
