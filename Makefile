@@ -121,10 +121,13 @@ $(foreach l,$(LIBCS),$(eval $(call obj_rule,$(l))))
 
 # One rule per program, generated from TARGETS: its objects are every .c file
 # in its own folder; extra libraries come from programs/<prog>/libs.
+# programs/lib's archive comes again after them, for what a library of
+# libs calls in it (the functions programs/lib/crypt_libc.c gives
+# libxcrypt through the linker's --wrap).
 define prog_rule
-$(BUILD)/bin/$(1): $(patsubst programs/%.c,$(BUILD)/$(2)/obj/%.o,$(wildcard programs/$(1)/*.c)) $(BUILD)/$(2)/libpostie.a conf-ld$(if $(filter glibc,$(2)),-glibc) programs/$(1)/libc
+$(BUILD)/bin/$(1): $(patsubst programs/%.c,$(BUILD)/$(2)/obj/%.o,$(wildcard programs/$(1)/*.c)) $(BUILD)/$(2)/libpostie.a conf-ld$(if $(filter glibc,$(2)),-glibc) programs/$(1)/libc $$(wildcard programs/$(1)/libs)
 	@mkdir -p $$(@D)
-	$$(LD_$(2)) -o $$@ $$(filter %.o,$$^) $(BUILD)/$(2)/libpostie.a $$(shell cat programs/$(1)/libs 2>/dev/null) $(LIBS)
+	$$(LD_$(2)) -o $$@ $$(filter %.o,$$^) $(BUILD)/$(2)/libpostie.a $$(shell cat programs/$(1)/libs 2>/dev/null) $(BUILD)/$(2)/libpostie.a $(LIBS)
 endef
 
 # A program whose folder holds <prog>.sh instead is a POSIX sh script: the

@@ -89,23 +89,51 @@ void usersdb_close (void)
     if (kept_db[i].file) { cdb_free(&kept_db[i].c) ; kept_db[i].c = cdb_zero ; kept_db[i].file = 0 ; }
 }
 
-int usersdb_lookup (char const *file, char const *name, size_t namelen, stralloc *sa, size_t *datalen)
+/* Find the lowercased name (into key) in file, kept mapped (db_get): on
+   1, *d is the record's data, valid until the next lookup. */
+static int lookup_open (char const *file, char const *name, size_t namelen, char *key, cdb_data *d)
 {
   cdb const *c ;
-  cdb_data d ;
-  char key[USERSDB_NAME_MAX] ;
   int r ;
   if (!namelen || namelen > USERSDB_NAME_MAX) return 0 ;
   memcpy(key, name, namelen) ;
   case_lowerb(key, namelen) ;
   c = db_get(file) ;
   if (!c) return -1 ;
-  r = cdb_find(c, &d, key, namelen) ;
-  if (r <= 0) { if (r < 0) errno = EINVAL ; return r ; }
+  r = cdb_find(c, d, key, namelen) ;
+  if (r < 0) errno = EINVAL ;
+  return r ;
+}
+
+int usersdb_lookup (char const *file, char const *name, size_t namelen, stralloc *sa, size_t *datalen)
+{
+  cdb_data d ;
+  char key[USERSDB_NAME_MAX] ;
+  int r = lookup_open(file, name, namelen, key, &d) ;
+  if (r <= 0) return r ;
   sa->len = 0 ;
   if (!stralloc_catb(sa, key, namelen) || !stralloc_0(sa)
    || !stralloc_catb(sa, d.s, d.len)) return -1 ;
   *datalen = d.len ;
+  return 1 ;
+}
+
+int usersdb_lookupb (char const *file, char const *name, size_t namelen, char *buf, size_t max, size_t *datalen)
+{
+  cdb_data d ;
+  int r = lookup_open(file, name, namelen, buf, &d) ;
+  if (r <= 0) return r ;
+  if (namelen + 1 + d.len > max) return (errno = EINVAL, -1) ;
+  buf[namelen] = 0 ;
+  memcpy(buf + namelen + 1, d.s, d.len) ;
+  *datalen = d.len ;
+  return 1 ;
+}
+
+static int entry (char const *rec, size_t namelen, size_t len, usersdb_entry *e)
+{
+  if (!usersdb_parse(rec + namelen + 1, len, e)) return (errno = EINVAL, -1) ;
+  e->name = rec ;
   return 1 ;
 }
 
@@ -116,8 +144,12 @@ int usersdb_find (char const *name, size_t namelen, usersdb_entry *e, stralloc *
      rebuilding it by hand or a failed copy must defer mail, never turn
      every user into an unknown one. */
   int r = usersdb_lookup(USERSDB_FILE, name, namelen, sa, &len) ;
-  if (r <= 0) return r ;
-  if (!usersdb_parse(sa->s + namelen + 1, len, e)) return (errno = EINVAL, -1) ;
-  e->name = sa->s ;
-  return 1 ;
+  return r <= 0 ? r : entry(sa->s, namelen, len, e) ;
+}
+
+int usersdb_findb (char const *name, size_t namelen, usersdb_entry *e, char *buf, size_t max)
+{
+  size_t len ;
+  int r = usersdb_lookupb(USERSDB_FILE, name, namelen, buf, max, &len) ;
+  return r <= 0 ? r : entry(buf, namelen, len, e) ;
 }

@@ -9,6 +9,10 @@
 
 #define USERSDB_FILE "users/users.cdb"
 #define USERSDB_NAME_MAX 255
+/* The largest record postie-users writes is ~9 KB (name 255, hash 512,
+   home and maildir 4096 each): a buffer this size holds any, and a
+   larger record is taken as a malformed database. */
+#define USERSDB_RECORD_MAX 16384
 
 /* A cdb record: key = the user name, lowercased; data = the fields
    "hash\0uid\0gid\0home\0maildir\0" (uid and gid in decimal). */
@@ -30,6 +34,10 @@ struct usersdb_entry_s
    temporary failure naming USERSDB_FILE. */
 extern int usersdb_find (char const *name, size_t namelen, usersdb_entry *e, stralloc *sa) ;
 
+/* The same into buf (max bytes, USERSDB_RECORD_MAX holds any record),
+   allocating nothing: a record that does not fit is -1, EINVAL. */
+extern int usersdb_findb (char const *name, size_t namelen, usersdb_entry *e, char *buf, size_t max) ;
+
 /* The lookup both databases share (users.cdb, passwords.cdb): look name
    (namelen bytes, any case) up in the cdb file, whose keys are user names
    lowercased. On 1 (found), sa holds the lowercased name, a NUL, then the
@@ -39,6 +47,7 @@ extern int usersdb_find (char const *name, size_t namelen, usersdb_entry *e, str
    the next lookup finds it replaced or changed (one stat() a lookup:
    usersdb.c), or until usersdb_close. */
 extern int usersdb_lookup (char const *file, char const *name, size_t namelen, stralloc *sa, size_t *datalen) ;
+extern int usersdb_lookupb (char const *file, char const *name, size_t namelen, char *buf, size_t max, size_t *datalen) ;
 
 /* Unmap the databases usersdb_lookup keeps. */
 extern void usersdb_close (void) ;

@@ -4,15 +4,13 @@
 #include "usersdb.h"
 #include "userspw.h"
 
-int userspw_find (char const *name, size_t namelen, stralloc *sa)
+int userspw_find (char const *name, size_t namelen, char *buf, size_t max)
 {
   size_t len ;
-  char const *hash ;
-  int r = usersdb_lookup(USERSPW_FILE, name, namelen, sa, &len) ;
+  char const *h = buf + namelen + 1 ;
+  int r = usersdb_lookupb(USERSPW_FILE, name, namelen, buf, max, &len) ;
   if (r <= 0) return r ;
-  hash = sa->s + namelen + 1 ;
-  if (!len || hash[len - 1] || memchr(hash, 0, len - 1)) return (errno = EINVAL, -1) ;
-  memmove(sa->s, hash, len) ;
-  sa->len = len ;
+  if (!len || h[len - 1] || memchr(h, 0, len - 1)) return (errno = EINVAL, -1) ;
+  memmove(buf, h, len) ;
   return 1 ;
 }

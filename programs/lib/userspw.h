@@ -8,7 +8,6 @@
 #define USERSPW_H
 
 #include <stddef.h>
-#include <skalibs/stralloc.h>
 
 #define USERSPW_FILE "users/passwords.cdb"
 
@@ -16,8 +15,10 @@
    data = the crypt(3) hash, "hash\0" ("" or "!..." or "*...": no login). */
 
 /* Look name (namelen bytes, any case) up in USERSPW_FILE relative to the
-   current directory (the instance); the hash goes into sa, NUL-terminated.
-   Returns 1 found, 0 not found, -1 error (errno; ENOENT: no such file). */
-extern int userspw_find (char const *name, size_t namelen, stralloc *sa) ;
+   current directory (the instance); the hash goes into buf (max bytes),
+   NUL-terminated, and nothing is allocated. Returns 1 found, 0 not found,
+   -1 error (errno; ENOENT: no such file; EINVAL: malformed, or a record
+   larger than max). */
+extern int userspw_find (char const *name, size_t namelen, char *buf, size_t max) ;
 
 #endif

@@ -29,9 +29,9 @@
 #include <unistd.h>
 #include <crypt.h>
 #include <skalibs/allreadwrite.h>
+#include <skalibs/exec.h>
 #include <skalibs/sgetopt.h>
 #include <skalibs/setgroups.h>
-#include <skalibs/stralloc.h>
 #include <skalibs/strerr.h>
 #include "postie.h"
 #include "usersdb.h"
@@ -40,13 +40,30 @@
 #define USAGE "postie-checkpassword [ -a ] prog..."
 #define INPUT_MAX 512
 
+/* No allocation anywhere (the databases' records go into fixed buffers,
+   the environment is set by mexec): musl's malloc stays out of this
+   program's text (doc/design.md, "Size"). */
 static char up[INPUT_MAX + 1] ;
 static struct crypt_data cd ;
+static char rec[USERSDB_RECORD_MAX] ;
+static char pwrec[USERSDB_RECORD_MAX] ;
+/* USER=, HOME=, SHELL=/bin/sh and MAILDIR=, each NUL-terminated */
+static char modifs[USERSDB_RECORD_MAX + 64] ;
 
 static void wipe (void)
 {
   memset(up, 0, sizeof up) ;
   memset(&cd, 0, sizeof cd) ;
+  memset(pwrec, 0, sizeof pwrec) ;
+}
+
+static size_t addvar (size_t m, char const *var, char const *value)
+{
+  size_t vlen = strlen(var), len = strlen(value) ;
+  if (m + vlen + len + 1 > sizeof modifs) strerr_dief(101, "the environment does not fit (a bug: modifs is larger than any record)") ;
+  memcpy(modifs + m, var, vlen) ;
+  memcpy(modifs + m + vlen, value, len + 1) ;
+  return m + vlen + len + 1 ;
 }
 
 static void die_usage (void) { wipe() ; strerr_dieusage(2, USAGE) ; }
@@ -97,10 +114,8 @@ static void dummyhash (char const *pw)
 int main (int argc, char const *const *argv)
 {
   usersdb_entry e ;
-  stralloc sa = STRALLOC_ZERO ;
-  stralloc pwsa = STRALLOC_ZERO ;
   char const *hash = "" ;
-  size_t len = 0, ulen ;
+  size_t len = 0, ulen, m = 0 ;
   char const *name, *pw, *h ;
   int r ;
   int authonly = 0 ;
@@ -146,12 +161,12 @@ int main (int argc, char const *const *argv)
     if (here < 0) die_temp("open the current directory") ;
   }
   if (chdir(postie_home()) < 0) die_temp("chdir to the instance") ;
-  r = ulen ? usersdb_find(name, ulen, &e, &sa) : 0 ;
+  r = ulen ? usersdb_findb(name, ulen, &e, rec, sizeof rec) : 0 ;
   if (r < 0) die_temp("read " USERSDB_FILE) ;
   if (r)
   {
-    int p = userspw_find(name, ulen, &pwsa) ;
-    if (p > 0) hash = pwsa.s ;
+    int p = userspw_find(name, ulen, pwrec, sizeof pwrec) ;
+    if (p > 0) hash = pwrec ;
     else if (p < 0 && errno == ENOENT && e.hash[0]) hash = e.hash ;  /* an older database */
     else if (p < 0) die_temp("read " USERSPW_FILE) ;
   }
@@ -164,8 +179,11 @@ int main (int argc, char const *const *argv)
   if (!h || !ctequal(h, hash)) die_bad(name, h ? "wrong password" : "unusable hash") ;
   if (!e.uid) die_bad(name, "uid 0 may not log in") ;
   if (!e.gid) die_bad(name, "gid 0 may not log in") ;
+  /* usersdb keeps a database mapped between lookups: the hashes of
+     every user are not to stay mapped past the check (the records used
+     below were copied into rec). */
+  usersdb_close() ;
   wipe() ;
-  if (pwsa.s) memset(pwsa.s, 0, pwsa.a) ;
   /* The set-gid group (the right to read the hashes) ends here, saved
      gid included, before the next program runs. */
   if (getegid() != getgid())
@@ -174,9 +192,10 @@ int main (int argc, char const *const *argv)
     if (setresgid(g, g, g) < 0) die_temp("give up the set-gid group") ;
   }
 
-  if (setenv("USER", e.name, 1) < 0 || setenv("HOME", e.home, 1) < 0
-   || setenv("SHELL", "/bin/sh", 1) < 0 || setenv("MAILDIR", e.maildir, 1) < 0)
-    die_temp("set the environment") ;
+  m = addvar(m, "USER=", e.name) ;
+  m = addvar(m, "HOME=", e.home) ;
+  m = addvar(m, "SHELL=", "/bin/sh") ;
+  m = addvar(m, "MAILDIR=", e.maildir) ;
   if (authonly)
   {
     if (fchdir(here) < 0) die_temp("return to the current directory") ;
@@ -189,6 +208,6 @@ int main (int argc, char const *const *argv)
   }
   if (chdir(e.home) < 0) die_temp("chdir to the home directory") ;
  exec:
-  execvp(argv[0], (char *const *)argv) ;
+  mexec_m(argv, modifs, m) ;
   strerr_diefusys(111, "exec ", argv[0]) ;
 }

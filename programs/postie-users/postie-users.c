@@ -14,7 +14,8 @@
    postie-users compiles it.
 
    Passwords come on stdin (one line), never from argv, and are stored as
-   crypt(3) hashes with libcrypt's preferred method (yescrypt on Debian 12). */
+   crypt(3) hashes with libcrypt's preferred method (yescrypt on Debian 12),
+   made by postie-users-hash. */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -22,8 +23,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
-#include <crypt.h>
 #include <skalibs/allreadwrite.h>
 #include <skalibs/buffer.h>
 #include <skalibs/bytestr.h>
@@ -34,6 +35,7 @@
 #include <skalibs/stralloc.h>
 #include <skalibs/strerr.h>
 #include <skalibs/types.h>
+#include "exec_sibling.h"
 #include "fsync_dir.h"
 #include "postie.h"
 #include "usersdb.h"
@@ -48,7 +50,7 @@
 #define CDB_TMP "users/users.cdb.tmp"
 #define PW_TMP "users/passwords.cdb.tmp"
 #define LOCKFILE "users/lock"
-#define PASSWORD_MAX 256
+#define HASH_MAX 512  /* doc/users.md */
 
 typedef struct ent_s ent ;
 struct ent_s
@@ -251,46 +253,41 @@ static void lock (void)
   /* held until exit */
 }
 
-/* One line from stdin: the password, without its line end. */
-static size_t readpassword (char *pw)
-{
-  size_t len = 0 ;
-  for (;;)
-  {
-    ssize_t r = fd_read(0, pw + len, PASSWORD_MAX + 2 - len) ;
-    char *nl ;
-    if (r < 0) strerr_diefusys(111, "read the password from stdin") ;
-    nl = memchr(pw + len, '\n', r) ;
-    len += r ;
-    if (nl) { len = nl - pw ; break ; }
-    if (!r) break ;
-    if (len >= PASSWORD_MAX + 2) break ;
-  }
-  if (len && pw[len-1] == '\r') len-- ;
-  if (len > PASSWORD_MAX) strerr_dief(100, "password too long (the limit is 256 bytes)") ;
-  if (!len) strerr_dief(100, "empty password on stdin (use -n for a user without one)") ;
-  if (memchr(pw, 0, len)) strerr_dief(100, "NUL byte in the password") ;
-  pw[len] = 0 ;
-  return len ;
-}
-
-static struct crypt_data cd ;
-
-/* The hash of the password on stdin, into out (CRYPT_OUTPUT_SIZE). */
+/* The hash of the password on stdin, into out (HASH_MAX + 2 bytes):
+   postie-users-hash reads stdin and makes it (libxcrypt is linked there
+   alone); its errors are its own, and its exit code becomes ours. */
 static void newhash (char *out)
 {
-  char pw[PASSWORD_MAX + 3] ;
-  char salt[CRYPT_GENSALT_OUTPUT_SIZE] ;
-  char const *h ;
-  readpassword(pw) ;
-  if (!crypt_gensalt_rn(0, 0, 0, 0, salt, sizeof salt))
-    strerr_diefusys(111, "make a salt with crypt_gensalt") ;
-  h = crypt_rn(pw, salt, &cd, sizeof cd) ;
-  memset(pw, 0, sizeof pw) ;
-  if (!h || h[0] == '*') strerr_diefusys(111, "hash the password with crypt") ;
-  if (strlen(h) >= CRYPT_OUTPUT_SIZE || strchr(h, ':')) strerr_dief(111, "crypt returned an unusable hash") ;
-  strcpy(out, h) ;
-  memset(&cd, 0, sizeof cd) ;
+  char const *argv[2] = { "postie-users-hash", 0 } ;
+  size_t len = 0 ;
+  int p[2], st ;
+  pid_t pid ;
+  if (pipe(p) < 0) strerr_diefusys(111, "create a pipe") ;
+  pid = fork() ;
+  if (pid < 0) strerr_diefusys(111, "fork") ;
+  if (!pid)
+  {
+    if (dup2(p[1], 1) < 0) strerr_diefusys(111, "dup2") ;
+    close(p[0]) ; close(p[1]) ;
+    exec_sibling(argv[0], argv) ;
+    strerr_diefusys(111, "exec ", argv[0]) ;
+  }
+  close(p[1]) ;
+  for (;;)
+  {
+    ssize_t r = fd_read(p[0], out + len, HASH_MAX + 1 - len) ;
+    if (r < 0) strerr_diefusys(111, "read from postie-users-hash") ;
+    if (!r) break ;
+    len += r ;
+    if (len > HASH_MAX) break ;
+  }
+  close(p[0]) ;
+  if (waitpid(pid, &st, 0) < 0) strerr_diefusys(111, "wait for postie-users-hash") ;
+  if (WIFSIGNALED(st)) strerr_dief(111, "postie-users-hash crashed") ;
+  if (WEXITSTATUS(st)) _exit(WEXITSTATUS(st)) ;
+  if (len < 2 || len > HASH_MAX || out[len - 1] != '\n' || memchr(out, ':', len) || memchr(out, 0, len))
+    strerr_dief(111, "postie-users-hash returned an unusable hash") ;
+  out[len - 1] = 0 ;
 }
 
 static void checkarg (char const *what, char const *s)
@@ -302,7 +299,7 @@ static void checkarg (char const *what, char const *s)
 
 static void add (int nopass, char const *const *argv)
 {
-  char hash[CRYPT_OUTPUT_SIZE] = "!" ;
+  char hash[HASH_MAX + 2] = "!" ;
   stralloc line = STRALLOC_ZERO ;
   usersline u ;
   char const *why ;
@@ -333,7 +330,7 @@ static void add (int nopass, char const *const *argv)
 
 static void passwd (int nopass, char const *name)
 {
-  char hash[CRYPT_OUTPUT_SIZE] = "!" ;
+  char hash[HASH_MAX + 2] = "!" ;
   stralloc edited = STRALLOC_ZERO ;
   ent *e ;
   size_t hoff, hlen ;
@@ -375,14 +372,10 @@ int main (int argc, char const *const *argv)
 
   if (!strcmp(cmd, "hash"))
   {
-    char hash[CRYPT_OUTPUT_SIZE] ;
-    size_t len ;
+    char const *hargv[2] = { "postie-users-hash", 0 } ;
     if (argc != 1) dieusage() ;
-    newhash(hash) ;
-    len = strlen(hash) ;
-    hash[len++] = '\n' ;
-    if (allwrite(1, hash, len) < len) strerr_diefusys(111, "write to stdout") ;
-    return 0 ;
+    exec_sibling(hargv[0], hargv) ;
+    strerr_diefusys(111, "exec ", hargv[0]) ;
   }
 
   if (argc && (!strcmp(cmd, "add") || !strcmp(cmd, "passwd")))

@@ -2,11 +2,13 @@
 """postie-checkpassword and postie-users, by hash method (doc/users.md):
 hashes as /etc/shadow holds them, made by the system's own libcrypt
 (Debian's libxcrypt, every method), log in with the right password and
-not with a wrong one: yescrypt ($y$, Debian's default), SHA-512 crypt
-($6$), SHA-256 crypt ($5$), bcrypt ($2b$, $2y$, $2a$) and MD5 crypt ($1$).
-A method this build does not carry (in the default musl build: scrypt,
-gost-yescrypt, DES) never fails silently: the login is refused and
-`unusable hash` is logged. postie-users makes yescrypt hashes."""
+not with a wrong one: yescrypt ($y$, Debian's default) and SHA-512 crypt
+($6$, with its default rounds and with rounds=, which libxcrypt formats
+with the snprintf of programs/lib/crypt_libc.c). A method this build
+does not carry (in the default musl build: SHA-256 crypt, bcrypt, MD5
+crypt, scrypt, gost-yescrypt, DES) never fails silently: the login is
+refused and `unusable hash` is logged. postie-users makes yescrypt
+hashes."""
 import ctypes, ctypes.util, os, subprocess, sys
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from postietest import *
@@ -20,9 +22,9 @@ lib.crypt.restype = ctypes.c_char_p
 lib.crypt.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
 
 
-def mkhash(prefix, pw):
+def mkhash(prefix, pw, rounds=0):
     """pw hashed by the system's libcrypt with the method of prefix."""
-    salt = lib.crypt_gensalt(prefix.encode(), 0, None, 0)
+    salt = lib.crypt_gensalt(prefix.encode(), rounds, None, 0)
     h = lib.crypt(pw.encode(), salt) if salt else None
     return h.decode() if h and not h.startswith(b"*") else None
 
@@ -40,13 +42,15 @@ if root:
     os.chown(uhome, uid, gid)
 
 # The methods every build verifies, and those the default build leaves out.
-SUPPORTED = {"yescrypt": "$y$", "sha512crypt": "$6$", "sha256crypt": "$5$", "bcrypt": "$2b$",
-             "bcrypt_y": "$2y$", "bcrypt_a": "$2a$", "md5crypt": "$1$"}
-OTHERS = {"scrypt": "$7$", "gost-yescrypt": "$gy$", "descrypt": ""}
+SUPPORTED = {"yescrypt": "$y$", "sha512crypt": "$6$", "sha512crypt_rounds": "$6$"}
+OTHERS = {"sha256crypt": "$5$", "bcrypt": "$2b$", "bcrypt_y": "$2y$", "bcrypt_a": "$2a$", "md5crypt": "$1$",
+          "scrypt": "$7$", "gost-yescrypt": "$gy$", "descrypt": ""}
 lines = []
 made = {}
 for name, prefix in list(SUPPORTED.items()) + list(OTHERS.items()):
-    h = mkhash(prefix, "pw of " + name) if prefix or name == "descrypt" else None
+    h = mkhash(prefix, "pw of " + name, 12345 if name.endswith("_rounds") else 0) if prefix or name == "descrypt" else None
+    if name.endswith("_rounds") and h is not None and "$rounds=12345$" not in h:
+        check("system-hash-" + name, False, "no rounds= in %r" % h)
     if name == "descrypt":
         h = lib.crypt(("pw of " + name).encode(), b"ab").decode()
     if h is None:

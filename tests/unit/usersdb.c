@@ -29,6 +29,16 @@ int main (void)
   check("not-found", usersdb_find("carol", 5, &e, &sa) == 0) ;
   check("empty-name", usersdb_find("", 0, &e, &sa) == 0) ;
   check("prefix-not-found", usersdb_find("ali", 3, &e, &sa) == 0) ;
+  {
+    /* the allocation-free lookup (postie-checkpassword's) */
+    char buf[USERSDB_RECORD_MAX] ;
+    check("findb-alice", usersdb_findb("Alice", 5, &e, buf, sizeof buf) == 1 && !strcmp(e.name, "alice") && !strcmp(e.hash, "$6$x$y") && e.uid == 1000 && !strcmp(e.home, "/home/alice") && !strcmp(e.maildir, "Maildir/")) ;
+    check("findb-not-found", usersdb_findb("carol", 5, &e, buf, sizeof buf) == 0) ;
+    /* "alice\0" and 37 bytes of data: 43 fit, 42 do not */
+    check("findb-exact-fit", usersdb_findb("alice", 5, &e, buf, 43) == 1 && !strcmp(e.maildir, "Maildir/")) ;
+    errno = 0 ;
+    check("findb-too-small", usersdb_findb("alice", 5, &e, buf, 42) == -1 && errno == EINVAL) ;
+  }
   check("parse-good", usersdb_parse("h\0" "1\0" "2\0" "/h\0" "M/\0", 12, &e) == 1) ;
   check("parse-missing-field", usersdb_parse("h\0" "1\0" "2\0" "/h\0", 9, &e) == 0) ;
   check("parse-bad-uid", usersdb_parse("h\0" "x\0" "2\0" "/h\0" "M/\0", 12, &e) == 0) ;
