@@ -188,7 +188,16 @@ void tls_engine_init (br_ssl_engine_context *eng, uint16_t const *suites, size_t
   br_ssl_engine_set_prf_sha256(eng, &br_tls12_sha256_prf) ;
   br_ssl_engine_set_prf_sha384(eng, &br_tls12_sha384_prf) ;
   br_ssl_engine_set_default_aes_gcm(eng) ;
+#if defined(__x86_64__) && defined(__SIZEOF_INT128__)
+  /* What br_ssl_engine_set_default_chapol chooses on x86-64, where SSE2
+     is part of the ABI and 64-bit multiplies give 128 bits, without the
+     portable fallbacks it links but can never choose there (2 KiB). */
+  br_ssl_engine_set_chapol(eng, &br_sslrec_in_chapol_vtable, &br_sslrec_out_chapol_vtable) ;
+  br_ssl_engine_set_chacha20(eng, &br_chacha20_sse2_run) ;
+  br_ssl_engine_set_poly1305(eng, &br_poly1305_ctmulq_run) ;
+#else
   br_ssl_engine_set_default_chapol(eng) ;
+#endif
   br_ssl_engine_set_default_ec(eng) ;
   /* No renegotiation: nothing needs it, and it only adds attack surface. */
   br_ssl_engine_add_flags(eng, BR_OPT_NO_RENEGOTIATION) ;

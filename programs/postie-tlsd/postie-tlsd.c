@@ -128,12 +128,29 @@ static void droppriv (void)
   if (setuid(dropuid) < 0) strerr_diefu(111, "setuid to TLS_UID") ;
 }
 
-static void unsetvars (void)
+/* Execs prog (as exec_sibling finds it) with our environment changed
+   by modifs, an environment block of n bytes ("VAR=value\0" sets,
+   "VAR\0" unsets), built on the stack: setenv and unsetenv would
+   malloc, and the allocator alone is 8 KiB of text and the heap's first
+   pages (page faults). */
+static void execwith (char const *const *argv, char const *modifs, size_t n)
 {
-  static char const *const names[5] = { "SSL_PROTOCOL", "SSL_CIPHER", "SSLCTLFD", "SSLREADFD", "SSLWRITEFD" } ;
-  unsigned int i = 0 ;
-  for (; i < 5 ; i++)
-    if (unsetenv(names[i]) < 0) strerr_diefu(111, "unset ", names[i]) ;
+  size_t envlen = env_len((char const *const *)environ) ;
+  size_t vmax = envlen + byte_count(modifs, n, 0) + 1 ;
+  char const *v[vmax] ;
+  if (!env_merge(v, vmax, (char const *const *)environ, envlen, modifs, n))
+    strerr_diefu(111, "set the environment") ;
+  environ = (char **)v ;
+  exec_sibling(argv[0], argv) ;
+  strerr_dieexec(111, argv[0]) ;
+}
+
+/* Stale values from the environment would tell the program that TLS is
+   active, or offer it descriptors that are not ours. */
+static void execwithout (char const *const *argv)
+{
+  static char const unset[] = "SSL_PROTOCOL\0SSL_CIPHER\0SSLCTLFD\0SSLREADFD\0SSLWRITEFD" ;
+  execwith(argv, unset, sizeof unset) ;
 }
 
 static int waitchild (pid_t pid)
@@ -143,30 +160,18 @@ static int waitchild (pid_t pid)
   return wait_estatus(wstat) ;
 }
 
-/* Applies an environment block ("VAR=value\0", "VAR\0" unsets) and
-   execs prog. */
+/* Applies an environment block ("VAR=value\0", "VAR\0" unsets, then
+   one more "\0") and execs prog. */
 static void execprog (char const *const *argv, char const *env, size_t n)
 {
-  size_t i = 0 ;
-  while (i < n && env[i])
+  size_t m = 0 ;
+  while (m < n && env[m])
   {
-    size_t len = strlen(env + i) ;
-    char const *eq = memchr(env + i, '=', len) ;
-    if (eq)
-    {
-      char name[64] ;
-      size_t nl = eq - (env + i) ;
-      if (nl && nl < sizeof name)
-      {
-        memcpy(name, env + i, nl) ; name[nl] = 0 ;
-        if (setenv(name, eq + 1, 1) < 0) strerr_diefu(111, "set the environment") ;
-      }
-    }
-    else unsetenv(env + i) ;
-    i += len + 1 ;
+    char const *z = memchr(env + m, 0, n - m) ;
+    if (!z) break ;  /* a last variable cut short is left out */
+    m = z - env + 1 ;
   }
-  exec_sibling(argv[0], argv) ;
-  strerr_dieexec(111, argv[0]) ;
+  execwith(argv, env, m) ;
 }
 
 /* "NAME=fd\0" at s; returns its length. */
@@ -333,6 +338,18 @@ static pid_t start_program (char const *const *argv, int *toapp, int *fromapp, i
   return pid ;
 }
 
+/* The environment block to the program, after the handshake. In a frame
+   of its own (noinline): 4 KiB in onrequest's frame would push the
+   handshake's deeper frames one stack page further, a page fault more
+   per session. */
+static void __attribute__((noinline)) sendenv (int fd)
+{
+  char env[TLS_ENVMAX] ;
+  size_t n = tls_envblock(&sc.eng, env, 1) ;
+  if (allwrite(fd, env, n) < n && verbosity)
+    strerr_warnwu2sys(remote, ": write the environment to the program") ;
+}
+
 /* Handshake on request: the program runs at once, on the connection. */
 static int onrequest (char const *const *argv)
 {
@@ -349,11 +366,7 @@ static int onrequest (char const *const *argv)
        that never ask for TLS, so it waits for the request. */
     logwhy(file, why) ;
     if (verbosity) strerr_warnw2x(remote, ": TLS not available: running the program without it") ;
-    /* Stale values from the environment would tell the program that TLS
-       is active, or offer it descriptors that are not ours. */
-    unsetvars() ;
-    exec_sibling(argv[0], argv) ;
-    strerr_dieexec(111, argv[0]) ;
+    execwithout(argv) ;
   }
   pid = start_program(argv, toapp, fromapp, ctl) ;
   droppriv() ;
@@ -390,13 +403,7 @@ static int onrequest (char const *const *argv)
     return 1 ;
   }
   tlsd_keys_wipe(&keys) ;
-  if (c == 'Y')
-  {
-    char env[TLS_ENVMAX] ;
-    size_t n = tls_envblock(&sc.eng, env, 1) ;
-    if (allwrite(ctl[1], env, n) < n && verbosity)
-      strerr_warnwu2sys(remote, ": write the environment to the program") ;
-  }
+  if (c == 'Y') sendenv(ctl[1]) ;
   fd_close(ctl[1]) ;
   return session(fromapp[0], toapp[1], pid) ;
 }

@@ -12,55 +12,55 @@
 #include <skalibs/bytestr.h>
 #include "tlsd.h"
 
-/* The DER of every certificate, one after the other; the key's DER. */
-static unsigned char derpool[TLSD_FILEMAX] ;
+/* One area for the PEM text and the DER decoded from it: the chain's
+   DER at its start (derlen bytes), then the key's PEM text, decoded in
+   place into the key's DER (keyoff, keylen). Decoding in place is safe:
+   base64 gives 3 bytes for 4, and the object's BEGIN line comes first,
+   so the DER written never reaches the text not read yet. A certificate
+   and a key take about 1 KiB in all: one page, where three 64 KiB
+   buffers (text, chain, key) took a page each, and each page first
+   written is a page fault (~12 us on a virtual machine) per handshake.
+   Room for the largest files: a chain's DER is under 3/4 of its 64 KiB,
+   the key's text 64 KiB, and the newline decode() adds to each. */
+static unsigned char area[2 * TLSD_FILEMAX + 2] ;
 static size_t derlen ;
-static unsigned char keyder[TLSD_FILEMAX] ;
-static size_t keylen ;
+static size_t keyoff, keylen ;
+static size_t out ;  /* where decode() writes: derlen or keyoff + keylen */
 static int overflow ;
-static char filebuf[TLSD_FILEMAX + 1] ;
-/* How much of keyder and filebuf was ever written since the last wipe:
-   only that is zeroed, not the whole 64 KiB of each (every connection
-   pays for the wipe, three times: after the load, in the program's child,
-   and at the end; each whole-buffer wipe also faulted every page in). */
-static size_t keydirty ;
-static size_t filedirty ;
+/* How much of the area was ever written since the last wipe: only that
+   is zeroed (every connection pays for the wipe; a whole-area wipe would
+   also fault every page in). */
+static size_t dirty ;
 
-static void topool (void *ctx, void const *s, size_t n)
+static void todest (void *ctx, void const *s, size_t n)
 {
-  (void)ctx ;
-  if (n > sizeof derpool - derlen) { overflow = 1 ; return ; }
-  memcpy(derpool + derlen, s, n) ;
-  derlen += n ;
+  size_t *len = ctx ;
+  if (n > sizeof area - out) { overflow = 1 ; return ; }
+  memcpy(area + out, s, n) ;
+  out += n ;
+  *len += n ;
 }
 
-static void tokey (void *ctx, void const *s, size_t n)
+/* The key's text and DER, from keyoff on (the chain before it is public,
+   and the handshake still needs it). */
+static void wipekey (void)
 {
-  (void)ctx ;
-  if (n > sizeof keyder - keylen) { overflow = 1 ; return ; }
-  memcpy(keyder + keylen, s, n) ;
-  keylen += n ;
-  if (keylen > keydirty) keydirty = keylen ;
+  if (dirty > keyoff) byte_zzero((char *)area + keyoff, dirty - keyoff) ;
+  dirty = keyoff ;
 }
 
-static void wipebufs (void)
-{
-  byte_zzero((char *)keyder, keydirty) ;
-  byte_zzero(filebuf, filedirty) ;
-  keydirty = filedirty = 0 ;
-}
-
-/* The file on fd (closed here), PEM text, at most TLSD_FILEMAX bytes. */
-static ssize_t readpem (int fd, char const **why)
+/* The file on fd (closed here), PEM text, at most TLSD_FILEMAX bytes,
+   into the area at off. */
+static ssize_t readpem (int fd, size_t off, char const **why)
 {
   size_t r = 0 ;
-  while (r < sizeof filebuf)
+  while (r <= TLSD_FILEMAX)
   {
-    ssize_t w = fd_read(fd, filebuf + r, sizeof filebuf - r) ;
+    ssize_t w = fd_read(fd, (char *)area + off + r, TLSD_FILEMAX + 1 - r) ;
     if (w < 0) { *why = "unable to read" ; fd_close(fd) ; return -1 ; }
     if (!w) break ;
     r += w ;
-    if (r + 1 > filedirty) filedirty = r + 1 ;  /* decode() adds a newline */
+    if (off + r + 1 > dirty) dirty = off + r + 1 ;  /* decode() adds a newline */
   }
   fd_close(fd) ;
   if (r > TLSD_FILEMAX) { errno = 0 ; *why = "file too large" ; return -1 ; }
@@ -79,17 +79,19 @@ static int iskey (char const *name)
 
 /* Decodes the PEM objects of buf: certificates into the chain when k is
    given as a chain reader (wantkey 0), the one private key otherwise. */
-static int decode (tlsd_keys *k, size_t n, int wantkey, char const **why)
+static int decode (tlsd_keys *k, size_t off, size_t n, int wantkey, char const **why)
 {
   br_pem_decoder_context pc ;
+  unsigned char *text = area + off ;
   size_t pos = 0, start = 0 ;
   int inobj = 0, found = 0 ;
   br_pem_decoder_init(&pc) ;
-  filebuf[n++] = '\n' ;  /* a last line without its newline */
+  text[n++] = '\n' ;  /* a last line without its newline */
   overflow = 0 ;
+  out = off ;  /* in place */
   while (pos < n)
   {
-    pos += br_pem_decoder_push(&pc, filebuf + pos, n - pos) ;
+    pos += br_pem_decoder_push(&pc, text + pos, n - pos) ;
     switch (br_pem_decoder_event(&pc))
     {
       case BR_PEM_BEGIN_OBJ :
@@ -100,13 +102,14 @@ static int decode (tlsd_keys *k, size_t n, int wantkey, char const **why)
         {
           if (k->chainlen >= TLSD_CHAINMAX) { errno = 0 ; *why = "too many certificates in the chain" ; return 0 ; }
           start = derlen ;
-          br_pem_decoder_setdest(&pc, &topool, 0) ;
+          br_pem_decoder_setdest(&pc, &todest, &derlen) ;
         }
         else if (wantkey && iskey(name))
         {
           if (found) { errno = 0 ; *why = "more than one private key" ; return 0 ; }
           keylen = 0 ;
-          br_pem_decoder_setdest(&pc, &tokey, 0) ;
+          out = keyoff ;
+          br_pem_decoder_setdest(&pc, &todest, &keylen) ;
         }
         else br_pem_decoder_setdest(&pc, 0, 0) ;
         break ;
@@ -117,7 +120,7 @@ static int decode (tlsd_keys *k, size_t n, int wantkey, char const **why)
         if (overflow) { errno = 0 ; *why = "object too large" ; return 0 ; }
         if (!wantkey && derlen > start)
         {
-          k->chain[k->chainlen].data = derpool + start ;
+          k->chain[k->chainlen].data = area + start ;
           k->chain[k->chainlen].data_len = derlen - start ;
           k->chainlen++ ;
           found = 1 ;
@@ -158,15 +161,16 @@ int tlsd_keys_load (tlsd_keys *k, int certfd, int keyfd, char const **why)
   int err ;
   k->chainlen = 0 ;
   derlen = 0 ;
-  n = readpem(certfd, why) ;
+  n = readpem(certfd, 0, why) ;
   if (n < 0) { fd_close(keyfd) ; return 0 ; }
-  if (!decode(k, n, 0, why)) { fd_close(keyfd) ; return 0 ; }
-  n = readpem(keyfd, why) ;
+  if (!decode(k, 0, n, 0, why)) { fd_close(keyfd) ; return 0 ; }
+  keyoff = derlen ;
+  n = readpem(keyfd, keyoff, why) ;
   if (n < 0) { tlsd_keys_wipe(k) ; return 0 ; }  /* a key read in part */
-  if (!decode(k, n, 1, why)) { tlsd_keys_wipe(k) ; return 0 ; }
+  if (!decode(k, keyoff, n, 1, why)) { tlsd_keys_wipe(k) ; return 0 ; }
   br_skey_decoder_init(&k->key) ;
-  br_skey_decoder_push(&k->key, keyder, keylen) ;
-  wipebufs() ;
+  br_skey_decoder_push(&k->key, area + keyoff, keylen) ;
+  wipekey() ;
   err = br_skey_decoder_last_error(&k->key) ;
   if (err) { errno = 0 ; *why = "the private key cannot be decoded" ; tlsd_keys_wipe(k) ; return 0 ; }
   k->keytype = br_skey_decoder_key_type(&k->key) ;
@@ -180,7 +184,8 @@ int tlsd_keys_load (tlsd_keys *k, int certfd, int keyfd, char const **why)
 void tlsd_keys_wipe (tlsd_keys *k)
 {
   byte_zzero((char *)&k->key, sizeof k->key) ;
-  wipebufs() ;
+  keyoff = 0 ;  /* and the chain with it: the handshake is over */
+  wipekey() ;
   keylen = 0 ;
 }
 

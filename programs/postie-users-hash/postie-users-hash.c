@@ -7,16 +7,30 @@
    stdout. postie-users runs it for add, passwd and hash: libxcrypt is
    half of a program's 64 KiB of text (doc/design.md, "Size"), and only
    this step needs it. Exit 100 bad password or usage, 111 temporary
-   error. */
+   error.
 
+   With -c it checks hashes instead: one a line on stdin (1 to 512
+   bytes, no control character), one verdict a line on stdout, in the
+   same order: libxcrypt's crypt_checksalt of that hash in this build
+   (ok, legacy, invalid, disabled, too-cheap). postie-users runs it once
+   per compile over every hash of users/users, so that a hash of a method
+   this build cannot verify is named when it enters the database, not
+   when its user fails to log in. Exit 100 for a bad line (its number
+   said; the verdicts written before it stand), 111 temporary error. */
+
+#include <errno.h>
 #include <string.h>
 #include <crypt.h>
 #include <skalibs/allreadwrite.h>
+#include <skalibs/buffer.h>
+#include <skalibs/skamisc.h>
 #include <skalibs/strerr.h>
+#include <skalibs/types.h>
 #include "postie.h"
 
-#define USAGE "postie-users-hash < password"
+#define USAGE "postie-users-hash [ -c ] < password (or hashes, with -c)"
 #define PASSWORD_MAX 256
+#define HASH_MAX 512  /* doc/users.md */
 
 static struct crypt_data cd ;
 
@@ -43,6 +57,52 @@ static size_t readpassword (char *pw)
   return len ;
 }
 
+static void dieline (unsigned long line, char const *why)
+{
+  char fmt[ULONG_FMT] ;
+  fmt[ulong_fmt(fmt, line)] = 0 ;
+  buffer_flush(buffer_1) ;
+  strerr_dief(100, "line ", fmt, " of stdin: ", why) ;
+}
+
+static char const *verdict (char const *hash)
+{
+  switch (crypt_checksalt(hash))
+  {
+    case CRYPT_SALT_OK : return "ok\n" ;
+    case CRYPT_SALT_METHOD_LEGACY : return "legacy\n" ;
+    case CRYPT_SALT_METHOD_DISABLED : return "disabled\n" ;
+    case CRYPT_SALT_TOO_CHEAP : return "too-cheap\n" ;
+    default : return "invalid\n" ;  /* CRYPT_SALT_INVALID, or a code this header does not know */
+  }
+}
+
+/* -c: a verdict for each hash on stdin. */
+static int check (void)
+{
+  char line[HASH_MAX + 2] ;
+  unsigned long n = 0 ;
+  for (;;)
+  {
+    size_t w = 0, i = 0 ;
+    int r = getlnmax(buffer_0, line, sizeof line, &w, '\n') ;
+    if (r < 0 && errno == ERANGE) dieline(n + 1, "longer than 512 bytes") ;
+    if (r < 0) strerr_diefusys(111, "read stdin") ;
+    if (!r && !w) break ;
+    n++ ;
+    if (r) w-- ;  /* the \n */
+    if (w > HASH_MAX) dieline(n, "longer than 512 bytes") ;
+    if (!w) dieline(n, "empty (a hash is 1 to 512 bytes)") ;
+    for (; i < w ; i++)
+      if ((unsigned char)line[i] < 32 || line[i] == 127) dieline(n, "NUL or control character") ;
+    line[w] = 0 ;
+    if (buffer_puts(buffer_1, verdict(line)) < 0) strerr_diefusys(111, "write to stdout") ;
+    if (!r) break ;
+  }
+  if (!buffer_flush(buffer_1)) strerr_diefusys(111, "write to stdout") ;
+  return 0 ;
+}
+
 int main (int argc, char const *const *argv)
 {
   char pw[PASSWORD_MAX + 3] ;
@@ -51,7 +111,7 @@ int main (int argc, char const *const *argv)
   char const *h ;
   size_t len ;
   PROG = "postie-users-hash" ;
-  (void)argv ;
+  if (argc == 2 && !strcmp(argv[1], "-c")) return check() ;
   if (argc > 1) strerr_dieusage(100, USAGE) ;
   readpassword(pw) ;
   if (!crypt_gensalt_rn(0, 0, 0, 0, salt, sizeof salt))

@@ -15,13 +15,17 @@
 
    Passwords come on stdin (one line), never from argv, and are stored as
    crypt(3) hashes with libcrypt's preferred method (yescrypt on Debian 12),
-   made by postie-users-hash. */
+   made by postie-users-hash. Every compile also runs postie-users-hash -c
+   once over the hashes of users/users, and warns of each one this build's
+   libxcrypt cannot verify (doc/postie-users.md, "Hash methods"). */
 
+#define _GNU_SOURCE  /* memfd_create */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>  /* rename */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -32,6 +36,7 @@
 #include <skalibs/djbunix.h>
 #include <skalibs/genalloc.h>
 #include <skalibs/sgetopt.h>
+#include <skalibs/skamisc.h>
 #include <skalibs/stralloc.h>
 #include <skalibs/strerr.h>
 #include <skalibs/types.h>
@@ -59,6 +64,7 @@ struct ent_s
   size_t off ;       /* the line in the source text */
   size_t len ;       /* without its '\n' */
   unsigned long line ;
+  int unusable ;     /* the hash is of a method this build cannot verify */
 } ;
 
 static stralloc src = STRALLOC_ZERO ;
@@ -117,7 +123,7 @@ static unsigned long parse (void)
     if (r < 0) { warnline(line, why) ; errs++ ; }
     else if (r > 0)
     {
-      e.off = i ; e.len = len ; e.line = line ;
+      e.off = i ; e.len = len ; e.line = line ; e.unusable = 0 ;
       if (!genalloc_append(ent, &ents, &e)) die_nomem() ;
     }
     i += len + 1 ;
@@ -253,41 +259,182 @@ static void lock (void)
   /* held until exit */
 }
 
-/* The hash of the password on stdin, into out (HASH_MAX + 2 bytes):
-   postie-users-hash reads stdin and makes it (libxcrypt is linked there
-   alone); its errors are its own, and its exit code becomes ours. */
-static void newhash (char *out)
+/* Starts postie-users-hash with argv (libxcrypt is linked there alone):
+   its stdin is fd in (ours when in < 0), its stdout a pipe whose reading
+   end goes to *out. */
+static pid_t spawnhash (char const *const *argv, int in, int *out)
 {
-  char const *argv[2] = { "postie-users-hash", 0 } ;
-  size_t len = 0 ;
-  int p[2], st ;
+  int p[2] ;
   pid_t pid ;
   if (pipe(p) < 0) strerr_diefusys(111, "create a pipe") ;
   pid = fork() ;
   if (pid < 0) strerr_diefusys(111, "fork") ;
   if (!pid)
   {
-    if (dup2(p[1], 1) < 0) strerr_diefusys(111, "dup2") ;
+    if (dup2(p[1], 1) < 0 || (in >= 0 && dup2(in, 0) < 0)) strerr_diefusys(111, "dup2") ;
     close(p[0]) ; close(p[1]) ;
     exec_sibling(argv[0], argv) ;
     strerr_diefusys(111, "exec ", argv[0]) ;
   }
   close(p[1]) ;
+  *out = p[0] ;
+  return pid ;
+}
+
+/* Its exit code; a crash is ours, 111. */
+static int waithash (pid_t pid)
+{
+  int st ;
+  if (waitpid(pid, &st, 0) < 0) strerr_diefusys(111, "wait for postie-users-hash") ;
+  if (WIFSIGNALED(st)) strerr_dief(111, "postie-users-hash crashed") ;
+  return WEXITSTATUS(st) ;
+}
+
+/* The hash of the password on stdin, into out (HASH_MAX + 2 bytes):
+   postie-users-hash reads stdin and makes it; its errors are its own,
+   and its exit code becomes ours. */
+static void newhash (char *out)
+{
+  char const *argv[2] = { "postie-users-hash", 0 } ;
+  size_t len = 0 ;
+  int fd, st ;
+  pid_t pid = spawnhash(argv, -1, &fd) ;
   for (;;)
   {
-    ssize_t r = fd_read(p[0], out + len, HASH_MAX + 1 - len) ;
+    ssize_t r = fd_read(fd, out + len, HASH_MAX + 1 - len) ;
     if (r < 0) strerr_diefusys(111, "read from postie-users-hash") ;
     if (!r) break ;
     len += r ;
     if (len > HASH_MAX) break ;
   }
-  close(p[0]) ;
-  if (waitpid(pid, &st, 0) < 0) strerr_diefusys(111, "wait for postie-users-hash") ;
-  if (WIFSIGNALED(st)) strerr_dief(111, "postie-users-hash crashed") ;
-  if (WEXITSTATUS(st)) _exit(WEXITSTATUS(st)) ;
+  close(fd) ;
+  st = waithash(pid) ;
+  if (st) _exit(st) ;
   if (len < 2 || len > HASH_MAX || out[len - 1] != '\n' || memchr(out, ':', len) || memchr(out, 0, len))
     strerr_dief(111, "postie-users-hash returned an unusable hash") ;
   out[len - 1] = 0 ;
+}
+
+/* The crypt(3) methods, by the prefix of their hashes (crypt(5)), to
+   name the one a warning is about. The build alone knows which it
+   verifies (postie-users-hash -c). */
+static struct { char const *prefix ; char const *name ; } const methods[] =
+{
+  { "$y$", "$y$ (yescrypt)" },
+  { "$gy$", "$gy$ (gost-yescrypt)" },
+  { "$7$", "$7$ (scrypt)" },
+  { "$2b$", "$2b$ (bcrypt)" },
+  { "$2y$", "$2y$ (bcrypt)" },
+  { "$2a$", "$2a$ (bcrypt)" },
+  { "$2x$", "$2x$ (bcrypt)" },
+  { "$6$", "$6$ (SHA-512 crypt)" },
+  { "$5$", "$5$ (SHA-256 crypt)" },
+  { "$sha1", "$sha1 (SHA-1 crypt)" },
+  { "$md5", "$md5 (Sun MD5 crypt)" },
+  { "$1$", "$1$ (MD5 crypt)" },
+  { "$3$", "$3$ (NT hash)" },
+  { "_", "_ (BSDi extended DES)" },
+} ;
+
+static int dessaltchar (char c)
+{
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '/' ;
+}
+
+/* The name of the method of a hash, 0 if none: a hash that is no crypt(3)
+   hash at all, or that holds a byte crypt(5) says no hash holds (only
+   printable ASCII, no ';', '*', '!' or '\'; users/users already refuses
+   spaces, ':' and control characters). */
+static char const *methodof (char const *h, size_t len)
+{
+  size_t i = 0 ;
+  for (; i < len ; i++)
+    if (h[i] == ';' || h[i] == '*' || h[i] == '!' || h[i] == '\\' || (unsigned char)h[i] >= 127) return 0 ;
+  for (i = 0 ; i < sizeof methods / sizeof *methods ; i++)
+  {
+    size_t n = strlen(methods[i].prefix) ;
+    if (len >= n && !memcmp(h, methods[i].prefix, n)) return methods[i].name ;
+  }
+  if (h[0] == '$') return 0 ;
+  return len >= 2 && dessaltchar(h[0]) && dessaltchar(h[1]) ? "DES (traditional crypt, no $ prefix)" : 0 ;
+}
+
+static int nologin (usersline const *u)
+{
+  return !u->hashlen || u->hash[0] == '!' || u->hash[0] == '*' ;
+}
+
+/* One run of postie-users-hash -c over every hash that allows a login
+   (its stdin a memfd, so that neither side waits on a full pipe):
+   libxcrypt's crypt_checksalt, in this build, of each; then a warning
+   for each user whose hash this build cannot verify. The compile goes
+   on: one user's hash must not stop everyone's database (doc/users.md);
+   the warning says how to repair it. Dies 111 (nothing changed) when the
+   check cannot be made. */
+static void checkhashes (void)
+{
+  char const *argv[3] = { "postie-users-hash", "-c", 0 } ;
+  size_t n = genalloc_len(ent, &ents), i = 0 ;
+  ent *e = genalloc_s(ent, &ents) ;
+  stralloc in = STRALLOC_ZERO ;
+  char buf[4096] ;
+  buffer b ;
+  int fd, out, st ;
+  pid_t pid ;
+  for (; i < n ; i++)
+    if (!nologin(&e[i].u) && (!stralloc_catb(&in, e[i].u.hash, e[i].u.hashlen) || !stralloc_catb(&in, "\n", 1)))
+      die_nomem() ;
+  if (!in.len) return ;
+  fd = memfd_create("postie-users-hashes", MFD_CLOEXEC) ;
+  if (fd < 0) strerr_diefusys(111, "create a memfd for postie-users-hash -c") ;
+  if (allwrite(fd, in.s, in.len) < in.len || lseek(fd, 0, SEEK_SET) < 0)
+    strerr_diefusys(111, "write the hashes for postie-users-hash -c") ;
+  stralloc_free(&in) ;
+  pid = spawnhash(argv, fd, &out) ;
+  close(fd) ;
+  buffer_init(&b, &buffer_read, out, buf, sizeof buf) ;
+  for (i = 0 ;; i++)
+  {
+    char v[16] ;
+    size_t w = 0 ;
+    int r ;
+    while (i < n && nologin(&e[i].u)) i++ ;
+    r = getlnmax(&b, v, sizeof v, &w, '\n') ;
+    if (r < 0 && errno != ERANGE) strerr_diefusys(111, "read from postie-users-hash -c") ;
+    if (!r && !w) break ;
+    if (r <= 0 || i >= n) strerr_dief(111, "postie-users-hash -c gave an unexpected answer: nothing changed") ;
+    v[w - 1] = 0 ;
+    if (!strcmp(v, "invalid") || !strcmp(v, "disabled")) e[i].unusable = 1 ;
+    else if (strcmp(v, "ok") && strcmp(v, "legacy") && strcmp(v, "too-cheap"))
+      strerr_dief(111, "postie-users-hash -c gave an unexpected answer: nothing changed") ;
+  }
+  close(out) ;
+  st = waithash(pid) ;
+  if (st)
+  {
+    char fmt[UINT_FMT] ;
+    fmt[uint_fmt(fmt, st)] = 0 ;
+    strerr_dief(111, "postie-users-hash -c failed (exit ", fmt, "): nothing changed") ;
+  }
+  while (i < n && nologin(&e[i].u)) i++ ;
+  if (i < n) strerr_dief(111, "postie-users-hash -c gave too few answers: nothing changed") ;
+
+  for (i = 0 ; i < n ; i++)
+    if (e[i].unusable)
+    {
+      char const *m = methodof(e[i].u.hash, e[i].u.hashlen) ;
+      char name[USERSDB_NAME_MAX + 1] ;
+      char fmt[ULONG_FMT] ;
+      memcpy(name, e[i].u.name, e[i].u.namelen) ;
+      name[e[i].u.namelen] = 0 ;
+      fmt[ulong_fmt(fmt, e[i].line)] = 0 ;
+      if (m)
+        strerr_warnw(SOURCE, " line ", fmt, ": ", name, ": hash method ", m,
+          " is not supported by this build; ", name, " cannot log in until given a new password (postie-users passwd ", name, ")") ;
+      else
+        strerr_warnw(SOURCE, " line ", fmt, ": ", name, ": hash is not a crypt(3) hash this build can verify; ",
+          name, " cannot log in until given a new password (postie-users passwd ", name, ")") ;
+    }
 }
 
 static void checkarg (char const *what, char const *s)
@@ -401,6 +548,7 @@ int main (int argc, char const *const *argv)
   {
     lock() ;
     load(1) ;
+    checkhashes() ;
     compile() ;
     return 0 ;
   }
@@ -422,6 +570,7 @@ int main (int argc, char const *const *argv)
   else dieusage() ;
 
   if (parse()) strerr_dief(101, "the edited ", SOURCE, " does not parse: nothing changed") ;
+  checkhashes() ;
   writesource() ;
   compile() ;
   return 0 ;

@@ -54,7 +54,7 @@ for srv, t in (("postie", 50000), ("postfix", 2000000)):
     add(scenario="installed", server=srv, bytes=t * 2, deps_bytes=1000)
 for srv in ("postfix", "postie"):
     add(scenario="session", server=srv, ok=True, comm="smtpd", rss_kb=2000, pss_kb=300, private_kb=200)
-for srv, mps, kb in (("postfix-tls", 100.0, 2000.0), ("postie", 50.0, 200.0)):
+for srv, mps, kb in (("postfix-tls", 100.0, 2000.0), ("postie-base", 40.0, 250.0), ("postie", 50.0, 200.0)):
     add(scenario="tls", server=srv, ok=True, e2e_mps=mps, cpu_s=2.0, client_cpu_s=1.0, peak_pss_kb=4096,
         tls=["TLSv1.2 ECDHE-ECDSA-AES128-GCM-SHA256"])
     add(scenario="tls-mem", server=srv, ok=True, tls_pss_kb_per_session=kb, session_pss_kb_per_session=kb * 1.5,
@@ -71,6 +71,7 @@ for want in ("## Scenario 1", "## Scenario 2", "## Scenario 3", "## Scenario 4",
              "## Scenario 6", "| 10 | postfix | 1 | 300 |", "0.50", "deep/empty >= 0.90: met (0.95)",
              "| postie-setup | (sh script", "| enqueue | 1000 | - |", "| postie | failed: did not start |", "(1 failed)",
              "## Scenario 8", "| postfix-tls | 1 | 100 | 100-100 |", "| postie | 2 | 50 |",
+             "| postie-base | 1 | 40 | 40-40 |", "| postie-base | 1 | 250 | 375 | 250 | 0.80 | 0.80 |",
              "| postfix-tls | 1 | 2000 | 3000 | 2000 | 0.10 | 0.10 |",
              "## Scenario 7", "| dovecot | 1 | 2.00 | 1.00 |", "| postie | 2 | 4.00 | 2.00 |", "| postie/dovecot | | 2.00 | 2.00 |",
              "| 0.25 | 0.25 | 0.25 |", "| 10 | postie-base | 1 | 75 | 75-75 | 12.00 | 1.20 | 5.0 | 10.0 | 0 | 2.00 | 0.50 |"):

@@ -681,8 +681,8 @@ class PostieBase(Postie):
     so that postie/postie-base says what a change did."""
     name = "postie-base"
 
-    def __init__(self, deep=False):
-        super().__init__(deep)
+    def __init__(self, deep=False, tls=False):
+        super().__init__(deep, tls)
         self.bin = os.path.join(SCRATCH, "inst-base", "bin")
 
     def version(self):
@@ -950,6 +950,7 @@ TLS_SESSIONS = int(E.get("BENCH_TLS_SESSIONS") or 10)
 # whole session, postie-smtpd behind it); Postfix's smtpd does SMTP and
 # TLS in one process, with tlsmgr shared by all sessions.
 TLS_PROCS = {"postie": (["postie-tlsd"], ["postie-tlsd", "postie-smtpd"]),
+             "postie-base": (["postie-tlsd"], ["postie-tlsd", "postie-smtpd"]),
              "postfix-tls": (["smtpd", "tlsmgr"], ["smtpd", "tlsmgr"])}
 
 
@@ -1116,6 +1117,18 @@ def scenario_tls(smtp):
         pf = PostfixTLS(cert, os.path.join(postie.home, "tls", "key.pem"))
         pf.setup()
         servers.append(pf)
+    if E.get("BENCH_POSTIE_BASE"):
+        # The other build, with postie's certificate and key (the client
+        # verifies against that one certificate).
+        base = PostieBase(tls=True)
+        base.setup()
+        for f in ("cert.pem", "key.pem"):
+            dst = os.path.join(base.home, "tls", f)
+            shutil.copyfile(os.path.join(postie.home, "tls", f), dst + ".new")
+            os.chmod(dst + ".new", 0o600 if f == "key.pem" else 0o644)
+            chown_user(dst + ".new")
+            os.rename(dst + ".new", dst)
+        servers.append(base)
     servers.append(postie)
     ctx = tls_context(cert)
     for rnd in range(1, ROUNDS + 1):
@@ -1143,7 +1156,7 @@ def report_tls(w):
     good = lambda n: [r for r in by("tls", server=n) if r.get("ok")]
     pm = median([r["e2e_mps"] for r in good("postie")])
     pc = median([r["cpu_s"] for r in good("postie")])
-    for name in ("postfix-tls", "postie"):
+    for name in ("postfix-tls", "postie-base", "postie"):
         all_ = by("tls", server=name)
         if not all_:
             continue
@@ -1171,7 +1184,7 @@ def report_tls(w):
         good = lambda n: [r for r in by("tls-mem", server=n) if r.get("ok")]
         pt = median([r["tls_pss_kb_per_session"] for r in good("postie")])
         ps = median([r["session_pss_kb_per_session"] for r in good("postie")])
-        for name in ("postfix-tls", "postie"):
+        for name in ("postfix-tls", "postie-base", "postie"):
             g = good(name)
             if not g:
                 continue

@@ -9,24 +9,12 @@ does not carry (in the default musl build: SHA-256 crypt, bcrypt, MD5
 crypt, scrypt, gost-yescrypt, DES) never fails silently: the login is
 refused and `unusable hash` is logged. postie-users makes yescrypt
 hashes."""
-import ctypes, ctypes.util, os, subprocess, sys
+import os, subprocess, sys
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from postietest import *
-from poptest import users, public_tmp
+from poptest import checkpassword, users, public_tmp
+from syscrypt import lib, mkhash
 import atexit, shutil
-
-lib = ctypes.CDLL(ctypes.util.find_library("crypt") or "libcrypt.so.1")
-lib.crypt_gensalt.restype = ctypes.c_char_p
-lib.crypt_gensalt.argtypes = [ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p, ctypes.c_int]
-lib.crypt.restype = ctypes.c_char_p
-lib.crypt.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
-
-
-def mkhash(prefix, pw, rounds=0):
-    """pw hashed by the system's libcrypt with the method of prefix."""
-    salt = lib.crypt_gensalt(prefix.encode(), rounds, None, 0)
-    h = lib.crypt(pw.encode(), salt) if salt else None
-    return h.decode() if h and not h.startswith(b"*") else None
 
 
 home = tmpdir("checkpassword-hashes")
@@ -66,15 +54,7 @@ check("compile-exit-0", rc == 0, err)
 
 
 def login(name, pw):
-    r, w = os.pipe()
-    os.write(w, name.encode() + b"\0" + pw.encode() + b"\0<1.2@x>\0")
-    os.close(w)
-    def child():
-        os.dup2(r, 3) if r != 3 else os.set_inheritable(3, True)
-    p = subprocess.run([prog("postie-checkpassword"), "true"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                       env=env_for(home), timeout=60, close_fds=False, preexec_fn=child)
-    os.close(r)
-    return p.returncode, p.stderr.decode(errors="replace")
+    return checkpassword(home, name, pw)
 
 
 for name in SUPPORTED:

@@ -4,15 +4,14 @@ on stdin is a yescrypt hash that the system's libcrypt verifies, with a
 fresh salt each time; a bad password or an argument is exit 100 with a
 message, and nothing on stdout. postie-users add and passwd get their
 hash from it, and pass its refusal on (its message, its exit code),
-changing nothing."""
-import ctypes, ctypes.util, os, subprocess, sys
+changing nothing. With -c it gives libxcrypt's verdict (crypt_checksalt,
+in this build) on each hash of stdin, one a line, and refuses a bad line
+(too long, empty, a NUL or control character) with its number."""
+import os, subprocess, sys
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from postietest import *
 from poptest import users
-
-lib = ctypes.CDLL(ctypes.util.find_library("crypt") or "libcrypt.so.1")
-lib.crypt.restype = ctypes.c_char_p
-lib.crypt.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
+from syscrypt import checksalt, lib, mkhash
 
 
 def run(args, stdin):
@@ -37,6 +36,45 @@ rc, out, err = run(["x"], b"pw\n")
 check("usage", rc == 100 and out == "" and "usage" in err, "rc=%d %s" % (rc, err))
 rc, out, _ = run([], b"x" * 256 + b"\n")
 check("256-bytes-ok", rc == 0 and out.startswith("$y$"), "rc=%d" % rc)
+
+# -c: one verdict a line, libxcrypt's crypt_checksalt in this build (the
+# default musl build verifies yescrypt and SHA-512 crypt alone; the glibc
+# builds ask the system's libxcrypt, as this test does through ctypes).
+MUSL = static_musl(prog("postie-users-hash"))
+mine = [mkhash(p, "pw") for p in ("$y$", "$6$", "$2b$", "$1$", "$5$")] + ["abJnggxhB/yWI", "$9$abc", "$6$a;b", "x" * 512]
+if MUSL:
+    want = ["ok", "ok"] + ["invalid"] * 7
+else:
+    want = [checksalt(h) for h in mine]
+rc, out, err = run(["-c"], "".join(h + "\n" for h in mine).encode())
+check("c-verdicts", rc == 0 and out.split("\n") == want + [""] and err == "", "rc=%d %r %r want %r" % (rc, out, err, want))
+if not MUSL:
+    check("c-glibc-all-methods", all(v in ("ok", "legacy") for v in want[:5]), repr(want))
+rc, out, err = run(["-c"], (mine[0] + "\n" + mine[1]).encode())
+check("c-last-line-without-newline", rc == 0 and out == "ok\nok\n", "rc=%d %r %s" % (rc, out, err))
+rc, out, err = run(["-c"], b"")
+check("c-empty-input", rc == 0 and out == "" and err == "", "rc=%d %r %s" % (rc, out, err))
+many = (mine[0] + "\n") * 20000
+rc, out, err = run(["-c"], many.encode())
+check("c-20000-lines", rc == 0 and out == "ok\n" * 20000, "rc=%d %d bytes %s" % (rc, len(out), err))
+for name, stdin, line, why in [
+    ("c-too-long", mine[0].encode() + b"\n" + b"$6$" + b"x" * 510 + b"\n", 2, "longer than 512 bytes"),
+    ("c-too-long-no-newline", b"x" * 513, 1, "longer than 512 bytes"),
+    ("c-very-long", b"$y$" + b"y" * 100000 + b"\n", 1, "longer than 512 bytes"),
+    ("c-empty-line", mine[0].encode() + b"\n\n" + mine[0].encode() + b"\n", 2, "empty"),
+    ("c-nul", mine[0].encode() + b"\n$y$a\0b\n", 2, "NUL or control character"),
+    ("c-binary", mine[0].encode() + b"\n" + mine[1].encode() + b"\n" + bytes([1, 2, 27, 31]) + b"abc\n", 3, "NUL or control character"),
+    ("c-del", b"$y$\x7f\n", 1, "NUL or control character"),
+    ("c-crlf", mine[0].encode() + b"\r\n", 1, "NUL or control character"),
+]:
+    rc, out, err = run(["-c"], stdin)
+    check(name, rc == 100 and out == "ok\n" * (line - 1) and ("postie-users-hash: fatal: line %d of stdin: %s" % (line, why)) in err,
+          "rc=%d %r %s" % (rc, out, err))
+longest = "$6$rounds=5000$" + "s" * 16 + "$" + "h" * 480
+rc, out, err = run(["-c"], longest.encode() + b"\n")
+check("c-512-bytes-ok", len(longest) == 512 and rc == 0 and out == "ok\n", "rc=%d %r %s" % (rc, out, err))
+rc, out, err = run(["-c", "x"], b"")
+check("c-usage", rc == 100 and out == "" and "usage" in err, "rc=%d %s" % (rc, err))
 
 # Through postie-users: the hash it stores is postie-users-hash's, and its
 # refusal is passed on with nothing changed.

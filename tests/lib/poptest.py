@@ -65,6 +65,20 @@ def users(home, *args, password=None, check=False):
     return p.returncode, p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")
 
 
+def checkpassword(home, name, password, args=("true",)):
+    """Run postie-checkpassword ARGS with name and password on fd 3, as
+    qmail-popup sends them: (exit code, stderr)."""
+    r, w = os.pipe()
+    os.write(w, name.encode() + b"\0" + password.encode() + b"\0<1.2@x>\0")
+    os.close(w)
+    def child():
+        os.dup2(r, 3) if r != 3 else os.set_inheritable(3, True)
+    p = subprocess.run([prog("postie-checkpassword")] + list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       env=env_for(home), timeout=60, close_fds=False, preexec_fn=child)
+    os.close(r)
+    return p.returncode, p.stderr.decode(errors="replace")
+
+
 def public_tmp(name):
     """A scratch directory every uid can traverse (homes of test users that
     postie-checkpassword runs as). The caller removes it."""
