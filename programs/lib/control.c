@@ -1,6 +1,9 @@
 /* control.c: one setting per file under control/. */
-#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <sys/stat.h>
 #include <skalibs/allreadwrite.h>
 #include <string.h>
@@ -24,27 +27,51 @@ char const *control_strerror (void)
    whose file is not there costs no open(). A program that starts per
    connection (postie-smtpd) reads a dozen settings with documented
    defaults, most of them absent: one listing (open, getdents, close)
-   answers for all of them. */
+   answers for all of them. The directory is read with getdents64 into a
+   small buffer on the stack: opendir would allocate its DIR (with musl,
+   a mapping of its own, unmapped again by closedir: a system call each
+   way, a page fault and a TLB flush). */
 static stralloc listing = STRALLOC_ZERO ;
 static int listed = 0 ;
 
+struct linux_dirent64_s
+{
+  uint64_t d_ino ;
+  int64_t d_off ;
+  unsigned short d_reclen ;
+  unsigned char d_type ;
+  char d_name[] ;
+} ;
+
 int control_list (void)
 {
-  DIR *d = opendir("control") ;
+  char buf[1024] __attribute__((aligned(8))) ;
+  int fd = open("control", O_RDONLY | O_DIRECTORY | O_CLOEXEC) ;
   listed = 0 ;
   listing.len = 0 ;
-  if (!d) return -1 ;
+  if (fd < 0) return -1 ;
   for (;;)
   {
-    struct dirent *e ;
-    errno = 0 ;
-    e = readdir(d) ;
-    if (!e) break ;
-    if (e->d_name[0] == '.' && (!e->d_name[1] || (e->d_name[1] == '.' && !e->d_name[2]))) continue ;
-    if (!stralloc_catb(&listing, e->d_name, strlen(e->d_name) + 1)) { errno = ENOMEM ; break ; }
+    long r = syscall(SYS_getdents64, fd, buf, sizeof buf) ;
+    size_t i = 0 ;
+    if (r < 0) { int e = errno ; fd_close(fd) ; listing.len = 0 ; errno = e ; return -1 ; }
+    if (!r) break ;
+    while (i < (size_t)r)
+    {
+      struct linux_dirent64_s const *e = (struct linux_dirent64_s const *)(buf + i) ;
+      size_t n = strlen(e->d_name) ;
+      i += e->d_reclen ;
+      if (e->d_name[0] == '.' && (!e->d_name[1] || (e->d_name[1] == '.' && !e->d_name[2]))) continue ;
+      if (!stralloc_catb(&listing, e->d_name, n + 1))
+      {
+        fd_close(fd) ;
+        listing.len = 0 ;
+        errno = ENOMEM ;
+        return -1 ;
+      }
+    }
   }
-  if (errno) { int e = errno ; closedir(d) ; listing.len = 0 ; errno = e ; return -1 ; }
-  closedir(d) ;
+  fd_close(fd) ;
   listed = 1 ;
   return 0 ;
 }
@@ -79,13 +106,20 @@ static int readfile (stralloc *sa, char const *name, size_t max)
   if (fstat(fd, &st) < 0) goto err ;
   if ((size_t)st.st_size > max) { badcontents = "file too large" ; errno = ERANGE ; goto err ; }
   sa->len = 0 ;
-  if (!stralloc_ready(sa, (size_t)st.st_size + 1)) goto err ;
+  /* Room for the file as fstat saw it and a little more (to see its end
+     in the next read, or a few bytes it grew by), not 4 KiB per read:
+     a control file is a few bytes, and a block of over 4 KiB is a
+     mapping of its own with musl's malloc (mmap, page faults, then a
+     munmap and its TLB flush when freed). */
+  if (!stralloc_ready(sa, (size_t)st.st_size + 64)) goto err ;
   for (;;)
   {
     ssize_t r ;
+    size_t room ;
     if (sa->len >= max) { badcontents = "file too large" ; errno = ERANGE ; goto err ; }
-    if (!stralloc_readyplus(sa, 4096)) goto err ;
-    r = fd_read(fd, sa->s + sa->len, 4096 < max - sa->len ? 4096 : max - sa->len) ;
+    if (sa->a - sa->len < 64 && !stralloc_readyplus(sa, 4096)) goto err ;
+    room = sa->a - sa->len ;
+    r = fd_read(fd, sa->s + sa->len, room < max - sa->len ? room : max - sa->len) ;
     if (r < 0) goto err ;
     if (!r) break ;
     sa->len += r ;

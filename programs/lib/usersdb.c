@@ -1,5 +1,6 @@
 /* usersdb.c: look a user up in users/users.cdb. */
 #include <errno.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <skalibs/bytestr.h>
 #include <skalibs/cdb.h>
@@ -26,45 +27,105 @@ int usersdb_parse (char const *data, size_t len, usersdb_entry *e)
   return 1 ;
 }
 
-/* Open file and find the lowercased name (into key): on 1, *c is open
-   (the caller frees it) and *d is the record's data. */
-static int lookup_open (char const *file, char const *name, size_t namelen, char *key, cdb *c, cdb_data *d)
+/* The databases stay mapped between lookups: a program that looks up a
+   user per delivery (postie-lspawn, postie-send) would otherwise open,
+   map, unmap and close the file each time, and fault its pages in again
+   (each munmap also flushes the TLB). Each lookup stat()s the path and
+   maps the file again when it is not the one mapped (another device,
+   inode, size, modification or change time): postie-users replaces it
+   by a rename, so the next lookup sees the new database, as before. A
+   database gone or unreadable is an error at once, as before. */
+typedef struct kept_s kept ;
+struct kept_s
 {
+  char const *file ;
+  cdb c ;
+  struct stat st ;
+} ;
+static kept kept_db[2] ;
+
+static int same_file (struct stat const *a, struct stat const *b)
+{
+  return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size
+   && a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec
+   && a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec ;
+}
+
+static cdb const *db_get (char const *file)
+{
+  struct stat st ;
+  kept *k = 0 ;
+  unsigned int i ;
+  for (i = 0 ; i < sizeof(kept_db) / sizeof(kept_db[0]) ; i++)
+    if (kept_db[i].file && !strcmp(kept_db[i].file, file)) { k = kept_db + i ; break ; }
+  if (!k)
+  {
+    for (i = 0 ; i < sizeof(kept_db) / sizeof(kept_db[0]) ; i++)
+      if (!kept_db[i].file) { k = kept_db + i ; break ; }
+    if (!k) { k = kept_db ; cdb_free(&k->c) ; k->c = cdb_zero ; k->file = 0 ; }
+  }
+  if (stat(file, &st) < 0)
+  {
+    int e = errno ;
+    if (k->file) { cdb_free(&k->c) ; k->c = cdb_zero ; k->file = 0 ; }
+    errno = e ;
+    return 0 ;
+  }
+  if (k->file && same_file(&k->st, &st)) return &k->c ;
+  if (k->file) { cdb_free(&k->c) ; k->c = cdb_zero ; k->file = 0 ; }
+  /* Opened after the stat: the file mapped is the one stat()ed or a
+     newer one, whose identity differs from st; then the next lookup maps
+     it again (never the other way round: never a stale file kept). */
+  if (!cdb_init(&k->c, file)) return 0 ;
+  k->file = file ;
+  k->st = st ;
+  return &k->c ;
+}
+
+void usersdb_close (void)
+{
+  unsigned int i ;
+  for (i = 0 ; i < sizeof(kept_db) / sizeof(kept_db[0]) ; i++)
+    if (kept_db[i].file) { cdb_free(&kept_db[i].c) ; kept_db[i].c = cdb_zero ; kept_db[i].file = 0 ; }
+}
+
+/* Find the lowercased name (into key) in file, kept mapped (db_get): on
+   1, *d is the record's data, valid until the next lookup. */
+static int lookup_open (char const *file, char const *name, size_t namelen, char *key, cdb_data *d)
+{
+  cdb const *c ;
   int r ;
   if (!namelen || namelen > USERSDB_NAME_MAX) return 0 ;
   memcpy(key, name, namelen) ;
   case_lowerb(key, namelen) ;
-  if (!cdb_init(c, file)) return -1 ;
+  c = db_get(file) ;
+  if (!c) return -1 ;
   r = cdb_find(c, d, key, namelen) ;
-  if (r <= 0) { cdb_free(c) ; if (r < 0) errno = EINVAL ; return r ; }
-  return 1 ;
+  if (r < 0) errno = EINVAL ;
+  return r ;
 }
 
 int usersdb_lookup (char const *file, char const *name, size_t namelen, stralloc *sa, size_t *datalen)
 {
-  cdb c = CDB_ZERO ;
   cdb_data d ;
   char key[USERSDB_NAME_MAX] ;
-  int r = lookup_open(file, name, namelen, key, &c, &d) ;
+  int r = lookup_open(file, name, namelen, key, &d) ;
   if (r <= 0) return r ;
   sa->len = 0 ;
   if (!stralloc_catb(sa, key, namelen) || !stralloc_0(sa)
-   || !stralloc_catb(sa, d.s, d.len)) { cdb_free(&c) ; return -1 ; }
-  cdb_free(&c) ;
+   || !stralloc_catb(sa, d.s, d.len)) return -1 ;
   *datalen = d.len ;
   return 1 ;
 }
 
 int usersdb_lookupb (char const *file, char const *name, size_t namelen, char *buf, size_t max, size_t *datalen)
 {
-  cdb c = CDB_ZERO ;
   cdb_data d ;
-  int r = lookup_open(file, name, namelen, buf, &c, &d) ;
+  int r = lookup_open(file, name, namelen, buf, &d) ;
   if (r <= 0) return r ;
-  if (namelen + 1 + d.len > max) { cdb_free(&c) ; return (errno = EINVAL, -1) ; }
+  if (namelen + 1 + d.len > max) return (errno = EINVAL, -1) ;
   buf[namelen] = 0 ;
   memcpy(buf + namelen + 1, d.s, d.len) ;
-  cdb_free(&c) ;
   *datalen = d.len ;
   return 1 ;
 }

@@ -43,9 +43,14 @@ extern int usersdb_findb (char const *name, size_t namelen, usersdb_entry *e, ch
    lowercased. On 1 (found), sa holds the lowercased name, a NUL, then the
    record's data, *datalen bytes. Returns 0 not found (or a name no key
    can be: empty or longer than USERSDB_NAME_MAX), -1 error (errno;
-   ENOENT: no such file; EINVAL: not a cdb). */
+   ENOENT: no such file; EINVAL: not a cdb). The file stays mapped until
+   the next lookup finds it replaced or changed (one stat() a lookup:
+   usersdb.c), or until usersdb_close. */
 extern int usersdb_lookup (char const *file, char const *name, size_t namelen, stralloc *sa, size_t *datalen) ;
 extern int usersdb_lookupb (char const *file, char const *name, size_t namelen, char *buf, size_t max, size_t *datalen) ;
+
+/* Unmap the databases usersdb_lookup keeps. */
+extern void usersdb_close (void) ;
 
 /* Parse a record's data (len bytes) into *e (strings point into data,
    except name). Returns 1 if well formed, 0 if not. */

@@ -179,6 +179,10 @@ int main (int argc, char const *const *argv)
   if (!h || !ctequal(h, hash)) die_bad(name, h ? "wrong password" : "unusable hash") ;
   if (!e.uid) die_bad(name, "uid 0 may not log in") ;
   if (!e.gid) die_bad(name, "gid 0 may not log in") ;
+  /* usersdb keeps a database mapped between lookups: the hashes of
+     every user are not to stay mapped past the check (the records used
+     below were copied into rec). */
+  usersdb_close() ;
   wipe() ;
   /* The set-gid group (the right to read the hashes) ends here, saved
      gid included, before the next program runs. */
