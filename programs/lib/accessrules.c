@@ -23,6 +23,7 @@
 #include <skalibs/types.h>
 #include <skalibs/uint16.h>
 #include "accessrules.h"
+#include "cdbfind.h"
 
 typedef int check_func (char const *key, size_t keylen, void const *data, stralloc *env, stralloc *exec) ;
 
@@ -100,7 +101,7 @@ static int check_cdb (char const *key, size_t keylen, void const *data, stralloc
 {
   cdb_data d ;
   uint16_t envlen, execlen ;
-  int r = cdb_find((cdb const *)data, &d, key, keylen) ;
+  int r = cdbfind((cdb const *)data, &d, key, keylen) ;
   if (r < 0) return RULES_ERROR ;
   if (!r) return RULES_NOTFOUND ;
   if (!d.len || d.len > 8197) return (errno = EINVAL, RULES_ERROR) ;

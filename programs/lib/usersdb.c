@@ -5,6 +5,7 @@
 #include <skalibs/bytestr.h>
 #include <skalibs/cdb.h>
 #include <skalibs/types.h>
+#include "cdbfind.h"
 #include "usersdb.h"
 
 int usersdb_parse (char const *data, size_t len, usersdb_entry *e)
@@ -94,15 +95,14 @@ void usersdb_close (void)
 static int lookup_open (char const *file, char const *name, size_t namelen, char *key, cdb_data *d)
 {
   cdb const *c ;
-  int r ;
   if (!namelen || namelen > USERSDB_NAME_MAX) return 0 ;
   memcpy(key, name, namelen) ;
   case_lowerb(key, namelen) ;
   c = db_get(file) ;
   if (!c) return -1 ;
-  r = cdb_find(c, d, key, namelen) ;
-  if (r < 0) errno = EINVAL ;
-  return r ;
+  /* cdbfind: a record whose data runs past the file is a malformed
+     database (EINVAL), never a read past the mapping. */
+  return cdbfind(c, d, key, namelen) ;
 }
 
 int usersdb_lookup (char const *file, char const *name, size_t namelen, stralloc *sa, size_t *datalen)

@@ -26,6 +26,7 @@
 #include <skalibs/stralloc.h>
 #include <skalibs/strerr.h>
 #include "postie.h"
+#include "cdbfind.h"
 #include "local_resolve.h"
 #include "smtpd.h"
 
@@ -72,13 +73,13 @@ int rcpt_hosts (char const *d, size_t len)
   if (havecdb)
   {
     cdb_data data ;
-    int r = cdb_find(&hostscdb, &data, d, len) ;
+    int r = cdbfind(&hostscdb, &data, d, len) ;
     if (r < 0) { strerr_warnwu1x("read control/rcpthosts.cdb: malformed") ; return -1 ; }
     if (r) return 1 ;
     for (size_t i = 1 ; i < len ; i++)
       if (d[i] == '.')
       {
-        r = cdb_find(&hostscdb, &data, d + i, len - i) ;
+        r = cdbfind(&hostscdb, &data, d + i, len - i) ;
         if (r < 0) { strerr_warnwu1x("read control/rcpthosts.cdb: malformed") ; return -1 ; }
         if (r) return 1 ;
       }

@@ -10,8 +10,10 @@ def _hash(k):
     return h
 
 
-def cdb_write(path, items):
-    """items: iterable of (key bytes, data bytes). Atomic replace."""
+def cdb_write(path, items, datalen=None):
+    """items: iterable of (key bytes, data bytes). Atomic replace.
+    datalen: {key: n}, a data length to write in those records' headers
+    instead of the true one (a corrupt database)."""
     tmp = path + ".tmp"
     tables = [[] for _ in range(256)]
     body = bytearray()
@@ -19,7 +21,7 @@ def cdb_write(path, items):
     for k, v in items:
         h = _hash(k)
         tables[h & 255].append((h, pos))
-        rec = struct.pack("<II", len(k), len(v)) + k + v
+        rec = struct.pack("<II", len(k), (datalen or {}).get(k, len(v))) + k + v
         body += rec
         pos += len(rec)
     header = bytearray()
@@ -40,12 +42,13 @@ def cdb_write(path, items):
     os.rename(tmp, path)
 
 
-def users_cdb(home, users):
+def users_cdb(home, users, datalen=None):
     """users: list of (name, hash, uid, gid, home, maildir): writes
-    HOME/users/users.cdb in the format of programs/lib/usersdb.h."""
+    HOME/users/users.cdb in the format of programs/lib/usersdb.h
+    (datalen: as for cdb_write)."""
     os.makedirs(os.path.join(home, "users"), exist_ok=True)
     items = []
     for name, h, uid, gid, uhome, maildir in users:
         data = b"\0".join(str(x).encode() for x in (h, uid, gid, uhome, maildir)) + b"\0"
         items.append((name.lower().encode(), data))
-    cdb_write(os.path.join(home, "users", "users.cdb"), items)
+    cdb_write(os.path.join(home, "users", "users.cdb"), items, datalen)
