@@ -262,7 +262,9 @@ static void lock (void)
 /* Starts postie-users-hash with argv (libxcrypt is linked there alone):
    its stdin is fd in (ours when in < 0), its stdout a pipe whose reading
    end goes to *out. */
-static pid_t spawnhash (char const *const *argv, int in, int *out)
+/* advisory: the run is the hash check, whose failure is only a warning
+   (checkhashes): the child's exec failure is then a warning too. */
+static pid_t spawnhash (char const *const *argv, int in, int *out, int advisory)
 {
   int p[2] ;
   pid_t pid ;
@@ -274,6 +276,7 @@ static pid_t spawnhash (char const *const *argv, int in, int *out)
     if (dup2(p[1], 1) < 0 || (in >= 0 && dup2(in, 0) < 0)) strerr_diefusys(111, "dup2") ;
     close(p[0]) ; close(p[1]) ;
     exec_sibling(argv[0], argv) ;
+    if (advisory) { strerr_warnwusys("exec ", argv[0]) ; _exit(111) ; }
     strerr_diefusys(111, "exec ", argv[0]) ;
   }
   close(p[1]) ;
@@ -298,7 +301,7 @@ static void newhash (char *out)
   char const *argv[2] = { "postie-users-hash", 0 } ;
   size_t len = 0 ;
   int fd, st ;
-  pid_t pid = spawnhash(argv, -1, &fd) ;
+  pid_t pid = spawnhash(argv, -1, &fd, 0) ;
   for (;;)
   {
     ssize_t r = fd_read(fd, out + len, HASH_MAX + 1 - len) ;
@@ -369,14 +372,24 @@ static int nologin (usersline const *u)
    libxcrypt's crypt_checksalt, in this build, of each; then a warning
    for each user whose hash this build cannot verify. The compile goes
    on: one user's hash must not stop everyone's database (doc/users.md);
-   the warning says how to repair it. Dies 111 (nothing changed) when the
-   check cannot be made. */
+   the warning says how to repair it. The check is advice: when it
+   cannot be made (postie-users-hash missing, crashed or answering
+   oddly), one warning says why and the compile goes on without it, so
+   that a broken helper never stops an admin from revoking a user. */
+static void checkhashes_warn (char const *why, char const *why2, char const *why3, int e)
+{
+  if (e) strerr_warnw("unable to check the hash methods: ", why, why2, why3, ": ", strerror(e), "; compiled without the check") ;
+  else strerr_warnw("unable to check the hash methods: ", why, why2, why3, "; compiled without the check") ;
+}
+
 static void checkhashes (void)
 {
   char const *argv[3] = { "postie-users-hash", "-c", 0 } ;
   size_t n = genalloc_len(ent, &ents), i = 0 ;
   ent *e = genalloc_s(ent, &ents) ;
   stralloc in = STRALLOC_ZERO ;
+  char const *why = 0 ;
+  int why_errno = 0 ;
   char buf[4096] ;
   buffer b ;
   int fd, out, st ;
@@ -386,11 +399,16 @@ static void checkhashes (void)
       die_nomem() ;
   if (!in.len) return ;
   fd = memfd_create("postie-users-hashes", MFD_CLOEXEC) ;
-  if (fd < 0) strerr_diefusys(111, "create a memfd for postie-users-hash -c") ;
+  if (fd < 0) { stralloc_free(&in) ; checkhashes_warn("create a memfd for postie-users-hash -c", "", "", errno) ; return ; }
   if (allwrite(fd, in.s, in.len) < in.len || lseek(fd, 0, SEEK_SET) < 0)
-    strerr_diefusys(111, "write the hashes for postie-users-hash -c") ;
+  {
+    int err = errno ;
+    close(fd) ; stralloc_free(&in) ;
+    checkhashes_warn("write the hashes for postie-users-hash -c", "", "", err) ;
+    return ;
+  }
   stralloc_free(&in) ;
-  pid = spawnhash(argv, fd, &out) ;
+  pid = spawnhash(argv, fd, &out, 1) ;
   close(fd) ;
   buffer_init(&b, &buffer_read, out, buf, sizeof buf) ;
   for (i = 0 ;; i++)
@@ -400,24 +418,41 @@ static void checkhashes (void)
     int r ;
     while (i < n && nologin(&e[i].u)) i++ ;
     r = getlnmax(&b, v, sizeof v, &w, '\n') ;
-    if (r < 0 && errno != ERANGE) strerr_diefusys(111, "read from postie-users-hash -c") ;
+    if (r < 0 && errno != ERANGE) { why = "read from postie-users-hash -c" ; why_errno = errno ; break ; }
     if (!r && !w) break ;
-    if (r <= 0 || i >= n) strerr_dief(111, "postie-users-hash -c gave an unexpected answer: nothing changed") ;
+    if (r <= 0 || i >= n) { why = "postie-users-hash -c gave an unexpected answer" ; break ; }
     v[w - 1] = 0 ;
     if (!strcmp(v, "invalid") || !strcmp(v, "disabled")) e[i].unusable = 1 ;
     else if (strcmp(v, "ok") && strcmp(v, "legacy") && strcmp(v, "too-cheap"))
-      strerr_dief(111, "postie-users-hash -c gave an unexpected answer: nothing changed") ;
+    {
+      why = "postie-users-hash -c gave an unexpected answer" ;
+      break ;
+    }
   }
+  /* Closed before the wait: a helper still writing gets EPIPE, never
+     blocks us. */
   close(out) ;
-  st = waithash(pid) ;
-  if (st)
+  if (waitpid(pid, &st, 0) < 0)
+  {
+    if (!why) { why = "wait for postie-users-hash -c" ; why_errno = errno ; }
+  }
+  else if (WIFSIGNALED(st))
+  {
+    if (!why) why = "postie-users-hash -c crashed" ;
+  }
+  else if (WEXITSTATUS(st) && !why)
   {
     char fmt[UINT_FMT] ;
-    fmt[uint_fmt(fmt, st)] = 0 ;
-    strerr_dief(111, "postie-users-hash -c failed (exit ", fmt, "): nothing changed") ;
+    fmt[uint_fmt(fmt, WEXITSTATUS(st))] = 0 ;
+    checkhashes_warn("postie-users-hash -c failed (exit ", fmt, ")", 0) ;
+    return ;
   }
-  while (i < n && nologin(&e[i].u)) i++ ;
-  if (i < n) strerr_dief(111, "postie-users-hash -c gave too few answers: nothing changed") ;
+  if (!why)
+  {
+    while (i < n && nologin(&e[i].u)) i++ ;
+    if (i < n) why = "postie-users-hash -c gave too few answers" ;
+  }
+  if (why) { checkhashes_warn(why, "", "", why_errno) ; return ; }
 
   for (i = 0 ; i < n ; i++)
     if (e[i].unusable)
