@@ -187,10 +187,16 @@ void result (int k, unsigned int slot, char const *const *lines, unsigned int nl
     char const *line = result_line(lines, nlines, i) ;
     char const *addr = info_str(a, r->addr) ;
     char kind = outcome(line, dbl) ;
+    int done = 0 ;
     r->pass = 2 ;
-    if (kind == 'K' && info_mark(a, r, 'D')) marked = 1 ;
+    if (kind == 'K' && info_mark(a, r, 'D')) marked = done = 1 ;
     if ((kind == 'D' || (kind == 'Z' && expired)) && failed > 0 && info_mark(a, r, 'F')) marked = 1 ;
-    if (kind == 'K') LOG("delivery ", a->idstr, " ", kl, slotname, ": <", addr, ">: success: ", line + 1) ;
+    /* "success" only once the D is written (doc/queue.md, "A
+       recipient's result"): a success whose mark failed stays pending
+       and is delivered again at the next retry, and its line says so. */
+    if (kind == 'K')
+      LOG("delivery ", a->idstr, " ", kl, slotname, ": <", addr,
+        done ? ">: success: " : ">: success, unmarked, delivered again at the next retry: ", line + 1) ;
     else if (line[0] == 'D')
     {
       LOG("delivery ", a->idstr, " ", kl, slotname, ": <", addr, ">: failure: ", line + 1) ;
