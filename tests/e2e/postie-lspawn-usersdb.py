@@ -10,7 +10,7 @@ a database gone is a temporary failure (Z) at once, as before."""
 import os, shutil, subprocess, sys
 sys.path.insert(0, os.path.join(os.environ["POSTIE_TOP"], "tests", "lib"))
 from postietest import *
-from localtest import UID, GID, open_path, spawner_instance
+from localtest import UID, GID, spawner_instance, lspawn_deliver, lspawn_standin
 from cdbwrite import users_cdb
 
 if not shutil.which("strace"):
@@ -18,20 +18,9 @@ if not shutil.which("strace"):
     done()
 
 base, inst, home = spawner_instance("lspawn-usersdb")
-bindir = os.path.join(base, "bin")
-os.makedirs(bindir, exist_ok=True)
-with open(os.path.join(bindir, "postie-local"), "w") as f:
-    f.write("#!/bin/sh\necho delivered\n")
-os.chmod(os.path.join(bindir, "postie-local"), 0o755)
-open_path(bindir)
-open_path(inst)
+bindir = lspawn_standin(base, inst)
 trace = os.path.join(base, "strace.out")
 dbfile = os.path.join(inst, "users", "users.cdb")
-
-
-def req(user):
-    p = b"".join(x + b"\0" for x in (b"1", b"queue/mess/0/100", user, user, b"", b"example.org", b"a@example.com"))
-    return str(len(p)).encode() + b":" + p + b","
 
 
 env = env_for(inst)
@@ -42,17 +31,7 @@ p = subprocess.Popen(["strace", "-qq", "-e", "trace=open,openat,stat,newfstatat,
 
 
 def deliver(user):
-    """One request; its report's results (after the id)."""
-    p.stdin.write(req(user))
-    p.stdin.flush()
-    n = b""
-    while not n.endswith(b":"):
-        c = p.stdout.read(1)
-        if not c:
-            return b"EOF"
-        n += c
-    frame = p.stdout.read(int(n[:-1]) + 1)[:-1]
-    return frame.split(b"\0", 1)[1] if b"\0" in frame else frame
+    return lspawn_deliver(p, user)
 
 
 sizes = {os.path.getsize(dbfile)}

@@ -92,3 +92,38 @@ def maildir_files(md, sub="new"):
 def read(p):
     with open(p, "rb") as f:
         return f.read()
+
+
+def lspawn_request(user):
+    """One postie-lspawn request (netstring) for queue/mess/0/100 to user."""
+    p = b"".join(x + b"\0" for x in (b"1", b"queue/mess/0/100", user, user, b"", b"example.org", b"a@example.com"))
+    return str(len(p)).encode() + b":" + p + b","
+
+
+def lspawn_deliver(proc, user):
+    """One request to the postie-lspawn proc; its report's results
+    (after the id), or b"EOF"."""
+    proc.stdin.write(lspawn_request(user))
+    proc.stdin.flush()
+    n = b""
+    while not n.endswith(b":"):
+        c = proc.stdout.read(1)
+        if not c:
+            return b"EOF"
+        n += c
+    frame = proc.stdout.read(int(n[:-1]) + 1)[:-1]
+    return frame.split(b"\0", 1)[1] if b"\0" in frame else frame
+
+
+def lspawn_standin(base, inst):
+    """BASE/bin with a postie-local that only says "delivered", for a
+    postie-lspawn run with it first on PATH; inst opened to its users.
+    Returns the bin directory."""
+    bindir = os.path.join(base, "bin")
+    os.makedirs(bindir, exist_ok=True)
+    with open(os.path.join(bindir, "postie-local"), "w") as f:
+        f.write("#!/bin/sh\necho delivered\n")
+    os.chmod(os.path.join(bindir, "postie-local"), 0o755)
+    open_path(bindir)
+    open_path(inst)
+    return bindir
