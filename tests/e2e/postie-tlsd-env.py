@@ -18,25 +18,12 @@ import os, socket, ssl, subprocess, sys
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from postietest import *
 from tlstest import make_cert, client_context
+from rawenv import RawEnv, showenv_script, entries, values
 
 home = tmpdir("tlsd-env")
 ca = make_cert(home)
 nocert = tmpdir("tlsd-env-nocert")
-show = os.path.join(home, "showenv")
-with open(show, "w") as f:
-    f.write("#!/bin/sh\nexec cat /proc/$$/environ\n")
-os.chmod(show, 0o755)
-
-
-class RawEnv(dict):
-    """An environment given as a list of (name, value) pairs, duplicates
-    kept: subprocess builds the block from items()."""
-    def __init__(self, pairs):
-        super().__init__(pairs)
-        self.pairs = pairs
-
-    def items(self):
-        return list(self.pairs)
+show = showenv_script(home)
 
 
 STALE = [("SSLCTLFD", "77"), ("SSLREADFD", "78"), ("SSL_PROTOCOL", "TLSv9"), ("SSLWRITEFD", "79"),
@@ -48,7 +35,7 @@ def run(instance, opts, implicit):
     """postie-tlsd opts showenv on a socket pair: the block the program
     printed (its entries), postie-tlsd's exit code and stderr."""
     ours, theirs = socket.socketpair()
-    pairs = [("POSTIE_HOME", instance), ("PATH", os.environ.get("PATH", "/usr/bin:/bin"))] + STALE
+    pairs = [(k, v) for k, v in env_for(instance).items() if not k.startswith("SSL")] + STALE
     p = subprocess.Popen([prog("postie-tlsd")] + opts + [show], stdin=theirs, stdout=theirs, stderr=subprocess.PIPE,
                          env=RawEnv(pairs))
     theirs.close()
@@ -69,11 +56,7 @@ def run(instance, opts, implicit):
     except subprocess.TimeoutExpired:
         p.kill()
         err = p.communicate()[1]
-    return [e.decode() for e in got.split(b"\0") if e], p.returncode, err.decode(errors="replace")
-
-
-def values(block, name):
-    return [e[len(name) + 1:] for e in block if e.startswith(name + "=")]
+    return entries(got), p.returncode, err.decode(errors="replace")
 
 
 def stale(block):
