@@ -17,7 +17,7 @@ postie-tlsd runs on one end of a socket pair; the test is the client
 import os, socket, ssl, subprocess, sys
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from postietest import *
-from tlstest import make_cert, client_context
+from tlstest import make_cert, client_context, read_until_closed
 from rawenv import RawEnv, showenv_script, entries, values
 
 home = tmpdir("tlsd-env")
@@ -39,17 +39,11 @@ def run(instance, opts, implicit):
     p = subprocess.Popen([prog("postie-tlsd")] + opts + [show], stdin=theirs, stdout=theirs, stderr=subprocess.PIPE,
                          env=RawEnv(pairs))
     theirs.close()
-    got = b""
     try:
         s = client_context(ca).wrap_socket(ours, server_hostname="mx.test.example") if implicit else ours
-        s.settimeout(20)
-        while True:
-            d = s.recv(65536)
-            if not d:
-                break
-            got += d
+        got = read_until_closed(s, 20)[0]
     except (OSError, ssl.SSLError) as e:
-        got += b"\0<" + str(e).encode() + b">"
+        got = b"<" + str(e).encode() + b">"
     ours.close()
     try:
         err = p.communicate(timeout=20)[1]
