@@ -165,7 +165,7 @@ $(foreach p,$(PROGS),$(eval $(if $(wildcard programs/$(p)/$(p).sh),$(call script
 $(BUILD)/conf-homedir: FORCE
 	@mkdir -p $(@D)
 	@echo '$(HOMEDIR)' | cmp -s - $@ 2>/dev/null || echo '$(HOMEDIR)' >$@
-$(foreach l,$(LIBCS),$(foreach k,$(space) $(LIBKEYS),$(BUILD)/$(l)/obj$(k)/lib/postie_home.o)) $(BUILD)/test/queue_format: $(BUILD)/conf-homedir
+$(foreach l,$(LIBCS),$(BUILD)/$(l)/obj/lib/postie_home.o $(foreach k,$(LIBKEYS),$(BUILD)/$(l)/obj$(k)/lib/postie_home.o)) $(BUILD)/test/queue_format: $(BUILD)/conf-homedir
 $(foreach p,$(PROGS),$(if $(wildcard programs/$(p)/$(p).sh),$(eval $(BUILD)/bin/$(p): $(BUILD)/conf-homedir)))
 .PHONY: FORCE
 FORCE:

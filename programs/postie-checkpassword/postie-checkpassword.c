@@ -34,15 +34,18 @@
 #include <skalibs/setgroups.h>
 #include <skalibs/strerr.h>
 #include "postie.h"
+#include "envmod.h"
 #include "usersdb.h"
 #include "userspw.h"
+
+extern char **environ ;
 
 #define USAGE "postie-checkpassword [ -a ] prog..."
 #define INPUT_MAX 512
 
 /* No allocation anywhere (the databases' records go into fixed buffers,
-   the environment is set by mexec): musl's malloc stays out of this
-   program's text (doc/design.md, "Size"). */
+   prog's environment is built on the stack by envmod): musl's malloc
+   stays out of this program's text (doc/design.md, "Size"). */
 static char up[INPUT_MAX + 1] ;
 static struct crypt_data cd ;
 static char rec[USERSDB_RECORD_MAX] ;
@@ -67,6 +70,20 @@ static size_t addvar (size_t m, char const *var, char const *value)
 }
 
 static void die_usage (void) { wipe() ; strerr_dieusage(2, USAGE) ; }
+
+/* Execs prog (through PATH) with our environment, every USER, HOME,
+   SHELL and MAILDIR in it (a duplicate included) replaced by modifs'. */
+static void execprog (char const *const *argv, size_t m)
+{
+  size_t vmax = envmod_size((char const *const *)environ, modifs, m) ;
+  if (!vmax) strerr_dief(111, "the environment holds more than " ENVMOD_MAXS " variables") ;
+  {
+    char const *v[vmax] ;
+    if (envmod(v, vmax, (char const *const *)environ, modifs, m) < 0) strerr_diefusys(111, "set the environment") ;
+    exec_ae(argv[0], argv, v) ;
+  }
+  strerr_diefusys(111, "exec ", argv[0]) ;
+}
 static void die_temp (char const *what) { wipe() ; strerr_diefusys(111, what) ; }
 
 /* The name as it may appear in a log line: printable ASCII, at most 64
@@ -208,6 +225,5 @@ int main (int argc, char const *const *argv)
   }
   if (chdir(e.home) < 0) die_temp("chdir to the home directory") ;
  exec:
-  mexec_m(argv, modifs, m) ;
-  strerr_diefusys(111, "exec ", argv[0]) ;
+  execprog(argv, m) ;
 }

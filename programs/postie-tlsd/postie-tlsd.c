@@ -37,11 +37,11 @@
 #include <skalibs/bytestr.h>
 #include <skalibs/djbunix.h>
 #include <skalibs/setgroups.h>
-#include <skalibs/env.h>
 #include <skalibs/sgetopt.h>
 #include <skalibs/strerr.h>
 #include <skalibs/tai.h>
 #include "postie.h"
+#include "envmod.h"
 #include "exec_sibling.h"
 #include "tlsd.h"
 
@@ -128,29 +128,41 @@ static void droppriv (void)
   if (setuid(dropuid) < 0) strerr_diefu(111, "setuid to TLS_UID") ;
 }
 
+/* The variables of the UCSPI-TLS protocol, unset where postie-tlsd does
+   not set them: a stale SSL_PROTOCOL would tell the program that TLS is
+   active, a stale SSLCTLFD offer it descriptors that are not ours. */
+#define UNSET_BLOCK "SSL_PROTOCOL\0SSL_CIPHER\0"
+#define UNSET_FDS "SSLCTLFD\0SSLREADFD\0SSLWRITEFD\0"
+
+static void die_toomany (void)
+{
+  strerr_dief(111, "the environment holds more than " ENVMOD_MAXS " variables") ;
+}
+
 /* Execs prog (as exec_sibling finds it) with our environment changed
-   by modifs, an environment block of n bytes ("VAR=value\0" sets,
-   "VAR\0" unsets), built on the stack: setenv and unsetenv would
-   malloc, and the allocator alone is 8 KiB of text and the heap's first
-   pages (page faults). */
+   by modifs, n bytes ("VAR=value\0" sets, "VAR\0" unsets, every entry
+   of that name, a duplicate included: envmod), built on the stack:
+   setenv and unsetenv would malloc, and the allocator alone is 8 KiB
+   of text and the heap's first pages (page faults). */
 static void execwith (char const *const *argv, char const *modifs, size_t n)
 {
-  size_t envlen = env_len((char const *const *)environ) ;
-  size_t vmax = envlen + byte_count(modifs, n, 0) + 1 ;
-  char const *v[vmax] ;
-  if (!env_merge(v, vmax, (char const *const *)environ, envlen, modifs, n))
-    strerr_diefu(111, "set the environment") ;
-  environ = (char **)v ;
-  exec_sibling(argv[0], argv) ;
+  size_t vmax = envmod_size((char const *const *)environ, modifs, n) ;
+  if (!vmax) die_toomany() ;
+  {
+    char const *v[vmax] ;
+    if (envmod(v, vmax, (char const *const *)environ, modifs, n) < 0)
+      strerr_diefu(111, "set the environment") ;
+    environ = (char **)v ;
+    exec_sibling(argv[0], argv) ;
+  }
   strerr_dieexec(111, argv[0]) ;
 }
 
-/* Stale values from the environment would tell the program that TLS is
-   active, or offer it descriptors that are not ours. */
+/* TLS not available (-r): the program runs without any of them. */
 static void execwithout (char const *const *argv)
 {
-  static char const unset[] = "SSL_PROTOCOL\0SSL_CIPHER\0SSLCTLFD\0SSLREADFD\0SSLWRITEFD" ;
-  execwith(argv, unset, sizeof unset) ;
+  static char const unset[] = UNSET_BLOCK UNSET_FDS ;
+  execwith(argv, unset, sizeof unset - 1) ;
 }
 
 static int waitchild (pid_t pid)
@@ -161,8 +173,10 @@ static int waitchild (pid_t pid)
 }
 
 /* Applies an environment block ("VAR=value\0", "VAR\0" unsets, then
-   one more "\0") and execs prog. */
-static void execprog (char const *const *argv, char const *env, size_t n)
+   one more "\0"; env has room for UNSET_FDS after its n bytes) and
+   execs prog: SSLCTLFD, SSLREADFD and SSLWRITEFD are unset, prog holds
+   no such descriptors. */
+static void execprog (char const *const *argv, char *env, size_t n)
 {
   size_t m = 0 ;
   while (m < n && env[m])
@@ -171,7 +185,8 @@ static void execprog (char const *const *argv, char const *env, size_t n)
     if (!z) break ;  /* a last variable cut short is left out */
     m = z - env + 1 ;
   }
-  execwith(argv, env, m) ;
+  memcpy(env + m, UNSET_FDS, sizeof UNSET_FDS - 1) ;
+  execwith(argv, env, m + sizeof UNSET_FDS - 1) ;
 }
 
 /* "NAME=fd\0" at s; returns its length. */
@@ -234,7 +249,7 @@ static int implicit (char const *const *argv)
 {
   int toapp[2], fromapp[2], notif[2] ;
   char const *why, *file ;
-  char env[TLS_ENVMAX] ;
+  char env[TLS_ENVMAX + sizeof UNSET_FDS] ;
   size_t n ;
   pid_t pid ;
   if (pipe(toapp) < 0 || pipe(fromapp) < 0 || pipe(notif) < 0) strerr_diefu(111, "create pipes") ;
@@ -247,11 +262,11 @@ static int implicit (char const *const *argv)
     if (fd_move(0, toapp[0]) < 0 || fd_move(1, fromapp[1]) < 0) strerr_diefu(111, "move descriptors") ;
     for (;;)
     {
-      ssize_t r = fd_read(notif[0], env + got, sizeof env - got) ;
+      ssize_t r = fd_read(notif[0], env + got, TLS_ENVMAX - got) ;
       if (r < 0) strerr_diefu(111, "read the handshake's result") ;
       if (!r) break ;
       got += r ;
-      if (got == sizeof env) break ;
+      if (got == TLS_ENVMAX) break ;
     }
     if (!got) _exit(0) ;  /* no handshake: postie-tlsd said why */
     fd_close(notif[0]) ;
@@ -318,20 +333,27 @@ static pid_t start_program (char const *const *argv, int *toapp, int *fromapp, i
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ctl) < 0) strerr_diefu(111, "create the control socket") ;
   if (fcntl(toapp[0], F_SETFD, 0) < 0 || fcntl(fromapp[1], F_SETFD, 0) < 0 || fcntl(ctl[0], F_SETFD, 0) < 0)
     strerr_diefu(111, "set the program's descriptors") ;
-  /* The program's environment: ours and the three descriptors, built on
-     the stack (setenv would malloc, and the heap's first pages are page
-     faults on every connection). The key and certificate descriptors
-     are close-on-exec (O_CLOEXEC): the program never holds them. */
+  /* The program's environment: ours, without a stale SSL_PROTOCOL or
+     SSL_CIPHER, and the three descriptors, built on the stack (setenv
+     would malloc, and the heap's first pages are page faults on every
+     connection). The key and certificate descriptors are close-on-exec
+     (O_CLOEXEC): the program never holds them. */
   {
-    size_t envlen = env_len((char const *const *)environ) ;
-    char const *v[envlen + 4] ;
-    char modifs[3 * (sizeof "SSLWRITEFD=" + UINT_FMT)] ;
-    size_t m = fdvar(modifs, "SSLCTLFD", ctl[0]) ;
+    char modifs[sizeof UNSET_BLOCK + 3 * (sizeof "SSLWRITEFD=" + UINT_FMT)] ;
+    size_t m = sizeof UNSET_BLOCK - 1 ;
+    size_t vmax ;
+    memcpy(modifs, UNSET_BLOCK, m) ;
+    m += fdvar(modifs + m, "SSLCTLFD", ctl[0]) ;
     m += fdvar(modifs + m, "SSLREADFD", toapp[0]) ;
     m += fdvar(modifs + m, "SSLWRITEFD", fromapp[1]) ;
-    if (!env_merge(v, envlen + 4, (char const *const *)environ, envlen, modifs, m))
-      strerr_diefu(111, "set the environment") ;
-    pid = spawnprog(argv, v) ;
+    vmax = envmod_size((char const *const *)environ, modifs, m) ;
+    if (!vmax) die_toomany() ;
+    {
+      char const *v[vmax] ;
+      if (envmod(v, vmax, (char const *const *)environ, modifs, m) < 0)
+        strerr_diefu(111, "set the environment") ;
+      pid = spawnprog(argv, v) ;
+    }
   }
   signal(SIGPIPE, SIG_IGN) ;
   fd_close(toapp[0]) ; fd_close(fromapp[1]) ; fd_close(ctl[0]) ;

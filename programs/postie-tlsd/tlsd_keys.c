@@ -78,48 +78,54 @@ static int iskey (char const *name)
 }
 
 /* Decodes the PEM objects of buf: certificates into the chain when k is
-   given as a chain reader (wantkey 0), the one private key otherwise. */
-static int decode (tlsd_keys *k, size_t off, size_t n, int wantkey, char const **why)
+   given as a chain reader (wantkey 0), the one private key otherwise.
+   Every other object (the key in a combined file, EC PARAMETERS...) is
+   skipped: only the object that began as a certificate becomes an entry,
+   and at most TLSD_CHAINMAX of them. */
+static int decodewith (br_pem_decoder_context *pc, tlsd_keys *k, size_t off, size_t n, int wantkey, char const **why)
 {
-  br_pem_decoder_context pc ;
   unsigned char *text = area + off ;
   size_t pos = 0, start = 0 ;
-  int inobj = 0, found = 0 ;
-  br_pem_decoder_init(&pc) ;
+  int inobj = 0, incert = 0, found = 0 ;
+  br_pem_decoder_init(pc) ;
   text[n++] = '\n' ;  /* a last line without its newline */
   overflow = 0 ;
   out = off ;  /* in place */
   while (pos < n)
   {
-    pos += br_pem_decoder_push(&pc, text + pos, n - pos) ;
-    switch (br_pem_decoder_event(&pc))
+    pos += br_pem_decoder_push(pc, text + pos, n - pos) ;
+    switch (br_pem_decoder_event(pc))
     {
       case BR_PEM_BEGIN_OBJ :
       {
-        char const *name = br_pem_decoder_name(&pc) ;
+        char const *name = br_pem_decoder_name(pc) ;
         inobj = 1 ;
+        incert = 0 ;
+        start = derlen ;
         if (!wantkey && iscert(name))
         {
-          if (k->chainlen >= TLSD_CHAINMAX) { errno = 0 ; *why = "too many certificates in the chain" ; return 0 ; }
-          start = derlen ;
-          br_pem_decoder_setdest(&pc, &todest, &derlen) ;
+          incert = 1 ;
+          br_pem_decoder_setdest(pc, &todest, &derlen) ;
         }
         else if (wantkey && iskey(name))
         {
           if (found) { errno = 0 ; *why = "more than one private key" ; return 0 ; }
           keylen = 0 ;
           out = keyoff ;
-          br_pem_decoder_setdest(&pc, &todest, &keylen) ;
+          br_pem_decoder_setdest(pc, &todest, &keylen) ;
         }
-        else br_pem_decoder_setdest(&pc, 0, 0) ;
+        else br_pem_decoder_setdest(pc, 0, 0) ;
         break ;
       }
       case BR_PEM_END_OBJ :
         if (!inobj) break ;
         inobj = 0 ;
         if (overflow) { errno = 0 ; *why = "object too large" ; return 0 ; }
-        if (!wantkey && derlen > start)
+        if (incert)
         {
+          incert = 0 ;
+          if (derlen == start) break ;  /* an empty object */
+          if (k->chainlen >= TLSD_CHAINMAX) { errno = 0 ; *why = "too many certificates in the chain" ; return 0 ; }
           k->chain[k->chainlen].data = area + start ;
           k->chain[k->chainlen].data_len = derlen - start ;
           k->chainlen++ ;
@@ -135,6 +141,16 @@ static int decode (tlsd_keys *k, size_t off, size_t n, int wantkey, char const *
   if (inobj) { errno = 0 ; *why = "truncated PEM object" ; return 0 ; }
   if (!found) { errno = 0 ; *why = wantkey ? "no private key in the file" : "no certificate in the file" ; return 0 ; }
   return 1 ;
+}
+
+/* The decoder's context keeps the last bytes it decoded (up to 255 of
+   the key's DER): zeroed whatever the outcome. */
+static int decode (tlsd_keys *k, size_t off, size_t n, int wantkey, char const **why)
+{
+  br_pem_decoder_context pc ;
+  int r = decodewith(&pc, k, off, n, wantkey, why) ;
+  byte_zzero((char *)&pc, sizeof pc) ;
+  return r ;
 }
 
 int tlsd_keys_open (int *certfd, int *keyfd, char const *certfile, char const *keyfile, char const **why, char const **file)
@@ -161,9 +177,11 @@ int tlsd_keys_load (tlsd_keys *k, int certfd, int keyfd, char const **why)
   int err ;
   k->chainlen = 0 ;
   derlen = 0 ;
+  /* A failure here leaves the text read so far, which may hold a key
+     (a combined file): wiped; chainlen 0 says the chain failed. */
   n = readpem(certfd, 0, why) ;
-  if (n < 0) { fd_close(keyfd) ; return 0 ; }
-  if (!decode(k, 0, n, 0, why)) { fd_close(keyfd) ; return 0 ; }
+  if (n < 0) { fd_close(keyfd) ; tlsd_keys_wipe(k) ; return 0 ; }
+  if (!decode(k, 0, n, 0, why)) { fd_close(keyfd) ; tlsd_keys_wipe(k) ; k->chainlen = 0 ; return 0 ; }
   keyoff = derlen ;
   n = readpem(keyfd, keyoff, why) ;
   if (n < 0) { tlsd_keys_wipe(k) ; return 0 ; }  /* a key read in part */

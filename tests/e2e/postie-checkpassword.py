@@ -1,11 +1,14 @@
 #!/usr/bin/python3
 """postie-checkpassword: good, bad and unknown logins, the uid drop and the
-environment, misuse exits, temporary errors, and timing of an unknown user
-against a wrong password (loose: the dummy hash must make them comparable)."""
+environment (each of USER, HOME, SHELL, MAILDIR once, when the caller's
+environment holds them twice), misuse exits, temporary errors, and timing
+of an unknown user against a wrong password (loose: the dummy hash must
+make them comparable)."""
 import atexit, os, shutil, subprocess, sys, time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from postietest import *
 from poptest import users, public_tmp
+from rawenv import RawEnv, showenv_script, entries, values
 
 home = tmpdir("checkpassword")
 os.makedirs(os.path.join(home, "users"), exist_ok=True)
@@ -90,6 +93,30 @@ rc, out, err = run(b"mallory\0x\0")
 check("log-line", "login failed for mallory" in err and "unknown user" in err, err)
 rc, out, err = run(b"al\x01ce\nx\0x\0")
 check("log-line-sanitized", "al?ce?x" in err and "\n" not in err.strip(), repr(err))
+
+# The environment prog gets, when the caller's holds USER, HOME, SHELL
+# and MAILDIR twice each (nothing makes an environment's names unique):
+# each once, the database's value; the duplicate after the first (what a
+# first-match replacement leaves, and a reader of the last would take),
+# or before; others (HOMEDIR, USERNAME: HOME and USER begin them) unchanged.
+show = showenv_script(pub)
+base = [(k, v) for k, v in env_for(home).items() if k not in ("HOME", "USER", "SHELL", "MAILDIR", "HOMEDIR", "USERNAME")]
+dups = {"after": base + [("HOME", "/evil"), ("USER", "mallory"), ("SHELL", "/bin/evil"), ("MAILDIR", "/evil/md"),
+                         ("HOMEDIR", "/keep"), ("USERNAME", "keep"),
+                         ("HOME", "/evil2"), ("USER", "mallory2"), ("SHELL", "/bin/evil2"), ("MAILDIR", "/evil2/md")],
+        "before": base + [("HOME", "/evil"), ("HOME", "/evil2"), ("USER", "x"), ("USER", "y"),
+                          ("HOMEDIR", "/keep"), ("USERNAME", "keep")]}
+want = {"HOME": [uhome], "USER": ["bob"], "SHELL": ["/bin/sh"], "MAILDIR": ["/var/mail/bob/"]}
+for mode, argv in (("login", [show]), ("authonly", ["-a", show])):
+    for name, pairs in dups.items():
+        rc, out, err = run(b"bob\0bob's pw\0", argv=argv, env=RawEnv(pairs))
+        block = entries(out.encode())
+        got = {k: values(block, k) for k in want}
+        check("%s-dup-%s-each-once" % (mode, name), rc == 0 and got == want, (rc, got, err, block))
+        check("%s-dup-%s-others-kept" % (mode, name), rc == 0 and values(block, "HOMEDIR") == ["/keep"]
+              and values(block, "USERNAME") == ["keep"] and values(block, "POSTIE_HOME") == [home], block)
+        check("%s-dup-%s-no-stale-value" % (mode, name),
+              rc == 0 and block and not [e for e in block if "evil" in e or "mallory" in e or e in ("USER=x", "USER=y")], block)
 
 # Misuse: exit 2.
 rc, out, err = run(b"alice\0correct horse\0", argv=[])
