@@ -20,6 +20,14 @@ if [ -x "$tmp/fsyncbench" ] ; then
   [ ! -e "$tmp/d" ] ; check $? "fsyncbench removes its directory" "$(ls -R "$tmp/d" 2>&1 | head -5)"
   "$tmp/fsyncbench" >/dev/null 2>&1 ; [ $? = 100 ] ; check $? "fsyncbench: usage exits 100" ""
 fi
+out=$(musl-gcc -static -O2 -Wall -Wextra -Wshadow -Wformat=2 -Werror -o "$tmp/procbench" "$top/tests/bench/procbench.c" 2>&1)
+check $? "procbench compiles without warnings (static, musl)" "$out"
+if [ -x "$tmp/procbench" ] ; then
+  out=$("$tmp/procbench" 0.05 50 2>&1)
+  printf '%s\n' "$out" | awk 'NF == 7 && $1 == "spawn" && $2 > 0 && $2 <= 50 && $6 > 0 { ok = 1 } END { exit !ok }'
+  check $? "procbench: one line, spawns counted, child CPU measured" "$out"
+  "$tmp/procbench" 1 2 3 >/dev/null 2>&1 ; [ $? = 100 ] ; check $? "procbench: usage exits 100" ""
+fi
 out=$(cc -O2 -Wall -Wextra -Werror -shared -fPIC -o "$tmp/shim.so" "$top/tests/bench/backlog_shim.c" -ldl 2>&1)
 check $? "backlog_shim compiles without warnings" "$out"
 
@@ -31,6 +39,7 @@ import bench
 R = bench.RESULTS
 def add(**k): R.append(k)
 add(scenario="disk", when="start", test="enqueue", ops=100, ops_s=1000.0, p50_us=800.0, p99_us=9000.0, max_us=12000.0)
+add(scenario="proc", when="start", spawns=100, spawns_s=2000.0, wall_us=500.0, child_cpu_us=431.5, parent_cpu_us=60.0)
 for srv, mps, cpu in (("postfix", 300.0, 3.0), ("opensmtpd", 200.0, 5.0), ("postie", 150.0, 6.0)):
     for sess in bench.SESSIONS:
         add(scenario="smtp", server=srv, sessions=sess, ok=True, e2e_mps=mps, accept_mps=mps * 1.2,
@@ -69,7 +78,7 @@ for scen in ("smtp", "latency", "deep-fill", "deep", "pop3", "session", "tls", "
 t = bench.report(["a", "b"], {"cpu": "test"}, "now", 10)
 for want in ("## Scenario 1", "## Scenario 2", "## Scenario 3", "## Scenario 4", "## Scenario 5",
              "## Scenario 6", "| 10 | postfix | 1 | 300 |", "0.50", "deep/empty >= 0.90: met (0.95)",
-             "| postie-setup | (sh script", "| enqueue | 1000 | - |", "| postie | failed: did not start |", "(1 failed)",
+             "| postie-setup | (sh script", "| enqueue | 1000 | - |", "| start | 2000 | 500 | 432 | 60 | 492 |", "| postie | failed: did not start |", "(1 failed)",
              "## Scenario 8", "| postfix-tls | 1 | 100 | 100-100 |", "| postie | 2 | 50 |",
              "| postie-base | 1 | 40 | 40-40 |", "| postie-base | 1 | 250 | 375 | 250 | 0.80 | 0.80 |",
              "| postfix-tls | 1 | 2000 | 3000 | 2000 | 0.10 | 0.10 |",

@@ -1682,6 +1682,13 @@ def scenario_disk(when):
         if len(f) == 7:
             record({"scenario": "disk", "when": when, "test": f[0], "ops": int(f[1]), "ops_s": float(f[3]),
                     "p50_us": float(f[4]), "p99_us": float(f[5]), "max_us": float(f[6])})
+    log("processes (%s): posix_spawn + exec + exit + wait of a static musl program, %g s" % (when, FSYNC_SECS))
+    r = sh([os.path.join(SCRATCH, "tools", "procbench"), str(FSYNC_SECS)])
+    for line in r.stdout.splitlines():
+        f = line.split()
+        if len(f) == 7 and f[0] == "spawn":
+            record({"scenario": "proc", "when": when, "spawns": int(f[1]), "spawns_s": float(f[3]),
+                    "wall_us": float(f[4]), "child_cpu_us": float(f[5]), "parent_cpu_us": float(f[6])})
 
 
 # ---------------------------------------------------------------- report
@@ -1762,6 +1769,22 @@ def report(versions, mach, started_at, elapsed):
         w("")
         w("enqueue = create, write 4 KiB, fsync, rename into another directory, fsync both "
           "directories: what one Maildir delivery or one queue insertion costs at least.")
+        w("")
+    proc = by("proc")
+    if proc:
+        w("## The price of a process, at the start and at the end of the run")
+        w("")
+        w("| when | spawns/s | wall µs | child CPU µs | parent CPU µs | CPU µs in all |")
+        w("|---|---|---|---|---|---|")
+        for when in ("start", "end"):
+            for r in [r for r in proc if r.get("when") == when]:
+                w("| %s | %s | %s | %s | %s | %s |" % (when, fmt(r["spawns_s"]), fmt(r["wall_us"]), fmt(r["child_cpu_us"]),
+                                                     fmt(r["parent_cpu_us"]), fmt(r["child_cpu_us"] + r["parent_cpu_us"])))
+        w("")
+        w("A process = posix_spawn, exec, start-up and exit of a static musl program that returns "
+          "at once, and the wait for it: the least each of the processes a message needs costs on "
+          "this machine (postie runs three per message in scenarios 1 and 2, four with STARTTLS; "
+          "doc/bench.md).")
         w("")
     smtp = by("smtp")
     names = [s for s in PEERS if s not in ("dovecot", "none")] + (["postie-base"] if by("smtp", server="postie-base") or by("latency", server="postie-base") else []) + ["postie"]

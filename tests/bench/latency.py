@@ -9,9 +9,9 @@ smtp-source -s 10 for N_SOURCE messages (0: skip). BUILD is build/ by
 default; POSTIE_TESTTMP picks the scratch place, removed at the end
 unless LAT_KEEP=1. LAT_SETUP: more postie-setup options (e.g. -N,
 port 25 without TLS, as make bench's scenarios 1-4). LAT_STRACE,
-LAT_STRACE_COUNT, LAT_STRACE_CALLS, LAT_PERF and LAT_COUNTS:
+LAT_STRACE_COUNT, LAT_STRACE_CALLS, LAT_PERF, LAT_COUNTS and LAT_TLS:
 doc/bench.md, profile notes."""
-import os, shutil, socket, statistics, subprocess, sys, time
+import os, shutil, socket, statistics, subprocess, sys, threading, time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 build = sys.argv[1] if len(sys.argv) > 1 else "build"
 os.environ.setdefault("POSTIE_BUILD", os.path.abspath(build))
@@ -91,6 +91,53 @@ def counts(path, n):
     print("  %-18s %s" % ("total", " ".join("%7.2f" % (x / max(n, 1)) for x in tot)))
 
 
+def tls_source(n):
+    """LAT_TLS: n messages as scenario 8 of make bench sends them, from
+    10 threads: a new connection and a new TLS session each (EHLO,
+    STARTTLS, EHLO, MAIL, RCPT, DATA, 2 KB, QUIT), the instance's own
+    certificate verified. Needs port 25 with STARTTLS (no -N in
+    LAT_SETUP)."""
+    import ssl
+    ctx = ssl.create_default_context(cafile=os.path.join(home, "tls", "cert.pem"))
+    ctx.check_hostname = False
+    body = b"Subject: t\r\n\r\n" + b"x" * 2000 + b"\r\n.\r\n"
+
+    def reply(f, want):
+        while True:
+            line = f.readline()
+            if line[3:4] != b"-":
+                assert line.startswith(want), line
+                return
+
+    def one():
+        s = socket.create_connection(("127.0.0.1", ports[0]))
+        f = s.makefile("rb")
+        reply(f, b"220"); s.sendall(b"EHLO x\r\n"); reply(f, b"250")
+        s.sendall(b"STARTTLS\r\n"); reply(f, b"220")
+        t = ctx.wrap_socket(s)
+        f = t.makefile("rb")
+        for cmd, want in ((b"EHLO x", b"250"), (b"MAIL FROM:<a@b.example>", b"250"),
+                          (b"RCPT TO:<u@example.test>", b"250"), (b"DATA", b"354")):
+            t.sendall(cmd + b"\r\n"); reply(f, want)
+        t.sendall(body); reply(f, b"250")
+        t.sendall(b"QUIT\r\n"); reply(f, b"221"); t.close()
+
+    errors = []
+
+    def worker(k):
+        try:
+            for i in range(k):
+                one()
+        except Exception as e:
+            errors.append(e)
+    th = [threading.Thread(target=worker, args=(n // 10 + (1 if i < n % 10 else 0),)) for i in range(10)]
+    for t in th:
+        t.start()
+    for t in th:
+        t.join()
+    assert not errors, errors
+
+
 banner, data250, tofile = [], [], []
 try:
     for i in range(NTX):
@@ -142,8 +189,11 @@ try:
             time.sleep(1)
         c0 = cpu_ticks()
         t0 = time.perf_counter()
-        subprocess.run(["/usr/sbin/smtp-source", "-s", "10", "-m", str(NSRC), "-f", "a@b.example",
-                        "-t", "u@example.test", "127.0.0.1:%d" % ports[0]], check=True)
+        if os.environ.get("LAT_TLS"):
+            tls_source(NSRC)
+        else:
+            subprocess.run(["/usr/sbin/smtp-source", "-s", "10", "-m", str(NSRC), "-f", "a@b.example",
+                            "-t", "u@example.test", "127.0.0.1:%d" % ports[0]], check=True)
         t1 = time.perf_counter()
         while len(os.listdir(newdir)) < n0 + NSRC:
             time.sleep(0.005)
@@ -154,11 +204,14 @@ try:
         c1 = cpu_ticks()
         if prof:
             prof.send_signal(2); prof.wait()
+            sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+            import perfcat
+            perfcat.report(os.environ["LAT_PERF"], got, 12)
         if counter:
             time.sleep(0.5)
             counter.send_signal(2); counter.wait()
             counts(os.environ["LAT_COUNTS"], got)
-        print("smtp-source -s 10 -m %d: accepted in %.2f s, delivered %d in %.2f s: %.0f msgs/s, CPU %.2f ms/msg" %
+        print(("STARTTLS, 10 threads," if os.environ.get("LAT_TLS") else "smtp-source -s 10") + " -m %d: accepted in %.2f s, delivered %d in %.2f s: %.0f msgs/s, CPU %.2f ms/msg" %
               (NSRC, t1 - t0, got, t2 - t0, got / (t2 - t0), 1000.0 * (c1 - c0) / os.sysconf("SC_CLK_TCK") / max(got, 1)))
 finally:
     if tracer:
