@@ -12,6 +12,10 @@
    decoded length, or -1 when s is not strict base64 or does not fit. */
 extern ssize_t base64_decode (char const *s, size_t n, char *o, size_t omax) ;
 
+/* The value (0 to 63) of one base64 character, or -1 for any other
+   byte ('=' included). */
+extern int base64_value (unsigned char c) ;
+
 /* Encodes s (n bytes) into o, which has room for 4 * ((n + 2) / 3)
    bytes (postie-remote's AUTH). Returns the encoded length. */
 extern size_t base64_encode (char const *s, size_t n, char *o) ;
