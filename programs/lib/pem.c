@@ -7,8 +7,8 @@
 /* The end of the line that starts at i: the offset of its LF, or n. */
 static size_t eol (char const *s, size_t n, size_t i)
 {
-  char const *p = memchr(s + i, '\n', n - i) ;
-  return p ? (size_t)(p - s) : n ;
+  while (i < n && s[i] != '\n') i++ ;
+  return i ;
 }
 
 static int blank (unsigned char c)
@@ -63,74 +63,76 @@ int pem_begin (char const *s, size_t n, size_t *pos, pem_block *b, char const **
   return 0 ;
 }
 
-/* Writes the c low bytes of v (a group's 3, 2 or 1), highest first. */
-static int put (unsigned char *out, size_t omax, size_t *k, uint32_t v, unsigned int c, char const **why)
-{
-  if (omax - *k < c) { *why = "object too large" ; return 0 ; }
-  if (out) for (unsigned int j = 0 ; j < c ; j++) out[*k + j] = v >> (8 * (c - 1 - j)) ;
-  *k += c ;
-  return 1 ;
-}
-
 int pem_body (char const *s, size_t n, size_t *pos, pem_block const *b, unsigned char *out, size_t omax, size_t *len, char const **why)
 {
   size_t i = *pos, k = 0 ;
   uint32_t acc = 0 ;
   unsigned int q = 0 ;    /* characters of the group read, '=' included */
-  unsigned int pad = 0 ;  /* '=' read */
+  unsigned int pad = 0 ;  /* '=' read; 3 once the padded group is done */
+  char const *e ;
   while (i < n)
   {
-    size_t e = eol(s, n, i), next = e < n ? e + 1 : n ;
-    if (e - i >= 5 && !memcmp(s + i, "-----", 5))
+    size_t end = eol(s, n, i), next = end < n ? end + 1 : n ;
+    if (end - i >= 5 && !memcmp(s + i, "-----", 5))
     {
       long l ;
-      if (e - i < 9 || memcmp(s + i, "-----END ", 9))
-      {
-        *why = e - i >= 11 && !memcmp(s + i, "-----BEGIN ", 11)
-          ? "invalid PEM: a BEGIN line inside a block (its END line is missing)"
-          : "invalid PEM: a line of dashes inside a block" ;
-        return -1 ;
-      }
-      l = boundary(s, i, e, 9, why) ;
+      e = "invalid PEM: a BEGIN line inside a block (its END line is missing)" ;
+      if (end - i >= 11 && !memcmp(s + i, "-----BEGIN ", 11)) goto err ;
+      e = "invalid PEM: a line of dashes inside a block" ;
+      if (end - i < 9 || memcmp(s + i, "-----END ", 9)) goto err ;
+      l = boundary(s, i, end, 9, why) ;
       if (l < 0) return -1 ;
-      if ((size_t)l != strlen(b->label) || memcmp(s + i + 9, b->label, l))
-      {
-        *why = "invalid PEM: the END line's label is not the BEGIN line's" ;
-        return -1 ;
-      }
-      if (q) { *why = "invalid PEM: the base64 ends inside a group of four" ; return -1 ; }
+      e = "invalid PEM: the END line's label is not the BEGIN line's" ;
+      if ((size_t)l != strlen(b->label) || memcmp(s + i + 9, b->label, l)) goto err ;
+      e = "invalid PEM: the base64 ends inside a group of four" ;
+      if (q) goto err ;
       *len = k ;
       *pos = next ;
       return 1 ;
     }
-    for (; i < e ; i++)
+    for (; i < end ; i++)
     {
       unsigned char c = s[i] ;
-      int v ;
+      int v = 0 ;
       if (blank(c)) continue ;
       if (c == '=')
       {
-        /* "xx==" or "xxx=": the third or fourth character, once each */
-        if (q < 2 || pad == 3) { *why = "invalid PEM: misplaced '=' in the base64" ; return -1 ; }
+        /* "xx==" or "xxx=": the third or fourth character, once */
+        e = "invalid PEM: misplaced '=' in the base64" ;
+        if (q < 2 || pad == 3) goto err ;
         pad++ ;
-        if (++q < 4) continue ;
-        /* the group is complete: the bits the padding leaves over are 0 */
-        if (acc & (pad == 2 ? 15 : 3)) { *why = "invalid PEM: uncanonical base64 padding" ; return -1 ; }
-        if (!put(out, omax, &k, acc >> (pad == 2 ? 4 : 2), 3 - pad, why)) return -1 ;
-        q = 0 ; acc = 0 ;
-        pad = 3 ;  /* the end of the base64: nothing but the END line now */
-        continue ;
       }
-      v = base64_value(c) ;
-      if (v < 0) { *why = "invalid PEM: a character that is not base64" ; return -1 ; }
-      if (pad) { *why = "invalid PEM: base64 after its '=' padding" ; return -1 ; }
+      else
+      {
+        v = base64_value(c) ;
+        e = "invalid PEM: a character that is not base64" ;
+        if (v < 0) goto err ;
+        e = "invalid PEM: base64 after its '=' padding" ;
+        if (pad) goto err ;
+      }
       acc = acc << 6 | (uint32_t)v ;
       if (++q < 4) continue ;
-      if (!put(out, omax, &k, acc, 3, why)) return -1 ;
+      /* a group: 3 bytes, or 3 - pad with the bits the padding leaves
+         over zero */
+      e = "invalid PEM: uncanonical base64 padding" ;
+      if (acc & ((1u << 8 * pad) - 1)) goto err ;
+      e = "object too large" ;
+      if (omax - k < 3 - pad) goto err ;
+      if (out)
+      {
+        out[k] = acc >> 16 ;
+        if (pad < 2) out[k + 1] = acc >> 8 ;
+        if (!pad) out[k + 2] = acc ;
+      }
+      k += 3 - pad ;
       q = 0 ; acc = 0 ;
+      if (pad) pad = 3 ;  /* the end of the base64: only the END line now */
     }
     i = next ;
   }
   *pos = i ;
   return 0 ;
+ err:
+  *why = e ;
+  return -1 ;
 }

@@ -5,7 +5,6 @@
    Without one: nothing is checked, the key is just taken from the first
    certificate (encryption only). */
 
-#define _GNU_SOURCE  /* memrchr */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,11 +130,7 @@ int tlsc_anchors_load (char const *file, br_x509_trust_anchor const **tas, size_
     len += r ;
     /* whole lines only, until the end of the file */
     lim = len ;
-    if (!eof)
-    {
-      char const *p = memrchr(text, '\n', len) ;
-      lim = p ? (size_t)(p - text) + 1 : 0 ;
-    }
+    if (!eof) while (lim && text[lim - 1] != '\n') lim-- ;
     if (!blocks(lim, &pos, eof, why)) { fd_close(fd) ; return 0 ; }
     if (eof) break ;
     if (!pos && len == sizeof text) { fd_close(fd) ; errno = 0 ; *why = "object too large" ; return 0 ; }
