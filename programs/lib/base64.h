@@ -1,6 +1,7 @@
 /* base64.h: strict base64 decoding, for SASL responses (SMTP AUTH, POP3
    AUTH): RFC 4648 section 4 as RFC 4954 and RFC 5034 require; and
-   encoding, for postie-remote's AUTH towards a smarthost. */
+   encoding, for postie-remote's AUTH towards a smarthost; one
+   character's value, for lib/pem.c (PEM files). */
 #ifndef BASE64_H
 #define BASE64_H
 
