@@ -14,7 +14,7 @@ import os, re, sys
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from postietest import *
 from tcp import Server
-from tlstest import make_cert, s_client
+from tlstest import make_cert, s_client, tls_instance, tlsd_refused
 
 HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib")
 APP = os.path.join(HERE, "tls-app")
@@ -61,13 +61,7 @@ cases = {
 servers = {}
 try:
     for name, (certtext, keytext, why, which) in cases.items():
-        home = os.path.join(work, name)
-        os.makedirs(os.path.join(home, "tls"))
-        with open(os.path.join(home, "tls", "cert.pem"), "w") as f:
-            f.write(certtext)
-        with open(os.path.join(home, "tls", "key.pem"), "w") as f:
-            f.write(keytext)
-        os.chmod(os.path.join(home, "tls", "key.pem"), 0o600)
+        home = tls_instance(os.path.join(work, name), certtext, keytext)
         servers[name] = Server(["-v"], "127.0.0.1", [prog("postie-tlsd"), "-K", "5000", APP],
                                os.path.join(work, name + ".log"),
                                env={"POSTIE_HOME": home, "TLSAPP_MARK": os.path.join(work, name + ".ran")})
@@ -81,10 +75,7 @@ try:
             check(name + "-exit-0", re.search(r" end pid \d+ .* exit 0 ", t) is not None, t[-600:])
             continue
         path = os.path.join(work, name, "tls", which)
-        check(name + "-refused", "echo ping" not in out, out[-400:])
-        check(name + "-log-says-why", "%s: %s" % (path, why) in t, t[-600:])
-        check(name + "-exit-111", re.search(r" end pid \d+ .* exit 111 ", t) is not None and " signal " not in t, t[-600:])
-        check(name + "-program-not-run", not os.path.exists(os.path.join(work, name + ".ran")))
+        tlsd_refused(name, out, t, "%s: %s" % (path, why), os.path.join(work, name + ".ran"))
 finally:
     for s in servers.values():
         s.stop()

@@ -124,18 +124,25 @@ int main (void)
   check("only-begin", x.rb == 1 && x.r == 0) ;
   x = firsts("-----BEGIN CERTIFICATE-----\n" HELLO "\n-----BEGIN CERTIFICATE-----\n" HELLO "\n-----END CERTIFICATE-----\n", 256) ;
   check("begin-inside-a-block", refused(&x, "END line is missing")) ;
-  x = firsts("-----BEGIN CERTIFICATE-----\n" HELLO "\n-----END PRIVATE KEY-----\n", 256) ;
-  check("end-label-mismatch", refused(&x, "label")) ;
-  x = firsts("-----BEGIN CERTIFICATE-----\n" HELLO "\n-----END CERTIFICATES-----\n", 256) ;
-  check("end-label-longer", refused(&x, "label")) ;
-  x = firsts("-----BEGIN CERTIFICATE-----\n" HELLO "\n-----END CERTIFICAT-----\n", 256) ;
-  check("end-label-shorter", refused(&x, "label")) ;
-  x = firsts("-----BEGIN CERTIFICATE-----\n" HELLO "\n-----END CERTIFICATE\n", 256) ;
-  check("end-without-dashes", refused(&x, "closing dashes")) ;
-  x = firsts("-----BEGIN CERTIFICATE-----\n" HELLO "\n-----END CERTIFICATE----- junk\n", 256) ;
-  check("end-with-text-after", refused(&x, "text after")) ;
-  x = firsts("-----BEGIN CERTIFICATE-----\n" HELLO "\n----- END\n", 256) ;
-  check("dashes-in-a-block", refused(&x, "dashes")) ;
+  {
+    /* a CERTIFICATE block's base64, then these lines instead of its END */
+    static struct { char const *name, *end, *word ; } const badend[] =
+    {
+      { "end-label-mismatch", "-----END PRIVATE KEY-----", "label" },
+      { "end-label-longer", "-----END CERTIFICATES-----", "label" },
+      { "end-label-shorter", "-----END CERTIFICAT-----", "label" },
+      { "end-without-dashes", "-----END CERTIFICATE", "closing dashes" },
+      { "end-with-text-after", "-----END CERTIFICATE----- junk", "text after" },
+      { "dashes-in-a-block", "----- END", "dashes" },
+    } ;
+    for (unsigned int i = 0 ; i < sizeof badend / sizeof *badend ; i++)
+    {
+      char s[256] ;
+      snprintf(s, sizeof s, "-----BEGIN CERTIFICATE-----\n" HELLO "\n%s\n", badend[i].end) ;
+      x = firsts(s, 256) ;
+      check(badend[i].name, refused(&x, badend[i].word)) ;
+    }
+  }
   x = firsts("-----BEGIN CERTIFICATE-----\nSGVs*bG8s\n-----END CERTIFICATE-----\n", 256) ;
   check("bad-character", refused(&x, "not base64")) ;
   x = first(LIT("-----BEGIN CERTIFICATE-----\nSGVs\0bG8s\n-----END CERTIFICATE-----\n"), 256) ;
@@ -146,26 +153,29 @@ int main (void)
   check("nul-in-label", x.rb == -1 && strstr(x.why, "control character")) ;
   x = first(LIT("text\0with a NUL\n-----BEGIN CERTIFICATE-----\n" HELLO "\n-----END CERTIFICATE-----\n"), 256) ;
   check("nul-in-text-outside", is(&x, "CERTIFICATE", "Hello, world!")) ;
-  x = firsts("-----BEGIN CERTIFICATE-----\nSG=sbG8s\n-----END CERTIFICATE-----\n", 256) ;
-  check("equals-in-the-middle", refused(&x, "'='") || refused(&x, "padding")) ;
-  x = firsts("-----BEGIN CERTIFICATE-----\n=GVs\n-----END CERTIFICATE-----\n", 256) ;
-  check("equals-first", refused(&x, "misplaced")) ;
-  x = firsts("-----BEGIN CERTIFICATE-----\nYQ==YWJj\n-----END CERTIFICATE-----\n", 256) ;
-  check("data-after-padding", refused(&x, "after its '=' padding")) ;
-  x = firsts("-----BEGIN CERTIFICATE-----\nYQ==\nYWJj\n-----END CERTIFICATE-----\n", 256) ;
-  check("data-after-padding-next-line", refused(&x, "after its '=' padding")) ;
-  x = firsts("-----BEGIN CERTIFICATE-----\nYQ===\n-----END CERTIFICATE-----\n", 256) ;
-  check("three-equals", refused(&x, "misplaced")) ;
-  x = firsts("-----BEGIN CERTIFICATE-----\nYW=j\n-----END CERTIFICATE-----\n", 256) ;
-  check("equals-then-data", refused(&x, "padding")) ;
-  x = firsts("-----BEGIN CERTIFICATE-----\nYR==\n-----END CERTIFICATE-----\n", 256) ;
-  check("uncanonical-padding-2", refused(&x, "uncanonical")) ;
-  x = firsts("-----BEGIN CERTIFICATE-----\nYWJ=\n-----END CERTIFICATE-----\n", 256) ;
-  check("uncanonical-padding-1", refused(&x, "uncanonical")) ;
-  x = firsts("-----BEGIN CERTIFICATE-----\nYWJ\n-----END CERTIFICATE-----\n", 256) ;
-  check("group-of-three-at-end", refused(&x, "group of four")) ;
-  x = firsts("-----BEGIN CERTIFICATE-----\nYQ=\n-----END CERTIFICATE-----\n", 256) ;
-  check("one-equals-of-two", refused(&x, "group of four")) ;
+  {
+    /* bodies of a CERTIFICATE block, and a word of the reason */
+    static struct { char const *name, *body, *word ; } const bad[] =
+    {
+      { "equals-in-the-middle", "SG=sbG8s", "'='" },
+      { "equals-first", "=GVs", "misplaced" },
+      { "data-after-padding", "YQ==YWJj", "after its '=' padding" },
+      { "data-after-padding-next-line", "YQ==\nYWJj", "after its '=' padding" },
+      { "three-equals", "YQ===", "misplaced" },
+      { "equals-then-data", "YW=j", "padding" },
+      { "uncanonical-padding-2", "YR==", "uncanonical" },
+      { "uncanonical-padding-1", "YWJ=", "uncanonical" },
+      { "group-of-three-at-end", "YWJ", "group of four" },
+      { "one-equals-of-two", "YQ=", "group of four" },
+    } ;
+    for (unsigned int i = 0 ; i < sizeof bad / sizeof *bad ; i++)
+    {
+      char s[256] ;
+      snprintf(s, sizeof s, "-----BEGIN CERTIFICATE-----\n%s\n-----END CERTIFICATE-----\n", bad[i].body) ;
+      x = firsts(s, 256) ;
+      check(bad[i].name, refused(&x, bad[i].word)) ;
+    }
+  }
   x = firsts("-----begin certificate-----\n" HELLO "\n-----end certificate-----\n", 256) ;
   check("lowercase-is-text", x.rb == 0 && x.pos == strlen("-----begin certificate-----\n" HELLO "\n-----end certificate-----\n")) ;
   x = firsts(" -----BEGIN CERTIFICATE-----\n" HELLO "\n", 256) ;
