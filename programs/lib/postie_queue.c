@@ -11,6 +11,7 @@
 #include <skalibs/stralloc.h>
 #include <skalibs/strerr.h>
 #include "exec_sibling.h"
+#include "postie.h"
 #include "postie_queue.h"
 
 char const *postie_queue_prog (void)
@@ -90,7 +91,7 @@ static char const **id_env (void)
    postie-smtpd asks once per message. */
 static char const *sibling_cached (char const *name)
 {
-  static char path[4096] ;
+  static char path[4096] POSTIE_LARGE ;
   static char last[256] ;
   static int known = 0 ;
   size_t len = strlen(name) ;
