@@ -16,7 +16,7 @@ queues and reports the queue id (the array is then malloc'd)."""
 import os, socket, statistics, sys
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from postietest import *
-from smtpdtest import smtpd_instance
+from smtpdtest import recv_to_eof, smtpd_instance
 
 exe = prog("postie-smtpd")
 skip_unless_static_musl("smtpd-faults", exe)
@@ -43,13 +43,9 @@ def session(env=env):
         for l in lines:
             a.sendall(l + b"\r\n")
             out += a.recv(4096)
-        while True:
-            c = a.recv(4096)
-            if not c:
-                break
-            out += c
     except OSError:
         pass
+    out += recv_to_eof(a)
     a.close()
     _, st, ru = os.wait4(pid, 0)
     return out, os.waitstatus_to_exitcode(st), ru.ru_minflt
