@@ -14,8 +14,10 @@
    page fault, about 12 us on a virtual machine whose page faults trap to
    the hypervisor (doc/bench.md, profile notes). .lbss is x86-64's
    (the compiler makes it a NOBITS section there, the linker script
-   places it); elsewhere the buffer stays in .bss. */
-#if defined(__x86_64__)
+   places it); elsewhere the buffer stays in .bss, and so it does under
+   AddressSanitizer, which puts no redzones around a variable placed in
+   a section by name. */
+#if defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__)
 #define POSTIE_LARGE __attribute__((section(".lbss")))
 #else
 #define POSTIE_LARGE
