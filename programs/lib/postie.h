@@ -6,6 +6,23 @@
 #include <stddef.h>
 #include <skalibs/stralloc.h>
 
+/* On a large static buffer of a program exec'd per message or per
+   connection: the linker puts it (section .lbss) after every other
+   variable, its own and the C library's, so that those share the one or
+   two pages after .data instead of being spread between buffers of
+   which a run touches the first page only. Each page first touched is a
+   page fault, about 12 us on a virtual machine whose page faults trap to
+   the hypervisor (doc/bench.md, profile notes). .lbss is x86-64's
+   (the compiler makes it a NOBITS section there, the linker script
+   places it); elsewhere the buffer stays in .bss, and so it does under
+   AddressSanitizer, which puts no redzones around a variable placed in
+   a section by name. */
+#if defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__)
+#define POSTIE_LARGE __attribute__((section(".lbss")))
+#else
+#define POSTIE_LARGE
+#endif
+
 #ifndef POSTIE_HOME_DEFAULT
 #define POSTIE_HOME_DEFAULT "/etc/postie"
 #endif

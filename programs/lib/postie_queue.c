@@ -11,6 +11,7 @@
 #include <skalibs/stralloc.h>
 #include <skalibs/strerr.h>
 #include "exec_sibling.h"
+#include "postie.h"
 #include "postie_queue.h"
 
 char const *postie_queue_prog (void)
@@ -66,16 +67,22 @@ pid_t postie_queue_spawn (char const *prog, int msgfd, int envfd, int idfd)
 
 /* Our environment with POSTIE_QUEUE_IDFD=3 (any other value of it
    left out), made once. Not skalibs' env_merge: it drops only the first
-   of two POSTIE_QUEUE_IDFD entries, and getenv would find the second. */
+   of two POSTIE_QUEUE_IDFD entries, and getenv would find the second.
+   The array: a static one for an environment of up to ID_ENV_STATIC
+   variables (a service's is some 60), else malloc'd. The static one
+   spares postie-smtpd a malloc group of this size class of its own: an
+   mmap and a page fault per session (doc/bench.md, profile notes). */
+#define ID_ENV_STATIC 254
 static char const **id_env (void)
 {
   static char const **env = 0 ;
+  static char const *fixed[ID_ENV_STATIC + 2] ;
   if (!env)
   {
     extern char **environ ;
     size_t n = 0, j = 0 ;
     while (environ[n]) n++ ;
-    env = malloc((n + 2) * sizeof *env) ;
+    env = n <= ID_ENV_STATIC ? fixed : malloc((n + 2) * sizeof *env) ;
     if (!env) return 0 ;
     for (size_t i = 0 ; i < n ; i++)
       if (strncmp(environ[i], "POSTIE_QUEUE_IDFD=", 18)) env[j++] = environ[i] ;
@@ -90,7 +97,7 @@ static char const **id_env (void)
    postie-smtpd asks once per message. */
 static char const *sibling_cached (char const *name)
 {
-  static char path[4096] ;
+  static char path[4096] POSTIE_LARGE ;
   static char last[256] ;
   static int known = 0 ;
   size_t len = strlen(name) ;

@@ -49,24 +49,32 @@ static void die_proto (void)
   strerr_dief(100, "malformed request from postie-send") ;
 }
 
+/* The report's two blocks are kept from one report to the next (at
+   most the longest report made, bounded by outmax), freed at the end of
+   the loop: freed after each, they emptied a group of musl's malloc,
+   which unmapped it, one munmap (a TLB shootdown when we have run on
+   both CPUs) every few deliveries, and an mmap for the next. */
+static stralloc repout = STRALLOC_ZERO ;
+static stralloc reprec = STRALLOC_ZERO ;
+
 static void report (spawn_ops const *ops, child *k, int wstat)
 {
-  stralloc out = STRALLOC_ZERO ;
-  stralloc rec = STRALLOC_ZERO ;
+  stralloc *const out = &repout ;
+  stralloc *const rec = &reprec ;
   int n = spawn_split(k->req.s, k->req.len, fields, SPAWN_FIELDS_MAX) ;
   if (n < 2) die_proto() ;
-  if (!stralloc_catb(&out, fields[0], strlen(fields[0]) + 1)) strerr_diefu(111, "allocate") ;
-  if (!(*ops->report)(&out, fields + 2, (unsigned int)n - 2, k->out.s, k->out.len, wstat)) strerr_diefu(111, "allocate") ;
+  out->len = 0 ;
+  rec->len = 0 ;
+  if (!stralloc_catb(out, fields[0], strlen(fields[0]) + 1)) strerr_diefu(111, "allocate") ;
+  if (!(*ops->report)(out, fields + 2, (unsigned int)n - 2, k->out.s, k->out.len, wstat)) strerr_diefu(111, "allocate") ;
   {
     char fmt[SIZE_FMT] ;
-    if (!stralloc_catb(&rec, fmt, size_fmt(fmt, out.len)) || !stralloc_catb(&rec, ":", 1)
-     || !stralloc_catb(&rec, out.s, out.len) || !stralloc_catb(&rec, ",", 1))
+    if (!stralloc_catb(rec, fmt, size_fmt(fmt, out->len)) || !stralloc_catb(rec, ":", 1)
+     || !stralloc_catb(rec, out->s, out->len) || !stralloc_catb(rec, ",", 1))
       strerr_diefu(111, "allocate") ;
   }
   /* postie-send gone: nobody to tell; it retries this delivery later */
-  if (allwrite(1, rec.s, rec.len) < rec.len && errno != EPIPE) strerr_diefusys(111, "write to postie-send") ;
-  stralloc_free(&out) ;
-  stralloc_free(&rec) ;
+  if (allwrite(1, rec->s, rec->len) < rec->len && errno != EPIPE) strerr_diefusys(111, "write to postie-send") ;
 }
 
 static void drain (child *k)
@@ -520,6 +528,8 @@ void spawn_loop (spawn_ops const *ops, unsigned int maxchildren, unsigned int tm
       stralloc_free(&pathname) ;
       stralloc_free(&cands) ;
       stralloc_free(&shargv) ;
+      stralloc_free(&repout) ;
+      stralloc_free(&reprec) ;
       return ;
     }
     x[0].fd = sfd ; x[0].events = IOPAUSE_READ ;

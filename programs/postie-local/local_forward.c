@@ -17,12 +17,13 @@
 #include <skalibs/strerr.h>
 #include <skalibs/types.h>
 #include "local.h"
+#include "postie.h"
 #include "postie_queue.h"
 #include "queue.h"
 
 void deliver_forward (char const *addrs, size_t len)
 {
-  static local_out out ;
+  static local_out out POSTIE_LARGE ;
   int m[2], e[2], id[2] ;
   pid_t pid ;
   int wstat ;

@@ -26,6 +26,7 @@
 #include "fsync_dir.h"
 #include "local.h"
 #include "maildir_size.h"
+#include "postie.h"
 
 static unsigned int counter = 0 ;
 
@@ -93,7 +94,7 @@ static void copy (int fd, char const *path, maildir_size *ms)
 {
   /* the message is read straight into the output buffer: no second
      64 KiB buffer (on the stack, pages no other call touches) */
-  static local_out out ;
+  static local_out out POSTIE_LARGE ;
   local_out *o = &out ;
   out_init(o, fd) ;
   out_put(o, ctx.rpline.s, ctx.rpline.len) ;

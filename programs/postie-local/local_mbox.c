@@ -17,8 +17,9 @@
 #include <unistd.h>
 #include <skalibs/types.h>
 #include "local.h"
+#include "postie.h"
 
-static local_out out ;
+static local_out out POSTIE_LARGE ;
 
 /* mboxrd quoting over a stream: at the start of a line we hold back a run
    of '>' (only counted, it may be long) and up to 5 bytes of "From ". */

@@ -27,7 +27,7 @@
 
 static char tmpname[4 + UINT64_FMT] = "tmp/" ;
 static int tmpmade = 0 ;
-static char buf[65536] ;
+static char buf[65536] POSTIE_LARGE ;
 static int qfd = -1 ;
 
 static void die (int code) gccattr_noreturn ;
@@ -57,8 +57,11 @@ static void put (char const *s, size_t n)
   if (buffer_put(&qb, s, n) < 0) die(QQ_WRITE) ;
 }
 
-/* The envelope, read from fd 1 in blocks and checked byte by byte. */
-static char ebuf[4096] ;
+/* The envelope, read from fd 1 in blocks and checked byte by byte. The
+   block is small enough to share its page with the other variables (buf
+   comes after them all: POSTIE_LARGE): a typical envelope is read in one
+   read(), a long one in more, never a page fault more. */
+static char ebuf[1024] ;
 static size_t elen = 0, epos = 0 ;
 
 static int eget (char *c)

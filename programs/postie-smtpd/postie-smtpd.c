@@ -382,7 +382,7 @@ static void smtp_notimpl (char const *arg)
 
 static pid_t qpid = 0 ;
 static int qmfd = -1, qefd = -1, qifd = -1 ;
-char qbuf[65536] ;
+char qbuf[65536] POSTIE_LARGE ;
 size_t qlen = 0 ;
 static int qdead = 0 ;
 static int qtimedout = 0 ;  /* a write to it passed its deadline */

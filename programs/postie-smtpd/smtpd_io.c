@@ -13,12 +13,13 @@
 #include <skalibs/buffer.h>
 #include <skalibs/tai.h>
 #include <skalibs/unix-timed.h>
+#include "postie.h"
 #include "timedio.h"
 #include "smtpd.h"
 
 /* One more byte than each side holds: a skalibs buffer keeps one free. */
-static char inbuf[16384 + 1] ;
-static char outbuf[8192 + 1] ;
+static char inbuf[16384 + 1] POSTIE_LARGE ;
+static char outbuf[8192 + 1] POSTIE_LARGE ;
 static timedio io = TIMEDIO_INIT(0, inbuf, sizeof inbuf, 1, outbuf, sizeof outbuf) ;
 static int outbroken = 0 ;
 static unsigned int wtimeout = 300 ;

@@ -12,7 +12,7 @@ not 4 KiB more per read: every mapping of the session is one page."""
 import os, shutil, socket, subprocess, sys
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from postietest import *
-from smtpdtest import smtpd_instance
+from smtpdtest import recv_to_eof, smtpd_instance
 
 if not shutil.which("strace"):
     skip("startup", "strace not installed")
@@ -40,13 +40,9 @@ def session(lines=(b"EHLO x.example", b"QUIT")):
             if not out.startswith(b"220"):
                 break
             a.sendall(l + b"\r\n")
-        while True:
-            c = a.recv(4096)
-            if not c:
-                break
-            out += c
     except OSError:
         pass
+    out += recv_to_eof(a)
     a.close()
     p.wait(30)
     global calls

@@ -105,6 +105,12 @@ def lspawn_deliver(proc, user):
     (after the id), or b"EOF"."""
     proc.stdin.write(lspawn_request(user))
     proc.stdin.flush()
+    return lspawn_report(proc)
+
+
+def lspawn_report(proc):
+    """The next report from the postie-lspawn proc: its results (after
+    the id), or b"EOF"."""
     n = b""
     while not n.endswith(b":"):
         c = proc.stdout.read(1)
@@ -115,14 +121,14 @@ def lspawn_deliver(proc, user):
     return frame.split(b"\0", 1)[1] if b"\0" in frame else frame
 
 
-def lspawn_standin(base, inst):
-    """BASE/bin with a postie-local that only says "delivered", for a
-    postie-lspawn run with it first on PATH; inst opened to its users.
-    Returns the bin directory."""
+def lspawn_standin(base, inst, said="delivered"):
+    """BASE/bin with a postie-local that only says said ("delivered"),
+    for a postie-lspawn run with it first on PATH; inst opened to its
+    users. Returns the bin directory."""
     bindir = os.path.join(base, "bin")
     os.makedirs(bindir, exist_ok=True)
     with open(os.path.join(bindir, "postie-local"), "w") as f:
-        f.write("#!/bin/sh\necho delivered\n")
+        f.write("#!/bin/sh\necho %s\n" % said)
     os.chmod(os.path.join(bindir, "postie-local"), 0o755)
     open_path(bindir)
     open_path(inst)

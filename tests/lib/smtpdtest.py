@@ -118,6 +118,20 @@ class Raw(LineClient):
         return self.reply()
 
 
+def recv_to_eof(sock):
+    """What sock still brings until its end (or an error, a timeout)."""
+    out = b""
+    try:
+        while True:
+            c = sock.recv(4096)
+            if not c:
+                break
+            out += c
+    except OSError:
+        pass
+    return out
+
+
 def queued(home):
     """Every queued message as (id, message, sender, recipients)."""
     out = []
