@@ -1,7 +1,7 @@
 /* base64.c: strict base64 decoding (base64.h). */
 #include "base64.h"
 
-static int val (unsigned char c)
+int base64_value (unsigned char c)
 {
   if (c >= 'A' && c <= 'Z') return c - 'A' ;
   if (c >= 'a' && c <= 'z') return c - 'a' + 26 ;
@@ -29,7 +29,7 @@ ssize_t base64_decode (char const *s, size_t n, char *o, size_t omax)
       else
       {
         if (pad) return -1 ;
-        v[j] = val(s[i+j]) ;
+        v[j] = base64_value(s[i+j]) ;
         if (v[j] < 0) return -1 ;
       }
     }

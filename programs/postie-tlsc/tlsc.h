@@ -11,6 +11,8 @@
 /* Bounds: the CA file (the system bundle is ~200 KiB), its anchors. */
 #define TLSC_CAFILEMAX (4 << 20)
 #define TLSC_ANCHORMAX 1024
+/* The longest PEM block (or line) of the CA file: its text. */
+#define TLSC_PEMMAX 65536
 
 /* Reads the certificates of a PEM file as trust anchors. Returns 1, or 0
    with a reason in *why (errno set when it is a system error, else 0). */

@@ -11,6 +11,7 @@
 #include <skalibs/allreadwrite.h>
 #include <skalibs/djbunix.h>
 #include <skalibs/stralloc.h>
+#include "pem.h"
 #include "tlsc.h"
 
 /* ---- trust anchors from a PEM file ---- */
@@ -25,11 +26,6 @@ static void dnappend (void *ctx, void const *s, size_t n)
 {
   (void)ctx ;
   if (!stralloc_catb(&dn, s, n)) nomem = 1 ;
-}
-
-static void todecoder (void *ctx, void const *s, size_t n)
-{
-  br_x509_decoder_push((br_x509_decoder_context *)ctx, s, n) ;
 }
 
 static unsigned char *dup (void const *s, size_t n)
@@ -74,61 +70,74 @@ static int addanchor (char const **why)
   return 1 ;
 }
 
+/* The CA file is read in pieces into text: each block whose whole text
+   is there is decoded (lib/pem.c) into der, and the text not used yet
+   moved to the start before the next read. A read is at most 16 KiB: a
+   bundle of small certificates keeps to the first few pages. */
+static char text[TLSC_PEMMAX] ;
+static unsigned char der[TLSC_PEMMAX / 4 * 3] ;
+
+static int iscert (char const *label)
+{
+  return !strcmp(label, "CERTIFICATE") || !strcmp(label, "X509 CERTIFICATE") || !strcmp(label, "TRUSTED CERTIFICATE") ;
+}
+
+/* The blocks of text[*pos..lim), decoded. Returns 1 when they are done
+   (*pos at the text not used: lim, or a block's BEGIN line when the
+   block goes on past lim), 0 on an error (*why). */
+static int blocks (size_t lim, size_t *pos, int eof, char const **why)
+{
+  for (;;)
+  {
+    pem_block b ;
+    size_t start = *pos, len ;
+    int incert, r = pem_begin(text, lim, pos, &b, why) ;
+    if (r < 0) { errno = 0 ; return 0 ; }
+    if (!r) return 1 ;
+    incert = iscert(b.label) ;
+    r = pem_body(text, lim, pos, &b, incert ? der : 0, sizeof der, &len, why) ;
+    if (r < 0) { errno = 0 ; return 0 ; }
+    if (!r)
+    {
+      if (eof) { errno = 0 ; *why = "truncated PEM object" ; return 0 ; }
+      *pos = start ;
+      return 1 ;
+    }
+    if (!incert) continue ;
+    dn.len = 0 ;
+    br_x509_decoder_init(&dc, &dnappend, 0) ;
+    br_x509_decoder_push(&dc, der, len) ;
+    if (!addanchor(why)) return 0 ;
+  }
+}
+
 int tlsc_anchors_load (char const *file, br_x509_trust_anchor const **tas, size_t *n, char const **why)
 {
-  br_pem_decoder_context pc ;
-  char buf[8192] ;
-  size_t total = 0 ;
-  int fd = openb_read(file), incert = 0, inobj = 0, last = 0 ;
+  size_t len = 0, total = 0 ;
+  int eof = 0 ;
+  int fd = openb_read(file) ;
   if (fd < 0) { *why = "unable to open" ; return 0 ; }
-  br_pem_decoder_init(&pc) ;
   nanchors = 0 ;
   for (;;)
   {
-    ssize_t r = fd_read(fd, buf, sizeof buf - 1) ;
-    size_t len, pos = 0 ;
+    size_t lim, pos = 0 ;
+    size_t room = sizeof text - len ;
+    ssize_t r = fd_read(fd, text + len, room < 16384 ? room : 16384) ;
     if (r < 0) { *why = "unable to read" ; fd_close(fd) ; return 0 ; }
-    if (!r)
-    {
-      /* a last line without its newline */
-      if (last) break ;
-      buf[0] = '\n' ; r = 1 ; last = 1 ;
-    }
+    if (!r) eof = 1 ;
     total += r ;
     if (total > TLSC_CAFILEMAX) { fd_close(fd) ; errno = 0 ; *why = "file too large" ; return 0 ; }
-    len = r ;
-    while (pos < len)
-    {
-      pos += br_pem_decoder_push(&pc, buf + pos, len - pos) ;
-      switch (br_pem_decoder_event(&pc))
-      {
-        case BR_PEM_BEGIN_OBJ :
-        {
-          char const *name = br_pem_decoder_name(&pc) ;
-          inobj = 1 ;
-          incert = !strcmp(name, "CERTIFICATE") || !strcmp(name, "X509 CERTIFICATE") || !strcmp(name, "TRUSTED CERTIFICATE") ;
-          if (incert)
-          {
-            dn.len = 0 ;
-            br_x509_decoder_init(&dc, &dnappend, 0) ;
-            br_pem_decoder_setdest(&pc, &todecoder, &dc) ;
-          }
-          else br_pem_decoder_setdest(&pc, 0, 0) ;
-          break ;
-        }
-        case BR_PEM_END_OBJ :
-          if (incert && !addanchor(why)) { fd_close(fd) ; return 0 ; }
-          incert = inobj = 0 ;
-          break ;
-        case BR_PEM_ERROR :
-          fd_close(fd) ; errno = 0 ; *why = "invalid PEM" ; return 0 ;
-        default : break ;
-      }
-    }
-    if (last) break ;
+    len += r ;
+    /* whole lines only, until the end of the file */
+    lim = len ;
+    if (!eof) while (lim && text[lim - 1] != '\n') lim-- ;
+    if (!blocks(lim, &pos, eof, why)) { fd_close(fd) ; return 0 ; }
+    if (eof) break ;
+    if (!pos && len == sizeof text) { fd_close(fd) ; errno = 0 ; *why = "object too large" ; return 0 ; }
+    memmove(text, text + pos, len - pos) ;
+    len -= pos ;
   }
   fd_close(fd) ;
-  if (inobj) { errno = 0 ; *why = "truncated PEM object" ; return 0 ; }
   if (!nanchors) { errno = 0 ; *why = "no certificate in the file" ; return 0 ; }
   *tas = anchors ;
   *n = nanchors ;

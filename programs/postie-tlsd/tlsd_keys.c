@@ -10,36 +10,26 @@
 #include <skalibs/allreadwrite.h>
 #include <skalibs/djbunix.h>
 #include <skalibs/bytestr.h>
+#include "pem.h"
 #include "tlsd.h"
 
 /* One area for the PEM text and the DER decoded from it: the chain's
    DER at its start (derlen bytes), then the key's PEM text, decoded in
-   place into the key's DER (keyoff, keylen). Decoding in place is safe:
-   base64 gives 3 bytes for 4, and the object's BEGIN line comes first,
-   so the DER written never reaches the text not read yet. A certificate
-   and a key take about 1 KiB in all: one page, where three 64 KiB
-   buffers (text, chain, key) took a page each, and each page first
-   written is a page fault (~12 us on a virtual machine) per handshake.
-   Room for the largest files: a chain's DER is under 3/4 of its 64 KiB,
-   the key's text 64 KiB, and the newline decode() adds to each. */
-static unsigned char area[2 * TLSD_FILEMAX + 2] ;
+   place into the key's DER (keyoff, keylen). Decoding in place is safe
+   (lib/pem.c): base64 gives 3 bytes for 4, and the object's BEGIN line
+   comes first, so the DER written never reaches the text not read yet.
+   A certificate and a key take about 1 KiB in all: one page, where three
+   64 KiB buffers (text, chain, key) took a page each, and each page
+   first written is a page fault (~12 us on a virtual machine) per
+   handshake. Room for the largest files: a chain's DER is under 3/4 of
+   its 64 KiB, the key's text 64 KiB. */
+static unsigned char area[2 * TLSD_FILEMAX] ;
 static size_t derlen ;
 static size_t keyoff, keylen ;
-static size_t out ;  /* where decode() writes: derlen or keyoff + keylen */
-static int overflow ;
 /* How much of the area was ever written since the last wipe: only that
    is zeroed (every connection pays for the wipe; a whole-area wipe would
    also fault every page in). */
 static size_t dirty ;
-
-static void todest (void *ctx, void const *s, size_t n)
-{
-  size_t *len = ctx ;
-  if (n > sizeof area - out) { overflow = 1 ; return ; }
-  memcpy(area + out, s, n) ;
-  out += n ;
-  *len += n ;
-}
 
 /* The key's text and DER, from keyoff on (the chain before it is public,
    and the handshake still needs it). */
@@ -60,7 +50,7 @@ static ssize_t readpem (int fd, size_t off, char const **why)
     if (w < 0) { *why = "unable to read" ; fd_close(fd) ; return -1 ; }
     if (!w) break ;
     r += w ;
-    if (off + r + 1 > dirty) dirty = off + r + 1 ;  /* decode() adds a newline */
+    if (off + r > dirty) dirty = off + r ;
   }
   fd_close(fd) ;
   if (r > TLSD_FILEMAX) { errno = 0 ; *why = "file too large" ; return -1 ; }
@@ -77,80 +67,46 @@ static int iskey (char const *name)
   return !strcmp(name, "PRIVATE KEY") || !strcmp(name, "RSA PRIVATE KEY") || !strcmp(name, "EC PRIVATE KEY") ;
 }
 
-/* Decodes the PEM objects of buf: certificates into the chain when k is
-   given as a chain reader (wantkey 0), the one private key otherwise.
-   Every other object (the key in a combined file, EC PARAMETERS...) is
-   skipped: only the object that began as a certificate becomes an entry,
-   and at most TLSD_CHAINMAX of them. */
-static int decodewith (br_pem_decoder_context *pc, tlsd_keys *k, size_t off, size_t n, int wantkey, char const **why)
-{
-  unsigned char *text = area + off ;
-  size_t pos = 0, start = 0 ;
-  int inobj = 0, incert = 0, found = 0 ;
-  br_pem_decoder_init(pc) ;
-  text[n++] = '\n' ;  /* a last line without its newline */
-  overflow = 0 ;
-  out = off ;  /* in place */
-  while (pos < n)
-  {
-    pos += br_pem_decoder_push(pc, text + pos, n - pos) ;
-    switch (br_pem_decoder_event(pc))
-    {
-      case BR_PEM_BEGIN_OBJ :
-      {
-        char const *name = br_pem_decoder_name(pc) ;
-        inobj = 1 ;
-        incert = 0 ;
-        start = derlen ;
-        if (!wantkey && iscert(name))
-        {
-          incert = 1 ;
-          br_pem_decoder_setdest(pc, &todest, &derlen) ;
-        }
-        else if (wantkey && iskey(name))
-        {
-          if (found) { errno = 0 ; *why = "more than one private key" ; return 0 ; }
-          keylen = 0 ;
-          out = keyoff ;
-          br_pem_decoder_setdest(pc, &todest, &keylen) ;
-        }
-        else br_pem_decoder_setdest(pc, 0, 0) ;
-        break ;
-      }
-      case BR_PEM_END_OBJ :
-        if (!inobj) break ;
-        inobj = 0 ;
-        if (overflow) { errno = 0 ; *why = "object too large" ; return 0 ; }
-        if (incert)
-        {
-          incert = 0 ;
-          if (derlen == start) break ;  /* an empty object */
-          if (k->chainlen >= TLSD_CHAINMAX) { errno = 0 ; *why = "too many certificates in the chain" ; return 0 ; }
-          k->chain[k->chainlen].data = area + start ;
-          k->chain[k->chainlen].data_len = derlen - start ;
-          k->chainlen++ ;
-          found = 1 ;
-        }
-        else if (wantkey && keylen) found = 1 ;
-        break ;
-      case BR_PEM_ERROR :
-        errno = 0 ; *why = "invalid PEM" ; return 0 ;
-      default : break ;
-    }
-  }
-  if (inobj) { errno = 0 ; *why = "truncated PEM object" ; return 0 ; }
-  if (!found) { errno = 0 ; *why = wantkey ? "no private key in the file" : "no certificate in the file" ; return 0 ; }
-  return 1 ;
-}
-
-/* The decoder's context keeps the last bytes it decoded (up to 255 of
-   the key's DER): zeroed whatever the outcome. */
+/* Decodes the PEM objects of the area's n bytes at off (lib/pem.c), in
+   place: certificates into the chain (wantkey 0), the one private key
+   otherwise. Every other object (the key in a combined file, EC
+   PARAMETERS...) is checked and skipped: only an object that began as a
+   certificate becomes an entry, and at most TLSD_CHAINMAX of them. */
 static int decode (tlsd_keys *k, size_t off, size_t n, int wantkey, char const **why)
 {
-  br_pem_decoder_context pc ;
-  int r = decodewith(&pc, k, off, n, wantkey, why) ;
-  byte_zzero((char *)&pc, sizeof pc) ;
-  return r ;
+  char const *text = (char const *)area + off ;
+  size_t pos = 0 ;
+  int found = 0 ;
+  for (;;)
+  {
+    pem_block b ;
+    size_t len ;
+    unsigned char *out = 0 ;
+    int r = pem_begin(text, n, &pos, &b, why) ;
+    if (r < 0) { errno = 0 ; return 0 ; }
+    if (!r) break ;
+    if (!wantkey && iscert(b.label)) out = area + derlen ;
+    else if (wantkey && iskey(b.label))
+    {
+      if (found) { errno = 0 ; *why = "more than one private key" ; return 0 ; }
+      out = area + keyoff ;
+    }
+    /* out is at or before the block's text: what pem_body needs to
+       decode in place. Its room: up to the area's end. */
+    r = pem_body(text, n, &pos, &b, out, out ? sizeof area - (size_t)(out - area) : (size_t)-1, &len, why) ;
+    if (r < 0) { errno = 0 ; return 0 ; }
+    if (!r) { errno = 0 ; *why = "truncated PEM object" ; return 0 ; }
+    if (!out || !len) continue ;  /* skipped, or an empty object */
+    if (wantkey) { keylen = len ; found = 1 ; continue ; }
+    if (k->chainlen >= TLSD_CHAINMAX) { errno = 0 ; *why = "too many certificates in the chain" ; return 0 ; }
+    k->chain[k->chainlen].data = area + derlen ;
+    k->chain[k->chainlen].data_len = len ;
+    k->chainlen++ ;
+    derlen += len ;
+    found = 1 ;
+  }
+  if (!found) { errno = 0 ; *why = wantkey ? "no private key in the file" : "no certificate in the file" ; return 0 ; }
+  return 1 ;
 }
 
 int tlsd_keys_open (int *certfd, int *keyfd, char const *certfile, char const *keyfile, char const **why, char const **file)

@@ -3,7 +3,12 @@
 the UCSPI-TLS environment block on -d's descriptor, against Python's ssl
 as the server on loopback: the handshake and the session, SNI, the
 certificate checked against a CA file (or not at all), and handshakes
-that fail (wrong CA, wrong name, TLS 1.3 only, garbage, silence)."""
+that fail (wrong CA, wrong name, TLS 1.3 only, garbage, silence). The CA
+file as bundles are (lib/pem.c): more than 64 KiB of certificates read
+in pieces, CRLF, base64 wrapped at 66 columns (which BearSSL's decoder
+refused), and the files refused with their reason: an END line of
+another label (which BearSSL's decoder took), a missing END line, a
+block larger than 64 KiB."""
 import os, socket, ssl, subprocess, sys, threading, time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from postietest import *
@@ -152,4 +157,44 @@ rc, block, out, err = tlsc(server()[0], ["-k", "mx.test.example", "-c", bad])
 check("bad-ca-file", rc == 111 and b"bad.pem" in err, (rc, err))
 rc, block, out, err = tlsc(server()[0], ["-k", "bad name"])
 check("bad-server-name", rc == 100, (rc, err))
+
+# 5. CA files as bundles are, and broken ones.
+with open(othercert) as f:
+    OTHER = f.read()
+with open(rsacert) as f:
+    RSA = f.read()
+with open(cert) as f:
+    RIGHT = f.read()
+
+
+def rewrap(pem, width, eol):
+    b64 = "".join(pem.split("\n")[1:-2])
+    return eol.join(["-----BEGIN CERTIFICATE-----"] + [b64[i:i + width] for i in range(0, len(b64), width)]
+                    + ["-----END CERTIFICATE-----"]) + eol
+
+
+def cafile(name, text):
+    path = os.path.join(d, name)
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+# ~150 KiB of other certificates (groups of blocks across every 16 KiB
+# piece read), then the right one, in CRLF and 66 columns.
+bundle = cafile("bundle.pem", "# a bundle\n" + ("subject=other\n" + OTHER + RSA) * 90 + rewrap(RIGHT, 66, "\r\n"))
+check("bundle-size", os.path.getsize(bundle) > 128 * 1024, os.path.getsize(bundle))
+port, res, th = server()
+rc, block, out, err = tlsc(port, ["-k", "mx.test.example", "-c", bundle])
+th.join(10)
+check("bundle-verified", rc == 0 and out == b"echo: hello\n", (rc, err))
+for name, text, why in (
+        ("ca-end-label-mismatch", OTHER + RIGHT.replace("-----END CERTIFICATE-----", "-----END X509 CRL-----"),
+         b"invalid PEM: the END line's label is not the BEGIN line's"),
+        ("ca-no-end", OTHER * 40 + RIGHT.replace("-----END CERTIFICATE-----\n", ""), b"truncated PEM object"),
+        ("ca-block-too-large", OTHER + "-----BEGIN CERTIFICATE-----\n" + "QUFB\n" * 17000 + "-----END CERTIFICATE-----\n" + RIGHT,
+         b"object too large")):
+    path = cafile(name + ".pem", text)
+    rc, block, out, err = tlsc(server()[0], ["-k", "mx.test.example", "-c", path])
+    check(name, rc == 111 and block == b"" and (path.encode() + b": " + why) in err, (rc, err))
 done()

@@ -1,6 +1,9 @@
 """Helpers for the TLS tests: an instance's certificate (made with the
-openssl command, as postie-setup does), and clients that verify it."""
-import os, socket, ssl, subprocess
+openssl command, as postie-setup does), instances holding given PEM
+text, the checks of a connection postie-tlsd refused, and clients that
+verify it."""
+import os, re, socket, ssl, subprocess
+from postietest import check
 
 
 def make_cert(home, name="mx.test.example", kind="ec"):
@@ -19,6 +22,29 @@ def make_cert(home, name="mx.test.example", kind="ec"):
     os.rename(key, os.path.join(d, "key.pem"))
     os.rename(cert, os.path.join(d, "cert.pem"))
     return os.path.join(d, "cert.pem")
+
+
+def tls_instance(home, certtext, keytext):
+    """An instance directory home whose tls/cert.pem and tls/key.pem
+    (mode 600) hold certtext and keytext, for postie-tlsd's POSTIE_HOME."""
+    os.makedirs(os.path.join(home, "tls"))
+    with open(os.path.join(home, "tls", "cert.pem"), "w") as f:
+        f.write(certtext)
+    with open(os.path.join(home, "tls", "key.pem"), "w") as f:
+        f.write(keytext)
+    os.chmod(os.path.join(home, "tls", "key.pem"), 0o600)
+    return home
+
+
+def tlsd_refused(name, out, log, logline, ranmark):
+    """The checks of a connection postie-tlsd refused for an unusable
+    certificate or key file: no session (out, the client's output), the
+    log line (logline, file and reason) in log, exit 111 without a
+    signal, and the program never run (no ranmark file)."""
+    check(name + "-refused", "echo ping" not in out, out[-400:])
+    check(name + "-log-says-why", logline in log, log[-600:])
+    check(name + "-exit-111", re.search(r" end pid \d+ .* exit 111 ", log) is not None and " signal " not in log, log[-600:])
+    check(name + "-program-not-run", not os.path.exists(ranmark))
 
 
 def client_context(cafile, name="mx.test.example"):
