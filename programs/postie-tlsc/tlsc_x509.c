@@ -90,7 +90,7 @@ static int blocks (size_t lim, size_t *pos, int eof, char const **why)
   for (;;)
   {
     pem_block b ;
-    size_t start = *pos, len ;
+    size_t len ;
     int incert, r = pem_begin(text, lim, pos, &b, why) ;
     if (r < 0) { errno = 0 ; return 0 ; }
     if (!r) return 1 ;
@@ -100,7 +100,7 @@ static int blocks (size_t lim, size_t *pos, int eof, char const **why)
     if (!r)
     {
       if (eof) { errno = 0 ; *why = "truncated PEM object" ; return 0 ; }
-      *pos = start ;
+      *pos = b.begin ;  /* the text before it is done with */
       return 1 ;
     }
     if (!incert) continue ;

@@ -6,7 +6,7 @@ certificate checked against a CA file (or not at all), and handshakes
 that fail (wrong CA, wrong name, TLS 1.3 only, garbage, silence). The CA
 file as bundles are (lib/pem.c): more than 64 KiB of certificates read
 in pieces, CRLF, base64 wrapped at 66 columns (which BearSSL's decoder
-refused), and the files refused with their reason: an END line of
+refused), a 60 KiB block after text read with it, and the files refused with their reason: an END line of
 another label (which BearSSL's decoder took), a missing END line, a
 block larger than 64 KiB."""
 import os, socket, ssl, subprocess, sys, threading, time
@@ -188,6 +188,17 @@ port, res, th = server()
 rc, block, out, err = tlsc(port, ["-k", "mx.test.example", "-c", bundle])
 th.join(10)
 check("bundle-verified", rc == 0 and out == b"echo: hello\n", (rc, err))
+# A block of 60 KiB (within the 64 KiB a block may take) after 12 KiB of
+# text read in the same 16 KiB piece: only the block is kept for the next
+# read, not the text before it (which made it "object too large").
+big = "-----BEGIN X509 CRL-----\n" + "QUFB\n" * 12000 + "-----END X509 CRL-----\n"
+for name, text in (("text-then-60k-block", "# a comment\n" * 1000 + big + RIGHT),
+                   ("cert-text-then-60k-block", OTHER + "# a comment\n" * 1000 + big + RIGHT)):
+    path = cafile(name + ".pem", text)
+    port, res, th = server()
+    rc, block, out, err = tlsc(port, ["-k", "mx.test.example", "-c", path])
+    th.join(10)
+    check(name, rc == 0 and out == b"echo: hello\n", (rc, err))
 for name, text, why in (
         ("ca-end-label-mismatch", OTHER + RIGHT.replace("-----END CERTIFICATE-----", "-----END X509 CRL-----"),
          b"invalid PEM: the END line's label is not the BEGIN line's"),
